@@ -1,0 +1,204 @@
+/*
+ * pfw.h - the public C API of libpfw, the pyfw runtime. This header is the
+ * whole contract: every binding (Python/cffi, Java/JNI, Go/cgo) is a thin
+ * layer over it.
+ *
+ * Conventions
+ *  - Opaque handles; one prefix (pfw_); create/free pairs.
+ *  - Every fallible call returns a pfw_status. On failure pfw_last_error()
+ *    gives a message naming what was wrong and where.
+ *  - Ownership is stated on each call. "Borrowed" pointers stay valid for the
+ *    lifetime of the object that returned them unless stated otherwise.
+ *  - No callbacks, no varargs.
+ *
+ * Threading
+ *  - A pfw_model is immutable after loading and may be shared read-only by
+ *    any number of interpreters on any threads.
+ *  - A pfw_interpreter (and the pfw_tensor handles it returns) must be used
+ *    by one thread at a time.
+ *  - pfw_last_error() is per thread.
+ */
+#ifndef PFW_H
+#define PFW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define PFW_API __declspec(dllexport)
+#else
+#define PFW_API __attribute__((visibility("default")))
+#endif
+
+#define PFW_VERSION_MAJOR 0
+#define PFW_VERSION_MINOR 1
+#define PFW_VERSION_PATCH 0
+#define PFW_VERSION "0.1.0"
+
+/* Highest tensor rank the runtime handles. */
+#define PFW_MAX_RANK 8
+
+typedef enum pfw_status {
+  PFW_OK = 0,
+  PFW_ERR_INVALID_ARGUMENT = 1, /* a caller passed a bad value (NULL, index, size) */
+  PFW_ERR_INVALID_MODEL = 2,    /* the model file is malformed or inconsistent */
+  PFW_ERR_UNSUPPORTED = 3,      /* valid model, but an op/dtype/attr this build lacks */
+  PFW_ERR_OUT_OF_MEMORY = 4,
+  PFW_ERR_IO = 5,               /* a file could not be opened, read or mapped */
+  PFW_ERR_SHAPE = 6,            /* shapes that do not fit together (inputs or resize) */
+  PFW_ERR_NOT_FOUND = 7,        /* a looked-up name or key does not exist */
+  PFW_ERR_BACKEND = 8,          /* a requested backend is unavailable or failed */
+  PFW_ERR_INTERNAL = 9
+} pfw_status;
+
+/* Element types; numbers follow ONNX TensorProto.DataType and schema/pfw.fbs. */
+typedef enum pfw_dtype {
+  PFW_DTYPE_UNDEFINED = 0,
+  PFW_FLOAT32 = 1,
+  PFW_UINT8 = 2,
+  PFW_INT8 = 3,
+  PFW_UINT16 = 4,
+  PFW_INT16 = 5,
+  PFW_INT32 = 6,
+  PFW_INT64 = 7,
+  PFW_STRING = 8,
+  PFW_BOOL = 9,
+  PFW_FLOAT16 = 10,
+  PFW_FLOAT64 = 11,
+  PFW_UINT32 = 12,
+  PFW_UINT64 = 13,
+  PFW_BFLOAT16 = 16
+} pfw_dtype;
+
+typedef struct pfw_model pfw_model;
+typedef struct pfw_options pfw_options;
+typedef struct pfw_interpreter pfw_interpreter;
+typedef struct pfw_tensor pfw_tensor;
+
+/* ---- library ----------------------------------------------------------- */
+
+/* Version string, e.g. "0.1.0". Static storage; never free. */
+PFW_API const char* pfw_version(void);
+
+/* Message of the last failed call on this thread ("" if none). The pointer is
+ * borrowed and valid until the next pfw_ call on this thread. */
+PFW_API const char* pfw_last_error(void);
+
+/* Name of a status ("PFW_ERR_INVALID_MODEL"). Static storage. */
+PFW_API const char* pfw_status_name(pfw_status status);
+
+/* Size in bytes of one element of dtype; 0 for STRING/UNDEFINED/unknown. */
+PFW_API size_t pfw_dtype_size(pfw_dtype dtype);
+
+/* Name of a dtype as ONNX/NumPy spell it ("float32"). Static storage. */
+PFW_API const char* pfw_dtype_name(pfw_dtype dtype);
+
+/* ---- model ------------------------------------------------------------- */
+
+/* Maps the file at `path` read-only and verifies it. On success *out is a new
+ * model owned by the caller (free with pfw_model_free). Weights are used in
+ * place from the mapping; no copy is made. */
+PFW_API pfw_status pfw_model_load_file(const char* path, pfw_model** out);
+
+/* Verifies `size` bytes at `data` and loads them. The bytes are copied into an
+ * aligned allocation: the caller keeps ownership of `data` and may free it as
+ * soon as this returns. *out is owned by the caller. */
+PFW_API pfw_status pfw_model_load_buffer(const void* data, size_t size, pfw_model** out);
+
+/* Frees a model. Interpreters created from it must be freed first.
+ * NULL is a no-op. */
+PFW_API void pfw_model_free(pfw_model* model);
+
+/* Looks up a metadata value by key. *value is borrowed from the model (valid
+ * until pfw_model_free). PFW_ERR_NOT_FOUND when the key is absent. */
+PFW_API pfw_status pfw_model_get_metadata(const pfw_model* model, const char* key,
+                                          const char** value);
+
+/* ---- options ----------------------------------------------------------- */
+
+/* Creates options with defaults (1 thread, "cpu"). Owned by the caller; free
+ * with pfw_options_free. Options are copied by pfw_interpreter_create, so they
+ * may be freed right after. */
+PFW_API pfw_status pfw_options_create(pfw_options** out);
+PFW_API void pfw_options_free(pfw_options* options);
+
+/* Number of threads an interpreter uses (>= 1). Results do not depend on it. */
+PFW_API pfw_status pfw_options_set_num_threads(pfw_options* options, int32_t num_threads);
+
+/* Backend by name: "cpu", "opencl" or "auto". `name` is copied. */
+PFW_API pfw_status pfw_options_set_backend(pfw_options* options, const char* name);
+
+/* ---- interpreter ------------------------------------------------------- */
+
+/* Creates an interpreter for graph 0 of `model`: infers shapes, chooses a
+ * kernel for every node and plans memory. `options` may be NULL (defaults)
+ * and is not retained. `model` is borrowed and must outlive the interpreter.
+ * *out is owned by the caller; free with pfw_interpreter_free. A node whose op
+ * has no kernel fails with PFW_ERR_UNSUPPORTED naming the node and op. */
+PFW_API pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* options,
+                                          pfw_interpreter** out);
+
+/* Frees an interpreter and every pfw_tensor it handed out. NULL is a no-op. */
+PFW_API void pfw_interpreter_free(pfw_interpreter* interpreter);
+
+PFW_API int32_t pfw_interpreter_input_count(const pfw_interpreter* interpreter);
+PFW_API int32_t pfw_interpreter_output_count(const pfw_interpreter* interpreter);
+
+/* Input/output tensor handles by position. *out is borrowed from the
+ * interpreter (valid until pfw_interpreter_free). */
+PFW_API pfw_status pfw_interpreter_get_input(pfw_interpreter* interpreter, int32_t index,
+                                             pfw_tensor** out);
+PFW_API pfw_status pfw_interpreter_get_output(pfw_interpreter* interpreter, int32_t index,
+                                              pfw_tensor** out);
+
+/* Sets the shape of input `index` to `dims[0..rank)`. Dimensions the model
+ * fixes must keep their value; dynamic ones (-1 in the model) may take any
+ * value >= 0. The interpreter re-infers shapes and re-plans memory on the next
+ * invoke (or at once; see below), which invalidates data pointers obtained
+ * from pfw_tensor_data. `dims` is borrowed for the call only. Shape errors
+ * further down the graph are reported here, naming the node. */
+PFW_API pfw_status pfw_interpreter_resize_input(pfw_interpreter* interpreter, int32_t index,
+                                                const int64_t* dims, int32_t rank);
+
+/* Runs the graph. Performs no allocation. Outputs are valid until the next
+ * invoke or resize. */
+PFW_API pfw_status pfw_interpreter_invoke(pfw_interpreter* interpreter);
+
+/* Bytes of the interpreter's activation arena (for tests and tools). */
+PFW_API size_t pfw_interpreter_arena_size(const pfw_interpreter* interpreter);
+
+/* ---- tensors (borrowed handles from an interpreter) -------------------- */
+
+/* Name; borrowed, valid as long as the model. */
+PFW_API const char* pfw_tensor_name(const pfw_tensor* tensor);
+PFW_API pfw_dtype pfw_tensor_dtype(const pfw_tensor* tensor);
+/* Current rank and dimensions (after any resize). dim() returns -1 for an
+ * out-of-range index. */
+PFW_API int32_t pfw_tensor_rank(const pfw_tensor* tensor);
+PFW_API int64_t pfw_tensor_dim(const pfw_tensor* tensor, int32_t index);
+/* Dimension as the model declares it: -1 marks a dynamic dimension. */
+PFW_API int64_t pfw_tensor_model_dim(const pfw_tensor* tensor, int32_t index);
+/* Number of elements and bytes of the current shape. */
+PFW_API int64_t pfw_tensor_element_count(const pfw_tensor* tensor);
+PFW_API size_t pfw_tensor_byte_size(const pfw_tensor* tensor);
+
+/* Pointer to the tensor's data, borrowed from the interpreter; valid until the
+ * next resize or pfw_interpreter_free. Read-only for outputs and constants. */
+PFW_API const void* pfw_tensor_data(const pfw_tensor* tensor);
+
+/* Copies exactly pfw_tensor_byte_size() bytes from `src` into an input tensor.
+ * `size` must equal that byte size (PFW_ERR_SHAPE otherwise). */
+PFW_API pfw_status pfw_tensor_copy_from_buffer(pfw_tensor* tensor, const void* src, size_t size);
+
+/* Copies the tensor's bytes to `dst`; `size` must equal pfw_tensor_byte_size(). */
+PFW_API pfw_status pfw_tensor_copy_to_buffer(const pfw_tensor* tensor, void* dst, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PFW_H */

@@ -1,0 +1,188 @@
+/* Internal types shared by the loader, the interpreter and the ops. Nothing
+ * here is public; pfw.h is the contract. */
+#ifndef PFW_INTERNAL_H
+#define PFW_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pfw.h"
+#include "op_types.h"
+
+#define PFW_ALIGN 64
+
+/* ---- errors (error.c) ---------------------------------------------------
+ * Sets the thread's last error and returns `status` so callers can write
+ * `return pfw_error(PFW_ERR_SHAPE, "...", ...);`. */
+pfw_status pfw_error(pfw_status status, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prepends "prefix: " to the current message (used to name the node). */
+void pfw_error_prefix(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void pfw_error_clear(void);
+
+/* ---- decoded model (model.c) -------------------------------------------
+ * The loader verifies the FlatBuffer and decodes it into these plain structs;
+ * nothing after the loader touches FlatBuffer bytes. Strings and arrays are
+ * owned by the model; `data` of a constant points into the mapping. */
+
+typedef struct pfw_quant_desc {
+  int32_t n_scale, n_zero_point, axis;
+  float* scale;
+  int64_t* zero_point;
+} pfw_quant_desc;
+
+typedef struct pfw_tensor_desc {
+  const char* name;
+  pfw_dtype dtype;
+  bool has_shape;          /* false: rank unknown */
+  int32_t rank;
+  int64_t dims[PFW_MAX_RANK]; /* -1 = dynamic */
+  const void* data;        /* constant data, or NULL */
+  uint64_t data_size;      /* bytes of constant data */
+  pfw_quant_desc* quant;   /* NULL when not quantized */
+} pfw_tensor_desc;
+
+typedef enum pfw_attr_type {
+  PFW_ATTR_UNDEFINED = 0, PFW_ATTR_FLOAT = 1, PFW_ATTR_INT = 2, PFW_ATTR_STRING = 3,
+  PFW_ATTR_TENSOR = 4, PFW_ATTR_GRAPH = 5, PFW_ATTR_FLOATS = 6, PFW_ATTR_INTS = 7,
+  PFW_ATTR_STRINGS = 8
+} pfw_attr_type;
+
+typedef struct pfw_attr {
+  const char* name;
+  pfw_attr_type type;
+  int64_t i;
+  float f;
+  const uint8_t* s;     /* STRING bytes (NUL-terminated copy), length s_len */
+  int32_t s_len;
+  int32_t n;            /* element count of ints / floats / strings */
+  int64_t* ints;
+  float* floats;
+  const char** strings;
+  int32_t tensor;       /* TENSOR: index into the graph's tensors */
+  int32_t graph;        /* GRAPH: index into the model's graphs */
+} pfw_attr;
+
+typedef struct pfw_node_desc {
+  uint16_t op;          /* PFW_OP_* */
+  const char* name;     /* never NULL ("" if unnamed) */
+  const char* custom_op;
+  const char* domain;
+  int32_t version;
+  int32_t n_inputs, n_outputs, n_attrs;
+  int32_t* inputs;      /* tensor indices, -1 = absent optional input */
+  int32_t* outputs;
+  pfw_attr* attrs;
+} pfw_node_desc;
+
+typedef struct pfw_graph_desc {
+  const char* name;
+  int32_t n_tensors, n_nodes, n_inputs, n_outputs;
+  pfw_tensor_desc* tensors;
+  pfw_node_desc* nodes;
+  int32_t* inputs;
+  int32_t* outputs;
+} pfw_graph_desc;
+
+struct pfw_model {
+  uint8_t* bytes;       /* the whole file (mapping or aligned copy) */
+  size_t size;
+  bool mapped;
+  uint32_t format_version;
+  int32_t opset;
+  int32_t n_graphs, n_metadata;
+  pfw_graph_desc* graphs;
+  const char** meta_keys;
+  const char** meta_values;
+  void* pool;           /* one block holding every decoded array/string */
+};
+
+/* ---- runtime tensors and nodes (interpreter.c) ------------------------- */
+
+struct pfw_tensor {
+  const pfw_tensor_desc* desc;
+  int32_t index;        /* in the graph */
+  pfw_dtype dtype;
+  int32_t rank;
+  int64_t dims[PFW_MAX_RANK];
+  void* data;           /* arena slot, constant data, or alias of another tensor */
+  size_t nbytes;
+  bool is_const;        /* data comes from the model and is read-only */
+};
+
+typedef struct pfw_threadpool pfw_threadpool;
+
+typedef struct pfw_node {
+  const pfw_node_desc* desc;
+  const struct pfw_op* op;
+  int32_t n_in, n_out;
+  pfw_tensor** in;      /* NULL entry = absent optional input */
+  pfw_tensor** out;
+  void* state;          /* op-private, from prepare; freed with free() */
+  size_t scratch_size;  /* bytes of scratch the op asks for at prepare */
+  void* scratch;        /* planned in the arena; valid during run */
+  pfw_threadpool* pool; /* for pfw_parallel_for; set by the interpreter */
+} pfw_node;
+
+/* An op. prepare() runs at create and on every re-plan: it checks inputs,
+ * attributes and dtypes, sets every output's dtype, rank and dims, may set
+ * scratch_size and allocate `state` (free()d by the interpreter before the
+ * next prepare and at free). It must not read input data unless the input is
+ * constant (in[i]->is_const). run() computes; it must not allocate. */
+typedef struct pfw_op {
+  uint16_t type;
+  pfw_status (*prepare)(pfw_node* node);
+  pfw_status (*run)(pfw_node* node);
+  uint32_t flags;
+} pfw_op;
+
+/* Output 0 may be written over input 0 (same size, element by element). */
+#define PFW_OPF_INPLACE 1u
+/* Output 0 has the bytes of input 0 unchanged (Reshape, Flatten, Identity,
+ * Squeeze...): the planner may alias them; run() must then skip the copy
+ * (check out[0]->data == in[0]->data). */
+#define PFW_OPF_ALIAS 2u
+
+/* The kernel table (ops/registry.c). NULL when the op has no kernel. */
+const pfw_op* pfw_find_op(uint16_t op_type);
+
+/* ---- helpers for ops (util.c) ------------------------------------------ */
+
+const pfw_attr* pfw_attr_find(const pfw_node* node, const char* name);
+int64_t pfw_attr_int(const pfw_node* node, const char* name, int64_t dflt);
+float pfw_attr_float(const pfw_node* node, const char* name, float dflt);
+/* NUL-terminated string value or `dflt`. */
+const char* pfw_attr_string(const pfw_node* node, const char* name, const char* dflt);
+/* ints of an INTS attribute; *n = -1 and NULL when absent. */
+const int64_t* pfw_attr_ints(const pfw_node* node, const char* name, int32_t* n);
+const float* pfw_attr_floats(const pfw_node* node, const char* name, int32_t* n);
+
+/* Number of elements of a tensor's current shape. */
+int64_t pfw_numel(const pfw_tensor* t);
+/* Sets dtype and shape of an output; checks the element count/byte size fit
+ * in size_t and int64 and that rank <= PFW_MAX_RANK. */
+pfw_status pfw_set_output(pfw_tensor* t, pfw_dtype dtype, int32_t rank, const int64_t* dims);
+/* Checks that input `i` is present and has `dtype` (and, if rank >= 0, that
+ * rank); the error names the input position, expected and actual values. */
+pfw_status pfw_check_input(const pfw_node* node, int32_t i, pfw_dtype dtype, int32_t rank);
+/* Numpy/ONNX multidirectional broadcasting of a and b into out_dims. */
+pfw_status pfw_broadcast_shape(int32_t ra, const int64_t* a, int32_t rb, const int64_t* b,
+                               int32_t* rout, int64_t* out);
+/* Normalises an axis in [-rank, rank) to [0, rank); error names `what`. */
+pfw_status pfw_norm_axis(int64_t axis, int32_t rank, const char* what, int32_t* out);
+/* Overflow-checked a*b for non-negative a and b. */
+bool pfw_mul_overflows(int64_t a, int64_t b, int64_t* out);
+
+/* ---- threads (threadpool.c) ---------------------------------------------
+ * Covers [0, n) with calls fn(ctx, begin, end) on contiguous chunks spread
+ * over the pool's threads; returns when all are done. Work must be
+ * independent per index so results do not depend on the thread count.
+ * A NULL pool runs fn(ctx, 0, n) inline. */
+typedef void (*pfw_task_fn)(void* ctx, int64_t begin, int64_t end);
+void pfw_parallel_for(pfw_threadpool* pool, int64_t n, pfw_task_fn fn, void* ctx);
+pfw_threadpool* pfw_threadpool_create(int32_t num_threads);
+void pfw_threadpool_free(pfw_threadpool* pool);
+
+#endif /* PFW_INTERNAL_H */

@@ -1,0 +1,69 @@
+/* Minimal assertions for the C tests: each test file is one program that
+ * counts failures and returns non-zero if any check failed. */
+#ifndef PFW_TEST_UTIL_H
+#define PFW_TEST_UTIL_H
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int pfw_test_failures = 0;
+static int pfw_test_checks = 0;
+
+#define CHECK(cond)                                                         \
+  do {                                                                      \
+    pfw_test_checks++;                                                      \
+    if (!(cond)) {                                                          \
+      pfw_test_failures++;                                                  \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                       \
+  } while (0)
+
+/* Checks a pfw_status call returned `expected`, printing pfw_last_error(). */
+#define CHECK_STATUS(call, expected)                                        \
+  do {                                                                      \
+    pfw_status st_ = (call);                                                \
+    pfw_test_checks++;                                                      \
+    if (st_ != (expected)) {                                                \
+      pfw_test_failures++;                                                  \
+      fprintf(stderr, "%s:%d: %s returned %d, expected %d: %s\n", __FILE__, \
+              __LINE__, #call, (int)st_, (int)(expected), pfw_last_error()); \
+    }                                                                       \
+  } while (0)
+
+#define CHECK_OK(call) CHECK_STATUS(call, PFW_OK)
+
+/* |a-b| <= atol + rtol*|b| elementwise. */
+#define CHECK_CLOSE(a, b, n, rtol, atol)                                     \
+  do {                                                                      \
+    pfw_test_checks++;                                                      \
+    for (long i_ = 0; i_ < (long)(n); i_++) {                               \
+      double x_ = (double)(a)[i_], y_ = (double)(b)[i_];                    \
+      if (!(fabs(x_ - y_) <= (atol) + (rtol)*fabs(y_))) {                   \
+        pfw_test_failures++;                                                \
+        fprintf(stderr, "%s:%d: %s[%ld]=%.9g vs %s[%ld]=%.9g\n", __FILE__,  \
+                __LINE__, #a, i_, x_, #b, i_, y_);                          \
+        break;                                                              \
+      }                                                                     \
+    }                                                                       \
+  } while (0)
+
+/* Checks that pfw_last_error() contains `needle`. */
+#define CHECK_ERROR_HAS(needle)                                             \
+  do {                                                                      \
+    pfw_test_checks++;                                                      \
+    if (!strstr(pfw_last_error(), (needle))) {                              \
+      pfw_test_failures++;                                                  \
+      fprintf(stderr, "%s:%d: error \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, \
+              pfw_last_error(), (needle));                                  \
+    }                                                                       \
+  } while (0)
+
+#define TEST_MAIN_END()                                                     \
+  do {                                                                      \
+    printf("%s: %d checks, %d failed\n", __FILE__, pfw_test_checks,         \
+           pfw_test_failures);                                              \
+    return pfw_test_failures ? 1 : 0;                                       \
+  } while (0)
+
+#endif
