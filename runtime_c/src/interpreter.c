@@ -1,0 +1,215 @@
+/* Interpreter: binds a graph of a model to kernels, plans memory, invokes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "interpreter_internal.h"
+
+pfw_status pfw_options_create(pfw_options** out) {
+  if (!out) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_options_create: out must not be NULL");
+  pfw_options* o = calloc(1, sizeof *o);
+  if (!o) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory creating options");
+  o->num_threads = 1;
+  strcpy(o->backend, "cpu");
+  *out = o;
+  return PFW_OK;
+}
+
+void pfw_options_free(pfw_options* options) { free(options); }
+
+pfw_status pfw_options_set_num_threads(pfw_options* options, int32_t num_threads) {
+  if (!options) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_options_set_num_threads: options is NULL");
+  if (num_threads < 1 || num_threads > 256)
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "num_threads must be in [1, 256], got %d", num_threads);
+  options->num_threads = num_threads;
+  return PFW_OK;
+}
+
+pfw_status pfw_options_set_backend(pfw_options* options, const char* name) {
+  if (!options || !name) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_options_set_backend: NULL argument");
+  if (strcmp(name, "cpu") != 0 && strcmp(name, "opencl") != 0 && strcmp(name, "auto") != 0)
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "unknown backend '%s' (expected cpu, opencl or auto)", name);
+  strcpy(options->backend, name);
+  return PFW_OK;
+}
+
+/* Counts entries up to the last present one, so ops see trailing optional
+ * inputs/outputs that are absent as simply not there. */
+static int32_t present_count(const int32_t* idx, int32_t n) {
+  while (n > 0 && idx[n - 1] < 0) n--;
+  return n;
+}
+
+static pfw_status bind_nodes(pfw_interpreter* it) {
+  const pfw_graph_desc* g = it->graph;
+  for (int32_t i = 0; i < g->n_nodes; i++) {
+    const pfw_node_desc* d = &g->nodes[i];
+    pfw_node* n = &it->nodes[i];
+    n->desc = d;
+    n->pool = it->pool;
+    n->op = pfw_find_op(d->op);
+    if (!n->op) {
+      if (d->op == PFW_OP_Custom)
+        return pfw_error(PFW_ERR_UNSUPPORTED, "node '%s': custom op '%s' (domain '%s') has no kernel",
+                         d->name, d->custom_op, d->domain);
+      return pfw_error(PFW_ERR_UNSUPPORTED, "node '%s': op %s (version %d) has no kernel in this runtime",
+                       d->name, pfw_op_name(d->op), d->version);
+    }
+    n->n_in = present_count(d->inputs, d->n_inputs);
+    n->n_out = present_count(d->outputs, d->n_outputs);
+    n->in = calloc((size_t)n->n_in + 1, sizeof(pfw_tensor*));
+    n->out = calloc((size_t)n->n_out + 1, sizeof(pfw_tensor*));
+    if (!n->in || !n->out) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory creating the interpreter");
+    for (int32_t k = 0; k < n->n_in; k++)
+      n->in[k] = d->inputs[k] >= 0 ? &it->tensors[d->inputs[k]] : NULL;
+    for (int32_t k = 0; k < n->n_out; k++)
+      n->out[k] = d->outputs[k] >= 0 ? &it->tensors[d->outputs[k]] : NULL;
+  }
+  return PFW_OK;
+}
+
+static void init_tensors(pfw_interpreter* it) {
+  const pfw_graph_desc* g = it->graph;
+  for (int32_t i = 0; i < g->n_tensors; i++) {
+    const pfw_tensor_desc* d = &g->tensors[i];
+    pfw_tensor* t = &it->tensors[i];
+    t->desc = d;
+    t->index = i;
+    t->dtype = d->dtype;
+    t->rank = d->rank;
+    for (int32_t k = 0; k < d->rank; k++) t->dims[k] = d->dims[k] < 0 ? 1 : d->dims[k];
+    if (d->data) {
+      t->data = (void*)d->data; /* read-only: ops never write inputs */
+      t->nbytes = (size_t)d->data_size;
+      t->is_const = true;
+    } else {
+      t->nbytes = (size_t)pfw_numel(t) * pfw_dtype_size(t->dtype);
+    }
+  }
+}
+
+pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* options,
+                                  pfw_interpreter** out) {
+  if (!model || !out) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_create: model and out must not be NULL");
+  *out = NULL;
+  if (options && strcmp(options->backend, "opencl") == 0)
+    return pfw_error(PFW_ERR_BACKEND, "backend 'opencl' is not available in this build of libpfw");
+  const pfw_graph_desc* g = &model->graphs[0];
+  for (int32_t i = 0; i < g->n_inputs; i++) {
+    const pfw_tensor_desc* d = &g->tensors[g->inputs[i]];
+    if (!d->has_shape)
+      return pfw_error(PFW_ERR_UNSUPPORTED, "graph input '%s' has an unknown rank; the runtime needs at least the rank", d->name);
+    if (pfw_dtype_size(d->dtype) == 0)
+      return pfw_error(PFW_ERR_UNSUPPORTED, "graph input '%s' has dtype %s, which the runtime cannot feed", d->name, pfw_dtype_name(d->dtype));
+  }
+  pfw_interpreter* it = calloc(1, sizeof *it);
+  if (!it) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory creating the interpreter");
+  it->model = model;
+  it->graph = g;
+  it->num_threads = options ? options->num_threads : 1;
+  it->pool = pfw_threadpool_create(it->num_threads);
+  it->tensors = calloc((size_t)g->n_tensors + 1, sizeof(pfw_tensor));
+  it->nodes = calloc((size_t)g->n_nodes + 1, sizeof(pfw_node));
+  it->io = calloc((size_t)g->n_inputs + (size_t)g->n_outputs + 1, sizeof(pfw_tensor*));
+  pfw_status st = PFW_OK;
+  if (!it->tensors || !it->nodes || !it->io) {
+    st = pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory creating the interpreter");
+  } else {
+    init_tensors(it);
+    for (int32_t i = 0; i < g->n_inputs; i++) it->io[i] = &it->tensors[g->inputs[i]];
+    for (int32_t i = 0; i < g->n_outputs; i++) it->io[g->n_inputs + i] = &it->tensors[g->outputs[i]];
+    st = bind_nodes(it);
+    if (st == PFW_OK) st = pfw_plan(it);
+  }
+  if (st != PFW_OK) {
+    pfw_interpreter_free(it);
+    return st;
+  }
+  *out = it;
+  return PFW_OK;
+}
+
+void pfw_interpreter_free(pfw_interpreter* it) {
+  if (!it) return;
+  if (it->nodes) {
+    for (int32_t i = 0; i < it->graph->n_nodes; i++) {
+      free(it->nodes[i].state);
+      free(it->nodes[i].in);
+      free(it->nodes[i].out);
+    }
+  }
+  pfw_threadpool_free(it->pool);
+  free(it->nodes);
+  free(it->tensors);
+  free(it->io);
+  free(it->arena);
+  free(it);
+}
+
+int32_t pfw_interpreter_input_count(const pfw_interpreter* it) { return it ? it->graph->n_inputs : 0; }
+int32_t pfw_interpreter_output_count(const pfw_interpreter* it) { return it ? it->graph->n_outputs : 0; }
+
+static pfw_status get_io(pfw_interpreter* it, int32_t index, int32_t count, int32_t base,
+                         const char* what, pfw_tensor** out) {
+  if (!it || !out) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_get_%s: NULL argument", what);
+  if (index < 0 || index >= count)
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "%s index %d out of range (the model has %d)", what, index, count);
+  *out = it->io[base + index];
+  return PFW_OK;
+}
+
+pfw_status pfw_interpreter_get_input(pfw_interpreter* it, int32_t index, pfw_tensor** out) {
+  return get_io(it, index, it ? it->graph->n_inputs : 0, 0, "input", out);
+}
+
+pfw_status pfw_interpreter_get_output(pfw_interpreter* it, int32_t index, pfw_tensor** out) {
+  return get_io(it, index, it ? it->graph->n_outputs : 0, it ? it->graph->n_inputs : 0, "output", out);
+}
+
+pfw_status pfw_interpreter_resize_input(pfw_interpreter* it, int32_t index, const int64_t* dims,
+                                        int32_t rank) {
+  pfw_tensor* t;
+  pfw_status st = pfw_interpreter_get_input(it, index, &t);
+  if (st != PFW_OK) return st;
+  if (rank < 0 || (rank > 0 && !dims))
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "resize of input '%s': invalid dims", t->desc->name);
+  const pfw_tensor_desc* d = t->desc;
+  if (rank != d->rank)
+    return pfw_error(PFW_ERR_SHAPE, "input '%s' has rank %d, cannot resize to rank %d", d->name, d->rank, rank);
+  for (int32_t k = 0; k < rank; k++) {
+    if (dims[k] < 0)
+      return pfw_error(PFW_ERR_SHAPE, "input '%s': dimension %d cannot be %lld", d->name, k, (long long)dims[k]);
+    if (d->dims[k] >= 0 && dims[k] != d->dims[k])
+      return pfw_error(PFW_ERR_SHAPE, "input '%s': dimension %d is fixed at %lld by the model, got %lld",
+                       d->name, k, (long long)d->dims[k], (long long)dims[k]);
+  }
+  int64_t old[PFW_MAX_RANK];
+  memcpy(old, t->dims, sizeof old);
+  memcpy(t->dims, dims, (size_t)rank * sizeof(int64_t));
+  if (memcmp(old, t->dims, sizeof old) == 0) return PFW_OK;
+  st = pfw_plan(it);
+  if (st != PFW_OK) {
+    /* Keep the interpreter usable with the previous shape. */
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", pfw_last_error());
+    memcpy(t->dims, old, sizeof old);
+    if (pfw_plan(it) != PFW_OK) return pfw_error(PFW_ERR_INTERNAL, "%s (and re-planning the old shape failed)", msg);
+    return pfw_error(st, "%s", msg);
+  }
+  return PFW_OK;
+}
+
+pfw_status pfw_interpreter_invoke(pfw_interpreter* it) {
+  if (!it) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_invoke: interpreter is NULL");
+  for (int32_t i = 0; i < it->graph->n_nodes; i++) {
+    pfw_node* n = &it->nodes[i];
+    pfw_status st = n->op->run(n);
+    if (st != PFW_OK) {
+      pfw_error_prefix("node '%s' (%s)", n->desc->name, pfw_op_name(n->desc->op));
+      return st;
+    }
+  }
+  return PFW_OK;
+}
+
+size_t pfw_interpreter_arena_size(const pfw_interpreter* it) { return it ? it->arena_size : 0; }

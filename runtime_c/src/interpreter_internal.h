@@ -1,0 +1,28 @@
+/* The interpreter object, shared by interpreter.c, plan.c and tensor.c. */
+#ifndef PFW_INTERPRETER_INTERNAL_H
+#define PFW_INTERPRETER_INTERNAL_H
+
+#include "internal.h"
+
+struct pfw_options {
+  int32_t num_threads;
+  char backend[16];
+};
+
+struct pfw_interpreter {
+  const pfw_model* model;
+  const pfw_graph_desc* graph;
+  int32_t num_threads;
+  pfw_threadpool* pool;
+  pfw_tensor* tensors;   /* one per graph tensor */
+  pfw_node* nodes;       /* one per graph node */
+  pfw_tensor** io;       /* graph inputs then outputs */
+  uint8_t* arena;
+  size_t arena_size, arena_cap;
+};
+
+/* Runs every prepare in order (shape inference), then plans and places
+ * memory in the arena. On failure the error names the node. */
+pfw_status pfw_plan(pfw_interpreter* it);
+
+#endif

@@ -1,0 +1,226 @@
+/* Shape inference and the static memory plan.
+ *
+ * Every non-constant tensor lives in one 64-byte-aligned arena. Tensors that
+ * may share storage are grouped first: an ALIAS op's output is a view of its
+ * input (Reshape, Flatten, Identity), and an INPLACE op may write over an
+ * input that dies at that node. Each group, and each node's scratch, is a
+ * buffer with a lifetime [first node, last node]; buffers are placed
+ * greedily by decreasing size at the best-fitting gap among the buffers
+ * whose lifetimes overlap (TFLite's "greedy by size" arena planner). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "interpreter_internal.h"
+
+typedef struct {
+  size_t size, offset;
+  int32_t first, last;
+  int32_t id;          /* tensor group root, or -1 - node for scratch */
+} plan_item;
+
+typedef struct {
+  int32_t* first;      /* per tensor: producing node (-1 for graph inputs) */
+  int32_t* last;       /* per tensor: last consuming node (n_nodes if a graph output) */
+  int32_t* root;       /* alias group of each tensor */
+  uint8_t* flags;      /* PLAN_* */
+} plan_state;
+
+enum { PLAN_ARENA = 1, PLAN_GRAPH_INPUT = 2, PLAN_GRAPH_OUTPUT = 4, PLAN_CONST_VIEW = 8 };
+
+static int32_t find_root(int32_t* root, int32_t t) {
+  while (root[t] != t) t = root[t] = root[root[t]];
+  return t;
+}
+
+static pfw_status run_prepares(pfw_interpreter* it) {
+  const pfw_graph_desc* g = it->graph;
+  for (int32_t i = 0; i < g->n_inputs; i++) {
+    pfw_tensor* t = &it->tensors[g->inputs[i]];
+    t->nbytes = (size_t)pfw_numel(t) * pfw_dtype_size(t->dtype);
+  }
+  for (int32_t i = 0; i < g->n_nodes; i++) {
+    pfw_node* n = &it->nodes[i];
+    free(n->state);
+    n->state = NULL;
+    n->scratch = NULL;
+    n->scratch_size = 0;
+    pfw_status st = n->op->prepare(n);
+    if (st != PFW_OK) {
+      pfw_error_prefix("node '%s' (%s)", n->desc->name, pfw_op_name(n->desc->op));
+      return st;
+    }
+  }
+  return PFW_OK;
+}
+
+static void lifetimes(pfw_interpreter* it, plan_state* ps) {
+  const pfw_graph_desc* g = it->graph;
+  for (int32_t t = 0; t < g->n_tensors; t++) {
+    ps->first[t] = ps->last[t] = -1;
+    ps->root[t] = t;
+    ps->flags[t] = 0;
+  }
+  for (int32_t i = 0; i < g->n_inputs; i++) ps->flags[g->inputs[i]] |= PLAN_ARENA | PLAN_GRAPH_INPUT;
+  for (int32_t k = 0; k < g->n_nodes; k++) {
+    const pfw_node* n = &it->nodes[k];
+    for (int32_t j = 0; j < n->n_in; j++)
+      if (n->in[j]) ps->last[n->in[j]->index] = k;
+    for (int32_t j = 0; j < n->n_out; j++) {
+      if (!n->out[j]) continue;
+      int32_t t = n->out[j]->index;
+      ps->first[t] = ps->last[t] = k;
+      ps->flags[t] |= PLAN_ARENA;
+    }
+  }
+  for (int32_t i = 0; i < g->n_outputs; i++) {
+    ps->last[g->outputs[i]] = g->n_nodes;
+    ps->flags[g->outputs[i]] |= PLAN_GRAPH_OUTPUT;
+  }
+}
+
+/* Lifetime bounds and flags of a whole alias group. */
+static void group_span(const pfw_interpreter* it, const plan_state* ps, int32_t root,
+                       int32_t* first, int32_t* last, uint8_t* flags) {
+  *first = INT32_MAX;
+  *last = -1;
+  *flags = 0;
+  for (int32_t t = 0; t < it->graph->n_tensors; t++) {
+    if (find_root(ps->root, t) != root) continue;
+    if (ps->first[t] < *first) *first = ps->first[t];
+    if (ps->last[t] > *last) *last = ps->last[t];
+    *flags |= ps->flags[t];
+  }
+}
+
+static void share_storage(pfw_interpreter* it, plan_state* ps) {
+  for (int32_t k = 0; k < it->graph->n_nodes; k++) {
+    const pfw_node* n = &it->nodes[k];
+    uint32_t f = n->op->flags;
+    if (!(f & (PFW_OPF_ALIAS | PFW_OPF_INPLACE)) || n->n_in < 1 || n->n_out < 1 || !n->in[0] || !n->out[0])
+      continue;
+    int32_t a = n->in[0]->index, b = n->out[0]->index;
+    if (n->in[0]->nbytes != n->out[0]->nbytes || (ps->flags[b] & PLAN_GRAPH_INPUT)) continue;
+    bool a_const = n->in[0]->is_const || (ps->flags[a] & PLAN_CONST_VIEW);
+    if (f & PFW_OPF_ALIAS) {
+      if (ps->flags[b] & PLAN_GRAPH_OUTPUT) continue; /* outputs keep storage of their own */
+      if (a_const) {
+        ps->flags[b] = (uint8_t)((ps->flags[b] & ~PLAN_ARENA) | PLAN_CONST_VIEW);
+        ps->root[b] = a;
+      } else {
+        ps->root[b] = find_root(ps->root, a);
+      }
+      continue;
+    }
+    if (a_const) continue;
+    int32_t first, last;
+    uint8_t flags;
+    group_span(it, ps, find_root(ps->root, a), &first, &last, &flags);
+    if (last == k && !(flags & PLAN_GRAPH_INPUT)) ps->root[b] = find_root(ps->root, a);
+  }
+}
+
+static int cmp_items(const void* x, const void* y) {
+  const plan_item* a = x;
+  const plan_item* b = y;
+  if (a->size != b->size) return a->size > b->size ? -1 : 1;
+  if (a->first != b->first) return a->first < b->first ? -1 : 1;
+  return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static int cmp_offset(const void* x, const void* y) {
+  const plan_item* a = *(plan_item* const*)x;
+  const plan_item* b = *(plan_item* const*)y;
+  return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+static size_t align_up(size_t n) { return (n + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN; }
+
+/* Best-fit placement; returns the arena size. `live` is scratch space. */
+static size_t place(plan_item* items, int32_t n, plan_item** live) {
+  qsort(items, (size_t)n, sizeof *items, cmp_items);
+  size_t total = 0;
+  for (int32_t i = 0; i < n; i++) {
+    int32_t m = 0;
+    for (int32_t j = 0; j < i; j++)
+      if (items[j].first <= items[i].last && items[i].first <= items[j].last) live[m++] = &items[j];
+    qsort(live, (size_t)m, sizeof *live, cmp_offset);
+    size_t best = SIZE_MAX, best_gap = SIZE_MAX, cursor = 0;
+    for (int32_t j = 0; j < m; j++) {
+      if (live[j]->offset >= cursor) {
+        size_t gap = live[j]->offset - cursor;
+        if (gap >= items[i].size && gap < best_gap) {
+          best = cursor;
+          best_gap = gap;
+        }
+      }
+      size_t end = align_up(live[j]->offset + live[j]->size);
+      if (end > cursor) cursor = end;
+    }
+    items[i].offset = best != SIZE_MAX ? best : cursor;
+    if (items[i].offset + items[i].size > total) total = items[i].offset + items[i].size;
+  }
+  return align_up(total);
+}
+
+static pfw_status assign(pfw_interpreter* it, plan_state* ps, plan_item* items, int32_t n_items,
+                         size_t arena_size) {
+  if (arena_size > it->arena_cap) {
+    free(it->arena);
+    it->arena = aligned_alloc(PFW_ALIGN, arena_size);
+    it->arena_cap = it->arena ? arena_size : 0;
+    if (!it->arena) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "cannot allocate a %zu-byte arena", arena_size);
+  }
+  it->arena_size = arena_size;
+  const pfw_graph_desc* g = it->graph;
+  for (int32_t i = 0; i < n_items; i++) {
+    if (items[i].id >= 0)
+      it->tensors[items[i].id].data = it->arena + items[i].offset;
+    else
+      it->nodes[-1 - items[i].id].scratch = it->arena + items[i].offset;
+  }
+  for (int32_t t = 0; t < g->n_tensors; t++) {
+    int32_t r = find_root(ps->root, t);
+    if (r != t && (ps->flags[t] & (PLAN_ARENA | PLAN_CONST_VIEW))) it->tensors[t].data = it->tensors[r].data;
+  }
+  return PFW_OK;
+}
+
+pfw_status pfw_plan(pfw_interpreter* it) {
+  pfw_status st = run_prepares(it);
+  if (st != PFW_OK) return st;
+  const pfw_graph_desc* g = it->graph;
+  size_t nt = (size_t)g->n_tensors + 1, nn = (size_t)g->n_nodes + 1;
+  plan_state ps = {calloc(nt, 4), calloc(nt, 4), calloc(nt, 4), calloc(nt, 1)};
+  plan_item* items = calloc(nt + nn, sizeof *items);
+  plan_item** live = calloc(nt + nn, sizeof *live);
+  if (!ps.first || !ps.last || !ps.root || !ps.flags || !items || !live) {
+    st = pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory planning the interpreter");
+    goto done;
+  }
+  lifetimes(it, &ps);
+  share_storage(it, &ps);
+  int32_t n_items = 0;
+  for (int32_t t = 0; t < g->n_tensors; t++) {
+    if (!(ps.flags[t] & PLAN_ARENA) || find_root(ps.root, t) != t) continue;
+    plan_item* item = &items[n_items++];
+    uint8_t flags;
+    group_span(it, &ps, t, &item->first, &item->last, &flags);
+    item->size = it->tensors[t].nbytes;
+    item->id = t;
+  }
+  for (int32_t k = 0; k < g->n_nodes; k++) {
+    if (!it->nodes[k].scratch_size) continue;
+    items[n_items++] = (plan_item){it->nodes[k].scratch_size, 0, k, k, -1 - k};
+  }
+  for (int32_t i = 0; i < n_items; i++) items[i].size = align_up(items[i].size ? items[i].size : 1);
+  size_t arena_size = place(items, n_items, live);
+  st = assign(it, &ps, items, n_items, arena_size);
+done:
+  free(ps.first);
+  free(ps.last);
+  free(ps.root);
+  free(ps.flags);
+  free(items);
+  free(live);
+  return st;
+}

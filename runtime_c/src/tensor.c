@@ -1,0 +1,40 @@
+/* Public accessors of interpreter tensors. */
+#include <string.h>
+
+#include "interpreter_internal.h"
+
+const char* pfw_tensor_name(const pfw_tensor* t) { return t ? t->desc->name : ""; }
+pfw_dtype pfw_tensor_dtype(const pfw_tensor* t) { return t ? t->dtype : PFW_DTYPE_UNDEFINED; }
+int32_t pfw_tensor_rank(const pfw_tensor* t) { return t ? t->rank : 0; }
+
+int64_t pfw_tensor_dim(const pfw_tensor* t, int32_t i) {
+  return t && i >= 0 && i < t->rank ? t->dims[i] : -1;
+}
+
+int64_t pfw_tensor_model_dim(const pfw_tensor* t, int32_t i) {
+  return t && i >= 0 && i < t->desc->rank ? t->desc->dims[i] : -1;
+}
+
+int64_t pfw_tensor_element_count(const pfw_tensor* t) { return t ? pfw_numel(t) : 0; }
+size_t pfw_tensor_byte_size(const pfw_tensor* t) { return t ? t->nbytes : 0; }
+const void* pfw_tensor_data(const pfw_tensor* t) { return t ? t->data : NULL; }
+
+pfw_status pfw_tensor_copy_from_buffer(pfw_tensor* t, const void* src, size_t size) {
+  if (!t || (!src && size))
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_copy_from_buffer: NULL argument");
+  if (t->is_const)
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "tensor '%s' is a constant of the model", t->desc->name);
+  if (size != t->nbytes)
+    return pfw_error(PFW_ERR_SHAPE, "tensor '%s' holds %zu bytes, got %zu", t->desc->name, t->nbytes, size);
+  if (size) memcpy(t->data, src, size);
+  return PFW_OK;
+}
+
+pfw_status pfw_tensor_copy_to_buffer(const pfw_tensor* t, void* dst, size_t size) {
+  if (!t || (!dst && size))
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_copy_to_buffer: NULL argument");
+  if (size != t->nbytes)
+    return pfw_error(PFW_ERR_SHAPE, "tensor '%s' holds %zu bytes, got a %zu-byte buffer", t->desc->name, t->nbytes, size);
+  if (size) memcpy(dst, t->data, size);
+  return PFW_OK;
+}
