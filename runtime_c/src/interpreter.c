@@ -68,6 +68,19 @@ static pfw_status bind_nodes(pfw_interpreter* it) {
   return PFW_OK;
 }
 
+/* Byte size of an input's current shape, refusing overflow. */
+static pfw_status input_bytes(const pfw_tensor* t, size_t* out) {
+  int64_t n = 1;
+  for (int32_t k = 0; k < t->rank; k++) {
+    if (pfw_mul_overflows(n, t->dims[k], &n))
+      return pfw_error(PFW_ERR_SHAPE, "input '%s': shape too large", t->desc->name);
+  }
+  if (pfw_mul_overflows(n, (int64_t)pfw_dtype_size(t->dtype), &n) || (uint64_t)n > SIZE_MAX / 2)
+    return pfw_error(PFW_ERR_SHAPE, "input '%s': shape too large", t->desc->name);
+  *out = (size_t)n;
+  return PFW_OK;
+}
+
 static void init_tensors(pfw_interpreter* it) {
   const pfw_graph_desc* g = it->graph;
   for (int32_t i = 0; i < g->n_tensors; i++) {
@@ -82,8 +95,6 @@ static void init_tensors(pfw_interpreter* it) {
       t->data = (void*)d->data; /* read-only: ops never write inputs */
       t->nbytes = (size_t)d->data_size;
       t->is_const = true;
-    } else {
-      t->nbytes = (size_t)pfw_numel(t) * pfw_dtype_size(t->dtype);
     }
   }
 }
@@ -116,9 +127,12 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
     st = pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory creating the interpreter");
   } else {
     init_tensors(it);
-    for (int32_t i = 0; i < g->n_inputs; i++) it->io[i] = &it->tensors[g->inputs[i]];
+    for (int32_t i = 0; i < g->n_inputs && st == PFW_OK; i++) {
+      it->io[i] = &it->tensors[g->inputs[i]];
+      st = input_bytes(it->io[i], &it->io[i]->nbytes);
+    }
     for (int32_t i = 0; i < g->n_outputs; i++) it->io[g->n_inputs + i] = &it->tensors[g->outputs[i]];
-    st = bind_nodes(it);
+    if (st == PFW_OK) st = bind_nodes(it);
     if (st == PFW_OK) st = pfw_plan(it);
   }
   if (st != PFW_OK) {
@@ -184,11 +198,14 @@ pfw_status pfw_interpreter_resize_input(pfw_interpreter* it, int32_t index, cons
                        d->name, k, (long long)d->dims[k], (long long)dims[k]);
   }
   int64_t old[PFW_MAX_RANK];
+  size_t old_bytes = t->nbytes;
   memcpy(old, t->dims, sizeof old);
   memcpy(t->dims, dims, (size_t)rank * sizeof(int64_t));
   if (memcmp(old, t->dims, sizeof old) == 0) return PFW_OK;
-  st = pfw_plan(it);
+  st = input_bytes(t, &t->nbytes);
+  if (st == PFW_OK) st = pfw_plan(it);
   if (st != PFW_OK) {
+    t->nbytes = old_bytes;
     /* Keep the interpreter usable with the previous shape. */
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", pfw_last_error());

@@ -34,10 +34,6 @@ static int32_t find_root(int32_t* root, int32_t t) {
 
 static pfw_status run_prepares(pfw_interpreter* it) {
   const pfw_graph_desc* g = it->graph;
-  for (int32_t i = 0; i < g->n_inputs; i++) {
-    pfw_tensor* t = &it->tensors[g->inputs[i]];
-    t->nbytes = (size_t)pfw_numel(t) * pfw_dtype_size(t->dtype);
-  }
   for (int32_t i = 0; i < g->n_nodes; i++) {
     pfw_node* n = &it->nodes[i];
     free(n->state);

@@ -1,0 +1,224 @@
+"""pyfw.runtime.Interpreter: a thin layer over pfw.h. Every check that the C
+runtime makes is reported with its own message; on top, feeds are checked here
+so a wrong name, count, rank, shape or dtype says which input and what was
+expected before anything reaches C."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .. import InvalidModelError, UnsupportedError
+from .. import dtypes as _dt
+
+try:
+    from .._libpfw import ffi, lib
+except ImportError as e:  # pragma: no cover - only without a built extension
+    raise ImportError("pyfw's C extension is not built; install pyfw with `pip install .`") from e
+
+
+def _raise(status: int, context: str = "") -> None:
+    msg = ffi.string(lib.pfw_last_error()).decode("utf-8", "replace")
+    if context:
+        msg = f"{context}: {msg}"
+    if status == lib.PFW_ERR_INVALID_MODEL:
+        raise InvalidModelError(msg)
+    if status == lib.PFW_ERR_UNSUPPORTED:
+        raise UnsupportedError(msg)
+    if status == lib.PFW_ERR_OUT_OF_MEMORY:
+        raise MemoryError(msg)
+    if status == lib.PFW_ERR_IO:
+        raise OSError(msg)
+    if status in (lib.PFW_ERR_INVALID_ARGUMENT, lib.PFW_ERR_SHAPE, lib.PFW_ERR_NOT_FOUND):
+        raise ValueError(msg)
+    raise RuntimeError(f"{ffi.string(lib.pfw_status_name(status)).decode()}: {msg}")
+
+
+def _check(status: int, context: str = "") -> None:
+    if status != lib.PFW_OK:
+        _raise(status, context)
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """An input or output as the model declares it. `shape` has None for each
+    dynamic dimension."""
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: np.dtype
+
+    def describe(self) -> str:
+        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
+        if len(self.shape) == 1:
+            dims += ","
+        return f"{self.dtype} ({dims})"
+
+
+def _info(t) -> TensorInfo:
+    name = ffi.string(lib.pfw_tensor_name(t)).decode("utf-8", "replace")
+    rank = lib.pfw_tensor_rank(t)
+    dims = tuple(None if (d := lib.pfw_tensor_model_dim(t, i)) < 0 else int(d) for i in range(rank))
+    code = lib.pfw_tensor_dtype(t)
+    try:
+        dtype = _dt.to_numpy(_dt.from_code(code))
+    except ValueError:
+        raise UnsupportedError(f"tensor {name!r} has dtype code {code}, which NumPy cannot hold") from None
+    return TensorInfo(name, dims, dtype)
+
+
+class Interpreter:
+    """Runs a .pfw model. `model` is a path or the file's bytes. `threads`
+    sets the intra-op thread count (results do not depend on it). `backend`
+    is "cpu", "opencl" or "auto". Use as a context manager, or call close()."""
+
+    def __init__(self, model: str | os.PathLike | bytes | bytearray | memoryview, threads: int = 1,
+                 backend: str = "cpu"):
+        self._model = ffi.NULL
+        self._it = ffi.NULL
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+            raise ValueError(f"threads must be a positive int, got {threads!r}")
+        if backend not in ("cpu", "opencl", "auto"):
+            raise ValueError(f"backend must be 'cpu', 'opencl' or 'auto', got {backend!r}")
+        out = ffi.new("pfw_model**")
+        if isinstance(model, (bytes, bytearray, memoryview)):
+            buf = ffi.from_buffer(model)
+            _check(lib.pfw_model_load_buffer(buf, len(buf), out))
+        else:
+            path = os.fspath(model)
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"no such model file: {path!r}")
+            _check(lib.pfw_model_load_file(os.fsencode(path), out))
+        self._model = out[0]
+        opts = ffi.new("pfw_options**")
+        try:
+            _check(lib.pfw_options_create(opts))
+            _check(lib.pfw_options_set_num_threads(opts[0], threads))
+            _check(lib.pfw_options_set_backend(opts[0], backend.encode()))
+            it = ffi.new("pfw_interpreter**")
+            _check(lib.pfw_interpreter_create(self._model, opts[0], it))
+            self._it = it[0]
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            lib.pfw_options_free(opts[0])
+        self._in = [self._tensor(lib.pfw_interpreter_get_input, i)
+                    for i in range(lib.pfw_interpreter_input_count(self._it))]
+        self._out = [self._tensor(lib.pfw_interpreter_get_output, i)
+                     for i in range(lib.pfw_interpreter_output_count(self._it))]
+        self.inputs = [_info(t) for t in self._in]
+        self.outputs = [_info(t) for t in self._out]
+        self.threads = threads
+        self.backend = backend
+
+    def _tensor(self, getter, i):
+        out = ffi.new("pfw_tensor**")
+        _check(getter(self._it, i, out))
+        return out[0]
+
+    # ---- lifecycle ------------------------------------------------------
+    def close(self) -> None:
+        """Frees the interpreter and the model. Safe to call twice."""
+        if self._it != ffi.NULL:
+            lib.pfw_interpreter_free(self._it)
+            self._it = ffi.NULL
+        if self._model != ffi.NULL:
+            lib.pfw_model_free(self._model)
+            self._model = ffi.NULL
+
+    @property
+    def closed(self) -> bool:
+        return self._it == ffi.NULL
+
+    def __enter__(self) -> "Interpreter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def metadata(self, key: str) -> str | None:
+        self._check_open()
+        value = ffi.new("const char**")
+        if lib.pfw_model_get_metadata(self._model, key.encode(), value) != lib.PFW_OK:
+            return None
+        return ffi.string(value[0]).decode("utf-8", "replace")
+
+    @property
+    def arena_bytes(self) -> int:
+        """Bytes of the activation arena under the current input shapes."""
+        self._check_open()
+        return int(lib.pfw_interpreter_arena_size(self._it))
+
+    # ---- running --------------------------------------------------------
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("this Interpreter is closed")
+
+    def _order_feeds(self, feeds) -> list:
+        names = [i.name for i in self.inputs]
+        if isinstance(feeds, Mapping):
+            unknown = [k for k in feeds if k not in names]
+            if unknown:
+                raise ValueError(f"unknown input {unknown[0]!r}; the model's inputs are: {', '.join(names)}")
+            missing = [i for i in self.inputs if i.name not in feeds]
+            if missing:
+                raise ValueError(f"missing input {missing[0].name!r} ({missing[0].describe()})")
+            return [feeds[n] for n in names]
+        if isinstance(feeds, np.ndarray):
+            feeds = [feeds]
+        if not isinstance(feeds, Sequence):
+            raise TypeError(f"feeds must be a dict by input name or a list in input order, got {type(feeds).__name__}")
+        if len(feeds) != len(names):
+            raise ValueError(f"expected {len(names)} input(s) ({', '.join(names)}), got {len(feeds)}")
+        return list(feeds)
+
+    def _feed(self, i: int, value) -> np.ndarray:
+        info = self.inputs[i]
+        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if arr.dtype != info.dtype:
+            raise TypeError(f"input {info.name!r} expects {info.dtype}, got {arr.dtype} "
+                            f"(convert it with .astype(np.{info.dtype}))")
+        if arr.ndim != len(info.shape):
+            raise ValueError(f"input {info.name!r} expects rank {len(info.shape)} with shape "
+                             f"{info.describe()}, got shape {arr.shape}")
+        for k, (want, got) in enumerate(zip(info.shape, arr.shape)):
+            if want is not None and want != got:
+                raise ValueError(f"input {info.name!r} expects shape {info.describe()}, got {arr.shape}: "
+                                 f"dimension {k} must be {want}")
+        t = self._in[i]
+        current = tuple(lib.pfw_tensor_dim(t, k) for k in range(arr.ndim))
+        if current != arr.shape:
+            dims = ffi.new("int64_t[]", list(arr.shape) or [0])
+            _check(lib.pfw_interpreter_resize_input(self._it, i, dims, arr.ndim))
+        return np.ascontiguousarray(arr)
+
+    def run(self, feeds) -> list[np.ndarray]:
+        """Runs one inference. `feeds`: a dict by input name, a list in input
+        order, or one array for a single-input model. Returns the outputs in
+        order as new NumPy arrays."""
+        self._check_open()
+        values = self._order_feeds(feeds)
+        arrays = [self._feed(i, v) for i, v in enumerate(values)]
+        # Resizes re-plan the arena, so copy in only after every input is sized.
+        for t, arr in zip(self._in, arrays):
+            _check(lib.pfw_tensor_copy_from_buffer(t, ffi.from_buffer(arr), arr.nbytes))
+        _check(lib.pfw_interpreter_invoke(self._it))
+        results = []
+        for t, info in zip(self._out, self.outputs):
+            shape = tuple(lib.pfw_tensor_dim(t, k) for k in range(lib.pfw_tensor_rank(t)))
+            out = np.empty(shape, dtype=info.dtype)
+            _check(lib.pfw_tensor_copy_to_buffer(t, ffi.from_buffer(out), out.nbytes))
+            results.append(out)
+        return results
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "Interpreter(closed)"
+        ins = ", ".join(f"{i.name}: {i.describe()}" for i in self.inputs)
+        outs = ", ".join(f"{o.name}: {o.describe()}" for o in self.outputs)
+        return f"Interpreter(inputs=[{ins}], outputs=[{outs}], threads={self.threads})"
