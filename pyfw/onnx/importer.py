@@ -1,0 +1,344 @@
+"""ONNX ModelProto -> pyfw.ir.Graph.
+
+The importer copies the graph as ONNX states it: graph inputs, outputs,
+initializers (as constant tensors), value_info dtypes and shapes, and every
+node with its attributes as plain Python values and its op's own version
+(ONNX `since_version` for the model's opset), so the runtime applies the
+semantics of that version.
+
+What each op needs beyond that copy lives in RULES, one entry per supported
+op: most are `_copy`; a few normalise (Softmax makes its version-dependent
+default axis explicit), fold (Constant becomes a constant tensor) or rewrite
+(Dropout in inference mode becomes Identity). Widening the importer to more
+ops means adding entries to that table.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+import onnx
+from onnx import AttributeProto, numpy_helper
+
+from .. import InvalidModelError, UnsupportedError, __version__
+from .. import dtypes as _dt
+from ..ir import Graph, Node, Tensor
+
+# Before opset 7 the elementwise ops (and Gemm) used "legacy" broadcasting
+# driven by `broadcast`/`axis` attributes; the IR and runtime only know the
+# numpy-style rules that opset 7 introduced.
+MIN_OPSET = 7
+DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+class _Context:
+    """What the rules need to know about the model being imported."""
+
+    def __init__(self, model: onnx.ModelProto, graph: Graph, base_dir: str):
+        self.model = model
+        self.graph = graph
+        self.opset = graph.opset
+        self.base_dir = base_dir
+        g = model.graph
+        # Names something reads: a rule may drop an optional output only when
+        # nothing does.
+        self.used = {i for n in g.node for i in n.input if i} | {o.name for o in g.output}
+
+    def version(self, op_type: str) -> int:
+        return onnx.defs.get_schema(op_type, self.opset, "").since_version
+
+    def constant(self, name: str) -> np.ndarray | None:
+        t = self.graph.tensors.get(name)
+        return None if t is None else t.data
+
+
+Rule = Callable[[_Context, Node], "Node | None"]
+
+
+def _copy(ctx: _Context, node: Node) -> Node:
+    return node
+
+
+def _unsupported(ctx: _Context, node: Node, why: str) -> UnsupportedError:
+    return UnsupportedError(
+        f"{node.describe()}: {why} (op {node.op_type}, domain '{node.domain}', opset {ctx.opset})")
+
+
+def _softmax(ctx: _Context, node: Node) -> Node:
+    # Softmax-1/11 flatten the input to 2-D at `axis` (default 1); Softmax-13
+    # normalises along `axis` alone (default -1). The node keeps its version
+    # so the runtime picks the right one; writing the default out makes the
+    # attribute mean the same thing to every reader.
+    node.attrs.setdefault("axis", 1 if node.version < 13 else -1)
+    return node
+
+
+def _constant(ctx: _Context, node: Node) -> None:
+    """Folds Constant into a constant tensor named after its output."""
+    kinds = {"value", "value_float", "value_floats", "value_int", "value_ints",
+             "value_string", "value_strings", "sparse_value"}
+    given = [k for k in node.attrs if k in kinds]
+    if len(given) != 1:
+        raise InvalidModelError(f"{node.describe()}: Constant needs exactly one value attribute, has {given or 'none'}")
+    key = given[0]
+    value = node.attrs[key]
+    if key in ("value_string", "value_strings"):
+        raise _unsupported(ctx, node, f"string constant {node.outputs[0]!r} is not supported")
+    if key == "value":
+        arr = value
+    elif key in ("value_float", "value_floats"):
+        arr = np.asarray(value, dtype=np.float32)
+    else:
+        arr = np.asarray(value, dtype=np.int64)
+    out = node.outputs[0]
+    # The constant replaces whatever value_info said about the name.
+    ctx.graph.tensors.pop(out, None)
+    ctx.graph.add_constant(out, arr)
+    return None
+
+
+def _dropout(ctx: _Context, node: Node) -> Node:
+    """Dropout at inference is the identity on its first output."""
+    if len(node.inputs) > 2 and node.inputs[2]:
+        flag = ctx.constant(node.inputs[2])
+        if flag is None:
+            raise _unsupported(ctx, node, f"training_mode input {node.inputs[2]!r} is not a constant, "
+                                          "so Dropout may run in training mode")
+        if bool(np.asarray(flag).reshape(-1)[0]):
+            raise _unsupported(ctx, node, "Dropout in training mode (training_mode=true)")
+    if len(node.outputs) > 1 and node.outputs[1] in ctx.used:
+        raise _unsupported(ctx, node, f"its mask output {node.outputs[1]!r} is used")
+    return Node("Identity", node.inputs[:1], node.outputs[:1], {}, node.name, "",
+                ctx.version("Identity"))
+
+
+def _batchnorm(ctx: _Context, node: Node) -> Node:
+    if node.attrs.pop("spatial", 1) != 1:  # BatchNormalization-7 only
+        raise _unsupported(ctx, node, "spatial=0 (per-activation statistics)")
+    if node.attrs.get("training_mode", 0):  # BatchNormalization-14+
+        raise _unsupported(ctx, node, "training_mode=1")
+    extra = [o for o in node.outputs[1:] if o in ctx.used]
+    if extra:
+        raise _unsupported(ctx, node, f"training outputs {extra} are used")
+    node.outputs = node.outputs[:1]
+    return node
+
+
+RULES: dict[str, Rule] = {op: _copy for op in (
+    "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh",
+    "Reshape", "Flatten", "Transpose", "Concat", "Identity", "Conv", "MaxPool",
+    "AveragePool", "GlobalAveragePool",
+)}
+RULES.update(Softmax=_softmax, Constant=_constant, Dropout=_dropout,
+             BatchNormalization=_batchnorm)
+
+
+# ---- values ----------------------------------------------------------------
+def _dtype(code: int, what: str) -> str:
+    try:
+        name = _dt.from_code(code)
+    except ValueError:
+        name = None
+    if name is None or name == "string":
+        onnx_name = onnx.TensorProto.DataType.Name(code) if code in onnx.TensorProto.DataType.values() else str(code)
+        raise UnsupportedError(f"{what} has dtype {onnx_name}, which pyfw does not support")
+    return name
+
+
+def _tensor(tp: onnx.TensorProto, base_dir: str, what: str) -> Tensor:
+    """A constant Tensor from a TensorProto (raw_data, typed fields or external data)."""
+    dtype = _dtype(tp.data_type, f"{what} {tp.name!r}")
+    if tp.data_location == onnx.TensorProto.EXTERNAL:
+        location = next((e.value for e in tp.external_data if e.key == "location"), "")
+        path = os.path.join(base_dir, location)
+        if not os.path.isfile(path):
+            raise InvalidModelError(f"{what} {tp.name!r}: external data file {path!r} not found "
+                                    "(load the model from its directory or pass base_dir)")
+    try:
+        arr = numpy_helper.to_array(tp, base_dir)
+    except (ValueError, TypeError, OSError) as e:
+        raise InvalidModelError(f"{what} {tp.name!r}: cannot read its data: {e}") from None
+    if dtype == "bfloat16":
+        arr = arr.view(np.uint16)  # the IR keeps bfloat16 as its raw bit pattern
+    return Tensor(tp.name, dtype, arr.shape, np.ascontiguousarray(arr))
+
+
+def _value_type(vi: onnx.ValueInfoProto) -> tuple[str, tuple[int, ...] | None] | None:
+    """(dtype, shape) of a value_info, or None when it has no tensor type to use."""
+    t = vi.type
+    which = t.WhichOneof("value")
+    if which is None:
+        return None
+    if which != "tensor_type":
+        raise UnsupportedError(f"value {vi.name!r} has type {which}; pyfw only supports tensors")
+    if t.tensor_type.elem_type == onnx.TensorProto.UNDEFINED:
+        return None
+    dtype = _dtype(t.tensor_type.elem_type, f"value {vi.name!r}")
+    if not t.tensor_type.HasField("shape"):
+        return dtype, None
+    # A symbolic dimension (dim_param) or one that states nothing is dynamic.
+    shape = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in t.tensor_type.shape.dim)
+    return dtype, shape
+
+
+def _attr(a: AttributeProto, base_dir: str, where: str):
+    """A plain Python value for an attribute."""
+    T = AttributeProto
+    kind = a.type
+    if kind == T.UNDEFINED:  # very old models leave `type` unset
+        for field, k in (("t", T.TENSOR), ("s", T.STRING), ("f", T.FLOAT), ("i", T.INT),
+                         ("floats", T.FLOATS), ("ints", T.INTS), ("strings", T.STRINGS)):
+            if (a.HasField(field) if field in ("t", "s", "f", "i") else len(getattr(a, field))):
+                kind = k
+                break
+    if a.ref_attr_name:
+        raise UnsupportedError(f"{where}: attribute {a.name!r} refers to a function attribute")
+    try:
+        if kind == T.INT:
+            return int(a.i)
+        if kind == T.FLOAT:
+            return float(a.f)
+        if kind == T.STRING:
+            return a.s.decode("utf-8")
+        if kind == T.INTS:
+            return [int(x) for x in a.ints]
+        if kind == T.FLOATS:
+            return [float(x) for x in a.floats]
+        if kind == T.STRINGS:
+            return [s.decode("utf-8") for s in a.strings]
+    except UnicodeDecodeError:
+        raise InvalidModelError(f"{where}: attribute {a.name!r} is not valid UTF-8") from None
+    if kind == T.TENSOR:
+        t = _tensor(a.t, base_dir, f"{where}: attribute {a.name!r}, tensor")
+        if t.dtype == "bfloat16":  # as an ndarray it would read back as uint16
+            raise UnsupportedError(f"{where}: attribute {a.name!r} is a bfloat16 tensor, not supported yet")
+        return t.data
+    kind_name = T.AttributeType.Name(kind) if kind in T.AttributeType.values() else str(kind)
+    raise UnsupportedError(f"{where}: attribute {a.name!r} of type {kind_name} is not supported yet")
+
+
+# ---- the model ---------------------------------------------------------------
+def _load(model, base_dir: str | None) -> tuple[onnx.ModelProto, str]:
+    if isinstance(model, onnx.ModelProto):
+        return model, base_dir or ""
+    path = os.fspath(model)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such ONNX file: {path!r}")
+    try:
+        proto = onnx.load(path, load_external_data=False)
+    except Exception as e:  # protobuf's DecodeError and friends share no useful base
+        raise InvalidModelError(f"{path!r} is not a valid ONNX model: {e}") from None
+    return proto, base_dir if base_dir is not None else os.path.dirname(os.path.abspath(path))
+
+
+def _opsets(model: onnx.ModelProto) -> dict[str, int]:
+    out = {}
+    for o in model.opset_import:
+        out["" if o.domain == "ai.onnx" else o.domain] = int(o.version)
+    return out
+
+
+def _node_names(nodes) -> list[str]:
+    """The ONNX node names, with a unique one like "Conv_3" for each unnamed node."""
+    taken = {n.name for n in nodes if n.name}
+    names = []
+    for i, n in enumerate(nodes):
+        name = n.name
+        if not name:
+            name, k = f"{n.op_type}_{i}", 1
+            while name in taken:
+                name, k = f"{n.op_type}_{i}_{k}", k + 1
+            taken.add(name)
+        names.append(name)
+    return names
+
+
+def _check_supported(nodes, names, opsets) -> None:
+    """Raises naming the first unsupported node (and the other unsupported op types)."""
+    bad = []
+    for i, n in enumerate(nodes):
+        domain = "" if n.domain == "ai.onnx" else n.domain
+        if domain != "" or n.op_type not in RULES:
+            bad.append((i, n, domain))
+    if not bad:
+        return
+    i, n, domain = bad[0]
+    label = f"node {n.name!r}" if n.name else f"node #{i} ({names[i]!r}, unnamed in the model)"
+    head = f"{label} (op {n.op_type}, domain '{domain}', opset {opsets.get(domain, '?')})"
+    if domain:
+        msg = f"{head} uses custom domain '{domain}', which pyfw does not support"
+    else:
+        msg = f"{head} is not supported yet"
+    others = sorted({f"{m.op_type}" if not d else f"{d}.{m.op_type}" for _, m, d in bad[1:]}
+                    - {n.op_type if not domain else f"{domain}.{n.op_type}"})
+    if others:
+        msg += f"; also unsupported: {', '.join(others)}"
+    raise UnsupportedError(msg)
+
+
+def import_model(model: onnx.ModelProto | str | os.PathLike, base_dir: str | None = None) -> Graph:
+    """Imports an ONNX model (a ModelProto or a path) into a pyfw.ir.Graph.
+
+    `base_dir` is where external tensor data lives; it defaults to the model
+    file's directory (or the current directory for a ModelProto)."""
+    proto, base_dir = _load(model, base_dir)
+    opsets = _opsets(proto)
+    if "" not in opsets:
+        raise InvalidModelError("the model has no opset_import for the default ONNX domain")
+    opset = opsets[""]
+    if opset < MIN_OPSET:
+        raise UnsupportedError(f"the model uses ONNX opset {opset}; pyfw imports opset {MIN_OPSET} and newer")
+    g = proto.graph
+    names = _node_names(g.node)
+    _check_supported(g.node, names, opsets)
+
+    graph = Graph(g.name or "main", opset)
+    producer = " ".join(p for p in (proto.producer_name, proto.producer_version) if p)
+    graph.metadata["producer"] = f"pyfw {__version__} from {producer or 'unknown producer'} (ONNX opset {opset})"
+    for kv in proto.metadata_props:
+        graph.metadata[f"onnx:{kv.key}"] = kv.value
+    ctx = _Context(proto, graph, base_dir)
+
+    if g.sparse_initializer:
+        raise UnsupportedError(f"sparse initializer {g.sparse_initializer[0].values.name!r} is not supported yet")
+    for tp in g.initializer:
+        graph.add_tensor(_tensor(tp, base_dir, "initializer"))
+    # Models from IR version < 4 also list their initializers as inputs; they
+    # stay constants here.
+    for vi in g.input:
+        if vi.name in graph.tensors:
+            continue
+        vt = _value_type(vi)
+        if vt is None:
+            raise InvalidModelError(f"graph input {vi.name!r} has no tensor type")
+        graph.add_input(vi.name, *vt)
+    for vi in list(g.value_info) + list(g.output):
+        if vi.name in graph.tensors:
+            continue
+        vt = _value_type(vi)
+        if vt is not None:
+            graph.tensors[vi.name] = Tensor(vi.name, *vt)
+
+    for i, n in enumerate(g.node):
+        where = f"node {names[i]!r} ({n.op_type})"
+        attrs = {a.name: _attr(a, base_dir, where) for a in n.attribute}
+        try:
+            version = ctx.version(n.op_type)
+        except onnx.defs.SchemaError:
+            raise InvalidModelError(f"{where}: op {n.op_type} does not exist in ONNX opset {opset}") from None
+        node = Node(n.op_type, list(n.input), list(n.output), attrs, names[i], "", version)
+        node = RULES[n.op_type](ctx, node)
+        if node is not None:
+            # Not graph.add_node(**attrs): an ONNX attribute may be called "name".
+            graph.nodes.append(node)
+            for o in node.outputs:
+                if o and o not in graph.tensors:
+                    graph.tensors[o] = Tensor(o)
+
+    for vi in g.output:
+        if not vi.name:
+            raise InvalidModelError("the model has a graph output with an empty name")
+        graph.outputs.append(vi.name)
+    graph.toposort()
+    return graph
