@@ -1,5 +1,6 @@
 """The one in-memory graph IR of pyfw. Tracing, the ONNX importer and exporter,
 the optimiser passes, the quantizer and the .pfw writer/reader all use it."""
 from .graph import Graph, Node, QuantParams, Tensor
+from .shapes import infer_shapes
 
-__all__ = ["Graph", "Node", "QuantParams", "Tensor"]
+__all__ = ["Graph", "Node", "QuantParams", "Tensor", "infer_shapes"]

@@ -1,0 +1,429 @@
+"""Shape and dtype inference over a pyfw.ir.Graph.
+
+`infer_shapes(graph)` walks the nodes in order from the graph inputs and
+constants and sets the dtype and shape of every tensor a node produces, with
+ONNX's semantics for each op. A dynamic dimension (-1) stays -1 wherever the
+result depends on it; an unknown rank (shape None) stays unknown.
+
+Each op has one rule in SHAPE_RULES: it takes the node and its input tensors
+and returns (dtype, shape) per output. Inconsistent inputs raise
+InvalidModelError naming the node, the inputs and their shapes.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .. import InvalidModelError
+from .graph import Graph, Node, Tensor
+
+Shape = "tuple[int, ...] | None"
+Result = "list[tuple[str, tuple[int, ...] | None]]"
+
+
+def fmt_shape(shape) -> str:
+    """(2, ?, 3) style, '?' for a dynamic dimension."""
+    if shape is None:
+        return "(unknown rank)"
+    dims = ", ".join("?" if d < 0 else str(d) for d in shape)
+    return f"({dims},)" if len(shape) == 1 else f"({dims})"
+
+
+class _Check:
+    """Raises InvalidModelError about one node, naming its inputs."""
+
+    def __init__(self, node: Node, ins: Sequence[Tensor | None]):
+        self.node, self.ins = node, ins
+
+    def fail(self, msg: str) -> InvalidModelError:
+        return InvalidModelError(f"{self.node.describe()}: {msg}")
+
+    def name(self, i: int) -> str:
+        t = self.ins[i]
+        return f"input {self.node.inputs[i]!r} {fmt_shape(t.shape if t else None)}"
+
+
+def _required(c: _Check, count: int) -> None:
+    if sum(1 for t in c.ins[:count] if t is not None) < count:
+        raise c.fail(f"needs at least {count} input(s), has {len(c.node.inputs)}")
+
+
+def _same_dtype(c: _Check, idx: Sequence[int]) -> str:
+    present = [i for i in idx if i < len(c.ins) and c.ins[i] is not None]
+    first = c.ins[present[0]]
+    for i in present[1:]:
+        if c.ins[i].dtype != first.dtype:
+            raise c.fail(f"input {c.node.inputs[present[0]]!r} is {first.dtype} but "
+                         f"input {c.node.inputs[i]!r} is {c.ins[i].dtype}; they must match")
+    return first.dtype
+
+
+def _axis(c: _Check, axis: int, rank: int, inclusive_end: bool = False) -> int:
+    """Normalises a possibly negative axis into [0, rank) (or [0, rank])."""
+    hi = rank + 1 if inclusive_end else rank
+    if not -rank <= axis < hi:
+        raise c.fail(f"axis {axis} is out of range for {c.name(0)} of rank {rank}")
+    return axis + rank if axis < 0 else axis
+
+
+def _prod(dims) -> int:
+    """Product of dims, -1 when any is dynamic."""
+    return -1 if any(d < 0 for d in dims) else math.prod(dims)
+
+
+def _bdim(a: int, b: int) -> int | None:
+    """One broadcast dimension; None when the two cannot broadcast."""
+    if a == b:
+        return a
+    if a == 1:
+        return b
+    if b == 1:
+        return a
+    if a < 0:
+        return b  # dynamic vs k>1: the dynamic one must be 1 or k, so k
+    if b < 0:
+        return a
+    return None
+
+
+def _broadcast(c: _Check, ia: int, ib: int, a, b):
+    """numpy-style multidirectional broadcast of two shapes."""
+    if a is None or b is None:
+        return None
+    n = max(len(a), len(b))
+    a2, b2 = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for k, (x, y) in enumerate(zip(a2, b2)):
+        d = _bdim(x, y)
+        if d is None:
+            raise c.fail(f"{c.name(ia)} and {c.name(ib)} cannot be broadcast together "
+                         f"(dimension {k - n}: {x} vs {y})")
+        out.append(d)
+    return tuple(out)
+
+
+# ---- rules -----------------------------------------------------------------
+def _unary(node, ins, c):
+    _required(c, 1)
+    return [(ins[0].dtype, ins[0].shape)]
+
+
+def _binary(node, ins, c):
+    _required(c, 2)
+    dtype = _same_dtype(c, (0, 1))
+    return [(dtype, _broadcast(c, 0, 1, ins[0].shape, ins[1].shape))]
+
+
+def _softmax(node, ins, c):
+    _required(c, 1)
+    x = ins[0]
+    if x.shape is not None:
+        _axis(c, node.attr("axis", 1 if node.version and node.version < 13 else -1), len(x.shape))
+    return [(x.dtype, x.shape)]
+
+
+def _dropout(node, ins, c):
+    _required(c, 1)
+    return [(ins[0].dtype, ins[0].shape), ("bool", ins[0].shape)][:len(node.outputs)]
+
+
+def _matmul(node, ins, c):
+    _required(c, 2)
+    dtype = _same_dtype(c, (0, 1))
+    a, b = ins[0].shape, ins[1].shape
+    if a is None or b is None:
+        return [(dtype, None)]
+    if len(a) == 0 or len(b) == 0:
+        raise c.fail(f"{c.name(0)} and {c.name(1)}: MatMul needs inputs of rank >= 1")
+    # numpy: a 1-D left operand is a row, a 1-D right operand a column, and
+    # the added dimension is removed from the result.
+    a2 = (1,) + a if len(a) == 1 else a
+    b2 = b + (1,) if len(b) == 1 else b
+    k1, k2 = a2[-1], b2[-2]
+    if k1 >= 0 and k2 >= 0 and k1 != k2:
+        raise c.fail(f"{c.name(0)} and {c.name(1)}: inner dimensions differ ({k1} vs {k2})")
+    batch = _broadcast(c, 0, 1, a2[:-2], b2[:-2])
+    out = batch + (a2[-2], b2[-1])
+    if len(a) == 1:
+        out = out[:-2] + out[-1:]
+    if len(b) == 1:
+        out = out[:-1]
+    return [(dtype, out)]
+
+
+def _gemm(node, ins, c):
+    _required(c, 2)
+    dtype = _same_dtype(c, (0, 1, 2))
+    a, b = ins[0].shape, ins[1].shape
+    if a is None or b is None:
+        return [(dtype, None)]
+    for i, s in ((0, a), (1, b)):
+        if len(s) != 2:
+            raise c.fail(f"{c.name(i)} must be 2-D for Gemm")
+    m, k1 = a[::-1] if node.attr("transA", 0) else a
+    k2, n = b[::-1] if node.attr("transB", 0) else b
+    if k1 >= 0 and k2 >= 0 and k1 != k2:
+        raise c.fail(f"{c.name(0)} and {c.name(1)}: inner dimensions differ ({k1} vs {k2}) "
+                     f"with transA={node.attr('transA', 0)}, transB={node.attr('transB', 0)}")
+    if len(ins) > 2 and ins[2] is not None and ins[2].shape is not None:
+        bias = ins[2].shape
+        # C broadcasts one way only: to (M, N).
+        ok = len(bias) <= 2 and all(_bdim(x, y) == y or x < 0 or y < 0
+                                    for x, y in zip(bias[::-1], (n, m)))
+        if not ok:
+            raise c.fail(f"{c.name(2)} cannot be broadcast to the output shape {fmt_shape((m, n))}")
+    return [(dtype, (m, n))]
+
+
+def _reshape(node, ins, c):
+    _required(c, 2)
+    x, target = ins[0], ins[1]
+    if target.data is None:
+        # The rank is known from the shape input's length even when its values are not.
+        if target.shape is not None and len(target.shape) == 1 and target.shape[0] >= 0:
+            return [(x.dtype, (-1,) * target.shape[0])]
+        return [(x.dtype, None)]
+    spec = [int(v) for v in np.asarray(target.data).reshape(-1)]
+    allowzero = node.attr("allowzero", 0)
+    if spec.count(-1) > 1:
+        raise c.fail(f"shape {spec} from {node.inputs[1]!r} has more than one -1")
+    if allowzero and 0 in spec and -1 in spec:
+        raise c.fail(f"shape {spec} has both 0 and -1, which allowzero=1 forbids")
+    src = x.shape
+    out = []
+    for k, d in enumerate(spec):
+        if d == 0 and not allowzero:
+            if src is None:
+                out.append(-1)
+            elif k >= len(src):
+                raise c.fail(f"shape {spec}: 0 at index {k} copies a dimension {c.name(0)} does not have")
+            else:
+                out.append(src[k])
+        elif d < -1:
+            raise c.fail(f"shape {spec} from {node.inputs[1]!r} has invalid dimension {d}")
+        else:
+            out.append(d)
+    if -1 in spec:
+        k = spec.index(-1)
+        # A dimension copied by 0 is the same on both sides even when dynamic,
+        # so it cancels out of the element count (as ONNX's inference does).
+        copied = {i for i, d in enumerate(spec) if d == 0 and not allowzero}
+        total = -1 if src is None else _prod([d for i, d in enumerate(src) if i not in copied])
+        rest = _prod([d for i, d in enumerate(out) if i != k and i not in copied])
+        if total >= 0 and rest > 0:
+            if total % rest:
+                raise c.fail(f"cannot reshape {c.name(0)} ({total} elements) to {spec}")
+            out[k] = total // rest
+        elif total == 0 and rest == 0:
+            raise c.fail(f"cannot infer the -1 in {spec} for {c.name(0)}: other dimensions are 0")
+    elif src is not None and _prod(src) >= 0 and _prod(out) >= 0 and _prod(src) != _prod(out):
+        raise c.fail(f"cannot reshape {c.name(0)} ({_prod(src)} elements) to {spec} ({_prod(out)} elements)")
+    return [(x.dtype, tuple(out))]
+
+
+def _flatten(node, ins, c):
+    _required(c, 1)
+    x = ins[0]
+    if x.shape is None:
+        return [(x.dtype, (-1, -1))]
+    axis = _axis(c, node.attr("axis", 1), len(x.shape), inclusive_end=True)
+    return [(x.dtype, (_prod(x.shape[:axis]), _prod(x.shape[axis:])))]
+
+
+def _transpose(node, ins, c):
+    _required(c, 1)
+    x = ins[0]
+    if x.shape is None:
+        return [(x.dtype, None)]
+    r = len(x.shape)
+    perm = list(node.attr("perm", range(r - 1, -1, -1)))
+    if sorted(perm) != list(range(r)):
+        raise c.fail(f"perm {perm} is not a permutation of the {r} axes of {c.name(0)}")
+    return [(x.dtype, tuple(x.shape[p] for p in perm))]
+
+
+def _concat(node, ins, c):
+    _required(c, 1)
+    dtype = _same_dtype(c, range(len(ins)))
+    shapes = [t.shape for t in ins if t is not None]
+    if any(s is None for s in shapes):
+        return [(dtype, None)]
+    rank = len(shapes[0])
+    if "axis" not in node.attrs:
+        raise c.fail("Concat needs an axis attribute")
+    axis = _axis(c, node.attr("axis"), rank)
+    out = list(shapes[0])
+    for i in range(1, len(ins)):
+        s = ins[i].shape
+        if len(s) != rank:
+            raise c.fail(f"{c.name(0)} and {c.name(i)} have different ranks")
+        for k in range(rank):
+            if k == axis:
+                out[k] = -1 if out[k] < 0 or s[k] < 0 else out[k] + s[k]
+                continue
+            d = out[k] if s[k] < 0 else s[k] if out[k] < 0 else out[k]
+            if out[k] >= 0 and s[k] >= 0 and out[k] != s[k]:
+                raise c.fail(f"{c.name(0)} and {c.name(i)} differ in dimension {k} "
+                             f"({out[k]} vs {s[k]}) outside the concat axis {axis}")
+            out[k] = d
+    return [(dtype, tuple(out))]
+
+
+def _spatial(node, c, x, kernel, is_pool: bool) -> tuple[int, ...]:
+    """Output spatial dims for Conv and the pools (ONNX's convPoolShapeInference)."""
+    n = len(kernel)
+    strides = list(node.attr("strides", [1] * n))
+    dilations = list(node.attr("dilations", [1] * n))
+    pads = list(node.attr("pads", [0] * (2 * n)))
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    ceil_mode = bool(node.attr("ceil_mode", 0)) if is_pool else False
+    if len(strides) != n or len(dilations) != n or len(pads) != 2 * n:
+        raise c.fail(f"strides {strides}, dilations {dilations} or pads {pads} do not match "
+                     f"the {n} spatial dimensions of kernel {list(kernel)}")
+    if any(s < 1 for s in strides) or any(d < 1 for d in dilations) or any(k < 1 for k in kernel):
+        raise c.fail(f"strides {strides}, dilations {dilations} and kernel {list(kernel)} must be positive")
+    if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
+        raise c.fail(f"unknown auto_pad {auto_pad!r}")
+    rnd = math.ceil if ceil_mode else math.floor
+    out = []
+    for i, size in enumerate(x[2:]):
+        if size < 0:
+            out.append(-1)
+            continue
+        eff_k = (kernel[i] - 1) * dilations[i] + 1
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            d = math.ceil(size / strides[i])
+        else:
+            padded = size + (pads[i] + pads[i + n] if auto_pad == "NOTSET" else 0)
+            d = rnd((padded - eff_k) / strides[i]) + 1
+            # With ceil_mode, the last window must start inside the input or
+            # its left padding (the PyTorch / ONNX Runtime rule).
+            if ceil_mode and (d - 1) * strides[i] >= size + (pads[i] if auto_pad == "NOTSET" else 0):
+                d -= 1
+        # 0 is an empty output, as ONNX Runtime gives; below that the kernel
+        # does not fit even once.
+        if d < 0:
+            raise c.fail(f"{c.name(0)} is too small for kernel {list(kernel)} with strides {strides}, "
+                         f"dilations {dilations}, pads {pads} (spatial dimension {i} would be {d})")
+        out.append(d)
+    return tuple(out)
+
+
+def _conv(node, ins, c):
+    _required(c, 2)
+    dtype = _same_dtype(c, (0, 1, 2))
+    x, w = ins[0].shape, ins[1].shape
+    if x is None or w is None:
+        return [(dtype, None)]
+    if len(x) < 3 or len(w) != len(x):
+        raise c.fail(f"{c.name(0)} and weight {c.name(1)} must have the same rank >= 3 (N, C, spatial...)")
+    kernel = list(node.attr("kernel_shape", w[2:]))
+    if len(kernel) != len(x) - 2 or any(k != wk for k, wk in zip(kernel, w[2:]) if wk >= 0):
+        raise c.fail(f"kernel_shape {kernel} does not match weight {c.name(1)}")
+    group = node.attr("group", 1)
+    m, cg = w[0], w[1]
+    if x[1] >= 0 and cg >= 0 and x[1] != cg * group:
+        raise c.fail(f"{c.name(0)} has {x[1]} channels but weight {c.name(1)} with group={group} "
+                     f"expects {cg * group}")
+    if m >= 0 and m % group:
+        raise c.fail(f"weight {c.name(1)}: {m} output channels are not divisible by group={group}")
+    if len(ins) > 2 and ins[2] is not None and ins[2].shape is not None:
+        bias = ins[2].shape
+        if len(bias) != 1 or (bias[0] >= 0 and m >= 0 and bias[0] != m):
+            raise c.fail(f"bias {c.name(2)} must have shape ({m},)")
+    return [(dtype, (x[0], m) + _spatial(node, c, x, kernel, is_pool=False))]
+
+
+def _pool(node, ins, c):
+    _required(c, 1)
+    x = ins[0]
+    outs = [(x.dtype, None), ("int64", None)]  # MaxPool's optional Indices
+    if x.shape is not None:
+        if len(x.shape) < 3:
+            raise c.fail(f"{c.name(0)} must have rank >= 3 (N, C, spatial...)")
+        kernel = node.attr("kernel_shape")
+        if kernel is None or len(kernel) != len(x.shape) - 2:
+            raise c.fail(f"kernel_shape {kernel} must list one size per spatial dimension of {c.name(0)}")
+        shape = x.shape[:2] + _spatial(node, c, x.shape, list(kernel), is_pool=True)
+        outs = [(x.dtype, shape), ("int64", shape)]
+    return outs[:len(node.outputs)]
+
+
+def _global_pool(node, ins, c):
+    _required(c, 1)
+    x = ins[0]
+    if x.shape is None:
+        return [(x.dtype, None)]
+    if len(x.shape) < 3:
+        raise c.fail(f"{c.name(0)} must have rank >= 3 (N, C, spatial...)")
+    return [(x.dtype, x.shape[:2] + (1,) * (len(x.shape) - 2))]
+
+
+def _batchnorm(node, ins, c):
+    _required(c, 5)
+    x = ins[0]
+    if x.shape is not None:
+        if len(x.shape) < 2:
+            raise c.fail(f"{c.name(0)} must have rank >= 2 (N, C, ...)")
+        ch = x.shape[1]
+        for i in range(1, 5):
+            s = ins[i].shape
+            if s is not None and (len(s) != 1 or (s[0] >= 0 and ch >= 0 and s[0] != ch)):
+                raise c.fail(f"{c.name(i)} must have shape ({ch},) to match the channels of {c.name(0)}")
+    return [(x.dtype, x.shape)] + [(ins[i].dtype, ins[i].shape) for i in (3, 4)][:len(node.outputs) - 1]
+
+
+def _constant(node, ins, c):
+    from .. import dtypes as _dt
+    for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+        if key in node.attrs:
+            arr = np.asarray(node.attrs[key],
+                             dtype=None if key == "value" else np.float32 if "float" in key else np.int64)
+            return [(_dt.from_numpy(arr.dtype), arr.shape)]
+    raise c.fail("Constant has no value attribute pyfw can read")
+
+
+ShapeRule = Callable[[Node, list, _Check], list]
+SHAPE_RULES: dict[str, ShapeRule] = {
+    **{op: _unary for op in ("Relu", "Sigmoid", "Tanh", "Identity")},
+    **{op: _binary for op in ("Add", "Sub", "Mul", "Div")},
+    **{op: _pool for op in ("MaxPool", "AveragePool")},
+    "Softmax": _softmax, "Dropout": _dropout, "MatMul": _matmul, "Gemm": _gemm,
+    "Reshape": _reshape, "Flatten": _flatten, "Transpose": _transpose, "Concat": _concat,
+    "Conv": _conv, "GlobalAveragePool": _global_pool, "BatchNormalization": _batchnorm,
+    "Constant": _constant,
+}
+
+
+def _merge(inferred, declared):
+    """Inferred dims win; a dimension inference left dynamic takes what the
+    model declared (e.g. ONNX value_info), when the ranks agree."""
+    if inferred is None:
+        return declared
+    if declared is None or len(declared) != len(inferred):
+        return inferred
+    return tuple(d if d >= 0 else e for d, e in zip(inferred, declared))
+
+
+def infer_shapes(graph: Graph) -> Graph:
+    """Sets dtype and shape of every tensor produced by a node, in place, and
+    returns the graph. Ops without a rule keep what the graph already says."""
+    for node in graph.nodes:
+        rule = SHAPE_RULES.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        if rule is None:
+            continue
+        ins = [graph.tensor(i) if i else None for i in node.inputs]
+        c = _Check(node, ins)
+        results = rule(node, ins, c)
+        for name, (dtype, shape) in zip(node.outputs, results):
+            if not name:
+                continue
+            t = graph.tensors.get(name)
+            if t is None:
+                graph.tensors[name] = Tensor(name, dtype, shape)
+            elif t.data is None:
+                t.shape = _merge(shape, t.shape)
+                t.dtype = dtype
+    return graph
