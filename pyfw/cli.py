@@ -1,0 +1,288 @@
+"""The `pyfw` command: convert, inspect and run models.
+
+    pyfw convert model.onnx -o model.pfw
+    pyfw inspect model.pfw
+    pyfw run model.pfw --input x.npy --output out.npz
+
+Every failure prints one line, `pyfw <command>: error: <message>`, and exits
+with status 1 (2 for a usage error). PYFW_DEBUG=1 shows the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import zipfile
+from typing import Callable
+
+import numpy as np
+
+from . import InvalidModelError, __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _fmt_shape(shape) -> str:
+    from .ir.shapes import fmt_shape
+    return fmt_shape(shape)
+
+
+# ---- convert -----------------------------------------------------------------
+def _onnx_to_pfw(src: str, dst: str) -> "Graph":  # noqa: F821
+    from .format import save
+    from .ir import infer_shapes
+    try:
+        from .onnx import import_model
+    except ImportError as e:
+        raise ImportError(f"converting ONNX needs the onnx package (pip install 'pyfw[onnx]'): {e}") from None
+    graph = import_model(src)
+    graph.validate()
+    infer_shapes(graph)
+    save(graph, dst)
+    return graph
+
+
+# (source suffix, target suffix) -> converter. pfw -> onnx joins with the exporter.
+CONVERTERS: dict[tuple[str, str], Callable[[str, str], object]] = {
+    (".onnx", ".pfw"): _onnx_to_pfw,
+}
+
+
+def _cmd_convert(args) -> int:
+    src = args.model
+    dst = args.output or os.path.splitext(src)[0] + ".pfw"
+    key = (os.path.splitext(src)[1].lower(), os.path.splitext(dst)[1].lower())
+    converter = CONVERTERS.get(key)
+    if converter is None:
+        known = ", ".join(f"{a} -> {b}" for a, b in CONVERTERS)
+        raise ValueError(f"cannot convert {key[0] or 'a file without suffix'} to "
+                         f"{key[1] or 'a file without suffix'}; supported: {known}")
+    if not os.path.isfile(src):
+        raise FileNotFoundError(f"no such file: {src!r}")
+    if os.path.abspath(src) == os.path.abspath(dst):
+        raise ValueError("the output would overwrite the input")
+    graph = converter(src, dst)
+    params = sum(t.data.size for t in graph.initializers())
+    print(f"wrote {dst}: {len(graph.nodes)} nodes, {params:,} parameters, "
+          f"{os.path.getsize(dst):,} bytes")
+    return 0
+
+
+# ---- inspect -----------------------------------------------------------------
+def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [headers] + rows) for i in range(len(headers))]
+
+    def line(cells):
+        out = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        return "  ".join(out).rstrip()
+    return [line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows]
+
+
+def _load_graph(path: str):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such file: {path!r}")
+    if path.lower().endswith(".onnx"):
+        from .ir import infer_shapes
+        from .onnx import import_model
+        return infer_shapes(import_model(path))
+    from .format import load
+    return load(path)
+
+
+def _cmd_inspect(args) -> int:
+    from . import dtypes
+    g = _load_graph(args.model)
+    out = [f"model: {args.model}", f"graph: {g.name}", f"opset: {g.opset}"]
+    for key in sorted(g.metadata):
+        out.append(f"{key}: {g.metadata[key]}")
+    for title, names in (("inputs", g.inputs), ("outputs", g.outputs)):
+        out += ["", f"{title}:"]
+        rows = [[n, g.tensors[n].dtype, _fmt_shape(g.tensors[n].shape)] for n in names]
+        out += ["  " + r for r in _table(["name", "dtype", "shape"], rows)]
+
+    rows, total_params, total_bytes = [], 0, 0
+    for n in g.nodes:
+        ins = [g.tensors[i] for i in n.inputs if i]
+        params = sum(t.data.size for t in ins if t.is_constant)
+        rows.append([n.name or "-", n.op_type if not n.domain else f"{n.domain}.{n.op_type}",
+                     " ".join(_fmt_shape(t.shape) for t in ins if not t.is_constant) or "-",
+                     " ".join(_fmt_shape(g.tensors[o].shape) for o in n.outputs if o) or "-",
+                     f"{params:,}"])
+    for t in g.initializers():
+        total_params += t.data.size
+        total_bytes += t.data.size * dtypes.itemsize(t.dtype)
+    out += ["", "nodes:"]
+    out += ["  " + r for r in _table(["name", "op", "input shapes", "output shapes", "params"], rows, {4})]
+    out += ["", f"total: {len(g.nodes)} nodes, {total_params:,} parameters, "
+                f"{total_bytes:,} weight bytes, file size {os.path.getsize(args.model):,} bytes"]
+    print("\n".join(out))
+    return 0
+
+
+# ---- run -------------------------------------------------------------------------
+def _load_array_file(path: str) -> dict[str | None, np.ndarray]:
+    """{None: array} for .npy, {name: array} for .npz."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such input file: {path!r}")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        raise ValueError(f"cannot read {path!r} as .npy/.npz: {e}") from None
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            return {k: data[k] for k in data.files}
+    return {None: data}
+
+
+def _feeds(specs: list[str], names: list[str]) -> dict[str, np.ndarray]:
+    """Maps --input arguments to model inputs: `name=path` by name, a plain
+    .npy path to the next input in order, an .npz file by its array names."""
+    feeds: dict[str, np.ndarray] = {}
+    position = 0
+
+    def put(name, arr, src):
+        if name not in names:
+            raise ValueError(f"{src}: the model has no input {name!r}; its inputs are: {', '.join(names)}")
+        if name in feeds:
+            raise ValueError(f"{src}: input {name!r} is given twice")
+        feeds[name] = arr
+
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or name not in names:  # a path that happens to contain '='
+            name, path = None, spec
+        arrays = _load_array_file(path)
+        if None in arrays:
+            if name is None:
+                free = [n for n in names if n not in feeds]
+                if position >= len(names) or not free:
+                    raise ValueError(f"{path}: more input files than the model's {len(names)} input(s)")
+                name = free[0]
+                position += 1
+            put(name, arrays[None], path)
+        else:
+            if name is not None:
+                raise ValueError(f"{spec}: an .npz file supplies inputs by its own array names; drop '{name}='")
+            for key, arr in arrays.items():
+                put(key, arr, path)
+    missing = [n for n in names if n not in feeds]
+    if missing:
+        raise ValueError(f"no value for input(s) {', '.join(repr(m) for m in missing)}; "
+                         "pass --input FILE.npy or --input NAME=FILE.npy")
+    return feeds
+
+
+def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Writes an .npz atomically. Written by hand, not np.savez: output names
+    such as 'file' would collide with np.savez's own parameters."""
+    from ._io import atomic_open
+    with atomic_open(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
+        for name, arr in arrays.items():
+            with z.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
+
+
+def _summary(arr: np.ndarray) -> str:
+    if arr.size == 0:
+        return "empty"
+    flat = arr.reshape(-1)
+    head = np.array2string(flat[:6], precision=5, separator=", ", threshold=6)
+    if flat.size > 6:
+        head = head[:-1] + ", ...]"
+    if arr.dtype.kind in "fiu":
+        return f"min {flat.min():.6g}, max {flat.max():.6g}, mean {flat.mean(dtype=np.float64):.6g}, values {head}"
+    return f"values {head}"
+
+
+def _cmd_run(args) -> int:
+    if not os.path.isfile(args.model):
+        raise FileNotFoundError(f"no such file: {args.model!r}")
+    from .runtime import Interpreter
+    with Interpreter(args.model, threads=args.threads, backend=args.backend) as it:
+        feeds = _feeds(args.input, [i.name for i in it.inputs])
+        results = it.run(feeds)
+        names = [o.name for o in it.outputs]
+    if args.output:
+        _save_npz(args.output, dict(zip(names, results)))
+        print(f"wrote {args.output}: {', '.join(names)}")
+    else:
+        for name, arr in zip(names, results):
+            print(f"{name}: shape {_fmt_shape(arr.shape)}, {arr.dtype}, {_summary(arr)}")
+    return 0
+
+
+def _not_yet(issue: str):
+    def cmd(args) -> int:
+        raise NotImplementedError(f"not available yet (issue {issue})")
+    return cmd
+
+
+# ---- entry -------------------------------------------------------------------------
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="pyfw", description="Convert, inspect and run .pfw models.")
+    p.add_argument("--version", action="version", version=f"pyfw {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    c = sub.add_parser("convert", help="convert an ONNX model to .pfw",
+                       description="Import an ONNX model, check it, infer shapes, and write a .pfw file.")
+    c.add_argument("model", help="source model (.onnx)")
+    c.add_argument("-o", "--output", help="target file (default: the source name with .pfw)")
+    c.set_defaults(func=_cmd_convert)
+
+    i = sub.add_parser("inspect", help="print a model's inputs, outputs, metadata and nodes",
+                       description="Print inputs and outputs ('?' marks a dynamic dimension), metadata, "
+                                   "opset, a table of nodes and totals. Accepts .pfw (and .onnx).")
+    i.add_argument("model", help="model file (.pfw or .onnx)")
+    i.set_defaults(func=_cmd_inspect)
+
+    r = sub.add_parser("run", help="run one inference on inputs from .npy/.npz files",
+                       description="Run a .pfw model once through libpfw. Without --output, print a "
+                                   "summary of each output.")
+    r.add_argument("model", help="model file (.pfw)")
+    r.add_argument("-i", "--input", action="append", default=[], metavar="[NAME=]FILE",
+                   help="an input: FILE.npy goes to the next input in order, NAME=FILE.npy to that "
+                        "input, FILE.npz supplies inputs by array name (repeatable)")
+    r.add_argument("-o", "--output", metavar="FILE.npz", help="save every output, keyed by output name")
+    r.add_argument("-t", "--threads", type=_positive_int, default=1, help="intra-op threads (default 1)")
+    r.add_argument("--backend", choices=("cpu", "opencl", "auto"), default="cpu", help="default: cpu")
+    r.set_defaults(func=_cmd_run)
+
+    for name, issue, what in (("quantize", "#8", "quantize a model to int8"),
+                              ("bench", "#6", "benchmark a model")):
+        q = sub.add_parser(name, help=f"{what} (not available yet, issue {issue})",
+                           description=f"{what}: not available yet (issue {issue}).")
+        q.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        q.set_defaults(func=_not_yet(issue))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (InvalidModelError, ValueError, TypeError, OSError, ImportError, NotImplementedError) as e:
+        if os.environ.get("PYFW_DEBUG") == "1":
+            raise
+        msg = " ".join(str(e).split()) or type(e).__name__  # one line, whatever the source
+        print(f"pyfw {args.command}: error: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
