@@ -161,7 +161,8 @@ def _tensor(tp: onnx.TensorProto, base_dir: str, what: str) -> Tensor:
         raise InvalidModelError(f"{what} {tp.name!r}: cannot read its data: {e}") from None
     if dtype == "bfloat16":
         arr = arr.view(np.uint16)  # the IR keeps bfloat16 as its raw bit pattern
-    return Tensor(tp.name, dtype, arr.shape, np.ascontiguousarray(arr))
+    # Not np.ascontiguousarray: it turns a 0-d scalar into shape (1,).
+    return Tensor(tp.name, dtype, arr.shape, arr if arr.flags.c_contiguous else arr.copy(order="C"))
 
 
 def _value_type(vi: onnx.ValueInfoProto) -> tuple[str, tuple[int, ...] | None] | None:
