@@ -191,7 +191,7 @@ def _summary(arr: np.ndarray) -> str:
     if arr.size == 0:
         return "empty"
     flat = arr.reshape(-1)
-    head = np.array2string(flat[:6], precision=5, separator=", ", threshold=6)
+    head = np.array2string(flat[:6], precision=5, separator=", ", max_line_width=1 << 30)
     if flat.size > 6:
         head = head[:-1] + ", ...]"
     if arr.dtype.kind in "fiu":

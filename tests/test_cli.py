@@ -1,0 +1,250 @@
+"""The `pyfw` command, run as a subprocess (`python -m pyfw`), checked against
+the ONNX model it came from, ONNX's shape inference and ONNX Runtime."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = Path(__file__).resolve().parent.parent
+rng = np.random.default_rng(1)
+f32 = np.float32
+
+
+def pyfw(*args, cwd, env=None):
+    full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    full_env.pop("PYFW_DEBUG", None) if not env or "PYFW_DEBUG" not in env else None
+    return subprocess.run([sys.executable, "-m", "pyfw", *map(str, args)], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def one_line_error(proc, command, status=1):
+    assert proc.returncode == status, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"pyfw {command}: error: ") if command else lines[0].startswith("pyfw: error: ")
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def mlp(path):
+    inits = {"W1": rng.standard_normal((16, 4)), "b1": rng.standard_normal(16),
+             "W2": rng.standard_normal((3, 16)), "b2": rng.standard_normal(3)}
+    nodes = [helper.make_node("Gemm", ["x", "W1", "b1"], ["h"], name="fc1", transB=1),
+             helper.make_node("Relu", ["h"], ["r"], name="relu"),
+             helper.make_node("Gemm", ["r", "W2", "b2"], ["logits"], name="fc2", transB=1),
+             helper.make_node("Softmax", ["logits"], ["probs"], name="softmax", axis=1)]
+    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", 3]),
+                               helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3])],
+                              [numpy_helper.from_array(v.astype(f32), k) for k, v in inits.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="cli-test")
+    onnx.save(model, path)
+    return model
+
+
+def cnn(path):
+    inits = {"w1": rng.standard_normal((4, 2, 3, 3)) * 0.3, "b1": rng.standard_normal(4),
+             "s": rng.random(4) + 0.5, "bb": rng.standard_normal(4), "m": rng.standard_normal(4) * 0.1,
+             "v": rng.random(4) + 0.5, "w2": rng.standard_normal((6, 4, 3, 3)) * 0.3,
+             "fc": rng.standard_normal((5, 6)), "fcb": rng.standard_normal(5), "shape": np.array([0, -1])}
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c1", "s", "bb", "m", "v"], ["n1"]),
+             helper.make_node("Relu", ["n1"], ["r1"]),
+             helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Conv", ["p1", "w2"], ["c2"], strides=[2, 2], auto_pad="SAME_UPPER"),
+             helper.make_node("Sigmoid", ["c2"], ["a2"]),
+             helper.make_node("AveragePool", ["a2"], ["p2"], kernel_shape=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("GlobalAveragePool", ["p2"], ["g"]),
+             helper.make_node("Reshape", ["g", "shape"], ["f"]),
+             helper.make_node("MatMul", ["f", "fcT"], ["mm"]),
+             helper.make_node("Add", ["mm", "fcb"], ["y"])]
+    tensors = [numpy_helper.from_array(v.astype(np.int64 if k == "shape" else f32), k) for k, v in inits.items()]
+    tensors.append(numpy_helper.from_array(inits["fc"].T.astype(f32).copy(), "fcT"))
+    graph = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2, 12, 12])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], tensors)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, path)
+    return model
+
+
+def rows(stdout, section):
+    """Rows of one aligned table in `inspect` output, split on 2+ spaces."""
+    block = stdout.split(f"\n{section}:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    return [re.split(r"\s{2,}", r.strip()) for r in block[2:]]
+
+
+def test_convert_and_inspect_mlp(tmp_path):
+    model = mlp(tmp_path / "mlp.onnx")
+    conv = pyfw("convert", "mlp.onnx", "-o", "mlp.pfw", cwd=tmp_path)
+    assert conv.returncode == 0, conv.stderr
+    assert (tmp_path / "mlp.pfw").exists()
+    out = pyfw("inspect", "mlp.pfw", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "opset: 13" in text and "cli-test" in text
+    assert rows(text, "inputs") == [["x", "float32", "(?, 4)"]]
+    assert rows(text, "outputs") == [["probs", "float32", "(?, 3)"], ["logits", "float32", "(?, 3)"]]
+    sizes = {t.name: int(np.prod(t.dims)) for t in model.graph.initializer}
+    nodes = rows(text, "nodes")
+    assert [r[:2] for r in nodes] == [[n.name, n.op_type] for n in model.graph.node]
+    want_params = [sum(sizes.get(i, 0) for i in n.input) for n in model.graph.node]
+    assert [int(r[-1].replace(",", "")) for r in nodes] == want_params
+    assert nodes[0][2:4] == ["(?, 4)", "(?, 16)"]
+    total = sum(sizes.values())
+    size = os.path.getsize(tmp_path / "mlp.pfw")
+    assert f"total: 4 nodes, {total:,} parameters, {total * 4:,} weight bytes, file size {size:,} bytes" in text
+
+
+def test_convert_and_inspect_cnn_shapes_match_onnx(tmp_path):
+    model = cnn(tmp_path / "cnn.onnx")
+    conv = pyfw("convert", "cnn.onnx", cwd=tmp_path)  # default output name
+    assert conv.returncode == 0, conv.stderr
+    assert "wrote cnn.pfw" in conv.stdout
+    text = pyfw("inspect", "cnn.pfw", cwd=tmp_path).stdout
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    shape_of = {v.name: "(" + ", ".join(str(d.dim_value) for d in v.type.tensor_type.shape.dim) + ")"
+                for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
+    nodes = rows(text, "nodes")
+    assert len(nodes) == len(model.graph.node)
+    for row, node in zip(nodes, model.graph.node):
+        assert row[1] == node.op_type
+        assert row[3] == shape_of[node.output[0]]
+    assert rows(text, "outputs") == [["y", "float32", shape_of["y"]]]
+
+
+def ort_outputs(model, feeds):
+    ort = pytest.importorskip("onnxruntime")
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+
+
+def assert_close(got, want):
+    assert got.shape == want.shape and got.dtype == want.dtype
+    err = np.max(np.abs(got - want)) / max(np.max(np.abs(want)), 1e-30)
+    assert err <= 1e-5, err
+
+
+@pytest.mark.parametrize("build", [mlp, cnn])
+def test_run_matches_onnxruntime(tmp_path, build):
+    model = build(tmp_path / "m.onnx")
+    assert pyfw("convert", "m.onnx", "-o", "m.pfw", cwd=tmp_path).returncode == 0
+    shape = [d.dim_value or 3 for d in model.graph.input[0].type.tensor_type.shape.dim]
+    x = rng.standard_normal(shape).astype(f32)
+    np.save(tmp_path / "x.npy", x)
+    want = ort_outputs(model, {"x": x})
+    for spec in ("x.npy", "x=x.npy"):
+        proc = pyfw("run", "m.pfw", "--input", spec, "--output", "out.npz", "--threads", "2", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        with np.load(tmp_path / "out.npz") as got:
+            assert sorted(got.files) == sorted(want)
+            for name in want:
+                assert_close(got[name], want[name])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp files left
+
+
+def test_run_npz_input_and_printed_summary(tmp_path):
+    model = mlp(tmp_path / "m.onnx")
+    assert pyfw("convert", "m.onnx", "-o", "m.pfw", cwd=tmp_path).returncode == 0
+    x = rng.standard_normal((5, 4)).astype(f32)
+    np.savez(tmp_path / "in.npz", x=x)
+    want = ort_outputs(model, {"x": x})
+    proc = pyfw("run", "m.pfw", "--input", "in.npz", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert [l.split(":")[0] for l in lines] == ["probs", "logits"]
+    for line, name in zip(lines, ["probs", "logits"]):
+        assert "shape (5, 3), float32" in line
+        assert_close(np.float32(re.search(r"max (\S+),", line).group(1)), want[name].max())
+
+
+def test_run_two_inputs_positional_and_by_name(tmp_path):
+    nodes = [helper.make_node("Sub", ["a", "b"], ["d"]), helper.make_node("Tanh", ["d"], ["y"])]
+    graph = helper.make_graph(nodes, "two", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 3]) for n in "ab"],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.save(model, tmp_path / "two.onnx")
+    assert pyfw("convert", "two.onnx", cwd=tmp_path).returncode == 0
+    a, b = (rng.standard_normal((2, 3)).astype(f32) for _ in range(2))
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    want = ort_outputs(model, {"a": a, "b": b})["y"]
+    # b named first; the positional file fills the remaining input, a.
+    proc = pyfw("run", "two.pfw", "--input", "b=b.npy", "--input", "a.npy", "-o", "o.npz", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with np.load(tmp_path / "o.npz") as got:
+        assert_close(got["y"], want)
+
+
+# ---- errors ------------------------------------------------------------------
+def test_convert_errors_are_one_line(tmp_path):
+    assert "no such file" in one_line_error(pyfw("convert", "missing.onnx", cwd=tmp_path), "convert")
+    (tmp_path / "junk.onnx").write_bytes(b"\x08\xff\xff\xff garbage")
+    assert "junk.onnx" in one_line_error(pyfw("convert", "junk.onnx", cwd=tmp_path), "convert")
+    (tmp_path / "m.txt").write_text("x")
+    assert "cannot convert .txt" in one_line_error(pyfw("convert", "m.txt", cwd=tmp_path), "convert")
+    graph = helper.make_graph([helper.make_node("Resize", ["x"], ["y"], name="rs")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "r.onnx")
+    line = one_line_error(pyfw("convert", "r.onnx", cwd=tmp_path), "convert")
+    assert line.endswith("node 'rs' (op Resize, domain '', opset 13) is not supported yet")
+    assert not (tmp_path / "r.pfw").exists()
+
+
+def test_shape_error_in_convert_is_one_line(tmp_path):
+    graph = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"], name="add")], "g",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 3]),
+                               helper.make_tensor_value_info("b", TensorProto.FLOAT, [4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "bad.onnx")
+    line = one_line_error(pyfw("convert", "bad.onnx", cwd=tmp_path), "convert")
+    assert "'add'" in line and "'a' (2, 3)" in line and "'b' (4,)" in line
+
+
+def test_inspect_and_run_errors_are_one_line(tmp_path):
+    (tmp_path / "junk.pfw").write_bytes(b"0123456789abcdef")
+    assert "not a .pfw file" in one_line_error(pyfw("inspect", "junk.pfw", cwd=tmp_path), "inspect")
+    assert "no such file" in one_line_error(pyfw("inspect", "none.pfw", cwd=tmp_path), "inspect")
+    assert "no such file" in one_line_error(pyfw("run", "none.pfw", cwd=tmp_path), "run")
+    quantize = one_line_error(pyfw("quantize", "m.pfw", cwd=tmp_path), "quantize")
+    assert "not available yet (issue #8)" in quantize
+
+
+def test_run_input_errors_are_one_line(tmp_path):
+    mlp(tmp_path / "m.onnx")
+    assert pyfw("convert", "m.onnx", cwd=tmp_path).returncode == 0
+    np.save(tmp_path / "x.npy", np.zeros((2, 4), f32))
+    np.save(tmp_path / "x64.npy", np.zeros((2, 4)))
+    cases = [
+        ((), "no value for input(s) 'x'"),
+        (("--input", "x.npy", "--input", "x.npy"), "more input files"),
+        (("--input", "missing.npy"), "no such input file"),
+        (("--input", "x64.npy"), "float64"),
+    ]
+    for extra, want in cases:
+        line = one_line_error(pyfw("run", "m.pfw", *extra, cwd=tmp_path), "run")
+        assert want in line, line
+
+
+def test_usage_errors_exit_2_on_one_line(tmp_path):
+    one_line_error(pyfw(cwd=tmp_path), "", status=2)
+    line = one_line_error(pyfw("run", "m.pfw", "--threads", "0", cwd=tmp_path), "run", status=2)
+    assert "--threads" in line
+    one_line_error(pyfw("convert", cwd=tmp_path), "convert", status=2)
+    one_line_error(pyfw("frobnicate", cwd=tmp_path), "", status=2)
+
+
+def test_help_and_debug_traceback(tmp_path):
+    top = pyfw("--help", cwd=tmp_path)
+    assert top.returncode == 0
+    for cmd in ("convert", "inspect", "run"):
+        assert cmd in top.stdout
+        assert pyfw(cmd, "--help", cwd=tmp_path).returncode == 0
+    debug = pyfw("inspect", "none.pfw", cwd=tmp_path, env={"PYFW_DEBUG": "1"})
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
