@@ -17,8 +17,8 @@ f32 = np.float32
 
 
 def pyfw(*args, cwd, env=None):
-    full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
-    full_env.pop("PYFW_DEBUG", None) if not env or "PYFW_DEBUG" not in env else None
+    full_env = {k: v for k, v in os.environ.items() if k != "PYFW_DEBUG"}
+    full_env.update(PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.run([sys.executable, "-m", "pyfw", *map(str, args)], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=120)
 
@@ -248,3 +248,11 @@ def test_help_and_debug_traceback(tmp_path):
         assert pyfw(cmd, "--help", cwd=tmp_path).returncode == 0
     debug = pyfw("inspect", "none.pfw", cwd=tmp_path, env={"PYFW_DEBUG": "1"})
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_import_pyfw_does_not_import_onnx(tmp_path):
+    code = ("import sys, pyfw, pyfw.cli, pyfw.ir, pyfw.format; "
+            "assert not [m for m in sys.modules if m == 'onnx' or m.startswith('onnx.')], 'onnx imported'")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 0, proc.stderr

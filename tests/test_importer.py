@@ -286,3 +286,15 @@ def test_round_trip_through_pfw(tmp_path):
         assert n.attrs == m.attrs
     for t in g.initializers():
         np.testing.assert_array_equal(back.tensors[t.name].data, t.data)
+
+
+def test_dangling_input_is_an_error():
+    nodes = [helper.make_node("Add", ["x", "nowhere"], ["y"], name="add")]
+    with pytest.raises(pyfw.InvalidModelError, match="'add'.*'nowhere'"):
+        import_model(model_of(nodes, [vi("x", [2])], [vi("y", [2])]))
+
+
+def test_out_of_order_nodes_are_sorted():
+    nodes = [helper.make_node("Relu", ["a"], ["y"], name="second"), helper.make_node("Relu", ["x"], ["a"], name="first")]
+    g = import_model(model_of(nodes, [vi("x", [2])], [vi("y", [2])]))
+    assert [n.name for n in g.nodes] == ["first", "second"]

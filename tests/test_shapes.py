@@ -14,13 +14,13 @@ def single(op, ins, attrs=None, opset=17, outputs=1):
     """A one-node model. `ins` is a list of (name, shape) for float graph inputs
     (shape entries may be symbolic strings) or (name, ndarray) for initializers."""
     inputs, inits = [], []
-    for name, v in ins:
+    for name, v, *elem in ins:
         if isinstance(v, np.ndarray):
             inits.append(numpy_helper.from_array(v, name))
         else:
-            inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, v))
+            inputs.append(helper.make_tensor_value_info(name, elem[0] if elem else TensorProto.FLOAT, v))
     outs = [f"y{i}" for i in range(outputs)]
-    node = helper.make_node(op, [n for n, _ in ins], outs, **(attrs or {}))
+    node = helper.make_node(op, [n for n, *_ in ins], outs, **(attrs or {}))
     # Outputs carry no type, so neither side can copy an answer from the model.
     graph = helper.make_graph([node], "g", inputs,
                               [helper.make_empty_tensor_value_info(o) for o in outs], inits)
@@ -85,7 +85,7 @@ CASES = {
     "reshape_dyn_batch": ("Reshape", [("x", ["N", 3, 4]), ("s", I64(0, -1))], {}),
     "reshape_dyn_minus1": ("Reshape", [("x", ["N", 3, 4]), ("s", I64(-1, 12))], {}),
     "reshape_allowzero": ("Reshape", [("x", [0, 3]), ("s", I64(3, 0))], {"allowzero": 1}, 14),
-    "reshape_runtime_shape": ("Reshape", [("x", [2, 3]), ("s", [3])], {}),
+    "reshape_runtime_shape": ("Reshape", [("x", [2, 3]), ("s", [3], TensorProto.INT64)], {}),
     "flatten_default": ("Flatten", [("x", [2, 3, 4, 5])], {}),
     "flatten_0": ("Flatten", [("x", [2, 3, 4])], {"axis": 0}),
     "flatten_end": ("Flatten", [("x", [2, 3, 4])], {"axis": 3}),
@@ -212,7 +212,7 @@ def _error(op, ins, attrs=None, opset=17):
     assert f"'{op}_0'" in msg
     ort = pytest.importorskip("onnxruntime")
     model = single(op, ins, attrs, opset)
-    feeds = {n: np.zeros(s, f32) for n, s in ins if not isinstance(s, np.ndarray)}
+    feeds = {n: np.zeros(s, f32) for n, s, *_ in ins if not isinstance(s, np.ndarray)}
     with pytest.raises(Exception):
         sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         sess.run(None, feeds)
@@ -251,6 +251,10 @@ def test_reshape_size_mismatch():
 
 def test_pool_too_small():
     assert "too small" in _error("MaxPool", [("x", [1, 1, 1, 1])], {"kernel_shape": [3, 3]})
+
+
+def test_reshape_shape_must_be_int64():
+    assert "must be int64" in _error("Reshape", [("x", [2, 3]), ("s", np.array([6], np.int32))])
 
 
 def test_bad_axis_and_perm():

@@ -180,6 +180,8 @@ def _gemm(node, ins, c):
 def _reshape(node, ins, c):
     _required(c, 2)
     x, target = ins[0], ins[1]
+    if target.dtype != "int64":
+        raise c.fail(f"shape input {node.inputs[1]!r} must be int64, is {target.dtype}")
     if target.data is None:
         # The rank is known from the shape input's length even when its values are not.
         if target.shape is not None and len(target.shape) == 1 and target.shape[0] >= 0:

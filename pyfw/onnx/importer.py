@@ -341,5 +341,6 @@ def import_model(model: onnx.ModelProto | str | os.PathLike, base_dir: str | Non
         if not vi.name:
             raise InvalidModelError("the model has a graph output with an empty name")
         graph.outputs.append(vi.name)
-    graph.toposort()
+    graph.toposort()  # ONNX requires topological order, but not every producer obeys
+    graph.validate()
     return graph
