@@ -27,6 +27,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _check_out_dir(path: str) -> None:
+    # Said here: the atomic writer would otherwise name its temporary file.
+    d = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(d):
+        raise FileNotFoundError(f"output directory {os.path.dirname(path)!r} does not exist")
+
+
 def _fmt_shape(shape) -> str:
     from .ir.shapes import fmt_shape
     return fmt_shape(shape)
@@ -64,6 +71,7 @@ def _cmd_convert(args) -> int:
                          f"{key[1] or 'a file without suffix'}; supported: {known}")
     if not os.path.isfile(src):
         raise FileNotFoundError(f"no such file: {src!r}")
+    _check_out_dir(dst)
     if os.path.abspath(src) == os.path.abspath(dst):
         raise ValueError("the output would overwrite the input")
     graph = converter(src, dst)
@@ -98,8 +106,8 @@ def _cmd_inspect(args) -> int:
     from . import dtypes
     g = _load_graph(args.model)
     out = [f"model: {args.model}", f"graph: {g.name}", f"opset: {g.opset}"]
-    for key in sorted(g.metadata):
-        out.append(f"{key}: {g.metadata[key]}")
+    if g.metadata:
+        out += ["", "metadata:"] + [f"  {key}: {g.metadata[key]}" for key in sorted(g.metadata)]
     for title, names in (("inputs", g.inputs), ("outputs", g.outputs)):
         out += ["", f"{title}:"]
         rows = [[n, g.tensors[n].dtype, _fmt_shape(g.tensors[n].shape)] for n in names]
@@ -202,6 +210,8 @@ def _summary(arr: np.ndarray) -> str:
 def _cmd_run(args) -> int:
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"no such file: {args.model!r}")
+    if args.output:
+        _check_out_dir(args.output)
     from .runtime import Interpreter
     with Interpreter(args.model, threads=args.threads, backend=args.backend) as it:
         feeds = _feeds(args.input, [i.name for i in it.inputs])

@@ -64,7 +64,8 @@ def cnn(path):
              helper.make_node("Reshape", ["g", "shape"], ["f"]),
              helper.make_node("MatMul", ["f", "fcT"], ["mm"]),
              helper.make_node("Add", ["mm", "fcb"], ["y"])]
-    tensors = [numpy_helper.from_array(v.astype(np.int64 if k == "shape" else f32), k) for k, v in inits.items()]
+    tensors = [numpy_helper.from_array(v.astype(np.int64 if k == "shape" else f32), k)
+               for k, v in inits.items() if k != "fc"]
     tensors.append(numpy_helper.from_array(inits["fc"].T.astype(f32).copy(), "fcT"))
     graph = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2, 12, 12])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], tensors)
@@ -186,6 +187,8 @@ def test_convert_errors_are_one_line(tmp_path):
     assert "no such file" in one_line_error(pyfw("convert", "missing.onnx", cwd=tmp_path), "convert")
     (tmp_path / "junk.onnx").write_bytes(b"\x08\xff\xff\xff garbage")
     assert "junk.onnx" in one_line_error(pyfw("convert", "junk.onnx", cwd=tmp_path), "convert")
+    assert "output directory 'nodir'" in one_line_error(
+        pyfw("convert", "junk.onnx", "-o", "nodir/m.pfw", cwd=tmp_path), "convert")
     (tmp_path / "m.txt").write_text("x")
     assert "cannot convert .txt" in one_line_error(pyfw("convert", "m.txt", cwd=tmp_path), "convert")
     graph = helper.make_graph([helper.make_node("Resize", ["x"], ["y"], name="rs")], "g",
