@@ -151,7 +151,6 @@ def _feeds(specs: list[str], names: list[str]) -> dict[str, np.ndarray]:
     """Maps --input arguments to model inputs: `name=path` by name, a plain
     .npy path to the next input in order, an .npz file by its array names."""
     feeds: dict[str, np.ndarray] = {}
-    position = 0
 
     def put(name, arr, src):
         if name not in names:
@@ -168,10 +167,9 @@ def _feeds(specs: list[str], names: list[str]) -> dict[str, np.ndarray]:
         if None in arrays:
             if name is None:
                 free = [n for n in names if n not in feeds]
-                if position >= len(names) or not free:
+                if not free:
                     raise ValueError(f"{path}: more input files than the model's {len(names)} input(s)")
                 name = free[0]
-                position += 1
             put(name, arrays[None], path)
         else:
             if name is not None:
