@@ -1,0 +1,117 @@
+"""Shared helpers for the end-to-end suites: build a small ONNX model with
+onnx.helper (checked by onnx.checker), run it through ONNX Runtime (the
+oracle) and through pyfw (import_model -> infer_shapes -> .pfw bytes ->
+libpfw), and compare the two."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import helper, numpy_helper
+
+import pyfw.format
+import pyfw.ir
+import pyfw.onnx
+
+OPSET = 17
+RTOL, ATOL = 1e-5, 1e-6
+
+
+class Init:
+    """Marks a node argument that becomes an initializer instead of a graph input."""
+
+    def __init__(self, value):
+        self.value = np.asarray(value)
+
+
+def value_info(name, dtype, shape):
+    """A tensor ValueInfo; `shape` None leaves the shape unstated, a str dim is symbolic."""
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def build(nodes, inputs, outputs, inits=None, opset=OPSET, name="g", **model_kw):
+    """A ModelProto from nodes, input/output ValueInfos and {name: array}
+    initializers, checked by onnx.checker (with strict shape inference)."""
+    graph = helper.make_graph(nodes, name, inputs, outputs,
+                              [numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], **model_kw)
+    model.ir_version = min(model.ir_version, 10)  # what onnxruntime 1.32 reads
+    # Outputs may be declared without a shape; ONNX's own inference states it.
+    model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def single_op(op, args, opset=OPSET, out_dtype=None, n_outputs=1, **attrs):
+    """A one-node model. `args` are the node's inputs in order: an array is
+    fed as a graph input (fixed shape), Init(array) is an initializer, None is
+    an absent optional input. Returns (model, feeds)."""
+    names, inputs, inits, feeds = [], [], {}, {}
+    for i, a in enumerate(args):
+        if a is None:
+            names.append("")
+            continue
+        name = f"in{i}"
+        names.append(name)
+        if isinstance(a, Init):
+            inits[name] = a.value
+        else:
+            arr = np.asarray(a)
+            inputs.append(value_info(name, arr.dtype, arr.shape))
+            feeds[name] = arr
+    first = next(a.value if isinstance(a, Init) else np.asarray(a) for a in args if a is not None)
+    dtype = out_dtype or first.dtype
+    outs = [f"out{k}" for k in range(n_outputs)]
+    node = helper.make_node(op, names, outs, name=f"{op.lower()}_node", **attrs)
+    model = build([node], inputs, [value_info(o, dtype, None) for o in outs], inits, opset)
+    return model, feeds
+
+
+def ort_run(model, feeds):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)
+
+
+def to_pfw(model) -> bytes:
+    """The .pfw bytes of an ONNX model, converted the way `pyfw convert` does."""
+    graph = pyfw.onnx.import_model(model)
+    pyfw.ir.infer_shapes(graph)
+    return pyfw.format.to_bytes(graph)
+
+
+def pfw_run(model_bytes, feeds, threads=1):
+    from pyfw.runtime import Interpreter
+    with Interpreter(model_bytes, threads=threads) as it:
+        return it.run(feeds)
+
+
+def assert_match(got, want, what="output"):
+    """Same count, shapes and dtypes exactly; integers exactly, floats to
+    rtol=1e-5 / atol=1e-6."""
+    assert len(got) == len(want), f"{len(got)} outputs, expected {len(want)}"
+    for k, (g, w) in enumerate(zip(got, want)):
+        w = np.asarray(w)
+        assert g.shape == w.shape, f"{what} {k}: shape {g.shape}, expected {w.shape}"
+        assert g.dtype == w.dtype, f"{what} {k}: dtype {g.dtype}, expected {w.dtype}"
+        if w.dtype.kind == "f":
+            np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL, err_msg=f"{what} {k}")
+        else:
+            np.testing.assert_array_equal(g, w, err_msg=f"{what} {k}")
+
+
+def check(model, feeds, threads=1):
+    """Runs `model` through ONNX Runtime and pyfw, asserts they agree, and
+    returns pyfw's outputs."""
+    want = ort_run(model, feeds)
+    got = pfw_run(to_pfw(model), feeds, threads)
+    assert_match(got, want)
+    return got
+
+
+def param_count(model) -> int:
+    """Number of parameters, counted from the ONNX initializers."""
+    return sum(int(np.prod(init.dims)) for init in model.graph.initializer)

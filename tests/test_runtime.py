@@ -1,0 +1,284 @@
+"""pyfw.runtime.Interpreter's Python API: lifecycle, model signature, feed
+forms and the errors for bad feeds, paths and options. Outputs are checked
+against ONNX Runtime; signatures against the ONNX model."""
+import re
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+import pyfw
+from onnx_util import assert_match, build, ort_run, to_pfw, value_info
+from pyfw.runtime import Interpreter
+
+rng = np.random.default_rng(11)
+f32, i64 = np.float32, np.int64
+
+
+def two_input_model():
+    """y = Relu(a + b) * c (a: [N, 3, 4] dynamic batch, b: [3, 4] fixed), and
+    k = Identity(idx) (int64 [2])."""
+    nodes = [helper.make_node("Add", ["a", "b"], ["s"], name="add"),
+             helper.make_node("Relu", ["s"], ["r"], name="relu"),
+             helper.make_node("Mul", ["r", "c"], ["y"], name="scale"),
+             helper.make_node("Identity", ["idx"], ["k"], name="ident")]
+    inputs = [value_info("a", f32, ["N", 3, 4]), value_info("b", f32, [3, 4]), value_info("idx", i64, [2])]
+    outputs = [value_info("y", f32, ["N", 3, 4]), value_info("k", i64, [2])]
+    return build(nodes, inputs, outputs, {"c": rng.standard_normal(4).astype(f32)})
+
+
+MODEL = two_input_model()
+DATA = to_pfw(MODEL)
+
+
+def feeds(batch=2):
+    return {"a": rng.standard_normal((batch, 3, 4)).astype(f32),
+            "b": rng.standard_normal((3, 4)).astype(f32),
+            "idx": np.array([5, -9], i64)}
+
+
+@pytest.fixture
+def it():
+    with Interpreter(DATA) as interp:
+        yield interp
+
+
+# ---- lifecycle ---------------------------------------------------------------
+def test_context_manager_closes_and_use_after_close_raises():
+    with Interpreter(DATA) as it:
+        assert not it.closed
+        f = feeds()
+        assert_match(it.run(f), ort_run(MODEL, f))
+    assert it.closed
+    with pytest.raises(ValueError, match="closed"):
+        it.run(feeds())
+    it.close()  # a second close is fine
+    assert it.closed
+
+
+def test_explicit_close_twice():
+    it = Interpreter(DATA)
+    it.close()
+    it.close()
+    with pytest.raises(ValueError, match="closed"):
+        it.run(feeds())
+
+
+@pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview", "str_path", "pathlib_path"])
+def test_load_from_bytes_and_paths(kind, tmp_path):
+    path = tmp_path / "m.pfw"
+    path.write_bytes(DATA)
+    source = {"bytes": DATA, "bytearray": bytearray(DATA), "memoryview": memoryview(DATA),
+              "str_path": str(path), "pathlib_path": path}[kind]
+    f = feeds(3)
+    with Interpreter(source) as it:
+        assert_match(it.run(f), ort_run(MODEL, f))
+
+
+# ---- signature -----------------------------------------------------------------
+def onnx_signature(values):
+    out = []
+    for vi in values:
+        tt = vi.type.tensor_type
+        shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim)
+        out.append((vi.name, shape, np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type))))
+    return out
+
+
+def test_inputs_and_outputs_describe_the_model(it):
+    assert [(i.name, i.shape, i.dtype) for i in it.inputs] == onnx_signature(MODEL.graph.input)
+    assert [(o.name, o.shape, o.dtype) for o in it.outputs] == onnx_signature(MODEL.graph.output)
+
+
+# ---- feed forms ----------------------------------------------------------------
+def test_feeds_as_dict_and_list_give_the_same_as_onnxruntime(it):
+    f = feeds(3)
+    want = ort_run(MODEL, f)
+    assert_match(it.run(f), want)
+    assert_match(it.run([f["a"], f["b"], f["idx"]]), want)
+    assert_match(it.run((f["a"], f["b"], f["idx"])), want)
+
+
+def test_single_array_for_a_single_input_model():
+    model = build([helper.make_node("Sigmoid", ["x"], ["y"])], [value_info("x", f32, [2, 5])],
+                  [value_info("y", f32, [2, 5])])
+    x = rng.standard_normal((2, 5)).astype(f32)
+    with Interpreter(to_pfw(model)) as it:
+        assert_match(it.run(x), ort_run(model, {"x": x}))
+        assert_match(it.run({"x": x}), ort_run(model, {"x": x}))
+
+
+def test_outputs_are_fresh_arrays_and_inputs_are_untouched(it):
+    f1, f2 = feeds(2), feeds(2)
+    kept = {k: v.copy() for k, v in f1.items()}
+    first = it.run(f1)
+    snapshot = [o.copy() for o in first]
+    it.run(f2)
+    for a, b in zip(first, snapshot):
+        np.testing.assert_array_equal(a, b)
+    for k in f1:
+        np.testing.assert_array_equal(f1[k], kept[k])
+
+
+def test_non_contiguous_input(it):
+    f = feeds(2)
+    f["a"] = rng.standard_normal((4, 3, 8)).astype(f32)[::2, :, ::2]
+    assert not f["a"].flags.c_contiguous
+    assert_match(it.run(f), ort_run(MODEL, {k: np.ascontiguousarray(v) for k, v in f.items()}))
+
+
+def test_batch_sizes_replan(it):
+    for batch in (1, 5, 2, 9, 1):
+        f = feeds(batch)
+        assert_match(it.run(f), ort_run(MODEL, f), what=f"batch {batch}")
+
+
+def test_zero_batch(it):
+    f = feeds(0)
+    (y, k) = it.run(f)
+    assert y.shape == (0, 3, 4) and y.dtype == np.float32
+    np.testing.assert_array_equal(k, f["idx"])
+
+
+# ---- bad feeds -----------------------------------------------------------------
+def test_wrong_input_name_lists_valid_names(it):
+    f = feeds()
+    f["A"] = f.pop("a")
+    with pytest.raises(ValueError) as e:
+        it.run(f)
+    msg = str(e.value)
+    assert "'A'" in msg
+    for name in ("a", "b", "idx"):
+        assert re.search(rf"\b{name}\b", msg.replace("'A'", "")), msg
+
+
+def test_missing_input_is_named(it):
+    f = feeds()
+    del f["b"]
+    with pytest.raises(ValueError, match=r"missing input 'b'"):
+        it.run(f)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 4])
+def test_wrong_input_count(it, count):
+    f = feeds()
+    values = ([f["a"], f["b"], f["idx"]] + [f["b"]])[:count]
+    with pytest.raises(ValueError, match=rf"expected 3 input.*got {count}"):
+        it.run(values)
+
+
+def test_single_array_into_a_three_input_model(it):
+    with pytest.raises(ValueError, match="expected 3 input"):
+        it.run(feeds()["a"])
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4, 1), ()], ids=["rank2", "rank4", "scalar"])
+def test_wrong_rank(it, shape):
+    f = feeds()
+    f["a"] = np.zeros(shape, f32)
+    with pytest.raises(ValueError, match=r"'a'.*rank 3") as e:
+        it.run(f)
+    assert str(shape) in str(e.value)
+
+
+@pytest.mark.parametrize("name,shape,dim,want", [("a", (2, 5, 4), 1, 3), ("a", (2, 3, 7), 2, 4),
+                                                 ("b", (4, 4), 0, 3), ("idx", (3,), 0, 2)])
+def test_wrong_fixed_dimension_names_it(it, name, shape, dim, want):
+    f = feeds()
+    f[name] = np.zeros(shape, f[name].dtype)
+    with pytest.raises(ValueError) as e:
+        it.run(f)
+    msg = str(e.value)
+    assert f"'{name}'" in msg
+    assert f"dimension {dim}" in msg and f"must be {want}" in msg, msg
+    assert str(shape) in msg, msg
+
+
+@pytest.mark.parametrize("name,given", [("a", np.float64), ("a", np.float16), ("b", np.int32),
+                                        ("idx", np.int32), ("idx", np.float32)])
+def test_wrong_dtype_is_a_type_error_without_silent_cast(it, name, given):
+    f = feeds()
+    f[name] = f[name].astype(given)
+    with pytest.raises(TypeError) as e:
+        it.run(f)
+    want = {"a": "float32", "b": "float32", "idx": "int64"}[name]
+    msg = str(e.value)
+    assert f"'{name}'" in msg and want in msg and np.dtype(given).name in msg, msg
+
+
+def test_interpreter_still_works_after_a_rejected_feed(it):
+    f = feeds()
+    with pytest.raises(TypeError):
+        it.run({**f, "a": f["a"].astype(np.float64)})
+    with pytest.raises(ValueError):
+        it.run({**f, "b": np.zeros((2, 4), f32)})
+    assert_match(it.run(f), ort_run(MODEL, f))
+
+
+def test_feeds_of_the_wrong_kind(it):
+    with pytest.raises(TypeError):
+        it.run(42)
+
+
+# ---- bad paths and options -------------------------------------------------------
+def test_nonexistent_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pfw"):
+        Interpreter(tmp_path / "nope.pfw")
+
+
+@pytest.mark.parametrize("content", [b"hello, this is not a model at all\n", b"", b"PFW1"],
+                         ids=["text", "empty", "just_identifier"])
+def test_non_pfw_file(tmp_path, content):
+    path = tmp_path / "bad.pfw"
+    path.write_bytes(content)
+    with pytest.raises(pyfw.InvalidModelError) as e:
+        Interpreter(path)
+    assert str(e.value)
+
+
+def test_onnx_file_is_not_a_pfw_file(tmp_path):
+    path = tmp_path / "model.onnx"
+    onnx.save(MODEL, path)
+    with pytest.raises(pyfw.InvalidModelError, match="PFW1|pfw"):
+        Interpreter(path)
+
+
+def test_directory_is_not_a_model(tmp_path):
+    with pytest.raises((OSError, pyfw.InvalidModelError)) as e:
+        Interpreter(tmp_path)
+    assert str(e.value)
+
+
+def test_opencl_backend_gives_a_clear_error_or_works():
+    try:
+        it = Interpreter(DATA, backend="opencl")
+    except (RuntimeError, OSError, ValueError) as e:
+        assert re.search("opencl", str(e), re.IGNORECASE), str(e)
+        return
+    with it:  # an OpenCL build with a device: it must then compute the right thing
+        f = feeds()
+        assert_match(it.run(f), ort_run(MODEL, f))
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="backend"):
+        Interpreter(DATA, backend="cuda")
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
+def test_bad_thread_counts(threads):
+    with pytest.raises(ValueError, match="threads"):
+        Interpreter(DATA, threads=threads)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_thread_counts_agree(threads):
+    f = feeds(4)
+    with Interpreter(DATA, threads=threads) as it:
+        assert_match(it.run(f), ort_run(MODEL, f))
+
+
+def test_metadata_names_the_producer(it):
+    assert "pyfw" in it.metadata("producer")
+    assert it.metadata("no-such-key") is None
