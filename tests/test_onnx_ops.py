@@ -8,7 +8,7 @@ import pytest
 from onnx_util import Init, assert_match, check, ort_run, pfw_run, single_op, to_pfw
 
 rng = np.random.default_rng(20240611)
-f32, i32, i64 = np.float32, np.int32, np.int64
+f32, f64, i32, i64 = np.float32, np.float64, np.int32, np.int64
 
 
 def rand(*shape, scale=1.0):
@@ -112,7 +112,7 @@ def binary_args(op, dtype, sa, sb):
 
 
 BINARY = [pytest.param(op, dt, sa, sb, id=f"{op}-{np.dtype(dt).name}-{sid}")
-          for op in ("Add", "Sub", "Mul", "Div") for dt in (f32, i32, i64)
+          for op in ("Add", "Sub", "Mul", "Div") for dt in (f32, f64, i32, i64)
           for sid, (sa, sb) in SHAPES.items()]
 
 
@@ -136,7 +136,8 @@ def test_binary_with_constant_operand():
 # ---- unary -----------------------------------------------------------------
 EXTREMES = np.array([-100, -88.7, -20, -1, -1e-3, -0.0, 0, 1e-3, 1, 20, 88.7, 100], f32)
 UNARY = [pytest.param(op, x, id=f"{op}-{xid}") for op in ("Relu", "Sigmoid", "Tanh")
-         for xid, x in (("3d", rand(2, 3, 4, scale=6)), ("extremes", EXTREMES), ("scalar", np.array(0.3, f32)))]
+         for xid, x in (("3d", rand(2, 3, 4, scale=6)), ("extremes", EXTREMES), ("scalar", np.array(0.3, f32)),
+                        ("float64", rand(3, 5, scale=6).astype(f64)), ("float64_extremes", EXTREMES.astype(f64)))]
 
 
 @pytest.mark.parametrize("op,x", UNARY)

@@ -2,6 +2,9 @@
 forms and the errors for bad feeds, paths and options. Outputs are checked
 against ONNX Runtime; signatures against the ONNX model."""
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -12,6 +15,7 @@ import pyfw
 from onnx_util import assert_match, build, ort_run, to_pfw, value_info
 from pyfw.runtime import Interpreter
 
+ROOT = Path(__file__).resolve().parent.parent
 rng = np.random.default_rng(11)
 f32, i64 = np.float32, np.int64
 
@@ -136,9 +140,7 @@ def test_batch_sizes_replan(it):
 
 def test_zero_batch(it):
     f = feeds(0)
-    (y, k) = it.run(f)
-    assert y.shape == (0, 3, 4) and y.dtype == np.float32
-    np.testing.assert_array_equal(k, f["idx"])
+    assert_match(it.run(f), ort_run(MODEL, f))
 
 
 # ---- bad feeds -----------------------------------------------------------------
@@ -282,3 +284,36 @@ def test_thread_counts_agree(threads):
 def test_metadata_names_the_producer(it):
     assert "pyfw" in it.metadata("producer")
     assert it.metadata("no-such-key") is None
+
+
+INT_DIV_CHILD = r"""
+import sys
+import numpy as np
+sys.path.insert(0, "tests")
+from onnx_util import single_op, to_pfw
+from pyfw.runtime import Interpreter
+dtype = np.dtype(sys.argv[1])
+lo = np.iinfo(dtype).min
+model, _ = single_op("Div", [np.zeros(3, dtype), np.ones(3, dtype)])
+with Interpreter(to_pfw(model)) as it:
+    try:
+        it.run([np.array([1, 2, 3], dtype), np.array([1, 0, 1], dtype)])
+        print("no error")
+    except ValueError as e:
+        print("ValueError:", e)
+    (q,) = it.run([np.array([lo, 7, -7], dtype), np.array([-1, -1, 2], dtype)])
+    print("MIN/-1:", q.tolist())
+"""
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_integer_division_by_zero_is_an_error_not_a_signal(dtype):
+    """Run in a child: x86 traps on integer division by zero and on MIN / -1."""
+    p = subprocess.run([sys.executable, "-c", INT_DIV_CHILD, dtype], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, f"child ended with {p.returncode}: {p.stderr[-2000:]}"
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("ValueError:") and "division by zero" in lines[0], lines
+    lo = np.iinfo(dtype).min
+    # MIN / -1 overflows; the runtime wraps (two's complement), as NumPy does; -7 / 2 truncates.
+    assert lines[1] == f"MIN/-1: {[lo, -7, -3]}", lines
