@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from onnx import helper
 
@@ -244,12 +245,17 @@ def crafted():
     return c
 
 
+def version(op):
+    """The op's own version at opset 17, as the importer records it."""
+    return onnx.defs.get_schema(op, 17, "").since_version
+
+
 def chain(shape=(2, 3)):
     """x -> Relu 'first' -> h -> Relu 'second' -> y."""
     g = Graph("g")
     g.add_input("x", "float32", shape)
-    g.add_node("Relu", ["x"], ["h"], name="first")
-    g.add_node("Relu", ["h"], ["y"], name="second")
+    g.add_node("Relu", ["x"], ["h"], name="first", version=version("Relu"))
+    g.add_node("Relu", ["h"], ["y"], name="second", version=version("Relu"))
     g.outputs = ["y"]
     return g
 
@@ -259,7 +265,7 @@ def conv(**attrs):
     g = Graph("g")
     g.add_input("x", "float32", (1, 2, 6, 6))
     g.add_constant("w", rng.standard_normal((3, 2, 3, 3)).astype(f32))
-    g.add_node("Conv", ["x", "w"], ["y"], name="conv", **attrs)
+    g.add_node("Conv", ["x", "w"], ["y"], name="conv", version=version("Conv"), **attrs)
     g.outputs = ["y"]
     return g
 
@@ -272,7 +278,7 @@ def one(op, shapes, consts=(), **attrs):
         names.append(g.add_input(f"in{i}", "float32", s).name)
     for i, arr in enumerate(consts):
         names.append(g.add_constant(f"k{i}", np.asarray(arr)).name)
-    g.add_node(op, names, ["y"], name="bad", **attrs)
+    g.add_node(op, names, ["y"], name="bad", version=version(op), **attrs)
     g.outputs = ["y"]
     return g
 
@@ -281,19 +287,19 @@ def crafted_graphs():
     out_of_order = chain()
     out_of_order.nodes.reverse()
     cycle = chain()
-    cycle.nodes[0] = Node("Add", ["x", "y"], ["h"], {}, "first")
+    cycle.nodes[0] = Node("Add", ["x", "y"], ["h"], {}, "first", version=version("Add"))
     neg = chain((2, -3))
     huge = chain((2**40, 3))
     overflow = chain((2**40, 2**40, 2**40))
     mismatch = chain()
     mismatch.add_constant("W", np.ones((3, 3), f32))
     mismatch.tensors["W"].shape = (4, 3)
-    mismatch.add_node("MatMul", ["y", "W"], ["z"], name="mm")
+    mismatch.add_node("MatMul", ["y", "W"], ["z"], name="mm", version=version("MatMul"))
     mismatch.outputs = ["z"]
     custom = chain()
     custom.nodes[1] = Node("MyOp", ["h"], ["y"], {}, "second", domain="com.example")
     nokernel = chain()
-    nokernel.nodes[1] = Node("Erf", ["h"], ["y"], {}, "second")
+    nokernel.nodes[1] = Node("Erf", ["h"], ["y"], {}, "second", version=version("Erf"))
     deep = chain((1,) * 9)
     dangling = chain()
     dangling.add_tensor(Tensor("z", "float32", (2, 3)))

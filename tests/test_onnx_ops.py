@@ -306,6 +306,7 @@ MAXPOOL = [
     case("2d_ceil_k2_s2", P2, kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1),
     case("2d_ceil_k3_s2_pads1", P2, kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1),
     case("2d_rect_kernel", P2, kernel_shape=[3, 2], strides=[2, 1]),
+    case("2d_ceil_last_window_in_pad", P2, kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1),
     case("2d_same_upper", P2, kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER"),
     case("2d_same_lower", P2, kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_LOWER"),
     case("2d_valid", P2, kernel_shape=[3, 3], strides=[2, 2], auto_pad="VALID"),
@@ -331,11 +332,15 @@ AVGPOOL = [
     case("2d_ceil_k2_s2", P2, kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1),
     case("2d_ceil_k3_s2", P2, kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
     case("2d_ceil_pads_exclude", P2, kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1),
+    case("2d_ceil_pads_include", P2, kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1,
+         count_include_pad=1),
+    case("2d_ceil_last_window_in_pad", P2, kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1),
     case("2d_same_upper", P2, kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER"),
     case("2d_valid", P2, kernel_shape=[3, 3], strides=[2, 2], auto_pad="VALID"),
     case("1d_pads_exclude", P1, kernel_shape=[3], strides=[2], pads=[1, 1], count_include_pad=0),
     case("1d_pads_include", P1, kernel_shape=[3], strides=[2], pads=[1, 1], count_include_pad=1),
     case("1d_ceil", P1, kernel_shape=[4], strides=[3], ceil_mode=1),
+    case("1d_ceil_include_pad", P1, kernel_shape=[4], strides=[3], pads=[1, 2], ceil_mode=1, count_include_pad=1),
 ]
 
 
