@@ -1,0 +1,76 @@
+/* Softmax. Opset >= 13: over the single dimension `axis` (default -1).
+ * Earlier opsets: the input is seen as 2-D [prod(dims[:axis]),
+ * prod(dims[axis:])] (axis default 1) and each row is normalised. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "ops_common.h"
+
+typedef struct softmax_state {
+  int64_t outer, n, inner; /* the reduced dimension has n elements, stride inner */
+} softmax_state;
+
+static pfw_status softmax_prepare(pfw_node* node) {
+  if (node->n_in != 1 || !node->in[0])
+    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 input, got %d", (int)node->n_in);
+  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  const pfw_tensor* x = node->in[0];
+  if (x->dtype != PFW_FLOAT32 && x->dtype != PFW_FLOAT64)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64",
+                     pfw_dtype_name(x->dtype));
+  bool v13 = node->desc->version >= 13;
+  int64_t axis_attr = pfw_attr_int(node, "axis", v13 ? -1 : 1);
+  if (x->rank == 0) return pfw_error(PFW_ERR_SHAPE, "input 0 is a scalar; Softmax needs rank >= 1");
+  int32_t axis;
+  pfw_status st = pfw_norm_axis(axis_attr, x->rank, "attribute 'axis'", &axis);
+  if (st != PFW_OK) return st;
+  softmax_state* s = calloc(1, sizeof *s);
+  if (!s) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory");
+  s->outer = s->n = s->inner = 1;
+  for (int32_t k = 0; k < axis; k++) s->outer *= x->dims[k];
+  if (v13) {
+    s->n = x->dims[axis];
+    for (int32_t k = axis + 1; k < x->rank; k++) s->inner *= x->dims[k];
+  } else {
+    for (int32_t k = axis; k < x->rank; k++) s->n *= x->dims[k];
+  }
+  node->state = s;
+  return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
+}
+
+/* Subtracting the maximum keeps exp() in range; the sum is taken in double.
+ * Reads of a column all happen before its writes, so y may alias x. */
+#define SOFTMAX_COLUMN(T, EXP)                                         \
+  do {                                                                 \
+    const T* xc = (const T*)x + base;                                  \
+    T* yc = (T*)y + base;                                              \
+    T m = xc[0];                                                       \
+    for (int64_t i = 1; i < n; i++)                                    \
+      if (xc[i * inner] > m) m = xc[i * inner];                        \
+    double sum = 0;                                                    \
+    for (int64_t i = 0; i < n; i++) {                                  \
+      T e = EXP(xc[i * inner] - m);                                    \
+      yc[i * inner] = e;                                               \
+      sum += e;                                                        \
+    }                                                                  \
+    for (int64_t i = 0; i < n; i++) yc[i * inner] = (T)(yc[i * inner] / sum); \
+  } while (0)
+
+static pfw_status softmax_run(pfw_node* node) {
+  const softmax_state* s = node->state;
+  const void* x = node->in[0]->data;
+  void* y = node->out[0]->data;
+  int64_t n = s->n, inner = s->inner;
+  if (n == 0) return PFW_OK;
+  bool f32 = node->in[0]->dtype == PFW_FLOAT32;
+  for (int64_t o = 0; o < s->outer; o++) {
+    for (int64_t j = 0; j < inner; j++) {
+      int64_t base = o * n * inner + j;
+      if (f32) SOFTMAX_COLUMN(float, expf);
+      else SOFTMAX_COLUMN(double, exp);
+    }
+  }
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_Softmax = {PFW_OP_Softmax, softmax_prepare, softmax_run, PFW_OPF_INPLACE};

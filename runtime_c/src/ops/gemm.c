@@ -1,0 +1,238 @@
+/* Gemm (Y = alpha * A' B' + beta * C) and MatMul (numpy matmul), float32.
+ * Products are accumulated in double; rows of the output are independent
+ * tasks, so results do not depend on the thread count. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ops_common.h"
+
+#define TILE 256 /* output columns accumulated at once on the stack */
+
+/* out[j] = sum_k a[k*as] * b[k*bk + j*bn] for j in [0, n), in double.
+ * Each column's sum runs k = 0..K-1 in order whichever branch is taken. */
+static void row_product(const float* a, int64_t as, const float* b, int64_t bk, int64_t bn, int64_t K,
+                        int64_t n, double* out) {
+  if (bn == 1) {
+    for (int64_t j = 0; j < n; j++) out[j] = 0;
+    for (int64_t k = 0; k < K; k++) {
+      double av = a[k * as];
+      const float* br = b + k * bk;
+      for (int64_t j = 0; j < n; j++) out[j] += av * br[j];
+    }
+  } else {
+    for (int64_t j = 0; j < n; j++) {
+      const float* bc = b + j * bn;
+      double acc = 0;
+      for (int64_t k = 0; k < K; k++) acc += (double)a[k * as] * bc[k * bk];
+      out[j] = acc;
+    }
+  }
+}
+
+/* ---- Gemm ------------------------------------------------------------------ */
+
+typedef struct gemm_ctx {
+  const float *a, *b, *c;
+  float* y;
+  int64_t M, N, K;
+  int64_t a_row, a_k;  /* strides of A' */
+  int64_t b_k, b_col;  /* strides of B' */
+  int64_t c_row, c_col; /* strides of C broadcast to [M, N] (0 along broadcast dims) */
+  double alpha, beta;
+} gemm_ctx;
+
+static void gemm_rows(void* p, int64_t begin, int64_t end) {
+  const gemm_ctx* g = p;
+  double acc[TILE];
+  for (int64_t i = begin; i < end; i++) {
+    for (int64_t j0 = 0; j0 < g->N; j0 += TILE) {
+      int64_t n = g->N - j0 < TILE ? g->N - j0 : TILE;
+      row_product(g->a + i * g->a_row, g->a_k, g->b + j0 * g->b_col, g->b_k, g->b_col, g->K, n, acc);
+      float* y = g->y + i * g->N + j0;
+      for (int64_t j = 0; j < n; j++) {
+        double v = g->alpha * acc[j];
+        if (g->c) v += g->beta * g->c[i * g->c_row + (j0 + j) * g->c_col];
+        y[j] = (float)v;
+      }
+    }
+  }
+}
+
+static pfw_status gemm_prepare(pfw_node* node) {
+  if (node->n_in < 2 || node->n_in > 3)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 2 or 3 inputs, got %d", (int)node->n_in);
+  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  pfw_status st = pfw_check_input(node, 0, PFW_FLOAT32, 2);
+  if (st == PFW_OK) st = pfw_check_input(node, 1, PFW_FLOAT32, 2);
+  if (st != PFW_OK) return st;
+  int64_t ta = pfw_attr_int(node, "transA", 0), tb = pfw_attr_int(node, "transB", 0);
+  if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1))
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attributes transA=%lld, transB=%lld; expected 0 or 1", (long long)ta,
+                     (long long)tb);
+  const int64_t* a = node->in[0]->dims;
+  const int64_t* b = node->in[1]->dims;
+  int64_t M = ta ? a[1] : a[0], K = ta ? a[0] : a[1];
+  int64_t Kb = tb ? b[1] : b[0], N = tb ? b[0] : b[1];
+  if (K != Kb)
+    return pfw_error(PFW_ERR_SHAPE, "inner dimensions differ: A' is [%lld, %lld], B' is [%lld, %lld]", (long long)M,
+                     (long long)K, (long long)Kb, (long long)N);
+  if (node->n_in == 3 && node->in[2]) {
+    const pfw_tensor* c = node->in[2];
+    st = pfw_check_input(node, 2, PFW_FLOAT32, -1);
+    if (st != PFW_OK) return st;
+    /* C broadcasts unidirectionally to [M, N]. */
+    int64_t want[2] = {M, N};
+    bool ok = c->rank <= 2;
+    for (int32_t k = 0; ok && k < c->rank; k++) {
+      int64_t d = c->dims[k], w = want[2 - c->rank + k];
+      ok = d == w || d == 1;
+    }
+    if (!ok) {
+      char buf[96] = "";
+      size_t len = 0;
+      for (int32_t k = 0; k < c->rank && k < 4 && len < sizeof buf - 24; k++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%lld", k ? ", " : "", (long long)c->dims[k]);
+      return pfw_error(PFW_ERR_SHAPE, "input 2 (C) has shape [%s]%s, which does not broadcast to [%lld, %lld]", buf,
+                       c->rank > 4 ? "..." : "", (long long)M, (long long)N);
+    }
+  }
+  int64_t dims[2] = {M, N};
+  return pfw_set_output(node->out[0], PFW_FLOAT32, 2, dims);
+}
+
+static pfw_status gemm_run(pfw_node* node) {
+  const pfw_tensor* A = node->in[0];
+  const pfw_tensor* B = node->in[1];
+  const pfw_tensor* C = node->n_in == 3 ? node->in[2] : NULL;
+  pfw_tensor* Y = node->out[0];
+  bool ta = pfw_attr_int(node, "transA", 0) != 0, tb = pfw_attr_int(node, "transB", 0) != 0;
+  gemm_ctx g;
+  g.a = A->data;
+  g.b = B->data;
+  g.y = Y->data;
+  g.M = Y->dims[0];
+  g.N = Y->dims[1];
+  g.K = ta ? A->dims[0] : A->dims[1];
+  g.a_row = ta ? 1 : A->dims[1];
+  g.a_k = ta ? A->dims[1] : 1;
+  g.b_k = tb ? 1 : B->dims[1];
+  g.b_col = tb ? B->dims[1] : 1;
+  g.alpha = pfw_attr_float(node, "alpha", 1.0f);
+  g.beta = pfw_attr_float(node, "beta", 1.0f);
+  g.c = NULL;
+  g.c_row = g.c_col = 0;
+  if (C && g.beta != 0) {
+    g.c = C->data;
+    int64_t rows = C->rank == 2 ? C->dims[0] : 1;
+    int64_t cols = C->rank >= 1 ? C->dims[C->rank - 1] : 1;
+    g.c_col = cols == 1 ? 0 : 1;
+    g.c_row = rows == 1 ? 0 : cols;
+  }
+  if (g.M == 0 || g.N == 0) return PFW_OK;
+  pfw_parallel_for(node->pool, g.M, gemm_rows, &g);
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_Gemm = {PFW_OP_Gemm, gemm_prepare, gemm_run, 0};
+
+/* ---- MatMul ------------------------------------------------------------------ */
+
+/* Shapes after numpy's promotion of 1-D operands: a is [.., M, K], b is
+ * [.., K, N]; batch dims are right-aligned in `rank - 2` slots. */
+typedef struct mm_shape {
+  int32_t batch_rank;
+  int64_t batch[PFW_MAX_RANK], a_batch[PFW_MAX_RANK], b_batch[PFW_MAX_RANK];
+  int64_t M, K, N;
+} mm_shape;
+
+static pfw_status mm_shape_of(const pfw_tensor* A, const pfw_tensor* B, mm_shape* s, int32_t* out_rank,
+                              int64_t* out_dims) {
+  if (A->rank < 1 || B->rank < 1)
+    return pfw_error(PFW_ERR_SHAPE, "MatMul operands must have rank >= 1 (got %d and %d)", (int)A->rank,
+                     (int)B->rank);
+  s->M = A->rank == 1 ? 1 : A->dims[A->rank - 2];
+  s->K = A->dims[A->rank - 1];
+  int64_t Kb = B->rank == 1 ? B->dims[0] : B->dims[B->rank - 2];
+  s->N = B->rank == 1 ? 1 : B->dims[B->rank - 1];
+  if (s->K != Kb)
+    return pfw_error(PFW_ERR_SHAPE, "inner dimensions differ: input 0 has %lld columns, input 1 has %lld rows",
+                     (long long)s->K, (long long)Kb);
+  int32_t ra = A->rank > 2 ? A->rank - 2 : 0, rb = B->rank > 2 ? B->rank - 2 : 0;
+  pfw_status st = pfw_broadcast_shape(ra, A->dims, rb, B->dims, &s->batch_rank, s->batch);
+  if (st != PFW_OK) return st;
+  for (int32_t k = 0; k < s->batch_rank; k++) {
+    int32_t ia = k - (s->batch_rank - ra), ib = k - (s->batch_rank - rb);
+    s->a_batch[k] = ia >= 0 ? A->dims[ia] : 1;
+    s->b_batch[k] = ib >= 0 ? B->dims[ib] : 1;
+  }
+  if (out_dims) {
+    int32_t r = s->batch_rank;
+    memcpy(out_dims, s->batch, sizeof(int64_t) * (size_t)r);
+    if (A->rank > 1) out_dims[r++] = s->M;
+    if (B->rank > 1) out_dims[r++] = s->N;
+    if (r > PFW_MAX_RANK) return pfw_error(PFW_ERR_UNSUPPORTED, "output rank %d is too large", (int)r);
+    *out_rank = r;
+  }
+  return PFW_OK;
+}
+
+static pfw_status matmul_prepare(pfw_node* node) {
+  if (node->n_in != 2) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 2 inputs, got %d", (int)node->n_in);
+  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  pfw_status st = pfw_check_input(node, 0, PFW_FLOAT32, -1);
+  if (st == PFW_OK) st = pfw_check_input(node, 1, PFW_FLOAT32, -1);
+  if (st != PFW_OK) return st;
+  mm_shape s;
+  int32_t r;
+  int64_t dims[PFW_MAX_RANK + 2];
+  st = mm_shape_of(node->in[0], node->in[1], &s, &r, dims);
+  if (st != PFW_OK) return st;
+  return pfw_set_output(node->out[0], PFW_FLOAT32, r, dims);
+}
+
+typedef struct mm_ctx {
+  const float *a, *b;
+  float* y;
+  const mm_shape* s;
+} mm_ctx;
+
+/* Task index = batch * M + row. */
+static void matmul_rows(void* p, int64_t begin, int64_t end) {
+  const mm_ctx* c = p;
+  const mm_shape* s = c->s;
+  double acc[TILE];
+  for (int64_t r = begin; r < end; r++) {
+    int64_t bi = r / s->M, i = r % s->M;
+    /* Offsets of this batch in A and B, broadcast dims contributing 0. */
+    int64_t rem = bi, ao = 0, bo = 0, astep = 1, bstep = 1;
+    for (int32_t k = s->batch_rank - 1; k >= 0; k--) {
+      int64_t idx = rem % s->batch[k];
+      rem /= s->batch[k];
+      if (s->a_batch[k] != 1) ao += idx * astep;
+      if (s->b_batch[k] != 1) bo += idx * bstep;
+      astep *= s->a_batch[k];
+      bstep *= s->b_batch[k];
+    }
+    const float* a = c->a + (ao * s->M + i) * s->K;
+    const float* b = c->b + bo * s->K * s->N;
+    float* y = c->y + r * s->N;
+    for (int64_t j0 = 0; j0 < s->N; j0 += TILE) {
+      int64_t n = s->N - j0 < TILE ? s->N - j0 : TILE;
+      row_product(a, 1, b + j0, s->N, 1, s->K, n, acc);
+      for (int64_t j = 0; j < n; j++) y[j0 + j] = (float)acc[j];
+    }
+  }
+}
+
+static pfw_status matmul_run(pfw_node* node) {
+  mm_shape s;
+  mm_shape_of(node->in[0], node->in[1], &s, NULL, NULL); /* checked at prepare */
+  int64_t batches = 1;
+  for (int32_t k = 0; k < s.batch_rank; k++) batches *= s.batch[k];
+  if (batches == 0 || s.M == 0 || s.N == 0) return PFW_OK;
+  mm_ctx c = {node->in[0]->data, node->in[1]->data, node->out[0]->data, &s};
+  pfw_parallel_for(node->pool, batches * s.M, matmul_rows, &c);
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_MatMul = {PFW_OP_MatMul, matmul_prepare, matmul_run, 0};

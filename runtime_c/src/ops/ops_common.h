@@ -1,0 +1,44 @@
+/* Private helpers shared by the op families in src/ops/. */
+#ifndef PFW_OPS_COMMON_H
+#define PFW_OPS_COMMON_H
+
+#include "internal.h"
+
+/* Window geometry of Conv and the pools, right-aligned in 3 slots so one
+ * loop nest serves 1-D, 2-D and 3-D: slots before 3-n hold in = k = out = 1,
+ * s = d = 1 and no padding. */
+#define PFW_SPATIAL_MAX 3
+typedef struct pfw_spatial {
+  int32_t n; /* spatial dims of the tensor, 1..3 */
+  int64_t in[PFW_SPATIAL_MAX], k[PFW_SPATIAL_MAX], s[PFW_SPATIAL_MAX], d[PFW_SPATIAL_MAX];
+  int64_t pb[PFW_SPATIAL_MAX], pe[PFW_SPATIAL_MAX], out[PFW_SPATIAL_MAX];
+} pfw_spatial;
+
+/* Reads strides, dilations, pads and auto_pad of `node`, checks them and
+ * computes the output size per ONNX (ceil_mode as the pools define it).
+ * `in` and `kernel` hold n spatial sizes. */
+pfw_status pfw_spatial_init(const pfw_node* node, int32_t n, const int64_t* in, const int64_t* kernel,
+                            bool ceil_mode, pfw_spatial* g);
+
+/* Kernel taps t in [*t0, *t1) whose input o*s - pb + t*d lands in [0, in). */
+static inline void pfw_spatial_taps(const pfw_spatial* g, int32_t a, int64_t o, int64_t* t0, int64_t* t1) {
+  int64_t start = o * g->s[a] - g->pb[a];
+  int64_t lo = 0, hi = g->k[a];
+  if (start < 0) lo = (-start + g->d[a] - 1) / g->d[a];
+  int64_t last = g->in[a] - 1 - start; /* t*d <= last */
+  if (last < 0) hi = 0;
+  else if (last / g->d[a] + 1 < hi) hi = last / g->d[a] + 1;
+  *t0 = lo;
+  *t1 = hi > lo ? hi : lo;
+}
+
+extern const pfw_op pfw_op_Add, pfw_op_Sub, pfw_op_Mul, pfw_op_Div;
+extern const pfw_op pfw_op_Relu, pfw_op_Sigmoid, pfw_op_Tanh;
+extern const pfw_op pfw_op_Softmax;
+extern const pfw_op pfw_op_Gemm, pfw_op_MatMul;
+extern const pfw_op pfw_op_Conv;
+extern const pfw_op pfw_op_MaxPool, pfw_op_AveragePool, pfw_op_GlobalAveragePool;
+extern const pfw_op pfw_op_BatchNormalization;
+extern const pfw_op pfw_op_Reshape, pfw_op_Flatten, pfw_op_Transpose, pfw_op_Concat, pfw_op_Identity;
+
+#endif

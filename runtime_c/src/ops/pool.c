@@ -1,0 +1,170 @@
+/* MaxPool, AveragePool and GlobalAveragePool, float32, NCHW with 1 to 3
+ * spatial dims. Each window clips its taps to the input (pfw_spatial_taps),
+ * so padding is never read; tasks are whole (batch, channel) planes. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "ops_common.h"
+
+enum { POOL_MAX, POOL_AVG };
+
+static pfw_status pool_common(pfw_node* node, int kind, pfw_spatial* g) {
+  if (node->n_in != 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 input, got %d", (int)node->n_in);
+  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  pfw_status st = pfw_check_input(node, 0, PFW_FLOAT32, -1);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* X = node->in[0];
+  if (X->rank < 3 || X->rank > 2 + PFW_SPATIAL_MAX)
+    return pfw_error(X->rank < 3 ? PFW_ERR_SHAPE : PFW_ERR_UNSUPPORTED,
+                     "input 0 has rank %d; expected 3 to %d (N, C, 1 to %d spatial dims)", (int)X->rank,
+                     2 + PFW_SPATIAL_MAX, PFW_SPATIAL_MAX);
+  int32_t n = X->rank - 2, nk;
+  const int64_t* ks = pfw_attr_ints(node, "kernel_shape", &nk);
+  if (!ks) return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'kernel_shape' is required");
+  if (nk != n)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'kernel_shape' has %d values, expected %d", (int)nk, (int)n);
+  int64_t ceil_mode = pfw_attr_int(node, "ceil_mode", 0);
+  if (ceil_mode != 0 && ceil_mode != 1)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'ceil_mode' is %lld, expected 0 or 1", (long long)ceil_mode);
+  if (kind == POOL_AVG) {
+    int64_t cip = pfw_attr_int(node, "count_include_pad", 0);
+    if (cip != 0 && cip != 1)
+      return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'count_include_pad' is %lld, expected 0 or 1",
+                       (long long)cip);
+  }
+  return pfw_spatial_init(node, n, X->dims + 2, ks, ceil_mode != 0, g);
+}
+
+static pfw_status pool_prepare(pfw_node* node, int kind) {
+  pfw_spatial g;
+  pfw_status st = pool_common(node, kind, &g);
+  if (st != PFW_OK) return st;
+  if (kind == POOL_MAX && node->n_out > 1 && node->out[1])
+    return pfw_error(PFW_ERR_UNSUPPORTED, "output 1 (Indices) of MaxPool is not supported");
+  if (kind == POOL_MAX && pfw_attr_int(node, "storage_order", 0) != 0)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "attribute 'storage_order'=1 is not supported");
+  const pfw_tensor* X = node->in[0];
+  int32_t n = X->rank - 2;
+  int64_t dims[2 + PFW_SPATIAL_MAX] = {X->dims[0], X->dims[1]};
+  for (int32_t i = 0; i < n; i++) dims[2 + i] = g.out[PFW_SPATIAL_MAX - n + i];
+  return pfw_set_output(node->out[0], PFW_FLOAT32, X->rank, dims);
+}
+
+static pfw_status maxpool_prepare(pfw_node* node) { return pool_prepare(node, POOL_MAX); }
+static pfw_status avgpool_prepare(pfw_node* node) { return pool_prepare(node, POOL_AVG); }
+
+typedef struct pool_ctx {
+  const float* x;
+  float* y;
+  pfw_spatial g;
+  int kind;
+  bool include_pad;
+} pool_ctx;
+
+/* Taps of window `o` along slot a that fall inside the padded input
+ * [-pb, in + pe): AveragePool's divisor when count_include_pad = 1. */
+static int64_t padded_taps(const pfw_spatial* g, int32_t a, int64_t o) {
+  int64_t start = o * g->s[a] - g->pb[a];
+  int64_t last = g->in[a] + g->pe[a] - 1 - start;
+  if (last < 0) return 0;
+  int64_t t = last / g->d[a] + 1;
+  return t < g->k[a] ? t : g->k[a];
+}
+
+static void pool_planes(void* p, int64_t begin, int64_t end) {
+  const pool_ctx* c = p;
+  const pfw_spatial* g = &c->g;
+  int64_t Hin = g->in[1], Win = g->in[2];
+  int64_t in_plane = g->in[0] * Hin * Win, out_plane = g->out[0] * g->out[1] * g->out[2];
+  for (int64_t plane = begin; plane < end; plane++) {
+    const float* x = c->x + plane * in_plane;
+    float* y = c->y + plane * out_plane;
+    for (int64_t oz = 0; oz < g->out[0]; oz++) {
+      int64_t z0, z1;
+      pfw_spatial_taps(g, 0, oz, &z0, &z1);
+      for (int64_t oy = 0; oy < g->out[1]; oy++) {
+        int64_t y0, y1;
+        pfw_spatial_taps(g, 1, oy, &y0, &y1);
+        for (int64_t ox = 0; ox < g->out[2]; ox++) {
+          int64_t x0, x1;
+          pfw_spatial_taps(g, 2, ox, &x0, &x1);
+          int64_t bz = oz * g->s[0] - g->pb[0], by = oy * g->s[1] - g->pb[1], bx = ox * g->s[2] - g->pb[2];
+          float mx = -FLT_MAX; /* what ONNX Runtime yields for a window with no input */
+          double sum = 0;
+          for (int64_t tz = z0; tz < z1; tz++)
+            for (int64_t ty = y0; ty < y1; ty++) {
+              const float* row = x + ((bz + tz * g->d[0]) * Hin + by + ty * g->d[1]) * Win + bx;
+              for (int64_t tx = x0; tx < x1; tx++) {
+                float v = row[tx * g->d[2]];
+                if (v > mx) mx = v;
+                sum += v;
+              }
+            }
+          float* out = y + (oz * g->out[1] + oy) * g->out[2] + ox;
+          if (c->kind == POOL_MAX) {
+            *out = mx;
+          } else {
+            int64_t cnt = c->include_pad
+                              ? padded_taps(g, 0, oz) * padded_taps(g, 1, oy) * padded_taps(g, 2, ox)
+                              : (z1 - z0) * (y1 - y0) * (x1 - x0);
+            *out = cnt > 0 ? (float)(sum / (double)cnt) : NAN; /* mean of nothing */
+          }
+        }
+      }
+    }
+  }
+}
+
+static pfw_status pool_run(pfw_node* node, int kind) {
+  const pfw_tensor* X = node->in[0];
+  pool_ctx c;
+  int32_t n = X->rank - 2, nk;
+  const int64_t* ks = pfw_attr_ints(node, "kernel_shape", &nk);
+  /* Same attributes and shapes as at prepare, where this succeeded. */
+  pfw_spatial_init(node, n, X->dims + 2, ks, pfw_attr_int(node, "ceil_mode", 0) != 0, &c.g);
+  c.x = X->data;
+  c.y = node->out[0]->data;
+  c.kind = kind;
+  c.include_pad = pfw_attr_int(node, "count_include_pad", 0) != 0;
+  if (pfw_numel(node->out[0]) == 0) return PFW_OK;
+  pfw_parallel_for(node->pool, X->dims[0] * X->dims[1], pool_planes, &c);
+  return PFW_OK;
+}
+
+static pfw_status maxpool_run(pfw_node* node) { return pool_run(node, POOL_MAX); }
+static pfw_status avgpool_run(pfw_node* node) { return pool_run(node, POOL_AVG); }
+
+const pfw_op pfw_op_MaxPool = {PFW_OP_MaxPool, maxpool_prepare, maxpool_run, 0};
+const pfw_op pfw_op_AveragePool = {PFW_OP_AveragePool, avgpool_prepare, avgpool_run, 0};
+
+/* ---- GlobalAveragePool --------------------------------------------------------- */
+
+static pfw_status gap_prepare(pfw_node* node) {
+  if (node->n_in != 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 input, got %d", (int)node->n_in);
+  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  pfw_status st = pfw_check_input(node, 0, PFW_FLOAT32, -1);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* X = node->in[0];
+  if (X->rank < 3)
+    return pfw_error(PFW_ERR_SHAPE, "input 0 has rank %d; expected >= 3 (N, C, spatial dims)", (int)X->rank);
+  int64_t dims[PFW_MAX_RANK];
+  for (int32_t k = 0; k < X->rank; k++) dims[k] = k < 2 ? X->dims[k] : 1;
+  return pfw_set_output(node->out[0], PFW_FLOAT32, X->rank, dims);
+}
+
+static pfw_status gap_run(pfw_node* node) {
+  const pfw_tensor* X = node->in[0];
+  int64_t planes = X->dims[0] * X->dims[1], size = 1;
+  for (int32_t k = 2; k < X->rank; k++) size *= X->dims[k];
+  const float* x = X->data;
+  float* y = node->out[0]->data;
+  for (int64_t p = 0; p < planes; p++) {
+    double sum = 0;
+    for (int64_t i = 0; i < size; i++) sum += x[p * size + i];
+    y[p] = size > 0 ? (float)(sum / (double)size) : NAN;
+  }
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_GlobalAveragePool = {PFW_OP_GlobalAveragePool, gap_prepare, gap_run, 0};

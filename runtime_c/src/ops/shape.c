@@ -1,0 +1,267 @@
+/* Shape ops on any dtype: Reshape, Flatten and Identity (data unchanged, so
+ * the planner may alias output and input), Transpose and Concat. */
+#include <string.h>
+
+#include "ops_common.h"
+
+static pfw_status need_io(const pfw_node* node, int32_t min_in, int32_t max_in) {
+  if (node->n_in < min_in || node->n_in > max_in) {
+    if (min_in == max_in)
+      return pfw_error(PFW_ERR_INVALID_MODEL, "expected %d input%s, got %d", (int)min_in, min_in == 1 ? "" : "s",
+                       (int)node->n_in);
+    return pfw_error(PFW_ERR_INVALID_MODEL, "expected %d to %d inputs, got %d", (int)min_in, (int)max_in,
+                     (int)node->n_in);
+  }
+  if (!node->in[0]) return pfw_error(PFW_ERR_INVALID_MODEL, "input 0 is required but absent");
+  if (node->n_out < 1 || !node->out[0]) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  return PFW_OK;
+}
+
+/* Output 0 holds input 0's bytes; nothing to do when the planner aliased them. */
+static pfw_status copy_run(pfw_node* node) {
+  const pfw_tensor* x = node->in[0];
+  pfw_tensor* y = node->out[0];
+  if (y->data != x->data && y->nbytes) memcpy(y->data, x->data, y->nbytes);
+  return PFW_OK;
+}
+
+/* ---- Reshape ------------------------------------------------------------------- */
+
+static pfw_status reshape_prepare(pfw_node* node) {
+  const pfw_tensor* x = node->in[0];
+  int64_t shape[PFW_MAX_RANK];
+  int32_t n;
+  pfw_status st;
+  if (node->desc->version < 5) { /* opset 1-4: the shape is an attribute */
+    st = need_io(node, 1, 1);
+    if (st != PFW_OK) return st;
+    const int64_t* v = pfw_attr_ints(node, "shape", &n);
+    if (!v) return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'shape' is required before opset 5");
+    if (n > PFW_MAX_RANK)
+      return pfw_error(PFW_ERR_UNSUPPORTED, "attribute 'shape' has %d values; the maximum rank is %d", (int)n,
+                       PFW_MAX_RANK);
+    memcpy(shape, v, sizeof(int64_t) * (size_t)n);
+  } else {
+    st = need_io(node, 2, 2);
+    if (st == PFW_OK) st = pfw_check_input(node, 1, PFW_INT64, 1);
+    if (st != PFW_OK) return st;
+    const pfw_tensor* s = node->in[1];
+    if (!s->is_const || (!s->data && s->dims[0] > 0))
+      return pfw_error(PFW_ERR_UNSUPPORTED,
+                       "input 1 (shape) must be a constant; shapes computed at run time are not supported");
+    if (s->dims[0] > PFW_MAX_RANK)
+      return pfw_error(PFW_ERR_UNSUPPORTED, "input 1 (shape) has %lld values; the maximum rank is %d",
+                       (long long)s->dims[0], PFW_MAX_RANK);
+    n = (int32_t)s->dims[0];
+    if (n) memcpy(shape, s->data, sizeof(int64_t) * (size_t)n); /* memcpy: no alignment assumed */
+  }
+  bool allowzero = pfw_attr_int(node, "allowzero", 0) != 0;
+  int32_t infer = -1;
+  int64_t known = 1;
+  bool has_zero = false;
+  for (int32_t i = 0; i < n; i++) {
+    if (shape[i] == -1) {
+      if (infer >= 0) return pfw_error(PFW_ERR_INVALID_MODEL, "shape has more than one -1");
+      infer = i;
+      continue;
+    }
+    if (shape[i] < -1)
+      return pfw_error(PFW_ERR_INVALID_MODEL, "shape[%d] is %lld; expected >= -1", (int)i, (long long)shape[i]);
+    if (shape[i] == 0 && !allowzero) {
+      if (i >= x->rank)
+        return pfw_error(PFW_ERR_SHAPE, "shape[%d] is 0 (copy) but the input has only %d dims", (int)i,
+                         (int)x->rank);
+      shape[i] = x->dims[i];
+    } else if (shape[i] == 0) {
+      has_zero = true;
+    }
+    if (pfw_mul_overflows(known, shape[i], &known)) return pfw_error(PFW_ERR_SHAPE, "shape is too large");
+  }
+  int64_t total = pfw_numel(x);
+  if (infer >= 0) {
+    if (has_zero) return pfw_error(PFW_ERR_INVALID_MODEL, "shape has both 0 and -1 with allowzero=1");
+    if (known == 0 || total % known != 0)
+      return pfw_error(PFW_ERR_SHAPE, "cannot infer the -1 in shape: %lld elements do not divide by %lld",
+                       (long long)total, (long long)known);
+    shape[infer] = total / known;
+    known = total;
+  }
+  if (known != total)
+    return pfw_error(PFW_ERR_SHAPE, "shape has %lld elements but input 0 has %lld", (long long)known,
+                     (long long)total);
+  return pfw_set_output(node->out[0], x->dtype, n, shape);
+}
+
+const pfw_op pfw_op_Reshape = {PFW_OP_Reshape, reshape_prepare, copy_run, PFW_OPF_ALIAS};
+
+/* ---- Flatten ------------------------------------------------------------------- */
+
+static pfw_status flatten_prepare(pfw_node* node) {
+  pfw_status st = need_io(node, 1, 1);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* x = node->in[0];
+  int64_t axis = pfw_attr_int(node, "axis", 1);
+  if (axis < -(int64_t)x->rank || axis > x->rank)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'axis' is %lld; expected [%d, %d] for rank %d",
+                     (long long)axis, -(int)x->rank, (int)x->rank, (int)x->rank);
+  if (axis < 0) axis += x->rank;
+  int64_t dims[2] = {1, 1};
+  for (int32_t k = 0; k < x->rank; k++) dims[k >= axis] *= x->dims[k]; /* numel fits, so products do */
+  return pfw_set_output(node->out[0], x->dtype, 2, dims);
+}
+
+const pfw_op pfw_op_Flatten = {PFW_OP_Flatten, flatten_prepare, copy_run, PFW_OPF_ALIAS};
+
+/* ---- Identity ------------------------------------------------------------------ */
+
+static pfw_status identity_prepare(pfw_node* node) {
+  pfw_status st = need_io(node, 1, 1);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* x = node->in[0];
+  return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
+}
+
+const pfw_op pfw_op_Identity = {PFW_OP_Identity, identity_prepare, copy_run, PFW_OPF_ALIAS};
+
+/* ---- Transpose ----------------------------------------------------------------- */
+
+/* perm from the attribute (default: reversed dims), checked. */
+static pfw_status get_perm(const pfw_node* node, int32_t rank, int32_t* perm) {
+  int32_t n;
+  const int64_t* p = pfw_attr_ints(node, "perm", &n);
+  if (!p) {
+    for (int32_t k = 0; k < rank; k++) perm[k] = rank - 1 - k;
+    return PFW_OK;
+  }
+  if (n != rank)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'perm' has %d values, expected %d (the input rank)", (int)n,
+                     (int)rank);
+  bool seen[PFW_MAX_RANK] = {false};
+  for (int32_t k = 0; k < rank; k++) {
+    if (p[k] < 0 || p[k] >= rank || seen[p[k]])
+      return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'perm' is not a permutation of 0..%d (entry %d is %lld)",
+                       (int)rank - 1, (int)k, (long long)p[k]);
+    seen[p[k]] = true;
+    perm[k] = (int32_t)p[k];
+  }
+  return PFW_OK;
+}
+
+static pfw_status transpose_prepare(pfw_node* node) {
+  pfw_status st = need_io(node, 1, 1);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* x = node->in[0];
+  int32_t perm[PFW_MAX_RANK];
+  st = get_perm(node, x->rank, perm);
+  if (st != PFW_OK) return st;
+  int64_t dims[PFW_MAX_RANK];
+  for (int32_t k = 0; k < x->rank; k++) dims[k] = x->dims[perm[k]];
+  return pfw_set_output(node->out[0], x->dtype, x->rank, dims);
+}
+
+/* Copies n elements of type T read with stride `s` (elements). */
+#define GATHER(T)                                                           \
+  do {                                                                      \
+    const T* src_ = (const T*)src;                                          \
+    T* dst_ = (T*)dst;                                                      \
+    for (int64_t i = 0; i < n; i++) dst_[i] = src_[i * s];                  \
+  } while (0)
+
+static void gather(void* dst, const void* src, int64_t n, int64_t s, size_t es) {
+  switch (es) {
+    case 1: GATHER(uint8_t); break;
+    case 2: GATHER(uint16_t); break;
+    case 4: GATHER(uint32_t); break;
+    default: GATHER(uint64_t); break;
+  }
+}
+
+static pfw_status transpose_run(pfw_node* node) {
+  const pfw_tensor* x = node->in[0];
+  pfw_tensor* y = node->out[0];
+  int32_t r = x->rank, perm[PFW_MAX_RANK];
+  get_perm(node, r, perm); /* checked at prepare */
+  if (pfw_numel(y) == 0) return PFW_OK;
+  if (r == 0) return copy_run(node);
+  size_t es = pfw_dtype_size(x->dtype);
+  int64_t xs[PFW_MAX_RANK], s[PFW_MAX_RANK]; /* input strides; by output dim */
+  int64_t step = 1;
+  for (int32_t k = r - 1; k >= 0; k--) {
+    xs[k] = step;
+    step *= x->dims[k];
+  }
+  for (int32_t k = 0; k < r; k++) s[k] = xs[perm[k]];
+  int64_t inner = y->dims[r - 1], outer = pfw_numel(y) / inner;
+  int64_t idx[PFW_MAX_RANK] = {0}, off = 0;
+  const char* src = x->data;
+  char* dst = y->data;
+  for (int64_t row = 0; row < outer; row++) {
+    gather(dst + (size_t)(row * inner) * es, src + (size_t)off * es, inner, s[r - 1], es);
+    for (int32_t k = r - 2; k >= 0; k--) {
+      off += s[k];
+      if (++idx[k] < y->dims[k]) break;
+      off -= s[k] * y->dims[k];
+      idx[k] = 0;
+    }
+  }
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_Transpose = {PFW_OP_Transpose, transpose_prepare, transpose_run, 0};
+
+/* ---- Concat -------------------------------------------------------------------- */
+
+static pfw_status concat_prepare(pfw_node* node) {
+  if (node->n_in < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected at least 1 input");
+  if (node->n_out < 1 || !node->out[0]) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  if (!node->in[0]) return pfw_error(PFW_ERR_INVALID_MODEL, "input 0 is required but absent");
+  const pfw_tensor* x0 = node->in[0];
+  if (x0->rank < 1) return pfw_error(PFW_ERR_SHAPE, "input 0 is a scalar; Concat needs rank >= 1");
+  pfw_attr const* a = pfw_attr_find(node, "axis");
+  if (!a || a->type != PFW_ATTR_INT) return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'axis' is required");
+  int32_t axis;
+  pfw_status st = pfw_norm_axis(a->i, x0->rank, "attribute 'axis'", &axis);
+  if (st != PFW_OK) return st;
+  int64_t dims[PFW_MAX_RANK];
+  memcpy(dims, x0->dims, sizeof dims);
+  for (int32_t i = 1; i < node->n_in; i++) {
+    st = pfw_check_input(node, i, x0->dtype, x0->rank);
+    if (st != PFW_OK) return st;
+    const pfw_tensor* xi = node->in[i];
+    for (int32_t k = 0; k < x0->rank; k++) {
+      if (k == axis) {
+        if (pfw_mul_overflows(1, dims[k] + xi->dims[k], &dims[k]))
+          return pfw_error(PFW_ERR_SHAPE, "concatenated dimension is too large");
+      } else if (xi->dims[k] != x0->dims[k]) {
+        return pfw_error(PFW_ERR_SHAPE, "input %d has dimension %d = %lld, expected %lld like input 0", (int)i,
+                         (int)k, (long long)xi->dims[k], (long long)x0->dims[k]);
+      }
+    }
+  }
+  return pfw_set_output(node->out[0], x0->dtype, x0->rank, dims);
+}
+
+static pfw_status concat_run(pfw_node* node) {
+  pfw_tensor* y = node->out[0];
+  if (pfw_numel(y) == 0) return PFW_OK;
+  const pfw_tensor* x0 = node->in[0];
+  int32_t axis;
+  pfw_norm_axis(pfw_attr_int(node, "axis", 0), x0->rank, "attribute 'axis'", &axis); /* checked at prepare */
+  size_t es = pfw_dtype_size(y->dtype);
+  int64_t outer = 1, inner = 1;
+  for (int32_t k = 0; k < axis; k++) outer *= y->dims[k];
+  for (int32_t k = axis + 1; k < y->rank; k++) inner *= y->dims[k];
+  char* dst = y->data;
+  for (int64_t o = 0; o < outer; o++) {
+    for (int32_t i = 0; i < node->n_in; i++) {
+      const pfw_tensor* xi = node->in[i];
+      size_t chunk = (size_t)(xi->dims[axis] * inner) * es;
+      if (!chunk) continue;
+      memcpy(dst, (const char*)xi->data + (size_t)o * chunk, chunk);
+      dst += chunk;
+    }
+  }
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_Concat = {PFW_OP_Concat, concat_prepare, concat_run, 0};
