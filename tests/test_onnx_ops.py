@@ -56,6 +56,8 @@ GEMM = [
     case("C_absent_beta", rand(*A), Init(rand(*B)), None, beta=3.0),
     case("beta0", rand(*A), Init(rand(*B)), Init(rand(3, 4)), beta=0.0),
     case("wide_k", rand(7, 130), Init(rand(130, 33)), Init(rand(33))),
+    case("wide_n_over_tiles", rand(3, 20), Init(rand(20, 530)), Init(rand(530))),
+    case("wide_n_transB", rand(3, 20), Init(rand(513, 20)), Init(rand(3, 513)), transB=1, beta=0.5),
 ]
 
 
@@ -79,6 +81,7 @@ MATMUL = [
     case("4d_both_sides", rand(1, 3, 2, 4), rand(2, 1, 4, 6)),
     case("4d_x_4d", rand(2, 3, 5, 4), rand(2, 3, 4, 2)),
     case("long_k", rand(2, 5, 129), rand(129, 17)),
+    case("wide_n_over_tiles", rand(2, 3, 16), Init(rand(16, 600))),
 ]
 
 
@@ -284,6 +287,10 @@ CONV = [
     case("1d_same_lower_s2", X1, Init(rand(4, 3, 4)), Init(rand(4)), auto_pad="SAME_LOWER", strides=[2]),
     case("1d_same_upper_s3", X1, Init(rand(4, 3, 4)), auto_pad="SAME_UPPER", strides=[3]),
     case("1d_valid", X1, Init(rand(4, 3, 4)), auto_pad="VALID"),
+    case("1d_long_over_tiles", rand(1, 2, 700), Init(rand(3, 2, 5)), Init(rand(3)), pads=[2, 2]),
+    case("1d_long_strided", rand(1, 2, 700), Init(rand(3, 2, 4)), strides=[2], dilations=[3]),
+    case("2d_wide_over_tiles", rand(1, 2, 3, 600), Init(rand(2, 2, 3, 3)), Init(rand(2)), pads=[1, 1, 1, 1]),
+    case("2d_wide_depthwise", rand(1, 2, 3, 530), Init(rand(2, 1, 3, 3)), group=2, pads=[0, 1, 0, 1]),
 ]
 
 
@@ -314,6 +321,7 @@ MAXPOOL = [
     case("1d_pads_ceil", P1, kernel_shape=[3], strides=[2], pads=[1, 1], ceil_mode=1),
     case("1d_dilations", P1, kernel_shape=[3], dilations=[2]),
     case("1d_same_upper", P1, kernel_shape=[4], strides=[3], auto_pad="SAME_UPPER"),
+    case("1d_long", rand(1, 2, 700), kernel_shape=[3], strides=[1], pads=[1, 1]),
 ]
 
 
