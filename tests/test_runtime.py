@@ -317,3 +317,31 @@ def test_integer_division_by_zero_is_an_error_not_a_signal(dtype):
     lo = np.iinfo(dtype).min
     # MIN / -1 overflows; the runtime wraps (two's complement), as NumPy does; -7 / 2 truncates.
     assert lines[1] == f"MIN/-1: {[lo, -7, -3]}", lines
+
+
+
+def test_resize_that_breaks_a_later_node_names_it_and_recovers():
+    """x [N, 4] + c [3, 4]: N=1 and N=3 broadcast, N=2 does not."""
+    model = build([helper.make_node("Add", ["x", "c"], ["y"], name="add_c")],
+                  [value_info("x", f32, ["N", 4])], [value_info("y", f32, [3, 4])],
+                  {"c": rng.standard_normal((3, 4)).astype(f32)})
+    with Interpreter(to_pfw(model)) as it:
+        with pytest.raises(ValueError, match="add_c"):
+            it.run(np.zeros((2, 4), f32))
+        for batch in (3, 1):
+            x = rng.standard_normal((batch, 4)).astype(f32)
+            assert_match(it.run(x), ort_run(model, {"x": x}))
+
+
+def test_model_valid_only_for_some_batch_sizes_loads():
+    """x [N, 4] -> Reshape [-1, 5] is valid for N = 5, 10, ... (ONNX Runtime
+    loads and runs it); N=3 gives 12 elements, which 5 does not divide."""
+    model = build([helper.make_node("Reshape", ["x", "shape"], ["y"], name="to_fives")],
+                  [value_info("x", f32, ["N", 4])], [value_info("y", f32, [-1, 5])],
+                  {"shape": np.array([-1, 5], i64)})
+    with Interpreter(to_pfw(model)) as it:
+        for batch in (5, 10):
+            x = rng.standard_normal((batch, 4)).astype(f32)
+            assert_match(it.run(x), ort_run(model, {"x": x}))
+        with pytest.raises(ValueError, match="to_fives"):
+            it.run(np.zeros((3, 4), f32))
