@@ -68,6 +68,9 @@ static void lifetimes(pfw_interpreter* it, plan_state* ps) {
       ps->flags[t] |= PLAN_ARENA;
     }
   }
+  /* Inputs stay intact through the run (as in TFLite), so invoking again
+   * without re-feeding them gives the same outputs. */
+  for (int32_t i = 0; i < g->n_inputs; i++) ps->last[g->inputs[i]] = g->n_nodes;
   for (int32_t i = 0; i < g->n_outputs; i++) {
     ps->last[g->outputs[i]] = g->n_nodes;
     ps->flags[g->outputs[i]] |= PLAN_GRAPH_OUTPUT;
