@@ -23,7 +23,7 @@ typedef struct tnode {
   int64_t ints[H_MAX_ATTRS][16];
 } tnode;
 
-static void tn_init(tnode* t, uint16_t op, int32_t version) {
+static inline void tn_init(tnode* t, uint16_t op, int32_t version) {
   memset(t, 0, sizeof *t);
   t->desc.op = op;
   t->desc.name = "test";
@@ -38,7 +38,7 @@ static void tn_init(tnode* t, uint16_t op, int32_t version) {
 }
 
 /* Appends input `data` of dtype/shape (NULL data = absent optional input). */
-static pfw_tensor* tn_in(tnode* t, pfw_dtype dt, const void* data, int32_t rank, const int64_t* dims) {
+static inline pfw_tensor* tn_in(tnode* t, pfw_dtype dt, const void* data, int32_t rank, const int64_t* dims) {
   int32_t i = t->node.n_in++;
   if (!data && rank < 0) {
     t->pin[i] = NULL;
@@ -60,9 +60,10 @@ static pfw_tensor* tn_in(tnode* t, pfw_dtype dt, const void* data, int32_t rank,
 }
 #define DIMS(...) (int32_t)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
 #define F32(t, data, ...) tn_in((t), PFW_FLOAT32, (data), DIMS(__VA_ARGS__))
+#define SH(...) DIMS(__VA_ARGS__) /* a (rank, dims) argument pair */
 #define ABSENT(t) tn_in((t), PFW_DTYPE_UNDEFINED, NULL, -1, NULL)
 
-static pfw_attr* tn_attr(tnode* t, const char* name, pfw_attr_type type) {
+static inline pfw_attr* tn_attr(tnode* t, const char* name, pfw_attr_type type) {
   pfw_attr* a = &t->attrs[t->desc.n_attrs];
   a->name = name;
   a->type = type;
@@ -70,14 +71,14 @@ static pfw_attr* tn_attr(tnode* t, const char* name, pfw_attr_type type) {
   t->desc.n_attrs++;
   return a;
 }
-static void tn_int(tnode* t, const char* name, int64_t v) { tn_attr(t, name, PFW_ATTR_INT)->i = v; }
-static void tn_float(tnode* t, const char* name, float v) { tn_attr(t, name, PFW_ATTR_FLOAT)->f = v; }
-static void tn_str(tnode* t, const char* name, const char* s) {
+static inline void tn_int(tnode* t, const char* name, int64_t v) { tn_attr(t, name, PFW_ATTR_INT)->i = v; }
+static inline void tn_float(tnode* t, const char* name, float v) { tn_attr(t, name, PFW_ATTR_FLOAT)->f = v; }
+static inline void tn_str(tnode* t, const char* name, const char* s) {
   pfw_attr* a = tn_attr(t, name, PFW_ATTR_STRING);
   a->s = (const uint8_t*)s;
   a->s_len = (int32_t)strlen(s);
 }
-static void tn_ints(tnode* t, const char* name, int32_t n, const int64_t* v) {
+static inline void tn_ints(tnode* t, const char* name, int32_t n, const int64_t* v) {
   pfw_attr* a = tn_attr(t, name, PFW_ATTR_INTS);
   a->n = n;
   memcpy(a->ints, v, sizeof(int64_t) * (size_t)n);
@@ -85,7 +86,7 @@ static void tn_ints(tnode* t, const char* name, int32_t n, const int64_t* v) {
 #define INTS(t, name, ...) tn_ints((t), (name), DIMS(__VA_ARGS__))
 
 /* prepare through the registry. */
-static pfw_status tn_prepare(tnode* t) {
+static inline pfw_status tn_prepare(tnode* t) {
   const pfw_op* op = pfw_find_op(t->desc.op);
   if (!op) return pfw_error(PFW_ERR_UNSUPPORTED, "no kernel");
   t->node.op = op;
@@ -96,7 +97,7 @@ static pfw_status tn_prepare(tnode* t) {
 
 /* Allocates outputs and scratch, runs, frees the scratch and state. The
  * output data stays in t->tout[0].data (free with tn_free). */
-static pfw_status tn_run(tnode* t) {
+static inline pfw_status tn_run(tnode* t) {
   for (int32_t j = 0; j < t->node.n_out; j++)
     if (t->pout[j] && !t->pout[j]->data) t->pout[j]->data = malloc(t->pout[j]->nbytes + 1);
   t->node.scratch = t->node.scratch_size ? malloc(t->node.scratch_size) : NULL;
@@ -106,7 +107,7 @@ static pfw_status tn_run(tnode* t) {
   return st;
 }
 
-static void tn_free(tnode* t) {
+static inline void tn_free(tnode* t) {
   free(t->node.state);
   t->node.state = NULL;
   for (int32_t j = 0; j < 2; j++) {
@@ -116,7 +117,7 @@ static void tn_free(tnode* t) {
 }
 
 /* prepare + run; returns the first non-OK status. */
-static pfw_status tn_exec(tnode* t) {
+static inline pfw_status tn_exec(tnode* t) {
   pfw_status st = tn_prepare(t);
   return st != PFW_OK ? st : tn_run(t);
 }
@@ -130,13 +131,13 @@ static pfw_status tn_exec(tnode* t) {
 
 /* Deterministic values in [-1, 1). */
 static uint64_t h_seed = 88172645463325252ull;
-static float urand(void) {
+static inline float urand(void) {
   h_seed ^= h_seed << 13;
   h_seed ^= h_seed >> 7;
   h_seed ^= h_seed << 17;
   return (float)((h_seed >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
 }
-static float* frand(int64_t n) {
+static inline float* frand(int64_t n) {
   float* p = malloc(sizeof(float) * (size_t)(n ? n : 1));
   for (int64_t i = 0; i < n; i++) p[i] = urand();
   return p;

@@ -2,13 +2,23 @@
  * Earlier opsets: the input is seen as 2-D [prod(dims[:axis]),
  * prod(dims[axis:])] (axis default 1) and each row is normalised. */
 #include <math.h>
-#include <stdlib.h>
 
 #include "ops_common.h"
 
-typedef struct softmax_state {
-  int64_t outer, n, inner; /* the reduced dimension has n elements, stride inner */
-} softmax_state;
+/* The reduced dimension has n elements at stride `inner`, repeated `outer`
+ * times; the axis was checked at prepare. */
+static void softmax_geometry(const pfw_node* node, int64_t* outer, int64_t* n, int64_t* inner) {
+  const pfw_tensor* x = node->in[0];
+  bool v13 = node->desc->version >= 13;
+  int32_t axis = 0;
+  pfw_norm_axis(pfw_attr_int(node, "axis", v13 ? -1 : 1), x->rank, "attribute 'axis'", &axis);
+  *outer = *n = *inner = 1;
+  for (int32_t k = 0; k < x->rank; k++) {
+    if (k < axis) *outer *= x->dims[k];
+    else if (k == axis || !v13) *n *= x->dims[k];
+    else *inner *= x->dims[k];
+  }
+}
 
 static pfw_status softmax_prepare(pfw_node* node) {
   if (node->n_in != 1 || !node->in[0])
@@ -18,23 +28,11 @@ static pfw_status softmax_prepare(pfw_node* node) {
   if (x->dtype != PFW_FLOAT32 && x->dtype != PFW_FLOAT64)
     return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64",
                      pfw_dtype_name(x->dtype));
-  bool v13 = node->desc->version >= 13;
-  int64_t axis_attr = pfw_attr_int(node, "axis", v13 ? -1 : 1);
   if (x->rank == 0) return pfw_error(PFW_ERR_SHAPE, "input 0 is a scalar; Softmax needs rank >= 1");
   int32_t axis;
-  pfw_status st = pfw_norm_axis(axis_attr, x->rank, "attribute 'axis'", &axis);
+  pfw_status st = pfw_norm_axis(pfw_attr_int(node, "axis", node->desc->version >= 13 ? -1 : 1), x->rank,
+                                "attribute 'axis'", &axis);
   if (st != PFW_OK) return st;
-  softmax_state* s = calloc(1, sizeof *s);
-  if (!s) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory");
-  s->outer = s->n = s->inner = 1;
-  for (int32_t k = 0; k < axis; k++) s->outer *= x->dims[k];
-  if (v13) {
-    s->n = x->dims[axis];
-    for (int32_t k = axis + 1; k < x->rank; k++) s->inner *= x->dims[k];
-  } else {
-    for (int32_t k = axis; k < x->rank; k++) s->n *= x->dims[k];
-  }
-  node->state = s;
   return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
 }
 
@@ -57,13 +55,13 @@ static pfw_status softmax_prepare(pfw_node* node) {
   } while (0)
 
 static pfw_status softmax_run(pfw_node* node) {
-  const softmax_state* s = node->state;
   const void* x = node->in[0]->data;
   void* y = node->out[0]->data;
-  int64_t n = s->n, inner = s->inner;
+  int64_t outer, n, inner;
+  softmax_geometry(node, &outer, &n, &inner);
   if (n == 0) return PFW_OK;
   bool f32 = node->in[0]->dtype == PFW_FLOAT32;
-  for (int64_t o = 0; o < s->outer; o++) {
+  for (int64_t o = 0; o < outer; o++) {
     for (int64_t j = 0; j < inner; j++) {
       int64_t base = o * n * inner + j;
       if (f32) SOFTMAX_COLUMN(float, expf);

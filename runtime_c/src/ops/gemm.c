@@ -12,7 +12,9 @@
  * Each column's sum runs k = 0..K-1 in order whichever branch is taken. */
 static void row_product(const float* a, int64_t as, const float* b, int64_t bk, int64_t bn, int64_t K,
                         int64_t n, double* out) {
-  if (bn == 1) {
+  if (K == 0) {
+    for (int64_t j = 0; j < n; j++) out[j] = 0;
+  } else if (bn == 1) {
     for (int64_t j = 0; j < n; j++) out[j] = 0;
     for (int64_t k = 0; k < K; k++) {
       double av = a[k * as];
@@ -47,7 +49,9 @@ static void gemm_rows(void* p, int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; i++) {
     for (int64_t j0 = 0; j0 < g->N; j0 += TILE) {
       int64_t n = g->N - j0 < TILE ? g->N - j0 : TILE;
-      row_product(g->a + i * g->a_row, g->a_k, g->b + j0 * g->b_col, g->b_k, g->b_col, g->K, n, acc);
+      /* An empty operand (K = 0) may have a NULL data pointer: no offsets then. */
+      if (g->K) row_product(g->a + i * g->a_row, g->a_k, g->b + j0 * g->b_col, g->b_k, g->b_col, g->K, n, acc);
+      else row_product(NULL, 0, NULL, 0, 1, 0, n, acc);
       float* y = g->y + i * g->N + j0;
       for (int64_t j = 0; j < n; j++) {
         double v = g->alpha * acc[j];
@@ -213,12 +217,12 @@ static void matmul_rows(void* p, int64_t begin, int64_t end) {
       astep *= s->a_batch[k];
       bstep *= s->b_batch[k];
     }
-    const float* a = c->a + (ao * s->M + i) * s->K;
-    const float* b = c->b + bo * s->K * s->N;
+    const float* a = s->K ? c->a + (ao * s->M + i) * s->K : NULL; /* K = 0: data may be NULL */
+    const float* b = s->K ? c->b + bo * s->K * s->N : NULL;
     float* y = c->y + r * s->N;
     for (int64_t j0 = 0; j0 < s->N; j0 += TILE) {
       int64_t n = s->N - j0 < TILE ? s->N - j0 : TILE;
-      row_product(a, 1, b + j0, s->N, 1, s->K, n, acc);
+      row_product(a, 1, b ? b + j0 : NULL, s->N, 1, s->K, n, acc);
       for (int64_t j = 0; j < n; j++) y[j0 + j] = (float)acc[j];
     }
   }
