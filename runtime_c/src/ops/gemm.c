@@ -187,7 +187,7 @@ static pfw_status matmul_prepare(pfw_node* node) {
   if (st == PFW_OK) st = pfw_check_input(node, 1, PFW_FLOAT32, -1);
   if (st != PFW_OK) return st;
   mm_shape s;
-  int32_t r;
+  int32_t r = 0;
   int64_t dims[PFW_MAX_RANK + 2];
   st = mm_shape_of(node->in[0], node->in[1], &s, &r, dims);
   if (st != PFW_OK) return st;
