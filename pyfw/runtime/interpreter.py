@@ -204,7 +204,8 @@ class Interpreter:
         self._check_open()
         values = self._order_feeds(feeds)
         arrays = [self._feed(i, v) for i, v in enumerate(values)]
-        # Resizes re-plan the arena, so copy in only after every input is sized.
+        # Plan once every input is sized; planning discards earlier input data.
+        _check(lib.pfw_interpreter_allocate(self._it))
         for t, arr in zip(self._in, arrays):
             _check(lib.pfw_tensor_copy_from_buffer(t, ffi.from_buffer(arr), arr.nbytes))
         _check(lib.pfw_interpreter_invoke(self._it))

@@ -132,13 +132,23 @@ PFW_API pfw_status pfw_options_set_num_threads(pfw_options* options, int32_t num
 /* Backend by name: "cpu", "opencl" or "auto". `name` is copied. */
 PFW_API pfw_status pfw_options_set_backend(pfw_options* options, const char* name);
 
+/* Largest activation arena (bytes) an interpreter may plan; a model or an
+ * input shape that needs more is refused with PFW_ERR_UNSUPPORTED before any
+ * allocation. 0 (the default) means the machine's physical memory. */
+PFW_API pfw_status pfw_options_set_arena_limit(pfw_options* options, uint64_t bytes);
+
 /* ---- interpreter ------------------------------------------------------- */
 
 /* Creates an interpreter for graph 0 of `model`: infers shapes, chooses a
  * kernel for every node and plans memory. `options` may be NULL (defaults)
  * and is not retained. `model` is borrowed and must outlive the interpreter.
  * *out is owned by the caller; free with pfw_interpreter_free. A node whose op
- * has no kernel fails with PFW_ERR_UNSUPPORTED naming the node and op. */
+ * has no kernel fails with PFW_ERR_UNSUPPORTED naming the node and op; shapes
+ * the model fixes that do not fit together fail with PFW_ERR_INVALID_MODEL.
+ * Dynamic dimensions start at 1; when the model only fits other values of
+ * them (e.g. a Reshape needing a batch that divides by 5), creation succeeds
+ * and the interpreter waits for pfw_interpreter_resize_input and
+ * pfw_interpreter_allocate. */
 PFW_API pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* options,
                                           pfw_interpreter** out);
 
@@ -155,17 +165,23 @@ PFW_API pfw_status pfw_interpreter_get_input(pfw_interpreter* interpreter, int32
 PFW_API pfw_status pfw_interpreter_get_output(pfw_interpreter* interpreter, int32_t index,
                                               pfw_tensor** out);
 
-/* Sets the shape of input `index` to `dims[0..rank)`. Dimensions the model
- * fixes must keep their value; dynamic ones (-1 in the model) may take any
- * value >= 0. The interpreter re-infers shapes and re-plans memory on the next
- * invoke (or at once; see below), which invalidates data pointers obtained
- * from pfw_tensor_data. `dims` is borrowed for the call only. Shape errors
- * further down the graph are reported here, naming the node. */
+/* Sets the shape of input `index` to `dims[0..rank)` (borrowed for the call).
+ * Dimensions the model fixes must keep their value (PFW_ERR_SHAPE otherwise);
+ * dynamic ones (-1 in the model) may take any value >= 0. Resize every input
+ * that changes, then call pfw_interpreter_allocate before writing input data.
+ * Until then tensor data is unavailable. */
 PFW_API pfw_status pfw_interpreter_resize_input(pfw_interpreter* interpreter, int32_t index,
                                                 const int64_t* dims, int32_t rank);
 
+/* Re-infers shapes and re-plans memory after resizes (a no-op otherwise).
+ * Input data written before is lost. When the new shapes do not fit the
+ * model, fails with PFW_ERR_SHAPE naming the node, and the interpreter stays
+ * unallocated until a resize that fits. */
+PFW_API pfw_status pfw_interpreter_allocate(pfw_interpreter* interpreter);
+
 /* Runs the graph. Performs no allocation. Outputs are valid until the next
- * invoke or resize. */
+ * invoke or resize. Fails with PFW_ERR_INVALID_ARGUMENT when inputs were
+ * resized and pfw_interpreter_allocate has not succeeded since. */
 PFW_API pfw_status pfw_interpreter_invoke(pfw_interpreter* interpreter);
 
 /* Bytes of the interpreter's activation arena (for tests and tools). */
@@ -187,11 +203,13 @@ PFW_API int64_t pfw_tensor_element_count(const pfw_tensor* tensor);
 PFW_API size_t pfw_tensor_byte_size(const pfw_tensor* tensor);
 
 /* Pointer to the tensor's data, borrowed from the interpreter; valid until the
- * next resize or pfw_interpreter_free. Read-only for outputs and constants. */
+ * next resize or pfw_interpreter_free; NULL while the interpreter awaits
+ * pfw_interpreter_allocate. Read-only for outputs and constants. */
 PFW_API const void* pfw_tensor_data(const pfw_tensor* tensor);
 
 /* Copies exactly pfw_tensor_byte_size() bytes from `src` into an input tensor.
- * `size` must equal that byte size (PFW_ERR_SHAPE otherwise). */
+ * `size` must equal that byte size (PFW_ERR_SHAPE otherwise). Both copies fail
+ * with PFW_ERR_INVALID_ARGUMENT while the interpreter awaits allocation. */
 PFW_API pfw_status pfw_tensor_copy_from_buffer(pfw_tensor* tensor, const void* src, size_t size);
 
 /* Copies the tensor's bytes to `dst`; `size` must equal pfw_tensor_byte_size(). */

@@ -9,10 +9,13 @@
 static _Thread_local char g_message[PFW_ERROR_CAP];
 
 pfw_status pfw_error(pfw_status status, const char* fmt, ...) {
+  /* Formatted aside first: the arguments may point into g_message itself. */
+  char msg[PFW_ERROR_CAP];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(g_message, sizeof g_message, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  memcpy(g_message, msg, sizeof msg);
   return status;
 }
 

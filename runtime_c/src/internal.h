@@ -110,6 +110,7 @@ struct pfw_tensor {
   void* data;           /* arena slot, constant data, or alias of another tensor */
   size_t nbytes;
   bool is_const;        /* data comes from the model and is read-only */
+  const bool* unplanned; /* the owning interpreter's flag: data is stale */
 };
 
 typedef struct pfw_threadpool pfw_threadpool;

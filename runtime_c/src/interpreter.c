@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "interpreter_internal.h"
 
@@ -22,6 +23,12 @@ pfw_status pfw_options_set_num_threads(pfw_options* options, int32_t num_threads
   if (num_threads < 1 || num_threads > 256)
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "num_threads must be in [1, 256], got %d", num_threads);
   options->num_threads = num_threads;
+  return PFW_OK;
+}
+
+pfw_status pfw_options_set_arena_limit(pfw_options* options, uint64_t bytes) {
+  if (!options) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_options_set_arena_limit: options is NULL");
+  options->arena_limit = bytes;
   return PFW_OK;
 }
 
@@ -81,6 +88,41 @@ static pfw_status input_bytes(const pfw_tensor* t, size_t* out) {
   return PFW_OK;
 }
 
+/* Re-labels the current error as the model's fault. */
+static pfw_status as_invalid_model(void) {
+  const char* msg = pfw_last_error();
+  if (strncmp(msg, "invalid model: ", 15) == 0) return PFW_ERR_INVALID_MODEL;
+  return pfw_error(PFW_ERR_INVALID_MODEL, "invalid model: %s", msg);
+}
+
+static size_t physical_memory(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0 || (uint64_t)pages > SIZE_MAX / (uint64_t)page) return SIZE_MAX / 2;
+  return (size_t)pages * (size_t)page;
+}
+
+static bool has_dynamic_input(const pfw_graph_desc* g) {
+  for (int32_t i = 0; i < g->n_inputs; i++) {
+    const pfw_tensor_desc* d = &g->tensors[g->inputs[i]];
+    for (int32_t k = 0; k < d->rank; k++)
+      if (d->dims[k] < 0) return true;
+  }
+  return false;
+}
+
+/* The first plan, at create. Shapes fixed by the model that do not fit are
+ * the model's fault; with dynamic inputs the fault may lie with the default
+ * value 1 of those dimensions, so planning waits for a resize. */
+static pfw_status first_plan(pfw_interpreter* it) {
+  pfw_status st = pfw_plan(it);
+  if (st != PFW_ERR_SHAPE && st != PFW_ERR_INVALID_MODEL) return st;
+  if (has_dynamic_input(it->graph)) {
+    it->unplanned = true;
+    return PFW_OK;
+  }
+  return as_invalid_model();
+}
+
 static void init_tensors(pfw_interpreter* it) {
   const pfw_graph_desc* g = it->graph;
   for (int32_t i = 0; i < g->n_tensors; i++) {
@@ -88,6 +130,7 @@ static void init_tensors(pfw_interpreter* it) {
     pfw_tensor* t = &it->tensors[i];
     t->desc = d;
     t->index = i;
+    t->unplanned = &it->unplanned;
     t->dtype = d->dtype;
     t->rank = d->rank;
     for (int32_t k = 0; k < d->rank; k++) t->dims[k] = d->dims[k] < 0 ? 1 : d->dims[k];
@@ -118,6 +161,7 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
   it->model = model;
   it->graph = g;
   it->num_threads = options ? options->num_threads : 1;
+  it->arena_limit = options && options->arena_limit ? (size_t)options->arena_limit : physical_memory();
   it->pool = pfw_threadpool_create(it->num_threads);
   it->tensors = calloc((size_t)g->n_tensors + 1, sizeof(pfw_tensor));
   it->nodes = calloc((size_t)g->n_nodes + 1, sizeof(pfw_node));
@@ -130,10 +174,11 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
     for (int32_t i = 0; i < g->n_inputs && st == PFW_OK; i++) {
       it->io[i] = &it->tensors[g->inputs[i]];
       st = input_bytes(it->io[i], &it->io[i]->nbytes);
+      if (st != PFW_OK) st = as_invalid_model();
     }
     for (int32_t i = 0; i < g->n_outputs; i++) it->io[g->n_inputs + i] = &it->tensors[g->outputs[i]];
     if (st == PFW_OK) st = bind_nodes(it);
-    if (st == PFW_OK) st = pfw_plan(it);
+    if (st == PFW_OK) st = first_plan(it);
   }
   if (st != PFW_OK) {
     pfw_interpreter_free(it);
@@ -198,26 +243,36 @@ pfw_status pfw_interpreter_resize_input(pfw_interpreter* it, int32_t index, cons
                        d->name, k, (long long)d->dims[k], (long long)dims[k]);
   }
   int64_t old[PFW_MAX_RANK];
-  size_t old_bytes = t->nbytes;
   memcpy(old, t->dims, sizeof old);
   memcpy(t->dims, dims, (size_t)rank * sizeof(int64_t));
   if (memcmp(old, t->dims, sizeof old) == 0) return PFW_OK;
-  st = input_bytes(t, &t->nbytes);
-  if (st == PFW_OK) st = pfw_plan(it);
+  size_t bytes;
+  st = input_bytes(t, &bytes);
   if (st != PFW_OK) {
-    t->nbytes = old_bytes;
-    /* Keep the interpreter usable with the previous shape. */
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", pfw_last_error());
     memcpy(t->dims, old, sizeof old);
-    if (pfw_plan(it) != PFW_OK) return pfw_error(PFW_ERR_INTERNAL, "%s (and re-planning the old shape failed)", msg);
-    return pfw_error(st, "%s", msg);
+    return st;
   }
+  t->nbytes = bytes;
+  it->unplanned = true;
+  return PFW_OK;
+}
+
+pfw_status pfw_interpreter_allocate(pfw_interpreter* it) {
+  if (!it) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_allocate: interpreter is NULL");
+  if (!it->unplanned) return PFW_OK;
+  pfw_status st = pfw_plan(it);
+  if (st == PFW_ERR_INVALID_MODEL || st == PFW_ERR_INVALID_ARGUMENT) st = PFW_ERR_SHAPE;
+  if (st != PFW_OK) return st;
+  it->unplanned = false;
   return PFW_OK;
 }
 
 pfw_status pfw_interpreter_invoke(pfw_interpreter* it) {
   if (!it) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_invoke: interpreter is NULL");
+  if (it->unplanned)
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT,
+                     "inputs were resized (or the model's shapes need other input sizes): call "
+                     "pfw_interpreter_allocate, then set the inputs, before invoking");
   for (int32_t i = 0; i < it->graph->n_nodes; i++) {
     pfw_node* n = &it->nodes[i];
     pfw_status st = n->op->run(n);

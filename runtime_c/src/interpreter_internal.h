@@ -7,6 +7,7 @@
 struct pfw_options {
   int32_t num_threads;
   char backend[16];
+  uint64_t arena_limit;  /* 0 = physical memory */
 };
 
 struct pfw_interpreter {
@@ -18,7 +19,8 @@ struct pfw_interpreter {
   pfw_node* nodes;       /* one per graph node */
   pfw_tensor** io;       /* graph inputs then outputs */
   uint8_t* arena;
-  size_t arena_size, arena_cap;
+  size_t arena_size, arena_cap, arena_limit;
+  bool unplanned;        /* inputs resized since the last successful plan */
 };
 
 /* Runs every prepare in order (shape inference), then plans and places

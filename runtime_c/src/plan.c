@@ -163,6 +163,16 @@ static size_t place(plan_item* items, int32_t n, plan_item** live) {
 
 static pfw_status assign(pfw_interpreter* it, plan_state* ps, plan_item* items, int32_t n_items,
                          size_t arena_size) {
+  if (arena_size > it->arena_limit) {
+    const pfw_tensor* big = NULL;
+    for (int32_t i = 0; i < n_items; i++)
+      if (items[i].id >= 0 && (!big || it->tensors[items[i].id].nbytes > big->nbytes)) big = &it->tensors[items[i].id];
+    return pfw_error(PFW_ERR_UNSUPPORTED,
+                     "these shapes need a %zu-byte activation arena, more than the limit of %zu bytes "
+                     "(physical memory unless set with pfw_options_set_arena_limit); the largest "
+                     "tensor is '%s' with %zu bytes",
+                     arena_size, it->arena_limit, big ? big->desc->name : "", big ? big->nbytes : (size_t)0);
+  }
   if (arena_size > it->arena_cap) {
     free(it->arena);
     it->arena = aligned_alloc(PFW_ALIGN, arena_size);

@@ -17,13 +17,23 @@ int64_t pfw_tensor_model_dim(const pfw_tensor* t, int32_t i) {
 
 int64_t pfw_tensor_element_count(const pfw_tensor* t) { return t ? pfw_numel(t) : 0; }
 size_t pfw_tensor_byte_size(const pfw_tensor* t) { return t ? t->nbytes : 0; }
-const void* pfw_tensor_data(const pfw_tensor* t) { return t ? t->data : NULL; }
+const void* pfw_tensor_data(const pfw_tensor* t) {
+  return t && !*t->unplanned ? t->data : NULL;
+}
+
+static pfw_status check_planned(const pfw_tensor* t) {
+  if (*t->unplanned)
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT,
+                     "tensor '%s': inputs were resized; call pfw_interpreter_allocate first", t->desc->name);
+  return PFW_OK;
+}
 
 pfw_status pfw_tensor_copy_from_buffer(pfw_tensor* t, const void* src, size_t size) {
   if (!t || (!src && size))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_copy_from_buffer: NULL argument");
   if (t->is_const)
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "tensor '%s' is a constant of the model", t->desc->name);
+  if (check_planned(t) != PFW_OK) return PFW_ERR_INVALID_ARGUMENT;
   if (size != t->nbytes)
     return pfw_error(PFW_ERR_SHAPE, "tensor '%s' holds %zu bytes, got %zu", t->desc->name, t->nbytes, size);
   if (size) memcpy(t->data, src, size);
@@ -33,6 +43,7 @@ pfw_status pfw_tensor_copy_from_buffer(pfw_tensor* t, const void* src, size_t si
 pfw_status pfw_tensor_copy_to_buffer(const pfw_tensor* t, void* dst, size_t size) {
   if (!t || (!dst && size))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_copy_to_buffer: NULL argument");
+  if (check_planned(t) != PFW_OK) return PFW_ERR_INVALID_ARGUMENT;
   if (size != t->nbytes)
     return pfw_error(PFW_ERR_SHAPE, "tensor '%s' holds %zu bytes, got a %zu-byte buffer", t->desc->name, t->nbytes, size);
   if (size) memcpy(dst, t->data, size);

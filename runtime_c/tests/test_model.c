@@ -69,6 +69,7 @@ static void check_golden(const char* name, int threads, int from_buffer) {
   for (int32_t i = 1; i < rank; i++) rest *= (dims[i] = pfw_tensor_dim(in, i));
   dims[0] = (int64_t)(in_size / sizeof(float)) / rest;
   CHECK_OK(pfw_interpreter_resize_input(it, 0, dims, rank));
+  CHECK_OK(pfw_interpreter_allocate(it));
   CHECK_OK(pfw_tensor_copy_from_buffer(in, x, in_size));
   CHECK_OK(pfw_interpreter_invoke(it));
   CHECK_OK(pfw_interpreter_get_output(it, 0, &out));
@@ -114,6 +115,7 @@ static void check_thread_identity(const char* name) {
     for (int32_t i = 1; i < rank; i++) rest *= (dims[i] = pfw_tensor_dim(in, i));
     dims[0] = (int64_t)(in_size / sizeof(float)) / rest;
     CHECK_OK(pfw_interpreter_resize_input(it, 0, dims, rank));
+    CHECK_OK(pfw_interpreter_allocate(it));
     CHECK_OK(pfw_tensor_copy_from_buffer(in, x, in_size));
     CHECK_OK(pfw_interpreter_invoke(it));
     pfw_interpreter_get_output(it, 0, &out);
@@ -239,11 +241,26 @@ static void check_api_misuse(void) {
   size_t before = pfw_interpreter_arena_size(it);
   int64_t dims[2] = {64, 16};
   CHECK_OK(pfw_interpreter_resize_input(it, 0, dims, 2));
+  /* Until allocation, data is unavailable and invoke says what to do. */
+  CHECK(pfw_tensor_data(t) == NULL);
+  CHECK_STATUS(pfw_tensor_copy_from_buffer(t, small, 0), PFW_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(pfw_interpreter_invoke(it), PFW_ERR_INVALID_ARGUMENT);
+  CHECK_ERROR_HAS("pfw_interpreter_allocate");
+  CHECK_OK(pfw_interpreter_allocate(it));
   CHECK(pfw_interpreter_arena_size(it) > before);
   pfw_tensor* out = NULL;
   CHECK_OK(pfw_interpreter_get_output(it, 0, &out));
   CHECK(pfw_tensor_dim(out, 0) == 64 && pfw_tensor_dim(out, 1) == 10);
   pfw_interpreter_free(it);
+  /* A plan over the arena limit is refused before allocating. */
+  pfw_options* small_opts = NULL;
+  CHECK_OK(pfw_options_create(&small_opts));
+  CHECK_OK(pfw_options_set_arena_limit(small_opts, 64));
+  it = NULL;
+  CHECK_STATUS(pfw_interpreter_create(m, small_opts, &it), PFW_ERR_UNSUPPORTED);
+  CHECK_ERROR_HAS("arena");
+  pfw_interpreter_free(it);
+  pfw_options_free(small_opts);
   pfw_model_free(m);
 }
 
