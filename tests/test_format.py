@@ -164,3 +164,23 @@ def test_op_enum_matches_onnx_names():
     onnx_ops = {s.name for s in onnx_defs.get_all_schemas_with_history() if s.domain == ""}
     ours = {k for k in vars(OpType) if not k.startswith("_") and k != "Custom"}
     assert onnx_ops <= ours
+
+
+def test_saved_files_get_the_umask_mode_not_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        pfw_format.save(sample_graph(), tmp_path / "m.pfw")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.pfw").stat().st_mode & 0o777 == 0o644
+
+
+def test_add_accepts_attributes_named_like_node_fields():
+    from pyfw.ir import Node
+
+    g = Graph("g")
+    g.add_input("x", "float32", (1,))
+    g.add(Node("Foo", ["x"], ["y"], {"name": "attr", "version": 3}, name="n", domain="d"))
+    g.outputs = ["y"]
+    back = pfw_format.load(pfw_format.to_bytes(g))
+    assert back.nodes[0].attrs == {"name": "attr", "version": 3} and back.nodes[0].name == "n"

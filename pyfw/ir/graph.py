@@ -94,7 +94,12 @@ class Graph:
 
     def add_node(self, op_type: str, inputs: Iterable[str], outputs: Iterable[str],
                  name: str = "", domain: str = "", version: int = 0, **attrs) -> Node:
-        node = Node(op_type, list(inputs), list(outputs), dict(attrs), name, domain, version)
+        """Appends a node; keyword arguments become attributes (use add() for an
+        attribute called name, domain or version)."""
+        return self.add(Node(op_type, list(inputs), list(outputs), dict(attrs), name, domain, version))
+
+    def add(self, node: Node) -> Node:
+        """Appends `node`, creating value-info tensors for new outputs."""
         for o in node.outputs:
             if o and o not in self.tensors:
                 self.tensors[o] = Tensor(o, "float32", None)
