@@ -88,7 +88,7 @@ static pfw_status follow(const fb_buf* b, size_t at, size_t* target, const char*
 }
 
 pfw_status fb_table_field(const fb_table* t, int id, fb_table* out, bool* present, const char* what) {
-  size_t p, target;
+  size_t p = 0, target = 0;
   *present = false;
   pfw_status st = field(t, id, 4, &p, what);
   if (st != PFW_OK || p == 0) return st;
@@ -110,7 +110,7 @@ static pfw_status vector_at(const fb_buf* b, size_t pos, size_t elem_size, fb_ve
 }
 
 pfw_status fb_vector(const fb_table* t, int id, size_t elem_size, fb_vec* out, const char* what) {
-  size_t p, target;
+  size_t p = 0, target = 0;
   out->buf = t->buf;
   out->pos = 0;
   out->len = 0;
@@ -122,7 +122,7 @@ pfw_status fb_vector(const fb_table* t, int id, size_t elem_size, fb_vec* out, c
 
 static pfw_status string_at(const fb_buf* b, size_t pos, const char** s, uint32_t* len,
                             const char* what) {
-  fb_vec v;
+  fb_vec v = {0};
   pfw_status st = vector_at(b, pos, 1, &v, what);
   if (st != PFW_OK) return st;
   if (!in_bounds(b, v.pos, (size_t)v.len + 1) || b->data[v.pos + v.len] != 0)
@@ -133,7 +133,7 @@ static pfw_status string_at(const fb_buf* b, size_t pos, const char** s, uint32_
 }
 
 pfw_status fb_string(const fb_table* t, int id, const char** s, uint32_t* len, const char* what) {
-  size_t p, target;
+  size_t p = 0, target = 0;
   *s = NULL;
   *len = 0;
   pfw_status st = field(t, id, 4, &p, what);
@@ -143,7 +143,7 @@ pfw_status fb_string(const fb_table* t, int id, const char** s, uint32_t* len, c
 }
 
 pfw_status fb_vec_table(const fb_vec* v, uint32_t i, fb_table* out, const char* what) {
-  size_t at = v->pos + 4 * (size_t)i, target;
+  size_t at = v->pos + 4 * (size_t)i, target = 0;
   pfw_status st = follow(v->buf, at, &target, what);
   if (st != PFW_OK) return st;
   return table_at(v->buf, target, out, what);
@@ -151,7 +151,7 @@ pfw_status fb_vec_table(const fb_vec* v, uint32_t i, fb_table* out, const char* 
 
 pfw_status fb_vec_string(const fb_vec* v, uint32_t i, const char** s, uint32_t* len,
                          const char* what) {
-  size_t at = v->pos + 4 * (size_t)i, target;
+  size_t at = v->pos + 4 * (size_t)i, target = 0;
   pfw_status st = follow(v->buf, at, &target, what);
   if (st != PFW_OK) return st;
   return string_at(v->buf, target, s, len, what);

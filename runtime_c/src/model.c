@@ -215,7 +215,7 @@ static pfw_status dec_node(pfw_model* m, const fb_table* t, pfw_node_desc* n, co
   n->n_attrs = (int32_t)av.len;
   for (uint32_t i = 0; i < av.len; i++) {
     fb_table at;
-    snprintf(w, sizeof w, "%s ('%s') attribute %u", what, n->name, i);
+    snprintf(w, sizeof w, "%.60s ('%.60s') attribute %u", what, n->name, i);
     TRY(fb_vec_table(&av, i, &at, w));
     TRY(dec_attr(m, &at, &n->attrs[i], w));
   }
