@@ -53,7 +53,7 @@ pytest: $(STAMP)
 	$(VENV)/bin/pytest -q
 
 # pytest runs last so its summary line closes the output.
-test: c-test pytest
+test: c-build c-test pytest
 
 # ---- demo ----------------------------------------------------------------
 demo: $(STAMP)
