@@ -21,19 +21,14 @@ static void softmax_geometry(const pfw_node* node, int64_t* outer, int64_t* n, i
 }
 
 static pfw_status softmax_prepare(pfw_node* node) {
-  if (node->n_in != 1 || !node->in[0])
-    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 input, got %d", (int)node->n_in);
-  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  pfw_status st = pfw_float_unary_prepare(node);
+  if (st != PFW_OK) return st;
   const pfw_tensor* x = node->in[0];
-  if (x->dtype != PFW_FLOAT32 && x->dtype != PFW_FLOAT64)
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64",
-                     pfw_dtype_name(x->dtype));
   if (x->rank == 0) return pfw_error(PFW_ERR_SHAPE, "input 0 is a scalar; Softmax needs rank >= 1");
   int32_t axis;
-  pfw_status st = pfw_norm_axis(pfw_attr_int(node, "axis", node->desc->version >= 13 ? -1 : 1), x->rank,
-                                "attribute 'axis'", &axis);
-  if (st != PFW_OK) return st;
-  return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
+  /* The output shape was set above; this only validates the axis. */
+  return pfw_norm_axis(pfw_attr_int(node, "axis", node->desc->version >= 13 ? -1 : 1), x->rank,
+                       "attribute 'axis'", &axis);
 }
 
 /* Subtracting the maximum keeps exp() in range; the sum is taken in double.

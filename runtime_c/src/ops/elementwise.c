@@ -185,7 +185,7 @@ const pfw_op pfw_op_Div = {PFW_OP_Div, binary_prepare, div_run, PFW_OPF_INPLACE}
 
 /* ---- unary ----------------------------------------------------------------- */
 
-static pfw_status unary_prepare(pfw_node* node) {
+pfw_status pfw_float_unary_prepare(pfw_node* node) {
   if (node->n_in != 1 || !node->in[0])
     return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 input, got %d", (int)node->n_in);
   if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
@@ -230,6 +230,6 @@ UNARY_RUN(relu_run, RELU, RELU)
 UNARY_RUN(sigmoid_run, sigmoid_f, sigmoid_d)
 UNARY_RUN(tanh_run, tanhf, tanh)
 
-const pfw_op pfw_op_Relu = {PFW_OP_Relu, unary_prepare, relu_run, PFW_OPF_INPLACE};
-const pfw_op pfw_op_Sigmoid = {PFW_OP_Sigmoid, unary_prepare, sigmoid_run, PFW_OPF_INPLACE};
-const pfw_op pfw_op_Tanh = {PFW_OP_Tanh, unary_prepare, tanh_run, PFW_OPF_INPLACE};
+const pfw_op pfw_op_Relu = {PFW_OP_Relu, pfw_float_unary_prepare, relu_run, PFW_OPF_INPLACE};
+const pfw_op pfw_op_Sigmoid = {PFW_OP_Sigmoid, pfw_float_unary_prepare, sigmoid_run, PFW_OPF_INPLACE};
+const pfw_op pfw_op_Tanh = {PFW_OP_Tanh, pfw_float_unary_prepare, tanh_run, PFW_OPF_INPLACE};

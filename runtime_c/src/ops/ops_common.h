@@ -32,6 +32,10 @@ static inline void pfw_spatial_taps(const pfw_spatial* g, int32_t a, int64_t o, 
   *t1 = hi > lo ? hi : lo;
 }
 
+/* prepare of a float32/float64 op with one input and an output of the same
+ * dtype and shape (Relu, Sigmoid, Tanh, Softmax...). */
+pfw_status pfw_float_unary_prepare(pfw_node* node);
+
 extern const pfw_op pfw_op_Add, pfw_op_Sub, pfw_op_Mul, pfw_op_Div;
 extern const pfw_op pfw_op_Relu, pfw_op_Sigmoid, pfw_op_Tanh;
 extern const pfw_op pfw_op_Softmax;
