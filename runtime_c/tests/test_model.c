@@ -28,6 +28,22 @@ static void* read_file(const char* name, size_t* size) {
   return buf;
 }
 
+/* Sizes input 0 for the stored input (whose batch may differ from the
+ * model's default), allocates, copies it in and invokes. */
+static void feed_and_invoke(pfw_interpreter* it, const float* x, size_t in_size) {
+  pfw_tensor* in = NULL;
+  CHECK_OK(pfw_interpreter_get_input(it, 0, &in));
+  int64_t dims[PFW_MAX_RANK];
+  int32_t rank = pfw_tensor_rank(in);
+  int64_t rest = 1;
+  for (int32_t i = 1; i < rank; i++) rest *= (dims[i] = pfw_tensor_dim(in, i));
+  dims[0] = (int64_t)(in_size / sizeof(float)) / rest;
+  CHECK_OK(pfw_interpreter_resize_input(it, 0, dims, rank));
+  CHECK_OK(pfw_interpreter_allocate(it));
+  CHECK_OK(pfw_tensor_copy_from_buffer(in, x, in_size));
+  CHECK_OK(pfw_interpreter_invoke(it));
+}
+
 /* Runs model NAME on its stored input and compares with the stored output. */
 static void check_golden(const char* name, int threads, int from_buffer) {
   char file[128];
@@ -59,19 +75,8 @@ static void check_golden(const char* name, int threads, int from_buffer) {
   float* x = read_file(file, &in_size);
   snprintf(file, sizeof file, "%s.output0.bin", name);
   float* want = read_file(file, &out_size);
-  pfw_tensor* in = NULL;
   pfw_tensor* out = NULL;
-  CHECK_OK(pfw_interpreter_get_input(it, 0, &in));
-  /* The stored input may have another batch size than the model's default. */
-  int64_t dims[PFW_MAX_RANK];
-  int32_t rank = pfw_tensor_rank(in);
-  int64_t rest = 1;
-  for (int32_t i = 1; i < rank; i++) rest *= (dims[i] = pfw_tensor_dim(in, i));
-  dims[0] = (int64_t)(in_size / sizeof(float)) / rest;
-  CHECK_OK(pfw_interpreter_resize_input(it, 0, dims, rank));
-  CHECK_OK(pfw_interpreter_allocate(it));
-  CHECK_OK(pfw_tensor_copy_from_buffer(in, x, in_size));
-  CHECK_OK(pfw_interpreter_invoke(it));
+  feed_and_invoke(it, x, in_size);
   CHECK_OK(pfw_interpreter_get_output(it, 0, &out));
   CHECK(pfw_tensor_byte_size(out) == out_size);
   float* got = malloc(out_size);
@@ -102,22 +107,13 @@ static void check_thread_identity(const char* name) {
   for (int threads = 1; threads <= 3; threads++) {
     pfw_options* opts = NULL;
     pfw_interpreter* it = NULL;
-    pfw_tensor *in = NULL, *out = NULL;
+    pfw_tensor* out = NULL;
     CHECK_OK(pfw_options_create(&opts));
     CHECK_OK(pfw_options_set_num_threads(opts, threads));
     CHECK_OK(pfw_interpreter_create(model, opts, &it));
     pfw_options_free(opts);
     if (!it) break;
-    pfw_interpreter_get_input(it, 0, &in);
-    int64_t dims[PFW_MAX_RANK];
-    int32_t rank = pfw_tensor_rank(in);
-    int64_t rest = 1;
-    for (int32_t i = 1; i < rank; i++) rest *= (dims[i] = pfw_tensor_dim(in, i));
-    dims[0] = (int64_t)(in_size / sizeof(float)) / rest;
-    CHECK_OK(pfw_interpreter_resize_input(it, 0, dims, rank));
-    CHECK_OK(pfw_interpreter_allocate(it));
-    CHECK_OK(pfw_tensor_copy_from_buffer(in, x, in_size));
-    CHECK_OK(pfw_interpreter_invoke(it));
+    feed_and_invoke(it, x, in_size);
     pfw_interpreter_get_output(it, 0, &out);
     if (threads == 1) {
       first_size = pfw_tensor_byte_size(out);
