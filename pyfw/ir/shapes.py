@@ -397,6 +397,10 @@ SHAPE_RULES: dict[str, ShapeRule] = {
     "Conv": _conv, "GlobalAveragePool": _global_pool, "BatchNormalization": _batchnorm,
     "Constant": _constant,
 }
+# Rules of other op families live beside this module and register here.
+from .shape_ops import RULES as _SHAPE_OP_RULES  # noqa: E402
+
+SHAPE_RULES.update(_SHAPE_OP_RULES)
 
 
 def _merge(inferred, declared):

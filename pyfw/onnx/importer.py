@@ -129,6 +129,8 @@ RULES: dict[str, Rule] = {op: _copy for op in (
     "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh",
     "Reshape", "Flatten", "Transpose", "Concat", "Identity", "Conv", "MaxPool",
     "AveragePool", "GlobalAveragePool",
+    "Shape", "Size", "Squeeze", "Unsqueeze", "Cast", "ConstantOfShape", "Range", "Gather",
+    "Slice", "Expand", "Tile",
 )}
 RULES.update(Softmax=_softmax, Constant=_constant, Dropout=_dropout,
              BatchNormalization=_batchnorm)

@@ -109,7 +109,9 @@ struct pfw_tensor {
   int64_t dims[PFW_MAX_RANK];
   void* data;           /* arena slot, constant data, or alias of another tensor */
   size_t nbytes;
-  bool is_const;        /* data comes from the model and is read-only */
+  bool is_const;        /* data is known at prepare time and read-only: a model
+                           constant, or a value computed while planning */
+  bool folded;          /* data is a plan-time value owned by the interpreter */
   const bool* unplanned; /* the owning interpreter's flag: data is stale */
 };
 
@@ -125,6 +127,8 @@ typedef struct pfw_node {
   size_t scratch_size;  /* bytes of scratch the op asks for at prepare */
   void* scratch;        /* planned in the arena; valid during run */
   pfw_threadpool* pool; /* for pfw_parallel_for; set by the interpreter */
+  bool folded;          /* evaluated while planning; skipped at invoke */
+  const pfw_graph_desc* graph; /* for TENSOR attributes (pfw_attr.tensor) */
 } pfw_node;
 
 /* An op. prepare() runs at create and on every re-plan: it checks inputs,
@@ -141,6 +145,9 @@ typedef struct pfw_op {
 
 /* Output 0 may be written over input 0 (same size, element by element). */
 #define PFW_OPF_INPLACE 1u
+/* The outputs depend only on the inputs' shapes, never their data (Shape,
+ * Size): the planner evaluates such a node while planning. */
+#define PFW_OPF_SHAPE_ONLY 4u
 /* Output 0 has the bytes of input 0 unchanged (Reshape, Flatten, Identity,
  * Squeeze...): the planner may alias them; run() must then skip the copy
  * (check out[0]->data == in[0]->data). */
@@ -159,6 +166,14 @@ const char* pfw_attr_string(const pfw_node* node, const char* name, const char* 
 /* ints of an INTS attribute; *n = -1 and NULL when absent. */
 const int64_t* pfw_attr_ints(const pfw_node* node, const char* name, int32_t* n);
 const float* pfw_attr_floats(const pfw_node* node, const char* name, int32_t* n);
+
+/* Reads the values of input `i`, an int32 or int64 tensor of at most `max`
+ * elements whose data is known while planning (is_const), into out[0..*n).
+ * `what` names the input in errors ("starts"). Absent input: *n = -1. */
+pfw_status pfw_input_ints(const pfw_node* node, int32_t i, const char* what, int64_t* out, int32_t max,
+                          int32_t* n);
+/* Constant data of a TENSOR attribute, or NULL when absent. */
+const pfw_tensor_desc* pfw_attr_tensor(const pfw_node* node, const char* name);
 
 /* Number of elements of a tensor's current shape. */
 int64_t pfw_numel(const pfw_tensor* t);

@@ -53,6 +53,7 @@ static pfw_status bind_nodes(pfw_interpreter* it) {
     const pfw_node_desc* d = &g->nodes[i];
     pfw_node* n = &it->nodes[i];
     n->desc = d;
+    n->graph = g;
     n->pool = it->pool;
     n->op = pfw_find_op(d->op);
     if (!n->op) {
@@ -190,6 +191,7 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
 
 void pfw_interpreter_free(pfw_interpreter* it) {
   if (!it) return;
+  if (it->tensors && it->nodes) pfw_unfold(it);
   if (it->nodes) {
     for (int32_t i = 0; i < it->graph->n_nodes; i++) {
       free(it->nodes[i].state);
@@ -275,6 +277,7 @@ pfw_status pfw_interpreter_invoke(pfw_interpreter* it) {
                      "pfw_interpreter_allocate, then set the inputs, before invoking");
   for (int32_t i = 0; i < it->graph->n_nodes; i++) {
     pfw_node* n = &it->nodes[i];
+    if (n->folded) continue;
     pfw_status st = n->op->run(n);
     if (st != PFW_OK) {
       pfw_error_prefix("node '%s' (%s)", n->desc->name, pfw_op_name(n->desc->op));

@@ -26,5 +26,7 @@ struct pfw_interpreter {
 /* Runs every prepare in order (shape inference), then plans and places
  * memory in the arena. On failure the error names the node. */
 pfw_status pfw_plan(pfw_interpreter* it);
+/* Frees values computed while planning (before re-planning and at free). */
+void pfw_unfold(pfw_interpreter* it);
 
 #endif

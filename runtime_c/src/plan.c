@@ -32,8 +32,57 @@ static int32_t find_root(int32_t* root, int32_t t) {
   return t;
 }
 
+/* Values computed while planning stay small: they are shapes and indices. */
+#define PFW_FOLD_MAX_BYTES 65536
+
+void pfw_unfold(pfw_interpreter* it) {
+  for (int32_t t = 0; t < it->graph->n_tensors; t++) {
+    pfw_tensor* x = &it->tensors[t];
+    if (!x->folded) continue;
+    free(x->data);
+    x->data = NULL;
+    x->folded = x->is_const = false;
+  }
+  for (int32_t k = 0; k < it->graph->n_nodes; k++) it->nodes[k].folded = false;
+}
+
+/* A node whose inputs are all known while planning (constants, or values
+ * computed here), or whose outputs depend only on input shapes, is run now
+ * into buffers of its own, so that ops downstream (Reshape, Slice,
+ * ConstantOfShape...) can read these values in their prepare. This is what
+ * lets shape subgraphs such as Shape -> Gather -> Concat -> Reshape follow
+ * dynamic input sizes. */
+static pfw_status fold(pfw_node* n) {
+  bool known = (n->op->flags & PFW_OPF_SHAPE_ONLY) != 0;
+  if (!known) {
+    known = n->n_in > 0;
+    for (int32_t j = 0; j < n->n_in; j++)
+      if (n->in[j] && !n->in[j]->is_const) known = false;
+  }
+  size_t bytes = 0;
+  for (int32_t j = 0; j < n->n_out; j++)
+    if (n->out[j]) bytes += n->out[j]->nbytes;
+  if (!known || bytes > PFW_FOLD_MAX_BYTES || n->scratch_size > PFW_FOLD_MAX_BYTES) return PFW_OK;
+  for (int32_t j = 0; j < n->n_out; j++) {
+    pfw_tensor* o = n->out[j];
+    if (!o) continue;
+    o->data = malloc(o->nbytes ? o->nbytes : 1);
+    if (!o->data) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory evaluating a shape");
+    o->folded = o->is_const = true;
+  }
+  void* scratch = n->scratch_size ? malloc(n->scratch_size) : NULL;
+  if (n->scratch_size && !scratch) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory evaluating a shape");
+  n->scratch = scratch;
+  pfw_status st = n->op->run(n);
+  n->scratch = NULL;
+  free(scratch);
+  n->folded = st == PFW_OK;
+  return st;
+}
+
 static pfw_status run_prepares(pfw_interpreter* it) {
   const pfw_graph_desc* g = it->graph;
+  pfw_unfold(it);
   for (int32_t i = 0; i < g->n_nodes; i++) {
     pfw_node* n = &it->nodes[i];
     free(n->state);
@@ -41,6 +90,7 @@ static pfw_status run_prepares(pfw_interpreter* it) {
     n->scratch = NULL;
     n->scratch_size = 0;
     pfw_status st = n->op->prepare(n);
+    if (st == PFW_OK) st = fold(n);
     if (st != PFW_OK) {
       pfw_error_prefix("node '%s' (%s)", n->desc->name, pfw_op_name(n->desc->op));
       return st;
@@ -65,7 +115,7 @@ static void lifetimes(pfw_interpreter* it, plan_state* ps) {
       if (!n->out[j]) continue;
       int32_t t = n->out[j]->index;
       ps->first[t] = ps->last[t] = k;
-      ps->flags[t] |= PLAN_ARENA;
+      if (!n->folded) ps->flags[t] |= PLAN_ARENA;
     }
   }
   /* Inputs stay intact through the run (as in TFLite), so invoking again
@@ -95,6 +145,7 @@ static void share_storage(pfw_interpreter* it, plan_state* ps) {
   for (int32_t k = 0; k < it->graph->n_nodes; k++) {
     const pfw_node* n = &it->nodes[k];
     uint32_t f = n->op->flags;
+    if (n->folded) continue; /* its outputs have buffers of their own */
     if (!(f & (PFW_OPF_ALIAS | PFW_OPF_INPLACE)) || n->n_in < 1 || n->n_out < 1 || !n->in[0] || !n->out[0])
       continue;
     int32_t a = n->in[0]->index, b = n->out[0]->index;

@@ -177,3 +177,42 @@ pfw_status pfw_norm_axis(int64_t axis, int32_t rank, const char* what, int32_t* 
   *out = (int32_t)(axis < 0 ? axis + rank : axis);
   return PFW_OK;
 }
+
+pfw_status pfw_input_ints(const pfw_node* node, int32_t i, const char* what, int64_t* out, int32_t max,
+                          int32_t* n) {
+  *n = -1;
+  if (i >= node->n_in || !node->in[i]) return PFW_OK;
+  const pfw_tensor* t = node->in[i];
+  if (t->dtype != PFW_INT64 && t->dtype != PFW_INT32)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) must be int32 or int64, is %s", (int)i, what,
+                     pfw_dtype_name(t->dtype));
+  if (t->rank > 1)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) must be a scalar or 1-D, has rank %d", (int)i,
+                     what, (int)t->rank);
+  if (!t->is_const)
+    return pfw_error(PFW_ERR_UNSUPPORTED,
+                     "input %d (%s) must be known when planning: a constant, or computed from constants "
+                     "and input shapes",
+                     (int)i, what);
+  int64_t count = pfw_numel(t);
+  if (count > max)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input %d (%s) has %lld values; at most %d are supported", (int)i,
+                     what, (long long)count, (int)max);
+  for (int64_t k = 0; k < count; k++) {
+    if (t->dtype == PFW_INT64) {
+      memcpy(&out[k], (const char*)t->data + 8 * k, 8);
+    } else {
+      int32_t v;
+      memcpy(&v, (const char*)t->data + 4 * k, 4);
+      out[k] = v;
+    }
+  }
+  *n = (int32_t)count;
+  return PFW_OK;
+}
+
+const pfw_tensor_desc* pfw_attr_tensor(const pfw_node* node, const char* name) {
+  const pfw_attr* a = pfw_attr_find(node, name);
+  if (!a || a->type != PFW_ATTR_TENSOR || !node->graph) return NULL;
+  return &node->graph->tensors[a->tensor]; /* the verifier checked the index */
+}

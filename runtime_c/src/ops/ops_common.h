@@ -32,6 +32,11 @@ static inline void pfw_spatial_taps(const pfw_spatial* g, int32_t a, int64_t o, 
   *t1 = hi > lo ? hi : lo;
 }
 
+/* Checks min_in..max_in inputs with input 0 present, and output 0 present. */
+pfw_status pfw_need_io(const pfw_node* node, int32_t min_in, int32_t max_in);
+/* run of an op whose output 0 holds input 0's bytes (a no-op when aliased). */
+pfw_status pfw_copy_run(pfw_node* node);
+
 /* prepare of a float32/float64 op with one input and an output of the same
  * dtype and shape (Relu, Sigmoid, Tanh, Softmax...). */
 pfw_status pfw_float_unary_prepare(pfw_node* node);
@@ -41,6 +46,10 @@ extern const pfw_op pfw_op_Relu, pfw_op_Sigmoid, pfw_op_Tanh;
 extern const pfw_op pfw_op_Softmax;
 extern const pfw_op pfw_op_Gemm, pfw_op_MatMul;
 extern const pfw_op pfw_op_Conv;
+extern const pfw_op pfw_op_Squeeze, pfw_op_Unsqueeze;
+extern const pfw_op pfw_op_Shape, pfw_op_Size, pfw_op_ConstantOfShape, pfw_op_Range;
+extern const pfw_op pfw_op_Gather, pfw_op_Slice, pfw_op_Expand, pfw_op_Tile;
+extern const pfw_op pfw_op_Cast;
 extern const pfw_op pfw_op_MaxPool, pfw_op_AveragePool, pfw_op_GlobalAveragePool;
 extern const pfw_op pfw_op_BatchNormalization;
 extern const pfw_op pfw_op_Reshape, pfw_op_Flatten, pfw_op_Transpose, pfw_op_Concat, pfw_op_Identity;

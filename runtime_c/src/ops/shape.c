@@ -1,10 +1,11 @@
-/* Shape ops on any dtype: Reshape, Flatten and Identity (data unchanged, so
- * the planner may alias output and input), Transpose and Concat. */
+/* Shape ops on any dtype: Reshape, Flatten, Identity, Squeeze and Unsqueeze
+ * (data unchanged, so the planner may alias output and input), Transpose and
+ * Concat. */
 #include <string.h>
 
 #include "ops_common.h"
 
-static pfw_status need_io(const pfw_node* node, int32_t min_in, int32_t max_in) {
+pfw_status pfw_need_io(const pfw_node* node, int32_t min_in, int32_t max_in) {
   if (node->n_in < min_in || node->n_in > max_in) {
     if (min_in == max_in)
       return pfw_error(PFW_ERR_INVALID_MODEL, "expected %d input%s, got %d", (int)min_in, min_in == 1 ? "" : "s",
@@ -18,7 +19,7 @@ static pfw_status need_io(const pfw_node* node, int32_t min_in, int32_t max_in) 
 }
 
 /* Output 0 holds input 0's bytes; nothing to do when the planner aliased them. */
-static pfw_status copy_run(pfw_node* node) {
+pfw_status pfw_copy_run(pfw_node* node) {
   const pfw_tensor* x = node->in[0];
   pfw_tensor* y = node->out[0];
   if (y->data != x->data && y->nbytes) memcpy(y->data, x->data, y->nbytes);
@@ -33,7 +34,7 @@ static pfw_status reshape_prepare(pfw_node* node) {
   int32_t n;
   pfw_status st;
   if (node->desc->version < 5) { /* opset 1-4: the shape is an attribute */
-    st = need_io(node, 1, 1);
+    st = pfw_need_io(node, 1, 1);
     if (st != PFW_OK) return st;
     const int64_t* v = pfw_attr_ints(node, "shape", &n);
     if (!v) return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'shape' is required before opset 5");
@@ -42,13 +43,13 @@ static pfw_status reshape_prepare(pfw_node* node) {
                        PFW_MAX_RANK);
     memcpy(shape, v, sizeof(int64_t) * (size_t)n);
   } else {
-    st = need_io(node, 2, 2);
+    st = pfw_need_io(node, 2, 2);
     if (st == PFW_OK) st = pfw_check_input(node, 1, PFW_INT64, 1);
     if (st != PFW_OK) return st;
     const pfw_tensor* s = node->in[1];
     if (!s->is_const || (!s->data && s->dims[0] > 0))
       return pfw_error(PFW_ERR_UNSUPPORTED,
-                       "input 1 (shape) must be a constant; shapes computed at run time are not supported");
+                       "input 1 (shape) must be known when planning: a constant, or computed from constants and input shapes");
     if (s->dims[0] > PFW_MAX_RANK)
       return pfw_error(PFW_ERR_UNSUPPORTED, "input 1 (shape) has %lld values; the maximum rank is %d",
                        (long long)s->dims[0], PFW_MAX_RANK);
@@ -92,12 +93,12 @@ static pfw_status reshape_prepare(pfw_node* node) {
   return pfw_set_output(node->out[0], x->dtype, n, shape);
 }
 
-const pfw_op pfw_op_Reshape = {PFW_OP_Reshape, reshape_prepare, copy_run, PFW_OPF_ALIAS};
+const pfw_op pfw_op_Reshape = {PFW_OP_Reshape, reshape_prepare, pfw_copy_run, PFW_OPF_ALIAS};
 
 /* ---- Flatten ------------------------------------------------------------------- */
 
 static pfw_status flatten_prepare(pfw_node* node) {
-  pfw_status st = need_io(node, 1, 1);
+  pfw_status st = pfw_need_io(node, 1, 1);
   if (st != PFW_OK) return st;
   const pfw_tensor* x = node->in[0];
   int64_t axis = pfw_attr_int(node, "axis", 1);
@@ -110,18 +111,18 @@ static pfw_status flatten_prepare(pfw_node* node) {
   return pfw_set_output(node->out[0], x->dtype, 2, dims);
 }
 
-const pfw_op pfw_op_Flatten = {PFW_OP_Flatten, flatten_prepare, copy_run, PFW_OPF_ALIAS};
+const pfw_op pfw_op_Flatten = {PFW_OP_Flatten, flatten_prepare, pfw_copy_run, PFW_OPF_ALIAS};
 
 /* ---- Identity ------------------------------------------------------------------ */
 
 static pfw_status identity_prepare(pfw_node* node) {
-  pfw_status st = need_io(node, 1, 1);
+  pfw_status st = pfw_need_io(node, 1, 1);
   if (st != PFW_OK) return st;
   const pfw_tensor* x = node->in[0];
   return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
 }
 
-const pfw_op pfw_op_Identity = {PFW_OP_Identity, identity_prepare, copy_run, PFW_OPF_ALIAS};
+const pfw_op pfw_op_Identity = {PFW_OP_Identity, identity_prepare, pfw_copy_run, PFW_OPF_ALIAS};
 
 /* ---- Transpose ----------------------------------------------------------------- */
 
@@ -148,7 +149,7 @@ static pfw_status get_perm(const pfw_node* node, int32_t rank, int32_t* perm) {
 }
 
 static pfw_status transpose_prepare(pfw_node* node) {
-  pfw_status st = need_io(node, 1, 1);
+  pfw_status st = pfw_need_io(node, 1, 1);
   if (st != PFW_OK) return st;
   const pfw_tensor* x = node->in[0];
   int32_t perm[PFW_MAX_RANK];
@@ -182,7 +183,7 @@ static pfw_status transpose_run(pfw_node* node) {
   int32_t r = x->rank, perm[PFW_MAX_RANK];
   get_perm(node, r, perm); /* checked at prepare */
   if (pfw_numel(y) == 0) return PFW_OK;
-  if (r == 0) return copy_run(node);
+  if (r == 0) return pfw_copy_run(node);
   size_t es = pfw_dtype_size(x->dtype);
   int64_t xs[PFW_MAX_RANK], s[PFW_MAX_RANK]; /* input strides; by output dim */
   int64_t step = 1;
@@ -265,3 +266,76 @@ static pfw_status concat_run(pfw_node* node) {
 }
 
 const pfw_op pfw_op_Concat = {PFW_OP_Concat, concat_prepare, concat_run, 0};
+
+/* ---- Squeeze / Unsqueeze --------------------------------------------------------
+ * Axes are an attribute before opset 13 and a (plan-time known) input after. */
+
+static pfw_status read_axes(const pfw_node* node, int64_t* axes, int32_t* n) {
+  if (node->desc->version >= 13) return pfw_input_ints(node, 1, "axes", axes, PFW_MAX_RANK, n);
+  const int64_t* v = pfw_attr_ints(node, "axes", n);
+  if (*n > PFW_MAX_RANK)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'axes' has %d values; the maximum rank is %d", (int)*n,
+                     PFW_MAX_RANK);
+  if (v) memcpy(axes, v, sizeof(int64_t) * (size_t)*n);
+  return PFW_OK;
+}
+
+/* Marks each axis (normalised against `rank`) in `hit`; duplicates are errors. */
+static pfw_status mark_axes(const int64_t* axes, int32_t n, int32_t rank, bool* hit) {
+  memset(hit, 0, sizeof(bool) * PFW_MAX_RANK);
+  for (int32_t i = 0; i < n; i++) {
+    int32_t a;
+    pfw_status st = pfw_norm_axis(axes[i], rank, "axes", &a);
+    if (st != PFW_OK) return st;
+    if (hit[a]) return pfw_error(PFW_ERR_INVALID_MODEL, "axes lists axis %lld twice", (long long)axes[i]);
+    hit[a] = true;
+  }
+  return PFW_OK;
+}
+
+static pfw_status squeeze_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 1, 2);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* x = node->in[0];
+  int64_t axes[PFW_MAX_RANK], dims[PFW_MAX_RANK];
+  int32_t n, rank = 0;
+  bool hit[PFW_MAX_RANK];
+  if ((st = read_axes(node, axes, &n)) != PFW_OK) return st;
+  if (n < 0) { /* no axes: every dimension of size 1 goes */
+    for (int32_t k = 0; k < x->rank; k++)
+      if (x->dims[k] != 1) dims[rank++] = x->dims[k];
+    return pfw_set_output(node->out[0], x->dtype, rank, dims);
+  }
+  if ((st = mark_axes(axes, n, x->rank, hit)) != PFW_OK) return st;
+  for (int32_t k = 0; k < x->rank; k++) {
+    if (!hit[k]) {
+      dims[rank++] = x->dims[k];
+    } else if (x->dims[k] != 1) {
+      return pfw_error(PFW_ERR_SHAPE, "cannot squeeze axis %d of input 0, which has size %lld", (int)k,
+                       (long long)x->dims[k]);
+    }
+  }
+  return pfw_set_output(node->out[0], x->dtype, rank, dims);
+}
+
+const pfw_op pfw_op_Squeeze = {PFW_OP_Squeeze, squeeze_prepare, pfw_copy_run, PFW_OPF_ALIAS};
+
+static pfw_status unsqueeze_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 1, 2);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* x = node->in[0];
+  int64_t axes[PFW_MAX_RANK], dims[PFW_MAX_RANK];
+  int32_t n;
+  bool hit[PFW_MAX_RANK];
+  if ((st = read_axes(node, axes, &n)) != PFW_OK) return st;
+  if (n < 0) return pfw_error(PFW_ERR_INVALID_MODEL, "axes are required");
+  int32_t rank = x->rank + n;
+  if (rank > PFW_MAX_RANK)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "the output would have rank %d; the maximum is %d", (int)rank,
+                     PFW_MAX_RANK);
+  if ((st = mark_axes(axes, n, rank, hit)) != PFW_OK) return st;
+  for (int32_t k = 0, j = 0; k < rank; k++) dims[k] = hit[k] ? 1 : x->dims[j++];
+  return pfw_set_output(node->out[0], x->dtype, rank, dims);
+}
+
+const pfw_op pfw_op_Unsqueeze = {PFW_OP_Unsqueeze, unsqueeze_prepare, pfw_copy_run, PFW_OPF_ALIAS};

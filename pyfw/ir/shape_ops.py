@@ -1,0 +1,166 @@
+"""Shape rules for the ops that compute or move shapes and indices: Shape,
+Size, Squeeze, Unsqueeze, Cast, ConstantOfShape, Range, Gather, Slice,
+Expand, Tile. Where a result depends on values that are not constants (a
+shape computed from a dynamic input), the rank is kept when it is known and
+the dimensions become -1; the runtime computes them while planning."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import dtypes as _dt
+from .shapes import _axis, _broadcast, _required
+
+
+def _values(t):
+    """The constant values of an int tensor as a list, or None."""
+    return None if t is None or t.data is None else [int(v) for v in np.asarray(t.data).reshape(-1)]
+
+
+def _axes(node, ins, c, opset_input: int = 13):
+    """Axes from the attribute (older versions) or the constant input 1."""
+    if node.version and node.version < opset_input:
+        return node.attr("axes")
+    if len(ins) > 1 and ins[1] is not None:
+        vals = _values(ins[1])
+        return vals if vals is not None else ...  # ... = present but unknown
+    return None
+
+
+def _shape(node, ins, c):
+    _required(c, 1)
+    x = ins[0].shape
+    if x is None:
+        return [("int64", (-1,))]
+    r = len(x)
+    s, e = node.attr("start", 0), node.attr("end", r)
+    s, e = (s + r if s < 0 else s), (e + r if e < 0 else e)
+    s, e = min(max(s, 0), r), min(max(e, 0), r)
+    return [("int64", (max(e - s, 0),))]
+
+
+def _size(node, ins, c):
+    _required(c, 1)
+    return [("int64", ())]
+
+
+def _squeeze(node, ins, c):
+    _required(c, 1)
+    x, axes = ins[0].shape, _axes(node, ins, c)
+    if x is None or axes is ...:
+        return [(ins[0].dtype, None)]
+    if axes is None:
+        if any(d < 0 for d in x):
+            return [(ins[0].dtype, None)]
+        return [(ins[0].dtype, tuple(d for d in x if d != 1))]
+    drop = {_axis(c, a, len(x)) for a in axes}
+    for a in drop:
+        if x[a] > 1:
+            raise c.fail(f"cannot squeeze axis {a} of {c.name(0)}: its size is {x[a]}")
+    return [(ins[0].dtype, tuple(d for k, d in enumerate(x) if k not in drop))]
+
+
+def _unsqueeze(node, ins, c):
+    _required(c, 1)
+    x, axes = ins[0].shape, _axes(node, ins, c)
+    if x is None or axes is ... or axes is None:
+        return [(ins[0].dtype, None)]
+    rank = len(x) + len(axes)
+    add = {_axis(c, a, rank) for a in axes}
+    if len(add) != len(axes):
+        raise c.fail(f"axes {axes} repeat an axis")
+    it = iter(x)
+    return [(ins[0].dtype, tuple(1 if k in add else next(it) for k in range(rank)))]
+
+
+def _cast(node, ins, c):
+    _required(c, 1)
+    return [(_dt.from_code(node.attr("to")), ins[0].shape)]
+
+
+def _constant_of_shape(node, ins, c):
+    _required(c, 1)
+    value = node.attr("value")
+    dtype = _dt.from_numpy(value.dtype) if isinstance(value, np.ndarray) else "float32"
+    dims = _values(ins[0])
+    if dims is not None:
+        return [(dtype, tuple(dims))]
+    n = ins[0].shape
+    return [(dtype, (-1,) * n[0] if n and len(n) == 1 and n[0] >= 0 else None)]
+
+
+def _range(node, ins, c):
+    _required(c, 3)
+    vals = [None if t.data is None else np.asarray(t.data).reshape(-1)[0] for t in ins[:3]]
+    if any(v is None for v in vals):
+        return [(ins[0].dtype, (-1,))]
+    start, limit, delta = vals
+    if delta == 0:
+        raise c.fail("delta is 0")
+    return [(ins[0].dtype, (max(int(math.ceil((limit - start) / delta)), 0),))]
+
+
+def _gather(node, ins, c):
+    _required(c, 2)
+    x, idx = ins[0].shape, ins[1].shape
+    if x is None or idx is None:
+        return [(ins[0].dtype, None)]
+    a = _axis(c, node.attr("axis", 0), len(x))
+    return [(ins[0].dtype, tuple(x[:a]) + tuple(idx) + tuple(x[a + 1:]))]
+
+
+def _slice(node, ins, c):
+    _required(c, 1)
+    x = ins[0].shape
+    if x is None:
+        return [(ins[0].dtype, None)]
+    if node.version and node.version < 10:
+        starts, ends, axes, steps = node.attr("starts"), node.attr("ends"), node.attr("axes"), None
+    else:
+        _required(c, 3)
+        get = lambda i: _values(ins[i]) if len(ins) > i and ins[i] is not None else None  # noqa: E731
+        starts, ends, axes, steps = get(1), get(2), get(3), get(4)
+        if starts is None or ends is None or (len(ins) > 3 and ins[3] is not None and axes is None) \
+                or (len(ins) > 4 and ins[4] is not None and steps is None):
+            return [(ins[0].dtype, (-1,) * len(x))]
+    axes = axes if axes is not None else list(range(len(starts)))
+    steps = steps if steps is not None else [1] * len(starts)
+    out = list(x)
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        a = _axis(c, a, len(x))
+        d = x[a]
+        if d < 0:
+            out[a] = -1
+            continue
+        out[a] = len(range(*slice(s, e, st).indices(d)))
+    return [(ins[0].dtype, tuple(out))]
+
+
+def _expand(node, ins, c):
+    _required(c, 2)
+    shape = _values(ins[1])
+    if shape is None:
+        n = ins[1].shape
+        known = n is not None and len(n) == 1 and n[0] >= 0 and ins[0].shape is not None
+        return [(ins[0].dtype, (-1,) * max(n[0], len(ins[0].shape)) if known else None)]
+    return [(ins[0].dtype, _broadcast(c, 0, 1, ins[0].shape, tuple(shape)))]
+
+
+def _tile(node, ins, c):
+    _required(c, 2)
+    x, reps = ins[0].shape, _values(ins[1])
+    if x is None:
+        return [(ins[0].dtype, None)]
+    if reps is None:
+        return [(ins[0].dtype, (-1,) * len(x))]
+    if len(reps) != len(x):
+        raise c.fail(f"repeats has {len(reps)} values for {c.name(0)}")
+    return [(ins[0].dtype, tuple(-1 if d < 0 else d * r for d, r in zip(x, reps)))]
+
+
+RULES = {
+    "Shape": _shape, "Size": _size, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Cast": _cast,
+    "ConstantOfShape": _constant_of_shape, "Range": _range, "Gather": _gather, "Slice": _slice,
+    "Expand": _expand, "Tile": _tile,
+}

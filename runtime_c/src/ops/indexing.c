@@ -1,0 +1,252 @@
+/* Indexing ops on any dtype: Gather, Slice, Expand, Tile. Elements move as
+ * bytes, so one kernel serves every dtype. */
+#include <string.h>
+
+#include "ops_common.h"
+
+/* Copies out_dims elements of `es` bytes where element o of the output reads
+ * source element offset + sum(o[k] * stride[k]) (strides in elements, may be
+ * 0 or negative). Serves Slice (steps) and Expand (stride 0 broadcasts). */
+static void strided_copy(char* dst, const char* src, int32_t rank, const int64_t* out_dims,
+                         const int64_t* stride, int64_t offset, size_t es) {
+  int64_t total = 1;
+  for (int32_t k = 0; k < rank; k++) total *= out_dims[k];
+  if (total == 0) return;
+  int64_t idx[PFW_MAX_RANK] = {0};
+  int64_t pos = offset;
+  for (int64_t i = 0; i < total; i++) {
+    memcpy(dst + (size_t)i * es, src + pos * (int64_t)es, es);
+    for (int32_t k = rank - 1; k >= 0; k--) { /* odometer increment */
+      pos += stride[k];
+      if (++idx[k] < out_dims[k]) break;
+      pos -= stride[k] * out_dims[k];
+      idx[k] = 0;
+    }
+  }
+}
+
+static void contiguous_strides(const pfw_tensor* t, int64_t* s) {
+  int64_t acc = 1;
+  for (int32_t k = t->rank - 1; k >= 0; k--) {
+    s[k] = acc;
+    acc *= t->dims[k];
+  }
+}
+
+/* ---- Gather ----------------------------------------------------------------------- */
+
+static pfw_status gather_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 2, 2);
+  if (st != PFW_OK) return st;
+  const pfw_tensor *x = node->in[0], *ix = node->in[1];
+  if (ix->dtype != PFW_INT64 && ix->dtype != PFW_INT32)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "input 1 (indices) must be int32 or int64, is %s",
+                     pfw_dtype_name(ix->dtype));
+  if (x->rank < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "input 0 (data) must have rank >= 1");
+  int32_t axis;
+  if ((st = pfw_norm_axis(pfw_attr_int(node, "axis", 0), x->rank, "attribute 'axis'", &axis)) != PFW_OK) return st;
+  int32_t rank = x->rank - 1 + ix->rank;
+  if (rank > PFW_MAX_RANK)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "the output would have rank %d; the maximum is %d", (int)rank, PFW_MAX_RANK);
+  int64_t dims[PFW_MAX_RANK];
+  int32_t r = 0;
+  for (int32_t k = 0; k < axis; k++) dims[r++] = x->dims[k];
+  for (int32_t k = 0; k < ix->rank; k++) dims[r++] = ix->dims[k];
+  for (int32_t k = axis + 1; k < x->rank; k++) dims[r++] = x->dims[k];
+  return pfw_set_output(node->out[0], x->dtype, rank, dims);
+}
+
+static pfw_status gather_run(pfw_node* node) {
+  const pfw_tensor *x = node->in[0], *ix = node->in[1];
+  int32_t axis;
+  pfw_norm_axis(pfw_attr_int(node, "axis", 0), x->rank, "axis", &axis);
+  int64_t outer = 1, inner = 1, k_dim = x->dims[axis], n_idx = pfw_numel(ix);
+  for (int32_t k = 0; k < axis; k++) outer *= x->dims[k];
+  for (int32_t k = axis + 1; k < x->rank; k++) inner *= x->dims[k];
+  size_t block = (size_t)inner * pfw_dtype_size(x->dtype);
+  char* y = node->out[0]->data;
+  for (int64_t j = 0; j < n_idx; j++) {
+    int64_t v;
+    if (ix->dtype == PFW_INT64) {
+      memcpy(&v, (const char*)ix->data + 8 * j, 8);
+    } else {
+      int32_t w;
+      memcpy(&w, (const char*)ix->data + 4 * j, 4);
+      v = w;
+    }
+    if (v < -k_dim || v >= k_dim)
+      return pfw_error(PFW_ERR_INVALID_ARGUMENT, "index %lld at position %lld is out of range [%lld, %lld)",
+                       (long long)v, (long long)j, (long long)-k_dim, (long long)k_dim);
+    if (v < 0) v += k_dim;
+    for (int64_t o = 0; o < outer; o++)
+      if (block)
+        memcpy(y + ((size_t)o * (size_t)n_idx + (size_t)j) * block,
+               (const char*)x->data + ((size_t)o * (size_t)k_dim + (size_t)v) * block, block);
+  }
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_Gather = {PFW_OP_Gather, gather_prepare, gather_run, 0};
+
+/* ---- Slice --------------------------------------------------------------------------
+ * Opset 1: starts/ends/axes attributes. Opset 10+: inputs starts, ends, axes,
+ * steps, known while planning. Bounds clamp as ONNX specifies. */
+
+typedef struct {
+  int64_t start[PFW_MAX_RANK], step[PFW_MAX_RANK], len[PFW_MAX_RANK];
+} slice_plan;
+
+static pfw_status slice_read(const pfw_node* node, int64_t* starts, int64_t* ends, int64_t* axes,
+                             int64_t* steps, int32_t* n, int32_t* n_axes, int32_t* n_steps) {
+  int32_t n_ends;
+  pfw_status st;
+  if (node->desc->version < 10) {
+    const int64_t* s = pfw_attr_ints(node, "starts", n);
+    const int64_t* e = pfw_attr_ints(node, "ends", &n_ends);
+    const int64_t* a = pfw_attr_ints(node, "axes", n_axes);
+    if (!s || !e) return pfw_error(PFW_ERR_INVALID_MODEL, "attributes 'starts' and 'ends' are required");
+    if (*n > PFW_MAX_RANK || n_ends != *n || (a && *n_axes != *n))
+      return pfw_error(PFW_ERR_INVALID_MODEL, "starts, ends and axes must have one length <= %d", PFW_MAX_RANK);
+    memcpy(starts, s, sizeof(int64_t) * (size_t)*n);
+    memcpy(ends, e, sizeof(int64_t) * (size_t)*n);
+    if (a) memcpy(axes, a, sizeof(int64_t) * (size_t)*n);
+    *n_steps = -1;
+    return PFW_OK;
+  }
+  if ((st = pfw_input_ints(node, 1, "starts", starts, PFW_MAX_RANK, n)) != PFW_OK ||
+      (st = pfw_input_ints(node, 2, "ends", ends, PFW_MAX_RANK, &n_ends)) != PFW_OK ||
+      (st = pfw_input_ints(node, 3, "axes", axes, PFW_MAX_RANK, n_axes)) != PFW_OK ||
+      (st = pfw_input_ints(node, 4, "steps", steps, PFW_MAX_RANK, n_steps)) != PFW_OK)
+    return st;
+  if (*n < 0 || n_ends != *n || (*n_axes >= 0 && *n_axes != *n) || (*n_steps >= 0 && *n_steps != *n))
+    return pfw_error(PFW_ERR_INVALID_MODEL, "starts, ends, axes and steps must have one length");
+  return PFW_OK;
+}
+
+static pfw_status slice_compute(const pfw_node* node, slice_plan* p) {
+  const pfw_tensor* x = node->in[0];
+  int64_t starts[PFW_MAX_RANK], ends[PFW_MAX_RANK], axes[PFW_MAX_RANK], steps[PFW_MAX_RANK];
+  int32_t n, n_axes = -1, n_steps = -1;
+  pfw_status st = slice_read(node, starts, ends, axes, steps, &n, &n_axes, &n_steps);
+  if (st != PFW_OK) return st;
+  bool seen[PFW_MAX_RANK] = {false};
+  for (int32_t k = 0; k < x->rank; k++) {
+    p->start[k] = 0;
+    p->step[k] = 1;
+    p->len[k] = x->dims[k];
+  }
+  for (int32_t i = 0; i < n; i++) {
+    int32_t a = i;
+    if (n_axes >= 0 && (st = pfw_norm_axis(axes[i], x->rank, "axes", &a)) != PFW_OK) return st;
+    if (a >= x->rank) return pfw_error(PFW_ERR_INVALID_MODEL, "more starts than input 0 has dimensions");
+    if (seen[a]) return pfw_error(PFW_ERR_INVALID_MODEL, "axis %d is sliced twice", (int)a);
+    seen[a] = true;
+    int64_t d = x->dims[a], step = n_steps >= 0 ? steps[i] : 1, s = starts[i], e = ends[i];
+    if (step == 0) return pfw_error(PFW_ERR_INVALID_MODEL, "steps[%d] is 0", (int)i);
+    if (s < 0) s = s < -d ? 0 : s + d; /* negative counts from the end; -inf clamps */
+    if (e < 0) e = e < -d ? -1 : e + d;
+    if (step > 0) {
+      s = s > d ? d : s;
+      e = e > d ? d : (e < 0 ? 0 : e);
+      p->len[a] = e > s ? (e - s + step - 1) / step : 0;
+    } else {
+      s = s > d - 1 ? d - 1 : s;
+      e = e > d - 1 ? d - 1 : e;
+      p->len[a] = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+    }
+    p->start[a] = p->len[a] ? s : 0;
+    p->step[a] = step;
+  }
+  return PFW_OK;
+}
+
+static pfw_status slice_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, node->desc->version < 10 ? 1 : 3, node->desc->version < 10 ? 1 : 5);
+  slice_plan p;
+  if (st == PFW_OK) st = slice_compute(node, &p);
+  return st != PFW_OK ? st : pfw_set_output(node->out[0], node->in[0]->dtype, node->in[0]->rank, p.len);
+}
+
+static pfw_status slice_run(pfw_node* node) {
+  const pfw_tensor* x = node->in[0];
+  slice_plan p;
+  pfw_status st = slice_compute(node, &p);
+  if (st != PFW_OK) return st;
+  int64_t in_stride[PFW_MAX_RANK], stride[PFW_MAX_RANK], offset = 0;
+  contiguous_strides(x, in_stride);
+  for (int32_t k = 0; k < x->rank; k++) {
+    offset += p.start[k] * in_stride[k];
+    stride[k] = p.step[k] * in_stride[k];
+  }
+  strided_copy(node->out[0]->data, x->data, x->rank, p.len, stride, offset, pfw_dtype_size(x->dtype));
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_Slice = {PFW_OP_Slice, slice_prepare, slice_run, 0};
+
+/* ---- Expand ---------------------------------------------------------------------------- */
+
+static pfw_status expand_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 2, 2);
+  if (st != PFW_OK) return st;
+  int64_t shape[PFW_MAX_RANK], dims[PFW_MAX_RANK];
+  int32_t n, rank;
+  if ((st = pfw_input_ints(node, 1, "shape", shape, PFW_MAX_RANK, &n)) != PFW_OK) return st;
+  const pfw_tensor* x = node->in[0];
+  if ((st = pfw_broadcast_shape(x->rank, x->dims, n, shape, &rank, dims)) != PFW_OK) return st;
+  return pfw_set_output(node->out[0], x->dtype, rank, dims);
+}
+
+static pfw_status expand_run(pfw_node* node) {
+  const pfw_tensor* x = node->in[0];
+  pfw_tensor* y = node->out[0];
+  int64_t in_stride[PFW_MAX_RANK], stride[PFW_MAX_RANK];
+  contiguous_strides(x, in_stride);
+  int32_t lead = y->rank - x->rank;
+  for (int32_t k = 0; k < y->rank; k++) {
+    int32_t j = k - lead; /* right-aligned input axis */
+    stride[k] = j < 0 || x->dims[j] == 1 ? 0 : in_stride[j];
+  }
+  strided_copy(y->data, x->data, y->rank, y->dims, stride, 0, pfw_dtype_size(x->dtype));
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_Expand = {PFW_OP_Expand, expand_prepare, expand_run, 0};
+
+/* ---- Tile ------------------------------------------------------------------------------ */
+
+static pfw_status tile_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 2, 2);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* x = node->in[0];
+  int64_t reps[PFW_MAX_RANK], dims[PFW_MAX_RANK];
+  int32_t n;
+  if ((st = pfw_input_ints(node, 1, "repeats", reps, PFW_MAX_RANK, &n)) != PFW_OK) return st;
+  if (n != x->rank)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "repeats has %d values for an input of rank %d", (int)n, (int)x->rank);
+  for (int32_t k = 0; k < n; k++) {
+    if (reps[k] < 0) return pfw_error(PFW_ERR_INVALID_MODEL, "repeats[%d] is negative", (int)k);
+    if (pfw_mul_overflows(x->dims[k], reps[k], &dims[k]))
+      return pfw_error(PFW_ERR_UNSUPPORTED, "tiled dimension %d overflows", (int)k);
+  }
+  return pfw_set_output(node->out[0], x->dtype, x->rank, dims);
+}
+
+/* Output element o reads input element o mod dims, one axis at a time. */
+static pfw_status tile_run(pfw_node* node) {
+  const pfw_tensor* x = node->in[0];
+  pfw_tensor* y = node->out[0];
+  size_t es = pfw_dtype_size(x->dtype);
+  int64_t total = pfw_numel(y), in_stride[PFW_MAX_RANK], idx[PFW_MAX_RANK] = {0};
+  if (total == 0) return PFW_OK;
+  contiguous_strides(x, in_stride);
+  for (int64_t i = 0; i < total; i++) {
+    int64_t pos = 0;
+    for (int32_t k = 0; k < x->rank; k++) pos += (idx[k] % x->dims[k]) * in_stride[k];
+    memcpy((char*)y->data + (size_t)i * es, (const char*)x->data + (size_t)pos * es, es);
+    for (int32_t k = y->rank - 1; k >= 0 && ++idx[k] == y->dims[k]; k--) idx[k] = 0;
+  }
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_Tile = {PFW_OP_Tile, tile_prepare, tile_run, 0};
