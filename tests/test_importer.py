@@ -85,7 +85,10 @@ def test_versions_follow_the_opset(opset):
     for op in sorted(RULES):
         if op in ("Constant", "Dropout"):
             continue
-        want = onnx.defs.get_schema(op, opset).since_version
+        try:
+            want = onnx.defs.get_schema(op, opset).since_version
+        except onnx.defs.SchemaError:
+            continue  # the op is newer than this opset (Gelu, Mish, ...)
         node = import_model(model_of([helper.make_node(op, ["x"], ["y"])], [vi("x", [1])],
                                      [vi("y", [1])], opset=opset)).nodes[0]
         assert node.version == want, op
@@ -237,12 +240,12 @@ def test_unsupported_op_names_node_op_domain_and_opset():
 
 
 def test_unsupported_unnamed_node_and_other_ops_listed():
-    nodes = [helper.make_node("LSTM", ["x"], ["a"]), helper.make_node("Erf", ["a"], ["y"])]
+    nodes = [helper.make_node("LSTM", ["x"], ["a"]), helper.make_node("Shrink", ["a"], ["y"])]
     with pytest.raises(pyfw.UnsupportedError) as e:
         import_model(model_of(nodes, [vi("x", [2])], [vi("y", [2])]))
     msg = str(e.value)
     assert msg.startswith("node #0 ('LSTM_0', unnamed in the model) (op LSTM, domain '', opset 13)")
-    assert "also unsupported: Erf" in msg
+    assert "also unsupported: Shrink" in msg
 
 
 def test_custom_domain_is_named():

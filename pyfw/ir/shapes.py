@@ -116,6 +116,21 @@ def _binary(node, ins, c):
     return [(dtype, _broadcast(c, 0, 1, ins[0].shape, ins[1].shape))]
 
 
+def _to_bool(node, ins, c):
+    """IsNaN, IsInf, Not: the input's shape, bool elements."""
+    _required(c, 1)
+    return [("bool", ins[0].shape)]
+
+
+def _clip(node, ins, c):
+    _required(c, 1)
+    for i in (1, 2):
+        t = ins[i] if i < len(ins) else None
+        if t is not None and t.shape is not None and _prod(t.shape) > 1:
+            raise c.fail(f"{c.name(i)} must be a scalar (Clip's {'min' if i == 1 else 'max'})")
+    return [(_same_dtype(c, (0, 1, 2)), ins[0].shape)]
+
+
 def _softmax(node, ins, c):
     _required(c, 1)
     x = ins[0]
@@ -401,6 +416,14 @@ SHAPE_RULES: dict[str, ShapeRule] = {
 from .shape_ops import RULES as _SHAPE_OP_RULES  # noqa: E402
 
 SHAPE_RULES.update(_SHAPE_OP_RULES)
+SHAPE_RULES.update({op: _unary for op in (
+    "Abs", "Neg", "Sign", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round",
+    "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
+    "Erf", "LeakyRelu", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "ThresholdedRelu",
+    "Mish", "Softplus", "Softsign", "Gelu",
+)})
+SHAPE_RULES.update({op: _to_bool for op in ("IsNaN", "IsInf", "Not")})
+SHAPE_RULES.update(Clip=_clip, LogSoftmax=_softmax, Hardmax=_softmax)
 
 
 def _merge(inferred, declared):

@@ -134,6 +134,15 @@ RULES: dict[str, Rule] = {op: _copy for op in (
 )}
 RULES.update(Softmax=_softmax, Constant=_constant, Dropout=_dropout,
              BatchNormalization=_batchnorm)
+# Element-wise math and activations: ONNX's semantics per op version, as is.
+RULES.update({op: _copy for op in (
+    "Abs", "Neg", "Sign", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round",
+    "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
+    "Erf", "IsNaN", "IsInf", "Not", "LeakyRelu", "Elu", "Selu", "Celu", "HardSigmoid",
+    "HardSwish", "ThresholdedRelu", "Mish", "Softplus", "Softsign", "Gelu", "Clip",
+)})
+# LogSoftmax and Hardmax share Softmax's version-dependent default axis.
+RULES.update(LogSoftmax=_softmax, Hardmax=_softmax)
 
 
 # ---- values ----------------------------------------------------------------

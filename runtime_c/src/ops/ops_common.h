@@ -41,9 +41,25 @@ pfw_status pfw_copy_run(pfw_node* node);
  * dtype and shape (Relu, Sigmoid, Tanh, Softmax...). */
 pfw_status pfw_float_unary_prepare(pfw_node* node);
 
+/* The element-wise map engine (unary.c): y = fn(x, p) for float32/float64,
+ * computed in double. pfw_map_prepare checks the one float input, sets the
+ * output like it and keeps fn and up to PFW_MAP_MAX_PARAMS parameters (the
+ * op's attributes) in node->state for pfw_map_run. */
+#define PFW_MAP_MAX_PARAMS 2
+typedef double (*pfw_map_fn)(double x, const double* p);
+pfw_status pfw_map_prepare(pfw_node* node, pfw_map_fn fn, const double* p, int32_t np);
+pfw_status pfw_map_run(pfw_node* node);
+
 extern const pfw_op pfw_op_Add, pfw_op_Sub, pfw_op_Mul, pfw_op_Div;
 extern const pfw_op pfw_op_Relu, pfw_op_Sigmoid, pfw_op_Tanh;
 extern const pfw_op pfw_op_Softmax;
+extern const pfw_op pfw_op_Abs, pfw_op_Neg, pfw_op_Sign, pfw_op_Exp, pfw_op_Log, pfw_op_Sqrt, pfw_op_Reciprocal,
+    pfw_op_Floor, pfw_op_Ceil, pfw_op_Round, pfw_op_Sin, pfw_op_Cos, pfw_op_Tan, pfw_op_Asin, pfw_op_Acos,
+    pfw_op_Atan, pfw_op_Sinh, pfw_op_Cosh, pfw_op_Asinh, pfw_op_Acosh, pfw_op_Atanh, pfw_op_Erf, pfw_op_IsNaN,
+    pfw_op_IsInf, pfw_op_Not;
+extern const pfw_op pfw_op_LeakyRelu, pfw_op_Elu, pfw_op_Selu, pfw_op_Celu, pfw_op_HardSigmoid, pfw_op_HardSwish,
+    pfw_op_ThresholdedRelu, pfw_op_Mish, pfw_op_Softplus, pfw_op_Softsign, pfw_op_Gelu, pfw_op_Clip,
+    pfw_op_LogSoftmax, pfw_op_Hardmax;
 extern const pfw_op pfw_op_Gemm, pfw_op_MatMul;
 extern const pfw_op pfw_op_Conv;
 extern const pfw_op pfw_op_Squeeze, pfw_op_Unsqueeze;

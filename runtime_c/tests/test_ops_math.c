@@ -1,0 +1,195 @@
+/* Op unit tests for the element-wise math ops (unary.c), the activations and
+ * Clip (activation.c): edge cases that the ONNX Runtime parity suites cannot
+ * reach or that name a specific rule (rounding, wrapping, errors). */
+#include <math.h>
+#include <stdint.h>
+
+#include "op_harness.h"
+
+static void test_round_half_to_even(void) {
+  float x[8] = {-2.5f, -1.5f, -0.5f, 0.5f, 1.5f, 2.5f, 0.49999997f, 8388609.0f};
+  float want[8] = {-2, -2, -0.0f, 0, 2, 2, 0, 8388609.0f};
+  tnode t;
+  tn_init(&t, PFW_OP_Round, 11);
+  F32(&t, x, 8);
+  CHECK_OK(tn_exec(&t));
+  CHECK(memcmp(t.tout[0].data, want, sizeof want) == 0);
+  CHECK(signbit(((float*)t.tout[0].data)[2])); /* -0.5 rounds to -0 */
+  tn_free(&t);
+}
+
+/* Integer Neg/Abs of the minimum wrap to the minimum (no UB under UBSan). */
+static void test_integer_wrap(void) {
+  int32_t x32[4] = {INT32_MIN, -3, 0, INT32_MAX};
+  int64_t x64[4] = {INT64_MIN, -3, 0, INT64_MAX};
+  tnode t;
+  tn_init(&t, PFW_OP_Neg, 13);
+  tn_in(&t, PFW_INT32, x32, DIMS(4));
+  CHECK_OK(tn_exec(&t));
+  const int32_t* y32 = t.tout[0].data;
+  CHECK(y32[0] == INT32_MIN && y32[1] == 3 && y32[2] == 0 && y32[3] == -INT32_MAX);
+  tn_free(&t);
+  tn_init(&t, PFW_OP_Abs, 13);
+  tn_in(&t, PFW_INT64, x64, DIMS(4));
+  CHECK_OK(tn_exec(&t));
+  const int64_t* y64 = t.tout[0].data;
+  CHECK(t.tout[0].dtype == PFW_INT64 && y64[0] == INT64_MIN && y64[1] == 3 && y64[3] == INT64_MAX);
+  tn_free(&t);
+  tn_init(&t, PFW_OP_Sign, 13);
+  tn_in(&t, PFW_INT64, x64, DIMS(4));
+  CHECK_OK(tn_exec(&t));
+  y64 = t.tout[0].data;
+  CHECK(y64[0] == -1 && y64[1] == -1 && y64[2] == 0 && y64[3] == 1);
+  tn_free(&t);
+}
+
+static void test_bool_ops(void) {
+  float x[5] = {0, NAN, INFINITY, -INFINITY, 3};
+  tnode t;
+  tn_init(&t, PFW_OP_IsNaN, 13);
+  F32(&t, x, 5);
+  CHECK_OK(tn_exec(&t));
+  const bool* b = t.tout[0].data;
+  CHECK(t.tout[0].dtype == PFW_BOOL && t.tout[0].nbytes == 5);
+  CHECK(!b[0] && b[1] && !b[2] && !b[3] && !b[4]);
+  tn_free(&t);
+  tn_init(&t, PFW_OP_IsInf, 10);
+  F32(&t, x, 5);
+  tn_int(&t, "detect_positive", 0);
+  CHECK_OK(tn_exec(&t));
+  b = t.tout[0].data;
+  CHECK(!b[0] && !b[1] && !b[2] && b[3] && !b[4]);
+  tn_free(&t);
+  bool v[3] = {true, false, true};
+  tn_init(&t, PFW_OP_Not, 1);
+  tn_in(&t, PFW_BOOL, v, DIMS(3));
+  CHECK_OK(tn_exec(&t));
+  b = t.tout[0].data;
+  CHECK(!b[0] && b[1] && !b[2]);
+  tn_free(&t);
+}
+
+/* Wrong dtypes are UNSUPPORTED and the message names the input and dtype. */
+static void test_dtype_errors(void) {
+  int32_t xi[2] = {1, 2};
+  tnode t;
+  tn_init(&t, PFW_OP_Exp, 13);
+  tn_in(&t, PFW_INT32, xi, DIMS(2));
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  CHECK_ERROR_HAS("input 0 has dtype int32");
+  tn_init(&t, PFW_OP_Not, 1);
+  tn_in(&t, PFW_INT32, xi, DIMS(2));
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  CHECK_ERROR_HAS("supported: bool");
+  tn_init(&t, PFW_OP_Abs, 13);
+  tn_in(&t, PFW_BOOL, xi, DIMS(2));
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  CHECK_ERROR_HAS("input 0 has dtype bool");
+}
+
+static void test_activation_attrs(void) {
+  float x[4] = {-2, -0.5f, 0.5f, 2};
+  tnode t;
+  tn_init(&t, PFW_OP_Gelu, 20);
+  F32(&t, x, 4);
+  tn_str(&t, "approximate", "erf");
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_INVALID_MODEL);
+  CHECK_ERROR_HAS("approximate");
+  tn_init(&t, PFW_OP_Celu, 12);
+  F32(&t, x, 4);
+  tn_float(&t, "alpha", 0);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_INVALID_MODEL);
+  CHECK_ERROR_HAS("alpha");
+  /* LeakyRelu with its attribute, written out: alpha * x below 0. */
+  tn_init(&t, PFW_OP_LeakyRelu, 16);
+  F32(&t, x, 4);
+  tn_float(&t, "alpha", 0.25f);
+  CHECK_OK(tn_exec(&t));
+  float want[4] = {-0.5f, -0.125f, 0.5f, 2};
+  CHECK(memcmp(t.tout[0].data, want, sizeof want) == 0);
+  tn_free(&t);
+  /* Softplus does not overflow for large inputs. */
+  float big[2] = {1000, -1000};
+  tn_init(&t, PFW_OP_Softplus, 1);
+  F32(&t, big, 2);
+  CHECK_OK(tn_exec(&t));
+  CHECK(((float*)t.tout[0].data)[0] == 1000 && ((float*)t.tout[0].data)[1] == 0);
+  tn_free(&t);
+}
+
+static void test_clip(void) {
+  float x[5] = {-3, -1, 0, 1, 3};
+  float lo = -1.5f, hi = 0.5f;
+  tnode t;
+  /* Bounds from non-constant inputs are read at run time. */
+  tn_init(&t, PFW_OP_Clip, 13);
+  F32(&t, x, 5);
+  pfw_tensor* l = tn_in(&t, PFW_FLOAT32, &lo, 0, NULL);
+  tn_in(&t, PFW_FLOAT32, &hi, 0, NULL);
+  CHECK_OK(tn_prepare(&t));
+  lo = -0.5f; /* changed after prepare: run must see it */
+  CHECK_OK(tn_run(&t));
+  float want[5] = {-0.5f, -0.5f, 0, 0.5f, 0.5f};
+  CHECK(memcmp(t.tout[0].data, want, sizeof want) == 0);
+  tn_free(&t);
+  (void)l;
+  /* Absent min, opset-6 attributes. */
+  tn_init(&t, PFW_OP_Clip, 13);
+  F32(&t, x, 5);
+  ABSENT(&t);
+  tn_in(&t, PFW_FLOAT32, &hi, 0, NULL);
+  CHECK_OK(tn_exec(&t));
+  CHECK(((float*)t.tout[0].data)[0] == -3 && ((float*)t.tout[0].data)[4] == 0.5f);
+  tn_free(&t);
+  tn_init(&t, PFW_OP_Clip, 6);
+  F32(&t, x, 5);
+  tn_float(&t, "min", 0);
+  CHECK_OK(tn_exec(&t));
+  CHECK(((float*)t.tout[0].data)[0] == 0 && ((float*)t.tout[0].data)[4] == 3);
+  tn_free(&t);
+  /* A bound with more than one element or another dtype is refused. */
+  float two[2] = {0, 1};
+  tn_init(&t, PFW_OP_Clip, 13);
+  F32(&t, x, 5);
+  F32(&t, two, 2);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_SHAPE);
+  CHECK_ERROR_HAS("min");
+  double dlo = 0;
+  tn_init(&t, PFW_OP_Clip, 13);
+  F32(&t, x, 5);
+  tn_in(&t, PFW_FLOAT64, &dlo, 0, NULL);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+}
+
+static void test_softmax_family(void) {
+  /* Hardmax picks the first maximum; LogSoftmax of equal values is -log(n). */
+  float x[6] = {1, 3, 3, 2, 2, 2};
+  tnode t;
+  tn_init(&t, PFW_OP_Hardmax, 13);
+  F32(&t, x, 2, 3);
+  CHECK_OK(tn_exec(&t));
+  float want[6] = {0, 1, 0, 1, 0, 0};
+  CHECK(memcmp(t.tout[0].data, want, sizeof want) == 0);
+  tn_free(&t);
+  tn_init(&t, PFW_OP_LogSoftmax, 13);
+  F32(&t, x, 2, 3);
+  CHECK_OK(tn_exec(&t));
+  float l3 = -logf(3);
+  CHECK_CLOSE((float*)t.tout[0].data + 3, ((float[]){l3, l3, l3}), 3, 1e-6, 1e-7);
+  tn_free(&t);
+  tn_init(&t, PFW_OP_LogSoftmax, 13);
+  F32(&t, x, 2, 3);
+  tn_int(&t, "axis", 2);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_INVALID_MODEL);
+}
+
+int main(void) {
+  test_round_half_to_even();
+  test_integer_wrap();
+  test_bool_ops();
+  test_dtype_errors();
+  test_activation_attrs();
+  test_clip();
+  test_softmax_family();
+  TEST_MAIN_END();
+}
