@@ -416,6 +416,7 @@ SHAPE_RULES: dict[str, ShapeRule] = {
 from .shape_ops import RULES as _SHAPE_OP_RULES  # noqa: E402
 
 SHAPE_RULES.update(_SHAPE_OP_RULES)
+SHAPE_RULES["LRN"] = _unary
 SHAPE_RULES.update({op: _unary for op in (
     "Abs", "Neg", "Sign", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round",
     "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",

@@ -41,6 +41,7 @@ static const pfw_op* const g_ops[] = {
     [PFW_OP_LeakyRelu] = &pfw_op_LeakyRelu,
     [PFW_OP_Log] = &pfw_op_Log,
     [PFW_OP_LogSoftmax] = &pfw_op_LogSoftmax,
+    [PFW_OP_LRN] = &pfw_op_LRN,
     [PFW_OP_MatMul] = &pfw_op_MatMul,
     [PFW_OP_MaxPool] = &pfw_op_MaxPool,
     [PFW_OP_Mish] = &pfw_op_Mish,
