@@ -155,7 +155,7 @@ def test_squeeze_of_a_non_unit_axis_names_it():
         pfw_run(fmt.to_bytes(g), {"x": np.zeros((2, 3), f32)})
 
 
-@pytest.mark.parametrize("size, shape", [(5, (2, 7, 4, 3)), (2, (1, 3, 5)), (1, (1, 4, 2, 2))])
+@pytest.mark.parametrize("size, shape", [(5, (2, 7, 4, 3)), (2, (1, 3, 5, 2)), (4, (2, 6, 3, 1)), (3, (2, 6, 3)), (1, (1, 4, 2, 2))])
 def test_lrn_matches_onnxruntime(size, shape):
     # LRN sits here until the normalisation family has a test module of its own.
     model, feeds = single_op("LRN", [rng.standard_normal(shape).astype(f32)], size=size, alpha=0.3,
