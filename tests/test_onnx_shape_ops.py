@@ -63,9 +63,28 @@ CASES = [
     _case("expand_broadcast", "Expand", [X[:, :1, :], Init(np.array([2, 1, 5, 1, 4], i64)[[0, 2, 4]])]),
     _case("expand_new_axes", "Expand", [np.array([1.0, 2.0, 3.0], f32), Init(np.array([2, 1, 3], i64))]),
     _case("expand_smaller_shape", "Expand", [X, Init(np.array([4], i64))]),
+    _case("cast_like", "CastLike", [X, Init(np.array([1], np.float64))]),
+    _case("cast_like_int", "CastLike", [(X * 9).astype(f32), np.array([1], np.int32)]),
+    _case("gather_elements_axis0", "GatherElements", [X[0], np.array([[2, 0, 1, -1], [0, 0, 1, 2]], i64)]),
+    _case("gather_elements_axis1_small", "GatherElements", [X, np.array([[[3], [-4]]] * 2, i64)], axis=2),
     _case("tile", "Tile", [X, Init(np.array([1, 2, 3], i64))]),
     _case("tile_int64", "Tile", [np.arange(6, dtype=i64).reshape(2, 3), Init(np.array([3, 1], i64))]),
 ]
+
+
+SPLITS = [
+    pytest.param([X, Init(np.array([1, 3], i64))], 18, {"axis": 2}, 2, id="split_sizes_input"),
+    pytest.param([X], 11, {"axis": 1, "split": [2, 1]}, 2, id="split_sizes_attr"),
+    pytest.param([X], 13, {"axis": -1}, 2, id="split_equal"),
+    pytest.param([X], 18, {"axis": 1, "num_outputs": 2}, 2, id="split_num_outputs_uneven"),
+    pytest.param([np.arange(7, dtype=i64)], 18, {"num_outputs": 3}, 3, id="split_int64_uneven"),
+]
+
+
+@pytest.mark.parametrize("args, opset, attrs, n", SPLITS)
+def test_split_matches_onnxruntime(args, opset, attrs, n):
+    model, feeds = single_op("Split", args, opset=opset, n_outputs=n, **attrs)
+    check(model, feeds)
 
 
 @pytest.mark.parametrize("op, args, opset, attrs", CASES)
@@ -75,6 +94,8 @@ def test_op_matches_onnxruntime(op, args, opset, attrs):
         out_dtype = helper.tensor_dtype_to_np_dtype(attrs["to"])
     elif op in ("Shape", "Size"):
         out_dtype = i64
+    elif op == "CastLike":
+        out_dtype = args[1].value.dtype if isinstance(args[1], Init) else args[1].dtype
     elif op == "ConstantOfShape":
         value = attrs.get("value")
         out_dtype = numpy_helper.to_array(value).dtype if value is not None else f32

@@ -1,6 +1,6 @@
 """Shape rules for the ops that compute or move shapes and indices: Shape,
-Size, Squeeze, Unsqueeze, Cast, ConstantOfShape, Range, Gather, Slice,
-Expand, Tile. Where a result depends on values that are not constants (a
+Size, Squeeze, Unsqueeze, Cast, CastLike, ConstantOfShape, Range, Gather,
+GatherElements, Slice, Split, Expand, Tile. Where a result depends on values that are not constants (a
 shape computed from a dynamic input), the rank is kept when it is known and
 the dimensions become -1; the runtime computes them while planning."""
 from __future__ import annotations
@@ -159,8 +159,46 @@ def _tile(node, ins, c):
     return [(ins[0].dtype, tuple(-1 if d < 0 else d * r for d, r in zip(x, reps)))]
 
 
+def _cast_like(node, ins, c):
+    _required(c, 2)
+    return [(ins[1].dtype, ins[0].shape)]
+
+
+def _gather_elements(node, ins, c):
+    _required(c, 2)
+    return [(ins[0].dtype, ins[1].shape)]
+
+
+def _split(node, ins, c):
+    _required(c, 1)
+    x, outs = ins[0].shape, len(node.outputs)
+    if x is None:
+        return [(ins[0].dtype, None)] * outs
+    a = _axis(c, node.attr("axis", 0), len(x))
+    if node.version and node.version < 13:
+        sizes = node.attr("split")
+    else:
+        sizes = _values(ins[1]) if len(ins) > 1 and ins[1] is not None else None
+        if sizes is None and len(ins) > 1 and ins[1] is not None:
+            return [(ins[0].dtype, x[:a] + (-1,) + x[a + 1:])] * outs
+    d = x[a]
+    if sizes is None:
+        if d < 0:
+            return [(ins[0].dtype, x[:a] + (-1,) + x[a + 1:])] * outs
+        if node.attr("num_outputs") is None and d % outs:
+            raise c.fail(f"axis {a} of {c.name(0)} does not split into {outs} equal parts")
+        chunk = -(-d // outs)
+        sizes = [max(0, min(chunk, d - chunk * i)) for i in range(outs)]
+    if len(sizes) != outs:
+        raise c.fail(f"split has {len(sizes)} sizes for {outs} outputs")
+    if d >= 0 and sum(sizes) != d:
+        raise c.fail(f"split sizes {list(sizes)} do not add up to axis {a} of {c.name(0)}")
+    return [(ins[0].dtype, x[:a] + (int(k),) + x[a + 1:]) for k in sizes]
+
+
 RULES = {
     "Shape": _shape, "Size": _size, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Cast": _cast,
     "ConstantOfShape": _constant_of_shape, "Range": _range, "Gather": _gather, "Slice": _slice,
-    "Expand": _expand, "Tile": _tile,
+    "Expand": _expand, "Tile": _tile, "CastLike": _cast_like, "GatherElements": _gather_elements,
+    "Split": _split,
 }

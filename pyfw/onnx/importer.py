@@ -130,7 +130,7 @@ RULES: dict[str, Rule] = {op: _copy for op in (
     "Reshape", "Flatten", "Transpose", "Concat", "Identity", "Conv", "MaxPool",
     "AveragePool", "GlobalAveragePool",
     "Shape", "Size", "Squeeze", "Unsqueeze", "Cast", "ConstantOfShape", "Range", "Gather",
-    "Slice", "Expand", "Tile", "LRN",
+    "Slice", "Expand", "Tile", "LRN", "CastLike", "GatherElements", "Split",
 )}
 RULES.update(Softmax=_softmax, Constant=_constant, Dropout=_dropout,
              BatchNormalization=_batchnorm)

@@ -132,3 +132,16 @@ static pfw_status cast_run(pfw_node* node) {
 }
 
 const pfw_op pfw_op_Cast = {PFW_OP_Cast, cast_prepare, cast_run, 0};
+
+/* CastLike: Cast to the dtype of input 1 (whose values are not read). */
+static pfw_status cast_like_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 2, 2);
+  if (st != PFW_OK) return st;
+  const pfw_tensor *x = node->in[0], *like = node->in[1];
+  if (!castable(x->dtype) || !castable(like->dtype))
+    return pfw_error(PFW_ERR_UNSUPPORTED, "CastLike from %s to %s is not supported", pfw_dtype_name(x->dtype),
+                     pfw_dtype_name(like->dtype));
+  return pfw_set_output(node->out[0], like->dtype, x->rank, x->dims);
+}
+
+const pfw_op pfw_op_CastLike = {PFW_OP_CastLike, cast_like_prepare, cast_run, 0};

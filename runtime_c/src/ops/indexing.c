@@ -250,3 +250,56 @@ static pfw_status tile_run(pfw_node* node) {
 }
 
 const pfw_op pfw_op_Tile = {PFW_OP_Tile, tile_prepare, tile_run, 0};
+
+/* ---- GatherElements ------------------------------------------------------------------
+ * out[i] = data[i with axis coordinate replaced by indices[i]]; indices has the
+ * data's rank and its own dims. */
+
+static pfw_status gather_elements_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 2, 2);
+  if (st != PFW_OK) return st;
+  const pfw_tensor *x = node->in[0], *ix = node->in[1];
+  if (ix->dtype != PFW_INT64 && ix->dtype != PFW_INT32)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "input 1 (indices) must be int32 or int64, is %s",
+                     pfw_dtype_name(ix->dtype));
+  if (ix->rank != x->rank || x->rank < 1)
+    return pfw_error(PFW_ERR_SHAPE, "indices have rank %d but data has rank %d; they must be equal and >= 1",
+                     (int)ix->rank, (int)x->rank);
+  int32_t axis;
+  if ((st = pfw_norm_axis(pfw_attr_int(node, "axis", 0), x->rank, "attribute 'axis'", &axis)) != PFW_OK) return st;
+  for (int32_t k = 0; k < x->rank; k++)
+    if (k != axis && ix->dims[k] > x->dims[k])
+      return pfw_error(PFW_ERR_SHAPE, "indices dimension %d (%lld) exceeds data's (%lld)", (int)k,
+                       (long long)ix->dims[k], (long long)x->dims[k]);
+  return pfw_set_output(node->out[0], x->dtype, ix->rank, ix->dims);
+}
+
+static pfw_status gather_elements_run(pfw_node* node) {
+  const pfw_tensor *x = node->in[0], *ix = node->in[1];
+  int32_t axis;
+  pfw_norm_axis(pfw_attr_int(node, "axis", 0), x->rank, "axis", &axis);
+  size_t es = pfw_dtype_size(x->dtype);
+  int64_t n = pfw_numel(ix), stride[PFW_MAX_RANK], idx[PFW_MAX_RANK] = {0}, k_dim = x->dims[axis];
+  contiguous_strides(x, stride);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t v;
+    if (ix->dtype == PFW_INT64) {
+      memcpy(&v, (const char*)ix->data + 8 * i, 8);
+    } else {
+      int32_t w;
+      memcpy(&w, (const char*)ix->data + 4 * i, 4);
+      v = w;
+    }
+    if (v < -k_dim || v >= k_dim)
+      return pfw_error(PFW_ERR_INVALID_ARGUMENT, "index %lld at position %lld is out of range [%lld, %lld)",
+                       (long long)v, (long long)i, (long long)-k_dim, (long long)k_dim);
+    if (v < 0) v += k_dim;
+    int64_t pos = 0;
+    for (int32_t k = 0; k < x->rank; k++) pos += (k == axis ? v : idx[k]) * stride[k];
+    memcpy((char*)node->out[0]->data + (size_t)i * es, (const char*)x->data + (size_t)pos * es, es);
+    for (int32_t k = ix->rank - 1; k >= 0 && ++idx[k] == ix->dims[k]; k--) idx[k] = 0;
+  }
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_GatherElements = {PFW_OP_GatherElements, gather_elements_prepare, gather_elements_run, 0};

@@ -339,3 +339,88 @@ static pfw_status unsqueeze_prepare(pfw_node* node) {
 }
 
 const pfw_op pfw_op_Unsqueeze = {PFW_OP_Unsqueeze, unsqueeze_prepare, pfw_copy_run, PFW_OPF_ALIAS};
+
+/* ---- Split ----------------------------------------------------------------------
+ * Sizes come from the 'split' attribute (before opset 13) or input 1 (after,
+ * known while planning); without them the axis is cut into equal parts, the
+ * last one shorter when 'num_outputs' (opset 18) does not divide it. */
+
+#define PFW_SPLIT_MAX 64
+
+static pfw_status split_sizes(const pfw_node* node, int32_t axis, int64_t* sizes) {
+  const pfw_tensor* x = node->in[0];
+  int32_t n = -1, outs = node->n_out;
+  pfw_status st;
+  if (outs > PFW_SPLIT_MAX)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "%d outputs; at most %d are supported", (int)outs, PFW_SPLIT_MAX);
+  if (node->desc->version >= 13) {
+    if ((st = pfw_input_ints(node, 1, "split", sizes, PFW_SPLIT_MAX, &n)) != PFW_OK) return st;
+  } else {
+    const int64_t* v = pfw_attr_ints(node, "split", &n);
+    if (v && n <= PFW_SPLIT_MAX) memcpy(sizes, v, sizeof(int64_t) * (size_t)n);
+  }
+  int64_t d = x->dims[axis];
+  if (n < 0) {
+    int64_t chunk = (d + outs - 1) / outs;
+    if (!pfw_attr_find(node, "num_outputs") && d % outs != 0)
+      return pfw_error(PFW_ERR_SHAPE, "axis %d of size %lld does not split into %d equal parts", (int)axis,
+                       (long long)d, (int)outs);
+    for (int32_t i = 0; i < outs; i++) {
+      int64_t left = d - chunk * i;
+      sizes[i] = left < 0 ? 0 : left < chunk ? left : chunk;
+    }
+    return PFW_OK;
+  }
+  if (n != outs)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "split has %d sizes for %d outputs", (int)n, (int)outs);
+  int64_t total = 0;
+  for (int32_t i = 0; i < n; i++) {
+    if (sizes[i] < 0) return pfw_error(PFW_ERR_INVALID_MODEL, "split[%d] is negative", (int)i);
+    total += sizes[i];
+  }
+  if (total != d)
+    return pfw_error(PFW_ERR_SHAPE, "split sizes add up to %lld but axis %d has %lld", (long long)total, (int)axis,
+                     (long long)d);
+  return PFW_OK;
+}
+
+static pfw_status split_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 1, 2);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* x = node->in[0];
+  int32_t axis;
+  int64_t sizes[PFW_SPLIT_MAX];
+  if ((st = pfw_norm_axis(pfw_attr_int(node, "axis", 0), x->rank, "attribute 'axis'", &axis)) != PFW_OK ||
+      (st = split_sizes(node, axis, sizes)) != PFW_OK)
+    return st;
+  for (int32_t i = 0; i < node->n_out; i++) {
+    if (!node->out[i]) continue;
+    int64_t dims[PFW_MAX_RANK];
+    memcpy(dims, x->dims, sizeof dims);
+    dims[axis] = sizes[i];
+    if ((st = pfw_set_output(node->out[i], x->dtype, x->rank, dims)) != PFW_OK) return st;
+  }
+  return PFW_OK;
+}
+
+static pfw_status split_run(pfw_node* node) {
+  const pfw_tensor* x = node->in[0];
+  int32_t axis;
+  int64_t sizes[PFW_SPLIT_MAX], outer = 1, inner = pfw_dtype_size(x->dtype), offset = 0;
+  pfw_norm_axis(pfw_attr_int(node, "axis", 0), x->rank, "axis", &axis);
+  pfw_status st = split_sizes(node, axis, sizes);
+  if (st != PFW_OK) return st;
+  for (int32_t k = 0; k < axis; k++) outer *= x->dims[k];
+  for (int32_t k = axis + 1; k < x->rank; k++) inner *= x->dims[k];
+  int64_t row = x->dims[axis] * inner; /* bytes of one outer slice of the input */
+  for (int32_t i = 0; i < node->n_out; i++) {
+    int64_t part = sizes[i] * inner;
+    if (node->out[i] && part)
+      for (int64_t o = 0; o < outer; o++)
+        memcpy((char*)node->out[i]->data + o * part, (const char*)x->data + o * row + offset, (size_t)part);
+    offset += part;
+  }
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_Split = {PFW_OP_Split, split_prepare, split_run, 0};
