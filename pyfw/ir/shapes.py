@@ -131,6 +131,53 @@ def _clip(node, ins, c):
     return [(_same_dtype(c, (0, 1, 2)), ins[0].shape)]
 
 
+def _broadcast_all(c: _Check, idx: Sequence[int]):
+    """Broadcast shape of inputs idx, folded left to right."""
+    out = c.ins[idx[0]].shape
+    for i in idx[1:]:
+        out = _broadcast(c, idx[0], i, out, c.ins[i].shape)
+    return out
+
+
+def _compare(node, ins, c):
+    """Comparisons and logic: bool of the broadcast shape."""
+    _required(c, 2)
+    _same_dtype(c, (0, 1))
+    return [("bool", _broadcast(c, 0, 1, ins[0].shape, ins[1].shape))]
+
+
+def _variadic(node, ins, c):
+    _required(c, 1)
+    dtype = _same_dtype(c, range(len(ins)))
+    return [(dtype, _broadcast_all(c, list(range(len(ins)))))]
+
+
+def _pow(node, ins, c):
+    """The base's dtype; the exponent may have another."""
+    _required(c, 2)
+    return [(ins[0].dtype, _broadcast(c, 0, 1, ins[0].shape, ins[1].shape))]
+
+
+def _prelu(node, ins, c):
+    """The slope broadcasts to X one way: X's shape."""
+    _required(c, 2)
+    dtype = _same_dtype(c, (0, 1))
+    x, slope = ins[0].shape, ins[1].shape
+    out = _broadcast(c, 0, 1, x, slope)
+    if out is not None and len(out) != len(x):
+        raise c.fail(f"slope {c.name(1)} does not broadcast to {c.name(0)}")
+    if out is not None and any(o != d and d >= 0 and o >= 0 for o, d in zip(out, x)):
+        raise c.fail(f"slope {c.name(1)} does not broadcast to {c.name(0)}")
+    return [(dtype, x)]
+
+
+def _where(node, ins, c):
+    _required(c, 3)
+    if ins[0].dtype != "bool":
+        raise c.fail(f"condition {c.name(0)} must be bool, is {ins[0].dtype}")
+    return [(_same_dtype(c, (1, 2)), _broadcast_all(c, [0, 1, 2]))]
+
+
 def _softmax(node, ins, c):
     _required(c, 1)
     x = ins[0]
@@ -425,6 +472,10 @@ SHAPE_RULES.update({op: _unary for op in (
 )})
 SHAPE_RULES.update({op: _to_bool for op in ("IsNaN", "IsInf", "Not")})
 SHAPE_RULES.update(Clip=_clip, LogSoftmax=_softmax, Hardmax=_softmax)
+SHAPE_RULES.update({op: _compare for op in ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual",
+                                            "And", "Or", "Xor")})
+SHAPE_RULES.update({op: _variadic for op in ("Max", "Min", "Sum", "Mean")})
+SHAPE_RULES.update(Pow=_pow, Mod=_binary, PRelu=_prelu, Where=_where)
 
 
 def _merge(inferred, declared):

@@ -143,6 +143,11 @@ RULES.update({op: _copy for op in (
 )})
 # LogSoftmax and Hardmax share Softmax's version-dependent default axis.
 RULES.update(LogSoftmax=_softmax, Hardmax=_softmax)
+# Broadcasting binary and variadic math, comparisons, logic, Where.
+RULES.update({op: _copy for op in (
+    "Pow", "Mod", "PRelu", "Max", "Min", "Sum", "Mean", "Equal", "Less", "LessOrEqual",
+    "Greater", "GreaterOrEqual", "And", "Or", "Xor", "Where",
+)})
 
 
 # ---- values ----------------------------------------------------------------

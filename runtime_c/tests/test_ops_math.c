@@ -1,5 +1,6 @@
 /* Op unit tests for the element-wise math ops (unary.c), the activations and
- * Clip (activation.c): edge cases that the ONNX Runtime parity suites cannot
+ * Clip (activation.c), the broadcasting binary/variadic ops (binary.c) and
+ * comparisons/Where (compare.c): edge cases that the ONNX Runtime parity suites cannot
  * reach or that name a specific rule (rounding, wrapping, errors). */
 #include <math.h>
 #include <stdint.h>
@@ -183,6 +184,121 @@ static void test_softmax_family(void) {
   CHECK_STATUS(tn_prepare(&t), PFW_ERR_INVALID_MODEL);
 }
 
+/* ---- binary, variadic, comparisons, Where ------------------------------------------ */
+
+static void test_mod(void) {
+  int32_t a[4] = {INT32_MIN, -7, 7, -7};
+  int32_t b[4] = {-1, 3, -3, -3};
+  tnode t;
+  tn_init(&t, PFW_OP_Mod, 13);
+  tn_in(&t, PFW_INT32, a, DIMS(4));
+  tn_in(&t, PFW_INT32, b, DIMS(4));
+  CHECK_OK(tn_exec(&t)); /* Python-style: the divisor's sign */
+  const int32_t* y = t.tout[0].data;
+  CHECK(y[0] == 0 && y[1] == 2 && y[2] == -2 && y[3] == -1);
+  tn_free(&t);
+  tn_init(&t, PFW_OP_Mod, 13);
+  tn_in(&t, PFW_INT32, a, DIMS(4));
+  tn_in(&t, PFW_INT32, b, DIMS(4));
+  tn_int(&t, "fmod", 1);
+  CHECK_OK(tn_exec(&t)); /* C-style: the dividend's sign */
+  y = t.tout[0].data;
+  CHECK(y[0] == 0 && y[1] == -1 && y[2] == 1 && y[3] == -1);
+  tn_free(&t);
+  int32_t z[1] = {0};
+  tn_init(&t, PFW_OP_Mod, 13);
+  tn_in(&t, PFW_INT32, a, DIMS(4));
+  tn_in(&t, PFW_INT32, z, DIMS(1));
+  CHECK_STATUS(tn_exec(&t), PFW_ERR_INVALID_ARGUMENT);
+  CHECK_ERROR_HAS("by zero");
+  tn_free(&t);
+  float f[2] = {1, 2};
+  tn_init(&t, PFW_OP_Mod, 13);
+  F32(&t, f, 2);
+  F32(&t, f, 2);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_INVALID_MODEL);
+  CHECK_ERROR_HAS("fmod");
+}
+
+static void test_binary_errors(void) {
+  int32_t xi[2] = {1, 2};
+  float f[6] = {1, 2, 3, 4, 5, 6};
+  tnode t;
+  tn_init(&t, PFW_OP_Pow, 15);
+  tn_in(&t, PFW_INT32, xi, DIMS(2));
+  F32(&t, f, 2);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  CHECK_ERROR_HAS("input 0 (base) has dtype int32");
+  tn_init(&t, PFW_OP_Pow, 15);
+  F32(&t, f, 2);
+  tn_in(&t, PFW_BOOL, xi, DIMS(2));
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  CHECK_ERROR_HAS("input 1 (exponent) has dtype bool");
+  /* PRelu's slope must broadcast to X, not widen it. */
+  tn_init(&t, PFW_OP_PRelu, 16);
+  F32(&t, f, 3);
+  F32(&t, f, 2, 3);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_SHAPE);
+  CHECK_ERROR_HAS("slope");
+  tn_init(&t, PFW_OP_Less, 13);
+  F32(&t, f, 2);
+  tn_in(&t, PFW_INT32, xi, DIMS(2));
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  CHECK_ERROR_HAS("input 1 has dtype int32");
+  tn_init(&t, PFW_OP_And, 7);
+  F32(&t, f, 2);
+  F32(&t, f, 2);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  CHECK_ERROR_HAS("supported: bool");
+  tn_init(&t, PFW_OP_Sum, 13);
+  tn_in(&t, PFW_INT32, xi, DIMS(2));
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  tn_init(&t, PFW_OP_Where, 16);
+  F32(&t, f, 2);
+  F32(&t, f, 2);
+  F32(&t, f, 2);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  CHECK_ERROR_HAS("input 0 has dtype float32, expected bool");
+}
+
+/* Where over three broadcast shapes with 2-byte elements (a dtype no other
+ * op here handles), against a plain loop. */
+static void test_where_three_way(void) {
+  bool c[2] = {true, false};       /* (2, 1, 1) */
+  int16_t x[3] = {1, 2, 3};        /* (3, 1) */
+  int16_t y[4] = {-1, -2, -3, -4}; /* (4) */
+  tnode t;
+  tn_init(&t, PFW_OP_Where, 16);
+  tn_in(&t, PFW_BOOL, c, DIMS(2, 1, 1));
+  tn_in(&t, PFW_INT16, x, DIMS(3, 1));
+  tn_in(&t, PFW_INT16, y, DIMS(4));
+  CHECK_OK(tn_exec(&t));
+  CHECK_SHAPE(&t.tout[0], 2, 3, 4);
+  const int16_t* o = t.tout[0].data;
+  int bad = 0;
+  for (int i = 0; i < 2; i++)
+    for (int j = 0; j < 3; j++)
+      for (int k = 0; k < 4; k++) bad += o[(i * 3 + j) * 4 + k] != (c[i] ? x[j] : y[k]);
+  CHECK(bad == 0);
+  tn_free(&t);
+}
+
+/* Variadic Max over a scalar, a row and a column: the first input is the
+ * smallest, so the output starts as its broadcast copy. */
+static void test_variadic_broadcast(void) {
+  float s = 0.5f, row[3] = {0, 1, 2}, col[2] = {-1, 3};
+  tnode t;
+  tn_init(&t, PFW_OP_Max, 13);
+  F32(&t, &s, 1);
+  F32(&t, row, 3);
+  F32(&t, col, 2, 1);
+  CHECK_OK(tn_exec(&t));
+  CHECK_SHAPE(&t.tout[0], 2, 3);
+  float want[6] = {0.5f, 1, 2, 3, 3, 3};
+  CHECK(memcmp(t.tout[0].data, want, sizeof want) == 0);
+  tn_free(&t);
+}
+
 int main(void) {
   test_round_half_to_even();
   test_integer_wrap();
@@ -191,5 +307,9 @@ int main(void) {
   test_activation_attrs();
   test_clip();
   test_softmax_family();
+  test_mod();
+  test_binary_errors();
+  test_where_three_way();
+  test_variadic_broadcast();
   TEST_MAIN_END();
 }

@@ -18,27 +18,17 @@ static pfw_status binary_prepare(pfw_node* node) {
     return pfw_error(PFW_ERR_INVALID_MODEL, "expected 2 inputs, got %d", (int)node->n_in);
   if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
   const pfw_tensor* a = node->in[0];
-  const pfw_tensor* b = node->in[1];
   if (!binary_dtype_ok(a->dtype))
     return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64, int32, int64",
                      pfw_dtype_name(a->dtype));
   pfw_status st = pfw_check_input(node, 1, a->dtype, -1);
   if (st != PFW_OK) return st;
-  int32_t r;
-  int64_t dims[PFW_MAX_RANK];
-  st = pfw_broadcast_shape(a->rank, a->dims, b->rank, b->dims, &r, dims);
-  if (st != PFW_OK) return st;
-  return pfw_set_output(node->out[0], a->dtype, r, dims);
+  return pfw_bcast_prepare(node, 2, a->dtype);
 }
 
-/* Collapsed iteration space: dims of the output with the element strides of
- * a and b (0 along broadcast dims); adjacent dims that step alike in both are
- * merged so the innermost loop is as long as possible. */
-typedef struct bcast {
-  int32_t rank;
-  int64_t dims[PFW_MAX_RANK], sa[PFW_MAX_RANK], sb[PFW_MAX_RANK];
-} bcast;
+/* ---- broadcasting iteration (shared through ops_common.h) -------------------- */
 
+/* Element strides of t against the output: 0 along broadcast dims. */
 static void input_strides(const pfw_tensor* t, const pfw_tensor* o, int64_t* s) {
   int64_t step = 1;
   for (int32_t k = o->rank - 1; k >= 0; k--) {
@@ -49,30 +39,74 @@ static void input_strides(const pfw_tensor* t, const pfw_tensor* o, int64_t* s) 
   }
 }
 
-static void bcast_init(const pfw_tensor* a, const pfw_tensor* b, const pfw_tensor* o, bcast* it) {
-  int64_t sa[PFW_MAX_RANK], sb[PFW_MAX_RANK];
-  input_strides(a, o, sa);
-  input_strides(b, o, sb);
+/* Adjacent dims that step alike in every input are merged, so the innermost
+ * loop is as long as possible. */
+void pfw_bcast_init(pfw_bcast* it, int32_t n_in, const pfw_tensor* const* in, const pfw_tensor* o) {
+  int64_t s[PFW_BCAST_MAX_IN][PFW_MAX_RANK];
+  for (int32_t j = 0; j < n_in; j++) input_strides(in[j], o, s[j]);
+  it->n_in = n_in;
   it->rank = 0;
   for (int32_t k = 0; k < o->rank; k++) {
     if (o->dims[k] == 1) continue; /* size-1 dims never move */
     int32_t r = it->rank;
-    if (r > 0 && it->sa[r - 1] == sa[k] * o->dims[k] && it->sb[r - 1] == sb[k] * o->dims[k]) {
+    bool merge = r > 0;
+    for (int32_t j = 0; j < n_in && merge; j++) merge = it->s[j][r - 1] == s[j][k] * o->dims[k];
+    if (merge) {
       it->dims[r - 1] *= o->dims[k];
-      it->sa[r - 1] = sa[k];
-      it->sb[r - 1] = sb[k];
+      for (int32_t j = 0; j < n_in; j++) it->s[j][r - 1] = s[j][k];
       continue;
     }
     it->dims[r] = o->dims[k];
-    it->sa[r] = sa[k];
-    it->sb[r] = sb[k];
+    for (int32_t j = 0; j < n_in; j++) it->s[j][r] = s[j][k];
     it->rank++;
   }
   if (it->rank == 0) { /* scalar-like output */
     it->rank = 1;
     it->dims[0] = 1;
-    it->sa[0] = it->sb[0] = 0;
+    for (int32_t j = 0; j < n_in; j++) it->s[j][0] = 0;
   }
+}
+
+void pfw_bcast_for(const pfw_bcast* it, const pfw_tensor* const* in, pfw_tensor* o, pfw_bcast_row row,
+                   const void* ctx) {
+  int32_t r = it->rank, n = it->n_in;
+  int64_t inner = it->dims[r - 1], outer = 1;
+  for (int32_t k = 0; k < r - 1; k++) outer *= it->dims[k];
+  int64_t idx[PFW_MAX_RANK] = {0};
+  int64_t off[PFW_BCAST_MAX_IN] = {0}; /* element offsets of the current row */
+  int64_t stride[PFW_BCAST_MAX_IN];
+  size_t es[PFW_BCAST_MAX_IN];
+  const char* p[PFW_BCAST_MAX_IN];
+  for (int32_t j = 0; j < n; j++) {
+    stride[j] = it->s[j][r - 1];
+    es[j] = pfw_dtype_size(in[j]->dtype);
+  }
+  size_t eo = pfw_dtype_size(o->dtype);
+  char* po = o->data;
+  for (int64_t rw = 0; rw < outer; rw++) {
+    for (int32_t j = 0; j < n; j++) p[j] = (const char*)in[j]->data + (size_t)off[j] * es[j];
+    row(ctx, p, stride, po + (size_t)(rw * inner) * eo, inner);
+    /* Odometer over the outer dims, updating offsets incrementally. */
+    for (int32_t k = r - 2; k >= 0; k--) {
+      for (int32_t j = 0; j < n; j++) off[j] += it->s[j][k];
+      if (++idx[k] < it->dims[k]) break;
+      for (int32_t j = 0; j < n; j++) off[j] -= it->s[j][k] * it->dims[k];
+      idx[k] = 0;
+    }
+  }
+}
+
+pfw_status pfw_bcast_prepare(pfw_node* node, int32_t n_in, pfw_dtype out_dtype) {
+  const pfw_tensor* a = node->in[0];
+  int32_t r = a->rank;
+  int64_t dims[PFW_MAX_RANK];
+  for (int32_t k = 0; k < r; k++) dims[k] = a->dims[k];
+  for (int32_t j = 1; j < n_in; j++) {
+    const pfw_tensor* b = node->in[j];
+    pfw_status st = pfw_broadcast_shape(r, dims, b->rank, b->dims, &r, dims);
+    if (st != PFW_OK) return st;
+  }
+  return pfw_set_output(node->out[0], out_dtype, r, dims);
 }
 
 /* One inner loop per (op, type); Div on integers is handled separately. */
@@ -121,7 +155,11 @@ static bin_fn pick(int op, pfw_dtype t) {
   return table[ti][op];
 }
 
-static bool has_zero(const pfw_tensor* t) {
+static void bin_row(const void* ctx, const char* const* in, const int64_t* s, char* out, int64_t n) {
+  (*(const bin_fn*)ctx)(in[0], s[0], in[1], s[1], out, n);
+}
+
+bool pfw_has_zero(const pfw_tensor* t) {
   int64_t n = pfw_numel(t);
   if (t->dtype == PFW_INT32) {
     const int32_t* p = t->data;
@@ -140,33 +178,12 @@ static pfw_status binary_run(pfw_node* node, int op) {
   const pfw_tensor* b = node->in[1];
   pfw_tensor* o = node->out[0];
   if (pfw_numel(o) == 0) return PFW_OK;
-  if (op == OP_DIV && (a->dtype == PFW_INT32 || a->dtype == PFW_INT64) && has_zero(b))
+  if (op == OP_DIV && (a->dtype == PFW_INT32 || a->dtype == PFW_INT64) && pfw_has_zero(b))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "integer division by zero (input 1 holds a 0)");
-  bin_fn fn = pick(op, a->dtype);
-  size_t es = pfw_dtype_size(a->dtype);
-  bcast it;
-  bcast_init(a, b, o, &it);
-  int32_t r = it.rank;
-  int64_t inner = it.dims[r - 1], outer = 1;
-  for (int32_t k = 0; k < r - 1; k++) outer *= it.dims[k];
-  int64_t idx[PFW_MAX_RANK] = {0};
-  int64_t oa = 0, ob = 0; /* element offsets of the current row in a and b */
-  const char* pa = a->data;
-  const char* pb = b->data;
-  char* po = o->data;
-  for (int64_t row = 0; row < outer; row++) {
-    fn(pa + (size_t)oa * es, it.sa[r - 1], pb + (size_t)ob * es, it.sb[r - 1], po + (size_t)(row * inner) * es,
-       inner);
-    /* Odometer over the outer dims, updating offsets incrementally. */
-    for (int32_t k = r - 2; k >= 0; k--) {
-      oa += it.sa[k];
-      ob += it.sb[k];
-      if (++idx[k] < it.dims[k]) break;
-      oa -= it.sa[k] * it.dims[k];
-      ob -= it.sb[k] * it.dims[k];
-      idx[k] = 0;
-    }
-  }
+  const bin_fn fn = pick(op, a->dtype);
+  pfw_bcast it;
+  pfw_bcast_init(&it, 2, PFW_CONST_INPUTS(node), o);
+  pfw_bcast_for(&it, PFW_CONST_INPUTS(node), o, bin_row, &fn);
   return PFW_OK;
 }
 

@@ -50,6 +50,41 @@ typedef double (*pfw_map_fn)(double x, const double* p);
 pfw_status pfw_map_prepare(pfw_node* node, pfw_map_fn fn, const double* p, int32_t np);
 pfw_status pfw_map_run(pfw_node* node);
 
+/* Broadcasting iteration (elementwise.c) over up to PFW_BCAST_MAX_IN inputs:
+ * the output's dims, collapsed where every input steps alike, with each
+ * input's element strides (0 along its broadcast dims). pfw_bcast_for calls
+ * row() once per innermost row with the inputs' row starts and strides. */
+#define PFW_BCAST_MAX_IN 3
+typedef struct pfw_bcast {
+  int32_t rank, n_in;
+  int64_t dims[PFW_MAX_RANK];
+  int64_t s[PFW_BCAST_MAX_IN][PFW_MAX_RANK];
+} pfw_bcast;
+typedef void (*pfw_bcast_row)(const void* ctx, const char* const* in, const int64_t* stride, char* out, int64_t n);
+void pfw_bcast_init(pfw_bcast* it, int32_t n_in, const pfw_tensor* const* in, const pfw_tensor* out);
+void pfw_bcast_for(const pfw_bcast* it, const pfw_tensor* const* in, pfw_tensor* out, pfw_bcast_row row,
+                   const void* ctx);
+/* Sets output 0 to the broadcast shape of inputs 0..n_in-1 with out_dtype. */
+pfw_status pfw_bcast_prepare(pfw_node* node, int32_t n_in, pfw_dtype out_dtype);
+/* The node's inputs as the read-only array the helpers take (C has no
+ * implicit T** -> const T* const* conversion). */
+#define PFW_CONST_INPUTS(node) ((const pfw_tensor* const*)(node)->in)
+/* True when an int32/int64 tensor holds a 0 (integer division checks). */
+bool pfw_has_zero(const pfw_tensor* t);
+/* Defines a pfw_bcast_row `name`: o[i] = expr(x, y) with x, y of type T
+ * read at the two inputs' strides and o of type OUT. */
+#define PFW_ROW_LOOP(name, T, OUT, expr)                                                        \
+  static void name(const void* ctx, const char* const* in, const int64_t* s, char* out, int64_t n) { \
+    (void)ctx;                                                                                  \
+    const T* a = (const T*)in[0];                                                               \
+    const T* b = (const T*)in[1];                                                               \
+    OUT* o = (OUT*)out;                                                                         \
+    for (int64_t i = 0; i < n; i++) {                                                           \
+      T x = a[i * s[0]], y = b[i * s[1]];                                                       \
+      o[i] = (expr);                                                                            \
+    }                                                                                           \
+  }
+
 extern const pfw_op pfw_op_Add, pfw_op_Sub, pfw_op_Mul, pfw_op_Div;
 extern const pfw_op pfw_op_Relu, pfw_op_Sigmoid, pfw_op_Tanh;
 extern const pfw_op pfw_op_Softmax;
@@ -60,6 +95,9 @@ extern const pfw_op pfw_op_Abs, pfw_op_Neg, pfw_op_Sign, pfw_op_Exp, pfw_op_Log,
 extern const pfw_op pfw_op_LeakyRelu, pfw_op_Elu, pfw_op_Selu, pfw_op_Celu, pfw_op_HardSigmoid, pfw_op_HardSwish,
     pfw_op_ThresholdedRelu, pfw_op_Mish, pfw_op_Softplus, pfw_op_Softsign, pfw_op_Gelu, pfw_op_Clip,
     pfw_op_LogSoftmax, pfw_op_Hardmax;
+extern const pfw_op pfw_op_Equal, pfw_op_Less, pfw_op_LessOrEqual, pfw_op_Greater, pfw_op_GreaterOrEqual, pfw_op_And,
+    pfw_op_Or, pfw_op_Xor, pfw_op_Where;
+extern const pfw_op pfw_op_Pow, pfw_op_Mod, pfw_op_PRelu, pfw_op_Max, pfw_op_Min, pfw_op_Sum, pfw_op_Mean;
 extern const pfw_op pfw_op_Gemm, pfw_op_MatMul;
 extern const pfw_op pfw_op_Conv;
 extern const pfw_op pfw_op_Squeeze, pfw_op_Unsqueeze;

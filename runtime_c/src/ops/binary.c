@@ -1,0 +1,234 @@
+/* Broadcasting binary and variadic math: Pow (float32/float64 base, float32,
+ * float64, int32 or int64 exponent), Mod (int32/int64 Python- or C-style,
+ * float32/float64 with fmod=1), PRelu (slope broadcast to X), and the
+ * variadic Max, Min (float32, float64, int32, int64), Sum, Mean (float32,
+ * float64). Iteration through pfw_bcast (elementwise.c). */
+#include <math.h>
+#include <string.h>
+
+#include "ops_common.h"
+
+static pfw_status broadcast_run(pfw_node* node, const pfw_tensor* const* in, int32_t n_in, pfw_bcast_row row,
+                                const void* ctx) {
+  pfw_bcast it;
+  pfw_bcast_init(&it, n_in, in, node->out[0]);
+  pfw_bcast_for(&it, in, node->out[0], row, ctx);
+  return PFW_OK;
+}
+
+static pfw_status two_inputs(const pfw_node* node) {
+  if (node->n_in != 2 || !node->in[0] || !node->in[1])
+    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 2 inputs, got %d", (int)node->n_in);
+  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  return PFW_OK;
+}
+
+static bool is_float(pfw_dtype t) { return t == PFW_FLOAT32 || t == PFW_FLOAT64; }
+static bool is_int(pfw_dtype t) { return t == PFW_INT32 || t == PFW_INT64; }
+
+/* ---- Pow -------------------------------------------------------------------------- */
+
+/* pow in double, rounded once to the base's dtype. */
+#define POW_LOOP(name, TX, TY)                                                                    \
+  static void name(const void* ctx, const char* const* in, const int64_t* s, char* out, int64_t n) { \
+    (void)ctx;                                                                                    \
+    const TX* a = (const TX*)in[0];                                                               \
+    const TY* b = (const TY*)in[1];                                                               \
+    TX* o = (TX*)out;                                                                             \
+    for (int64_t i = 0; i < n; i++) o[i] = (TX)pow((double)a[i * s[0]], (double)b[i * s[1]]);    \
+  }
+POW_LOOP(pow_f32_f32, float, float)
+POW_LOOP(pow_f32_f64, float, double)
+POW_LOOP(pow_f32_i32, float, int32_t)
+POW_LOOP(pow_f32_i64, float, int64_t)
+POW_LOOP(pow_f64_f32, double, float)
+POW_LOOP(pow_f64_f64, double, double)
+POW_LOOP(pow_f64_i32, double, int32_t)
+POW_LOOP(pow_f64_i64, double, int64_t)
+
+static int type_index(pfw_dtype t) {
+  return t == PFW_FLOAT32 ? 0 : t == PFW_FLOAT64 ? 1 : t == PFW_INT32 ? 2 : t == PFW_INT64 ? 3 : -1;
+}
+
+static pfw_status pow_prepare(pfw_node* node) {
+  pfw_status st = two_inputs(node);
+  if (st != PFW_OK) return st;
+  pfw_dtype x = node->in[0]->dtype, y = node->in[1]->dtype;
+  if (!is_float(x))
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 (base) has dtype %s; supported: float32, float64",
+                     pfw_dtype_name(x));
+  if (type_index(y) < 0)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 1 (exponent) has dtype %s; supported: float32, float64, int32, int64",
+                     pfw_dtype_name(y));
+  return pfw_bcast_prepare(node, 2, x);
+}
+
+static pfw_status pow_run(pfw_node* node) {
+  static const pfw_bcast_row table[2][4] = {
+      {pow_f32_f32, pow_f32_f64, pow_f32_i32, pow_f32_i64},
+      {pow_f64_f32, pow_f64_f64, pow_f64_i32, pow_f64_i64},
+  };
+  pfw_bcast_row row = table[type_index(node->in[0]->dtype)][type_index(node->in[1]->dtype)];
+  return broadcast_run(node, PFW_CONST_INPUTS(node), 2, row, NULL);
+}
+
+/* ---- Mod -------------------------------------------------------------------------- */
+
+/* fmod=0: the result takes the divisor's sign (Python's %); fmod=1: the
+ * dividend's (C's % and fmod). y == -1 is special-cased because MIN % -1
+ * traps in C; its remainder is 0 either way. The divisor was checked
+ * non-zero. */
+#define IMOD_PY(x, y) ((y) == -1 ? 0 : ((x) % (y) != 0 && (((x) % (y) < 0) != ((y) < 0)) ? (x) % (y) + (y) : (x) % (y)))
+#define IMOD_C(x, y) ((y) == -1 ? 0 : (x) % (y))
+PFW_ROW_LOOP(mod_py_i32, int32_t, int32_t, IMOD_PY(x, y))
+PFW_ROW_LOOP(mod_py_i64, int64_t, int64_t, IMOD_PY(x, y))
+PFW_ROW_LOOP(mod_c_i32, int32_t, int32_t, IMOD_C(x, y))
+PFW_ROW_LOOP(mod_c_i64, int64_t, int64_t, IMOD_C(x, y))
+PFW_ROW_LOOP(mod_f32, float, float, fmodf(x, y))
+PFW_ROW_LOOP(mod_f64, double, double, fmod(x, y))
+
+static pfw_status mod_prepare(pfw_node* node) {
+  pfw_status st = two_inputs(node);
+  if (st != PFW_OK) return st;
+  pfw_dtype t = node->in[0]->dtype;
+  if (type_index(t) < 0)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64, int32, int64",
+                     pfw_dtype_name(t));
+  st = pfw_check_input(node, 1, t, -1);
+  if (st != PFW_OK) return st;
+  int64_t fm = pfw_attr_int(node, "fmod", 0);
+  if (fm != 0 && fm != 1) return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'fmod' is %lld; expected 0 or 1", (long long)fm);
+  if (is_float(t) && fm == 0)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'fmod' is 0 for %s inputs; ONNX requires fmod=1 for floats",
+                     pfw_dtype_name(t));
+  return pfw_bcast_prepare(node, 2, t);
+}
+
+static pfw_status mod_run(pfw_node* node) {
+  pfw_dtype t = node->in[0]->dtype;
+  bool c_style = pfw_attr_int(node, "fmod", 0) == 1;
+  if (is_int(t) && pfw_numel(node->out[0]) > 0 && pfw_has_zero(node->in[1]))
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "integer modulo by zero (input 1 holds a 0)");
+  pfw_bcast_row row = t == PFW_FLOAT32 ? mod_f32
+                      : t == PFW_FLOAT64 ? mod_f64
+                      : t == PFW_INT32   ? (c_style ? mod_c_i32 : mod_py_i32)
+                                         : (c_style ? mod_c_i64 : mod_py_i64);
+  return broadcast_run(node, PFW_CONST_INPUTS(node), 2, row, NULL);
+}
+
+/* ---- PRelu ------------------------------------------------------------------------ */
+
+PFW_ROW_LOOP(prelu_f32, float, float, x < 0 ? x * y : x)
+PFW_ROW_LOOP(prelu_f64, double, double, x < 0 ? x * y : x)
+
+/* The slope broadcasts to X one way: the output has X's shape. */
+static pfw_status prelu_prepare(pfw_node* node) {
+  pfw_status st = two_inputs(node);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* x = node->in[0];
+  if (!is_float(x->dtype))
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64", pfw_dtype_name(x->dtype));
+  st = pfw_check_input(node, 1, x->dtype, -1);
+  if (st != PFW_OK) return st;
+  st = pfw_bcast_prepare(node, 2, x->dtype);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* o = node->out[0];
+  if (o->rank != x->rank || memcmp(o->dims, x->dims, sizeof(int64_t) * (size_t)x->rank) != 0)
+    return pfw_error(PFW_ERR_SHAPE, "slope (input 1) does not broadcast to the shape of X (input 0)");
+  return PFW_OK;
+}
+
+static pfw_status prelu_run(pfw_node* node) {
+  return broadcast_run(node, PFW_CONST_INPUTS(node), 2, node->in[0]->dtype == PFW_FLOAT32 ? prelu_f32 : prelu_f64,
+                       NULL);
+}
+
+/* ---- variadic Max, Min, Sum, Mean ----------------------------------------------------
+ * The output is first a broadcast copy of input 0, then folded with each
+ * further input in order (as ONNX Runtime does), reading the output at its
+ * own shape. */
+
+#define VMAX(x, y) ((x) > (y) || (x) != (x) ? (x) : (y)) /* NaN in either propagates */
+#define VMIN(x, y) ((x) < (y) || (x) != (x) ? (x) : (y))
+#define FOLD_LOOPS(T, sfx)                   \
+  PFW_ROW_LOOP(max_##sfx, T, T, VMAX(x, y))  \
+  PFW_ROW_LOOP(min_##sfx, T, T, VMIN(x, y))  \
+  PFW_ROW_LOOP(sum_##sfx, T, T, x + y)
+FOLD_LOOPS(float, f32)
+FOLD_LOOPS(double, f64)
+/* Integer Sum is not an ONNX type; only Max and Min use these. */
+PFW_ROW_LOOP(max_i32, int32_t, int32_t, VMAX(x, y))
+PFW_ROW_LOOP(min_i32, int32_t, int32_t, VMIN(x, y))
+PFW_ROW_LOOP(max_i64, int64_t, int64_t, VMAX(x, y))
+PFW_ROW_LOOP(min_i64, int64_t, int64_t, VMIN(x, y))
+
+enum { FOLD_MAX, FOLD_MIN, FOLD_SUM };
+
+static void copy_row(const void* ctx, const char* const* in, const int64_t* s, char* out, int64_t n) {
+  size_t es = *(const size_t*)ctx;
+  for (int64_t i = 0; i < n; i++) memcpy(out + (size_t)i * es, in[0] + (size_t)(i * s[0]) * es, es);
+}
+
+static pfw_status variadic_prepare(pfw_node* node) {
+  bool float_only = node->desc->op == PFW_OP_Sum || node->desc->op == PFW_OP_Mean;
+  if (node->n_in < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected at least 1 input");
+  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  for (int32_t i = 0; i < node->n_in; i++)
+    if (!node->in[i]) return pfw_error(PFW_ERR_INVALID_MODEL, "input %d is absent", (int)i);
+  pfw_dtype t = node->in[0]->dtype;
+  if (float_only ? !is_float(t) : type_index(t) < 0)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: %s", pfw_dtype_name(t),
+                     float_only ? "float32, float64" : "float32, float64, int32, int64");
+  for (int32_t i = 1; i < node->n_in; i++) {
+    pfw_status st = pfw_check_input(node, i, t, -1);
+    if (st != PFW_OK) return st;
+  }
+  return pfw_bcast_prepare(node, node->n_in, t);
+}
+
+static pfw_status variadic_run(pfw_node* node, int op) {
+  static const pfw_bcast_row table[4][3] = {
+      {max_f32, min_f32, sum_f32},
+      {max_f64, min_f64, sum_f64},
+      {max_i32, min_i32, NULL},
+      {max_i64, min_i64, NULL},
+  };
+  pfw_tensor* o = node->out[0];
+  int64_t n = pfw_numel(o);
+  if (n == 0) return PFW_OK;
+  pfw_dtype t = o->dtype;
+  size_t es = pfw_dtype_size(t);
+  const pfw_tensor* first[1] = {node->in[0]};
+  broadcast_run(node, first, 1, copy_row, &es);
+  for (int32_t i = 1; i < node->n_in; i++) {
+    const pfw_tensor* pair[2] = {o, node->in[i]};
+    broadcast_run(node, pair, 2, table[type_index(t)][op], NULL);
+  }
+  if (node->desc->op == PFW_OP_Mean && node->n_in > 1) {
+    double k = (double)node->n_in;
+    if (t == PFW_FLOAT32) {
+      float* y = o->data;
+      for (int64_t i = 0; i < n; i++) y[i] = (float)(y[i] / k);
+    } else {
+      double* y = o->data;
+      for (int64_t i = 0; i < n; i++) y[i] /= k;
+    }
+  }
+  return PFW_OK;
+}
+
+static pfw_status max_run(pfw_node* node) { return variadic_run(node, FOLD_MAX); }
+static pfw_status min_run(pfw_node* node) { return variadic_run(node, FOLD_MIN); }
+static pfw_status sum_run(pfw_node* node) { return variadic_run(node, FOLD_SUM); }
+
+/* Element i of input 0 is read before element i of the output is written,
+ * and the planner aliases only same-size tensors: in place is safe for the
+ * binary ops. Not for the variadic ones: after the first fold the output no
+ * longer holds input 0, which may be read again as a later input (Sum(x, y, x)). */
+const pfw_op pfw_op_Pow = {PFW_OP_Pow, pow_prepare, pow_run, PFW_OPF_INPLACE};
+const pfw_op pfw_op_Mod = {PFW_OP_Mod, mod_prepare, mod_run, PFW_OPF_INPLACE};
+const pfw_op pfw_op_PRelu = {PFW_OP_PRelu, prelu_prepare, prelu_run, PFW_OPF_INPLACE};
+const pfw_op pfw_op_Max = {PFW_OP_Max, variadic_prepare, max_run, 0};
+const pfw_op pfw_op_Min = {PFW_OP_Min, variadic_prepare, min_run, 0};
+const pfw_op pfw_op_Sum = {PFW_OP_Sum, variadic_prepare, sum_run, 0};
+const pfw_op pfw_op_Mean = {PFW_OP_Mean, variadic_prepare, sum_run, 0};

@@ -1,0 +1,135 @@
+/* Comparisons Equal, Less, LessOrEqual, Greater, GreaterOrEqual (float32,
+ * float64, int32, int64; Equal also bool) and the logical And, Or, Xor
+ * (bool), all with a bool output; Where (any dtype). Multidirectional
+ * broadcasting through pfw_bcast (elementwise.c). */
+#include <string.h>
+
+#include "ops_common.h"
+
+enum { CMP_EQ, CMP_LT, CMP_LE, CMP_GT, CMP_GE, CMP_COUNT };
+
+#define CMP_LOOPS(T, sfx)                   \
+  PFW_ROW_LOOP(eq_##sfx, T, bool, x == y)       \
+  PFW_ROW_LOOP(lt_##sfx, T, bool, x < y)        \
+  PFW_ROW_LOOP(le_##sfx, T, bool, x <= y)       \
+  PFW_ROW_LOOP(gt_##sfx, T, bool, x > y)        \
+  PFW_ROW_LOOP(ge_##sfx, T, bool, x >= y)
+CMP_LOOPS(float, f32)
+CMP_LOOPS(double, f64)
+CMP_LOOPS(int32_t, i32)
+CMP_LOOPS(int64_t, i64)
+/* bool inputs are bytes; any non-zero byte is true. */
+PFW_ROW_LOOP(eq_b, uint8_t, bool, (x != 0) == (y != 0))
+PFW_ROW_LOOP(and_b, uint8_t, bool, x != 0 && y != 0)
+PFW_ROW_LOOP(or_b, uint8_t, bool, x != 0 || y != 0)
+PFW_ROW_LOOP(xor_b, uint8_t, bool, (x != 0) != (y != 0))
+
+static const pfw_bcast_row cmp_table[4][CMP_COUNT] = {
+    {eq_f32, lt_f32, le_f32, gt_f32, ge_f32},
+    {eq_f64, lt_f64, le_f64, gt_f64, ge_f64},
+    {eq_i32, lt_i32, le_i32, gt_i32, ge_i32},
+    {eq_i64, lt_i64, le_i64, gt_i64, ge_i64},
+};
+
+/* The dtype index into cmp_table, or -1. */
+static int numeric_index(pfw_dtype t) {
+  return t == PFW_FLOAT32 ? 0 : t == PFW_FLOAT64 ? 1 : t == PFW_INT32 ? 2 : t == PFW_INT64 ? 3 : -1;
+}
+
+/* Checks n_in present inputs of one dtype (input 0's, which `ok` accepts). */
+static pfw_status same_dtype_inputs(const pfw_node* node, int32_t n_in, bool ok, const char* supported) {
+  if (node->n_in != n_in)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "expected %d inputs, got %d", (int)n_in, (int)node->n_in);
+  for (int32_t i = 0; i < n_in; i++)
+    if (!node->in[i]) return pfw_error(PFW_ERR_INVALID_MODEL, "input %d is absent", (int)i);
+  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  if (!ok)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: %s", pfw_dtype_name(node->in[0]->dtype),
+                     supported);
+  for (int32_t i = 1; i < n_in; i++) {
+    pfw_status st = pfw_check_input(node, i, node->in[0]->dtype, -1);
+    if (st != PFW_OK) return st;
+  }
+  return PFW_OK;
+}
+
+static pfw_status compare_prepare(pfw_node* node) {
+  pfw_dtype t = node->in[0] ? node->in[0]->dtype : PFW_DTYPE_UNDEFINED;
+  bool is_equal = node->desc->op == PFW_OP_Equal;
+  bool ok = numeric_index(t) >= 0 || (is_equal && t == PFW_BOOL);
+  pfw_status st = same_dtype_inputs(node, 2, ok,
+                                    is_equal ? "float32, float64, int32, int64, bool" : "float32, float64, int32, int64");
+  return st != PFW_OK ? st : pfw_bcast_prepare(node, 2, PFW_BOOL);
+}
+
+static pfw_status logic_prepare(pfw_node* node) {
+  pfw_status st = same_dtype_inputs(node, 2, node->in[0] && node->in[0]->dtype == PFW_BOOL, "bool");
+  return st != PFW_OK ? st : pfw_bcast_prepare(node, 2, PFW_BOOL);
+}
+
+static pfw_status run_rows(pfw_node* node, int32_t n_in, pfw_bcast_row row, const void* ctx) {
+  if (pfw_numel(node->out[0]) == 0) return PFW_OK;
+  pfw_bcast it;
+  pfw_bcast_init(&it, n_in, PFW_CONST_INPUTS(node), node->out[0]);
+  pfw_bcast_for(&it, PFW_CONST_INPUTS(node), node->out[0], row, ctx);
+  return PFW_OK;
+}
+
+static pfw_status compare_run(pfw_node* node, int op) {
+  pfw_dtype t = node->in[0]->dtype;
+  return run_rows(node, 2, t == PFW_BOOL ? eq_b : cmp_table[numeric_index(t)][op], NULL);
+}
+
+static pfw_status equal_run(pfw_node* node) { return compare_run(node, CMP_EQ); }
+static pfw_status less_run(pfw_node* node) { return compare_run(node, CMP_LT); }
+static pfw_status less_equal_run(pfw_node* node) { return compare_run(node, CMP_LE); }
+static pfw_status greater_run(pfw_node* node) { return compare_run(node, CMP_GT); }
+static pfw_status greater_equal_run(pfw_node* node) { return compare_run(node, CMP_GE); }
+static pfw_status and_run(pfw_node* node) { return run_rows(node, 2, and_b, NULL); }
+static pfw_status or_run(pfw_node* node) { return run_rows(node, 2, or_b, NULL); }
+static pfw_status xor_run(pfw_node* node) { return run_rows(node, 2, xor_b, NULL); }
+
+/* The comparisons' output is bool, not their inputs' dtype: never in place. */
+const pfw_op pfw_op_Equal = {PFW_OP_Equal, compare_prepare, equal_run, 0};
+const pfw_op pfw_op_Less = {PFW_OP_Less, compare_prepare, less_run, 0};
+const pfw_op pfw_op_LessOrEqual = {PFW_OP_LessOrEqual, compare_prepare, less_equal_run, 0};
+const pfw_op pfw_op_Greater = {PFW_OP_Greater, compare_prepare, greater_run, 0};
+const pfw_op pfw_op_GreaterOrEqual = {PFW_OP_GreaterOrEqual, compare_prepare, greater_equal_run, 0};
+/* Logical ops read element i of input 0 before writing element i. */
+const pfw_op pfw_op_And = {PFW_OP_And, logic_prepare, and_run, PFW_OPF_INPLACE};
+const pfw_op pfw_op_Or = {PFW_OP_Or, logic_prepare, or_run, PFW_OPF_INPLACE};
+const pfw_op pfw_op_Xor = {PFW_OP_Xor, logic_prepare, xor_run, PFW_OPF_INPLACE};
+
+/* ---- Where ---------------------------------------------------------------------
+ * out = cond ? X : Y, broadcast three ways; X and Y of any one dtype, copied
+ * as bytes. */
+
+static pfw_status where_prepare(pfw_node* node) {
+  if (node->n_in != 3 || !node->in[0] || !node->in[1] || !node->in[2])
+    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 3 inputs (condition, X, Y), got %d", (int)node->n_in);
+  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  pfw_status st = pfw_check_input(node, 0, PFW_BOOL, -1);
+  if (st != PFW_OK) return st;
+  pfw_dtype t = node->in[1]->dtype;
+  if (pfw_dtype_size(t) == 0)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 1 has dtype %s; Where needs fixed-size elements",
+                     pfw_dtype_name(t));
+  st = pfw_check_input(node, 2, t, -1);
+  return st != PFW_OK ? st : pfw_bcast_prepare(node, 3, t);
+}
+
+static void where_row(const void* ctx, const char* const* in, const int64_t* s, char* out, int64_t n) {
+  size_t es = *(const size_t*)ctx;
+  const uint8_t* c = (const uint8_t*)in[0];
+  for (int64_t i = 0; i < n; i++) {
+    const char* src = c[i * s[0]] ? in[1] + (size_t)(i * s[1]) * es : in[2] + (size_t)(i * s[2]) * es;
+    memcpy(out + (size_t)i * es, src, es);
+  }
+}
+
+static pfw_status where_run(pfw_node* node) {
+  size_t es = pfw_dtype_size(node->in[1]->dtype);
+  return run_rows(node, 3, where_row, &es);
+}
+
+const pfw_op pfw_op_Where = {PFW_OP_Where, where_prepare, where_run, 0};

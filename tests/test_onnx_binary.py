@@ -1,0 +1,198 @@
+"""Broadcasting binary and variadic ops, comparisons, logic and Where, one
+small ONNX model per case: ONNX Runtime is the oracle, pyfw runs the
+converted .pfw (ONNX's reference evaluator is the oracle where ONNX Runtime
+has no kernel: bool Where, float64 Mean). Floats to rtol 1e-5 / atol 1e-6, integers and bools exactly."""
+import numpy as np
+import pytest
+
+from onnx_util import Init, assert_match, check_or_reference, ort_run, pfw_run, single_op, to_pfw
+from test_onnx_ops import SHAPES, away_from_zero, ints, rand
+
+rng = np.random.default_rng(20261126)
+f32, f64, i32, i64 = np.float32, np.float64, np.int32, np.int64
+DTYPES = [f32, f64, i32, i64]
+
+
+def values(dtype, shape, high=6):
+    """Small values with repeats, so that comparisons see equal pairs."""
+    if np.dtype(dtype).kind == "f":
+        return (rng.integers(-high, high + 1, shape) / 2).astype(dtype)
+    return ints(*shape, dtype=dtype, high=high)
+
+
+def run(op, args, opset=None, out_dtype=None, threads=1, **attrs):
+    kw = {} if opset is None else {"opset": opset}
+    model, feeds = single_op(op, args, out_dtype=out_dtype, **kw, **attrs)
+    return check_or_reference(model, feeds, threads)
+
+
+def ids(dt):
+    return np.dtype(dt).name
+
+
+# ---- comparisons and logic ------------------------------------------------------------
+COMPARE = [pytest.param(op, dt, sa, sb, id=f"{op}-{ids(dt)}-{sid}")
+           for op in ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual") for dt in DTYPES
+           for sid, (sa, sb) in SHAPES.items()]
+
+
+@pytest.mark.parametrize("op,dtype,sa,sb", COMPARE)
+def test_compare(op, dtype, sa, sb):
+    run(op, [values(dtype, sa), values(dtype, sb)], out_dtype=np.bool_)
+
+
+def test_compare_nan_and_signed_zero():
+    a = np.array([np.nan, 0.0, -0.0, np.inf, 1.0, np.nan], f32)
+    b = np.array([np.nan, -0.0, 0.0, np.inf, np.nan, 1.0], f32)
+    for op in ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"):
+        run(op, [a, b], out_dtype=np.bool_)
+
+
+def bools(*shape):
+    return rng.integers(0, 2, shape).astype(np.bool_)
+
+
+@pytest.mark.parametrize("sa,sb", list(SHAPES.values()), ids=list(SHAPES))
+@pytest.mark.parametrize("op", ["And", "Or", "Xor", "Equal"])
+def test_logic(op, sa, sb):
+    run(op, [bools(*sa), bools(*sb)], out_dtype=np.bool_)
+
+
+# ---- Where ------------------------------------------------------------------------
+WHERE_SHAPES = {
+    "same": ((2, 3), (2, 3), (2, 3)),
+    "scalar_xy": ((2, 3), (), ()),
+    "cond_row": ((3,), (2, 3), (2, 1)),
+    "three_way": ((2, 1, 1), (1, 3, 1), (1, 1, 4)),
+    "rank_mix": ((4,), (2, 3, 1), ()),
+}
+
+
+@pytest.mark.parametrize("shapes", list(WHERE_SHAPES.values()), ids=list(WHERE_SHAPES))
+@pytest.mark.parametrize("dtype", [f32, f64, i32, i64, np.bool_, np.uint8, np.int8], ids=ids)
+def test_where(dtype, shapes):
+    sc, sx, sy = shapes
+    if dtype == np.bool_:
+        x, y = bools(*sx), bools(*sy)
+    else:
+        x, y = values(dtype, sx, high=60).astype(dtype), values(dtype, sy, high=60).astype(dtype)
+    run("Where", [bools(*sc), x, y], out_dtype=x.dtype)
+
+
+def test_where_constant_branch():
+    run("Where", [bools(3, 4), rand(3, 4), Init(np.array(-1.0, f32))], out_dtype=f32)
+
+
+# ---- Pow ----------------------------------------------------------------------------
+POW = [pytest.param(bt, et, sid, id=f"{ids(bt)}^{ids(et)}-{sid}")
+       for bt in (f32, f64) for et in DTYPES for sid in ("same", "scalar_right", "both_sides", "rank_mismatch")]
+
+
+@pytest.mark.parametrize("base,exp,sid", POW)
+def test_pow(base, exp, sid):
+    sa, sb = SHAPES[sid]
+    x = rng.uniform(0.1, 3, sa).astype(base)
+    e = (rng.integers(-3, 4, sb) if np.dtype(exp).kind == "i" else rng.uniform(-2.5, 2.5, sb)).astype(exp)
+    run("Pow", [x, e])
+
+
+def test_pow_negative_base():
+    """Integer exponents of negative bases are real; fractional ones NaN."""
+    x = np.array([-2, -0.5, 0, 0, 3, -1], f32)
+    run("Pow", [x, np.array([3, 2, 0, -1, 0.5, 0.5], f32)])
+    run("Pow", [x, np.array([3, -2, 0, 2, 1, 7], i64)])
+
+
+def test_pow_opset12():
+    run("Pow", [rng.uniform(0.5, 2, (3, 4)).astype(f32), Init(np.array(2, i32))], opset=12)
+
+
+# ---- Mod ----------------------------------------------------------------------------
+@pytest.mark.parametrize("fmod", [0, 1])
+@pytest.mark.parametrize("dtype", [i32, i64], ids=ids)
+def test_mod_integer_signs(dtype, fmod):
+    a = np.array([7, -7, 7, -7, 6, -6, 0, 5, np.iinfo(dtype).min, np.iinfo(dtype).max], dtype)
+    b = np.array([3, 3, -3, -3, 3, -3, 4, 1, -1, -2], dtype)
+    (got,) = run("Mod", [a, b], fmod=fmod)
+    want = np.fmod(a, b) if fmod else np.mod(a, b)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("sid", list(SHAPES))
+@pytest.mark.parametrize("dtype,fmod", [(i32, 0), (i64, 0), (i64, 1), (f32, 1), (f64, 1)], ids=str)
+def test_mod_broadcast(dtype, fmod, sid):
+    sa, sb = SHAPES[sid]
+    if np.dtype(dtype).kind == "f":
+        a, b = rand(*sa, scale=10).astype(dtype), away_from_zero(*sb, dtype=dtype)
+    else:
+        a, b = ints(*sa, dtype=dtype, high=100), away_from_zero(*sb, dtype=dtype)
+    run("Mod", [a, b], fmod=fmod)
+
+
+def test_mod_by_zero_is_an_error():
+    model, feeds = single_op("Mod", [np.array([1, 2], i64), np.array([1, 0], i64)])
+    with pytest.raises(ValueError, match="modulo by zero"):
+        pfw_run(to_pfw(model), feeds)
+
+
+# ---- PRelu ---------------------------------------------------------------------------
+PRELU = {
+    "per_channel": ((2, 3, 4, 4), (3, 1, 1)),
+    "scalar": ((2, 5), (1,)),
+    "same": ((3, 4), (3, 4)),
+    "trailing": ((2, 3, 4), (4,)),
+}
+
+
+@pytest.mark.parametrize("shapes", list(PRELU.values()), ids=list(PRELU))
+@pytest.mark.parametrize("dtype", [f32, f64], ids=ids)
+def test_prelu(dtype, shapes):
+    sx, ss = shapes
+    run("PRelu", [rand(*sx, scale=3).astype(dtype), Init(rand(*ss).astype(dtype))])
+
+
+def test_prelu_slope_input():
+    run("PRelu", [rand(2, 3, 4), rand(3, 1)])
+
+
+# ---- variadic -------------------------------------------------------------------------
+VARIADIC = {
+    "one": [(3, 4)],
+    "two_same": [(3, 4), (3, 4)],
+    "three_broadcast": [(3, 1), (1, 4), ()],
+    "four_rank_mix": [(4,), (2, 3, 4), (3, 1), (1,)],
+    "first_smaller": [(), (2, 3), (2, 3)],
+}
+
+
+@pytest.mark.parametrize("shapes", list(VARIADIC.values()), ids=list(VARIADIC))
+@pytest.mark.parametrize("op,dtype", [(op, dt) for op in ("Max", "Min") for dt in DTYPES]
+                         + [(op, dt) for op in ("Sum", "Mean") for dt in (f32, f64)],
+                         ids=lambda v: v if isinstance(v, str) else ids(v))
+def test_variadic(op, dtype, shapes):
+    args = [values(dtype, s, high=20) if np.dtype(dtype).kind == "i" else rand(*s, scale=5).astype(dtype)
+            for s in shapes]
+    if op == "Mean" and dtype == f64:
+        # ONNX Runtime has no float64 Mean and the reference evaluator's
+        # fails when broadcasting widens the first input: numpy is the oracle.
+        model, feeds = single_op(op, args)
+        want = sum(np.broadcast_arrays(*args)) / len(args)
+        assert_match(pfw_run(to_pfw(model), feeds), [np.asarray(want, f64)])
+        return
+    run(op, args)
+
+
+def test_variadic_repeated_input():
+    """Sum(x, y, x): the output must not overwrite x before its second use."""
+    from onnx import helper
+    from onnx_util import build, value_info
+    node = helper.make_node("Sum", ["x", "y", "x"], ["out"])
+    model = build([node], [value_info("x", f32, (3, 4)), value_info("y", f32, (3, 4))],
+                  [value_info("out", f32, None)])
+    feeds = {"x": rand(3, 4), "y": rand(3, 4)}
+    assert_match(pfw_run(to_pfw(model), feeds), ort_run(model, feeds))
+
+
+def test_max_min_opset8():
+    run("Max", [rand(3, 1), rand(4)], opset=8)
+    run("Min", [rand(3, 1), rand(4)], opset=8)
