@@ -178,6 +178,39 @@ def _where(node, ins, c):
     return [(_same_dtype(c, (1, 2)), _broadcast_all(c, [0, 1, 2]))]
 
 
+def _reduce(node, ins, c):
+    _required(c, 1)
+    x = ins[0]
+    axes_input = node.version >= (13 if node.op_type == "ReduceSum" else 18)
+    if axes_input:
+        t = ins[1] if len(ins) > 1 else None
+        if t is not None and t.data is None:
+            return [(x.dtype, None)]  # axes computed at run time: rank unknown here
+        axes = [] if t is None else [int(v) for v in np.asarray(t.data).reshape(-1)]
+    else:
+        axes = list(node.attr("axes", []))
+    if x.shape is None:
+        return [(x.dtype, None)]
+    r = len(x.shape)
+    if not axes and node.attr("noop_with_empty_axes", 0):
+        return [(x.dtype, x.shape)]
+    red = {_axis(c, a, r) for a in axes} if axes else set(range(r))
+    if len(red) != len(axes) and axes:
+        raise c.fail(f"axes {axes} list an axis twice")
+    keep = node.attr("keepdims", 1)
+    return [(x.dtype, tuple(1 if k in red else d for k, d in enumerate(x.shape) if keep or k not in red))]
+
+
+def _argreduce(node, ins, c):
+    _required(c, 1)
+    x = ins[0]
+    if x.shape is None:
+        return [("int64", None)]
+    axis = _axis(c, node.attr("axis", 0), len(x.shape))
+    keep = node.attr("keepdims", 1)
+    return [("int64", tuple(1 if k == axis else d for k, d in enumerate(x.shape) if keep or k != axis))]
+
+
 def _softmax(node, ins, c):
     _required(c, 1)
     x = ins[0]
@@ -476,6 +509,10 @@ SHAPE_RULES.update({op: _compare for op in ("Equal", "Less", "LessOrEqual", "Gre
                                             "And", "Or", "Xor")})
 SHAPE_RULES.update({op: _variadic for op in ("Max", "Min", "Sum", "Mean")})
 SHAPE_RULES.update(Pow=_pow, Mod=_binary, PRelu=_prelu, Where=_where)
+SHAPE_RULES.update({op: _reduce for op in (
+    "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")})
+SHAPE_RULES.update(ArgMax=_argreduce, ArgMin=_argreduce)
 
 
 def _merge(inferred, declared):

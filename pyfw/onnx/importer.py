@@ -27,7 +27,8 @@ from ..ir import Graph, Node, Tensor
 
 # Before opset 7 the elementwise ops (and Gemm) used "legacy" broadcasting
 # driven by `broadcast`/`axis` attributes; the IR and runtime only know the
-# numpy-style rules that opset 7 introduced.
+# numpy-style rules that opset 7 introduced, so older models are upgraded to
+# MIN_OPSET by ONNX's version converter first.
 MIN_OPSET = 7
 DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -147,6 +148,12 @@ RULES.update(LogSoftmax=_softmax, Hardmax=_softmax)
 RULES.update({op: _copy for op in (
     "Pow", "Mod", "PRelu", "Max", "Min", "Sum", "Mean", "Equal", "Less", "LessOrEqual",
     "Greater", "GreaterOrEqual", "And", "Or", "Xor", "Where",
+)})
+# Reductions: axes stay where the op version puts them (attribute, or input
+# 1 from ReduceSum-13 / Reduce*-18); the runtime reads either.
+RULES.update({op: _copy for op in (
+    "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin",
 )})
 
 
@@ -294,6 +301,19 @@ def _check_supported(nodes, names, opsets) -> None:
     raise UnsupportedError(msg)
 
 
+def _upgrade(proto: onnx.ModelProto, opset: int) -> onnx.ModelProto:
+    """Models older than opset 7 go through ONNX's own version converter, whose
+    adapters rewrite legacy broadcasting (broadcast/axis attributes), is_test
+    and consumed_inputs into their opset-7 forms."""
+    from onnx import version_converter
+
+    try:
+        return version_converter.convert_version(proto, MIN_OPSET)
+    except Exception as e:  # the converter raises bare RuntimeErrors
+        raise UnsupportedError(f"the model uses ONNX opset {opset} and ONNX's version converter could not "
+                               f"upgrade it to opset {MIN_OPSET}: {e}") from None
+
+
 def import_model(model: onnx.ModelProto | str | os.PathLike, base_dir: str | None = None) -> Graph:
     """Imports an ONNX model (a ModelProto or a path) into a pyfw.ir.Graph.
 
@@ -305,7 +325,8 @@ def import_model(model: onnx.ModelProto | str | os.PathLike, base_dir: str | Non
         raise InvalidModelError("the model has no opset_import for the default ONNX domain")
     opset = opsets[""]
     if opset < MIN_OPSET:
-        raise UnsupportedError(f"the model uses ONNX opset {opset}; pyfw imports opset {MIN_OPSET} and newer")
+        proto, opset = _upgrade(proto, opset), MIN_OPSET
+        opsets = _opsets(proto)
     g = proto.graph
     names = _node_names(g.node)
     _check_supported(g.node, names, opsets)

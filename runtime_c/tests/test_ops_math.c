@@ -1,6 +1,6 @@
 /* Op unit tests for the element-wise math ops (unary.c), the activations and
  * Clip (activation.c), the broadcasting binary/variadic ops (binary.c) and
- * comparisons/Where (compare.c): edge cases that the ONNX Runtime parity suites cannot
+ * comparisons/Where (compare.c) and the reductions (reduce.c): edge cases that the ONNX Runtime parity suites cannot
  * reach or that name a specific rule (rounding, wrapping, errors). */
 #include <math.h>
 #include <stdint.h>
@@ -299,6 +299,105 @@ static void test_variadic_broadcast(void) {
   tn_free(&t);
 }
 
+/* ---- reductions ------------------------------------------------------------------- */
+
+static void test_reduce_axes(void) {
+  float x[24];
+  for (int i = 0; i < 24; i++) x[i] = (float)i;
+  int64_t axes[2] = {-1, 0};
+  tnode t;
+  /* Axes from a constant input (opset 18), negative and unsorted. */
+  tn_init(&t, PFW_OP_ReduceMax, 18);
+  F32(&t, x, 2, 3, 4);
+  tn_in(&t, PFW_INT64, axes, DIMS(2))->is_const = true;
+  tn_int(&t, "keepdims", 0);
+  CHECK_OK(tn_exec(&t));
+  CHECK_SHAPE(&t.tout[0], 3);
+  CHECK_CLOSE((float*)t.tout[0].data, ((float[]){15, 19, 23}), 3, 0, 0);
+  tn_free(&t);
+  /* Attribute axes (opset 13) with keepdims. */
+  tn_init(&t, PFW_OP_ReduceSumSquare, 13);
+  F32(&t, x, 2, 3, 4);
+  INTS(&t, "axes", 1);
+  CHECK_OK(tn_exec(&t));
+  CHECK_SHAPE(&t.tout[0], 2, 1, 4);
+  CHECK(((float*)t.tout[0].data)[0] == 0 + 16 + 64);
+  tn_free(&t);
+  /* Axes computed at run time: the output shape is unknown when planning. */
+  tn_init(&t, PFW_OP_ReduceSum, 13);
+  F32(&t, x, 2, 3, 4);
+  tn_in(&t, PFW_INT64, axes, DIMS(2));
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  CHECK_ERROR_HAS("axes");
+  tn_free(&t);
+  int64_t twice[2] = {1, -2};
+  tn_init(&t, PFW_OP_ReduceSum, 13);
+  F32(&t, x, 2, 3, 4);
+  tn_in(&t, PFW_INT64, twice, DIMS(2))->is_const = true;
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_INVALID_MODEL);
+  CHECK_ERROR_HAS("twice");
+  tn_free(&t);
+  tn_init(&t, PFW_OP_ReduceMean, 13);
+  F32(&t, x, 2, 3, 4);
+  INTS(&t, "axes", 3);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_INVALID_MODEL);
+  CHECK_ERROR_HAS("axes");
+  tn_free(&t);
+  int32_t xi[2] = {1, 2};
+  tn_init(&t, PFW_OP_ReduceL2, 13);
+  tn_in(&t, PFW_INT32, xi, DIMS(2));
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  CHECK_ERROR_HAS("input 0 has dtype int32");
+  tn_free(&t);
+}
+
+/* Over an empty set: float Sum is 0 and Max -inf; int Max has no value. */
+static void test_reduce_empty(void) {
+  tnode t;
+  tn_init(&t, PFW_OP_ReduceMax, 13);
+  tn_in(&t, PFW_FLOAT32, NULL, DIMS(2, 0));
+  INTS(&t, "axes", 1);
+  CHECK_OK(tn_exec(&t));
+  CHECK_SHAPE(&t.tout[0], 2, 1);
+  CHECK(isinf(((float*)t.tout[0].data)[0]) && ((float*)t.tout[0].data)[0] < 0);
+  tn_free(&t);
+  tn_init(&t, PFW_OP_ReduceSum, 11);
+  tn_in(&t, PFW_INT64, NULL, DIMS(2, 0));
+  INTS(&t, "axes", 1);
+  CHECK_OK(tn_exec(&t));
+  CHECK(((int64_t*)t.tout[0].data)[1] == 0);
+  tn_free(&t);
+  tn_init(&t, PFW_OP_ReduceMin, 11);
+  tn_in(&t, PFW_INT64, NULL, DIMS(2, 0));
+  INTS(&t, "axes", 1);
+  CHECK_OK(tn_prepare(&t));
+  CHECK_STATUS(tn_run(&t), PFW_ERR_INVALID_ARGUMENT);
+  tn_free(&t);
+}
+
+static void test_argmax_ties(void) {
+  float x[6] = {1, 3, 3, 2, 2, 0};
+  tnode t;
+  for (int last = 0; last < 2; last++) {
+    tn_init(&t, PFW_OP_ArgMax, 13);
+    F32(&t, x, 2, 3);
+    tn_int(&t, "axis", -1);
+    tn_int(&t, "select_last_index", last);
+    tn_int(&t, "keepdims", 0);
+    CHECK_OK(tn_exec(&t));
+    CHECK(t.tout[0].dtype == PFW_INT64);
+    CHECK_SHAPE(&t.tout[0], 2);
+    const int64_t* y = t.tout[0].data;
+    CHECK(y[0] == (last ? 2 : 1) && y[1] == (last ? 1 : 0));
+    tn_free(&t);
+  }
+  tn_init(&t, PFW_OP_ArgMin, 13);
+  tn_in(&t, PFW_FLOAT32, NULL, DIMS(3, 0));
+  tn_int(&t, "axis", 1);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_SHAPE);
+  tn_free(&t);
+}
+
 int main(void) {
   test_round_half_to_even();
   test_integer_wrap();
@@ -311,5 +410,8 @@ int main(void) {
   test_binary_errors();
   test_where_three_way();
   test_variadic_broadcast();
+  test_reduce_axes();
+  test_reduce_empty();
+  test_argmax_ties();
   TEST_MAIN_END();
 }

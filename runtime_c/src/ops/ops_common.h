@@ -98,6 +98,9 @@ extern const pfw_op pfw_op_LeakyRelu, pfw_op_Elu, pfw_op_Selu, pfw_op_Celu, pfw_
 extern const pfw_op pfw_op_Equal, pfw_op_Less, pfw_op_LessOrEqual, pfw_op_Greater, pfw_op_GreaterOrEqual, pfw_op_And,
     pfw_op_Or, pfw_op_Xor, pfw_op_Where;
 extern const pfw_op pfw_op_Pow, pfw_op_Mod, pfw_op_PRelu, pfw_op_Max, pfw_op_Min, pfw_op_Sum, pfw_op_Mean;
+extern const pfw_op pfw_op_ReduceSum, pfw_op_ReduceMean, pfw_op_ReduceMax, pfw_op_ReduceMin, pfw_op_ReduceProd,
+    pfw_op_ReduceL1, pfw_op_ReduceL2, pfw_op_ReduceLogSum, pfw_op_ReduceLogSumExp, pfw_op_ReduceSumSquare,
+    pfw_op_ArgMax, pfw_op_ArgMin;
 extern const pfw_op pfw_op_Gemm, pfw_op_MatMul;
 extern const pfw_op pfw_op_Conv;
 extern const pfw_op pfw_op_Squeeze, pfw_op_Unsqueeze;
