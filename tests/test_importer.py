@@ -267,9 +267,33 @@ def test_unsupported_dtype_names_the_tensor():
                               [vi("y", [1], TensorProto.STRING)]))
 
 
-def test_old_opset_and_bad_files(tmp_path):
-    with pytest.raises(pyfw.UnsupportedError, match="opset 6"):
-        import_model(model_of([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [1])], [vi("y", [1])], opset=6))
+def test_opset_6_legacy_broadcast_is_upgraded():
+    """Opset-6 Add with broadcast=1 (B aligned with A's trailing dimensions)
+    imports as an opset-7 graph and computes x + b (ONNX Runtime has no Add-6
+    kernel, so the closed form is the oracle). (ONNX's converter mis-checks an explicit `axis` against dimension
+    0, so such models are refused with its message.)"""
+    import numpy as np
+    from onnx_util import pfw_run
+
+    from pyfw.format import to_bytes
+    from pyfw.ir import infer_shapes
+
+    b = numpy_helper.from_array(np.array([1.0, -2.0, 3.0, 0.5], np.float32), "b")
+    m = model_of([helper.make_node("Add", ["x", "b"], ["y"], broadcast=1)],
+                 [vi("x", [2, 3, 4])], [vi("y", [2, 3, 4])], [b], opset=6)
+    g = import_model(m)
+    assert g.opset == 7 and "broadcast" not in g.nodes[-1].attrs
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    (got,) = pfw_run(to_bytes(infer_shapes(g)), {"x": x})
+    np.testing.assert_array_equal(got, x + np.array([1.0, -2.0, 3.0, 0.5], np.float32))
+    axis_model = model_of([helper.make_node("Add", ["x", "c"], ["y"], broadcast=1, axis=1)],
+                          [vi("x", [2, 3, 4])], [vi("y", [2, 3, 4])],
+                          [numpy_helper.from_array(np.ones(3, np.float32), "c")], opset=6)
+    with pytest.raises(pyfw.UnsupportedError, match="opset 6.*version converter"):
+        import_model(axis_model)
+
+
+def test_bad_files(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\xff\xff not a protobuf")
     with pytest.raises(pyfw.InvalidModelError, match="bad.onnx"):
