@@ -211,6 +211,28 @@ def _argreduce(node, ins, c):
     return [("int64", tuple(1 if k == axis else d for k, d in enumerate(x.shape) if keep or k != axis))]
 
 
+def _layernorm(node, ins, c):
+    """Y like X; Mean and InvStdDev keep X's dims before `axis`, 1 after."""
+    _required(c, 2)
+    x = ins[0]
+    dtype = _same_dtype(c, (0, 1, 2))
+    stats = None
+    if x.shape is not None:
+        axis = _axis(c, node.attr("axis", -1), len(x.shape))
+        stats = tuple(d if k < axis else 1 for k, d in enumerate(x.shape))
+    return [(dtype, x.shape), (dtype, stats), (dtype, stats)][:len(node.outputs)]
+
+
+def _channel_norm(node, ins, c):
+    """InstanceNormalization, GroupNormalization: Y like X (N, C, ...)."""
+    _required(c, 3)
+    x = ins[0]
+    dtype = _same_dtype(c, (0, 1, 2))
+    if x.shape is not None and len(x.shape) < 2:
+        raise c.fail(f"{c.name(0)} must have rank >= 2 (N, C, ...)")
+    return [(dtype, x.shape)]
+
+
 def _softmax(node, ins, c):
     _required(c, 1)
     x = ins[0]
@@ -513,6 +535,8 @@ SHAPE_RULES.update({op: _reduce for op in (
     "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
     "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")})
 SHAPE_RULES.update(ArgMax=_argreduce, ArgMin=_argreduce)
+SHAPE_RULES.update(LayerNormalization=_layernorm, InstanceNormalization=_channel_norm,
+                   GroupNormalization=_channel_norm, LpNormalization=_unary)
 
 
 def _merge(inferred, declared):

@@ -132,6 +132,7 @@ RULES: dict[str, Rule] = {op: _copy for op in (
     "AveragePool", "GlobalAveragePool",
     "Shape", "Size", "Squeeze", "Unsqueeze", "Cast", "ConstantOfShape", "Range", "Gather",
     "Slice", "Expand", "Tile", "LRN", "CastLike", "GatherElements", "Split",
+    "Pad", "CumSum", "CumProd", "Trilu",
 )}
 RULES.update(Softmax=_softmax, Constant=_constant, Dropout=_dropout,
              BatchNormalization=_batchnorm)
@@ -155,6 +156,8 @@ RULES.update({op: _copy for op in (
     "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
     "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin",
 )})
+RULES.update({op: _copy for op in (
+    "LayerNormalization", "InstanceNormalization", "GroupNormalization", "LpNormalization")})
 
 
 # ---- values ----------------------------------------------------------------

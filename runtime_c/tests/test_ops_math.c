@@ -1,6 +1,7 @@
 /* Op unit tests for the element-wise math ops (unary.c), the activations and
  * Clip (activation.c), the broadcasting binary/variadic ops (binary.c) and
- * comparisons/Where (compare.c) and the reductions (reduce.c): edge cases that the ONNX Runtime parity suites cannot
+ * comparisons/Where (compare.c), the reductions (reduce.c) and the
+ * normalisations (norm.c): edge cases that the ONNX Runtime parity suites cannot
  * reach or that name a specific rule (rounding, wrapping, errors). */
 #include <math.h>
 #include <stdint.h>
@@ -398,6 +399,58 @@ static void test_argmax_ties(void) {
   tn_free(&t);
 }
 
+/* ---- normalisations ---------------------------------------------------------------- */
+
+static void test_norm_errors(void) {
+  float x[12] = {0}, p[4] = {1, 1, 1, 1};
+  tnode t;
+  tn_init(&t, PFW_OP_GroupNormalization, 18);
+  F32(&t, x, 1, 4, 3);
+  F32(&t, p, 2), F32(&t, p, 2);
+  tn_int(&t, "num_groups", 2);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  CHECK_ERROR_HAS("GroupNormalization-18");
+  tn_init(&t, PFW_OP_GroupNormalization, 21);
+  F32(&t, x, 1, 4, 3);
+  F32(&t, p, 4), F32(&t, p, 4);
+  tn_int(&t, "num_groups", 3);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_INVALID_MODEL);
+  CHECK_ERROR_HAS("num_groups");
+  tn_init(&t, PFW_OP_InstanceNormalization, 6);
+  F32(&t, x, 1, 4, 3);
+  F32(&t, p, 3), F32(&t, p, 4);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_SHAPE);
+  CHECK_ERROR_HAS("input 1 (scale) has 3 values, expected 4");
+  tn_init(&t, PFW_OP_LayerNormalization, 17);
+  F32(&t, x, 3, 4);
+  F32(&t, p, 3);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_SHAPE);
+  CHECK_ERROR_HAS("Scale");
+  tn_init(&t, PFW_OP_LpNormalization, 1);
+  F32(&t, x, 3, 4);
+  tn_int(&t, "p", 3);
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_INVALID_MODEL);
+  CHECK_ERROR_HAS("'p'");
+}
+
+/* A constant block normalises to 0 (not NaN), and an all-zero Lp row to 0. */
+static void test_norm_constant_input(void) {
+  float x[6] = {2, 2, 2, 0, 0, 0}, s[3] = {1, 1, 1}, b[3] = {0.5f, 0.5f, 0.5f};
+  tnode t;
+  tn_init(&t, PFW_OP_LayerNormalization, 17);
+  F32(&t, x, 2, 3);
+  F32(&t, s, 3), F32(&t, b, 3);
+  CHECK_OK(tn_exec(&t));
+  CHECK_CLOSE((float*)t.tout[0].data, ((float[]){0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f}), 6, 0, 0);
+  tn_free(&t);
+  tn_init(&t, PFW_OP_LpNormalization, 1);
+  F32(&t, x, 2, 3);
+  CHECK_OK(tn_exec(&t));
+  float r3 = 1 / sqrtf(3);
+  CHECK_CLOSE((float*)t.tout[0].data, ((float[]){r3, r3, r3, 0, 0, 0}), 6, 1e-6, 0);
+  tn_free(&t);
+}
+
 int main(void) {
   test_round_half_to_even();
   test_integer_wrap();
@@ -413,5 +466,7 @@ int main(void) {
   test_reduce_axes();
   test_reduce_empty();
   test_argmax_ties();
+  test_norm_errors();
+  test_norm_constant_input();
   TEST_MAIN_END();
 }

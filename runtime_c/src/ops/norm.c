@@ -1,6 +1,11 @@
 /* BatchNormalization in inference mode, float32:
- * Y = (X - mean) / sqrt(var + epsilon) * scale + B, per channel (dim 1). */
+ * Y = (X - mean) / sqrt(var + epsilon) * scale + B, per channel (dim 1).
+ *
+ * LayerNormalization, InstanceNormalization, GroupNormalization (opset 21)
+ * and LpNormalization, float32/float64: statistics of each normalised block
+ * in double, in a fixed order. */
 #include <math.h>
+#include <string.h>
 
 #include "ops_common.h"
 
@@ -56,3 +61,224 @@ static pfw_status bn_run(pfw_node* node) {
 
 /* Elementwise over input 0, so it may run in place. */
 const pfw_op pfw_op_BatchNormalization = {PFW_OP_BatchNormalization, bn_prepare, bn_run, PFW_OPF_INPLACE};
+
+/* ---- statistics-based normalisations -------------------------------------------- */
+
+static double ld(const void* p, bool f32, int64_t i) { return f32 ? ((const float*)p)[i] : ((const double*)p)[i]; }
+static void st(void* p, bool f32, int64_t i, double v) {
+  if (f32) ((float*)p)[i] = (float)v;
+  else ((double*)p)[i] = v;
+}
+
+/* Where a block's scale and bias come from: element i of the block uses
+ * index off + (i / div) % mod. */
+typedef struct affine {
+  const void* scale;
+  const void* bias; /* NULL: none */
+  int64_t off, div, mod;
+} affine;
+
+/* Normalises `count` contiguous elements at x into y (which may alias x):
+ * (x - mean) / sqrt(var + eps) * scale + bias. Returns mean and 1/stddev. */
+static void normalize_block(const void* x, void* y, bool f32, int64_t base, int64_t count, double eps,
+                            const affine* a, double* mean_out, double* inv_out) {
+  double sum = 0, sq = 0;
+  for (int64_t i = 0; i < count; i++) sum += ld(x, f32, base + i);
+  double mean = count ? sum / (double)count : 0;
+  for (int64_t i = 0; i < count; i++) {
+    double d = ld(x, f32, base + i) - mean;
+    sq += d * d;
+  }
+  double inv = 1 / sqrt((count ? sq / (double)count : 0) + eps);
+  for (int64_t i = 0; i < count; i++) {
+    int64_t k = a->off + (i / a->div) % a->mod;
+    double v = (ld(x, f32, base + i) - mean) * inv * ld(a->scale, f32, k);
+    st(y, f32, base + i, a->bias ? v + ld(a->bias, f32, k) : v);
+  }
+  if (mean_out) *mean_out = mean;
+  if (inv_out) *inv_out = inv;
+}
+
+/* X float32/float64; inputs 1.. of X's dtype and `count` elements each
+ * (absent allowed from input `first_optional`). */
+static pfw_status norm_inputs(const pfw_node* node, int32_t first_optional, const char* const* names,
+                              const int64_t* counts) {
+  const pfw_tensor* x = node->in[0];
+  if (x->dtype != PFW_FLOAT32 && x->dtype != PFW_FLOAT64)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64",
+                     pfw_dtype_name(x->dtype));
+  for (int32_t i = 1; names[i]; i++) {
+    const pfw_tensor* t = i < node->n_in ? node->in[i] : NULL;
+    if (!t) {
+      if (i < first_optional) return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) is missing", (int)i, names[i]);
+      continue;
+    }
+    pfw_status s = pfw_check_input(node, i, x->dtype, -1);
+    if (s != PFW_OK) return s;
+    if (pfw_numel(t) != counts[i])
+      return pfw_error(PFW_ERR_SHAPE, "input %d (%s) has %lld values, expected %lld", (int)i, names[i],
+                       (long long)pfw_numel(t), (long long)counts[i]);
+  }
+  return PFW_OK;
+}
+
+static pfw_status need_rank(const pfw_tensor* x, int32_t min_rank, const char* layout) {
+  if (x->rank < min_rank)
+    return pfw_error(PFW_ERR_SHAPE, "input 0 has rank %d, expected >= %d (%s)", (int)x->rank, (int)min_rank, layout);
+  return PFW_OK;
+}
+
+static int64_t numel_from(const pfw_tensor* t, int32_t k) {
+  int64_t n = 1;
+  for (; k < t->rank; k++) n *= t->dims[k];
+  return n;
+}
+
+/* ---- LayerNormalization: over dims [axis, rank); Scale and B have those
+ * dims' element count (ONNX allows broadcasting them; this covers the
+ * per-element and the single-value forms). Mean and InvStdDev outputs have
+ * X's dims up to axis and 1 after, in X's dtype. */
+
+static pfw_status ln_axis(const pfw_node* node, int32_t* axis) {
+  return pfw_norm_axis(pfw_attr_int(node, "axis", -1), node->in[0]->rank, "attribute 'axis'", axis);
+}
+
+static pfw_status ln_prepare(pfw_node* node) {
+  if (node->n_in < 2 || node->n_in > 3 || !node->in[0])
+    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 2 or 3 inputs, got %d", (int)node->n_in);
+  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  const pfw_tensor* x = node->in[0];
+  pfw_status s = need_rank(x, 1, "...");
+  int32_t axis;
+  if (s == PFW_OK) s = ln_axis(node, &axis);
+  if (s != PFW_OK) return s;
+  int64_t n = numel_from(x, axis);
+  static const char* const names[] = {"X", "Scale", "B", NULL};
+  const pfw_tensor* scale = node->in[1];
+  /* A one-value Scale/B is broadcast; check against its own count. */
+  int64_t counts[3] = {0, scale && pfw_numel(scale) == 1 ? 1 : n, 0};
+  counts[2] = node->n_in > 2 && node->in[2] && pfw_numel(node->in[2]) == 1 ? 1 : n;
+  s = norm_inputs(node, 2, names, counts);
+  if (s != PFW_OK) return s;
+  if (node->n_in > 2 && node->in[2] && pfw_numel(node->in[2]) != pfw_numel(scale))
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 2 (B) and input 1 (Scale) broadcast differently");
+  s = pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
+  int64_t sdims[PFW_MAX_RANK];
+  for (int32_t k = 0; k < x->rank; k++) sdims[k] = k < axis ? x->dims[k] : 1;
+  for (int32_t j = 1; j < node->n_out && j < 3 && s == PFW_OK; j++)
+    if (node->out[j]) s = pfw_set_output(node->out[j], x->dtype, x->rank, sdims);
+  return s;
+}
+
+static pfw_status ln_run(pfw_node* node) {
+  const pfw_tensor* x = node->in[0];
+  bool f32 = x->dtype == PFW_FLOAT32;
+  int32_t axis;
+  ln_axis(node, &axis);
+  int64_t n = numel_from(x, axis), outer = n ? pfw_numel(x) / n : 0;
+  const pfw_tensor* b = node->n_in > 2 ? node->in[2] : NULL;
+  affine a = {node->in[1]->data, b ? b->data : NULL, 0, 1, pfw_numel(node->in[1])};
+  double eps = pfw_attr_float(node, "epsilon", 1e-5f);
+  pfw_tensor* mo = node->n_out > 1 ? node->out[1] : NULL;
+  pfw_tensor* io = node->n_out > 2 ? node->out[2] : NULL;
+  for (int64_t o = 0; o < outer; o++) {
+    double mean, inv;
+    normalize_block(x->data, node->out[0]->data, f32, o * n, n, eps, &a, &mean, &inv);
+    if (mo) st(mo->data, f32, o, mean);
+    if (io) st(io->data, f32, o, inv);
+  }
+  return PFW_OK;
+}
+
+/* ---- InstanceNormalization: per (n, c) over the spatial dims; scale and B
+ * per channel. GroupNormalization-21: per (n, group) over the group's
+ * channels and the spatial dims; scale and bias per channel. */
+
+static pfw_status channel_norm_prepare(pfw_node* node, int64_t groups) {
+  if (node->n_in != 3 || !node->in[0]) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 3 inputs");
+  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  const pfw_tensor* x = node->in[0];
+  pfw_status s = need_rank(x, 2, "N, C, ...");
+  if (s != PFW_OK) return s;
+  static const char* const names[] = {"X", "scale", "B", NULL};
+  int64_t c = x->dims[1], counts[3] = {0, c, c};
+  s = norm_inputs(node, 3, names, counts);
+  if (s != PFW_OK) return s;
+  if (groups < 1 || c % groups)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'num_groups' is %lld; it must divide the %lld channels",
+                     (long long)groups, (long long)c);
+  return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
+}
+
+static pfw_status channel_norm_run(pfw_node* node, int64_t groups) {
+  const pfw_tensor* x = node->in[0];
+  bool f32 = x->dtype == PFW_FLOAT32;
+  int64_t N = x->dims[0], C = x->dims[1], spatial = numel_from(x, 2), cg = C / groups;
+  double eps = pfw_attr_float(node, "epsilon", 1e-5f);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t g = 0; g < groups; g++) {
+      affine a = {node->in[1]->data, node->in[2]->data, g * cg, spatial ? spatial : 1, cg};
+      normalize_block(x->data, node->out[0]->data, f32, (n * groups + g) * cg * spatial, cg * spatial, eps, &a,
+                      NULL, NULL);
+    }
+  return PFW_OK;
+}
+
+static pfw_status in_prepare(pfw_node* node) {
+  return channel_norm_prepare(node, node->in[0] && node->in[0]->rank >= 2 ? node->in[0]->dims[1] : 1);
+}
+static pfw_status in_run(pfw_node* node) { return channel_norm_run(node, node->in[0]->dims[1]); }
+
+static pfw_status gn_prepare(pfw_node* node) {
+  /* GroupNormalization-18 had scale and bias per group; ONNX deprecated it. */
+  if (node->desc->version < 21)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "GroupNormalization-%d (per-group scale) is not supported; opset 21 is",
+                     (int)node->desc->version);
+  if (pfw_attr_int(node, "stash_type", 1) != 1)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "attribute 'stash_type' other than 1 (float32) is not supported");
+  return channel_norm_prepare(node, pfw_attr_int(node, "num_groups", 0));
+}
+static pfw_status gn_run(pfw_node* node) { return channel_norm_run(node, pfw_attr_int(node, "num_groups", 1)); }
+
+/* ---- LpNormalization: x / ||x||_p along `axis` (p = 1 or 2). A zero norm
+ * gives 0, as ONNX Runtime. */
+
+static pfw_status lp_prepare(pfw_node* node) {
+  if (node->n_in != 1 || !node->in[0]) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 input");
+  pfw_status s = pfw_float_unary_prepare(node);
+  if (s != PFW_OK) return s;
+  int64_t p = pfw_attr_int(node, "p", 2);
+  if (p != 1 && p != 2) return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'p' is %lld; expected 1 or 2", (long long)p);
+  int32_t axis;
+  return pfw_norm_axis(pfw_attr_int(node, "axis", -1), node->in[0]->rank, "attribute 'axis'", &axis);
+}
+
+static pfw_status lp_run(pfw_node* node) {
+  const pfw_tensor* x = node->in[0];
+  bool f32 = x->dtype == PFW_FLOAT32, l1 = pfw_attr_int(node, "p", 2) == 1;
+  int32_t axis;
+  pfw_norm_axis(pfw_attr_int(node, "axis", -1), x->rank, "attribute 'axis'", &axis);
+  int64_t n = x->dims[axis], inner = numel_from(x, axis + 1), outer = n && inner ? pfw_numel(x) / (n * inner) : 0;
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t j = 0; j < inner; j++) {
+      int64_t base = o * n * inner + j;
+      double norm = 0;
+      for (int64_t i = 0; i < n; i++) {
+        double v = ld(x->data, f32, base + i * inner);
+        norm += l1 ? fabs(v) : v * v;
+      }
+      if (!l1) norm = sqrt(norm);
+      for (int64_t i = 0; i < n; i++) {
+        double v = ld(x->data, f32, base + i * inner);
+        st(node->out[0]->data, f32, base + i * inner, norm == 0 ? 0 : v / norm);
+      }
+    }
+  return PFW_OK;
+}
+
+/* Each block's statistics are read before any of its elements is written
+ * (normalize_block and lp_run make two passes), so all may run in place. */
+const pfw_op pfw_op_LayerNormalization = {PFW_OP_LayerNormalization, ln_prepare, ln_run, PFW_OPF_INPLACE};
+const pfw_op pfw_op_InstanceNormalization = {PFW_OP_InstanceNormalization, in_prepare, in_run, PFW_OPF_INPLACE};
+const pfw_op pfw_op_GroupNormalization = {PFW_OP_GroupNormalization, gn_prepare, gn_run, PFW_OPF_INPLACE};
+const pfw_op pfw_op_LpNormalization = {PFW_OP_LpNormalization, lp_prepare, lp_run, PFW_OPF_INPLACE};
