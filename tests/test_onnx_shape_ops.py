@@ -200,3 +200,33 @@ def test_lrn(size, shape):
     # evaluator sums over the wrong axis), so the spec's formula is the oracle.
     (got,) = pfw_run(to_pfw(model), feeds)
     np.testing.assert_allclose(got, lrn_spec(x, size, 0.3, 0.6, 1.5), rtol=1e-5, atol=1e-6)
+
+
+def _ints(*v):
+    return Init(np.array(v, i64))
+
+
+MORE = [
+    _case("pad_constant", "Pad", [X, _ints(0, 1, 2, 1, 0, 3), Init(np.array(1.5, f32))]),
+    _case("pad_constant_default", "Pad", [X, _ints(1, 0, 0, 0, 2, 1)]),
+    _case("pad_crop", "Pad", [X, _ints(0, -1, 1, 0, 0, -2)]),
+    _case("pad_reflect", "Pad", [X, _ints(0, 2, 3, 0, 0, 3)], mode="reflect"),
+    _case("pad_edge", "Pad", [X, _ints(1, 1, 1, 1, 1, 1)], mode="edge"),
+    _case("pad_wrap", "Pad", [X, _ints(0, 1, 2, 0, 2, 3)], 19, mode="wrap"),
+    _case("pad_axes", "Pad", [X, _ints(1, 2, 3, 4), None, _ints(-1, 1)], 18),
+    _case("pad_v2_attr", "Pad", [X], 2, pads=[0, 1, 0, 0, 1, 2], value=-1.0),
+    _case("pad_int64", "Pad", [np.arange(6, dtype=i64).reshape(2, 3), _ints(1, 0, 0, 2), Init(np.array(9, i64))]),
+    _case("cumsum", "CumSum", [X, Init(np.array(1, i64))]),
+    _case("cumsum_exclusive_reverse", "CumSum", [X, Init(np.array(-1, np.int32))], exclusive=1, reverse=1),
+    _case("cumsum_int64", "CumSum", [np.arange(-6, 6, dtype=i64).reshape(3, 4), Init(np.array(0, i64))],
+          reverse=1),
+    _case("trilu_upper", "Trilu", [X]),
+    _case("trilu_lower_k", "Trilu", [X, Init(np.array(-1, i64))], upper=0),
+    _case("trilu_upper_k2", "Trilu", [np.arange(20, dtype=i64).reshape(4, 5), Init(np.array(2, i64))]),
+]
+
+
+@pytest.mark.parametrize("op, args, opset, attrs", MORE)
+def test_more_ops_match_onnxruntime(op, args, opset, attrs):
+    model, feeds = single_op(op, args, opset=opset, **attrs)
+    check(model, feeds)

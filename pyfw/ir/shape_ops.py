@@ -196,9 +196,40 @@ def _split(node, ins, c):
     return [(ins[0].dtype, x[:a] + (int(k),) + x[a + 1:]) for k in sizes]
 
 
+def _same_as_input(node, ins, c):
+    _required(c, 1)
+    return [(ins[0].dtype, ins[0].shape)]
+
+
+def _pad(node, ins, c):
+    _required(c, 1)
+    x = ins[0].shape
+    if x is None:
+        return [(ins[0].dtype, None)]
+    if node.version and node.version < 11:
+        pads = node.attr("pads", node.attr("paddings"))
+        axes = None
+    else:
+        pads = _values(ins[1]) if len(ins) > 1 and ins[1] is not None else None
+        axes = _values(ins[3]) if len(ins) > 3 and ins[3] is not None else None
+        if pads is None or (len(ins) > 3 and ins[3] is not None and axes is None):
+            return [(ins[0].dtype, (-1,) * len(x))]
+    axes = [_axis(c, a, len(x)) for a in axes] if axes is not None else list(range(len(x)))
+    if pads is None or len(pads) != 2 * len(axes):
+        raise c.fail(f"pads {pads} must hold 2 values per padded axis ({len(axes)})")
+    out = list(x)
+    for i, a in enumerate(axes):
+        if out[a] >= 0:
+            out[a] += pads[i] + pads[len(axes) + i]
+            if out[a] < 0:
+                raise c.fail(f"pads crop axis {a} of {c.name(0)} below zero")
+    return [(ins[0].dtype, tuple(out))]
+
+
 RULES = {
     "Shape": _shape, "Size": _size, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Cast": _cast,
     "ConstantOfShape": _constant_of_shape, "Range": _range, "Gather": _gather, "Slice": _slice,
     "Expand": _expand, "Tile": _tile, "CastLike": _cast_like, "GatherElements": _gather_elements,
-    "Split": _split,
+    "Split": _split, "Pad": _pad, "CumSum": _same_as_input, "CumProd": _same_as_input,
+    "Trilu": _same_as_input,
 }
