@@ -4,8 +4,7 @@ is the oracle, pyfw runs the converted .pfw. Axes come from the attribute
 import numpy as np
 import pytest
 
-import pyfw
-from onnx_util import Init, check_or_reference, pfw_run, single_op, to_pfw
+from onnx_util import Init, check_or_reference, single_op
 
 rng = np.random.default_rng(20261127)
 f32, f64, i32, i64 = np.float32, np.float64, np.int32, np.int64
@@ -86,17 +85,6 @@ def test_reduce_long_sum_float32():
 def test_reduce_rank1_and_4d():
     run("ReduceMax", rng.uniform(-1, 1, 7).astype(f32), None, 18, keepdims=0)
     run("ReduceMean", rng.uniform(-1, 1, (2, 3, 4, 5)).astype(f32), [1, 3], 18)
-
-
-def test_reduce_runtime_axes_is_unsupported():
-    from onnx import helper
-    from onnx_util import build, value_info
-    node = helper.make_node("ReduceSum", ["x", "axes"], ["y"])
-    model = build([node], [value_info("x", f32, SHAPE), value_info("axes", i64, (1,))],
-                  [value_info("y", f32, (2, 1, 4))], opset=13)
-    feeds = {"x": data("ReduceSum", f32), "axes": np.array([1], i64)}
-    with pytest.raises(pyfw.UnsupportedError, match="axes"):
-        pfw_run(to_pfw(model), feeds)
 
 
 # ---- ArgMax / ArgMin ----------------------------------------------------------------------

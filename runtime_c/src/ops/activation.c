@@ -158,13 +158,10 @@ const pfw_op pfw_op_Gelu = {PFW_OP_Gelu, Gelu_prepare, pfw_map_run, PFW_OPF_INPL
  * and 2 of the input's dtype, read at run time (they need not be constant). */
 
 static pfw_status clip_prepare(pfw_node* node) {
-  if (node->n_in < 1 || node->n_in > 3 || !node->in[0])
-    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 to 3 inputs, got %d", (int)node->n_in);
-  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  pfw_status st0 = pfw_need_io(node, 1, 3);
+  if (st0 == PFW_OK) st0 = pfw_need_float(node, 0);
+  if (st0 != PFW_OK) return st0;
   const pfw_tensor* x = node->in[0];
-  if (x->dtype != PFW_FLOAT32 && x->dtype != PFW_FLOAT64)
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64",
-                     pfw_dtype_name(x->dtype));
   for (int32_t i = 1; i < node->n_in; i++) {
     const pfw_tensor* b = node->in[i];
     if (!b) continue;

@@ -17,10 +17,9 @@ static pfw_status broadcast_run(pfw_node* node, const pfw_tensor* const* in, int
 }
 
 static pfw_status two_inputs(const pfw_node* node) {
-  if (node->n_in != 2 || !node->in[0] || !node->in[1])
-    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 2 inputs, got %d", (int)node->n_in);
-  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
-  return PFW_OK;
+  pfw_status st = pfw_need_io(node, 2, 2);
+  if (st == PFW_OK && !node->in[1]) st = pfw_error(PFW_ERR_INVALID_MODEL, "input 1 is required but absent");
+  return st;
 }
 
 static bool is_float(pfw_dtype t) { return t == PFW_FLOAT32 || t == PFW_FLOAT64; }
@@ -126,9 +125,8 @@ static pfw_status prelu_prepare(pfw_node* node) {
   pfw_status st = two_inputs(node);
   if (st != PFW_OK) return st;
   const pfw_tensor* x = node->in[0];
-  if (!is_float(x->dtype))
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64", pfw_dtype_name(x->dtype));
-  st = pfw_check_input(node, 1, x->dtype, -1);
+  st = pfw_need_float(node, 0);
+  if (st == PFW_OK) st = pfw_check_input(node, 1, x->dtype, -1);
   if (st != PFW_OK) return st;
   st = pfw_bcast_prepare(node, 2, x->dtype);
   if (st != PFW_OK) return st;

@@ -36,13 +36,18 @@ static int numeric_index(pfw_dtype t) {
   return t == PFW_FLOAT32 ? 0 : t == PFW_FLOAT64 ? 1 : t == PFW_INT32 ? 2 : t == PFW_INT64 ? 3 : -1;
 }
 
+/* Exactly n_in inputs, all present, and output 0. */
+static pfw_status present_inputs(const pfw_node* node, int32_t n_in) {
+  pfw_status st = pfw_need_io(node, n_in, n_in);
+  for (int32_t i = 1; i < n_in && st == PFW_OK; i++)
+    if (!node->in[i]) st = pfw_error(PFW_ERR_INVALID_MODEL, "input %d is required but absent", (int)i);
+  return st;
+}
+
 /* Checks n_in present inputs of one dtype (input 0's, which `ok` accepts). */
 static pfw_status same_dtype_inputs(const pfw_node* node, int32_t n_in, bool ok, const char* supported) {
-  if (node->n_in != n_in)
-    return pfw_error(PFW_ERR_INVALID_MODEL, "expected %d inputs, got %d", (int)n_in, (int)node->n_in);
-  for (int32_t i = 0; i < n_in; i++)
-    if (!node->in[i]) return pfw_error(PFW_ERR_INVALID_MODEL, "input %d is absent", (int)i);
-  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  pfw_status st0 = present_inputs(node, n_in);
+  if (st0 != PFW_OK) return st0;
   if (!ok)
     return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: %s", pfw_dtype_name(node->in[0]->dtype),
                      supported);
@@ -105,10 +110,8 @@ const pfw_op pfw_op_Xor = {PFW_OP_Xor, logic_prepare, xor_run, PFW_OPF_INPLACE};
  * as bytes. */
 
 static pfw_status where_prepare(pfw_node* node) {
-  if (node->n_in != 3 || !node->in[0] || !node->in[1] || !node->in[2])
-    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 3 inputs (condition, X, Y), got %d", (int)node->n_in);
-  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
-  pfw_status st = pfw_check_input(node, 0, PFW_BOOL, -1);
+  pfw_status st = present_inputs(node, 3);
+  if (st == PFW_OK) st = pfw_check_input(node, 0, PFW_BOOL, -1);
   if (st != PFW_OK) return st;
   pfw_dtype t = node->in[1]->dtype;
   if (pfw_dtype_size(t) == 0)

@@ -202,15 +202,19 @@ const pfw_op pfw_op_Div = {PFW_OP_Div, binary_prepare, div_run, PFW_OPF_INPLACE}
 
 /* ---- unary ----------------------------------------------------------------- */
 
-pfw_status pfw_float_unary_prepare(pfw_node* node) {
-  if (node->n_in != 1 || !node->in[0])
-    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 input, got %d", (int)node->n_in);
-  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
-  const pfw_tensor* x = node->in[0];
+pfw_status pfw_need_float(const pfw_node* node, int32_t i) {
+  const pfw_tensor* x = node->in[i];
   if (x->dtype != PFW_FLOAT32 && x->dtype != PFW_FLOAT64)
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64",
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input %d has dtype %s; supported: float32, float64", (int)i,
                      pfw_dtype_name(x->dtype));
-  return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
+  return PFW_OK;
+}
+
+pfw_status pfw_float_unary_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 1, 1);
+  if (st == PFW_OK) st = pfw_need_float(node, 0);
+  if (st != PFW_OK) return st;
+  return pfw_set_output(node->out[0], node->in[0]->dtype, node->in[0]->rank, node->in[0]->dims);
 }
 
 /* Sigmoid without overflow: exp of a non-positive argument only. */

@@ -104,9 +104,8 @@ static void normalize_block(const void* x, void* y, bool f32, int64_t base, int6
 static pfw_status norm_inputs(const pfw_node* node, int32_t first_optional, const char* const* names,
                               const int64_t* counts) {
   const pfw_tensor* x = node->in[0];
-  if (x->dtype != PFW_FLOAT32 && x->dtype != PFW_FLOAT64)
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64",
-                     pfw_dtype_name(x->dtype));
+  pfw_status s0 = pfw_need_float(node, 0);
+  if (s0 != PFW_OK) return s0;
   for (int32_t i = 1; names[i]; i++) {
     const pfw_tensor* t = i < node->n_in ? node->in[i] : NULL;
     if (!t) {
@@ -144,11 +143,10 @@ static pfw_status ln_axis(const pfw_node* node, int32_t* axis) {
 }
 
 static pfw_status ln_prepare(pfw_node* node) {
-  if (node->n_in < 2 || node->n_in > 3 || !node->in[0])
-    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 2 or 3 inputs, got %d", (int)node->n_in);
-  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  pfw_status s = pfw_need_io(node, 2, 3);
+  if (s != PFW_OK) return s;
   const pfw_tensor* x = node->in[0];
-  pfw_status s = need_rank(x, 1, "...");
+  s = need_rank(x, 1, "...");
   int32_t axis;
   if (s == PFW_OK) s = ln_axis(node, &axis);
   if (s != PFW_OK) return s;
@@ -195,10 +193,10 @@ static pfw_status ln_run(pfw_node* node) {
  * channels and the spatial dims; scale and bias per channel. */
 
 static pfw_status channel_norm_prepare(pfw_node* node, int64_t groups) {
-  if (node->n_in != 3 || !node->in[0]) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 3 inputs");
-  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  pfw_status s = pfw_need_io(node, 3, 3);
+  if (s != PFW_OK) return s;
   const pfw_tensor* x = node->in[0];
-  pfw_status s = need_rank(x, 2, "N, C, ...");
+  s = need_rank(x, 2, "N, C, ...");
   if (s != PFW_OK) return s;
   static const char* const names[] = {"X", "scale", "B", NULL};
   int64_t c = x->dims[1], counts[3] = {0, c, c};
@@ -244,7 +242,6 @@ static pfw_status gn_run(pfw_node* node) { return channel_norm_run(node, pfw_att
  * gives 0, as ONNX Runtime. */
 
 static pfw_status lp_prepare(pfw_node* node) {
-  if (node->n_in != 1 || !node->in[0]) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 input");
   pfw_status s = pfw_float_unary_prepare(node);
   if (s != PFW_OK) return s;
   int64_t p = pfw_attr_int(node, "p", 2);

@@ -40,6 +40,8 @@ pfw_status pfw_copy_run(pfw_node* node);
 /* prepare of a float32/float64 op with one input and an output of the same
  * dtype and shape (Relu, Sigmoid, Tanh, Softmax...). */
 pfw_status pfw_float_unary_prepare(pfw_node* node);
+/* Checks that input i is float32 or float64; the error names it and its dtype. */
+pfw_status pfw_need_float(const pfw_node* node, int32_t i);
 
 /* The element-wise map engine (unary.c): y = fn(x, p) for float32/float64,
  * computed in double. pfw_map_prepare checks the one float input, sets the

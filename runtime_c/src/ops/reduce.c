@@ -66,9 +66,8 @@ static pfw_status read_axes(const pfw_node* node, int32_t rank, bool* mask, bool
 }
 
 static pfw_status reduce_prepare(pfw_node* node) {
-  if (node->n_in < 1 || node->n_in > 2 || !node->in[0])
-    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 or 2 inputs, got %d", (int)node->n_in);
-  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  pfw_status st = pfw_need_io(node, 1, 2);
+  if (st != PFW_OK) return st;
   const pfw_tensor* x = node->in[0];
   int kind = reduce_kind(node->desc->op);
   bool ints_ok = kind == R_SUM || kind == R_MAX || kind == R_MIN || kind == R_PROD;
@@ -77,7 +76,7 @@ static pfw_status reduce_prepare(pfw_node* node) {
     return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64%s",
                      pfw_dtype_name(x->dtype), ints_ok ? ", int32, int64" : "");
   bool mask[PFW_MAX_RANK] = {false}, none = true;
-  pfw_status st = read_axes(node, x->rank, mask, &none);
+  st = read_axes(node, x->rank, mask, &none);
   if (st != PFW_OK) return st;
   reduce_state* s = calloc(1, sizeof *s);
   if (!s) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "reduce state");
@@ -213,15 +212,14 @@ const pfw_op pfw_op_ReduceSumSquare = {PFW_OP_ReduceSumSquare, reduce_prepare, r
 /* ---- ArgMax, ArgMin ------------------------------------------------------------------ */
 
 static pfw_status arg_prepare(pfw_node* node) {
-  if (node->n_in != 1 || !node->in[0])
-    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 input, got %d", (int)node->n_in);
-  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
+  pfw_status st = pfw_need_io(node, 1, 1);
+  if (st != PFW_OK) return st;
   const pfw_tensor* x = node->in[0];
   if (x->dtype != PFW_FLOAT32 && x->dtype != PFW_FLOAT64 && x->dtype != PFW_INT32 && x->dtype != PFW_INT64)
     return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64, int32, int64",
                      pfw_dtype_name(x->dtype));
   int32_t axis;
-  pfw_status st = pfw_norm_axis(pfw_attr_int(node, "axis", 0), x->rank, "attribute 'axis'", &axis);
+  st = pfw_norm_axis(pfw_attr_int(node, "axis", 0), x->rank, "attribute 'axis'", &axis);
   if (st != PFW_OK) return st;
   if (x->dims[axis] == 0) return pfw_error(PFW_ERR_SHAPE, "input 0 has no elements along axis %d", (int)axis);
   bool keep = pfw_attr_int(node, "keepdims", 1) != 0;

@@ -16,13 +16,6 @@ typedef struct map_state {
   double p[PFW_MAP_MAX_PARAMS];
 } map_state;
 
-static pfw_status map_check_io(const pfw_node* node) {
-  if (node->n_in < 1 || !node->in[0])
-    return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 input, got %d", (int)node->n_in);
-  if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
-  return PFW_OK;
-}
-
 pfw_status pfw_map_prepare(pfw_node* node, pfw_map_fn fn, const double* p, int32_t np) {
   pfw_status st = pfw_float_unary_prepare(node);
   if (st != PFW_OK) return st;
@@ -126,7 +119,7 @@ static int64_t i_sign(int64_t x) { return (x > 0) - (x < 0); }
 typedef int64_t (*int_fn)(int64_t);
 
 static pfw_status signed_prepare(pfw_node* node, pfw_map_fn ffn) {
-  pfw_status st = map_check_io(node);
+  pfw_status st = pfw_need_io(node, 1, 1);
   if (st != PFW_OK) return st;
   const pfw_tensor* x = node->in[0];
   if (x->dtype == PFW_INT32 || x->dtype == PFW_INT64) return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
@@ -166,7 +159,7 @@ SIGNED_OP(Sign, f_sign, i_sign)
 /* ---- IsNaN, IsInf (float -> bool), Not (bool) ------------------------------ */
 
 static pfw_status bool_out_prepare(pfw_node* node, bool float_in) {
-  pfw_status st = map_check_io(node);
+  pfw_status st = pfw_need_io(node, 1, 1);
   if (st != PFW_OK) return st;
   const pfw_tensor* x = node->in[0];
   bool ok = float_in ? (x->dtype == PFW_FLOAT32 || x->dtype == PFW_FLOAT64) : x->dtype == PFW_BOOL;
