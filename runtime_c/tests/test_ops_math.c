@@ -219,6 +219,17 @@ static void test_mod(void) {
   F32(&t, f, 2);
   CHECK_STATUS(tn_prepare(&t), PFW_ERR_INVALID_MODEL);
   CHECK_ERROR_HAS("fmod");
+  /* Mod-28 allows floor modulo of floats, with ONNX's signed-zero and
+   * infinity rules. */
+  float fx[6] = {-7, 7, 0, -0.0f, 5, 5}, fy[6] = {3, -3, -2, 2, -INFINITY, INFINITY};
+  tn_init(&t, PFW_OP_Mod, 28);
+  F32(&t, fx, 6);
+  F32(&t, fy, 6);
+  CHECK_OK(tn_exec(&t));
+  const float* fo = t.tout[0].data;
+  CHECK(fo[0] == 2 && fo[1] == -2 && fo[2] == 0 && signbit(fo[2]) && fo[3] == 0 && !signbit(fo[3]));
+  CHECK(isinf(fo[4]) && fo[4] < 0 && fo[5] == 5);
+  tn_free(&t);
 }
 
 static void test_binary_errors(void) {

@@ -1,6 +1,6 @@
 /* Broadcasting binary and variadic math: Pow (float32/float64 base, float32,
  * float64, int32 or int64 exponent), Mod (int32/int64 Python- or C-style,
- * float32/float64 with fmod=1), PRelu (slope broadcast to X), and the
+ * float32/float64 with fmod=1, or 0 from Mod-28), PRelu (slope broadcast to X), and the
  * variadic Max, Min (float32, float64, int32, int64), Sum, Mean (float32,
  * float64). Iteration through pfw_bcast (elementwise.c). */
 #include <math.h>
@@ -86,6 +86,18 @@ PFW_ROW_LOOP(mod_c_i64, int64_t, int64_t, IMOD_C(x, y))
 PFW_ROW_LOOP(mod_f32, float, float, fmodf(x, y))
 PFW_ROW_LOOP(mod_f64, double, double, fmod(x, y))
 
+/* Floor modulo of floats (Mod-28, fmod=0): the C remainder moved into the
+ * divisor's sign; a zero takes the divisor's sign; x finite and y = ±inf of
+ * the other sign gives y. NaN, inf and zero divisors come out of fmod as
+ * ONNX specifies. */
+static double floor_mod(double x, double y) {
+  double r = fmod(x, y);
+  if (r == 0) return copysign(0.0, y);
+  return (r < 0) != (y < 0) ? r + y : r;
+}
+PFW_ROW_LOOP(mod_py_f32, float, float, (float)floor_mod(x, y))
+PFW_ROW_LOOP(mod_py_f64, double, double, floor_mod(x, y))
+
 static pfw_status mod_prepare(pfw_node* node) {
   pfw_status st = two_inputs(node);
   if (st != PFW_OK) return st;
@@ -97,8 +109,9 @@ static pfw_status mod_prepare(pfw_node* node) {
   if (st != PFW_OK) return st;
   int64_t fm = pfw_attr_int(node, "fmod", 0);
   if (fm != 0 && fm != 1) return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'fmod' is %lld; expected 0 or 1", (long long)fm);
-  if (is_float(t) && fm == 0)
-    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'fmod' is 0 for %s inputs; ONNX requires fmod=1 for floats",
+  if (is_float(t) && fm == 0 && node->desc->version < 28)
+    return pfw_error(PFW_ERR_INVALID_MODEL,
+                     "attribute 'fmod' is 0 for %s inputs; before Mod-28 ONNX requires fmod=1 for floats",
                      pfw_dtype_name(t));
   return pfw_bcast_prepare(node, 2, t);
 }
@@ -108,8 +121,8 @@ static pfw_status mod_run(pfw_node* node) {
   bool c_style = pfw_attr_int(node, "fmod", 0) == 1;
   if (is_int(t) && pfw_numel(node->out[0]) > 0 && pfw_has_zero(node->in[1]))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "integer modulo by zero (input 1 holds a 0)");
-  pfw_bcast_row row = t == PFW_FLOAT32 ? mod_f32
-                      : t == PFW_FLOAT64 ? mod_f64
+  pfw_bcast_row row = t == PFW_FLOAT32 ? (c_style ? mod_f32 : mod_py_f32)
+                      : t == PFW_FLOAT64 ? (c_style ? mod_f64 : mod_py_f64)
                       : t == PFW_INT32   ? (c_style ? mod_c_i32 : mod_py_i32)
                                          : (c_style ? mod_c_i64 : mod_py_i64);
   return broadcast_run(node, PFW_CONST_INPUTS(node), 2, row, NULL);
