@@ -11,12 +11,15 @@ from test_onnx_ops import SHAPES, away_from_zero, ints, rand
 rng = np.random.default_rng(20261126)
 f32, f64, i32, i64 = np.float32, np.float64, np.int32, np.int64
 DTYPES = [f32, f64, i32, i64]
+SMALL_INTS = [np.int8, np.uint8, np.int16, np.uint16, np.uint32, np.uint64]
 
 
 def values(dtype, shape, high=6):
     """Small values with repeats, so that comparisons see equal pairs."""
     if np.dtype(dtype).kind == "f":
         return (rng.integers(-high, high + 1, shape) / 2).astype(dtype)
+    if np.dtype(dtype).kind == "u":
+        return rng.integers(0, 2 * high + 1, shape).astype(dtype)
     return ints(*shape, dtype=dtype, high=high)
 
 
@@ -39,6 +42,17 @@ COMPARE = [pytest.param(op, dt, sa, sb, id=f"{op}-{ids(dt)}-{sid}")
 @pytest.mark.parametrize("op,dtype,sa,sb", COMPARE)
 def test_compare(op, dtype, sa, sb):
     run(op, [values(dtype, sa), values(dtype, sb)], out_dtype=np.bool_)
+
+
+@pytest.mark.parametrize("dtype", SMALL_INTS, ids=ids)
+@pytest.mark.parametrize("op", ["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"])
+def test_compare_small_ints(op, dtype):
+    """The extremes of each type: no widening through a signed or float type."""
+    info = np.iinfo(dtype)
+    a = np.array([info.min, info.max, 0, 1, info.max, info.min], dtype)
+    b = np.array([info.max, info.min, 0, 2, info.max - 1, info.min], dtype)
+    run(op, [a, b], opset=16, out_dtype=np.bool_)
+    run(op, [values(dtype, (3, 1, 5)), values(dtype, (1, 4, 1))], opset=16, out_dtype=np.bool_)
 
 
 def test_compare_nan_and_signed_zero():
@@ -191,6 +205,14 @@ def test_variadic_repeated_input():
                   [value_info("out", f32, None)])
     feeds = {"x": rand(3, 4), "y": rand(3, 4)}
     assert_match(pfw_run(to_pfw(model), feeds), ort_run(model, feeds))
+
+
+@pytest.mark.parametrize("dtype", SMALL_INTS, ids=ids)
+@pytest.mark.parametrize("op", ["Max", "Min"])
+def test_max_min_small_ints(op, dtype):
+    info = np.iinfo(dtype)
+    a = np.array([[info.min, info.max, 0, 3]], dtype)
+    run(op, [a, np.array([[info.max], [info.min]], dtype), values(dtype, (4,))])
 
 
 def test_max_min_opset8():

@@ -1,7 +1,7 @@
 /* Broadcasting binary and variadic math: Pow (float32/float64 base, float32,
  * float64, int32 or int64 exponent), Mod (int32/int64 Python- or C-style,
  * float32/float64 with fmod=1, or 0 from Mod-28), PRelu (slope broadcast to X), and the
- * variadic Max, Min (float32, float64, int32, int64), Sum, Mean (float32,
+ * variadic Max, Min (float32, float64, 8- to 64-bit integers), Sum, Mean (float32,
  * float64). Iteration through pfw_bcast (elementwise.c). */
 #include <math.h>
 #include <string.h>
@@ -45,8 +45,10 @@ POW_LOOP(pow_f64_f64, double, double)
 POW_LOOP(pow_f64_i32, double, int32_t)
 POW_LOOP(pow_f64_i64, double, int64_t)
 
+/* float32, float64, int32, int64 as 0..3 (the Pow and Mod tables), else -1. */
 static int type_index(pfw_dtype t) {
-  return t == PFW_FLOAT32 ? 0 : t == PFW_FLOAT64 ? 1 : t == PFW_INT32 ? 2 : t == PFW_INT64 ? 3 : -1;
+  int i = pfw_numeric_index(t);
+  return i < 4 ? i : -1;
 }
 
 static pfw_status pow_prepare(pfw_node* node) {
@@ -161,17 +163,22 @@ static pfw_status prelu_run(pfw_node* node) {
 
 #define VMAX(x, y) ((x) > (y) || (x) != (x) ? (x) : (y)) /* NaN in either propagates */
 #define VMIN(x, y) ((x) < (y) || (x) != (x) ? (x) : (y))
-#define FOLD_LOOPS(T, sfx)                   \
-  PFW_ROW_LOOP(max_##sfx, T, T, VMAX(x, y))  \
-  PFW_ROW_LOOP(min_##sfx, T, T, VMIN(x, y))  \
-  PFW_ROW_LOOP(sum_##sfx, T, T, x + y)
-FOLD_LOOPS(float, f32)
-FOLD_LOOPS(double, f64)
-/* Integer Sum is not an ONNX type; only Max and Min use these. */
-PFW_ROW_LOOP(max_i32, int32_t, int32_t, VMAX(x, y))
-PFW_ROW_LOOP(min_i32, int32_t, int32_t, VMIN(x, y))
-PFW_ROW_LOOP(max_i64, int64_t, int64_t, VMAX(x, y))
-PFW_ROW_LOOP(min_i64, int64_t, int64_t, VMIN(x, y))
+#define MINMAX_LOOPS(T, sfx)                \
+  PFW_ROW_LOOP(max_##sfx, T, T, VMAX(x, y)) \
+  PFW_ROW_LOOP(min_##sfx, T, T, VMIN(x, y))
+MINMAX_LOOPS(float, f32)
+MINMAX_LOOPS(double, f64)
+MINMAX_LOOPS(int32_t, i32)
+MINMAX_LOOPS(int64_t, i64)
+MINMAX_LOOPS(int8_t, i8)
+MINMAX_LOOPS(uint8_t, u8)
+MINMAX_LOOPS(int16_t, i16)
+MINMAX_LOOPS(uint16_t, u16)
+MINMAX_LOOPS(uint32_t, u32)
+MINMAX_LOOPS(uint64_t, u64)
+/* Sum and Mean are float-only in ONNX. */
+PFW_ROW_LOOP(sum_f32, float, float, x + y)
+PFW_ROW_LOOP(sum_f64, double, double, x + y)
 
 enum { FOLD_MAX, FOLD_MIN, FOLD_SUM };
 
@@ -187,9 +194,9 @@ static pfw_status variadic_prepare(pfw_node* node) {
   for (int32_t i = 0; i < node->n_in; i++)
     if (!node->in[i]) return pfw_error(PFW_ERR_INVALID_MODEL, "input %d is absent", (int)i);
   pfw_dtype t = node->in[0]->dtype;
-  if (float_only ? !is_float(t) : type_index(t) < 0)
+  if (float_only ? !is_float(t) : pfw_numeric_index(t) < 0)
     return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: %s", pfw_dtype_name(t),
-                     float_only ? "float32, float64" : "float32, float64, int32, int64");
+                     float_only ? "float32, float64" : PFW_NUMERIC_NAMES);
   for (int32_t i = 1; i < node->n_in; i++) {
     pfw_status st = pfw_check_input(node, i, t, -1);
     if (st != PFW_OK) return st;
@@ -198,11 +205,11 @@ static pfw_status variadic_prepare(pfw_node* node) {
 }
 
 static pfw_status variadic_run(pfw_node* node, int op) {
-  static const pfw_bcast_row table[4][3] = {
-      {max_f32, min_f32, sum_f32},
-      {max_f64, min_f64, sum_f64},
-      {max_i32, min_i32, NULL},
-      {max_i64, min_i64, NULL},
+  static const pfw_bcast_row table[PFW_NUMERIC_TYPES][3] = {
+      {max_f32, min_f32, sum_f32}, {max_f64, min_f64, sum_f64}, {max_i32, min_i32, NULL},
+      {max_i64, min_i64, NULL},    {max_i8, min_i8, NULL},      {max_u8, min_u8, NULL},
+      {max_i16, min_i16, NULL},    {max_u16, min_u16, NULL},    {max_u32, min_u32, NULL},
+      {max_u64, min_u64, NULL},
   };
   pfw_tensor* o = node->out[0];
   int64_t n = pfw_numel(o);
@@ -213,7 +220,7 @@ static pfw_status variadic_run(pfw_node* node, int op) {
   broadcast_run(node, first, 1, copy_row, &es);
   for (int32_t i = 1; i < node->n_in; i++) {
     const pfw_tensor* pair[2] = {o, node->in[i]};
-    broadcast_run(node, pair, 2, table[type_index(t)][op], NULL);
+    broadcast_run(node, pair, 2, table[pfw_numeric_index(t)][op], NULL);
   }
   if (node->desc->op == PFW_OP_Mean && node->n_in > 1) {
     double k = (double)node->n_in;

@@ -1,5 +1,5 @@
 /* Comparisons Equal, Less, LessOrEqual, Greater, GreaterOrEqual (float32,
- * float64, int32, int64; Equal also bool) and the logical And, Or, Xor
+ * float64 and the 8- to 64-bit integers; Equal also bool) and the logical And, Or, Xor
  * (bool), all with a bool output; Where (any dtype). Multidirectional
  * broadcasting through pfw_bcast (elementwise.c). */
 #include <string.h>
@@ -18,23 +18,25 @@ CMP_LOOPS(float, f32)
 CMP_LOOPS(double, f64)
 CMP_LOOPS(int32_t, i32)
 CMP_LOOPS(int64_t, i64)
+CMP_LOOPS(int8_t, i8)
+CMP_LOOPS(uint8_t, u8)
+CMP_LOOPS(int16_t, i16)
+CMP_LOOPS(uint16_t, u16)
+CMP_LOOPS(uint32_t, u32)
+CMP_LOOPS(uint64_t, u64)
 /* bool inputs are bytes; any non-zero byte is true. */
 PFW_ROW_LOOP(eq_b, uint8_t, bool, (x != 0) == (y != 0))
 PFW_ROW_LOOP(and_b, uint8_t, bool, x != 0 && y != 0)
 PFW_ROW_LOOP(or_b, uint8_t, bool, x != 0 || y != 0)
 PFW_ROW_LOOP(xor_b, uint8_t, bool, (x != 0) != (y != 0))
 
-static const pfw_bcast_row cmp_table[4][CMP_COUNT] = {
-    {eq_f32, lt_f32, le_f32, gt_f32, ge_f32},
-    {eq_f64, lt_f64, le_f64, gt_f64, ge_f64},
-    {eq_i32, lt_i32, le_i32, gt_i32, ge_i32},
-    {eq_i64, lt_i64, le_i64, gt_i64, ge_i64},
+static const pfw_bcast_row cmp_table[PFW_NUMERIC_TYPES][CMP_COUNT] = {
+    {eq_f32, lt_f32, le_f32, gt_f32, ge_f32}, {eq_f64, lt_f64, le_f64, gt_f64, ge_f64},
+    {eq_i32, lt_i32, le_i32, gt_i32, ge_i32}, {eq_i64, lt_i64, le_i64, gt_i64, ge_i64},
+    {eq_i8, lt_i8, le_i8, gt_i8, ge_i8},      {eq_u8, lt_u8, le_u8, gt_u8, ge_u8},
+    {eq_i16, lt_i16, le_i16, gt_i16, ge_i16}, {eq_u16, lt_u16, le_u16, gt_u16, ge_u16},
+    {eq_u32, lt_u32, le_u32, gt_u32, ge_u32}, {eq_u64, lt_u64, le_u64, gt_u64, ge_u64},
 };
-
-/* The dtype index into cmp_table, or -1. */
-static int numeric_index(pfw_dtype t) {
-  return t == PFW_FLOAT32 ? 0 : t == PFW_FLOAT64 ? 1 : t == PFW_INT32 ? 2 : t == PFW_INT64 ? 3 : -1;
-}
 
 /* Exactly n_in inputs, all present, and output 0. */
 static pfw_status present_inputs(const pfw_node* node, int32_t n_in) {
@@ -61,9 +63,9 @@ static pfw_status same_dtype_inputs(const pfw_node* node, int32_t n_in, bool ok,
 static pfw_status compare_prepare(pfw_node* node) {
   pfw_dtype t = node->in[0] ? node->in[0]->dtype : PFW_DTYPE_UNDEFINED;
   bool is_equal = node->desc->op == PFW_OP_Equal;
-  bool ok = numeric_index(t) >= 0 || (is_equal && t == PFW_BOOL);
-  pfw_status st = same_dtype_inputs(node, 2, ok,
-                                    is_equal ? "float32, float64, int32, int64, bool" : "float32, float64, int32, int64");
+  bool ok = pfw_numeric_index(t) >= 0 || (is_equal && t == PFW_BOOL);
+  pfw_status st =
+      same_dtype_inputs(node, 2, ok, is_equal ? PFW_NUMERIC_NAMES ", bool" : PFW_NUMERIC_NAMES);
   return st != PFW_OK ? st : pfw_bcast_prepare(node, 2, PFW_BOOL);
 }
 
@@ -82,7 +84,7 @@ static pfw_status run_rows(pfw_node* node, int32_t n_in, pfw_bcast_row row, cons
 
 static pfw_status compare_run(pfw_node* node, int op) {
   pfw_dtype t = node->in[0]->dtype;
-  return run_rows(node, 2, t == PFW_BOOL ? eq_b : cmp_table[numeric_index(t)][op], NULL);
+  return run_rows(node, 2, t == PFW_BOOL ? eq_b : cmp_table[pfw_numeric_index(t)][op], NULL);
 }
 
 static pfw_status equal_run(pfw_node* node) { return compare_run(node, CMP_EQ); }

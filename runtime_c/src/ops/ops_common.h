@@ -73,6 +73,25 @@ pfw_status pfw_bcast_prepare(pfw_node* node, int32_t n_in, pfw_dtype out_dtype);
 #define PFW_CONST_INPUTS(node) ((const pfw_tensor* const*)(node)->in)
 /* True when an int32/int64 tensor holds a 0 (integer division checks). */
 bool pfw_has_zero(const pfw_tensor* t);
+/* Index of a real-number dtype in the order float32, float64, int32, int64,
+ * int8, uint8, int16, uint16, uint32, uint64 (for kernel tables), or -1. */
+#define PFW_NUMERIC_TYPES 10
+#define PFW_NUMERIC_NAMES "float32, float64, int32, int64, int8, uint8, int16, uint16, uint32, uint64"
+static inline int pfw_numeric_index(pfw_dtype t) {
+  switch (t) {
+    case PFW_FLOAT32: return 0;
+    case PFW_FLOAT64: return 1;
+    case PFW_INT32: return 2;
+    case PFW_INT64: return 3;
+    case PFW_INT8: return 4;
+    case PFW_UINT8: return 5;
+    case PFW_INT16: return 6;
+    case PFW_UINT16: return 7;
+    case PFW_UINT32: return 8;
+    case PFW_UINT64: return 9;
+    default: return -1;
+  }
+}
 /* Defines a pfw_bcast_row `name`: o[i] = expr(x, y) with x, y of type T
  * read at the two inputs' strides and o of type OUT. */
 #define PFW_ROW_LOOP(name, T, OUT, expr)                                                        \
