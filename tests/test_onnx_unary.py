@@ -145,6 +145,16 @@ def test_clip(args, opset, attrs):
     run("Clip", args, opset, **attrs)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.uint16, i32, np.uint32, i64, np.uint64],
+                         ids=lambda d: np.dtype(d).name)
+def test_clip_integer(dtype):
+    info = np.iinfo(dtype)
+    x = np.array([info.min, info.min + 1, 0, 3, 9, info.max - 1, info.max], dtype)
+    run("Clip", [x, Init(np.array(info.min + 1, dtype)), np.array(info.max - 1, dtype)], 13)
+    run("Clip", [x, None, Init(np.array(7, dtype))], 12)
+    run("Clip", [x], 13)
+
+
 # ---- LogSoftmax, Hardmax ------------------------------------------------------------
 AXES = [
     case("opset13_axis0", axis=0), case("opset13_axis1", axis=1), case("opset13_default"),

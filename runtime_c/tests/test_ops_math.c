@@ -161,6 +161,21 @@ static void test_clip(void) {
   F32(&t, x, 5);
   tn_in(&t, PFW_FLOAT64, &dlo, 0, NULL);
   CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  /* Integer Clip (opset >= 12) keeps int64 bounds exact: a double would
+   * round INT64_MAX - 1 up. */
+  int64_t xi[3] = {INT64_MIN, 5, INT64_MAX}, hi64 = INT64_MAX - 1;
+  tn_init(&t, PFW_OP_Clip, 13);
+  tn_in(&t, PFW_INT64, xi, DIMS(3));
+  ABSENT(&t);
+  tn_in(&t, PFW_INT64, &hi64, 0, NULL);
+  CHECK_OK(tn_exec(&t));
+  const int64_t* yi = t.tout[0].data;
+  CHECK(yi[0] == INT64_MIN && yi[1] == 5 && yi[2] == INT64_MAX - 1);
+  tn_free(&t);
+  tn_init(&t, PFW_OP_Clip, 11);
+  tn_in(&t, PFW_INT64, xi, DIMS(3));
+  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
+  CHECK_ERROR_HAS("input 0 has dtype int64");
 }
 
 static void test_softmax_family(void) {

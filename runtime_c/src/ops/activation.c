@@ -155,13 +155,17 @@ const pfw_op pfw_op_Gelu = {PFW_OP_Gelu, Gelu_prepare, pfw_map_run, PFW_OPF_INPL
 
 /* ---- Clip ------------------------------------------------------------------------
  * Opset < 11: float attributes min/max. Opset >= 11: optional scalar inputs 1
- * and 2 of the input's dtype, read at run time (they need not be constant). */
+ * and 2 of the input's dtype, read at run time (they need not be constant);
+ * from opset 12 also the integer dtypes. */
 
 static pfw_status clip_prepare(pfw_node* node) {
   pfw_status st0 = pfw_need_io(node, 1, 3);
-  if (st0 == PFW_OK) st0 = pfw_need_float(node, 0);
   if (st0 != PFW_OK) return st0;
   const pfw_tensor* x = node->in[0];
+  if (node->desc->version < 12 || pfw_numeric_index(x->dtype) < 0) {
+    st0 = pfw_need_float(node, 0);
+    if (st0 != PFW_OK) return st0;
+  }
   for (int32_t i = 1; i < node->n_in; i++) {
     const pfw_tensor* b = node->in[i];
     if (!b) continue;
@@ -174,7 +178,19 @@ static pfw_status clip_prepare(pfw_node* node) {
   return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
 }
 
-/* The bound from input i, or attribute `name` before opset 11, or `dflt`. */
+/* Clamps to [lo, hi]; max then min, as ONNX Runtime: with min > max every
+ * element becomes max. NaN passes through (both comparisons are false). */
+#define CLIP_LOOP(T, l, h)                   \
+  do {                                       \
+    const T* a = x->data;                    \
+    T* y = node->out[0]->data;               \
+    for (int64_t i = 0; i < n; i++) {        \
+      T v = a[i] < (l) ? (l) : a[i];         \
+      y[i] = v > (h) ? (h) : v;              \
+    }                                        \
+  } while (0)
+
+/* Float bound from input i, or attribute `name` before opset 11, or `dflt`. */
 static double clip_bound(const pfw_node* node, int32_t i, const char* name, double dflt) {
   if (node->desc->version < 11) return pfw_attr_float(node, name, (float)dflt);
   const pfw_tensor* b = i < node->n_in ? node->in[i] : NULL;
@@ -182,25 +198,39 @@ static double clip_bound(const pfw_node* node, int32_t i, const char* name, doub
   return b->dtype == PFW_FLOAT32 ? *(const float*)b->data : *(const double*)b->data;
 }
 
-#define CLIP_LOOP(T)                                                \
-  do {                                                              \
-    const T* a = x->data;                                           \
-    T* y = node->out[0]->data;                                      \
-    T l = (T)lo, h = (T)hi;                                         \
-    for (int64_t i = 0; i < n; i++) {                               \
-      T v = a[i] < l ? l : a[i];                                    \
-      y[i] = v > h ? h : v;                                         \
-    }                                                               \
+/* Integer bounds are read in their own type (int64 does not fit a double);
+ * an absent bound is the type's extreme. */
+#define CLIP_INT(T, TMIN, TMAX)                                                      \
+  do {                                                                               \
+    const pfw_tensor* bl = node->n_in > 1 ? node->in[1] : NULL;                      \
+    const pfw_tensor* bh = node->n_in > 2 ? node->in[2] : NULL;                      \
+    T l = bl ? *(const T*)bl->data : (TMIN), h = bh ? *(const T*)bh->data : (TMAX);  \
+    CLIP_LOOP(T, l, h);                                                              \
   } while (0)
 
-/* max then min, as ONNX Runtime: with min > max every element becomes max. */
 static pfw_status clip_run(pfw_node* node) {
   const pfw_tensor* x = node->in[0];
   int64_t n = pfw_numel(x);
-  double lo = clip_bound(node, 1, "min", -INFINITY);
-  double hi = clip_bound(node, 2, "max", INFINITY);
-  if (x->dtype == PFW_FLOAT32) CLIP_LOOP(float);
-  else CLIP_LOOP(double);
+  switch (x->dtype) {
+    case PFW_FLOAT32: {
+      float lo = (float)clip_bound(node, 1, "min", -INFINITY), hi = (float)clip_bound(node, 2, "max", INFINITY);
+      CLIP_LOOP(float, lo, hi);
+      break;
+    }
+    case PFW_FLOAT64: {
+      double lo = clip_bound(node, 1, "min", -INFINITY), hi = clip_bound(node, 2, "max", INFINITY);
+      CLIP_LOOP(double, lo, hi);
+      break;
+    }
+    case PFW_INT8: CLIP_INT(int8_t, INT8_MIN, INT8_MAX); break;
+    case PFW_UINT8: CLIP_INT(uint8_t, 0, UINT8_MAX); break;
+    case PFW_INT16: CLIP_INT(int16_t, INT16_MIN, INT16_MAX); break;
+    case PFW_UINT16: CLIP_INT(uint16_t, 0, UINT16_MAX); break;
+    case PFW_INT32: CLIP_INT(int32_t, INT32_MIN, INT32_MAX); break;
+    case PFW_UINT32: CLIP_INT(uint32_t, 0, UINT32_MAX); break;
+    case PFW_INT64: CLIP_INT(int64_t, INT64_MIN, INT64_MAX); break;
+    default: CLIP_INT(uint64_t, 0, UINT64_MAX); break;
+  }
   return PFW_OK;
 }
 
