@@ -14,3 +14,18 @@ class UnsupportedError(InvalidModelError):
 
 
 __all__ = ["InvalidModelError", "UnsupportedError", "__version__"]
+
+_LAZY = {
+    "Tensor": "autograd.tensor", "tensor": "autograd.tensor", "no_grad": "autograd.tensor", "manual_seed": "autograd.tensor",
+    "zeros": "autograd.tensor", "ones": "autograd.tensor", "full": "autograd.tensor", "randn": "autograd.tensor",
+    "rand": "autograd.tensor", "arange": "autograd.tensor", "zeros_like": "autograd.tensor", "ones_like": "autograd.tensor",
+    "randn_like": "autograd.tensor", "cat": "autograd.tensor", "stack": "autograd.tensor",
+}
+
+
+def __getattr__(name):
+    """Training names load on first use, so `import pyfw` stays cheap."""
+    import importlib
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"pyfw.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'pyfw' has no attribute {name!r}")

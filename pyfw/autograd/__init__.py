@@ -1,0 +1,1 @@
+"""Tensor and reverse-mode autograd (pyfw.tensor would shadow the factory, hence the package)."""
