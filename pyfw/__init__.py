@@ -20,12 +20,15 @@ _LAZY = {
     "zeros": "autograd.tensor", "ones": "autograd.tensor", "full": "autograd.tensor", "randn": "autograd.tensor",
     "rand": "autograd.tensor", "arange": "autograd.tensor", "zeros_like": "autograd.tensor", "ones_like": "autograd.tensor",
     "randn_like": "autograd.tensor", "cat": "autograd.tensor", "stack": "autograd.tensor",
+    "nn": None, "optim": None,
 }
 
 
 def __getattr__(name):
     """Training names load on first use, so `import pyfw` stays cheap."""
     import importlib
+    if name in _LAZY and _LAZY[name] is None:
+        return importlib.import_module(f"pyfw.{name}")
     if name in _LAZY:
         return getattr(importlib.import_module(f"pyfw.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'pyfw' has no attribute {name!r}")
