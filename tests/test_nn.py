@@ -125,3 +125,26 @@ def test_init_bounds():
     assert np.abs(w.numpy()).max() <= np.sqrt(6 / 50) and w.numpy().std() > 0.1
     nn.init.kaiming_uniform_(w, nonlinearity="relu")
     assert np.abs(w.numpy()).max() <= np.sqrt(6 / 20)
+
+
+def test_batch_norm_train_grads_and_stats():
+    x = r.standard_normal((4, 3, 2, 2))
+    rm, rv = np.zeros(3), np.ones(3)
+    gradcheck(lambda x, w, b: F.batch_norm(x, rm.copy(), rv.copy(), w, b, training=True),
+              x, r.standard_normal(3), r.standard_normal(3))
+    bn = nn.BatchNorm2d(3)
+    y = bn(pyfw.tensor(x)).numpy()
+    ref = (x - x.mean((0, 2, 3), keepdims=True)) / np.sqrt(x.var((0, 2, 3), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * x.mean((0, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.9 + 0.1 * x.var((0, 2, 3), ddof=1),
+                               rtol=1e-5)
+    bn.eval()
+    ye = bn(pyfw.tensor(x)).numpy()
+    rm, rv = bn.running_mean.numpy(), bn.running_var.numpy()
+    np.testing.assert_allclose(ye, (x - rm[:, None, None]) / np.sqrt(rv[:, None, None] + 1e-5),
+                               rtol=1e-5, atol=1e-6)
+    assert set(bn.state_dict()) == {"weight", "bias", "running_mean", "running_var"}
+    b1 = nn.BatchNorm1d(5)
+    gradcheck(lambda x: F.batch_norm(x, np.zeros(5), np.ones(5), training=True), X)
+    assert b1(pyfw.tensor(X)).shape == (4, 5)

@@ -184,3 +184,33 @@ def adaptive_avg_pool2d(x, output_size):
 
 def flatten(x, start_dim=1, end_dim=-1):
     return x.flatten(start_dim, end_dim)
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Normalise over every axis but 1; running stats updated in place when training."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    if training:
+        a = x.data
+        mean, var = a.mean(axes), a.var(axes)
+        n = a.size / a.shape[1]
+        running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+        running_var[...] = (1 - momentum) * running_var + momentum * var * n / max(n - 1, 1)
+        xhat_d = (a - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+        inv = 1 / np.sqrt(var.reshape(shape) + eps)
+
+        def bwd(g):  # dx = inv * (g - mean(g) - xhat * mean(g * xhat))
+            return (inv * (g - g.mean(axes, keepdims=True)
+                           - xhat_d * (g * xhat_d).mean(axes, keepdims=True)),)
+
+        xhat = Tensor._make(xhat_d.astype(a.dtype), (x,), bwd)
+    else:
+        m = running_mean.reshape(shape)
+        inv = (1 / np.sqrt(running_var + eps)).reshape(shape)
+        xhat = (x - Tensor(m.astype(x.dtype))) * Tensor(inv.astype(x.dtype))
+    if weight is not None:
+        xhat = xhat * weight.reshape(shape)
+    if bias is not None:
+        xhat = xhat + bias.reshape(shape)
+    return xhat

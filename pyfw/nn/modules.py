@@ -268,3 +268,30 @@ class NLLLoss(Module):
 class MSELoss(NLLLoss):
     def forward(self, x, target):
         return F.mse_loss(x, target, self.reduction)
+
+
+class _BatchNorm(Module):
+    ndims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.weight = Parameter(np.ones(num_features, np.float32)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, np.float32)) if affine else None
+        self.register_buffer("running_mean", Tensor(np.zeros(num_features, np.float32)))
+        self.register_buffer("running_var", Tensor(np.ones(num_features, np.float32)))
+
+    def forward(self, x):
+        if x.ndim not in self.ndims:
+            raise ValueError(f"{type(self).__name__}: expected {self.ndims[0]}-D input, "
+                             f"got shape {tuple(x.shape)}")
+        return F.batch_norm(x, self.running_mean.data, self.running_var.data, self.weight,
+                            self.bias, self.training, self.momentum, self.eps)
+
+
+class BatchNorm1d(_BatchNorm):
+    ndims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    ndims = (4,)
