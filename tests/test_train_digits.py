@@ -27,7 +27,7 @@ class Net(nn.Module):
         return self.fc(self.drop(x.flatten(1)))
 
 
-def test_digits_cnn():
+def test_digits_cnn(tmp_path):
     d = datasets.load_digits()
     x = (d.images / 16.0).astype(np.float32)[:, None]
     y = d.target.astype(np.int64)
@@ -53,3 +53,8 @@ def test_digits_cnn():
     acc = (pred == y[te]).mean()
     print(f"digits: {acc:.3f} test accuracy in {time.time() - t0:.1f}s")
     assert acc >= 0.95
+    pyfw.export(model, pyfw.tensor(x[te[:2]]), tmp_path / "digits.pfw")
+    from pyfw.runtime import Interpreter
+    with Interpreter(str(tmp_path / "digits.pfw")) as it:
+        logits = it.run({"input": x[te]})[0]
+    np.testing.assert_array_equal(logits.argmax(1), pred)

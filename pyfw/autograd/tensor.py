@@ -10,6 +10,24 @@ import contextlib
 import numpy as np
 
 _grad_enabled = True
+_tracer = None  # set by pyfw.export while it records one forward pass
+
+
+@contextlib.contextmanager
+def quiet():
+    """Ops inside emit no trace nodes (a composite op emits its own one node)."""
+    global _tracer
+    prev, _tracer = _tracer, None
+    try:
+        yield
+    finally:
+        _tracer = prev
+
+
+def emit(op, inputs, out, **attrs):
+    if _tracer is not None:
+        _tracer.node(op, inputs, out, attrs)
+    return out
 _rng = np.random.default_rng(0)
 
 
@@ -137,25 +155,25 @@ class Tensor:
                 grads[id(p)] = grads[id(p)] + pg if id(p) in grads else pg
 
     # ---- elementwise arithmetic ---------------------------------------
-    def _binary(self, other, fwd, bwd):
+    def _binary(self, other, fwd, bwd, op=None):
         o = other if isinstance(other, Tensor) else Tensor(_arr(other, self.data))
         a, b = self.data, o.data
         out = fwd(a, b)
-        return Tensor._make(out, (self, o), lambda g: tuple(
+        return emit(op, (self, o), Tensor._make(out, (self, o), lambda g: tuple(
             None if gi is None else _unbroadcast(gi, x.shape)
-            for gi, x in zip(bwd(g, a, b, out), (a, b))))
+            for gi, x in zip(bwd(g, a, b, out), (a, b)))))
 
     def __add__(self, o):
-        return self._binary(o, np.add, lambda g, a, b, y: (g, g))
+        return self._binary(o, np.add, lambda g, a, b, y: (g, g), "Add")
 
     def __sub__(self, o):
-        return self._binary(o, np.subtract, lambda g, a, b, y: (g, -g))
+        return self._binary(o, np.subtract, lambda g, a, b, y: (g, -g), "Sub")
 
     def __mul__(self, o):
-        return self._binary(o, np.multiply, lambda g, a, b, y: (g * b, g * a))
+        return self._binary(o, np.multiply, lambda g, a, b, y: (g * b, g * a), "Mul")
 
     def __truediv__(self, o):  # d(a/b) = g/b, -g a/b^2
-        return self._binary(o, np.divide, lambda g, a, b, y: (g / b, -g * a / (b * b)))
+        return self._binary(o, np.divide, lambda g, a, b, y: (g / b, -g * a / (b * b)), "Div")
 
     def __pow__(self, o):  # d(a^b) = b a^(b-1), a^b ln a
         return self._binary(o, np.power, lambda g, a, b, y: (
@@ -197,7 +215,7 @@ class Tensor:
             gb = gb.reshape(gb.shape[:-2] + (b.shape[0],)) if b.ndim == 1 else gb
             return (_unbroadcast(ga, a.shape), _unbroadcast(gb, b.shape))
 
-        return Tensor._make(a @ b, (self, o), bwd)
+        return emit("MatMul", (self, o), Tensor._make(a @ b, (self, o), bwd))
 
     # comparisons: no gradient
     def __lt__(self, o): return Tensor(self.data < _arr(o))
@@ -223,15 +241,15 @@ class Tensor:
 
     def relu(self):
         x = self.data
-        return Tensor._make(np.maximum(x, 0), (self,), lambda g: (g * (x > 0),))
+        return emit("Relu", (self,), Tensor._make(np.maximum(x, 0), (self,), lambda g: (g * (x > 0),)))
 
     def sigmoid(self):
         y = 1 / (1 + np.exp(-self.data))
-        return Tensor._make(y, (self,), lambda g: (g * y * (1 - y),))
+        return emit("Sigmoid", (self,), Tensor._make(y, (self,), lambda g: (g * y * (1 - y),)))
 
     def tanh(self):
         y = np.tanh(self.data)
-        return Tensor._make(y, (self,), lambda g: (g * (1 - y * y),))
+        return emit("Tanh", (self,), Tensor._make(y, (self,), lambda g: (g * (1 - y * y),)))
 
     def abs(self):
         x = self.data
@@ -274,7 +292,11 @@ class Tensor:
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         s = self.shape
-        return Tensor._make(self.data.reshape(shape), (self,), lambda g: (g.reshape(s),))
+        out = Tensor._make(self.data.reshape(shape), (self,), lambda g: (g.reshape(s),))
+        if _tracer is not None:  # a leading dim equal to the input's is the batch: 0 copies it
+            lead = [0] if s and out.shape and out.shape[0] == s[0] else [out.shape[0]] if out.shape else []
+            emit("Reshape", (self, Tensor(np.array(lead + list(out.shape[1:]), np.int64))), out)
+        return out
 
     view = reshape
 
@@ -282,12 +304,17 @@ class Tensor:
         s = self.shape
         end = end_dim % len(s) if s else 0
         new = s[:start_dim] + (int(np.prod(s[start_dim:end + 1])),) + s[end + 1:]
-        return self.reshape(new)
+        if end != len(s) - 1 or start_dim == 0:
+            return self.reshape(new)
+        with quiet():
+            out = self.reshape(new)
+        return emit("Flatten", (self,), out, axis=start_dim)
 
     def permute(self, *dims):
         dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
         inv = np.argsort(dims)
-        return Tensor._make(self.data.transpose(dims), (self,), lambda g: (g.transpose(inv),))
+        out = Tensor._make(self.data.transpose(dims), (self,), lambda g: (g.transpose(inv),))
+        return emit("Transpose", (self,), out, perm=[int(d) for d in dims])
 
     def transpose(self, d0, d1):
         p = list(range(self.ndim))
@@ -324,7 +351,8 @@ def cat(tensors, dim=0):
     sizes = [t.shape[dim] for t in tensors]
     cuts = np.cumsum(sizes)[:-1]
     y = np.concatenate([t.data for t in tensors], axis=dim)
-    return Tensor._make(y, tuple(tensors), lambda g: tuple(np.split(g, cuts, axis=dim)))
+    out = Tensor._make(y, tuple(tensors), lambda g: tuple(np.split(g, cuts, axis=dim)))
+    return emit("Concat", tuple(tensors), out, axis=dim)
 
 
 def stack(tensors, dim=0):

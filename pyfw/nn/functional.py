@@ -27,15 +27,24 @@ def tanh(x):
 def leaky_relu(x, negative_slope=0.01):
     a = x.data
     k = np.where(a > 0, 1.0, negative_slope).astype(a.dtype)
-    return Tensor._make(a * k, (x,), lambda g: (g * k,))
+    return T.emit("LeakyRelu", (x,), Tensor._make(a * k, (x,), lambda g: (g * k,)),
+                  alpha=float(negative_slope))
 
 
 def linear(x, weight, bias=None):
     if x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {tuple(x.shape)} does not match weight "
                          f"of shape {tuple(weight.shape)} (need last dim {weight.shape[1]})")
-    y = x @ weight.T
-    return y + bias if bias is not None else y
+    with T.quiet():
+        y = x @ weight.T
+        y = y + bias if bias is not None else y
+    if x.ndim == 2:
+        return T.emit("Gemm", (x, weight) + ((bias,) if bias is not None else ()), y, transB=1)
+    with T.quiet():
+        wt = weight.T
+    T.emit("Transpose", (weight,), wt, perm=[1, 0])
+    T.emit("MatMul", (x, wt), y0 := Tensor(y.data))
+    return T.emit("Add", (y0, bias), y) if bias is not None else T.emit("Identity", (y0,), y)
 
 
 def log_softmax(x, dim=-1):
@@ -51,7 +60,8 @@ def softmax(x, dim=-1):
     a = x.data
     e = np.exp(a - a.max(axis=dim, keepdims=True))
     y = e / e.sum(axis=dim, keepdims=True)
-    return Tensor._make(y, (x,), lambda g: (y * (g - (g * y).sum(axis=dim, keepdims=True)),))
+    out = Tensor._make(y, (x,), lambda g: (y * (g - (g * y).sum(axis=dim, keepdims=True)),))
+    return T.emit("Softmax", (x,), out, axis=dim)
 
 
 def nll_loss(logp, target, reduction="mean"):
@@ -138,8 +148,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         gxp = _scatter(gc, xp.shape, (kh, kw), s, d, x.dtype)
         return (gxp[:, :, p[0]: p[0] + h, p[1]: p[1] + w], gw)
 
-    out = Tensor._make(y, (x, weight), bwd)
-    return out + bias.reshape(1, -1, 1, 1) if bias is not None else out
+    with T.quiet():
+        out = Tensor._make(y, (x, weight), bwd)
+        out = out + bias.reshape(1, -1, 1, 1) if bias is not None else out
+    return T.emit("Conv", (x, weight) + ((bias,) if bias is not None else ()), out,
+                  kernel_shape=[kh, kw], strides=list(s), pads=[p[0], p[1], p[0], p[1]],
+                  dilations=list(d), group=groups)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
@@ -156,7 +170,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
         gxp = _scatter(gw.reshape(n, c, oh, ow, *k), xp.shape, k, s, (1, 1), x.dtype)
         return (gxp[:, :, p[0]: p[0] + h, p[1]: p[1] + w],)
 
-    return Tensor._make(np.take_along_axis(win, idx[..., None], -1)[..., 0], (x,), bwd)
+    out = Tensor._make(np.take_along_axis(win, idx[..., None], -1)[..., 0], (x,), bwd)
+    return T.emit("MaxPool", (x,), out, kernel_shape=list(k), strides=list(s),
+                  pads=[p[0], p[1], p[0], p[1]])
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
@@ -173,13 +189,16 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
         gxp = _scatter(gw, xp.shape, k, s, (1, 1), x.dtype)
         return (gxp[:, :, p[0]: p[0] + h, p[1]: p[1] + w],)
 
-    return Tensor._make(y, (x,), bwd)
+    return T.emit("AveragePool", (x,), Tensor._make(y, (x,), bwd), kernel_shape=list(k),
+                  strides=list(s), pads=[p[0], p[1], p[0], p[1]], count_include_pad=1)
 
 
 def adaptive_avg_pool2d(x, output_size):
     if _pair(output_size) != (1, 1):
         raise NotImplementedError("adaptive_avg_pool2d: only output size 1x1 for now")
-    return x.mean((2, 3), keepdim=True)
+    with T.quiet():
+        y = x.mean((2, 3), keepdim=True)
+    return T.emit("GlobalAveragePool", (x,), y)
 
 
 def flatten(x, start_dim=1, end_dim=-1):
@@ -205,6 +224,14 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
                            - xhat_d * (g * xhat_d).mean(axes, keepdims=True)),)
 
         xhat = Tensor._make(xhat_d.astype(a.dtype), (x,), bwd)
+    elif T._tracer is not None and x.ndim >= 3:
+        with T.quiet():
+            y = batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
+        c = x.shape[1]
+        w = weight if weight is not None else Tensor(np.ones(c, x.dtype))
+        b = bias if bias is not None else Tensor(np.zeros(c, x.dtype))
+        return T.emit("BatchNormalization", (x, w, b, Tensor(running_mean.astype(x.dtype)),
+                                             Tensor(running_var.astype(x.dtype))), y, epsilon=eps)
     else:
         m = running_mean.reshape(shape)
         inv = (1 / np.sqrt(running_var + eps)).reshape(shape)
