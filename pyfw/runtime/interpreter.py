@@ -204,8 +204,7 @@ class Interpreter:
         self._check_open()
         values = self._order_feeds(feeds)
         arrays = [self._feed(i, v) for i, v in enumerate(values)]
-        # Plan once every input is sized; planning discards earlier input data.
-        _check(lib.pfw_interpreter_allocate(self._it))
+        # Inputs have buffers of their own; invoke plans once for all new shapes.
         for t, arr in zip(self._in, arrays):
             _check(lib.pfw_tensor_copy_from_buffer(t, ffi.from_buffer(arr), arr.nbytes))
         _check(lib.pfw_interpreter_invoke(self._it))

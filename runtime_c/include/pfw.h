@@ -145,10 +145,10 @@ PFW_API pfw_status pfw_options_set_arena_limit(pfw_options* options, uint64_t by
  * *out is owned by the caller; free with pfw_interpreter_free. A node whose op
  * has no kernel fails with PFW_ERR_UNSUPPORTED naming the node and op; shapes
  * the model fixes that do not fit together fail with PFW_ERR_INVALID_MODEL.
- * Dynamic dimensions start at 1; when the model only fits other values of
- * them (e.g. a Reshape needing a batch that divides by 5), creation succeeds
- * and the interpreter waits for pfw_interpreter_resize_input and
- * pfw_interpreter_allocate. */
+ * Dynamic dimensions start at 1. When the model only fits other values of
+ * them (e.g. a Reshape needing a batch that divides by 5), or needs the values
+ * of inputs to know its shapes, creation succeeds and planning waits for the
+ * inputs (resize, copy, then allocate or invoke). */
 PFW_API pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* options,
                                           pfw_interpreter** out);
 
@@ -167,21 +167,23 @@ PFW_API pfw_status pfw_interpreter_get_output(pfw_interpreter* interpreter, int3
 
 /* Sets the shape of input `index` to `dims[0..rank)` (borrowed for the call).
  * Dimensions the model fixes must keep their value (PFW_ERR_SHAPE otherwise);
- * dynamic ones (-1 in the model) may take any value >= 0. Resize every input
- * that changes, then call pfw_interpreter_allocate before writing input data.
- * Until then tensor data is unavailable. */
+ * dynamic ones (-1 in the model) may take any value >= 0. The input's data
+ * pointer is valid at once (its old contents are lost); other tensors' data
+ * becomes available after the next pfw_interpreter_allocate or invoke. */
 PFW_API pfw_status pfw_interpreter_resize_input(pfw_interpreter* interpreter, int32_t index,
                                                 const int64_t* dims, int32_t rank);
 
-/* Re-infers shapes and re-plans memory after resizes (a no-op otherwise).
- * Input data written before is lost. When the new shapes do not fit the
- * model, fails with PFW_ERR_SHAPE naming the node, and the interpreter stays
- * unallocated until a resize that fits. */
+/* Infers shapes and plans memory for the current input shapes (and the values
+ * of small integer inputs that feed shapes, such as a Reshape target given as
+ * an input). A no-op when nothing changed; invoke calls it when needed, so it
+ * is only required to read output shapes before running. When the shapes do
+ * not fit the model it fails with PFW_ERR_SHAPE naming the node. Input data
+ * is kept. */
 PFW_API pfw_status pfw_interpreter_allocate(pfw_interpreter* interpreter);
 
-/* Runs the graph. Performs no allocation. Outputs are valid until the next
- * invoke or resize. Fails with PFW_ERR_INVALID_ARGUMENT when inputs were
- * resized and pfw_interpreter_allocate has not succeeded since. */
+/* Runs the graph, planning first if input shapes (or shape-feeding input
+ * values) changed since the last run; otherwise performs no allocation.
+ * Outputs are valid until the next invoke or resize. */
 PFW_API pfw_status pfw_interpreter_invoke(pfw_interpreter* interpreter);
 
 /* Bytes of the interpreter's activation arena (for tests and tools). */
@@ -203,13 +205,15 @@ PFW_API int64_t pfw_tensor_element_count(const pfw_tensor* tensor);
 PFW_API size_t pfw_tensor_byte_size(const pfw_tensor* tensor);
 
 /* Pointer to the tensor's data, borrowed from the interpreter; valid until the
- * next resize or pfw_interpreter_free; NULL while the interpreter awaits
- * pfw_interpreter_allocate. Read-only for outputs and constants. */
+ * next resize or pfw_interpreter_free. NULL for a non-input tensor while a
+ * plan is pending (after a resize, before allocate/invoke). Read-only for
+ * outputs and constants. */
 PFW_API const void* pfw_tensor_data(const pfw_tensor* tensor);
 
 /* Copies exactly pfw_tensor_byte_size() bytes from `src` into an input tensor.
- * `size` must equal that byte size (PFW_ERR_SHAPE otherwise). Both copies fail
- * with PFW_ERR_INVALID_ARGUMENT while the interpreter awaits allocation. */
+ * `size` must equal that byte size (PFW_ERR_SHAPE otherwise). Copying out of a
+ * non-input tensor fails with PFW_ERR_INVALID_ARGUMENT while a plan is
+ * pending. */
 PFW_API pfw_status pfw_tensor_copy_from_buffer(pfw_tensor* tensor, const void* src, size_t size);
 
 /* Copies the tensor's bytes to `dst`; `size` must equal pfw_tensor_byte_size(). */

@@ -112,7 +112,11 @@ struct pfw_tensor {
   bool is_const;        /* data is known at prepare time and read-only: a model
                            constant, or a value computed while planning */
   bool folded;          /* data is a plan-time value owned by the interpreter */
-  const bool* unplanned; /* the owning interpreter's flag: data is stale */
+  bool is_input;        /* a graph input: data is a buffer of its own, outside the arena */
+  bool value_input;     /* a small integer graph input whose values shapes may need */
+  size_t capacity;      /* bytes allocated for a graph input */
+  void* input_block;    /* a graph input's allocation (data is its aligned start) */
+  bool* unplanned;      /* the owning interpreter's flag: arena data is stale */
 };
 
 typedef struct pfw_threadpool pfw_threadpool;

@@ -111,17 +111,58 @@ static bool has_dynamic_input(const pfw_graph_desc* g) {
   return false;
 }
 
+static bool has_unfed_value_input(const pfw_interpreter* it) {
+  for (int32_t i = 0; i < it->graph->n_inputs; i++)
+    if (it->io[i]->value_input && !it->io[i]->is_const) return true;
+  return false;
+}
+
 /* The first plan, at create. Shapes fixed by the model that do not fit are
- * the model's fault; with dynamic inputs the fault may lie with the default
- * value 1 of those dimensions, so planning waits for a resize. */
+ * the model's fault. With dynamic inputs the fault may lie with the default
+ * value 1 of those dimensions, and with value inputs (shapes fed at run time)
+ * the values are not there yet: then planning waits for the first invoke. */
 static pfw_status first_plan(pfw_interpreter* it) {
   pfw_status st = pfw_plan(it);
-  if (st != PFW_ERR_SHAPE && st != PFW_ERR_INVALID_MODEL) return st;
-  if (has_dynamic_input(it->graph)) {
+  if (st == PFW_OK) return st;
+  bool values_pending = has_unfed_value_input(it);
+  if (values_pending || ((st == PFW_ERR_SHAPE || st == PFW_ERR_INVALID_MODEL) && has_dynamic_input(it->graph))) {
     it->unplanned = true;
     return PFW_OK;
   }
-  return as_invalid_model();
+  return st == PFW_ERR_SHAPE || st == PFW_ERR_INVALID_MODEL ? as_invalid_model() : st;
+}
+
+/* Sizes a graph input's own buffer for its current shape (contents are lost
+ * when it grows). Inputs live outside the arena so that they can be written
+ * before planning and survive re-planning. calloc leaves large blocks as
+ * untouched zero pages, so a big input costs nothing until it is written. */
+static pfw_status size_input(pfw_tensor* t, size_t limit) {
+  if (t->nbytes <= t->capacity && t->data) return PFW_OK;
+  if (t->nbytes > limit)
+    return pfw_error(PFW_ERR_UNSUPPORTED,
+                     "input '%s' needs %zu bytes, more than the memory limit of %zu bytes (physical memory "
+                     "unless set with pfw_options_set_arena_limit)",
+                     t->desc->name, t->nbytes, limit);
+  size_t cap = (t->nbytes + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN;
+  void* block = calloc(1, cap + PFW_ALIGN);
+  if (!block) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes for input '%s'", cap, t->desc->name);
+  free(t->input_block);
+  t->input_block = block;
+  t->data = (uint8_t*)block + (PFW_ALIGN - (uintptr_t)block % PFW_ALIGN) % PFW_ALIGN;
+  t->capacity = cap;
+  return PFW_OK;
+}
+
+/* Integer inputs of at most this many elements may feed shapes (a Reshape
+ * target, Slice bounds...): their values are read while planning, and a
+ * change of value re-plans. */
+#define PFW_VALUE_INPUT_MAX 64
+
+static bool is_value_input(const pfw_tensor* t) {
+  if ((t->dtype != PFW_INT64 && t->dtype != PFW_INT32) || t->rank > 1) return false;
+  for (int32_t k = 0; k < t->desc->rank; k++)
+    if (t->desc->dims[k] < 0 || t->desc->dims[k] > PFW_VALUE_INPUT_MAX) return false;
+  return true;
 }
 
 static void init_tensors(pfw_interpreter* it) {
@@ -173,9 +214,13 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
   } else {
     init_tensors(it);
     for (int32_t i = 0; i < g->n_inputs && st == PFW_OK; i++) {
-      it->io[i] = &it->tensors[g->inputs[i]];
-      st = input_bytes(it->io[i], &it->io[i]->nbytes);
+      pfw_tensor* t = it->io[i] = &it->tensors[g->inputs[i]];
+      t->is_input = true;
+      t->value_input = is_value_input(t);
+      st = input_bytes(t, &t->nbytes);
       if (st != PFW_OK) st = as_invalid_model();
+      /* Before planning: the plan may alias views (Reshape...) onto inputs. */
+      if (st == PFW_OK) st = size_input(t, it->arena_limit);
     }
     for (int32_t i = 0; i < g->n_outputs; i++) it->io[g->n_inputs + i] = &it->tensors[g->outputs[i]];
     if (st == PFW_OK) st = bind_nodes(it);
@@ -192,6 +237,9 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
 void pfw_interpreter_free(pfw_interpreter* it) {
   if (!it) return;
   if (it->tensors && it->nodes) pfw_unfold(it);
+  if (it->tensors)
+    for (int32_t i = 0; i < it->graph->n_tensors; i++)
+      free(it->tensors[i].input_block);
   if (it->nodes) {
     for (int32_t i = 0; i < it->graph->n_nodes; i++) {
       free(it->nodes[i].state);
@@ -254,7 +302,14 @@ pfw_status pfw_interpreter_resize_input(pfw_interpreter* it, int32_t index, cons
     memcpy(t->dims, old, sizeof old);
     return st;
   }
+  size_t old_bytes = t->nbytes;
   t->nbytes = bytes;
+  if ((st = size_input(t, it->arena_limit)) != PFW_OK) {
+    memcpy(t->dims, old, sizeof old);
+    t->nbytes = old_bytes;
+    return st;
+  }
+  if (t->value_input) t->is_const = false; /* its values must be fed again */
   it->unplanned = true;
   return PFW_OK;
 }
@@ -271,10 +326,8 @@ pfw_status pfw_interpreter_allocate(pfw_interpreter* it) {
 
 pfw_status pfw_interpreter_invoke(pfw_interpreter* it) {
   if (!it) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_invoke: interpreter is NULL");
-  if (it->unplanned)
-    return pfw_error(PFW_ERR_INVALID_ARGUMENT,
-                     "inputs were resized (or the model's shapes need other input sizes): call "
-                     "pfw_interpreter_allocate, then set the inputs, before invoking");
+  pfw_status planned = pfw_interpreter_allocate(it); /* a no-op unless inputs changed shape or value */
+  if (planned != PFW_OK) return planned;
   for (int32_t i = 0; i < it->graph->n_nodes; i++) {
     pfw_node* n = &it->nodes[i];
     if (n->folded) continue;

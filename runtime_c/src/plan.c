@@ -106,7 +106,8 @@ static void lifetimes(pfw_interpreter* it, plan_state* ps) {
     ps->root[t] = t;
     ps->flags[t] = 0;
   }
-  for (int32_t i = 0; i < g->n_inputs; i++) ps->flags[g->inputs[i]] |= PLAN_ARENA | PLAN_GRAPH_INPUT;
+  /* Graph inputs have buffers of their own (see size_input in interpreter.c). */
+  for (int32_t i = 0; i < g->n_inputs; i++) ps->flags[g->inputs[i]] |= PLAN_GRAPH_INPUT;
   for (int32_t k = 0; k < g->n_nodes; k++) {
     const pfw_node* n = &it->nodes[k];
     for (int32_t j = 0; j < n->n_in; j++)
@@ -214,15 +215,20 @@ static size_t place(plan_item* items, int32_t n, plan_item** live) {
 
 static pfw_status assign(pfw_interpreter* it, plan_state* ps, plan_item* items, int32_t n_items,
                          size_t arena_size) {
-  if (arena_size > it->arena_limit) {
+  size_t inputs = 0; /* graph inputs have buffers of their own, under the same limit */
+  for (int32_t i = 0; i < it->graph->n_inputs; i++) {
+    size_t b = it->tensors[it->graph->inputs[i]].nbytes;
+    inputs = b > SIZE_MAX - inputs ? SIZE_MAX : inputs + b;
+  }
+  if (arena_size > it->arena_limit || inputs > it->arena_limit - arena_size) {
     const pfw_tensor* big = NULL;
     for (int32_t i = 0; i < n_items; i++)
       if (items[i].id >= 0 && (!big || it->tensors[items[i].id].nbytes > big->nbytes)) big = &it->tensors[items[i].id];
     return pfw_error(PFW_ERR_UNSUPPORTED,
-                     "these shapes need a %zu-byte activation arena, more than the limit of %zu bytes "
-                     "(physical memory unless set with pfw_options_set_arena_limit); the largest "
-                     "tensor is '%s' with %zu bytes",
-                     arena_size, it->arena_limit, big ? big->desc->name : "", big ? big->nbytes : (size_t)0);
+                     "these shapes need a %zu-byte activation arena and %zu bytes of inputs, more than "
+                     "the limit of %zu bytes (physical memory unless set with pfw_options_set_arena_limit); "
+                     "the largest tensor is '%s' with %zu bytes",
+                     arena_size, inputs, it->arena_limit, big ? big->desc->name : "", big ? big->nbytes : (size_t)0);
   }
   if (arena_size > it->arena_cap) {
     free(it->arena);

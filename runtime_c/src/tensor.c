@@ -18,11 +18,11 @@ int64_t pfw_tensor_model_dim(const pfw_tensor* t, int32_t i) {
 int64_t pfw_tensor_element_count(const pfw_tensor* t) { return t ? pfw_numel(t) : 0; }
 size_t pfw_tensor_byte_size(const pfw_tensor* t) { return t ? t->nbytes : 0; }
 const void* pfw_tensor_data(const pfw_tensor* t) {
-  return t && !*t->unplanned ? t->data : NULL;
+  return t && (t->is_input || !*t->unplanned) ? t->data : NULL;
 }
 
 static pfw_status check_planned(const pfw_tensor* t) {
-  if (*t->unplanned)
+  if (!t->is_input && *t->unplanned)
     return pfw_error(PFW_ERR_INVALID_ARGUMENT,
                      "tensor '%s': inputs were resized; call pfw_interpreter_allocate first", t->desc->name);
   return PFW_OK;
@@ -31,11 +31,16 @@ static pfw_status check_planned(const pfw_tensor* t) {
 pfw_status pfw_tensor_copy_from_buffer(pfw_tensor* t, const void* src, size_t size) {
   if (!t || (!src && size))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_copy_from_buffer: NULL argument");
-  if (t->is_const)
+  if (t->is_const && !t->value_input)
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "tensor '%s' is a constant of the model", t->desc->name);
   if (check_planned(t) != PFW_OK) return PFW_ERR_INVALID_ARGUMENT;
   if (size != t->nbytes)
     return pfw_error(PFW_ERR_SHAPE, "tensor '%s' holds %zu bytes, got %zu", t->desc->name, t->nbytes, size);
+  if (t->value_input) {
+    /* New values may change shapes downstream: re-plan before the next run. */
+    if (!t->is_const || (size && memcmp(t->data, src, size) != 0)) *t->unplanned = true;
+    t->is_const = true;
+  }
   if (size) memcpy(t->data, src, size);
   return PFW_OK;
 }
