@@ -205,3 +205,50 @@ class CSVLogger(Callback):
         self.rows.append(self._line([repr(float(v)) if isinstance(v, (float, np.floating)) else v
                                      for v in vals]))
         atomic_write(self.filename, (self.prefix + "".join(self.rows)).encode())
+
+
+class LearningRateScheduler(Callback):
+    """Drives the optimizer's lr during fit. `schedule` is a pyfw.optim.lr_scheduler scheduler
+    built on the model's optimizer (stepped after each epoch, or after each batch with
+    per_batch=True, as OneCycleLR expects), or Keras's schedule(epoch, lr) -> lr, applied to
+    every param group at the start of each epoch. Adds "learning_rate" (group 0's lr at the
+    end of the epoch, before an epoch step) to the logs."""
+
+    def __init__(self, schedule, per_batch=False, verbose=0):
+        super().__init__()
+        from pyfw.optim.lr_scheduler import LRScheduler
+        self.is_scheduler = isinstance(schedule, LRScheduler)
+        if not self.is_scheduler and not callable(schedule):
+            raise ValueError(f"LearningRateScheduler: schedule must be an lr_scheduler or a "
+                             f"callable (epoch, lr) -> lr, got {type(schedule).__name__}")
+        if per_batch and not self.is_scheduler:
+            raise ValueError("LearningRateScheduler: per_batch needs an lr_scheduler")
+        self.schedule, self.per_batch, self.verbose = schedule, per_batch, verbose
+
+    def on_train_begin(self, logs=None):
+        if self.is_scheduler and self.schedule.optimizer is not self.model.optimizer:
+            raise ValueError("LearningRateScheduler: the scheduler drives another optimizer "
+                             "than the model's (build it on model.optimizer after compile)")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.is_scheduler:
+            return
+        groups = self.model.optimizer.param_groups
+        lr = self.schedule(epoch, groups[0]["lr"])
+        if not isinstance(lr, (int, float, np.floating)) or not lr >= 0:
+            raise ValueError(f"LearningRateScheduler: schedule({epoch}, lr) returned {lr!r}; it "
+                             f"must return a float >= 0")
+        for g in groups:
+            g["lr"] = float(lr)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: learning rate {float(lr):.6g}")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.per_batch:
+            self.schedule.step()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.param_groups[0]["lr"])
+        if self.is_scheduler and not self.per_batch:
+            self.schedule.step()

@@ -164,3 +164,47 @@ def test_csv_logger_rows_equal_history(tmp_path):
     assert len(read_csv(path)) == 5 and os.listdir(tmp_path) == ["log.csv"]
     fit(model(), [CSVLogger(path, separator=";")], epochs=1)  # append=False starts over
     assert open(path).read().splitlines()[0] == "epoch;accuracy;loss"
+
+
+class LrRecorder(Callback):
+    def __init__(self):
+        super().__init__()
+        self.lrs = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.lrs.append(self.model.optimizer.param_groups[0]["lr"])
+
+
+def test_lr_scheduler_callback_keras_schedule():
+    from pyfw.callbacks import LearningRateScheduler
+    m, rec = model(lr=0.1), LrRecorder()
+    h = fit(m, [LearningRateScheduler(lambda e, lr: lr if e == 0 else lr / 2), rec], epochs=3)
+    assert h.history["learning_rate"] == [0.1, 0.05, 0.025]
+    assert rec.lrs == [0.1] * 3 + [0.05] * 3 + [0.025] * 3  # 3 batches per epoch
+    with pytest.raises(ValueError, match=r"schedule\(0, lr\) returned 'x'"):
+        fit(model(), [LearningRateScheduler(lambda e, lr: "x")], epochs=1)
+
+
+def test_lr_scheduler_callback_with_step_and_one_cycle():
+    from pyfw.callbacks import LearningRateScheduler
+    from pyfw.optim.lr_scheduler import OneCycleLR, StepLR
+    m, rec = model(lr=0.1), LrRecorder()
+    h = fit(m, [LearningRateScheduler(StepLR(m.optimizer, step_size=2, gamma=0.1)), rec], epochs=4)
+    np.testing.assert_allclose(h.history["learning_rate"], [0.1, 0.1, 0.01, 0.01], rtol=1e-15)
+    np.testing.assert_allclose(rec.lrs, np.repeat([0.1, 0.1, 0.01, 0.01], 3), rtol=1e-15)
+    m, rec = model(), LrRecorder()
+    m.compile(pyfw.optim.SGD(m.parameters(), lr=0.1, momentum=0.9), "cross_entropy")
+    sched = OneCycleLR(m.optimizer, max_lr=1.0, epochs=4, steps_per_epoch=3)
+    fit(m, [LearningRateScheduler(sched, per_batch=True), rec], epochs=4)
+    # the schedule's own closed form is tested in test_lr_scheduler.py; here: one step per batch
+    dummy = pyfw.optim.SGD([pyfw.tensor(np.zeros(1), requires_grad=True)], lr=0.1, momentum=0.9)
+    ref = OneCycleLR(dummy, max_lr=1.0, total_steps=12)
+    expected = []
+    for _ in range(12):
+        expected.append(ref.get_last_lr()[0])
+        ref.step()
+    assert rec.lrs == expected and rec.lrs[0] == pytest.approx(0.04)
+    assert max(rec.lrs) == pytest.approx(1.0, rel=0.05)
+    other = pyfw.optim.SGD(model().parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="drives another optimizer"):
+        fit(model(), [LearningRateScheduler(StepLR(other, 1))], epochs=1)

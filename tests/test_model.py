@@ -217,3 +217,14 @@ def test_bad_arguments():
         model.predict(np.array([["a"]]))
     with pytest.raises(ValueError, match="wraps a pyfw.nn.Module"):
         pyfw.Model(lambda x: x)
+
+
+def test_top_level_names_load_lazily():
+    import subprocess
+    import sys
+    code = ("import sys, pyfw; assert 'pyfw.model' not in sys.modules; "
+            "from pyfw.model import Model; from pyfw.serialization import save, load; "
+            "import pyfw.callbacks as c; "
+            "assert pyfw.Model is Model and pyfw.save is save and pyfw.load is load; "
+            "assert pyfw.callbacks is c and pyfw.optim.lr_scheduler.OneCycleLR")
+    subprocess.run([sys.executable, "-c", code], check=True)
