@@ -194,14 +194,16 @@ class Model:
         return (x, y, batch_size or 32)
 
     @staticmethod
-    def _batches(data, shuffle=False):
+    def _batches(data, shuffle=False, need_y=True):
         if isinstance(data, DataLoader):
             for batch in data:
-                if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-                    raise ValueError("Model: a DataLoader must yield (x, y) pairs")
-                xb, yb = batch
-                yield (xb.data if isinstance(xb, Tensor) else np.asarray(xb),
-                       yb.data if isinstance(yb, Tensor) else np.asarray(yb))
+                batch = tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
+                if len(batch) != 2 and (need_y or len(batch) != 1):
+                    raise ValueError(f"Model: the DataLoader yields batches of {len(batch)} "
+                                     f"items; it must yield (x, y) pairs"
+                                     f"{'' if need_y else ' or x alone'}")
+                yield tuple(b.data if isinstance(b, Tensor) else np.asarray(b) for b in batch) \
+                    + ((None,) if len(batch) == 1 else ())
             return
         x, y, bs = data
         order = T._rng.permutation(len(x)) if shuffle else None  # pyfw.manual_seed seeds it
@@ -327,7 +329,7 @@ class Model:
             data = self._data(xa, np.zeros(len(xa), np.int8), batch_size, "predict")
         outs = []
         with self._eval_mode():
-            for xb, _ in tqdm(self._batches(data), total=self._num_batches(data), desc="predict",
+            for xb, _ in tqdm(self._batches(data, need_y=False), total=self._num_batches(data), desc="predict",
                               disable=verbose != 1, leave=False):
                 outs.append(self.module(Tensor(xb)).data)
         return np.concatenate(outs)

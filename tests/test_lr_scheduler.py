@@ -136,17 +136,19 @@ def test_scheduled_lr_drives_the_update():
     np.testing.assert_allclose(w.numpy(), [-1.75])
 
 
-def test_state_dict_resume():
+def test_state_dict_resume(tmp_path):
     o = opt(SGD, momentum=0.9)
     s = OneCycleLR(o, max_lr=1.0, total_steps=12)
     for _ in range(5):
         s.step()
     sd, osd = s.state_dict(), o.state_dict()
     assert "optimizer" not in sd and sd["last_epoch"] == 5
+    pyfw.save({"opt": osd, "sched": sd}, tmp_path / "ck")  # both go through a checkpoint
+    ck = pyfw.load(tmp_path / "ck")
     o2 = opt(SGD, momentum=0.9)
-    o2.load_state_dict(osd)
+    o2.load_state_dict(ck["opt"])
     s2 = OneCycleLR(o2, max_lr=1.0, total_steps=12)
-    s2.load_state_dict(sd)
+    s2.load_state_dict(ck["sched"])
     s.step()
     s2.step()
     assert s2.get_last_lr() == s.get_last_lr() == [pytest.approx(onecycle_ref(6, 12, 1.0)[0])]

@@ -103,6 +103,10 @@ def test_evaluate_and_predict_match_a_manual_eval_loop():
     np.testing.assert_array_equal(model.predict(pyfw.tensor(X), batch_size=50), ref)
     loader = DataLoader(TensorDataset(pyfw.tensor(X), pyfw.tensor(Y)), batch_size=9)
     np.testing.assert_allclose(model.predict(loader), ref, rtol=1e-6, atol=1e-7)
+    x_only = DataLoader(TensorDataset(pyfw.tensor(X)), batch_size=9)
+    np.testing.assert_allclose(model.predict(x_only), ref, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="yields batches of 1 items; it must yield"):
+        model.evaluate(x_only)
     model.compile("adam", "cross_entropy")
     assert isinstance(model.evaluate(X, Y), float)
 
