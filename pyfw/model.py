@@ -37,7 +37,7 @@ OPTIMIZERS = {"adam": (optim.Adam, {}), "adamw": (optim.AdamW, {}),
 
 # ---- metrics: fn(pred, target) -> per-sample values, shape (N,) ----------------
 def _accuracy(pred, y):
-    if pred.ndim == 2 and pred.shape[1] > 1 and (y.shape == pred.shape[:1] or y.shape == pred.shape):
+    if pred.ndim == 2 and pred.shape[1] > 1 and y.shape in (pred.shape[:1], pred.shape):
         labels = y if y.ndim == 1 else y.argmax(1)  # class indices or one-hot targets
         return (pred.argmax(1) == labels).astype(np.float64)
     raise ValueError(f"metric 'accuracy' needs (N, C) class scores with (N,) labels or (N, C) "
@@ -135,7 +135,8 @@ class Model:
                 raise _arg_error("loss", loss, LOSSES)
             loss = LOSSES[loss]
         elif not callable(loss):
-            raise ValueError(f"compile: loss must be a name or a callable, got {type(loss).__name__}")
+            raise ValueError(f"compile: loss must be a name or a callable, got "
+                             f"{type(loss).__name__}")
         self.metrics = []
         for m in metrics or []:
             if isinstance(m, str):
@@ -329,7 +330,7 @@ class Model:
             data = self._data(xa, np.zeros(len(xa), np.int8), batch_size, "predict")
         outs = []
         with self._eval_mode():
-            for xb, _ in tqdm(self._batches(data, need_y=False), total=self._num_batches(data), desc="predict",
-                              disable=verbose != 1, leave=False):
+            for xb, _ in tqdm(self._batches(data, need_y=False), total=self._num_batches(data),
+                              desc="predict", disable=verbose != 1, leave=False):
                 outs.append(self.module(Tensor(xb)).data)
         return np.concatenate(outs)

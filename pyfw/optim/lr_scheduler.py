@@ -13,7 +13,8 @@ from pyfw.optim.optimizer import Optimizer
 class LRScheduler:
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: {type(optimizer).__name__} is not an Optimizer")
+            raise TypeError(f"{type(self).__name__}: {type(optimizer).__name__} is not an "
+                            f"Optimizer")
         self.optimizer = optimizer
         if last_epoch == -1:
             for g in optimizer.param_groups:
@@ -116,17 +117,14 @@ class OneCycleLR(LRScheduler):
         self.total_steps, self.anneal_strategy = total_steps, anneal_strategy
         self.cycle_momentum = cycle_momentum
         warm_end = float(pct_start * total_steps) - 1
+        # (end step, lr from -> to, momentum from -> to), keys of each param group
+        up = (warm_end, "initial_lr", "max_lr", "max_momentum", "base_momentum")
         if three_phase:
-            self._phases = [
-                dict(end_step=warm_end, lr=("initial_lr", "max_lr"), mom=("max_momentum", "base_momentum")),
-                dict(end_step=2 * warm_end, lr=("max_lr", "initial_lr"), mom=("base_momentum", "max_momentum")),
-                dict(end_step=total_steps - 1, lr=("initial_lr", "min_lr"), mom=("max_momentum", "max_momentum")),
-            ]
+            phases = [up, (2 * warm_end, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                      (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
         else:
-            self._phases = [
-                dict(end_step=warm_end, lr=("initial_lr", "max_lr"), mom=("max_momentum", "base_momentum")),
-                dict(end_step=total_steps - 1, lr=("max_lr", "min_lr"), mom=("base_momentum", "max_momentum")),
-            ]
+            phases = [up, (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+        self._phases = [dict(end_step=e, lr=(l0, l1), mom=(m0, m1)) for e, l0, l1, m0, m1 in phases]
         groups = optimizer.param_groups
         n = len(groups)
         if last_epoch == -1:
