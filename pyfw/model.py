@@ -113,6 +113,21 @@ class Model:
         sd = load(path)
         self.module.load_state_dict(sd["model"] if "model" in sd and "optimizer" in sd else sd)
 
+    def summary(self, print_fn=print):
+        """One row per submodule with its own parameters, then the totals (Keras's summary)."""
+        rows = [("name", "type", "params")]
+        for name, m in self.module.named_modules():
+            n = sum(p.numel() for p in m._params.values())
+            if n or not m._modules:
+                rows.append((name or "(root)", type(m).__name__, f"{n:,}"))
+        total = sum(p.numel() for p in self.module.parameters())
+        trainable = sum(p.numel() for p in self.module.parameters() if p.requires_grad)
+        w = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = [f"{a:<{w[0]}}  {b:<{w[1]}}  {c:>{w[2]}}" for a, b, c in rows]
+        lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}"]
+        print_fn("\n".join(lines))
+        return total
+
     # ---- compile ---------------------------------------------------------
     def compile(self, optimizer="adam", loss="cross_entropy", metrics=None):
         params = list(self.module.parameters())
@@ -249,6 +264,8 @@ class Model:
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
         self._compiled("fit")
         verbose = 1 if verbose == "auto" else verbose
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"fit: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
         if not isinstance(epochs, int) or epochs < 0 or not 0 <= initial_epoch <= epochs:
             raise ValueError(f"fit: need ints 0 <= initial_epoch <= epochs, got epochs={epochs!r}, "
                              f"initial_epoch={initial_epoch!r}")

@@ -209,6 +209,8 @@ def test_bad_arguments():
         model.fit(dl, Y)
     with pytest.raises(ValueError, match="validation_split must be in"):
         model.fit(X, Y, validation_split=1.0)
+    with pytest.raises(ValueError, match="verbose must be 'auto', 0, 1 or 2"):
+        model.fit(X, Y, verbose=3)
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
         model.fit(X, Y, batch_size=0)
     model.compile("adam", lambda p, t: p.sum(), ["accuracy"])
@@ -232,3 +234,13 @@ def test_top_level_names_load_lazily():
             "assert pyfw.Model is Model and pyfw.save is save and pyfw.load is load; "
             "assert pyfw.callbacks is c and pyfw.optim.lr_scheduler.OneCycleLR")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_summary_counts_parameters():
+    model = pyfw.Model(nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)))
+    lines = []
+    # 64*64 + 64 and 64*10 + 10, counted by hand
+    assert model.summary(lines.append) == 4160 + 650
+    text = lines[0].splitlines()
+    assert text[1].split() == ["0", "Linear", "4,160"] and text[2].split() == ["1", "ReLU", "0"]
+    assert text[3].split() == ["2", "Linear", "650"] and text[-2] == "Total params: 4,810"
