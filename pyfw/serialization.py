@@ -65,7 +65,10 @@ class _Writer:
 def save(obj, path) -> None:
     """Write `obj` to `path` atomically (temp file in the same directory, fsync, rename)."""
     w = _Writer()
-    root = w.node(obj, "obj")
+    try:
+        root = w.node(obj, "obj")
+    except RecursionError:
+        raise ValueError("pyfw.save: the object nests too deeply or contains itself") from None
     meta = json.dumps({"format": _FORMAT, "version": _VERSION, "root": root})
     with atomic_open(path, "wb") as f:
         np.savez(f, allow_pickle=False, **{_META: np.frombuffer(meta.encode(), np.uint8)},
@@ -142,6 +145,6 @@ def load(path):
         if str(e).startswith("pyfw.load"):
             raise
         raise ValueError(f"pyfw.load: {path} is not a valid pyfw checkpoint: {e}") from e
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, UnicodeDecodeError) as e:
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, RecursionError) as e:
         raise ValueError(f"pyfw.load: {path} is not a valid pyfw checkpoint "
                          f"({type(e).__name__}: {e})") from e

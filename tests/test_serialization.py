@@ -98,6 +98,10 @@ def test_unsupported_objects_are_refused(tmp_path):
         pyfw.save([np.array([None])], tmp_path / "a")
     with pytest.raises(ValueError, match="has a key of type tuple"):
         pyfw.save({(1, 2): 3}, tmp_path / "a")
+    loop = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="contains itself"):
+        pyfw.save(loop, tmp_path / "a")
     assert os.listdir(tmp_path) == []
 
 
@@ -136,7 +140,10 @@ def test_bad_files_raise_value_error(tmp_path):
     np.savez(tmp_path / "unknown.npz", __pyfw__=np.frombuffer(json.dumps(meta).encode(), np.uint8))
     meta = {"format": "pyfw.checkpoint", "version": 99, "root": None}
     np.savez(tmp_path / "future.npz", __pyfw__=np.frombuffer(json.dumps(meta).encode(), np.uint8))
-    names = list(cases) + ["pickled.npy", "single.npy", "plain.npz", "badjson.npz",
+    deep = {"format": "pyfw.checkpoint", "version": 1, "root": None}
+    text = json.dumps(deep).replace("null", '{"t": "list", "items": [' * 100000 + "]}" * 100000)
+    np.savez(tmp_path / "deep.npz", __pyfw__=np.frombuffer(text.encode(), np.uint8))
+    names = ["deep.npz"] + list(cases) + ["pickled.npy", "single.npy", "plain.npz", "badjson.npz",
                            "missing.npz", "unknown.npz", "future.npz"]
     for name in names:
         with pytest.raises(ValueError, match="is not a valid pyfw checkpoint") as e:
