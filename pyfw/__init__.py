@@ -21,6 +21,7 @@ _LAZY = {
     "rand": "autograd.tensor", "arange": "autograd.tensor", "zeros_like": "autograd.tensor", "ones_like": "autograd.tensor",
     "randn_like": "autograd.tensor", "cat": "autograd.tensor", "stack": "autograd.tensor",
     "nn": None, "optim": None, "data": None, "export": "autograd.export",
+    "save": "serialization", "load": "serialization", "Model": "model", "callbacks": None,
 }
 
 
