@@ -21,9 +21,11 @@ MASK = r.random((3, 4, 5)) > 0.5
     (lambda a: a.sum((0, 2)), lambda a: a.sum((0, 2))),
     (lambda a: a.sum(-1, keepdim=True), lambda a: a.sum(-1, keepdims=True)),
     (lambda a: a.mean((1, -1)), lambda a: a.mean((1, 2))),
-    (lambda a: a.max(1), lambda a: a.max(1)),
+    (lambda a: a.max(1).values, lambda a: a.max(1)),
+    (lambda a: a.amax((0, 2)), lambda a: a.max((0, 2))),
     (lambda a: a.min(), lambda a: a.min()),
-    (lambda a: a.min(2, keepdim=True), lambda a: a.min(2, keepdims=True)),
+    (lambda a: a.min(2, keepdim=True).values, lambda a: a.min(2, keepdims=True)),
+    (lambda a: a.amin(-1), lambda a: a.min(-1)),
     (lambda a: a.clamp(-0.5, 0.7), lambda a: np.clip(a, -0.5, 0.7)),
     (lambda a: a.clamp(min=0.1), lambda a: np.maximum(a, 0.1)),
     (lambda a: a.clamp(max=0.2), lambda a: np.minimum(a, 0.2)),
@@ -99,3 +101,13 @@ def test_factories_and_grad_flags():
     np.testing.assert_array_equal(w.grad.numpy(), [2, 2, 2])
     d = (w * 2.0).detach()
     assert not d.requires_grad and d._backward is None
+
+
+def test_max_min_over_a_dim_give_values_and_indices():
+    t = pyfw.tensor(A)
+    values, indices = t.max(1)
+    np.testing.assert_array_equal(values.numpy(), A.max(1))
+    np.testing.assert_array_equal(indices.numpy(), A.argmax(1))
+    lo = t.min(-1, keepdim=True)
+    np.testing.assert_array_equal(lo.values.numpy(), A.min(-1, keepdims=True))
+    np.testing.assert_array_equal(lo.indices.numpy(), A.argmin(-1)[..., None])

@@ -32,15 +32,17 @@ class _Tracer:
         self.keep = []  # holds traced tensors so their ids stay unique
         self.where = []  # module path, for error messages
 
-    def from_input(self, t, seen=None):
+    def from_input(self, t):
         """Whether t was computed from a model input (else it is a constant of the graph)."""
-        seen = set() if seen is None else seen
-        if id(t) in self.traced:
-            return True
-        if id(t) in seen:
-            return False
-        seen.add(id(t))
-        return any(self.from_input(p, seen) for p in t._parents)
+        stack, seen = [t], set()
+        while stack:  # iterative: tapes of deep models outgrow Python's recursion limit
+            u = stack.pop()
+            if id(u) in self.traced:
+                return True
+            if id(u) not in seen:
+                seen.add(id(u))
+                stack.extend(u._parents)
+        return False
 
     def name(self, t, role="const"):
         if id(t) in self.names:

@@ -6,6 +6,7 @@ output gradient to its inputs' gradients (micrograd's shape, NumPy's speed).
 from __future__ import annotations
 
 import contextlib
+from collections import namedtuple
 
 import numpy as np
 
@@ -29,6 +30,8 @@ def emit(op, inputs, out, **attrs):
         _tracer.node(op, inputs, out, attrs)
     return out
 _rng = np.random.default_rng(0)
+# what max/min over a dim return, as torch.return_types.max: values and their indices
+MinMax = namedtuple("MinMax", ["values", "indices"])
 
 
 @contextlib.contextmanager
@@ -329,9 +332,20 @@ class Tensor:
         return emit(op, (self,), Tensor._make(out, (self,), bwd), keepdims=int(keepdim), **attrs)
 
     def max(self, dim=None, keepdim=False):
-        return self._extreme(dim, keepdim, np.max, "ReduceMax")
+        """The maximum, or over one dim the pair (values, indices) as PyTorch."""
+        if dim is None:
+            return self._extreme(None, keepdim, np.max, "ReduceMax")
+        return MinMax(self._extreme(dim, keepdim, np.max, "ReduceMax"), self.argmax(dim, keepdim))
 
     def min(self, dim=None, keepdim=False):
+        if dim is None:
+            return self._extreme(None, keepdim, np.min, "ReduceMin")
+        return MinMax(self._extreme(dim, keepdim, np.min, "ReduceMin"), self.argmin(dim, keepdim))
+
+    def amax(self, dim=None, keepdim=False):
+        return self._extreme(dim, keepdim, np.max, "ReduceMax")
+
+    def amin(self, dim=None, keepdim=False):
         return self._extreme(dim, keepdim, np.min, "ReduceMin")
 
     def argmax(self, dim=None, keepdim=False):
