@@ -220,3 +220,15 @@ def test_init_functions():
     assert np.abs(conv.numpy()).max() <= 2 * math.sqrt(6 / (36 + 72))
     assert (nn.init.zeros_(w).numpy() == 0).all() and (nn.init.ones_(w).numpy() == 1).all()
     assert (nn.init.constant_(w, 0.25).numpy() == 0.25).all()
+
+
+def test_loss_arguments_checked():
+    x = pyfw.tensor(r.standard_normal((3, 4)))
+    np.testing.assert_allclose(F.cross_entropy(x, np.array([1.0, 0.0, 3.0])).item(),
+                               F.cross_entropy(x, np.array([1, 0, 3])).item())  # integral floats are ids
+    with pytest.raises(ValueError, match="class indices"):
+        F.cross_entropy(x, np.array([1.5, 0.0, 3.0]))
+    with pytest.raises(ValueError, match="reduction"):
+        F.cross_entropy(x, np.array([1, 0, 3]), reduction="avg")
+    with pytest.raises(ValueError, match="reduction"):
+        F.l1_loss(x, x, reduction="avg")

@@ -240,7 +240,7 @@ class Tensor:
 
     # ---- unary ---------------------------------------------------------
     def _unary(self, y, dydx, op, **attrs):
-        """y = f(x) with dy/dx given as an array (or a function of nothing, computed lazily)."""
+        """y = f(x); dydx() gives dy/dx, computed only if the backward runs."""
         return emit(op, (self,), Tensor._make(y, (self,), lambda g: (g * dydx(),)), **attrs)
 
     def exp(self):

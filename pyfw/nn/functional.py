@@ -114,6 +114,8 @@ def _class_targets(what, x, target, ignore_index):
         want = (x.shape[:1] + x.shape[2:]) if x.ndim >= 2 else "(N,)"
         raise ValueError(f"{what}: input of shape {tuple(x.shape)} and target of shape {tuple(t.shape)} "
                          f"do not match (need (N, C, d...) and target {tuple(want)})")
+    if t.dtype.kind == "f" and np.array_equal(t, np.round(t)):
+        t = t.astype(np.int64)  # class ids that went through a float array
     if t.dtype.kind not in "iu":
         raise ValueError(f"{what}: target of shape {tuple(t.shape)} must hold class indices, got {t.dtype}")
     t = t.reshape(-1).astype(np.int64)
@@ -132,7 +134,7 @@ def _reduce_counted(loss, valid, reduction, shape):
     """Mean over the counted (non-ignored) elements, as PyTorch's ignore_index does."""
     if reduction == "none":
         return loss.reshape(shape)
-    total = loss.sum()
+    total = _reduce(loss, "sum" if reduction == "mean" else reduction)  # raises for an unknown one
     return total * (1.0 / max(int(valid.sum()), 1)) if reduction == "mean" else total
 
 
