@@ -39,7 +39,8 @@ def conv_transpose_ref(x, w, b, s, p, op, d, g):
             for j in range(wd):
                 for a in range(kh):
                     for e in range(kw):
-                        full[:, gi * og:(gi + 1) * og, i * s + a * d, j * s + e * d] += x[:, ci, i, j, None] * w[ci, :, a, e]
+                        full[:, gi * og:(gi + 1) * og, i * s + a * d, j * s + e * d] += (
+                            x[:, ci, i, j, None] * w[ci, :, a, e])
     return full[:, :, p: full.shape[2] - p, p: full.shape[3] - p] + b[None, :, None, None]
 
 

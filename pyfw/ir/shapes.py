@@ -559,7 +559,8 @@ SHAPE_RULES: dict[str, ShapeRule] = {
     **{op: _pool for op in ("MaxPool", "AveragePool")},
     "Softmax": _softmax, "Dropout": _dropout, "MatMul": _matmul, "Gemm": _gemm,
     "Reshape": _reshape, "Flatten": _flatten, "Transpose": _transpose, "Concat": _concat,
-    "Conv": _conv, "ConvTranspose": _conv_transpose, "GlobalAveragePool": _global_pool, "BatchNormalization": _batchnorm,
+    "Conv": _conv, "ConvTranspose": _conv_transpose, "GlobalAveragePool": _global_pool,
+    "BatchNormalization": _batchnorm,
     "Constant": _constant,
 }
 # Rules of other op families live beside this module and register here.
