@@ -126,3 +126,13 @@ def test_encoder_dropout_trains_and_evaluates():
     np.testing.assert_array_equal(layer(x).numpy(), layer(x).numpy())
     with pytest.raises(ValueError, match="activation"):
         nn.TransformerEncoderLayer(E, H, activation="swish")
+
+
+def test_attention_dropout_applies_to_the_returned_weights():
+    m = randomize(nn.MultiheadAttention(E, H, dropout=0.5, batch_first=True))
+    _, p = mha_ref(Q, K, K, m)
+    _, got = m(pyfw.tensor(Q), pyfw.tensor(K), pyfw.tensor(K), average_attn_weights=False)
+    got = got.numpy()
+    kept = got != 0
+    assert 0 < kept.mean() < 1
+    np.testing.assert_allclose(got[kept], 2 * p[kept], rtol=1e-5)  # survivors scaled by 1/(1-p)

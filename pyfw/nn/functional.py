@@ -510,8 +510,8 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
             raise ValueError(f"multi_head_attention: key_padding_mask of shape {tuple(m.shape)} is not "
                              f"{(n, s)} for key of shape {tuple(key.shape)}")
         scores = _mask_scores(scores, m.unsqueeze(1).unsqueeze(2))
-    attn = softmax(scores, -1)
-    out = dropout(attn, dropout_p, training) @ v  # N, H, L, hd
+    attn = dropout(softmax(scores, -1), dropout_p, training)  # the weights returned are after dropout, as PyTorch's
+    out = attn @ v  # N, H, L, hd
     out = linear(out.permute(0, 2, 1, 3).reshape(n, -1, e), out_proj_weight, out_proj_bias)
     if not batch_first:
         out = out.transpose(0, 1)
