@@ -23,3 +23,20 @@ def gradcheck(fn, *arrays, eps=1e-6, atol=1e-6, rtol=1e-5):
                 num[j] += sgn * (y * w).sum() / (2 * eps)
         np.testing.assert_allclose(xs[i].grad.data, num, atol=atol, rtol=rtol,
                                    err_msg=f"input {i}")
+
+
+def gradcheck_module(module, *arrays, out=lambda y: y, **kw):
+    """gradcheck over a module's inputs and every parameter, in float64: the
+    parameters are swapped for the checked tensors on each call (as
+    torch.func.functional_call does); `out` picks the output to check."""
+    slots = [(m, n) for m in module.modules() for n, p in m._params.items() if p is not None]
+    values = [np.asarray(m._params[n].data, np.float64) for m, n in slots]
+    k = len(arrays)
+
+    def fn(*ts):
+        for (m, n), t in zip(slots, ts[k:]):
+            m._params[n] = t
+            object.__setattr__(m, n, t)
+        return out(module(*ts[:k]))
+
+    gradcheck(fn, *arrays, *values, **kw)

@@ -77,7 +77,7 @@ def test_unexportable_op_names_module(tmp_path):
             self.fc = nn.Linear(3, 3)
 
         def forward(self, x):
-            return self.fc(x).exp()
+            return self.fc(x)[:, :2]  # basic indexing has no IR node
 
     with pytest.raises(pyfw.UnsupportedError, match="untraced"):
         pyfw.export(Bad(), pyfw.randn(2, 3), tmp_path / "m.pfw")

@@ -110,6 +110,17 @@ CASES = {
     "conv_1d": ("Conv", [("x", [1, 2, 10]), ("w", W(3, 2, 3))], {"strides": [2]}),
     "conv_3d": ("Conv", [("x", [1, 1, 5, 6, 7]), ("w", W(2, 1, 2, 3, 3))], {"pads": [1, 1, 1, 0, 0, 0]}),
     "conv_dyn": ("Conv", [("x", ["N", 3, "H", 8]), ("w", W(4, 3, 3, 3))], {"pads": [1, 1, 1, 1]}),
+    # ConvTranspose
+    "convt": ("ConvTranspose", [("x", [1, 3, 5, 6]), ("w", W(3, 2, 3, 3)), ("b", W(2))], {}),
+    "convt_strides_pads_adj": ("ConvTranspose", [("x", [2, 4, 5, 6]), ("w", W(4, 3, 3, 2))],
+                               {"strides": [3, 2], "pads": [1, 0, 2, 1], "output_padding": [2, 1]}),
+    "convt_group_dilation": ("ConvTranspose", [("x", [1, 4, 5, 5]), ("w", W(4, 2, 3, 3))],
+                             {"group": 2, "dilations": [2, 1]}),
+    "convt_output_shape": ("ConvTranspose", [("x", [1, 3, 5, 6]), ("w", W(3, 2, 3, 3))],
+                           {"strides": [2, 2], "output_shape": [11, 12]}),
+    "convt_same_upper": ("ConvTranspose", [("x", [1, 3, 5, 6]), ("w", W(3, 2, 3, 3))],
+                         {"auto_pad": "SAME_UPPER", "strides": [2, 2]}),
+    "convt_1d_dyn": ("ConvTranspose", [("x", ["N", 3, "L"]), ("w", W(3, 2, 4))], {"strides": [2]}),
     # pools
     "maxpool": ("MaxPool", [("x", [1, 3, 8, 8])], {"kernel_shape": [2, 2], "strides": [2, 2]}),
     "maxpool_pads": ("MaxPool", [("x", [1, 3, 7, 7])], {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [2, 2]}),

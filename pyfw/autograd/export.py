@@ -16,20 +16,38 @@ from pyfw.autograd.tensor import Tensor
 VERSIONS = {"Add": 14, "Sub": 14, "Mul": 14, "Div": 14, "MatMul": 13, "Gemm": 13, "Relu": 14,
             "Sigmoid": 13, "Tanh": 13, "LeakyRelu": 16, "Softmax": 13, "Reshape": 14,
             "Flatten": 13, "Transpose": 13, "Concat": 13, "Identity": 16, "Conv": 11,
-            "MaxPool": 12, "AveragePool": 11, "GlobalAveragePool": 1, "BatchNormalization": 15}
+            "MaxPool": 12, "AveragePool": 11, "GlobalAveragePool": 1, "BatchNormalization": 15,
+            "Pow": 15, "Neg": 13, "Exp": 13, "Log": 13, "Sqrt": 13, "Abs": 13, "Clip": 13, "Where": 16,
+            "Less": 13, "LessOrEqual": 16, "Greater": 13, "GreaterOrEqual": 16, "Equal": 13, "Not": 1,
+            "ReduceSum": 13, "ReduceMax": 13, "ReduceMin": 13, "ArgMax": 13, "ArgMin": 13,
+            "Squeeze": 13, "Unsqueeze": 13, "Slice": 13, "ConvTranspose": 11,
+            "LayerNormalization": 17, "Gather": 13, "Gelu": 20, "HardSwish": 14, "Erf": 13}
 
 
 class _Tracer:
     def __init__(self, graph):
         self.g = graph
         self.names: dict[int, str] = {}
+        self.traced: set[int] = set()  # ids of values computed from the inputs
         self.keep = []  # holds traced tensors so their ids stay unique
         self.where = []  # module path, for error messages
+
+    def from_input(self, t):
+        """Whether t was computed from a model input (else it is a constant of the graph)."""
+        stack, seen = [t], set()
+        while stack:  # iterative: tapes of deep models outgrow Python's recursion limit
+            u = stack.pop()
+            if id(u) in self.traced:
+                return True
+            if id(u) not in seen:
+                seen.add(id(u))
+                stack.extend(u._parents)
+        return False
 
     def name(self, t, role="const"):
         if id(t) in self.names:
             return self.names[id(t)]
-        if t._backward is not None:  # computed from the input by an op with no IR node
+        if t._backward is not None and self.from_input(t):  # computed by an op with no IR node
             raise UnsupportedError(
                 f"export: {self.describe()} uses an op that pyfw cannot export (a value of "
                 f"shape {tuple(t.shape)} was computed by an untraced operation)")
@@ -49,14 +67,18 @@ class _Tracer:
         ins = [self.name(t) for t in inputs]
         n = f"t{len(self.names)}_{op}"
         self.names[id(out)] = n
+        if any(id(t) in self.traced for t in inputs):
+            self.traced.add(id(out))
         self.keep.append(out)
         self.g.add_node(op, ins, [n], name=f"{self.describe()}/{op}_{len(self.g.nodes)}",
                         version=VERSIONS[op], **attrs)
 
 
-def export(model, example_inputs, path):
+def export(model, example_inputs, path, dynamic_axes=None):
     """Runs `model` once in eval mode on example_inputs and writes `path` (.pfw).
-    The leading (batch) dimension of every input and output is dynamic."""
+    dynamic_axes lists, per input, the dims that may change size at run time
+    (default: the leading, batch, dimension of every input); shapes of the
+    outputs follow by shape inference."""
     from pyfw.format import save
     from pyfw.ir import Graph, infer_shapes
     from pyfw.nn.modules import Module
@@ -66,11 +88,17 @@ def export(model, example_inputs, path):
     g = Graph(name=type(model).__name__)
     tr = _Tracer(g)
     feeds = []
+    dyn = [(0,)] * len(xs) if dynamic_axes is None else [tuple(a) for a in dynamic_axes]
+    if len(dyn) != len(xs):
+        raise ValueError(f"export: dynamic_axes has {len(dyn)} entries for {len(xs)} inputs")
     for i, x in enumerate(xs):
         n = f"input_{i}" if len(xs) > 1 else "input"
-        g.add_input(n, "float32", (-1,) + tuple(x.shape[1:]))
-        fx = Tensor(x.data.astype(np.float32), requires_grad=True)  # marks input-derived values
+        # integer inputs (token ids) stay int64 and masks bool; the rest is float32
+        dt = np.int64 if x.dtype.kind in "iu" else bool if x.dtype == bool else np.float32
+        g.add_input(n, np.dtype(dt).name, tuple(-1 if k in dyn[i] else d for k, d in enumerate(x.shape)))
+        fx = Tensor(x.data.astype(dt), requires_grad=dt == np.float32)  # marks input-derived values
         tr.names[id(fx)] = n
+        tr.traced.add(id(fx))
         tr.keep.append(fx)
         feeds.append(fx)
 

@@ -6,6 +6,7 @@ output gradient to its inputs' gradients (micrograd's shape, NumPy's speed).
 from __future__ import annotations
 
 import contextlib
+from collections import namedtuple
 
 import numpy as np
 
@@ -29,6 +30,8 @@ def emit(op, inputs, out, **attrs):
         _tracer.node(op, inputs, out, attrs)
     return out
 _rng = np.random.default_rng(0)
+# what max/min over a dim return, as torch.return_types.max: values and their indices
+MinMax = namedtuple("MinMax", ["values", "indices"])
 
 
 @contextlib.contextmanager
@@ -178,7 +181,7 @@ class Tensor:
     def __pow__(self, o):  # d(a^b) = b a^(b-1), a^b ln a
         return self._binary(o, np.power, lambda g, a, b, y: (
             g * b * np.power(a, b - 1),
-            g * y * np.log(np.where(a > 0, a, 1))))
+            g * y * np.log(np.where(a > 0, a, 1))), "Pow")
 
     def __radd__(self, o):
         return self + o
@@ -196,7 +199,7 @@ class Tensor:
         return Tensor(_arr(o, self.data)) ** self
 
     def __neg__(self):
-        return Tensor._make(-self.data, (self,), lambda g: (-g,))
+        return emit("Neg", (self,), Tensor._make(-self.data, (self,), lambda g: (-g,)))
 
     def __matmul__(self, o):  # y = a@b: ga = g@b^T, gb = a^T@g (batched, broadcast)
         o = o if isinstance(o, Tensor) else Tensor(o)
@@ -217,76 +220,145 @@ class Tensor:
 
         return emit("MatMul", (self, o), Tensor._make(a @ b, (self, o), bwd))
 
-    # comparisons: no gradient
-    def __lt__(self, o): return Tensor(self.data < _arr(o))
-    def __le__(self, o): return Tensor(self.data <= _arr(o))
-    def __gt__(self, o): return Tensor(self.data > _arr(o))
-    def __ge__(self, o): return Tensor(self.data >= _arr(o))
-    def __eq__(self, o): return Tensor(self.data == _arr(o))  # noqa: E704
-    def __ne__(self, o): return Tensor(self.data != _arr(o))
+    # comparisons: no gradient; bool results as in PyTorch
+    def _compare(self, o, fn, op):
+        o = o if isinstance(o, Tensor) else Tensor(_arr(o, self.data))
+        return emit(op, (self, o), Tensor(fn(self.data, o.data)))
+
+    def __lt__(self, o): return self._compare(o, np.less, "Less")
+    def __le__(self, o): return self._compare(o, np.less_equal, "LessOrEqual")
+    def __gt__(self, o): return self._compare(o, np.greater, "Greater")
+    def __ge__(self, o): return self._compare(o, np.greater_equal, "GreaterOrEqual")
+    def __eq__(self, o): return self._compare(o, np.equal, "Equal")  # noqa: E704
+
+    def __ne__(self, o):
+        eq = self == o
+        return emit("Not", (eq,), Tensor(~eq.data))
+
     __hash__ = object.__hash__
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     # ---- unary ---------------------------------------------------------
+    def _unary(self, y, dydx, op, **attrs):
+        """y = f(x); dydx() gives dy/dx, computed only if the backward runs."""
+        return emit(op, (self,), Tensor._make(y, (self,), lambda g: (g * dydx(),)), **attrs)
+
     def exp(self):
         y = np.exp(self.data)
-        return Tensor._make(y, (self,), lambda g: (g * y,))
+        return self._unary(y, lambda: y, "Exp")
 
     def log(self):
         x = self.data
-        return Tensor._make(np.log(x), (self,), lambda g: (g / x,))
+        return self._unary(np.log(x), lambda: 1 / x, "Log")
 
     def sqrt(self):
         y = np.sqrt(self.data)
-        return Tensor._make(y, (self,), lambda g: (g / (2 * y),))
+        return self._unary(y, lambda: 1 / (2 * y), "Sqrt")
 
     def relu(self):
         x = self.data
-        return emit("Relu", (self,), Tensor._make(np.maximum(x, 0), (self,), lambda g: (g * (x > 0),)))
+        return self._unary(np.maximum(x, 0), lambda: x > 0, "Relu")
 
     def sigmoid(self):
         y = 1 / (1 + np.exp(-self.data))
-        return emit("Sigmoid", (self,), Tensor._make(y, (self,), lambda g: (g * y * (1 - y),)))
+        return self._unary(y, lambda: y * (1 - y), "Sigmoid")
 
     def tanh(self):
         y = np.tanh(self.data)
-        return emit("Tanh", (self,), Tensor._make(y, (self,), lambda g: (g * (1 - y * y),)))
+        return self._unary(y, lambda: 1 - y * y, "Tanh")
 
     def abs(self):
         x = self.data
-        return Tensor._make(np.abs(x), (self,), lambda g: (g * np.sign(x),))
+        return self._unary(np.abs(x), lambda: np.sign(x), "Abs")
+
+    def clamp(self, min=None, max=None):  # noqa: A002 (PyTorch's names)
+        x = self.data
+        lo = -np.inf if min is None else min
+        hi = np.inf if max is None else max
+        y = np.clip(x, lo, hi).astype(x.dtype)
+        out = Tensor._make(y, (self,), lambda g: (g * ((x >= lo) & (x <= hi)),))
+        bounds = [Tensor(np.array(v, x.dtype)) for v in (lo, hi)]
+        return emit("Clip", (self, *bounds), out)
+
+    clip = clamp
+
+    def masked_fill(self, mask, value):
+        return where(mask, Tensor(np.array(value, self.dtype)), self)
 
     # ---- reductions ----------------------------------------------------
+    def _axes(self, dim):
+        return None if dim is None else tuple(d % self.ndim for d in np.atleast_1d(dim))
+
     def sum(self, dim=None, keepdim=False):
-        shape = self.shape
-        y = self.data.sum(axis=dim, keepdims=keepdim)
+        shape, axes = self.shape, self._axes(dim)
+        y = self.data.sum(axis=axes, keepdims=keepdim)
 
         def bwd(g):
-            if dim is not None and not keepdim:
-                g = np.expand_dims(g, dim)
+            if axes is not None and not keepdim:
+                g = np.expand_dims(g, axes)
             return (np.broadcast_to(g, shape).copy(),)
 
-        return Tensor._make(y, (self,), bwd)
+        out = Tensor._make(y, (self,), bwd)
+        if axes is None:
+            return emit("ReduceSum", (self,), out, keepdims=int(keepdim))
+        return emit("ReduceSum", (self, Tensor(np.array(axes, np.int64))), out, keepdims=int(keepdim))
 
     def mean(self, dim=None, keepdim=False):
-        n = self.data.size if dim is None else np.prod(
-            [self.shape[d] for d in np.atleast_1d(dim)])
+        n = self.data.size if dim is None else np.prod([self.shape[d] for d in self._axes(dim)])
         return self.sum(dim, keepdim) * (1.0 / n)
 
-    def max(self, dim=None, keepdim=False):  # gradient split evenly among ties
-        x = self.data
-        y = x.max(axis=dim, keepdims=True)
+    def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        """Variance with Bessel's correction by default, as torch.var."""
+        c = (1 if unbiased else 0) if correction is None else correction
+        n = self.data.size if dim is None else np.prod([self.shape[d] for d in self._axes(dim)])
+        d = self - self.mean(dim, keepdim=True)
+        return (d * d).sum(dim, keepdim) * (1.0 / (n - c) if n > c else np.nan)  # torch: nan
+
+    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def _extreme(self, dim, keepdim, fn, op):  # gradient split evenly among ties
+        x, axes = self.data, self._axes(dim)
+        y = fn(x, axis=axes, keepdims=True)
 
         def bwd(g):
             mask = (x == y)
-            if dim is not None and not keepdim:
-                g = np.expand_dims(g, dim)
-            return (mask * g / mask.sum(axis=dim, keepdims=True),)
+            if axes is not None and not keepdim:
+                g = np.expand_dims(g, axes)
+            return (mask * g / mask.sum(axis=axes, keepdims=True),)
 
-        out = y if keepdim else (y.reshape(()) if dim is None else y.squeeze(dim))
-        return Tensor._make(out, (self,), bwd)
+        out = y if keepdim else (y.reshape(()) if axes is None else y.squeeze(axes))
+        attrs = {} if axes is None else {"axes": list(axes)}
+        return emit(op, (self,), Tensor._make(out, (self,), bwd), keepdims=int(keepdim), **attrs)
 
-    def argmax(self, dim=None):
-        return Tensor(self.data.argmax(axis=dim))
+    def max(self, dim=None, keepdim=False):
+        """The maximum, or over one dim the pair (values, indices) as PyTorch."""
+        if dim is None:
+            return self._extreme(None, keepdim, np.max, "ReduceMax")
+        return MinMax(self._extreme(dim, keepdim, np.max, "ReduceMax"), self.argmax(dim, keepdim))
+
+    def min(self, dim=None, keepdim=False):
+        if dim is None:
+            return self._extreme(None, keepdim, np.min, "ReduceMin")
+        return MinMax(self._extreme(dim, keepdim, np.min, "ReduceMin"), self.argmin(dim, keepdim))
+
+    def amax(self, dim=None, keepdim=False):
+        return self._extreme(dim, keepdim, np.max, "ReduceMax")
+
+    def amin(self, dim=None, keepdim=False):
+        return self._extreme(dim, keepdim, np.min, "ReduceMin")
+
+    def argmax(self, dim=None, keepdim=False):
+        if dim is None:
+            return self.reshape(-1).argmax(0)
+        y = self.data.argmax(axis=dim, keepdims=keepdim)
+        return emit("ArgMax", (self,), Tensor(y.astype(np.int64)), axis=dim % self.ndim, keepdims=int(keepdim))
+
+    def argmin(self, dim=None, keepdim=False):
+        if dim is None:
+            return self.reshape(-1).argmin(0)
+        y = self.data.argmin(axis=dim, keepdims=keepdim)
+        return emit("ArgMin", (self,), Tensor(y.astype(np.int64)), axis=dim % self.ndim, keepdims=int(keepdim))
 
     # ---- shape ---------------------------------------------------------
     def reshape(self, *shape):
@@ -294,8 +366,10 @@ class Tensor:
         s = self.shape
         out = Tensor._make(self.data.reshape(shape), (self,), lambda g: (g.reshape(s),))
         if _tracer is not None:  # a leading dim equal to the input's is the batch: 0 copies it
-            lead = [0] if s and out.shape and out.shape[0] == s[0] else [out.shape[0]] if out.shape else []
-            emit("Reshape", (self, Tensor(np.array(lead + list(out.shape[1:]), np.int64))), out)
+            want = [int(v) for v in (shape if isinstance(shape, (tuple, list)) else (shape,))]
+            if s and out.shape and out.shape[0] == s[0]:
+                want = [0] + want[1:] if len(want) == len(out.shape) else want
+            emit("Reshape", (self, Tensor(np.array(want, np.int64))), out)
         return out
 
     view = reshape
@@ -327,13 +401,46 @@ class Tensor:
 
     def squeeze(self, dim=None):
         s = self.shape
-        y = self.data.squeeze() if dim is None else (
-            self.data.squeeze(dim) if s[dim] == 1 else self.data)
-        return Tensor._make(y, (self,), lambda g: (g.reshape(s),))
+        axes = [i for i, n in enumerate(s) if n == 1] if dim is None else (
+            [dim % self.ndim] if s[dim] == 1 else [])
+        out = Tensor._make(self.data.squeeze(tuple(axes)), (self,), lambda g: (g.reshape(s),))
+        return emit("Squeeze", (self, Tensor(np.array(axes, np.int64))), out) if axes else out
 
     def unsqueeze(self, dim):
         s = self.shape
-        return Tensor._make(np.expand_dims(self.data, dim), (self,), lambda g: (g.reshape(s),))
+        dim = dim % (self.ndim + 1)
+        out = Tensor._make(np.expand_dims(self.data, dim), (self,), lambda g: (g.reshape(s),))
+        return emit("Unsqueeze", (self, Tensor(np.array([dim], np.int64))), out)
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces of split_size along dim (the last one smaller), or of the listed sizes."""
+        n, dim = self.shape[dim], dim % self.ndim
+        sizes = split_size_or_sections
+        if isinstance(sizes, int):
+            sizes = [min(sizes, n - i) for i in range(0, n, sizes)]
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {list(sizes)} do not add up to dimension {dim} of shape "
+                             f"{tuple(self.shape)}")
+        starts = np.cumsum([0] + list(sizes))
+        return tuple(self.narrow(dim, int(a), int(b - a)) for a, b in zip(starts[:-1], starts[1:]))
+
+    def chunk(self, chunks, dim=0):
+        n = self.shape[dim]
+        return self.split(-(-n // chunks), dim)
+
+    def narrow(self, dim, start, length):
+        """Elements [start, start+length) along dim (a view in PyTorch, a Slice in ONNX)."""
+        dim, x = dim % self.ndim, self.data
+        idx = (slice(None),) * dim + (slice(start, start + length),)
+
+        def bwd(g):
+            gx = np.zeros_like(x)
+            gx[idx] = g
+            return (gx,)
+
+        out = Tensor._make(x[idx], (self,), bwd)
+        consts = [Tensor(np.array([v], np.int64)) for v in (start, start + length, dim)]
+        return emit("Slice", (self, *consts), out)
 
     def __getitem__(self, idx):
         idx = idx.data if isinstance(idx, Tensor) else idx
@@ -345,6 +452,17 @@ class Tensor:
             return (gx,)
 
         return Tensor._make(x[idx], (self,), bwd)
+
+
+def where(condition, x, y):
+    """x where condition holds, else y (broadcast); gradients flow to x and y."""
+    c = condition if isinstance(condition, Tensor) else Tensor(np.asarray(condition, bool))
+    x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, y.dtype if isinstance(y, Tensor) else np.float32))
+    y = y if isinstance(y, Tensor) else Tensor(np.asarray(y, x.dtype))
+    m = c.data.astype(bool)
+    out = Tensor._make(np.where(m, x.data, y.data), (x, y), lambda g: (
+        _unbroadcast(np.where(m, g, 0), x.shape), _unbroadcast(np.where(m, 0, g), y.shape)))
+    return emit("Where", (c, x, y), out)
 
 
 def cat(tensors, dim=0):
@@ -401,13 +519,21 @@ def arange(start, end=None, step=1, dtype=None):
     return Tensor(np.arange(start, end, step, dtype=dtype))
 
 
-def zeros_like(t, dtype=None):
-    return zeros(t.shape, dtype=dtype or t.dtype)
+def zeros_like(t, dtype=None, requires_grad=False):
+    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
-def ones_like(t, dtype=None):
-    return ones(t.shape, dtype=dtype or t.dtype)
+def ones_like(t, dtype=None, requires_grad=False):
+    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
-def randn_like(t):
-    return randn(t.shape, dtype=t.dtype)
+def full_like(t, value, dtype=None, requires_grad=False):
+    return full(t.shape, value, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, requires_grad=False):
+    return randn(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def rand_like(t, dtype=None, requires_grad=False):
+    return rand(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)

@@ -455,6 +455,54 @@ def _conv(node, ins, c):
     return [(dtype, (x[0], m) + _spatial(node, c, x, kernel, is_pool=False))]
 
 
+def _conv_transpose(node, ins, c):
+    """ConvTranspose: out = s*(in-1) + output_padding + (k-1)*d + 1 - pads, or output_shape."""
+    _required(c, 2)
+    dtype = _same_dtype(c, (0, 1, 2))
+    x, w = ins[0].shape, ins[1].shape
+    if x is None or w is None:
+        return [(dtype, None)]
+    if len(x) < 3 or len(w) != len(x):
+        raise c.fail(f"{c.name(0)} and weight {c.name(1)} must have the same rank >= 3 (N, C, spatial...)")
+    n = len(x) - 2
+    kernel = list(node.attr("kernel_shape", w[2:]))
+    if len(kernel) != n or any(k != wk for k, wk in zip(kernel, w[2:]) if wk >= 0):
+        raise c.fail(f"kernel_shape {kernel} does not match weight {c.name(1)}")
+    group = node.attr("group", 1)
+    if x[1] >= 0 and w[0] >= 0 and x[1] != w[0]:
+        raise c.fail(f"{c.name(0)} has {x[1]} channels but weight {c.name(1)} has {w[0]} (its dim 0)")
+    if group < 1 or (x[1] >= 0 and x[1] % group):
+        raise c.fail(f"group={group} does not divide the {x[1]} channels of {c.name(0)}")
+    m = w[1] * group if w[1] >= 0 else -1
+    strides = list(node.attr("strides", [1] * n))
+    dilations = list(node.attr("dilations", [1] * n))
+    pads = list(node.attr("pads", [0] * (2 * n)))
+    adj = list(node.attr("output_padding", [0] * n))
+    shape = node.attr("output_shape")
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    if len(strides) != n or len(dilations) != n or len(pads) != 2 * n or len(adj) != n:
+        raise c.fail(f"strides {strides}, dilations {dilations}, pads {pads} or output_padding {adj} do not "
+                     f"match the {n} spatial dimensions")
+    if shape is not None:
+        shape = list(shape)[-n:]
+        if len(shape) != n:
+            raise c.fail(f"output_shape {list(shape)} does not list {n} spatial sizes")
+        return [(dtype, (x[0], m) + tuple(shape))]
+    out = []
+    for i, size in enumerate(x[2:]):
+        if size < 0:
+            out.append(-1)
+        elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            out.append(size * strides[i])
+        else:
+            p = 0 if auto_pad == "VALID" else pads[i] + pads[i + n]
+            d = strides[i] * (size - 1) + adj[i] + (kernel[i] - 1) * dilations[i] + 1 - p
+            if d < 0:
+                raise c.fail(f"{c.name(0)} with kernel {kernel}, pads {pads} gives a negative output size")
+            out.append(d)
+    return [(dtype, (x[0], m) + tuple(out))]
+
+
 def _pool(node, ins, c):
     _required(c, 1)
     x = ins[0]
@@ -511,7 +559,8 @@ SHAPE_RULES: dict[str, ShapeRule] = {
     **{op: _pool for op in ("MaxPool", "AveragePool")},
     "Softmax": _softmax, "Dropout": _dropout, "MatMul": _matmul, "Gemm": _gemm,
     "Reshape": _reshape, "Flatten": _flatten, "Transpose": _transpose, "Concat": _concat,
-    "Conv": _conv, "GlobalAveragePool": _global_pool, "BatchNormalization": _batchnorm,
+    "Conv": _conv, "ConvTranspose": _conv_transpose, "GlobalAveragePool": _global_pool,
+    "BatchNormalization": _batchnorm,
     "Constant": _constant,
 }
 # Rules of other op families live beside this module and register here.

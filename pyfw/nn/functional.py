@@ -1,11 +1,13 @@
 """Functional forms of the nn layers; each op records its backward beside its forward."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from pyfw.autograd import tensor as T
-from pyfw.autograd.tensor import Tensor
+from pyfw.autograd.tensor import Tensor, _unbroadcast
 
 
 def _pair(v):
@@ -22,6 +24,46 @@ def sigmoid(x):
 
 def tanh(x):
     return x.tanh()
+
+
+def relu6(x):
+    return x.clamp(0.0, 6.0)  # Clip(0, 6)
+
+
+def _erf(a):
+    try:
+        from scipy.special import erf
+    except ImportError:  # exact, if slower, without SciPy
+        erf = np.vectorize(math.erf, otypes=[np.float64])
+    return erf(a).astype(a.dtype)
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x) ('none', with erf) or its tanh approximation ('tanh'); ONNX Gelu-20."""
+    a = x.data
+    if approximate == "none":
+        cdf = 0.5 * (1 + _erf(a / math.sqrt(2)))
+        y, dy = a * cdf, lambda: cdf + a * np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
+    elif approximate == "tanh":
+        k = math.sqrt(2 / math.pi)
+        th = np.tanh(k * (a + 0.044715 * a ** 3))
+        y = 0.5 * a * (1 + th)
+        dy = lambda: 0.5 * (1 + th) + 0.5 * a * (1 - th * th) * k * (1 + 3 * 0.044715 * a * a)  # noqa: E731
+    else:
+        raise ValueError(f"gelu: approximate is {approximate!r}; expected 'none' or 'tanh'")
+    return x._unary(y.astype(a.dtype), dy, "Gelu", approximate=approximate)
+
+
+def silu(x):
+    return x * x.sigmoid()  # Sigmoid, Mul
+
+
+def hardswish(x):
+    """x * relu6(x + 3) / 6; slope 0 below -3, 1 above 3, (2x + 3)/6 between."""
+    a = x.data
+    y = a * np.clip(a + 3, 0, 6) / 6
+    return x._unary(y.astype(a.dtype), lambda: np.where(a < -3, 0, np.where(a > 3, 1, (2 * a + 3) / 6)),
+                    "HardSwish")
 
 
 def leaky_relu(x, negative_slope=0.01):
@@ -64,32 +106,101 @@ def softmax(x, dim=-1):
     return T.emit("Softmax", (x,), out, axis=dim)
 
 
-def nll_loss(logp, target, reduction="mean"):
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if logp.ndim != 2 or t.shape != logp.shape[:1]:
-        raise ValueError(f"nll_loss: input of shape {tuple(logp.shape)} and target of shape "
-                         f"{tuple(t.shape)} do not match (need (N, C) and (N,))")
-    picked = logp[np.arange(len(t)), t.astype(np.int64)]
-    return -(picked.mean() if reduction == "mean" else picked.sum())
+def _class_targets(what, x, target, ignore_index):
+    """(N*d..., C) scores, flat int64 targets and the mask of counted ones, for
+    input (N, C) or (N, C, d...) and target (N,) or (N, d...)."""
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if x.ndim < 2 or t.shape != x.shape[:1] + x.shape[2:]:
+        want = (x.shape[:1] + x.shape[2:]) if x.ndim >= 2 else "(N,)"
+        raise ValueError(f"{what}: input of shape {tuple(x.shape)} and target of shape {tuple(t.shape)} "
+                         f"do not match (need (N, C, d...) and target {tuple(want)})")
+    if t.dtype.kind == "f" and np.array_equal(t, np.round(t)):
+        t = t.astype(np.int64)  # class ids that went through a float array
+    if t.dtype.kind not in "iu":
+        raise ValueError(f"{what}: target of shape {tuple(t.shape)} must hold class indices, got {t.dtype}")
+    t = t.reshape(-1).astype(np.int64)
+    valid = t != ignore_index
+    c = x.shape[1]
+    bad = valid & ((t < 0) | (t >= c))
+    if bad.any():
+        raise ValueError(f"{what}: target value {t[bad][0]} is outside [0, {c}) for input of shape "
+                         f"{tuple(x.shape)}")
+    if x.ndim > 2:  # classes last, then one row per element
+        x = x.permute([0] + list(range(2, x.ndim)) + [1]).reshape(-1, c)
+    return x, np.where(valid, t, 0), valid
 
 
-def cross_entropy(x, target, label_smoothing=0.0, reduction="mean"):
-    logp = log_softmax(x, 1)
-    loss = nll_loss(logp, target, reduction)
-    if label_smoothing:  # (1-e) * nll + e * mean over classes of -logp
-        smooth = -logp.mean(1)
-        smooth = smooth.mean() if reduction == "mean" else smooth.sum()
-        loss = loss * (1 - label_smoothing) + smooth * label_smoothing
-    return loss
+def _reduce_counted(loss, valid, reduction, shape):
+    """Mean over the counted (non-ignored) elements, as PyTorch's ignore_index does."""
+    if reduction == "none":
+        return loss.reshape(shape)
+    total = _reduce(loss, "sum" if reduction == "mean" else reduction)  # raises for an unknown one
+    return total * (1.0 / max(int(valid.sum()), 1)) if reduction == "mean" else total
+
+
+def nll_loss(logp, target, ignore_index=-100, reduction="mean"):
+    shape = logp.shape[:1] + logp.shape[2:]
+    lp, t, valid = _class_targets("nll_loss", logp, target, ignore_index)
+    picked = lp[np.arange(len(t)), t]
+    return _reduce_counted(-picked * Tensor(valid.astype(lp.dtype)), valid, reduction, shape)
+
+
+def cross_entropy(x, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """log_softmax over dim 1, then (1-e) * nll + e * mean over classes of -logp."""
+    shape = x.shape[:1] + x.shape[2:]
+    x2, t, valid = _class_targets("cross_entropy", x, target, ignore_index)
+    logp = log_softmax(x2, 1)
+    loss = -logp[np.arange(len(t)), t]
+    if label_smoothing:
+        loss = loss * (1 - label_smoothing) + (-logp.mean(1)) * label_smoothing
+    return _reduce_counted(loss * Tensor(valid.astype(x.dtype)), valid, reduction, shape)
+
+
+def _reduce(loss, reduction):
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction is {reduction!r}; expected 'mean', 'sum' or 'none'")
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+
+def _same_shape(what, x, target):
+    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target, x.dtype))
+    if x.shape != target.shape:
+        raise ValueError(f"{what}: input of shape {tuple(x.shape)} and target of shape "
+                         f"{tuple(target.shape)} differ")
+    return target
 
 
 def mse_loss(x, target, reduction="mean"):
-    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target, x.dtype))
-    if x.shape != target.shape:
-        raise ValueError(f"mse_loss: input of shape {tuple(x.shape)} and target of shape "
-                         f"{tuple(target.shape)} differ")
-    d = (x - target) * (x - target)
-    return d.mean() if reduction == "mean" else d.sum()
+    d = x - _same_shape("mse_loss", x, target)
+    return _reduce(d * d, reduction)
+
+
+def l1_loss(x, target, reduction="mean"):
+    return _reduce((x - _same_shape("l1_loss", x, target)).abs(), reduction)
+
+
+def binary_cross_entropy_with_logits(x, target, weight=None, reduction="mean", pos_weight=None):
+    """l = (1-t) x + (1 + (p-1) t) softplus(-x), stable for any x (PyTorch's form);
+    dl/dx = (1-t) - (1 + (p-1) t) sigmoid(-x), dl/dt = -x + (p-1) softplus(-x), dl/dp = t softplus(-x)."""
+    t = _same_shape("binary_cross_entropy_with_logits", x, target)
+    pw = pos_weight if isinstance(pos_weight, Tensor) or pos_weight is None else Tensor(
+        np.asarray(pos_weight, x.dtype))
+    a, tv = x.data, t.data
+    p = np.ones((), a.dtype) if pw is None else pw.data
+    sp = np.logaddexp(0, -a)  # softplus(-x)
+    lw = 1 + (p - 1) * tv
+    sig_neg = np.exp(-np.logaddexp(0, a))  # sigmoid(-x)
+    parents = (x, t) + ((pw,) if pw is not None else ())
+    shapes = [q.shape for q in parents]
+
+    def bwd(g):
+        grads = (g * ((1 - tv) - lw * sig_neg), g * (-a + (p - 1) * sp), g * tv * sp)
+        return tuple(_unbroadcast(gi, sh) for gi, sh in zip(grads, shapes))
+
+    loss = Tensor._make((1 - tv) * a + lw * sp, parents, bwd)
+    if weight is not None:
+        loss = loss * (weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight, a.dtype)))
+    return _reduce(loss, reduction)
 
 
 def dropout(x, p=0.5, training=True):
@@ -241,3 +352,169 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if bias is not None:
         xhat = xhat + bias.reshape(shape)
     return xhat
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Conv2d over (N, C, 1, L): the same im2col + BLAS, exported as a 1-D Conv."""
+    if x.ndim != 3 or weight.ndim != 3 or x.shape[1] != weight.shape[1] * groups:
+        raise ValueError(f"conv1d: input of shape {tuple(x.shape)} does not match weight of shape "
+                         f"{tuple(weight.shape)} with groups={groups} (need (N, C, L) and (O, C/groups, k))")
+    (s,), (p,), (d,) = (_single(v) for v in (stride, padding, dilation))
+    with T.quiet():
+        y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), (0, p), (1, d), groups).squeeze(2)
+    return T.emit("Conv", (x, weight) + ((bias,) if bias is not None else ()), y,
+                  kernel_shape=[weight.shape[2]], strides=[s], pads=[p, p], dilations=[d], group=groups)
+
+
+def _single(v):
+    return (v,) if isinstance(v, int) else tuple(v)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The adjoint of conv2d: each input pixel scatters x * W into the output (one
+    BLAS matmul per group, then a col2im over the kernel taps), crop `padding`."""
+    s, p, op, d = _pair(stride), _pair(padding), _pair(output_padding), _pair(dilation)
+    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[0] or x.shape[1] % groups:
+        raise ValueError(f"conv_transpose2d: input of shape {tuple(x.shape)} does not match weight of "
+                         f"shape {tuple(weight.shape)} with groups={groups} (need (N, C, H, W) and "
+                         f"(C, O/groups, kh, kw))")
+    if any(o >= max(si, di) for o, si, di in zip(op, s, d)):
+        raise ValueError(f"conv_transpose2d: output_padding {op} must be smaller than stride {s} or "
+                         f"dilation {d}")
+    n, c, h, w = x.shape
+    _, og, kh, kw = weight.shape
+    g_, cg = groups, c // groups
+    full = [(i - 1) * si + di * (k - 1) + 1 + o for i, si, di, k, o in zip((h, w), s, d, (kh, kw), op)]
+    oh, ow = full[0] - 2 * p[0], full[1] - 2 * p[1]
+    if oh < 0 or ow < 0:
+        raise ValueError(f"conv_transpose2d: padding {p} leaves no output for input of shape {tuple(x.shape)}")
+    xm = x.data.reshape(n, g_, cg, h * w).transpose(1, 0, 3, 2).reshape(g_, n * h * w, cg)
+    wm = weight.data.reshape(g_, cg, og * kh * kw)
+    cols = (xm @ wm).reshape(g_, n, h, w, og, kh, kw).transpose(1, 0, 4, 2, 3, 5, 6)
+    yf = _scatter(cols.reshape(n, g_ * og, h, w, kh, kw), (n, g_ * og, *full), (kh, kw), s, d, x.dtype)
+    y = yf[:, :, p[0]: p[0] + oh, p[1]: p[1] + ow]
+
+    def bwd(gy):
+        gf = np.zeros((n, g_ * og, *full), gy.dtype)
+        gf[:, :, p[0]: p[0] + oh, p[1]: p[1] + ow] = gy
+        gcols = _windows(gf, (kh, kw), s, d, (h, w))  # N, O, H, W, kh, kw: im2col of the gradient
+        gcols = gcols.reshape(n, g_, og, h, w, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6)
+        gcols = gcols.reshape(g_, n * h * w, og * kh * kw)
+        gx = (gcols @ wm.transpose(0, 2, 1)).reshape(g_, n, h, w, cg).transpose(1, 0, 4, 2, 3)
+        gw = (xm.transpose(0, 2, 1) @ gcols).reshape(weight.shape)
+        return (gx.reshape(x.shape), gw)
+
+    with T.quiet():
+        out = Tensor._make(np.ascontiguousarray(y), (x, weight), bwd)
+        out = out + bias.reshape(1, -1, 1, 1) if bias is not None else out
+    return T.emit("ConvTranspose", (x, weight) + ((bias,) if bias is not None else ()), out,
+                  kernel_shape=[kh, kw], strides=list(s), pads=[p[0], p[1], p[0], p[1]],
+                  output_padding=list(op), dilations=list(d), group=groups)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last len(normalized_shape) dims; ONNX LayerNormalization.
+    dx = rstd * (g' - mean(g') - xhat * mean(g' * xhat)) with g' = g * weight."""
+    ns = _single(normalized_shape)
+    if tuple(x.shape[x.ndim - len(ns):]) != ns or len(ns) > x.ndim:
+        raise ValueError(f"layer_norm: input of shape {tuple(x.shape)} does not end in normalized_shape "
+                         f"{ns}")
+    for what, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != ns:
+            raise ValueError(f"layer_norm: {what} of shape {tuple(t.shape)} is not normalized_shape {ns}")
+    axes = tuple(range(x.ndim - len(ns), x.ndim))
+    a = x.data
+    mu = a.mean(axes, keepdims=True)
+    rstd = 1 / np.sqrt(a.var(axes, keepdims=True) + eps)
+    xhat = (a - mu) * rstd
+    wv = weight.data if weight is not None else np.ones((), a.dtype)
+    lead = tuple(range(x.ndim - len(ns)))
+
+    def bwd(g):
+        gh = g * wv
+        gx = rstd * (gh - gh.mean(axes, keepdims=True) - xhat * (gh * xhat).mean(axes, keepdims=True))
+        return (gx, (g * xhat).sum(lead), g.sum(lead))
+
+    y = xhat * wv + (bias.data if bias is not None else 0)
+    w_ = weight if weight is not None else Tensor(np.ones(ns, a.dtype))
+    b_ = bias if bias is not None else Tensor(np.zeros(ns, a.dtype))
+    out = Tensor._make(y.astype(a.dtype), (x, w_, b_), bwd)
+    return T.emit("LayerNormalization", (x, w_, b_), out, axis=-len(ns), epsilon=float(eps))
+
+
+def embedding(input, weight, padding_idx=None):  # noqa: A002 (PyTorch's name)
+    """Rows of weight picked by integer ids; the padding_idx row gets no gradient."""
+    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
+    if idx.dtype.kind not in "iu":
+        raise ValueError(f"embedding: indices of shape {tuple(idx.shape)} must be integers, got {idx.dtype}")
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx[(idx < 0) | (idx >= n)][0]
+        raise ValueError(f"embedding: index {bad} is outside [0, {n}) for weight of shape {tuple(weight.shape)}")
+
+    def bwd(g):
+        gw = np.zeros_like(weight.data)
+        np.add.at(gw, idx, g)
+        if padding_idx is not None:
+            gw[padding_idx] = 0
+        return (gw,)
+
+    out = Tensor._make(weight.data[idx], (weight,), bwd)
+    ids = input if isinstance(input, Tensor) else Tensor(idx.astype(np.int64))
+    return T.emit("Gather", (weight, ids), out, axis=0)
+
+
+# ---- attention (MultiheadAttention's twin): traced MatMul / Softmax / Where ----
+def _mask_scores(scores, mask):
+    """A bool mask (True = not allowed) fills -inf; a float mask is added."""
+    mask = mask if isinstance(mask, Tensor) else Tensor(np.asarray(mask))
+    if mask.dtype == bool:
+        return scores.masked_fill(mask, float("-inf"))
+    return scores + mask
+
+
+def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias,
+                                 out_proj_weight, out_proj_bias, dropout_p=0.0, training=True,
+                                 key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 average_attn_weights=True, batch_first=False):
+    """PyTorch's MultiheadAttention forward: (L, N, E) inputs, or (N, L, E) when
+    batch_first; returns (output, weights averaged over heads or per head, or None)."""
+    if not batch_first:
+        query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+    n, l, e = query.shape if query.ndim == 3 else (0, 0, 0)
+    s = key.shape[1] if key.ndim == 3 else 0
+    if (query.ndim != 3 or key.shape != value.shape or key.ndim != 3 or key.shape[0] != n
+            or key.shape[2] != e or e != in_proj_weight.shape[1] or e % num_heads):
+        raise ValueError(f"multi_head_attention: query of shape {tuple(query.shape)}, key {tuple(key.shape)} "
+                         f"and value {tuple(value.shape)} do not fit embed_dim {in_proj_weight.shape[1]} "
+                         f"with {num_heads} heads")
+    h, hd = num_heads, e // num_heads
+    wq, wk, wv = (in_proj_weight[i * e:(i + 1) * e] for i in range(3))
+    bq, bk, bv = (None,) * 3 if in_proj_bias is None else (in_proj_bias[i * e:(i + 1) * e] for i in range(3))
+
+    def heads(x, w, b):  # (N, L, E) -> (N, H, L, hd)
+        return linear(x, w, b).reshape(n, -1, h, hd).permute(0, 2, 1, 3)
+
+    q = heads(query, wq, bq) * (1.0 / math.sqrt(hd))
+    k, v = heads(key, wk, bk), heads(value, wv, bv)
+    scores = q @ k.transpose(-2, -1)  # N, H, L, S
+    if attn_mask is not None:
+        m = attn_mask if isinstance(attn_mask, Tensor) else Tensor(np.asarray(attn_mask))
+        if m.shape not in ((l, s), (n * h, l, s)):
+            raise ValueError(f"multi_head_attention: attn_mask of shape {tuple(m.shape)} is neither "
+                             f"{(l, s)} nor {(n * h, l, s)}")
+        scores = _mask_scores(scores, m if m.ndim == 2 else m.reshape(-1, h, l, s))
+    if key_padding_mask is not None:
+        m = key_padding_mask if isinstance(key_padding_mask, Tensor) else Tensor(np.asarray(key_padding_mask))
+        if m.shape != (n, s):
+            raise ValueError(f"multi_head_attention: key_padding_mask of shape {tuple(m.shape)} is not "
+                             f"{(n, s)} for key of shape {tuple(key.shape)}")
+        scores = _mask_scores(scores, m.unsqueeze(1).unsqueeze(2))
+    attn = dropout(softmax(scores, -1), dropout_p, training)  # the weights returned are after dropout, as PyTorch's
+    out = attn @ v  # N, H, L, hd
+    out = linear(out.permute(0, 2, 1, 3).reshape(n, -1, e), out_proj_weight, out_proj_bias)
+    if not batch_first:
+        out = out.transpose(0, 1)
+    if not need_weights:
+        return out, None
+    return out, attn.mean(1) if average_attn_weights else attn

@@ -34,6 +34,10 @@ class Module:
         self._buffers[name] = value
         object.__setattr__(self, name, value)
 
+    def _tensors(self):
+        """Own parameters and buffers by name (a None buffer is not state, as in PyTorch)."""
+        return [(n, t) for n, t in list(self._params.items()) + list(self._buffers.items()) if t is not None]
+
     def __call__(self, *args, **kw):
         return self.forward(*args, **kw)
 
@@ -77,14 +81,14 @@ class Module:
     def state_dict(self):
         out = OrderedDict()
         for mp, m in self.named_modules():
-            for n, t in list(m._params.items()) + list(m._buffers.items()):
+            for n, t in m._tensors():
                 out[f"{mp}.{n}" if mp else n] = t.data.copy()
         return out
 
     def load_state_dict(self, sd):
         own = {}
         for mp, m in self.named_modules():
-            for n, t in list(m._params.items()) + list(m._buffers.items()):
+            for n, t in m._tensors():
                 own[f"{mp}.{n}" if mp else n] = t
         missing, extra = set(own) - set(sd), set(sd) - set(own)
         if missing or extra:
@@ -169,6 +173,67 @@ class Conv2d(Module):
                         self.dilation, self.groups)
 
 
+class Conv1d(Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True):
+        super().__init__()
+        (k,) = F._single(kernel_size)
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups, k), np.float32))
+        self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
+        _default_init(self.weight, self.bias, in_channels // groups * k)
+
+    def forward(self, x):
+        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class ConvTranspose2d(Module):
+    """Weight (in_channels, out_channels / groups, kh, kw), as PyTorch's."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1):
+        super().__init__()
+        kh, kw = F._pair(kernel_size)
+        self.stride, self.padding, self.output_padding = stride, padding, output_padding
+        self.groups, self.dilation = groups, dilation
+        self.weight = Parameter(np.empty((in_channels, out_channels // groups, kh, kw), np.float32))
+        self.bias = Parameter(np.empty(out_channels, np.float32)) if bias else None
+        _default_init(self.weight, self.bias, out_channels // groups * kh * kw)  # fan_in from dim 1
+
+    def forward(self, x):
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)
+
+
+class LayerNorm(Module):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
+        super().__init__()
+        self.normalized_shape, self.eps = F._single(normalized_shape), eps
+        ns = self.normalized_shape
+        self.weight = Parameter(np.ones(ns, np.float32)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(ns, np.float32)) if elementwise_affine and bias else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class Embedding(Module):
+    """weight ~ N(0, 1), the padding_idx row zero (PyTorch's init)."""
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None):
+        super().__init__()
+        if padding_idx is not None and padding_idx < 0:
+            padding_idx += num_embeddings
+        self.padding_idx = padding_idx
+        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), np.float32))
+        init.normal_(self.weight)
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0
+
+    def forward(self, x):
+        return F.embedding(x, self.weight, self.padding_idx)
+
+
 class _Act(Module):
     fn = None
 
@@ -186,6 +251,27 @@ class Sigmoid(_Act):
 
 class Tanh(_Act):
     fn = staticmethod(F.tanh)
+
+
+class ReLU6(_Act):
+    fn = staticmethod(F.relu6)
+
+
+class SiLU(_Act):
+    fn = staticmethod(F.silu)
+
+
+class Hardswish(_Act):
+    fn = staticmethod(F.hardswish)
+
+
+class GELU(Module):
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
 
 
 class LeakyReLU(Module):
@@ -248,26 +334,45 @@ class AdaptiveAvgPool2d(Module):
 
 
 class CrossEntropyLoss(Module):
-    def __init__(self, label_smoothing=0.0, reduction="mean"):
+    def __init__(self, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         super().__init__()
-        self.label_smoothing, self.reduction = label_smoothing, reduction
+        self.ignore_index, self.reduction = ignore_index, reduction
+        self.label_smoothing = label_smoothing
 
     def forward(self, x, target):
-        return F.cross_entropy(x, target, self.label_smoothing, self.reduction)
+        return F.cross_entropy(x, target, self.ignore_index, self.reduction, self.label_smoothing)
 
 
-class NLLLoss(Module):
+class NLLLoss(CrossEntropyLoss):
+    def forward(self, x, target):
+        return F.nll_loss(x, target, self.ignore_index, self.reduction)
+
+
+class MSELoss(Module):
     def __init__(self, reduction="mean"):
         super().__init__()
         self.reduction = reduction
 
     def forward(self, x, target):
-        return F.nll_loss(x, target, self.reduction)
-
-
-class MSELoss(NLLLoss):
-    def forward(self, x, target):
         return F.mse_loss(x, target, self.reduction)
+
+
+class L1Loss(MSELoss):
+    def forward(self, x, target):
+        return F.l1_loss(x, target, self.reduction)
+
+
+class BCEWithLogitsLoss(Module):
+    def __init__(self, weight=None, reduction="mean", pos_weight=None):
+        super().__init__()
+        self.reduction = reduction
+        as_t = (lambda v: None if v is None else Tensor(np.asarray(v.data if isinstance(v, Tensor) else v,
+                                                                    np.float32)))
+        self.register_buffer("weight", as_t(weight))
+        self.register_buffer("pos_weight", as_t(pos_weight))
+
+    def forward(self, x, target):
+        return F.binary_cross_entropy_with_logits(x, target, self.weight, self.reduction, self.pos_weight)
 
 
 class _BatchNorm(Module):
@@ -295,3 +400,6 @@ class BatchNorm1d(_BatchNorm):
 
 class BatchNorm2d(_BatchNorm):
     ndims = (4,)
+
+
+from pyfw.nn.attention import MultiheadAttention, TransformerEncoderLayer  # noqa: E402,F401

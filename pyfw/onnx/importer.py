@@ -128,7 +128,7 @@ def _batchnorm(ctx: _Context, node: Node) -> Node:
 
 RULES: dict[str, Rule] = {op: _copy for op in (
     "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh",
-    "Reshape", "Flatten", "Transpose", "Concat", "Identity", "Conv", "MaxPool",
+    "Reshape", "Flatten", "Transpose", "Concat", "Identity", "Conv", "ConvTranspose", "MaxPool",
     "AveragePool", "GlobalAveragePool",
     "Shape", "Size", "Squeeze", "Unsqueeze", "Cast", "ConstantOfShape", "Range", "Gather",
     "Slice", "Expand", "Tile", "LRN", "CastLike", "GatherElements", "Split",

@@ -20,6 +20,12 @@ typedef struct pfw_spatial {
 pfw_status pfw_spatial_init(const pfw_node* node, int32_t n, const int64_t* in, const int64_t* kernel,
                             bool ceil_mode, pfw_spatial* g);
 
+/* The same for ConvTranspose, whose output o = i*s - pb + t*d: `in` is the
+ * input, `out` the output (from output_shape, auto_pad or pads and
+ * output_padding), pb/pe the padding cropped from the full result. */
+pfw_status pfw_spatial_transpose_init(const pfw_node* node, int32_t n, const int64_t* in, const int64_t* kernel,
+                                      pfw_spatial* g);
+
 /* Kernel taps t in [*t0, *t1) whose input o*s - pb + t*d lands in [0, in). */
 static inline void pfw_spatial_taps(const pfw_spatial* g, int32_t a, int64_t o, int64_t* t0, int64_t* t1) {
   int64_t start = o * g->s[a] - g->pb[a];
@@ -125,7 +131,7 @@ extern const pfw_op pfw_op_ReduceSum, pfw_op_ReduceMean, pfw_op_ReduceMax, pfw_o
 extern const pfw_op pfw_op_LayerNormalization, pfw_op_InstanceNormalization, pfw_op_GroupNormalization,
     pfw_op_LpNormalization;
 extern const pfw_op pfw_op_Gemm, pfw_op_MatMul;
-extern const pfw_op pfw_op_Conv;
+extern const pfw_op pfw_op_Conv, pfw_op_ConvTranspose;
 extern const pfw_op pfw_op_Squeeze, pfw_op_Unsqueeze;
 extern const pfw_op pfw_op_Shape, pfw_op_Size, pfw_op_ConstantOfShape, pfw_op_Range;
 extern const pfw_op pfw_op_Gather, pfw_op_Slice, pfw_op_Expand, pfw_op_Tile;

@@ -23,6 +23,7 @@ static const pfw_op* const g_ops[] = {
     [PFW_OP_Concat] = &pfw_op_Concat,
     [PFW_OP_ConstantOfShape] = &pfw_op_ConstantOfShape,
     [PFW_OP_Conv] = &pfw_op_Conv,
+    [PFW_OP_ConvTranspose] = &pfw_op_ConvTranspose,
     [PFW_OP_Cos] = &pfw_op_Cos,
     [PFW_OP_Cosh] = &pfw_op_Cosh,
     [PFW_OP_CumProd] = &pfw_op_CumProd,
