@@ -26,9 +26,12 @@ $(VPY):
 
 # Editable install: the cffi extension (which compiles libpfw's sources) is
 # built into the source tree, so tests and tools use this checkout.
+# The stamp takes the time the install started, so sources edited during it
+# are rebuilt next time.
 $(STAMP): $(VPY) $(PY_BUILD) $(C_SOURCES)
+	@touch $@.new
 	$(VPY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
-	@touch $@
+	@mv $@.new $@
 
 venv install: $(STAMP)
 
