@@ -233,6 +233,45 @@ def _out(n, k, s, p, d):
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 
+def _im2col(xp, k, stride, dilation, out_hw):
+    """Columns (C, kh, kw, N, OH, OW) of a padded NCHW array. Channel-major so the GEMM
+    W(O, C*kh*kw) @ cols gives (O, N*OH*OW), one cheap axis swap from NCHW; and the copy
+    reads whole output rows, where an (N*OH*OW, C*kh*kw) layout gathers 3-element runs."""
+    return np.ascontiguousarray(_windows(xp, k, stride, dilation, out_hw).transpose(1, 4, 5, 0, 2, 3))
+
+
+def _col2im(cols, xp_shape, stride, dilation):
+    """Adjoint of _im2col: (C, kh, kw, N, OH, OW) columns summed back into a padded (N, C, H, W)."""
+    c, kh, kw, n, oh, ow = cols.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    gxp = np.zeros((c, n) + tuple(xp_shape[2:]), cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            gxp[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh,
+                j * dw: j * dw + sw * (ow - 1) + 1: sw] += cols[:, i, j]
+    return gxp.transpose(1, 0, 2, 3)
+
+
+def _col2im_unit_stride(gy, wm, xp_shape, k, dilation):
+    """dX of a stride-1 conv, padded (N, C, Hp, Wp). The GEMM W^T g runs over the padded
+    width (zeros where no output is), so each kernel tap's contribution is one
+    contiguous shifted add over the flat (C, N*Hp*Wp) image instead of a strided one."""
+    n, o, oh, ow = gy.shape
+    _, c, hp, wp = xp_shape
+    (kh, kw), (dh, dw) = k, dilation
+    g_, og = wm.shape[:2]
+    gmp = np.zeros((o, n, hp, wp), gy.dtype)
+    gmp[:, :, :oh, :ow] = gy.transpose(1, 0, 2, 3)
+    gcp = (wm.transpose(0, 2, 1) @ gmp.reshape(g_, og, -1)).reshape(c, kh, kw, -1)
+    size = n * hp * wp
+    gx = np.zeros((c, size), gy.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            off = i * dh * wp + j * dw
+            gx[:, off:] += gcp[:, i, j, :size - off]
+    return gx.reshape(c, n, hp, wp).transpose(1, 0, 2, 3)
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     s, p, d = _pair(stride), _pair(padding), _pair(dilation)
     n, c, h, w = x.shape
@@ -242,21 +281,20 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                          f"shape {tuple(weight.shape)} with groups={groups}")
     oh, ow = _out(h, kh, s[0], p[0], d[0]), _out(w, kw, s[1], p[1], d[1])
     g_, og = groups, o // groups
-    xp = np.pad(x.data, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
-    win = _windows(xp, (kh, kw), s, d, (oh, ow))  # N C OH OW kh kw
-    # cols: (G, N*OH*OW, Cg*kh*kw), one BLAS matmul per group
-    cols = win.reshape(n, g_, cg, oh, ow, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6)
-    cols = cols.reshape(g_, n * oh * ow, cg * kh * kw)
+    xp = np.pad(x.data, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1]))) if p != (0, 0) else x.data
+    # cols: (G, Cg*kh*kw, N*OH*OW); one BLAS matmul per group
+    cols = _im2col(xp, (kh, kw), s, d, (oh, ow)).reshape(g_, cg * kh * kw, n * oh * ow)
     wm = weight.data.reshape(g_, og, cg * kh * kw)
-    y = (cols @ wm.transpose(0, 2, 1)).reshape(g_, n, oh, ow, og)
-    y = y.transpose(1, 0, 4, 2, 3).reshape(n, o, oh, ow)
+    y = np.ascontiguousarray((wm @ cols).reshape(o, n, oh, ow).transpose(1, 0, 2, 3))
 
     def bwd(gy):
-        gm = gy.reshape(n, g_, og, oh, ow).transpose(1, 0, 3, 4, 2).reshape(g_, -1, og)
-        gw = (gm.transpose(0, 2, 1) @ cols).reshape(weight.shape)  # dW = g^T cols
-        gc = (gm @ wm).reshape(g_, n, oh, ow, cg, kh, kw)  # dcols = g W
-        gc = gc.transpose(1, 0, 4, 2, 3, 5, 6).reshape(n, c, oh, ow, kh, kw)
-        gxp = _scatter(gc, xp.shape, (kh, kw), s, d, x.dtype)
+        gm = np.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(g_, og, n * oh * ow)
+        gw = (gm @ cols.transpose(0, 2, 1)).reshape(weight.shape)  # dW = g cols^T
+        if s == (1, 1):
+            gxp = _col2im_unit_stride(gy, wm, xp.shape, (kh, kw), d)
+        else:
+            gc = (wm.transpose(0, 2, 1) @ gm).reshape(c, kh, kw, n, oh, ow)  # dcols = W^T g
+            gxp = _col2im(gc, xp.shape, s, d)
         return (gxp[:, :, p[0]: p[0] + h, p[1]: p[1] + w], gw)
 
     with T.quiet():
@@ -273,15 +311,27 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     n, c, h, w = x.shape
     oh, ow = _out(h, k[0], s[0], p[0], 1), _out(w, k[1], s[1], p[1], 1)
     xp = np.pad(x.data, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), constant_values=-np.inf)
-    win = _windows(xp, k, s, (1, 1), (oh, ow)).reshape(n, c, oh, ow, -1)
-    idx = win.argmax(-1)  # the first maximum takes the gradient
+
+    def tap(a, i, j):  # the (N, C, OH, OW) strided view of kernel position (i, j)
+        return a[:, :, i: i + s[0] * (oh - 1) + 1: s[0], j: j + s[1] * (ow - 1) + 1: s[1]]
+
+    # A running maximum over the kernel taps (no window copy); strict '>' keeps the
+    # first maximum, which alone takes the gradient, as in PyTorch.
+    y = tap(xp, 0, 0).copy()
+    idx = np.zeros(y.shape, np.int32)
+    for t in range(1, k[0] * k[1]):
+        v = tap(xp, *divmod(t, k[1]))
+        better = v > y
+        np.copyto(y, v, where=better)
+        idx[better] = t
 
     def bwd(g):
-        gw = (np.arange(k[0] * k[1]) == idx[..., None]) * g[..., None]
-        gxp = _scatter(gw.reshape(n, c, oh, ow, *k), xp.shape, k, s, (1, 1), x.dtype)
+        gxp = np.zeros(xp.shape, g.dtype)
+        for t in range(k[0] * k[1]):
+            tap(gxp, *divmod(t, k[1]))[...] += np.where(idx == t, g, 0)
         return (gxp[:, :, p[0]: p[0] + h, p[1]: p[1] + w],)
 
-    out = Tensor._make(np.take_along_axis(win, idx[..., None], -1)[..., 0], (x,), bwd)
+    out = Tensor._make(y, (x,), bwd)
     return T.emit("MaxPool", (x,), out, kernel_shape=list(k), strides=list(s),
                   pads=[p[0], p[1], p[0], p[1]])
 
