@@ -30,10 +30,23 @@ class TensorDataset(Dataset):
 
 
 def default_collate(items):
+    """Stacks a batch as PyTorch does: tuples and lists element-wise, dicts by key,
+    tensors, arrays and numbers into one Tensor with a new leading axis."""
     first = items[0]
-    if isinstance(first, tuple):
-        return tuple(default_collate(list(col)) for col in zip(*items))
-    return Tensor(np.stack([x.data if isinstance(x, Tensor) else np.asarray(x) for x in items]))
+    if isinstance(first, dict):
+        if any(set(x) != set(first) for x in items):
+            raise ValueError(f"default_collate: samples have different keys: {sorted(first)} and "
+                             f"{sorted(next(x for x in items if set(x) != set(first)))}")
+        return {k: default_collate([x[k] for x in items]) for k in first}
+    if isinstance(first, (tuple, list)):
+        if any(len(x) != len(first) for x in items):
+            raise ValueError("default_collate: samples of a batch have different lengths")
+        return type(first)(default_collate(list(col)) for col in zip(*items))
+    arrays = [x.data if isinstance(x, Tensor) else np.asarray(x) for x in items]
+    if any(a.shape != arrays[0].shape for a in arrays):
+        raise ValueError(f"default_collate: cannot stack samples of shapes {arrays[0].shape} and "
+                         f"{next(a.shape for a in arrays if a.shape != arrays[0].shape)}")
+    return Tensor(np.stack(arrays))
 
 
 class DataLoader:

@@ -44,3 +44,32 @@ def test_custom_dataset_collates_tuples():
 def test_length_mismatch_raises():
     with pytest.raises(ValueError):
         TensorDataset(pyfw.tensor(X), pyfw.tensor(Y[:3]))
+
+
+def test_dicts_collate_by_key_and_lists_elementwise():
+    class Samples(Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return {"image": np.full((2, 2), i, np.float32), "meta": [i, 10 * i], "label": i % 3}
+
+    batches = list(DataLoader(Samples(), batch_size=4))
+    assert [len(b["label"]) for b in batches] == [4, 2]
+    b = batches[0]
+    assert set(b) == {"image", "meta", "label"} and b["image"].shape == (4, 2, 2)
+    np.testing.assert_array_equal(b["image"].numpy()[:, 0, 0], [0, 1, 2, 3])
+    np.testing.assert_array_equal(b["meta"][1].numpy(), [0, 10, 20, 30])
+    np.testing.assert_array_equal(b["label"].numpy(), [0, 1, 2, 0])
+
+
+def test_ragged_samples_name_both_shapes():
+    class Ragged(Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return np.zeros(i + 1)
+
+    with pytest.raises(ValueError, match=r"\(1,\) and \(2,\)"):
+        list(DataLoader(Ragged(), batch_size=2))

@@ -233,3 +233,36 @@ def test_loss_arguments_checked():
         F.cross_entropy(x, np.array([1, 0, 3]), reduction="avg")
     with pytest.raises(ValueError, match="reduction"):
         F.l1_loss(x, x, reduction="avg")
+
+
+def weighted_ce_ref(x, t, w, ignore, eps):
+    """PyTorch's rule written out: l_i = (1-e) w[t_i] (-logp_i[t_i]) + e/C sum_c w_c (-logp_ic);
+    'mean' divides the summed losses by the summed w[t_i] of the counted elements."""
+    logp = x - x.max(1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))
+    per, wsum = np.zeros(len(t)), 0.0
+    for i, ti in enumerate(t):
+        if ti == ignore:
+            continue
+        per[i] = (1 - eps) * w[ti] * -logp[i, ti] + eps / x.shape[1] * np.sum(w * -logp[i])
+        wsum += w[ti]
+    return per.sum() / wsum, per
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.3])
+def test_cross_entropy_and_nll_class_weights(eps):
+    x, t, w = r.standard_normal((6, 4)), np.array([0, 3, -100, 2, 3, 1]), np.array([0.5, 2.0, 1.0, 3.0])
+    mean, per = weighted_ce_ref(x, t, w, -100, eps)
+    # weight is the first argument, as in PyTorch
+    np.testing.assert_allclose(nn.CrossEntropyLoss(w, label_smoothing=eps)(pyfw.tensor(x), t).item(), mean, rtol=1e-12)
+    np.testing.assert_allclose(F.cross_entropy(pyfw.tensor(x), t, w, reduction="none", label_smoothing=eps).numpy(),
+                               per, rtol=1e-12)
+    np.testing.assert_allclose(F.cross_entropy(pyfw.tensor(x), t, w, reduction="sum", label_smoothing=eps).item(),
+                               per.sum(), rtol=1e-12)
+    gradcheck(lambda x: F.cross_entropy(x, t, w, label_smoothing=eps), x)
+    if eps == 0:
+        logp = F.log_softmax(pyfw.tensor(x), 1)
+        np.testing.assert_allclose(nn.NLLLoss(weight=w)(logp, t).item(), mean, rtol=1e-12)
+        gradcheck(lambda x: F.nll_loss(x, t, w), x)
+    with pytest.raises(ValueError, match=r"weight of shape \(3,\).*\(4,\)"):
+        F.cross_entropy(pyfw.tensor(x), t, w[:3])

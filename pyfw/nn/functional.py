@@ -130,30 +130,49 @@ def _class_targets(what, x, target, ignore_index):
     return x, np.where(valid, t, 0), valid
 
 
-def _reduce_counted(loss, valid, reduction, shape):
-    """Mean over the counted (non-ignored) elements, as PyTorch's ignore_index does."""
+def _reduce_counted(loss, weights, reduction, shape):
+    """'mean' divides by the summed weights of the counted (non-ignored) elements, as
+    PyTorch's ignore_index and class weights do (a count when unweighted)."""
     if reduction == "none":
         return loss.reshape(shape)
     total = _reduce(loss, "sum" if reduction == "mean" else reduction)  # raises for an unknown one
-    return total * (1.0 / max(int(valid.sum()), 1)) if reduction == "mean" else total
+    denom = float(weights.sum())
+    return total * (1.0 / denom if denom else 1.0) if reduction == "mean" else total
 
 
-def nll_loss(logp, target, ignore_index=-100, reduction="mean"):
+def _class_weights(what, weight, c, t, valid, dtype):
+    """Per-element weights w[target] (0 where ignored), or None without class weights."""
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype)
+    if w.shape != (c,):
+        raise ValueError(f"{what}: weight of shape {w.shape} must have one entry per class, ({c},)")
+    return w, np.where(valid, w[t], 0).astype(dtype)
+
+
+def nll_loss(logp, target, weight=None, ignore_index=-100, reduction="mean"):
+    """-w[t] logp[t]; 'mean' divides by the sum of w[t] over counted elements, as PyTorch."""
     shape = logp.shape[:1] + logp.shape[2:]
     lp, t, valid = _class_targets("nll_loss", logp, target, ignore_index)
-    picked = lp[np.arange(len(t)), t]
-    return _reduce_counted(-picked * Tensor(valid.astype(lp.dtype)), valid, reduction, shape)
+    cw = _class_weights("nll_loss", weight, lp.shape[1], t, valid, lp.dtype)
+    wt = valid.astype(lp.dtype) if cw is None else cw[1]
+    return _reduce_counted(-lp[np.arange(len(t)), t] * Tensor(wt), wt, reduction, shape)
 
 
-def cross_entropy(x, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    """log_softmax over dim 1, then (1-e) * nll + e * mean over classes of -logp."""
+def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """log_softmax over dim 1, then (1-e) * nll + e/C * sum over classes of -w_c logp_c;
+    with class weights, 'mean' divides both terms by the sum of w[t] (PyTorch's rule)."""
     shape = x.shape[:1] + x.shape[2:]
     x2, t, valid = _class_targets("cross_entropy", x, target, ignore_index)
+    cw = _class_weights("cross_entropy", weight, x2.shape[1], t, valid, x.dtype)
+    wt = valid.astype(x.dtype) if cw is None else cw[1]
     logp = log_softmax(x2, 1)
-    loss = -logp[np.arange(len(t)), t]
+    loss = -logp[np.arange(len(t)), t] * Tensor(wt)
     if label_smoothing:
-        loss = loss * (1 - label_smoothing) + (-logp.mean(1)) * label_smoothing
-    return _reduce_counted(loss * Tensor(valid.astype(x.dtype)), valid, reduction, shape)
+        per_class = logp if cw is None else logp * Tensor(cw[0])
+        smooth = -per_class.mean(1) * Tensor(valid.astype(x.dtype))
+        loss = loss * (1 - label_smoothing) + smooth * label_smoothing
+    return _reduce_counted(loss, wt, reduction, shape)
 
 
 def _reduce(loss, reduction):

@@ -334,18 +334,19 @@ class AdaptiveAvgPool2d(Module):
 
 
 class CrossEntropyLoss(Module):
-    def __init__(self, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         super().__init__()
+        self.weight = None if weight is None else np.asarray(weight.data if isinstance(weight, Tensor) else weight)
         self.ignore_index, self.reduction = ignore_index, reduction
         self.label_smoothing = label_smoothing
 
     def forward(self, x, target):
-        return F.cross_entropy(x, target, self.ignore_index, self.reduction, self.label_smoothing)
+        return F.cross_entropy(x, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
 
 
 class NLLLoss(CrossEntropyLoss):
     def forward(self, x, target):
-        return F.nll_loss(x, target, self.ignore_index, self.reduction)
+        return F.nll_loss(x, target, self.weight, self.ignore_index, self.reduction)
 
 
 class MSELoss(Module):
