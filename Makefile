@@ -17,7 +17,7 @@ STAMP      := $(VENV)/.pyfw-installed
 all: install
 
 help:
-	@echo "make demo   - set up .venv, convert a small ONNX model and run it"
+	@echo "make demo   - set up .venv, train a digits CNN with pyfw, export it, run it from Python and C"
 	@echo "make test   - set up .venv, build libpfw, run the C tests (ASan+UBSan) and pytest"
 
 # ---- Python environment --------------------------------------------------
@@ -59,8 +59,16 @@ pytest: $(STAMP)
 test: c-build c-test pytest
 
 # ---- demo ----------------------------------------------------------------
-demo: $(STAMP)
-	$(VPY) examples/python/demo.py --workdir $(BUILD)/demo
+DEMO := $(BUILD)/demo
+CC   ?= cc
+
+$(DEMO)/digits_c: examples/c/digits.c runtime_c/include/pfw.h | c-build
+	@mkdir -p $(DEMO)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -Iruntime_c/include $< -o $@ \
+	  -L$(BUILD)/release -lpfw -Wl,-rpath,$(CURDIR)/$(BUILD)/release
+
+demo: $(STAMP) $(DEMO)/digits_c
+	$(VPY) examples/python/demo.py --workdir $(DEMO) --runner C=$(DEMO)/digits_c
 
 clean:
 	rm -rf $(BUILD) $(VENV) pyfw/_libpfw*.so *.egg-info
