@@ -218,3 +218,40 @@ def test_max_min_small_ints(op, dtype):
 def test_max_min_opset8():
     run("Max", [rand(3, 1), rand(4)], opset=8)
     run("Min", [rand(3, 1), rand(4)], opset=8)
+
+
+# ---- Add/Sub/Mul/Div on 8- to 64-bit integers -----------------------------------------
+def wrapping_reference(op, a, b):
+    """Two's-complement results computed in Python integers, then taken modulo 2^bits:
+    an oracle independent of both runtimes (division truncates toward zero)."""
+    info = np.iinfo(a.dtype)
+    bits = 8 * a.dtype.itemsize
+    out = []
+    for x, y in zip(a.ravel().tolist(), np.broadcast_to(b, a.shape).ravel().tolist()):
+        r = {"Add": x + y, "Sub": x - y, "Mul": x * y,
+             "Div": (abs(x) // abs(y)) * (1 if (x < 0) == (y < 0) else -1) if y else 0}[op]
+        r %= 1 << bits
+        out.append(r - (1 << bits) if info.min < 0 and r > info.max else r)
+    return np.array(out, a.dtype).reshape(a.shape)
+
+
+@pytest.mark.parametrize("dtype", SMALL_INTS + [i32, i64], ids=ids)
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div"])
+def test_arithmetic_small_ints_wrap_like_twos_complement(op, dtype):
+    info = np.iinfo(dtype)
+    a = np.array([info.min, info.max, info.max, 7, info.min, 0, 100 % (info.max + 1), info.max], dtype)
+    b = np.array([-1 if info.min < 0 else 1, 2, info.max, 3, info.max, 5, 9, 1], dtype)
+    model, feeds = single_op(op, [a, b], opset=14)
+    np.testing.assert_array_equal(pfw_run(to_pfw(model), feeds)[0], wrapping_reference(op, a, b))
+    # broadcasting, checked against ONNX Runtime where it has the kernel
+    x, y = values(dtype, (3, 1, 5)), values(dtype, (1, 4, 1))
+    if op == "Div":
+        y[y == 0] = 3
+    run(op, [x, y], opset=14)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint16, np.uint64], ids=ids)
+def test_integer_division_by_zero_is_a_clear_error(dtype):
+    model, feeds = single_op("Div", [np.array([1, 2], dtype), np.array([1, 0], dtype)], opset=14)
+    with pytest.raises(ValueError, match=r"node '\w+' \(Div\): integer division by zero"):
+        pfw_run(to_pfw(model), feeds)

@@ -1,5 +1,6 @@
 /* Add, Sub, Mul, Div with ONNX multidirectional broadcasting (float32,
- * float64, int32, int64), and the unary activations Relu, Sigmoid, Tanh. */
+ * float64, and 8- to 64-bit signed and unsigned integers), and the unary
+ * activations Relu, Sigmoid, Tanh. */
 #include <math.h>
 #include <string.h>
 
@@ -9,9 +10,7 @@
 
 enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV };
 
-static bool binary_dtype_ok(pfw_dtype t) {
-  return t == PFW_FLOAT32 || t == PFW_FLOAT64 || t == PFW_INT32 || t == PFW_INT64;
-}
+static bool binary_dtype_ok(pfw_dtype t) { return pfw_numeric_index(t) >= 0; }
 
 static pfw_status binary_prepare(pfw_node* node) {
   if (node->n_in != 2 || !node->in[0] || !node->in[1])
@@ -19,7 +18,8 @@ static pfw_status binary_prepare(pfw_node* node) {
   if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
   const pfw_tensor* a = node->in[0];
   if (!binary_dtype_ok(a->dtype))
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64, int32, int64",
+    return pfw_error(PFW_ERR_UNSUPPORTED,
+                     "input 0 has dtype %s; supported: float32, float64, 8- to 64-bit integers",
                      pfw_dtype_name(a->dtype));
   pfw_status st = pfw_check_input(node, 1, a->dtype, -1);
   if (st != PFW_OK) return st;
@@ -129,56 +129,66 @@ BIN_LOOP(add_f64, double, x + y)
 BIN_LOOP(sub_f64, double, x - y)
 BIN_LOOP(mul_f64, double, x * y)
 BIN_LOOP(div_f64, double, x / y)
-/* Integer add/sub/mul wrap like two's complement (via unsigned) instead of
- * overflowing, which would be UB. */
-BIN_LOOP(add_i32, int32_t, (int32_t)((uint32_t)x + (uint32_t)y))
-BIN_LOOP(sub_i32, int32_t, (int32_t)((uint32_t)x - (uint32_t)y))
-BIN_LOOP(mul_i32, int32_t, (int32_t)((uint32_t)x * (uint32_t)y))
-BIN_LOOP(add_i64, int64_t, (int64_t)((uint64_t)x + (uint64_t)y))
-BIN_LOOP(sub_i64, int64_t, (int64_t)((uint64_t)x - (uint64_t)y))
-BIN_LOOP(mul_i64, int64_t, (int64_t)((uint64_t)x * (uint64_t)y))
-/* Truncating division (ONNX). The divisor was checked non-zero; MIN / -1
- * wraps to MIN instead of trapping. */
-BIN_LOOP(div_i32, int32_t, y == -1 ? (int32_t)(0u - (uint32_t)x) : x / y)
-BIN_LOOP(div_i64, int64_t, y == -1 ? (int64_t)(0u - (uint64_t)x) : x / y)
+/* Integer add/sub/mul wrap modulo 2^bits: computed in an unsigned type at
+ * least as wide as unsigned int (signed overflow, and the promotion of small
+ * unsigned types to int, would be UB), then narrowed. Division truncates
+ * (ONNX); the divisor was checked non-zero, and MIN / -1 wraps to MIN
+ * instead of trapping. */
+#define INT_LOOPS(S, T, U, DIV)                                \
+  BIN_LOOP(add_##S, T, (T)((U)x + (U)y))                       \
+  BIN_LOOP(sub_##S, T, (T)((U)x - (U)y))                       \
+  BIN_LOOP(mul_##S, T, (T)((U)x * (U)y))                       \
+  BIN_LOOP(div_##S, T, DIV)
+#define SDIV(T, U) (y == -1 ? (T)(0u - (U)x) : (T)(x / y))
+#define UDIV(T) ((T)(x / y))
+INT_LOOPS(i32, int32_t, uint32_t, SDIV(int32_t, uint32_t))
+INT_LOOPS(i64, int64_t, uint64_t, SDIV(int64_t, uint64_t))
+INT_LOOPS(i8, int8_t, uint32_t, SDIV(int8_t, uint32_t))
+INT_LOOPS(u8, uint8_t, uint32_t, UDIV(uint8_t))
+INT_LOOPS(i16, int16_t, uint32_t, SDIV(int16_t, uint32_t))
+INT_LOOPS(u16, uint16_t, uint32_t, UDIV(uint16_t))
+INT_LOOPS(u32, uint32_t, uint32_t, UDIV(uint32_t))
+INT_LOOPS(u64, uint64_t, uint64_t, UDIV(uint64_t))
 
 typedef void (*bin_fn)(const void*, int64_t, const void*, int64_t, void*, int64_t);
 
+/* Rows in pfw_numeric_index order. */
 static bin_fn pick(int op, pfw_dtype t) {
-  static const bin_fn table[4][4] = {
-      {add_f32, sub_f32, mul_f32, div_f32},
-      {add_f64, sub_f64, mul_f64, div_f64},
-      {add_i32, sub_i32, mul_i32, div_i32},
-      {add_i64, sub_i64, mul_i64, div_i64},
+  static const bin_fn table[10][4] = {
+      {add_f32, sub_f32, mul_f32, div_f32}, {add_f64, sub_f64, mul_f64, div_f64},
+      {add_i32, sub_i32, mul_i32, div_i32}, {add_i64, sub_i64, mul_i64, div_i64},
+      {add_i8, sub_i8, mul_i8, div_i8},     {add_u8, sub_u8, mul_u8, div_u8},
+      {add_i16, sub_i16, mul_i16, div_i16}, {add_u16, sub_u16, mul_u16, div_u16},
+      {add_u32, sub_u32, mul_u32, div_u32}, {add_u64, sub_u64, mul_u64, div_u64},
   };
-  int ti = t == PFW_FLOAT32 ? 0 : t == PFW_FLOAT64 ? 1 : t == PFW_INT32 ? 2 : 3;
-  return table[ti][op];
+  return table[pfw_numeric_index(t)][op];
 }
 
 static void bin_row(const void* ctx, const char* const* in, const int64_t* s, char* out, int64_t n) {
   (*(const bin_fn*)ctx)(in[0], s[0], in[1], s[1], out, n);
 }
 
+/* An integer tensor holds a zero iff some element's bytes are all zero. */
 bool pfw_has_zero(const pfw_tensor* t) {
   int64_t n = pfw_numel(t);
-  if (t->dtype == PFW_INT32) {
-    const int32_t* p = t->data;
-    for (int64_t i = 0; i < n; i++)
-      if (p[i] == 0) return true;
-  } else {
-    const int64_t* p = t->data;
-    for (int64_t i = 0; i < n; i++)
-      if (p[i] == 0) return true;
+  size_t es = pfw_dtype_size(t->dtype);
+  const unsigned char* p = t->data;
+  for (int64_t i = 0; i < n; i++, p += es) {
+    size_t k = 0;
+    while (k < es && p[k] == 0) k++;
+    if (k == es) return true;
   }
   return false;
 }
+
+static bool is_integer(pfw_dtype t) { return pfw_numeric_index(t) >= 2; }
 
 static pfw_status binary_run(pfw_node* node, int op) {
   const pfw_tensor* a = node->in[0];
   const pfw_tensor* b = node->in[1];
   pfw_tensor* o = node->out[0];
   if (pfw_numel(o) == 0) return PFW_OK;
-  if (op == OP_DIV && (a->dtype == PFW_INT32 || a->dtype == PFW_INT64) && pfw_has_zero(b))
+  if (op == OP_DIV && is_integer(a->dtype) && pfw_has_zero(b))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "integer division by zero (input 1 holds a 0)");
   const bin_fn fn = pick(op, a->dtype);
   pfw_bcast it;
