@@ -117,6 +117,36 @@ def test_pow_negative_base():
     run("Pow", [x, np.array([3, -2, 0, 2, 1, 7], i64)])
 
 
+@pytest.mark.parametrize("dtype", [i32, i64], ids=ids)
+def test_pow_integer_base(dtype):
+    """Integral exponents >= 0: the exact power, wrapped to the width as NumPy's
+    integer power wraps; any exponent dtype. Against NumPy and ONNX Runtime."""
+    x = np.array([2, -3, 0, 7, -1, 5, 3], dtype)
+    for et in (i32, i64, np.uint8, np.uint64, np.int16):
+        e = np.array([10, 3, 0, 2, 5, 1, 40], et)
+        model, feeds = single_op("Pow", [x, e], opset=15)
+        with np.errstate(over="ignore"):
+            want = np.power(x.astype(np.int64), e.astype(np.int64)).astype(dtype)
+        np.testing.assert_array_equal(pfw_run(to_pfw(model), feeds)[0], want, err_msg=str(et))
+    run("Pow", [np.array([1, 2, 3, 4], dtype), np.array([3, 2, 1, 0], dtype)], opset=15)
+
+
+def test_pow_integer_base_with_float_or_negative_exponent():
+    """Through double pow, truncated toward zero, saturated instead of undefined."""
+    x = np.array([2, 9, -8, 2, 0, 10, 1, -1], i32)
+    e = np.array([0.5, 0.5, 1 / 3, -1, -1, 12, -3, -3], f32)
+    model, feeds = single_op("Pow", [x, e], opset=15)
+    got = pfw_run(to_pfw(model), feeds)[0]
+    want = [1, 3, 0, 0, np.iinfo(i32).max, np.iinfo(i32).max, 1, -1]  # (-8)^(1/3) is NaN -> 0
+    np.testing.assert_array_equal(got, np.array(want, i32))
+    run("Pow", [np.array([1, 2, 3], i64), np.array([3.0, 2.0, 1.5], f32)], opset=15)
+
+
+@pytest.mark.parametrize("et", [np.uint32, np.uint64, np.int8, np.uint16], ids=ids)
+def test_pow_float_base_any_integer_exponent(et):
+    run("Pow", [rng.uniform(0.5, 2, (3, 4)).astype(f32), np.array([0, 1, 2, 3], et)], opset=15)
+
+
 def test_pow_opset12():
     run("Pow", [rng.uniform(0.5, 2, (3, 4)).astype(f32), Init(np.array(2, i32))], opset=12)
 
@@ -141,6 +171,25 @@ def test_mod_broadcast(dtype, fmod, sid):
     else:
         a, b = ints(*sa, dtype=dtype, high=100), away_from_zero(*sb, dtype=dtype)
     run("Mod", [a, b], fmod=fmod)
+
+
+@pytest.mark.parametrize("fmod", [0, 1])
+@pytest.mark.parametrize("dtype", SMALL_INTS, ids=ids)
+def test_mod_small_ints(dtype, fmod):
+    """NumPy's floor (fmod=0) and truncated (fmod=1) remainders are the oracle; the
+    extremes of each type included (MIN % -1 is 0, not a trap)."""
+    info = np.iinfo(dtype)
+    if info.min < 0:
+        a = np.array([7, -7, 7, -7, 6, -6, 0, info.min, info.max, info.min], dtype)
+        b = np.array([3, 3, -3, -3, 3, -3, 4, -1, -2, 7], dtype)
+    else:
+        a = np.array([7, 0, info.max, info.max, 5, 1], dtype)
+        b = np.array([3, 4, 2, info.max, info.max, 1], dtype)
+    model, feeds = single_op("Mod", [a, b], fmod=fmod)
+    with np.errstate(over="ignore"):
+        want = np.fmod(a, b) if fmod else np.mod(a, b)
+    np.testing.assert_array_equal(pfw_run(to_pfw(model), feeds)[0], want)
+    run("Mod", [values(dtype, (3, 1, 5), high=40), away_from_zero(1, 4, 1, dtype=dtype)], fmod=fmod)
 
 
 def test_mod_by_zero_is_an_error():

@@ -1,6 +1,6 @@
-/* Broadcasting binary and variadic math: Pow (float32/float64 base, float32,
- * float64, int32 or int64 exponent), Mod (int32/int64 Python- or C-style,
- * float32/float64 with fmod=1, or 0 from Mod-28), PRelu (slope broadcast to X), and the
+/* Broadcasting binary and variadic math: Pow (float32/float64/int32/int64
+ * base, any numeric exponent), Mod (integers of 8 to 64 bits Python- or
+ * C-style, float32/float64 with fmod=1, or 0 from Mod-28), PRelu (slope broadcast to X), and the
  * variadic Max, Min (float32, float64, 8- to 64-bit integers), Sum, Mean (float32,
  * float64). Iteration through pfw_bcast (elementwise.c). */
 #include <math.h>
@@ -23,7 +23,6 @@ static pfw_status two_inputs(const pfw_node* node) {
 }
 
 static bool is_float(pfw_dtype t) { return t == PFW_FLOAT32 || t == PFW_FLOAT64; }
-static bool is_int(pfw_dtype t) { return t == PFW_INT32 || t == PFW_INT64; }
 
 /* ---- Pow -------------------------------------------------------------------------- */
 
@@ -45,32 +44,112 @@ POW_LOOP(pow_f64_f64, double, double)
 POW_LOOP(pow_f64_i32, double, int32_t)
 POW_LOOP(pow_f64_i64, double, int64_t)
 
-/* float32, float64, int32, int64 as 0..3 (the Pow and Mod tables), else -1. */
+/* float32, float64, int32, int64 as 0..3 (the fast Pow table), else -1. */
 static int type_index(pfw_dtype t) {
   int i = pfw_numeric_index(t);
   return i < 4 ? i : -1;
 }
 
+/* Element 0 of p as a double / as an integer exponent split into sign and
+ * magnitude, for any numeric dtype. */
+static double load_double(const char* p, pfw_dtype t) {
+  switch (t) {
+    case PFW_FLOAT32: return *(const float*)p;
+    case PFW_FLOAT64: return *(const double*)p;
+    case PFW_INT8: return *(const int8_t*)p;
+    case PFW_UINT8: return *(const uint8_t*)p;
+    case PFW_INT16: return *(const int16_t*)p;
+    case PFW_UINT16: return *(const uint16_t*)p;
+    case PFW_INT32: return *(const int32_t*)p;
+    case PFW_UINT32: return *(const uint32_t*)p;
+    case PFW_INT64: return (double)*(const int64_t*)p;
+    default: return (double)*(const uint64_t*)p;
+  }
+}
+
+static uint64_t load_magnitude(const char* p, pfw_dtype t, bool* negative) {
+  if (t == PFW_UINT64) {
+    *negative = false;
+    return *(const uint64_t*)p;
+  }
+  double v = load_double(p, t); /* exact for every other integer dtype but int64 */
+  int64_t i = t == PFW_INT64 ? *(const int64_t*)p : (int64_t)v;
+  *negative = i < 0;
+  return i < 0 ? 0u - (uint64_t)i : (uint64_t)i;
+}
+
+/* x^e modulo 2^64 by squaring: narrowed, it is the wrapped power of any width. */
+static uint64_t ipow_wrap(uint64_t x, uint64_t e) {
+  uint64_t r = 1;
+  for (; e; e >>= 1, x *= x)
+    if (e & 1) r *= x;
+  return r;
+}
+
+/* Integer base: an integral exponent >= 0 gives the exact power wrapped to the
+ * base's width (as NumPy); a negative or fractional one goes through double
+ * pow, truncated toward zero and saturated to the type (NaN gives 0), where a
+ * plain C conversion would be undefined. */
+#define IPOW_ROW(name, T, TMIN, TMAX)                                                             \
+  static void name(const void* ctx, const char* const* in, const int64_t* s, char* out, int64_t n) { \
+    pfw_dtype et = *(const pfw_dtype*)ctx;                                                         \
+    size_t es = pfw_dtype_size(et);                                                                \
+    bool integral = pfw_numeric_index(et) >= 2;                                                    \
+    const T* a = (const T*)in[0];                                                                  \
+    T* o = (T*)out;                                                                                \
+    for (int64_t i = 0; i < n; i++) {                                                              \
+      const char* pe = in[1] + (size_t)(i * s[1]) * es;                                            \
+      T x = a[i * s[0]];                                                                           \
+      bool neg = false;                                                                            \
+      uint64_t m = integral ? load_magnitude(pe, et, &neg) : 0;                                    \
+      if (integral && !neg) {                                                                      \
+        o[i] = (T)ipow_wrap((uint64_t)x, m);                                                       \
+        continue;                                                                                  \
+      }                                                                                            \
+      double r = pow((double)x, load_double(pe, et));                                              \
+      o[i] = r != r ? 0 : r <= (double)(TMIN) ? (TMIN) : r >= (double)(TMAX) ? (TMAX) : (T)r;      \
+    }                                                                                              \
+  }
+IPOW_ROW(pow_i32_any, int32_t, INT32_MIN, INT32_MAX)
+IPOW_ROW(pow_i64_any, int64_t, INT64_MIN, INT64_MAX)
+
+/* Float base with an exponent of any other numeric dtype. */
+#define FPOW_ROW(name, T)                                                                         \
+  static void name(const void* ctx, const char* const* in, const int64_t* s, char* out, int64_t n) { \
+    pfw_dtype et = *(const pfw_dtype*)ctx;                                                         \
+    size_t es = pfw_dtype_size(et);                                                                \
+    const T* a = (const T*)in[0];                                                                  \
+    T* o = (T*)out;                                                                                \
+    for (int64_t i = 0; i < n; i++)                                                                \
+      o[i] = (T)pow((double)a[i * s[0]], load_double(in[1] + (size_t)(i * s[1]) * es, et));        \
+  }
+FPOW_ROW(pow_f32_any, float)
+FPOW_ROW(pow_f64_any, double)
+
 static pfw_status pow_prepare(pfw_node* node) {
   pfw_status st = two_inputs(node);
   if (st != PFW_OK) return st;
   pfw_dtype x = node->in[0]->dtype, y = node->in[1]->dtype;
-  if (!is_float(x))
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 (base) has dtype %s; supported: float32, float64",
+  if (type_index(x) < 0)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 (base) has dtype %s; supported: float32, float64, int32, int64",
                      pfw_dtype_name(x));
-  if (type_index(y) < 0)
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input 1 (exponent) has dtype %s; supported: float32, float64, int32, int64",
+  if (pfw_numeric_index(y) < 0)
+    return pfw_error(PFW_ERR_UNSUPPORTED,
+                     "input 1 (exponent) has dtype %s; supported: float32, float64, 8- to 64-bit integers",
                      pfw_dtype_name(y));
   return pfw_bcast_prepare(node, 2, x);
 }
 
 static pfw_status pow_run(pfw_node* node) {
-  static const pfw_bcast_row table[2][4] = {
+  static const pfw_bcast_row fast[2][4] = {
       {pow_f32_f32, pow_f32_f64, pow_f32_i32, pow_f32_i64},
       {pow_f64_f32, pow_f64_f64, pow_f64_i32, pow_f64_i64},
   };
-  pfw_bcast_row row = table[type_index(node->in[0]->dtype)][type_index(node->in[1]->dtype)];
-  return broadcast_run(node, PFW_CONST_INPUTS(node), 2, row, NULL);
+  static const pfw_bcast_row any[4] = {pow_f32_any, pow_f64_any, pow_i32_any, pow_i64_any};
+  int xi = type_index(node->in[0]->dtype), yi = type_index(node->in[1]->dtype);
+  pfw_dtype et = node->in[1]->dtype;
+  pfw_bcast_row row = xi < 2 && yi >= 0 ? fast[xi][yi] : any[xi];
+  return broadcast_run(node, PFW_CONST_INPUTS(node), 2, row, &et);
 }
 
 /* ---- Mod -------------------------------------------------------------------------- */
@@ -85,6 +164,16 @@ PFW_ROW_LOOP(mod_py_i32, int32_t, int32_t, IMOD_PY(x, y))
 PFW_ROW_LOOP(mod_py_i64, int64_t, int64_t, IMOD_PY(x, y))
 PFW_ROW_LOOP(mod_c_i32, int32_t, int32_t, IMOD_C(x, y))
 PFW_ROW_LOOP(mod_c_i64, int64_t, int64_t, IMOD_C(x, y))
+/* 8- and 16-bit operands promote to int, where neither form can trap. */
+PFW_ROW_LOOP(mod_py_i8, int8_t, int8_t, (int8_t)IMOD_PY((int)x, (int)y))
+PFW_ROW_LOOP(mod_py_i16, int16_t, int16_t, (int16_t)IMOD_PY((int)x, (int)y))
+PFW_ROW_LOOP(mod_c_i8, int8_t, int8_t, (int8_t)((int)x % (int)y))
+PFW_ROW_LOOP(mod_c_i16, int16_t, int16_t, (int16_t)((int)x % (int)y))
+/* Unsigned: both forms are the plain remainder. */
+PFW_ROW_LOOP(mod_u8, uint8_t, uint8_t, (uint8_t)(x % y))
+PFW_ROW_LOOP(mod_u16, uint16_t, uint16_t, (uint16_t)(x % y))
+PFW_ROW_LOOP(mod_u32, uint32_t, uint32_t, x % y)
+PFW_ROW_LOOP(mod_u64, uint64_t, uint64_t, x % y)
 PFW_ROW_LOOP(mod_f32, float, float, fmodf(x, y))
 PFW_ROW_LOOP(mod_f64, double, double, fmod(x, y))
 
@@ -104,8 +193,8 @@ static pfw_status mod_prepare(pfw_node* node) {
   pfw_status st = two_inputs(node);
   if (st != PFW_OK) return st;
   pfw_dtype t = node->in[0]->dtype;
-  if (type_index(t) < 0)
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64, int32, int64",
+  if (pfw_numeric_index(t) < 0)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64, 8- to 64-bit integers",
                      pfw_dtype_name(t));
   st = pfw_check_input(node, 1, t, -1);
   if (st != PFW_OK) return st;
@@ -119,15 +208,16 @@ static pfw_status mod_prepare(pfw_node* node) {
 }
 
 static pfw_status mod_run(pfw_node* node) {
-  pfw_dtype t = node->in[0]->dtype;
-  bool c_style = pfw_attr_int(node, "fmod", 0) == 1;
-  if (is_int(t) && pfw_numel(node->out[0]) > 0 && pfw_has_zero(node->in[1]))
+  /* [pfw_numeric_index][fmod] */
+  static const pfw_bcast_row table[10][2] = {
+      {mod_py_f32, mod_f32}, {mod_py_f64, mod_f64}, {mod_py_i32, mod_c_i32}, {mod_py_i64, mod_c_i64},
+      {mod_py_i8, mod_c_i8}, {mod_u8, mod_u8},       {mod_py_i16, mod_c_i16}, {mod_u16, mod_u16},
+      {mod_u32, mod_u32},    {mod_u64, mod_u64},
+  };
+  int ti = pfw_numeric_index(node->in[0]->dtype);
+  if (ti >= 2 && pfw_numel(node->out[0]) > 0 && pfw_has_zero(node->in[1]))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "integer modulo by zero (input 1 holds a 0)");
-  pfw_bcast_row row = t == PFW_FLOAT32 ? (c_style ? mod_f32 : mod_py_f32)
-                      : t == PFW_FLOAT64 ? (c_style ? mod_f64 : mod_py_f64)
-                      : t == PFW_INT32   ? (c_style ? mod_c_i32 : mod_py_i32)
-                                         : (c_style ? mod_c_i64 : mod_py_i64);
-  return broadcast_run(node, PFW_CONST_INPUTS(node), 2, row, NULL);
+  return broadcast_run(node, PFW_CONST_INPUTS(node), 2, table[ti][pfw_attr_int(node, "fmod", 0) == 1], NULL);
 }
 
 /* ---- PRelu ------------------------------------------------------------------------ */
