@@ -552,6 +552,18 @@ def _constant(node, ins, c):
     raise c.fail("Constant has no value attribute pyfw can read")
 
 
+def _grid_sample(node, ins, c):
+    """Y is (N, C, grid's spatial dims) in X's dtype."""
+    _required(c, 2)
+    x, g = ins[0], ins[1]
+    if x.shape is None or g.shape is None:
+        return [(x.dtype, None)]
+    if len(g.shape) != len(x.shape) or g.shape[-1] not in (-1, len(x.shape) - 2):
+        raise c.fail(f"{c.name(1)} must have shape (N, spatial..., {len(x.shape) - 2}) for {c.name(0)} "
+                     f"of rank {len(x.shape)}")
+    return [(x.dtype, tuple(x.shape[:2]) + tuple(g.shape[1:-1]))]
+
+
 ShapeRule = Callable[[Node, list, _Check], list]
 SHAPE_RULES: dict[str, ShapeRule] = {
     **{op: _unary for op in ("Relu", "Sigmoid", "Tanh", "Identity")},
@@ -584,6 +596,7 @@ SHAPE_RULES.update({op: _reduce for op in (
     "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
     "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")})
 SHAPE_RULES.update(ArgMax=_argreduce, ArgMin=_argreduce)
+SHAPE_RULES["GridSample"] = _grid_sample
 SHAPE_RULES.update(LayerNormalization=_layernorm, InstanceNormalization=_channel_norm,
                    GroupNormalization=_channel_norm, LpNormalization=_unary)
 

@@ -158,6 +158,7 @@ RULES.update({op: _copy for op in (
 )})
 RULES.update({op: _copy for op in (
     "LayerNormalization", "InstanceNormalization", "GroupNormalization", "LpNormalization")})
+RULES["GridSample"] = _copy
 
 
 # ---- values ----------------------------------------------------------------

@@ -42,6 +42,7 @@ static const pfw_op* const g_ops[] = {
     [PFW_OP_Gemm] = &pfw_op_Gemm,
     [PFW_OP_GlobalAveragePool] = &pfw_op_GlobalAveragePool,
     [PFW_OP_Greater] = &pfw_op_Greater,
+    [PFW_OP_GridSample] = &pfw_op_GridSample,
     [PFW_OP_GreaterOrEqual] = &pfw_op_GreaterOrEqual,
     [PFW_OP_GroupNormalization] = &pfw_op_GroupNormalization,
     [PFW_OP_HardSigmoid] = &pfw_op_HardSigmoid,
