@@ -564,6 +564,34 @@ def _grid_sample(node, ins, c):
     return [(x.dtype, tuple(x.shape[:2]) + tuple(g.shape[1:-1]))]
 
 
+def _eye_like(node, ins, c):
+    from .. import dtypes as _dt
+    x = ins[0]
+    if x.shape is not None and len(x.shape) != 2:
+        raise c.fail(f"{c.name(0)} must be 2-D for EyeLike")
+    code = node.attrs.get("dtype")
+    return [(_dt.from_code(code) if code is not None else x.dtype, x.shape)]
+
+
+def _depth_space(node, ins, c):
+    """DepthToSpace: (N, C/b^2, H*b, W*b); SpaceToDepth: (N, C*b^2, H/b, W/b)."""
+    x, b = ins[0], int(node.attrs.get("blocksize", 0))
+    if b < 1:
+        raise c.fail(f"attribute 'blocksize' is {b}; it must be >= 1")
+    if x.shape is None:
+        return [(x.dtype, None)]
+    if len(x.shape) != 4:
+        raise c.fail(f"{c.name(0)} must be (N, C, H, W)")
+    n, ch, h, w = x.shape
+    if node.op_type == "DepthToSpace":
+        if ch >= 0 and ch % (b * b):
+            raise c.fail(f"{c.name(0)} has {ch} channels, not a multiple of blocksize^2 = {b * b}")
+        return [(x.dtype, (n, ch // (b * b) if ch >= 0 else -1, h * b if h >= 0 else -1, w * b if w >= 0 else -1))]
+    if any(d >= 0 and d % b for d in (h, w)):
+        raise c.fail(f"{c.name(0)} is {h}x{w}, not a multiple of blocksize {b}")
+    return [(x.dtype, (n, ch * b * b if ch >= 0 else -1, h // b if h >= 0 else -1, w // b if w >= 0 else -1))]
+
+
 ShapeRule = Callable[[Node, list, _Check], list]
 SHAPE_RULES: dict[str, ShapeRule] = {
     **{op: _unary for op in ("Relu", "Sigmoid", "Tanh", "Identity")},
@@ -596,7 +624,8 @@ SHAPE_RULES.update({op: _reduce for op in (
     "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
     "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")})
 SHAPE_RULES.update(ArgMax=_argreduce, ArgMin=_argreduce)
-SHAPE_RULES["GridSample"] = _grid_sample
+SHAPE_RULES.update(GridSample=_grid_sample, Swish=_unary, Shrink=_unary, EyeLike=_eye_like,
+                   DepthToSpace=_depth_space, SpaceToDepth=_depth_space)
 SHAPE_RULES.update(LayerNormalization=_layernorm, InstanceNormalization=_channel_norm,
                    GroupNormalization=_channel_norm, LpNormalization=_unary)
 

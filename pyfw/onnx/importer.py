@@ -158,7 +158,8 @@ RULES.update({op: _copy for op in (
 )})
 RULES.update({op: _copy for op in (
     "LayerNormalization", "InstanceNormalization", "GroupNormalization", "LpNormalization")})
-RULES["GridSample"] = _copy
+RULES.update({op: _copy for op in (
+    "GridSample", "Swish", "Shrink", "EyeLike", "DepthToSpace", "SpaceToDepth")})
 
 
 # ---- values ----------------------------------------------------------------
