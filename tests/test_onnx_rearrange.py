@@ -55,3 +55,27 @@ def test_shrink(lambd, bias):
 def test_swish(alpha):
     x = np.concatenate([rng.standard_normal(30) * 4, [100.0, -100.0, 0.0]]).astype(np.float32)
     check_or_reference(*single_op("Swish", [x], opset=24, alpha=alpha))
+
+
+@pytest.mark.parametrize("batch_dims", [0, 1, 2])
+@pytest.mark.parametrize("m", [1, 2])
+def test_gather_nd(batch_dims, m):
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    lead = (2, 3)[:batch_dims]
+    dims = x.shape[batch_dims:batch_dims + m]
+    idx = np.stack([rng.integers(-d, d, lead + (4,)) for d in dims], -1).astype(np.int64)
+    check_or_reference(*single_op("GatherND", [x, idx], opset=13, batch_dims=batch_dims))
+
+
+def test_gather_nd_out_of_range_index_is_named():
+    model, feeds = single_op("GatherND", [np.zeros((2, 3), np.float32), np.array([[1, 3]], np.int64)], opset=13)
+    with pytest.raises(ValueError, match=r"GatherND.*index 3 .*out of range \[-3, 3\)"):
+        pfw_run(to_pfw(model), feeds)
+
+
+@pytest.mark.parametrize("time_axis", [0, 1])
+def test_reverse_sequence(time_axis):
+    x = rng.standard_normal((5, 4, 3) if time_axis == 0 else (4, 5, 3)).astype(np.float32)
+    lens = np.array([5, 0, 3, 1], np.int64)
+    check_or_reference(*single_op("ReverseSequence", [x, lens], opset=10, time_axis=time_axis,
+                                  batch_axis=1 - time_axis))

@@ -592,6 +592,17 @@ def _depth_space(node, ins, c):
     return [(x.dtype, (n, ch * b * b if ch >= 0 else -1, h // b if h >= 0 else -1, w // b if w >= 0 else -1))]
 
 
+def _gather_nd(node, ins, c):
+    """indices.shape[:-1] + data.shape[batch_dims + m:], m = indices.shape[-1]."""
+    x, ix, b = ins[0], ins[1], int(node.attrs.get("batch_dims", 0))
+    if x.shape is None or ix.shape is None or ix.shape[-1] < 0:
+        return [(x.dtype, None)]
+    m = ix.shape[-1]
+    if not 1 <= m <= len(x.shape) - b:
+        raise c.fail(f"{c.name(1)}'s last dimension is {m}; it must be in [1, {len(x.shape) - b}]")
+    return [(x.dtype, tuple(ix.shape[:-1]) + tuple(x.shape[b + m:]))]
+
+
 ShapeRule = Callable[[Node, list, _Check], list]
 SHAPE_RULES: dict[str, ShapeRule] = {
     **{op: _unary for op in ("Relu", "Sigmoid", "Tanh", "Identity")},
@@ -625,7 +636,8 @@ SHAPE_RULES.update({op: _reduce for op in (
     "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")})
 SHAPE_RULES.update(ArgMax=_argreduce, ArgMin=_argreduce)
 SHAPE_RULES.update(GridSample=_grid_sample, Swish=_unary, Shrink=_unary, EyeLike=_eye_like,
-                   DepthToSpace=_depth_space, SpaceToDepth=_depth_space)
+                   DepthToSpace=_depth_space, SpaceToDepth=_depth_space, GatherND=_gather_nd,
+                   ReverseSequence=_unary)
 SHAPE_RULES.update(LayerNormalization=_layernorm, InstanceNormalization=_channel_norm,
                    GroupNormalization=_channel_norm, LpNormalization=_unary)
 

@@ -159,7 +159,8 @@ RULES.update({op: _copy for op in (
 RULES.update({op: _copy for op in (
     "LayerNormalization", "InstanceNormalization", "GroupNormalization", "LpNormalization")})
 RULES.update({op: _copy for op in (
-    "GridSample", "Swish", "Shrink", "EyeLike", "DepthToSpace", "SpaceToDepth")})
+    "GridSample", "Swish", "Shrink", "EyeLike", "DepthToSpace", "SpaceToDepth", "GatherND",
+    "ReverseSequence")})
 
 
 # ---- values ----------------------------------------------------------------

@@ -66,14 +66,7 @@ static pfw_status gather_run(pfw_node* node) {
   size_t block = (size_t)inner * pfw_dtype_size(x->dtype);
   char* y = node->out[0]->data;
   for (int64_t j = 0; j < n_idx; j++) {
-    int64_t v;
-    if (ix->dtype == PFW_INT64) {
-      memcpy(&v, (const char*)ix->data + 8 * j, 8);
-    } else {
-      int32_t w;
-      memcpy(&w, (const char*)ix->data + 4 * j, 4);
-      v = w;
-    }
+    int64_t v = pfw_index_at(ix, j);
     if (v < -k_dim || v >= k_dim)
       return pfw_error(PFW_ERR_INVALID_ARGUMENT, "index %lld at position %lld is out of range [%lld, %lld)",
                        (long long)v, (long long)j, (long long)-k_dim, (long long)k_dim);
@@ -282,14 +275,7 @@ static pfw_status gather_elements_run(pfw_node* node) {
   int64_t n = pfw_numel(ix), stride[PFW_MAX_RANK], idx[PFW_MAX_RANK] = {0}, k_dim = x->dims[axis];
   contiguous_strides(x, stride);
   for (int64_t i = 0; i < n; i++) {
-    int64_t v;
-    if (ix->dtype == PFW_INT64) {
-      memcpy(&v, (const char*)ix->data + 8 * i, 8);
-    } else {
-      int32_t w;
-      memcpy(&w, (const char*)ix->data + 4 * i, 4);
-      v = w;
-    }
+    int64_t v = pfw_index_at(ix, i);
     if (v < -k_dim || v >= k_dim)
       return pfw_error(PFW_ERR_INVALID_ARGUMENT, "index %lld at position %lld is out of range [%lld, %lld)",
                        (long long)v, (long long)i, (long long)-k_dim, (long long)k_dim);

@@ -2,6 +2,8 @@
 #ifndef PFW_OPS_COMMON_H
 #define PFW_OPS_COMMON_H
 
+#include <string.h>
+
 #include "internal.h"
 
 /* Window geometry of Conv and the pools, right-aligned in 3 slots so one
@@ -137,7 +139,20 @@ extern const pfw_op pfw_op_Shape, pfw_op_Size, pfw_op_ConstantOfShape, pfw_op_Ra
 extern const pfw_op pfw_op_Gather, pfw_op_Slice, pfw_op_Expand, pfw_op_Tile;
 extern const pfw_op pfw_op_Cast;
 extern const pfw_op pfw_op_LRN;
+/* Element i of an int32 or int64 index tensor, as int64. */
+static inline int64_t pfw_index_at(const pfw_tensor* t, int64_t i) {
+  if (t->dtype == PFW_INT64) {
+    int64_t v;
+    memcpy(&v, (const char*)t->data + 8 * i, 8);
+    return v;
+  }
+  int32_t w;
+  memcpy(&w, (const char*)t->data + 4 * i, 4);
+  return w;
+}
+
 extern const pfw_op pfw_op_GridSample;
+extern const pfw_op pfw_op_GatherND, pfw_op_ReverseSequence;
 extern const pfw_op pfw_op_Swish, pfw_op_Shrink, pfw_op_EyeLike, pfw_op_DepthToSpace, pfw_op_SpaceToDepth;
 extern const pfw_op pfw_op_CastLike, pfw_op_GatherElements, pfw_op_Split;
 extern const pfw_op pfw_op_Pad, pfw_op_CumSum, pfw_op_CumProd, pfw_op_Trilu;
