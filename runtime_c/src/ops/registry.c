@@ -11,6 +11,7 @@ static const pfw_op* const g_ops[] = {
     [PFW_OP_ArgMin] = &pfw_op_ArgMin,
     [PFW_OP_Asin] = &pfw_op_Asin,
     [PFW_OP_Asinh] = &pfw_op_Asinh,
+    [PFW_OP_Attention] = &pfw_op_Attention,
     [PFW_OP_Atan] = &pfw_op_Atan,
     [PFW_OP_Atanh] = &pfw_op_Atanh,
     [PFW_OP_AveragePool] = &pfw_op_AveragePool,

@@ -1,0 +1,326 @@
+/* Attention (opset 23, 24 and 25), float32/float64:
+ *   Y = softmax(softcap(Q K^T * scale) + bias) V
+ * per (batch, query head, query position), with 3-D (B, L, H*D) or 4-D
+ * (B, H, L, D) Q/K/V, grouped-query heads (query head h reads key/value head
+ * h / (Hq / Hkv), as ONNX's interleaved repeat), a past key/value cache
+ * prepended to K/V (present_key/present_value outputs), and a bias that sums
+ * the float or bool attn_mask (padded with -inf past its last column), the
+ * causal mask, the sliding window (25) and the nonpad_kv_seqlen padding
+ * mask (24). Scores, softmax and the V product are computed in double, so
+ * softmax_precision (float32 or wider) is met. A query row whose bias is
+ * -inf everywhere attends nothing: its probabilities and Y are 0 (the
+ * spec's fully-masked-row rule), even where its scores are NaN. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops_common.h"
+
+enum { IN_Q, IN_K, IN_V, IN_MASK, IN_PAST_K, IN_PAST_V, IN_NONPAD };
+enum { OUT_Y, OUT_PRESENT_K, OUT_PRESENT_V, OUT_QK };
+
+/* Element (b, h, l, d) of a 3-D or 4-D Q/K/V sits at b*sb + h*sh + l*sl + d. */
+typedef struct view {
+  const void* data;
+  int64_t heads, len, dim; /* H, L, D */
+  int64_t sb, sh, sl;
+} view;
+
+typedef struct attn_state {
+  view q, k, v, pk, pv; /* pk/pv: the past cache (len 0 when absent) */
+  int64_t batch, total; /* total = past + new key positions */
+  int64_t mask_dims[4], mask_strides[4]; /* mask as (B, Hq, Lq, last) with 0 strides where broadcast */
+  double scale_sqrt, softcap;
+  int64_t mode, left, right;
+  bool causal, f32, mask_bool;
+} attn_state;
+
+static double ld(const void* p, bool f32, int64_t i) { return f32 ? ((const float*)p)[i] : ((const double*)p)[i]; }
+static void st(void* p, bool f32, int64_t i, double v) {
+  if (f32) ((float*)p)[i] = (float)v;
+  else ((double*)p)[i] = v;
+}
+
+static const char* const in_names[] = {"Q", "K", "V", "attn_mask", "past_key", "past_value", "nonpad_kv_seqlen"};
+
+/* A 3-D input splits its hidden size into `heads` heads; a 4-D one has them. */
+static pfw_status make_view(const pfw_node* node, int32_t i, int64_t heads, view* v) {
+  const pfw_tensor* t = node->in[i];
+  v->data = t->data;
+  if (t->rank == 4) {
+    v->heads = t->dims[1], v->len = t->dims[2], v->dim = t->dims[3];
+    v->sl = v->dim, v->sh = v->len * v->dim, v->sb = v->heads * v->sh;
+    return PFW_OK;
+  }
+  if (heads <= 0 || t->dims[2] % heads)
+    return pfw_error(PFW_ERR_SHAPE, "input %d (%s) has hidden size %lld, not a multiple of %lld heads", (int)i,
+                     in_names[i], (long long)t->dims[2], (long long)heads);
+  v->heads = heads, v->len = t->dims[1], v->dim = t->dims[2] / heads;
+  v->sh = v->dim, v->sl = t->dims[2], v->sb = v->len * v->sl;
+  return PFW_OK;
+}
+
+static pfw_status shape_error(int32_t i, const char* what, int64_t got, int64_t want) {
+  return pfw_error(PFW_ERR_SHAPE, "input %d (%s) has %s %lld, expected %lld", (int)i, in_names[i], what,
+                   (long long)got, (long long)want);
+}
+
+/* The mask broadcasts to (B, Hq, Lq, total) right-aligned; its last dim may
+ * be shorter than total (the rest is masked). */
+static pfw_status mask_prepare(const pfw_node* node, attn_state* s, pfw_dtype dtype) {
+  const pfw_tensor* m = node->n_in > IN_MASK ? node->in[IN_MASK] : NULL;
+  for (int32_t k = 0; k < 4; k++) s->mask_dims[k] = 0, s->mask_strides[k] = 0;
+  if (!m) return PFW_OK;
+  if (m->dtype != PFW_BOOL && m->dtype != dtype)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "input 3 (attn_mask) is %s; expected bool or %s (as Q)",
+                     pfw_dtype_name(m->dtype), pfw_dtype_name(dtype));
+  if (m->rank < 1 || m->rank > 4)
+    return pfw_error(PFW_ERR_SHAPE, "input 3 (attn_mask) has rank %d, expected 1 to 4", (int)m->rank);
+  s->mask_bool = m->dtype == PFW_BOOL;
+  const int64_t full[4] = {s->batch, s->q.heads, s->q.len, s->total};
+  static const char* const dim_names[4] = {"batch", "heads", "query length", "total length"};
+  int64_t stride = 1;
+  for (int32_t k = 3; k >= 0; k--) {
+    int32_t a = k - (4 - m->rank); /* the mask's own axis */
+    int64_t d = a >= 0 ? m->dims[a] : 1;
+    if (k == 3 ? d > full[3] : (d != 1 && d != full[k]))
+      return pfw_error(PFW_ERR_SHAPE, "input 3 (attn_mask) dim %d is %lld; it must be %s%lld (%s)", (int)a,
+                       (long long)d, k == 3 ? "at most " : "1 or ", (long long)full[k], dim_names[k]);
+    s->mask_dims[k] = d;
+    s->mask_strides[k] = d == 1 && k < 3 ? 0 : stride;
+    stride *= d;
+  }
+  return PFW_OK;
+}
+
+static pfw_status attn_prepare(pfw_node* node) {
+  pfw_status r = pfw_need_io(node, 3, node->desc->version >= 24 ? 7 : 6);
+  if (r != PFW_OK) return r;
+  for (int32_t i = 1; i < 3 && r == PFW_OK; i++)
+    if (!node->in[i]) r = pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) is missing", (int)i, in_names[i]);
+  if (r == PFW_OK) r = pfw_need_float(node, IN_Q);
+  if (r != PFW_OK) return r;
+  const pfw_tensor* Q = node->in[IN_Q];
+  pfw_dtype dt = Q->dtype;
+  int32_t rank = Q->rank;
+  if (rank != 3 && rank != 4)
+    return pfw_error(PFW_ERR_SHAPE, "input 0 (Q) has rank %d, expected 3 or 4", (int)rank);
+  for (int32_t i = 1; i < 3 && r == PFW_OK; i++) r = pfw_check_input(node, i, dt, rank);
+  if (r != PFW_OK) return r;
+
+  attn_state* s = calloc(1, sizeof *s);
+  if (!s) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory");
+  node->state = s;
+  s->f32 = dt == PFW_FLOAT32;
+  int64_t qh = pfw_attr_int(node, "q_num_heads", 0), kvh = pfw_attr_int(node, "kv_num_heads", 0);
+  if (rank == 3 && (qh <= 0 || kvh <= 0))
+    return pfw_error(PFW_ERR_INVALID_MODEL,
+                     "3-D Q/K/V need attributes q_num_heads and kv_num_heads > 0 (have %lld and %lld)",
+                     (long long)qh, (long long)kvh);
+  r = make_view(node, IN_Q, qh, &s->q);
+  if (r == PFW_OK) r = make_view(node, IN_K, kvh, &s->k);
+  if (r == PFW_OK) r = make_view(node, IN_V, kvh, &s->v);
+  if (r != PFW_OK) return r;
+  s->batch = Q->dims[0];
+  if (node->in[IN_K]->dims[0] != s->batch) return shape_error(IN_K, "batch size", node->in[IN_K]->dims[0], s->batch);
+  if (node->in[IN_V]->dims[0] != s->batch) return shape_error(IN_V, "batch size", node->in[IN_V]->dims[0], s->batch);
+  if (s->k.dim != s->q.dim) return shape_error(IN_K, "head size", s->k.dim, s->q.dim);
+  if (s->v.heads != s->k.heads) return shape_error(IN_V, "heads", s->v.heads, s->k.heads);
+  if (s->v.len != s->k.len) return shape_error(IN_V, "sequence length", s->v.len, s->k.len);
+  if (s->k.heads == 0 || s->q.heads % s->k.heads)
+    return pfw_error(PFW_ERR_SHAPE, "%lld query heads are not a multiple of %lld key/value heads",
+                     (long long)s->q.heads, (long long)s->k.heads);
+
+  /* The past cache is 4-D (B, Hkv, past, D) whatever the rank of Q/K/V. */
+  const pfw_tensor* pk = node->n_in > IN_PAST_K ? node->in[IN_PAST_K] : NULL;
+  const pfw_tensor* pv = node->n_in > IN_PAST_V ? node->in[IN_PAST_V] : NULL;
+  if (!pk != !pv) return pfw_error(PFW_ERR_INVALID_MODEL, "inputs 4 (past_key) and 5 (past_value) come together");
+  s->pk = (view){NULL, s->k.heads, 0, s->k.dim, 0, 0, 0};
+  s->pv = (view){NULL, s->v.heads, 0, s->v.dim, 0, 0, 0};
+  if (pk) {
+    r = pfw_check_input(node, IN_PAST_K, dt, 4);
+    if (r == PFW_OK) r = pfw_check_input(node, IN_PAST_V, dt, 4);
+    if (r == PFW_OK) r = make_view(node, IN_PAST_K, 0, &s->pk);
+    if (r == PFW_OK) r = make_view(node, IN_PAST_V, 0, &s->pv);
+    if (r != PFW_OK) return r;
+    const view* want[2] = {&s->k, &s->v};
+    const view* got[2] = {&s->pk, &s->pv};
+    for (int32_t t = 0; t < 2; t++) {
+      int32_t i = IN_PAST_K + t;
+      if (node->in[i]->dims[0] != s->batch) return shape_error(i, "batch size", node->in[i]->dims[0], s->batch);
+      if (got[t]->heads != want[t]->heads) return shape_error(i, "heads", got[t]->heads, want[t]->heads);
+      if (got[t]->dim != want[t]->dim) return shape_error(i, "head size", got[t]->dim, want[t]->dim);
+    }
+    if (s->pv.len != s->pk.len) return shape_error(IN_PAST_V, "sequence length", s->pv.len, s->pk.len);
+  }
+  s->total = s->pk.len + s->k.len;
+
+  const pfw_tensor* nonpad = node->n_in > IN_NONPAD ? node->in[IN_NONPAD] : NULL;
+  if (nonpad) {
+    r = pfw_check_input(node, IN_NONPAD, PFW_INT64, 1);
+    if (r != PFW_OK) return r;
+    if (nonpad->dims[0] != s->batch) return shape_error(IN_NONPAD, "length", nonpad->dims[0], s->batch);
+    if (pk) return pfw_error(PFW_ERR_INVALID_MODEL, "input 6 (nonpad_kv_seqlen) cannot be used with past_key");
+  }
+  r = mask_prepare(node, s, dt);
+  if (r != PFW_OK) return r;
+
+  double scale = pfw_attr_find(node, "scale") ? pfw_attr_float(node, "scale", 1) : 1 / sqrt((double)s->q.dim);
+  if (!(scale > 0) || !isfinite(scale))
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'scale' is %g; expected a positive number", scale);
+  /* ONNX scales Q and K each by sqrt(scale) rounded to Q's dtype. */
+  s->scale_sqrt = s->f32 ? (double)(float)sqrt(scale) : sqrt(scale);
+  s->softcap = pfw_attr_float(node, "softcap", 0);
+  if (s->softcap < 0 || isnan(s->softcap))
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'softcap' is %g; expected >= 0", s->softcap);
+  s->mode = pfw_attr_int(node, "qk_matmul_output_mode", 0);
+  if (s->mode < 0 || s->mode > 3)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'qk_matmul_output_mode' is %lld; expected 0 to 3",
+                     (long long)s->mode);
+  int64_t prec = pfw_attr_int(node, "softmax_precision", 1);
+  /* Softmax runs in double: any float type at least as wide as float16 is met. */
+  if (prec != 1 && prec != 10 && prec != 11 && prec != 16)
+    return pfw_error(PFW_ERR_INVALID_MODEL,
+                     "attribute 'softmax_precision' is %lld; expected a float type (1, 10, 11 or 16)", (long long)prec);
+  int64_t causal = pfw_attr_int(node, "is_causal", 0);
+  if (causal != 0 && causal != 1)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'is_causal' is %lld; expected 0 or 1", (long long)causal);
+  s->causal = causal == 1;
+  s->left = pfw_attr_int(node, "left_window_size", -1);
+  s->right = pfw_attr_int(node, "right_window_size", -1);
+  if (s->left < -1 || s->right < -1)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attributes left_window_size=%lld, right_window_size=%lld; expected >= -1",
+                     (long long)s->left, (long long)s->right);
+
+  int64_t y4[4] = {s->batch, s->q.heads, s->q.len, s->v.dim};
+  int64_t y3[3] = {s->batch, s->q.len, s->q.heads * s->v.dim};
+  r = pfw_set_output(node->out[OUT_Y], dt, rank, rank == 4 ? y4 : y3);
+  int64_t pk_dims[4] = {s->batch, s->k.heads, s->total, s->k.dim};
+  int64_t pv_dims[4] = {s->batch, s->v.heads, s->total, s->v.dim};
+  int64_t qk_dims[4] = {s->batch, s->q.heads, s->q.len, s->total};
+  const int64_t* out_dims[4] = {NULL, pk_dims, pv_dims, qk_dims};
+  for (int32_t j = 1; j < node->n_out && j < 4 && r == PFW_OK; j++)
+    if (node->out[j]) r = pfw_set_output(node->out[j], dt, 4, out_dims[j]);
+  if (r != PFW_OK) return r;
+  if (node->n_out > 4) return pfw_error(PFW_ERR_INVALID_MODEL, "expected at most 4 outputs, got %d", (int)node->n_out);
+  /* One row of scores and one of bias. */
+  int64_t bytes;
+  if (pfw_mul_overflows(s->total, 2 * (int64_t)sizeof(double), &bytes))
+    return pfw_error(PFW_ERR_SHAPE, "total sequence length %lld is too large", (long long)s->total);
+  node->scratch_size = (size_t)bytes;
+  return PFW_OK;
+}
+
+/* present = concat(past, new) along the sequence, in (B, H, total, D). */
+static void write_present(const attn_state* s, const view* past, const view* cur, pfw_tensor* out) {
+  for (int64_t b = 0; b < s->batch; b++)
+    for (int64_t h = 0; h < cur->heads; h++)
+      for (int64_t j = 0; j < s->total; j++) {
+        bool old = j < past->len;
+        const view* src = old ? past : cur;
+        int64_t base = b * src->sb + h * src->sh + (old ? j : j - past->len) * src->sl;
+        int64_t o = ((b * cur->heads + h) * s->total + j) * cur->dim;
+        for (int64_t d = 0; d < cur->dim; d++) st(out->data, s->f32, o + d, ld(src->data, s->f32, base + d));
+      }
+}
+
+/* Start of key/value position j of (b, kv head h): in the past cache or the new input. */
+static int64_t kv_at(const view* past, const view* cur, int64_t b, int64_t h, int64_t j, const void** data) {
+  if (j < past->len) {
+    *data = past->data;
+    return b * past->sb + h * past->sh + j * past->sl;
+  }
+  *data = cur->data;
+  return b * cur->sb + h * cur->sh + (j - past->len) * cur->sl;
+}
+
+/* The additive bias of query row (b, h, i) into bias[0..total). */
+static void row_bias(const attn_state* s, const pfw_node* node, int64_t b, int64_t h, int64_t i, double* bias) {
+  const pfw_tensor* m = node->n_in > IN_MASK ? node->in[IN_MASK] : NULL;
+  const pfw_tensor* np = node->n_in > IN_NONPAD ? node->in[IN_NONPAD] : NULL;
+  int64_t valid = s->total, offset = s->pk.len;
+  if (np) {
+    valid = ((const int64_t*)np->data)[b];
+    offset = valid - s->q.len; /* an external cache: the queries end at the last valid key */
+  }
+  int64_t mrow = m ? b * s->mask_strides[0] + h * s->mask_strides[1] + i * s->mask_strides[2] : 0;
+  bool window = s->left >= 0 || s->right >= 0;
+  for (int64_t j = 0; j < s->total; j++) {
+    double v = 0;
+    if (m) {
+      if (j >= s->mask_dims[3]) v = -INFINITY;
+      else if (s->mask_bool) v = ((const uint8_t*)m->data)[mrow + j] ? 0 : -INFINITY;
+      else v = ld(m->data, s->f32, mrow + j);
+    }
+    int64_t diff = i + offset - j; /* query position minus key position */
+    if (s->causal && diff < 0) v = -INFINITY;
+    if (window && ((s->left >= 0 && diff > s->left) || (s->right >= 0 && -diff > s->right))) v = -INFINITY;
+    if (j >= valid) v = -INFINITY;
+    bias[j] = v;
+  }
+}
+
+static pfw_status attn_run(pfw_node* node) {
+  const attn_state* s = node->state;
+  const pfw_tensor* np = node->n_in > IN_NONPAD ? node->in[IN_NONPAD] : NULL;
+  for (int64_t b = 0; np && b < s->batch; b++) {
+    int64_t n = ((const int64_t*)np->data)[b];
+    if (n < 0 || n > s->total)
+      return pfw_error(PFW_ERR_INVALID_ARGUMENT, "input 6 (nonpad_kv_seqlen) [%lld] is %lld; expected 0 to %lld",
+                       (long long)b, (long long)n, (long long)s->total);
+  }
+  pfw_tensor* qk_out = node->n_out > OUT_QK ? node->out[OUT_QK] : NULL;
+  double* score = node->scratch;
+  double* bias = score + s->total;
+  int64_t group = s->q.heads / s->k.heads;
+  bool f32 = s->f32;
+  for (int64_t b = 0; b < s->batch; b++)
+    for (int64_t h = 0; h < s->q.heads; h++)
+      for (int64_t i = 0; i < s->q.len; i++) {
+        int64_t hk = h / group, qbase = b * s->q.sb + h * s->q.sh + i * s->q.sl;
+        int64_t qk_row = ((b * s->q.heads + h) * s->q.len + i) * s->total;
+        row_bias(s, node, b, h, i, bias);
+        bool all_masked = true;
+        double mx = -INFINITY;
+        for (int64_t j = 0; j < s->total; j++) {
+          const void* kd;
+          int64_t kbase = kv_at(&s->pk, &s->k, b, hk, j, &kd);
+          double dot = 0;
+          for (int64_t d = 0; d < s->q.dim; d++)
+            dot += ld(s->q.data, f32, qbase + d) * s->scale_sqrt * (ld(kd, f32, kbase + d) * s->scale_sqrt);
+          if (qk_out && s->mode == 0) st(qk_out->data, f32, qk_row + j, dot);
+          if (s->softcap > 0) dot = s->softcap * tanh(dot / s->softcap);
+          if (qk_out && s->mode == 1) st(qk_out->data, f32, qk_row + j, dot);
+          score[j] = dot + bias[j];
+          if (qk_out && s->mode == 2) st(qk_out->data, f32, qk_row + j, score[j]);
+          if (bias[j] != -INFINITY) all_masked = false;
+          if (score[j] > mx) mx = score[j];
+        }
+        /* exp(x - max) with max = -inf would be NaN: such a row has no weight. */
+        double sum = 0;
+        for (int64_t j = 0; j < s->total; j++) {
+          score[j] = all_masked ? 0 : exp(score[j] - (mx == -INFINITY ? 0 : mx));
+          sum += score[j];
+        }
+        for (int64_t j = 0; j < s->total; j++) {
+          if (sum != 0) score[j] /= sum;
+          if (qk_out && s->mode == 3) st(qk_out->data, f32, qk_row + j, score[j]);
+        }
+        int64_t ybase = node->out[OUT_Y]->rank == 4 ? ((b * s->q.heads + h) * s->q.len + i) * s->v.dim
+                                                    : (b * s->q.len + i) * s->q.heads * s->v.dim + h * s->v.dim;
+        for (int64_t d = 0; d < s->v.dim; d++) {
+          double acc = 0;
+          for (int64_t j = 0; j < s->total; j++) {
+            const void* vd;
+            int64_t vbase = kv_at(&s->pv, &s->v, b, hk, j, &vd);
+            acc += score[j] * ld(vd, f32, vbase + d);
+          }
+          st(node->out[OUT_Y]->data, f32, ybase + d, acc);
+        }
+      }
+  if (node->n_out > OUT_PRESENT_K && node->out[OUT_PRESENT_K]) write_present(s, &s->pk, &s->k, node->out[OUT_PRESENT_K]);
+  if (node->n_out > OUT_PRESENT_V && node->out[OUT_PRESENT_V]) write_present(s, &s->pv, &s->v, node->out[OUT_PRESENT_V]);
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_Attention = {PFW_OP_Attention, attn_prepare, attn_run, 0};
