@@ -1,0 +1,209 @@
+"""Attention (opsets 23, 24, 25), one small ONNX model per case: ONNX Runtime
+is the oracle (float64 reference evaluator as second oracle, see
+onnx_util.assert_match), pyfw runs the converted .pfw; rtol 1e-5 / atol 1e-6."""
+import numpy as np
+import pytest
+from onnx import helper
+
+import pyfw
+from onnx_util import assert_match, build, ort_run, pfw_run, reference64, to_pfw, value_info
+
+rng = np.random.default_rng(20261125)
+f32, f64 = np.float32, np.float64
+
+
+def r(*shape, dtype=f32):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def heads(x, n):
+    """(B, H, L, D) of a 3-D (B, L, H*D) or 4-D tensor."""
+    return x.shape if x.ndim == 4 else (x.shape[0], n, x.shape[1], x.shape[2] // n)
+
+
+def attention(args, n_outputs=1, opset=23, **attrs):
+    """A one-node Attention model with every output's shape declared (ONNX's
+    inference leaves some unstated). args: Q, K, V, attn_mask, past_key,
+    past_value, nonpad_kv_seqlen; None is absent."""
+    q, k, v = args[:3]
+    past = args[4] if len(args) > 4 and args[4] is not None else None
+    B, Hq, Lq, _ = heads(q, attrs.get("q_num_heads"))
+    _, Hkv, Lk, Dk = heads(k, attrs.get("kv_num_heads"))
+    Dv = heads(v, attrs.get("kv_num_heads"))[3]
+    total = Lk + (past.shape[2] if past is not None else 0)
+    y = (B, Hq, Lq, Dv) if q.ndim == 4 else (B, Lq, Hq * Dv)
+    shapes = [y, (B, Hkv, total, Dk), (B, Hkv, total, Dv), (B, Hq, Lq, total)]
+    names = ["" if a is None else f"in{i}" for i, a in enumerate(args)]
+    ins = [value_info(n, a.dtype, a.shape) for n, a in zip(names, args) if a is not None]
+    outs = [f"out{j}" for j in range(n_outputs)]
+    node = helper.make_node("Attention", names, outs, name="attn", **attrs)
+    model = build([node], ins, [value_info(o, q.dtype, s) for o, s in zip(outs, shapes)], opset=opset)
+    return model, {n: a for n, a in zip(names, args) if a is not None}
+
+
+def check(args, n_outputs=1, opset=23, threads=1, oracle="ort", **attrs):
+    """oracle="reference": ONNX's reference evaluator, where ONNX Runtime
+    refuses a form the spec allows."""
+    model, feeds = attention(args, n_outputs, opset, **attrs)
+    if oracle == "ort":
+        want = ort_run(model, feeds)
+    else:
+        from onnx.reference import ReferenceEvaluator
+        want = ReferenceEvaluator(model).run(None, feeds)
+    got = pfw_run(to_pfw(model), feeds, threads)
+    assert_match(got, want, exact=lambda: reference64(model, feeds))
+    return got
+
+
+# ---- shapes and heads ------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [f32, f64], ids=["float32", "float64"])
+def test_4d(dtype):
+    check([r(2, 3, 4, 8, dtype=dtype), r(2, 3, 6, 8, dtype=dtype), r(2, 3, 6, 8, dtype=dtype)])
+
+
+def test_3d():
+    check([r(2, 4, 24), r(2, 6, 24), r(2, 6, 24)], q_num_heads=3, kv_num_heads=3)
+
+
+@pytest.mark.parametrize("rank", [3, 4])
+def test_gqa(rank):
+    if rank == 4:
+        check([r(2, 6, 3, 4), r(2, 2, 5, 4), r(2, 2, 5, 4)])
+    else:
+        check([r(2, 3, 24), r(2, 5, 8), r(2, 5, 8)], q_num_heads=6, kv_num_heads=2)
+
+
+@pytest.mark.parametrize("rank", [3, 4])
+def test_value_head_size_differs(rank):
+    if rank == 4:
+        check([r(1, 2, 3, 8), r(1, 2, 5, 8), r(1, 2, 5, 5)])
+    else:
+        check([r(1, 3, 16), r(1, 5, 16), r(1, 5, 6)], q_num_heads=2, kv_num_heads=2)
+
+
+def test_scale_and_softcap():
+    q, k, v = r(2, 2, 3, 8) * 3, r(2, 2, 7, 8) * 3, r(2, 2, 7, 8)
+    check([q, k, v], scale=0.3)
+    check([q, k, v], softcap=1.5)
+    check([q, k, v], scale=0.2, softcap=4.0)
+
+
+# ---- masks -------------------------------------------------------------------------------
+@pytest.mark.parametrize("mask_shape", [(6,), (4, 6), (1, 4, 6), (3, 4, 6), (2, 1, 1, 6), (2, 3, 4, 6),
+                                        (4, 3), (2, 3, 4, 4)],
+                         ids=["1d", "2d", "3d_one_head", "3d_heads", "4d_batch", "4d_full", "short_2d",
+                              "short_4d"])
+@pytest.mark.parametrize("kind", ["float", "bool"])
+def test_attn_mask(mask_shape, kind):
+    if kind == "float":
+        mask = r(*mask_shape)
+        mask[..., 0] = -np.inf  # a masked key per row
+    else:
+        mask = rng.uniform(size=mask_shape) < 0.7
+        mask[..., 0] = True  # every row keeps a key
+    # ONNX Runtime 1.32 refuses 1-D masks, a query dim of 1 and masks shorter than
+    # the keys, all of which the spec allows: ONNX's reference evaluator judges those.
+    ort_ok = len(mask_shape) > 1 and mask_shape[-2] == 4 and mask_shape[-1] == 6
+    check([r(2, 3, 4, 8), r(2, 3, 6, 8), r(2, 3, 6, 8), mask], oracle="ort" if ort_ok else "reference")
+
+
+@pytest.mark.parametrize("lq,lk", [(4, 4), (3, 6), (5, 2)])
+def test_causal(lq, lk):
+    """Offset-aligned when Lq != Lk: query i sees keys j <= i (the no-cache case)."""
+    check([r(2, 2, lq, 8), r(2, 2, lk, 8), r(2, 2, lk, 8)], is_causal=1)
+
+
+def test_causal_with_mask_3d():
+    check([r(2, 4, 24), r(2, 6, 24), r(2, 6, 24), r(4, 6)], q_num_heads=3, kv_num_heads=3, is_causal=1)
+
+
+def test_fully_masked_row_is_zero():
+    """A row that may attend no key gives 0 (not NaN), also in mode 3."""
+    mask = np.array([[True, False, True], [False, False, False], [False, True, False]])
+    got = check([r(1, 2, 3, 8), r(1, 2, 3, 8), r(1, 2, 3, 8), mask], n_outputs=4, qk_matmul_output_mode=3)
+    assert np.all(got[0][:, :, 1] == 0) and np.all(got[3][:, :, 1] == 0)
+
+
+# ---- cache, modes, padding, window ----------------------------------------------------------
+@pytest.mark.parametrize("rank", [3, 4])
+def test_past_and_present(rank):
+    pk, pv = r(2, 3, 5, 8), r(2, 3, 5, 6)
+    if rank == 4:
+        check([r(2, 3, 4, 8), r(2, 3, 2, 8), r(2, 3, 2, 6), r(4, 7), pk, pv], n_outputs=3)
+    else:
+        check([r(2, 4, 24), r(2, 2, 24), r(2, 2, 18), r(4, 7), pk, pv], n_outputs=3, q_num_heads=3, kv_num_heads=3)
+
+
+def test_causal_with_past_is_offset():
+    """With a cache, query i is at position past + i."""
+    check([r(1, 2, 3, 8), r(1, 2, 3, 8), r(1, 2, 3, 8), None, r(1, 2, 4, 8), r(1, 2, 4, 8)], n_outputs=3,
+          is_causal=1)
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2, 3])
+def test_qk_matmul_output_modes(mode):
+    """0: raw QK, 1: after softcap, 2: plus the mask, 3: after softmax."""
+    check([r(2, 2, 4, 8) * 2, r(2, 2, 6, 8), r(2, 2, 6, 8), r(4, 6)], n_outputs=4, qk_matmul_output_mode=mode,
+          softcap=2.0)
+
+
+def test_softmax_precision_double():
+    check([r(2, 2, 4, 8), r(2, 2, 6, 8), r(2, 2, 6, 8)], softmax_precision=11)
+
+
+def test_nonpad_kv_seqlen():
+    """Opset 24: keys past each batch's count are padding; with is_causal the
+    queries end at the last valid key."""
+    q, k, v = r(3, 2, 2, 8), r(3, 2, 6, 8), r(3, 2, 6, 8)
+    lens = np.array([6, 3, 2], np.int64)
+    check([q, k, v, None, None, None, lens], opset=24)
+    check([q, k, v, None, None, None, lens], opset=24, is_causal=1)
+    check([q, k, v, rng.uniform(size=(3, 1, 2, 6)) < 0.8, None, None, lens], opset=24, is_causal=1)
+
+
+@pytest.mark.parametrize("left,right,causal", [(2, -1, 1), (1, 2, 0), (0, 0, 0), (-1, 1, 0)])
+def test_sliding_window(left, right, causal):
+    check([r(2, 2, 5, 8), r(2, 2, 5, 8), r(2, 2, 5, 8)], opset=25, left_window_size=left, right_window_size=right,
+          is_causal=causal)
+
+
+# ---- bad input -----------------------------------------------------------------------------
+def graph_bytes(shapes, attrs, mask_dtype="float32", version=23):
+    """An Attention graph written without ONNX's checker, as a file from
+    elsewhere may be: the runtime's own checks must name the problem."""
+    import pyfw.format as fmt
+    from pyfw.ir import Graph
+
+    g = Graph("g", opset=version)
+    names = ["q", "k", "v", "mask"][:len(shapes)]
+    for n, s in zip(names, shapes):
+        g.add_input(n, mask_dtype if n == "mask" else "float32", s)
+    g.add_node("Attention", names, ["y"], name="attn", version=version, **attrs)
+    g.outputs = ["y"]
+    return fmt.to_bytes(g), {n: np.zeros(s, bool if n == "mask" and mask_dtype == "bool" else f32)
+                             for n, s in zip(names, shapes)}
+
+
+@pytest.mark.parametrize("shapes,attrs,match", [
+    ([(1, 4, 12), (1, 4, 12), (1, 4, 12)], {}, r"q_num_heads and kv_num_heads"),
+    ([(1, 4, 12), (1, 4, 12), (1, 4, 12)], {"q_num_heads": 5, "kv_num_heads": 3}, r"Q.*hidden size 12.*5 heads"),
+    ([(1, 2, 4, 8), (1, 2, 4, 6), (1, 2, 4, 8)], {}, r"K.*head size 6, expected 8"),
+    ([(1, 3, 4, 8), (1, 2, 4, 8), (1, 2, 4, 8)], {}, r"3 query heads.*2 key/value heads"),
+    ([(1, 2, 4, 8), (1, 2, 4, 8), (1, 2, 5, 8)], {}, r"V.*sequence length 5, expected 4"),
+    ([(1, 2, 4, 8), (1, 2, 4, 8), (1, 2, 4, 8), (3, 4)], {}, r"attn_mask.*dim 0 is 3.*query length"),
+    ([(1, 2, 4, 8), (1, 2, 4, 8), (1, 2, 4, 8), (4, 5)], {}, r"attn_mask.*at most 4"),
+    ([(1, 2, 4, 8), (1, 2, 4, 8), (1, 2, 4, 8)], {"qk_matmul_output_mode": 4}, r"qk_matmul_output_mode"),
+    ([(1, 2, 4, 8), (1, 2, 4, 8), (1, 2, 4, 8)], {"softcap": -1.0}, r"softcap"),
+], ids=["3d_no_heads", "3d_bad_split", "head_size", "gqa_ratio", "v_length", "mask_rows", "mask_too_long",
+        "mode", "softcap"])
+def test_bad_input_is_named(shapes, attrs, match):
+    data, feeds = graph_bytes(shapes, attrs)
+    with pytest.raises(pyfw.InvalidModelError, match=f"attn.*{match}"):
+        pfw_run(data, feeds)
+
+
+def test_nonpad_kv_seqlen_out_of_range_is_named():
+    model, feeds = attention([r(1, 1, 2, 4), r(1, 1, 3, 4), r(1, 1, 3, 4), None, None, None,
+                              np.array([4], np.int64)], opset=24)
+    with pytest.raises(ValueError, match=r"nonpad_kv_seqlen.*is 4; expected 0 to 3"):
+        pfw_run(to_pfw(model), feeds)
