@@ -1,4 +1,4 @@
-"""Attention (opsets 23, 24, 25), one small ONNX model per case: ONNX Runtime
+"""Attention (opsets 23, 24, 25) and RotaryEmbedding (23), one small ONNX model per case: ONNX Runtime
 is the oracle (float64 reference evaluator as second oracle, see
 onnx_util.assert_match), pyfw runs the converted .pfw; rtol 1e-5 / atol 1e-6."""
 import numpy as np
@@ -206,4 +206,64 @@ def test_nonpad_kv_seqlen_out_of_range_is_named():
     model, feeds = attention([r(1, 1, 2, 4), r(1, 1, 3, 4), r(1, 1, 3, 4), None, None, None,
                               np.array([4], np.int64)], opset=24)
     with pytest.raises(ValueError, match=r"nonpad_kv_seqlen.*is 4; expected 0 to 3"):
+        pfw_run(to_pfw(model), feeds)
+
+
+# ---- RotaryEmbedding (opset 23) -----------------------------------------------------------
+def rotary(x, cos, sin, ids=None, **attrs):
+    from onnx_util import single_op
+    args = [x, cos, sin] + ([ids] if ids is not None else [])
+    return single_op("RotaryEmbedding", args, opset=23, **attrs)
+
+
+def caches(rows, half, dtype=f32):
+    angle = rng.uniform(0, 6.3, (*rows, half))
+    return np.cos(angle).astype(dtype), np.sin(angle).astype(dtype)
+
+
+@pytest.mark.parametrize("interleaved", [0, 1])
+@pytest.mark.parametrize("rotary_dim", [0, 4])
+@pytest.mark.parametrize("rank", [3, 4])
+@pytest.mark.parametrize("with_ids", [True, False], ids=["position_ids", "per_token_cache"])
+def test_rotary_embedding(with_ids, rank, rotary_dim, interleaved):
+    B, H, S, D = 2, 3, 5, 8
+    x = r(B, H, S, D) if rank == 4 else r(B, S, H * D)
+    half = (rotary_dim or D) // 2
+    attrs = {"interleaved": interleaved, "rotary_embedding_dim": rotary_dim}
+    if rank == 3:
+        attrs["num_heads"] = H
+    if with_ids:
+        cos, sin = caches((12,), half)
+        model, feeds = rotary(x, cos, sin, rng.integers(0, 12, (B, S)), **attrs)
+    else:
+        cos, sin = caches((B, S), half)
+        model, feeds = rotary(x, cos, sin, **attrs)
+    want = ort_run(model, feeds)
+    assert_match(pfw_run(to_pfw(model), feeds), want, exact=lambda: reference64(model, feeds))
+
+
+def test_rotary_embedding_float64_closed_form():
+    """ONNX's schema stops at float32 (so neither ONNX Runtime nor the checker
+    takes float64); libpfw runs it, checked against the rotation written out."""
+    import pyfw.format as fmt
+    from pyfw.ir import Graph
+
+    x = r(1, 2, 3, 6, dtype=f64)
+    cos, sin = caches((4,), 3, f64)
+    ids = np.array([[3, 0, 2]], np.int64)
+    g = Graph("g", opset=23)
+    for n, a in (("x", x), ("cos", cos), ("sin", sin), ("ids", ids)):
+        g.add_input(n, str(a.dtype), a.shape)
+    g.add_node("RotaryEmbedding", ["x", "cos", "sin", "ids"], ["y"], name="rope", version=23)
+    g.outputs = ["y"]
+    got = pfw_run(fmt.to_bytes(g), {"x": x, "cos": cos, "sin": sin, "ids": ids})[0]
+    c, s = cos[ids][:, None], sin[ids][:, None]  # (1, 1, 3, 3)
+    x1, x2 = x[..., :3], x[..., 3:]
+    np.testing.assert_allclose(got, np.concatenate([c * x1 - s * x2, s * x1 + c * x2], -1), rtol=1e-12, atol=1e-14)
+
+
+def test_rotary_position_out_of_range_is_named():
+    cos, sin = caches((4,), 4)
+    model, feeds = rotary(r(1, 1, 2, 8), cos, sin, np.array([[0, 4]], np.int64))
+    with pytest.raises(ValueError, match=r"position_ids\) \[0, 1\] is 4; expected 0 to 3"):
         pfw_run(to_pfw(model), feeds)

@@ -54,4 +54,10 @@ def _rms_norm(node, ins, c):
     return [(dtype, x.shape)]
 
 
-RULES = {"Attention": _attention, "RMSNormalization": _rms_norm}
+def _rotary(node, ins, c):
+    """Y like X; the caches and position_ids are checked by the runtime."""
+    _required(c, 3)
+    return [(_same_dtype(c, (0, 1, 2)), ins[0].shape)]
+
+
+RULES = {"Attention": _attention, "RMSNormalization": _rms_norm, "RotaryEmbedding": _rotary}

@@ -159,7 +159,7 @@ RULES.update({op: _copy for op in (
 RULES.update({op: _copy for op in (
     "LayerNormalization", "InstanceNormalization", "GroupNormalization", "LpNormalization")})
 # Transformer blocks: ONNX's semantics per op version, as is.
-RULES.update({op: _copy for op in ("Attention", "RMSNormalization")})
+RULES.update({op: _copy for op in ("Attention", "RMSNormalization", "RotaryEmbedding")})
 
 
 # ---- values ----------------------------------------------------------------

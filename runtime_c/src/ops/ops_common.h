@@ -123,7 +123,7 @@ extern const pfw_op pfw_op_ReduceSum, pfw_op_ReduceMean, pfw_op_ReduceMax, pfw_o
     pfw_op_ReduceL1, pfw_op_ReduceL2, pfw_op_ReduceLogSum, pfw_op_ReduceLogSumExp, pfw_op_ReduceSumSquare,
     pfw_op_ArgMax, pfw_op_ArgMin;
 extern const pfw_op pfw_op_LayerNormalization, pfw_op_InstanceNormalization, pfw_op_GroupNormalization,
-    pfw_op_LpNormalization;
+    pfw_op_LpNormalization, pfw_op_RMSNormalization;
 extern const pfw_op pfw_op_Gemm, pfw_op_MatMul;
 extern const pfw_op pfw_op_Conv;
 extern const pfw_op pfw_op_Squeeze, pfw_op_Unsqueeze;
@@ -135,7 +135,7 @@ extern const pfw_op pfw_op_CastLike, pfw_op_GatherElements, pfw_op_Split;
 extern const pfw_op pfw_op_Pad, pfw_op_CumSum, pfw_op_CumProd, pfw_op_Trilu;
 extern const pfw_op pfw_op_MaxPool, pfw_op_AveragePool, pfw_op_GlobalAveragePool;
 extern const pfw_op pfw_op_BatchNormalization;
-extern const pfw_op pfw_op_Attention;
+extern const pfw_op pfw_op_Attention, pfw_op_RotaryEmbedding;
 extern const pfw_op pfw_op_Reshape, pfw_op_Flatten, pfw_op_Transpose, pfw_op_Concat, pfw_op_Identity;
 
 #endif
