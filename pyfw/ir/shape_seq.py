@@ -1,5 +1,5 @@
 """Shape rules for the transformer and recurrent ops: Attention,
-RMSNormalization, RotaryEmbedding."""
+RMSNormalization, RotaryEmbedding, RNN, GRU, LSTM."""
 from __future__ import annotations
 
 from .shapes import _axis, _required, _same_dtype
@@ -60,4 +60,24 @@ def _rotary(node, ins, c):
     return [(_same_dtype(c, (0, 1, 2)), ins[0].shape)]
 
 
-RULES = {"Attention": _attention, "RMSNormalization": _rms_norm, "RotaryEmbedding": _rotary}
+def _recurrent(node, ins, c):
+    """RNN, GRU, LSTM: Y (seq, dirs, batch, hidden), Y_h and Y_c (dirs, batch,
+    hidden); layout 1 puts batch first in each."""
+    _required(c, 3)
+    dtype = _same_dtype(c, (0, 1, 2))
+    x, r = ins[0].shape, ins[2].shape
+    if x is None or r is None:
+        return [(dtype, None)] * len(node.outputs)
+    if len(x) != 3 or len(r) != 3:
+        raise c.fail(f"{c.name(0)} and {c.name(2)} must be 3-D")
+    dirs = 2 if node.attr("direction", "forward") == "bidirectional" else 1
+    hidden = node.attr("hidden_size", r[2])
+    batch_first = node.attr("layout", 0) == 1
+    seq, batch = (x[1], x[0]) if batch_first else (x[0], x[1])
+    y = (batch, seq, dirs, hidden) if batch_first else (seq, dirs, batch, hidden)
+    state = (batch, dirs, hidden) if batch_first else (dirs, batch, hidden)
+    return [(dtype, y), (dtype, state), (dtype, state)][:len(node.outputs)]
+
+
+RULES = {"Attention": _attention, "RMSNormalization": _rms_norm, "RotaryEmbedding": _rotary,
+         "RNN": _recurrent, "GRU": _recurrent, "LSTM": _recurrent}

@@ -158,8 +158,8 @@ RULES.update({op: _copy for op in (
 )})
 RULES.update({op: _copy for op in (
     "LayerNormalization", "InstanceNormalization", "GroupNormalization", "LpNormalization")})
-# Transformer blocks: ONNX's semantics per op version, as is.
-RULES.update({op: _copy for op in ("Attention", "RMSNormalization", "RotaryEmbedding")})
+# Transformer blocks and recurrent layers: ONNX's semantics per op version, as is.
+RULES.update({op: _copy for op in ("Attention", "RMSNormalization", "RotaryEmbedding", "RNN", "GRU", "LSTM")})
 
 
 # ---- values ----------------------------------------------------------------

@@ -318,8 +318,10 @@ static pfw_status attn_run(pfw_node* node) {
           st(node->out[OUT_Y]->data, f32, ybase + d, acc);
         }
       }
-  if (node->n_out > OUT_PRESENT_K && node->out[OUT_PRESENT_K]) write_present(s, &s->pk, &s->k, node->out[OUT_PRESENT_K]);
-  if (node->n_out > OUT_PRESENT_V && node->out[OUT_PRESENT_V]) write_present(s, &s->pv, &s->v, node->out[OUT_PRESENT_V]);
+  pfw_tensor* present_k = node->n_out > OUT_PRESENT_K ? node->out[OUT_PRESENT_K] : NULL;
+  pfw_tensor* present_v = node->n_out > OUT_PRESENT_V ? node->out[OUT_PRESENT_V] : NULL;
+  if (present_k) write_present(s, &s->pk, &s->k, present_k);
+  if (present_v) write_present(s, &s->pv, &s->v, present_v);
   return PFW_OK;
 }
 

@@ -136,6 +136,7 @@ extern const pfw_op pfw_op_Pad, pfw_op_CumSum, pfw_op_CumProd, pfw_op_Trilu;
 extern const pfw_op pfw_op_MaxPool, pfw_op_AveragePool, pfw_op_GlobalAveragePool;
 extern const pfw_op pfw_op_BatchNormalization;
 extern const pfw_op pfw_op_Attention, pfw_op_RotaryEmbedding;
+extern const pfw_op pfw_op_RNN, pfw_op_GRU, pfw_op_LSTM;
 extern const pfw_op pfw_op_Reshape, pfw_op_Flatten, pfw_op_Transpose, pfw_op_Concat, pfw_op_Identity;
 
 #endif
