@@ -267,3 +267,23 @@ def test_rotary_position_out_of_range_is_named():
     model, feeds = rotary(r(1, 1, 2, 8), cos, sin, np.array([[0, 4]], np.int64))
     with pytest.raises(ValueError, match=r"position_ids\) \[0, 1\] is 4; expected 0 to 3"):
         pfw_run(to_pfw(model), feeds)
+
+
+# ---- IR shape inference ------------------------------------------------------------------
+SHAPES = {
+    "attention_4d": ("Attention", [("q", [2, 3, 4, 8]), ("k", [2, 3, 6, 8]), ("v", [2, 3, 6, 5])], {}, 23, 1),
+    "attention_3d_gqa": ("Attention", [("q", ["B", 4, 24]), ("k", ["B", 6, 8]), ("v", ["B", 6, 10])],
+                         {"q_num_heads": 6, "kv_num_heads": 2}, 23, 1),
+    "attention_past": ("Attention", [("q", [2, 3, 4, 8]), ("k", [2, 3, 6, 8]), ("v", [2, 3, 6, 8]), ("m", [4, 9]),
+                                     ("pk", [2, 3, 3, 8]), ("pv", [2, 3, 3, 8])], {}, 23, 4),
+    "rms_norm": ("RMSNormalization", [("x", ["N", 3, 8]), ("w", [8])], {}, 23, 1),
+    "rotary": ("RotaryEmbedding", [("x", [2, 3, 5, 8]), ("c", [2, 5, 4]), ("s", [2, 5, 4])], {}, 23, 1),
+}
+
+
+@pytest.mark.parametrize("case", SHAPES)
+def test_shapes_match_onnx_shape_inference(case):
+    from test_shapes import ours, oracle, single
+    op, ins, attrs, opset, n_out = SHAPES[case]
+    model = single(op, ins, attrs, opset, n_out)
+    assert ours(model) == oracle(model)

@@ -186,3 +186,15 @@ def test_bad_attributes_are_named(attrs, match):
     g.outputs = ["y"]
     with pytest.raises(pyfw.InvalidModelError, match=f"rec.*{match}"):
         pfw_run(fmt.to_bytes(g), {"x": np.zeros((2, 1, 3), f32)})
+
+
+# ---- IR shape inference ------------------------------------------------------------------
+@pytest.mark.parametrize("op", ["RNN", "GRU", "LSTM"])
+@pytest.mark.parametrize("direction,layout", [("forward", 0), ("bidirectional", 0), ("bidirectional", 1)])
+def test_shapes_match_onnx_shape_inference(op, direction, layout):
+    from test_shapes import W, ours, oracle, single
+    g, dirs = GATES[op], 2 if direction == "bidirectional" else 1
+    ins = [("x", [3, "T", 5] if layout else ["T", 3, 5]), ("w", W(dirs, g * 4, 5)), ("r", W(dirs, g * 4, 4))]
+    model = single(op, ins, {"hidden_size": 4, "direction": direction, "layout": layout}, 22,
+                   3 if op == "LSTM" else 2)
+    assert ours(model) == oracle(model)
