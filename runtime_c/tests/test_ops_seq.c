@@ -57,6 +57,17 @@ static void test_attention_gqa_masked_row(void) {
   tn_free(&t);
 }
 
+/* No keys at all: every row is fully masked, so Y = 0. */
+static void test_attention_no_keys(void) {
+  float q[4] = {1, 2, 3, 4}, kv[1] = {0};
+  tnode t;
+  tn_init(&t, PFW_OP_Attention, 23);
+  F32(&t, q, 1, 1, 2, 2), F32(&t, kv, 1, 1, 0, 2), F32(&t, kv, 1, 1, 0, 2);
+  CHECK_OK(tn_exec(&t));
+  CHECK_CLOSE((float*)t.tout[0].data, ((float[]){0, 0, 0, 0}), 4, 0, 0);
+  tn_free(&t);
+}
+
 static void test_attention_errors(void) {
   float x[48] = {0};
   int64_t lens[1] = {5};
@@ -192,6 +203,7 @@ static void test_rnn_errors(void) {
 int main(void) {
   test_attention_causal_with_past();
   test_attention_gqa_masked_row();
+  test_attention_no_keys();
   test_attention_errors();
   test_rms_norm();
   test_rotary_quarter_turn();

@@ -271,7 +271,7 @@ static pfw_status attn_run(pfw_node* node) {
   }
   pfw_tensor* qk_out = node->n_out > OUT_QK ? node->out[OUT_QK] : NULL;
   double* score = node->scratch;
-  double* bias = score + s->total;
+  double* bias = s->total ? score + s->total : NULL; /* no keys: no scratch, and no offset on NULL */
   int64_t group = s->q.heads / s->k.heads;
   bool f32 = s->f32;
   for (int64_t b = 0; b < s->batch; b++)

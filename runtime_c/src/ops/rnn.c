@@ -298,6 +298,7 @@ static pfw_status rnn_run(pfw_node* node) {
   pfw_tensor* Yh = node->n_out > 1 ? node->out[1] : NULL;
   pfw_tensor* Yc = node->n_out > 2 ? node->out[2] : NULL;
   int64_t H = s->hidden;
+  if (H == 0) return PFW_OK; /* every output is empty, and there is no scratch to offset */
   double* h = node->scratch;
   double *c = h + H, *tmp = c + H, *g = tmp + 2 * H;
   for (int64_t b = 0; b < s->batch; b++) {
