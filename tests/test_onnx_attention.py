@@ -167,6 +167,36 @@ def test_sliding_window(left, right, causal):
           is_causal=causal)
 
 
+# ---- float16 ----------------------------------------------------------------------------
+@pytest.mark.parametrize("case", ["plain", "gqa_causal_past", "mask_mode3", "softmax_precision_float"])
+def test_float16_follows_onnx_rounding(case):
+    """float16 rounds at each step where ONNX's definition computes in float16;
+    ONNX's reference evaluator is that definition, and rtol 1e-3 / atol 1e-7
+    are ONNX's own backend-suite tolerances for it (float16's epsilon is ~1e-3).
+    Not softcap: the evaluator's float32 attribute promotes everything after
+    it to float32, against the spec's "softmax in the input's precision"."""
+    from onnx.reference import ReferenceEvaluator
+    h = np.float16
+    q, k, v = rng.uniform(size=(2, 4, 3, 8)).astype(h), rng.uniform(size=(2, 2, 5, 8)).astype(h), \
+        rng.uniform(size=(2, 2, 5, 8)).astype(h)
+    if case == "plain":
+        args, kw = [q, k[:, :1].repeat(4, 1), v[:, :1].repeat(4, 1)], {}
+    elif case == "gqa_causal_past":
+        past = rng.uniform(size=(2, 2, 2, 8)).astype(h)
+        args, kw = [q, k, v, None, past, past], {"n_outputs": 3, "is_causal": 1}
+    elif case == "mask_mode3":
+        args, kw = [q, k, v, rng.uniform(-1, 1, (3, 5)).astype(h)], {"n_outputs": 4, "qk_matmul_output_mode": 3}
+    else:
+        args, kw = [q, k, v, rng.uniform(size=(3, 5)) < 0.7], {"n_outputs": 4, "qk_matmul_output_mode": 3,
+                                                              "softmax_precision": 1, "opset": 24}
+    model, feeds = attention(args, **kw)
+    want = ReferenceEvaluator(model).run(None, feeds)
+    got = pfw_run(to_pfw(model), feeds)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype == h
+        np.testing.assert_allclose(g.astype(f32), w.astype(f32), rtol=1e-3, atol=1e-7)
+
+
 # ---- bad input -----------------------------------------------------------------------------
 def graph_bytes(shapes, attrs, mask_dtype="float32", version=23):
     """An Attention graph written without ONNX's checker, as a file from

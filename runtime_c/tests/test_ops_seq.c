@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "op_harness.h"
+#include "ops/ops_common.h"
 
 static void outputs(tnode* t, int32_t n) {
   t->node.n_out = n;
@@ -54,6 +55,21 @@ static void test_attention_gqa_masked_row(void) {
   CHECK_OK(tn_exec(&t));
   CHECK_SHAPE(&t.tout[0], 1, 2, 4);
   CHECK_CLOSE((float*)t.tout[0].data, ((float[]){4, 6, 4, 6, 0, 0, 0, 0}), 8, 1e-6, 0);
+  tn_free(&t);
+}
+
+/* bfloat16 (which Python cannot feed): Q = 0 weighs two keys 1/2 each, exactly. */
+static void test_attention_bfloat16(void) {
+  uint16_t q[2] = {0, 0}, k[4], v[4];
+  const float kf[4] = {1, 2, 3, 4}, vf[4] = {1, 2, 3, 4};
+  for (int i = 0; i < 4; i++) k[i] = pfw_float_to_bf16(kf[i]), v[i] = pfw_float_to_bf16(vf[i]);
+  tnode t;
+  tn_init(&t, PFW_OP_Attention, 23);
+  tn_in(&t, PFW_BFLOAT16, q, SH(1, 1, 1, 2)), tn_in(&t, PFW_BFLOAT16, k, SH(1, 1, 2, 2));
+  tn_in(&t, PFW_BFLOAT16, v, SH(1, 1, 2, 2));
+  CHECK_OK(tn_exec(&t));
+  const uint16_t* y = t.tout[0].data;
+  CHECK(t.tout[0].dtype == PFW_BFLOAT16 && pfw_bf16_to_float(y[0]) == 2 && pfw_bf16_to_float(y[1]) == 3);
   tn_free(&t);
 }
 
@@ -203,6 +219,7 @@ static void test_rnn_errors(void) {
 int main(void) {
   test_attention_causal_with_past();
   test_attention_gqa_masked_row();
+  test_attention_bfloat16();
   test_attention_no_keys();
   test_attention_errors();
   test_rms_norm();

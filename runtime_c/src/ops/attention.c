@@ -1,4 +1,4 @@
-/* Attention (opset 23, 24 and 25), float32/float64:
+/* Attention (opset 23, 24 and 25), float32/float64/float16/bfloat16:
  *   Y = softmax(softcap(Q K^T * scale) + bias) V
  * per (batch, query head, query position), with 3-D (B, L, H*D) or 4-D
  * (B, H, L, D) Q/K/V, grouped-query heads (query head h reads key/value head
@@ -6,8 +6,9 @@
  * prepended to K/V (present_key/present_value outputs), and a bias that sums
  * the float or bool attn_mask (padded with -inf past its last column), the
  * causal mask, the sliding window (25) and the nonpad_kv_seqlen padding
- * mask (24). Scores, softmax and the V product are computed in double, so
- * softmax_precision (float32 or wider) is met. A query row whose bias is
+ * mask (24). float32/float64 compute scores, softmax and the V product in
+ * double (meeting any softmax_precision); float16/bfloat16 round each step
+ * where ONNX's definition computes in that type. A query row whose bias is
  * -inf everywhere attends nothing: its probabilities and Y are 0 (the
  * spec's fully-masked-row rule), even where its scores are NaN. */
 #include <math.h>
@@ -32,13 +33,31 @@ typedef struct attn_state {
   int64_t mask_dims[4], mask_strides[4]; /* mask as (B, Hq, Lq, last) with 0 strides where broadcast */
   double scale_sqrt, softcap;
   int64_t mode, left, right;
-  bool causal, f32, mask_bool;
+  pfw_dtype dt;
+  bool causal, mask_bool, lowp, lowp_softmax; /* lowp: float16/bfloat16 */
 } attn_state;
 
-static double ld(const void* p, bool f32, int64_t i) { return f32 ? ((const float*)p)[i] : ((const double*)p)[i]; }
-static void st(void* p, bool f32, int64_t i, double v) {
-  if (f32) ((float*)p)[i] = (float)v;
-  else ((double*)p)[i] = v;
+static double ld(const void* p, pfw_dtype t, int64_t i) {
+  switch (t) {
+    case PFW_FLOAT32: return ((const float*)p)[i];
+    case PFW_FLOAT16: return pfw_half_to_float(((const uint16_t*)p)[i]);
+    case PFW_BFLOAT16: return pfw_bf16_to_float(((const uint16_t*)p)[i]);
+    default: return ((const double*)p)[i];
+  }
+}
+static void st(void* p, pfw_dtype t, int64_t i, double v) {
+  switch (t) {
+    case PFW_FLOAT32: ((float*)p)[i] = (float)v; break;
+    case PFW_FLOAT16: ((uint16_t*)p)[i] = pfw_float_to_half((float)v); break;
+    case PFW_BFLOAT16: ((uint16_t*)p)[i] = pfw_float_to_bf16((float)v); break;
+    default: ((double*)p)[i] = v;
+  }
+}
+/* v rounded to a float16/bfloat16 value, as ONNX's definition computes in that type. */
+static double rnd(pfw_dtype t, double v) {
+  if (t == PFW_FLOAT16) return pfw_half_to_float(pfw_float_to_half((float)v));
+  if (t == PFW_BFLOAT16) return pfw_bf16_to_float(pfw_float_to_bf16((float)v));
+  return v;
 }
 
 static const char* const in_names[] = {"Q", "K", "V", "attn_mask", "past_key", "past_value", "nonpad_kv_seqlen"};
@@ -98,10 +117,13 @@ static pfw_status attn_prepare(pfw_node* node) {
   if (r != PFW_OK) return r;
   for (int32_t i = 1; i < 3 && r == PFW_OK; i++)
     if (!node->in[i]) r = pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) is missing", (int)i, in_names[i]);
-  if (r == PFW_OK) r = pfw_need_float(node, IN_Q);
   if (r != PFW_OK) return r;
   const pfw_tensor* Q = node->in[IN_Q];
   pfw_dtype dt = Q->dtype;
+  bool lowp = dt == PFW_FLOAT16 || dt == PFW_BFLOAT16;
+  if (dt != PFW_FLOAT32 && dt != PFW_FLOAT64 && !lowp)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 (Q) is %s; expected float32, float64, float16 or bfloat16",
+                     pfw_dtype_name(dt));
   int32_t rank = Q->rank;
   if (rank != 3 && rank != 4)
     return pfw_error(PFW_ERR_SHAPE, "input 0 (Q) has rank %d, expected 3 or 4", (int)rank);
@@ -111,7 +133,7 @@ static pfw_status attn_prepare(pfw_node* node) {
   attn_state* s = calloc(1, sizeof *s);
   if (!s) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory");
   node->state = s;
-  s->f32 = dt == PFW_FLOAT32;
+  s->dt = dt, s->lowp = lowp;
   int64_t qh = pfw_attr_int(node, "q_num_heads", 0), kvh = pfw_attr_int(node, "kv_num_heads", 0);
   if (rank == 3 && (qh <= 0 || kvh <= 0))
     return pfw_error(PFW_ERR_INVALID_MODEL,
@@ -169,7 +191,7 @@ static pfw_status attn_prepare(pfw_node* node) {
   if (!(scale > 0) || !isfinite(scale))
     return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'scale' is %g; expected a positive number", scale);
   /* ONNX scales Q and K each by sqrt(scale) rounded to Q's dtype. */
-  s->scale_sqrt = s->f32 ? (double)(float)sqrt(scale) : sqrt(scale);
+  s->scale_sqrt = dt == PFW_FLOAT32 ? (double)(float)sqrt(scale) : rnd(dt, sqrt(scale));
   s->softcap = pfw_attr_float(node, "softcap", 0);
   if (s->softcap < 0 || isnan(s->softcap))
     return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'softcap' is %g; expected >= 0", s->softcap);
@@ -177,11 +199,13 @@ static pfw_status attn_prepare(pfw_node* node) {
   if (s->mode < 0 || s->mode > 3)
     return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'qk_matmul_output_mode' is %lld; expected 0 to 3",
                      (long long)s->mode);
-  int64_t prec = pfw_attr_int(node, "softmax_precision", 1);
-  /* Softmax runs in double: any float type at least as wide as float16 is met. */
-  if (prec != 1 && prec != 10 && prec != 11 && prec != 16)
+  int64_t prec = pfw_attr_int(node, "softmax_precision", 0);
+  if (prec != 0 && prec != 1 && prec != 10 && prec != 11 && prec != 16)
     return pfw_error(PFW_ERR_INVALID_MODEL,
                      "attribute 'softmax_precision' is %lld; expected a float type (1, 10, 11 or 16)", (long long)prec);
+  /* float32/float64 run softmax in double; float16/bfloat16 in their own type
+   * unless float32 or float64 is asked for. */
+  s->lowp_softmax = lowp && prec != 1 && prec != 11;
   int64_t causal = pfw_attr_int(node, "is_causal", 0);
   if (causal != 0 && causal != 1)
     return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'is_causal' is %lld; expected 0 or 1", (long long)causal);
@@ -220,7 +244,7 @@ static void write_present(const attn_state* s, const view* past, const view* cur
         const view* src = old ? past : cur;
         int64_t base = b * src->sb + h * src->sh + (old ? j : j - past->len) * src->sl;
         int64_t o = ((b * cur->heads + h) * s->total + j) * cur->dim;
-        for (int64_t d = 0; d < cur->dim; d++) st(out->data, s->f32, o + d, ld(src->data, s->f32, base + d));
+        for (int64_t d = 0; d < cur->dim; d++) st(out->data, s->dt, o + d, ld(src->data, s->dt, base + d));
       }
 }
 
@@ -250,7 +274,7 @@ static void row_bias(const attn_state* s, const pfw_node* node, int64_t b, int64
     if (m) {
       if (j >= s->mask_dims[3]) v = -INFINITY;
       else if (s->mask_bool) v = ((const uint8_t*)m->data)[mrow + j] ? 0 : -INFINITY;
-      else v = ld(m->data, s->f32, mrow + j);
+      else v = ld(m->data, s->dt, mrow + j);
     }
     int64_t diff = i + offset - j; /* query position minus key position */
     if (s->causal && diff < 0) v = -INFINITY;
@@ -258,6 +282,66 @@ static void row_bias(const attn_state* s, const pfw_node* node, int64_t b, int64
     if (j >= valid) v = -INFINITY;
     bias[j] = v;
   }
+}
+
+/* score[j] = softcap(q . k_j * scale) + bias[j] for query row (b, h, i), with
+ * the qk_matmul_output of modes 0-2; returns whether every bias is -inf.
+ * float16/bfloat16 round where ONNX's definition does: Q and K scaled, each
+ * product accumulated in float32, then each step of softcap and the bias. */
+static bool row_scores(const attn_state* s, int64_t b, int64_t h, int64_t i, const double* bias, double* score,
+                       pfw_tensor* qk_out, int64_t qk_row) {
+  pfw_dtype t = s->dt;
+  int64_t hk = h / (s->q.heads / s->k.heads), qbase = b * s->q.sb + h * s->q.sh + i * s->q.sl;
+  bool all_masked = true;
+  for (int64_t j = 0; j < s->total; j++) {
+    const void* kd;
+    int64_t kbase = kv_at(&s->pk, &s->k, b, hk, j, &kd);
+    double dot = 0;
+    if (s->lowp) {
+      float acc = 0;
+      for (int64_t d = 0; d < s->q.dim; d++)
+        acc += (float)rnd(t, ld(s->q.data, t, qbase + d) * s->scale_sqrt) *
+               (float)rnd(t, ld(kd, t, kbase + d) * s->scale_sqrt);
+      dot = rnd(t, acc);
+    } else {
+      for (int64_t d = 0; d < s->q.dim; d++)
+        dot += ld(s->q.data, t, qbase + d) * s->scale_sqrt * (ld(kd, t, kbase + d) * s->scale_sqrt);
+    }
+    if (qk_out && s->mode == 0) st(qk_out->data, t, qk_row + j, dot);
+    if (s->softcap > 0 && s->lowp) { /* float16/bfloat16 arithmetic runs in float32, rounded per step */
+      float c = (float)s->softcap;
+      dot = rnd(t, c * (float)rnd(t, tanhf((float)rnd(t, (float)dot / c))));
+    } else if (s->softcap > 0) {
+      dot = s->softcap * tanh(dot / s->softcap);
+    }
+    if (qk_out && s->mode == 1) st(qk_out->data, t, qk_row + j, dot);
+    score[j] = rnd(t, dot + bias[j]);
+    if (qk_out && s->mode == 2) st(qk_out->data, t, qk_row + j, score[j]);
+    if (bias[j] != -INFINITY) all_masked = false;
+  }
+  return all_masked;
+}
+
+/* score -> probabilities in place; a fully masked row gets all 0. In
+ * float16/bfloat16 without a wider softmax_precision each step rounds, and
+ * the sum accumulates in float32 (float16) or in bfloat16 itself. */
+static void row_softmax(const attn_state* s, bool all_masked, double* score) {
+  pfw_dtype t = s->lowp_softmax ? s->dt : PFW_FLOAT64;
+  double mx = -INFINITY, sum = 0;
+  for (int64_t j = 0; j < s->total; j++)
+    if (score[j] > mx) mx = score[j];
+  /* exp(x - max) with max = -inf would be NaN: such a row has no weight. */
+  double safe = mx == -INFINITY ? 0 : mx;
+  float fsum = 0;
+  for (int64_t j = 0; j < s->total; j++) {
+    double x = rnd(t, score[j] - safe);
+    score[j] = all_masked ? 0 : s->lowp_softmax ? rnd(t, expf((float)x)) : exp(x);
+    if (t == PFW_BFLOAT16) sum = rnd(t, sum + score[j]);
+    else if (t == PFW_FLOAT16) fsum += (float)score[j];
+    else sum += score[j];
+  }
+  if (t == PFW_FLOAT16) sum = rnd(t, fsum);
+  for (int64_t j = 0; j < s->total; j++) score[j] = rnd(s->dt, sum != 0 ? rnd(t, score[j] / sum) : score[j]);
 }
 
 static pfw_status attn_run(pfw_node* node) {
@@ -272,50 +356,28 @@ static pfw_status attn_run(pfw_node* node) {
   pfw_tensor* qk_out = node->n_out > OUT_QK ? node->out[OUT_QK] : NULL;
   double* score = node->scratch;
   double* bias = s->total ? score + s->total : NULL; /* no keys: no scratch, and no offset on NULL */
-  int64_t group = s->q.heads / s->k.heads;
-  bool f32 = s->f32;
+  pfw_dtype t = s->dt;
   for (int64_t b = 0; b < s->batch; b++)
     for (int64_t h = 0; h < s->q.heads; h++)
       for (int64_t i = 0; i < s->q.len; i++) {
-        int64_t hk = h / group, qbase = b * s->q.sb + h * s->q.sh + i * s->q.sl;
+        int64_t hk = h / (s->q.heads / s->k.heads);
         int64_t qk_row = ((b * s->q.heads + h) * s->q.len + i) * s->total;
         row_bias(s, node, b, h, i, bias);
-        bool all_masked = true;
-        double mx = -INFINITY;
-        for (int64_t j = 0; j < s->total; j++) {
-          const void* kd;
-          int64_t kbase = kv_at(&s->pk, &s->k, b, hk, j, &kd);
-          double dot = 0;
-          for (int64_t d = 0; d < s->q.dim; d++)
-            dot += ld(s->q.data, f32, qbase + d) * s->scale_sqrt * (ld(kd, f32, kbase + d) * s->scale_sqrt);
-          if (qk_out && s->mode == 0) st(qk_out->data, f32, qk_row + j, dot);
-          if (s->softcap > 0) dot = s->softcap * tanh(dot / s->softcap);
-          if (qk_out && s->mode == 1) st(qk_out->data, f32, qk_row + j, dot);
-          score[j] = dot + bias[j];
-          if (qk_out && s->mode == 2) st(qk_out->data, f32, qk_row + j, score[j]);
-          if (bias[j] != -INFINITY) all_masked = false;
-          if (score[j] > mx) mx = score[j];
-        }
-        /* exp(x - max) with max = -inf would be NaN: such a row has no weight. */
-        double sum = 0;
-        for (int64_t j = 0; j < s->total; j++) {
-          score[j] = all_masked ? 0 : exp(score[j] - (mx == -INFINITY ? 0 : mx));
-          sum += score[j];
-        }
-        for (int64_t j = 0; j < s->total; j++) {
-          if (sum != 0) score[j] /= sum;
-          if (qk_out && s->mode == 3) st(qk_out->data, f32, qk_row + j, score[j]);
-        }
+        bool all_masked = row_scores(s, b, h, i, bias, score, qk_out, qk_row);
+        row_softmax(s, all_masked, score);
+        for (int64_t j = 0; qk_out && s->mode == 3 && j < s->total; j++) st(qk_out->data, t, qk_row + j, score[j]);
         int64_t ybase = node->out[OUT_Y]->rank == 4 ? ((b * s->q.heads + h) * s->q.len + i) * s->v.dim
                                                     : (b * s->q.len + i) * s->q.heads * s->v.dim + h * s->v.dim;
         for (int64_t d = 0; d < s->v.dim; d++) {
           double acc = 0;
+          float facc = 0; /* float16/bfloat16 products accumulate in float32 */
           for (int64_t j = 0; j < s->total; j++) {
             const void* vd;
             int64_t vbase = kv_at(&s->pv, &s->v, b, hk, j, &vd);
-            acc += score[j] * ld(vd, f32, vbase + d);
+            if (s->lowp) facc += (float)score[j] * (float)ld(vd, t, vbase + d);
+            else acc += score[j] * ld(vd, t, vbase + d);
           }
-          st(node->out[OUT_Y]->data, f32, ybase + d, acc);
+          st(node->out[OUT_Y]->data, t, ybase + d, s->lowp ? facc : acc);
         }
       }
   pfw_tensor* present_k = node->n_out > OUT_PRESENT_K ? node->out[OUT_PRESENT_K] : NULL;

@@ -73,6 +73,11 @@ pfw_status pfw_bcast_prepare(pfw_node* node, int32_t n_in, pfw_dtype out_dtype);
 #define PFW_CONST_INPUTS(node) ((const pfw_tensor* const*)(node)->in)
 /* True when an int32/int64 tensor holds a 0 (integer division checks). */
 bool pfw_has_zero(const pfw_tensor* t);
+/* float16 and bfloat16 bits <-> float, rounding to nearest even (cast.c). */
+float pfw_half_to_float(uint16_t h);
+uint16_t pfw_float_to_half(float f);
+float pfw_bf16_to_float(uint16_t h);
+uint16_t pfw_float_to_bf16(float f);
 /* Index of a real-number dtype in the order float32, float64, int32, int64,
  * int8, uint8, int16, uint16, uint32, uint64 (for kernel tables), or -1. */
 #define PFW_NUMERIC_TYPES 10
