@@ -197,6 +197,36 @@ def test_float16_follows_onnx_rounding(case):
         np.testing.assert_allclose(g.astype(f32), w.astype(f32), rtol=1e-3, atol=1e-7)
 
 
+# ---- a decoder block ------------------------------------------------------------------------
+def test_decoder_block_with_cache_matches_onnxruntime():
+    """A Llama-style step: RMSNorm, Q/K/V projections, rotary positions after a
+    3-token cache, grouped-query causal Attention with past/present, output
+    projection and residual: the whole block against ONNX Runtime."""
+    B, S, P, Hq, Hkv, D = 2, 5, 3, 4, 2, 8
+    E = Hq * D
+    inits = {"w_norm": r(E), "wq": r(E, Hq * D) / 4, "wk": r(E, Hkv * D) / 4, "wv": r(E, Hkv * D) / 4,
+             "wo": r(Hq * D, E) / 4}
+    angle = np.arange(16)[:, None] / 10000 ** (np.arange(D // 2)[None] / (D // 2))
+    inits.update(cos=np.cos(angle).astype(f32), sin=np.sin(angle).astype(f32),
+                 pos=np.tile(np.arange(P, P + S), (B, 1)).astype(np.int64))
+    mk = helper.make_node
+    nodes = [
+        mk("RMSNormalization", ["x", "w_norm"], ["xn"], epsilon=1e-6),
+        mk("MatMul", ["xn", "wq"], ["q"]), mk("MatMul", ["xn", "wk"], ["k"]), mk("MatMul", ["xn", "wv"], ["v"]),
+        mk("RotaryEmbedding", ["q", "cos", "sin", "pos"], ["qr"], num_heads=Hq),
+        mk("RotaryEmbedding", ["k", "cos", "sin", "pos"], ["kr"], num_heads=Hkv),
+        mk("Attention", ["qr", "kr", "v", "", "past_k", "past_v"], ["y", "present_k", "present_v"],
+           q_num_heads=Hq, kv_num_heads=Hkv, is_causal=1),
+        mk("MatMul", ["y", "wo"], ["o"]), mk("Add", ["x", "o"], ["out"]),
+    ]
+    feeds = {"x": r(B, S, E), "past_k": r(B, Hkv, P, D), "past_v": r(B, Hkv, P, D)}
+    model = build(nodes, [value_info(n, f32, a.shape) for n, a in feeds.items()],
+                  [value_info("out", f32, (B, S, E)), value_info("present_k", f32, (B, Hkv, P + S, D)),
+                   value_info("present_v", f32, (B, Hkv, P + S, D))], inits, opset=23)
+    want = ort_run(model, feeds)
+    assert_match(pfw_run(to_pfw(model), feeds), want, exact=lambda: reference64(model, feeds))
+
+
 # ---- bad input -----------------------------------------------------------------------------
 def graph_bytes(shapes, attrs, mask_dtype="float32", version=23):
     """An Attention graph written without ONNX's checker, as a file from

@@ -7,7 +7,8 @@ import pytest
 from onnx import helper
 
 import pyfw
-from onnx_util import assert_match, build, check_or_reference, ort_run, pfw_run, to_pfw, value_info
+from onnx_util import (assert_match, build, check_or_reference, ort_run, pfw_run, reference64, to_pfw,
+                       value_info)
 
 rng = np.random.default_rng(20261125)
 f32, f64 = np.float32, np.float64
@@ -158,6 +159,30 @@ def test_activations_with_alpha_beta(op):
 def test_lstm_other_activations(acts):
     kw = {"activation_alpha": [0.1]} if "ThresholdedRelu" in acts else {}
     check("LSTM", activations=acts, initial=True, **kw)
+
+
+# ---- stacked layers -------------------------------------------------------------------------
+def test_two_layer_stack_on_computed_inputs():
+    """A 2-layer LSTM -> GRU stack whose inputs, weights' consumers and states
+    are computed by other nodes (arena tensors, not graph inputs), against
+    ONNX Runtime."""
+    T, B, I, H = 5, 2, 3, 4
+    mk = helper.make_node
+    inits = {"w1": r(1, 4 * H, I), "r1": r(1, 4 * H, H), "b1": r(1, 8 * H), "w2": r(2, 3 * H, H),
+             "r2": r(2, 3 * H, H), "axes": np.array([1], np.int64), "lens": np.array([5, 3], np.int32)}
+    nodes = [
+        mk("Relu", ["x"], ["xr"]), mk("Tanh", ["h0"], ["h0t"]), mk("Neg", ["h0"], ["c0"]),
+        mk("LSTM", ["xr", "w1", "r1", "b1", "lens", "h0t", "c0"], ["y1", "yh1", "yc1"], hidden_size=H),
+        mk("Squeeze", ["y1", "axes"], ["y1s"]),
+        mk("GRU", ["y1s", "w2", "r2", "", "lens"], ["y2", "yh2"], hidden_size=H, direction="bidirectional",
+           linear_before_reset=1),
+    ]
+    feeds = {"x": r(T, B, I), "h0": r(1, B, H)}
+    model = build(nodes, [value_info(n, f32, a.shape) for n, a in feeds.items()],
+                  [value_info("y2", f32, (T, 2, B, H)), value_info("yh2", f32, (2, B, H)),
+                   value_info("yc1", f32, (1, B, H))], inits, opset=22)
+    want = ort_run(model, feeds)
+    assert_match(pfw_run(to_pfw(model), feeds), want, exact=lambda: reference64(model, feeds))
 
 
 # ---- bad input ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ enum { OUT_Y, OUT_PRESENT_K, OUT_PRESENT_V, OUT_QK };
 
 /* Element (b, h, l, d) of a 3-D or 4-D Q/K/V sits at b*sb + h*sh + l*sl + d. */
 typedef struct view {
-  const void* data;
+  const void* data; /* set at run */
   int64_t heads, len, dim; /* H, L, D */
   int64_t sb, sh, sl;
 } view;
@@ -65,7 +65,6 @@ static const char* const in_names[] = {"Q", "K", "V", "attn_mask", "past_key", "
 /* A 3-D input splits its hidden size into `heads` heads; a 4-D one has them. */
 static pfw_status make_view(const pfw_node* node, int32_t i, int64_t heads, view* v) {
   const pfw_tensor* t = node->in[i];
-  v->data = t->data;
   if (t->rank == 4) {
     v->heads = t->dims[1], v->len = t->dims[2], v->dim = t->dims[3];
     v->sl = v->dim, v->sh = v->len * v->dim, v->sb = v->heads * v->sh;
@@ -345,7 +344,13 @@ static void row_softmax(const attn_state* s, bool all_masked, double* score) {
 }
 
 static pfw_status attn_run(pfw_node* node) {
-  const attn_state* s = node->state;
+  /* Data pointers are only final once planned: take them now, not from prepare. */
+  attn_state local = *(const attn_state*)node->state;
+  const attn_state* s = &local;
+  local.q.data = node->in[IN_Q]->data, local.k.data = node->in[IN_K]->data, local.v.data = node->in[IN_V]->data;
+  const pfw_tensor* pk = node->n_in > IN_PAST_K ? node->in[IN_PAST_K] : NULL;
+  const pfw_tensor* pv = node->n_in > IN_PAST_V ? node->in[IN_PAST_V] : NULL;
+  local.pk.data = pk ? pk->data : NULL, local.pv.data = pv ? pv->data : NULL;
   const pfw_tensor* np = node->n_in > IN_NONPAD ? node->in[IN_NONPAD] : NULL;
   for (int64_t b = 0; np && b < s->batch; b++) {
     int64_t n = ((const int64_t*)np->data)[b];
