@@ -167,6 +167,15 @@ def test_sliding_window(left, right, causal):
           is_causal=causal)
 
 
+def test_threads_split_rows_without_changing_them():
+    """Query rows run in parallel; each is computed the same whatever the thread count."""
+    args = [r(2, 4, 9, 8), r(2, 2, 7, 8), r(2, 2, 7, 8), r(9, 7)]
+    one = check(args, n_outputs=4, threads=1, is_causal=1, qk_matmul_output_mode=3)
+    for threads in (2, 3):
+        for a, b in zip(one, check(args, n_outputs=4, threads=threads, is_causal=1, qk_matmul_output_mode=3)):
+            np.testing.assert_array_equal(a, b)
+
+
 # ---- float16 ----------------------------------------------------------------------------
 @pytest.mark.parametrize("case", ["plain", "gqa_causal_past", "mask_mode3", "softmax_precision_float"])
 def test_float16_follows_onnx_rounding(case):

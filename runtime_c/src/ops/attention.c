@@ -19,6 +19,7 @@
 
 enum { IN_Q, IN_K, IN_V, IN_MASK, IN_PAST_K, IN_PAST_V, IN_NONPAD };
 enum { OUT_Y, OUT_PRESENT_K, OUT_PRESENT_V, OUT_QK };
+#define ATTN_SLICES 8 /* query-row slices with scratch of their own: up to 8 threads */
 
 /* Element (b, h, l, d) of a 3-D or 4-D Q/K/V sits at b*sb + h*sh + l*sl + d. */
 typedef struct view {
@@ -226,9 +227,9 @@ static pfw_status attn_prepare(pfw_node* node) {
     if (node->out[j]) r = pfw_set_output(node->out[j], dt, 4, out_dims[j]);
   if (r != PFW_OK) return r;
   if (node->n_out > 4) return pfw_error(PFW_ERR_INVALID_MODEL, "expected at most 4 outputs, got %d", (int)node->n_out);
-  /* One row of scores and one of bias. */
+  /* A row of scores and one of bias per slice of the query rows. */
   int64_t bytes;
-  if (pfw_mul_overflows(s->total, 2 * (int64_t)sizeof(double), &bytes))
+  if (pfw_mul_overflows(s->total, 2 * ATTN_SLICES * (int64_t)sizeof(double), &bytes))
     return pfw_error(PFW_ERR_SHAPE, "total sequence length %lld is too large", (long long)s->total);
   node->scratch_size = (size_t)bytes;
   return PFW_OK;
@@ -343,6 +344,52 @@ static void row_softmax(const attn_state* s, bool all_masked, double* score) {
   for (int64_t j = 0; j < s->total; j++) score[j] = rnd(s->dt, sum != 0 ? rnd(t, score[j] / sum) : score[j]);
 }
 
+/* Y row (b, h, i) (and its qk_matmul_output row), with score/bias scratch of total values each. */
+static void attn_row(const attn_state* s, const pfw_node* node, pfw_tensor* qk_out, int64_t b, int64_t h, int64_t i,
+                     double* score, double* bias) {
+  pfw_dtype t = s->dt;
+  int64_t hk = h / (s->q.heads / s->k.heads);
+  int64_t qk_row = ((b * s->q.heads + h) * s->q.len + i) * s->total;
+  row_bias(s, node, b, h, i, bias);
+  bool all_masked = row_scores(s, b, h, i, bias, score, qk_out, qk_row);
+  row_softmax(s, all_masked, score);
+  for (int64_t j = 0; qk_out && s->mode == 3 && j < s->total; j++) st(qk_out->data, t, qk_row + j, score[j]);
+  int64_t ybase = node->out[OUT_Y]->rank == 4 ? ((b * s->q.heads + h) * s->q.len + i) * s->v.dim
+                                              : (b * s->q.len + i) * s->q.heads * s->v.dim + h * s->v.dim;
+  for (int64_t d = 0; d < s->v.dim; d++) {
+    double acc = 0;
+    float facc = 0; /* float16/bfloat16 products accumulate in float32 */
+    for (int64_t j = 0; j < s->total; j++) {
+      const void* vd;
+      int64_t vbase = kv_at(&s->pv, &s->v, b, hk, j, &vd);
+      if (s->lowp) facc += (float)score[j] * (float)ld(vd, t, vbase + d);
+      else acc += score[j] * ld(vd, t, vbase + d);
+    }
+    st(node->out[OUT_Y]->data, t, ybase + d, s->lowp ? facc : acc);
+  }
+}
+
+typedef struct attn_task {
+  const attn_state* s;
+  const pfw_node* node;
+  pfw_tensor* qk_out;
+  int64_t rows; /* B * Hq * Lq */
+} attn_task;
+
+/* Slices [begin, end) of the query rows, each with its own scratch, so the
+ * rows are computed the same whatever the thread count. */
+static void attn_slices(void* p, int64_t begin, int64_t end) {
+  const attn_task* a = p;
+  const attn_state* s = a->s;
+  for (int64_t c = begin; c < end; c++) {
+    double* score = s->total ? (double*)a->node->scratch + c * 2 * s->total : NULL; /* no offset on NULL */
+    double* bias = s->total ? score + s->total : NULL;
+    for (int64_t r = c * a->rows / ATTN_SLICES; r < (c + 1) * a->rows / ATTN_SLICES; r++)
+      attn_row(s, a->node, a->qk_out, r / (s->q.len * s->q.heads), r / s->q.len % s->q.heads, r % s->q.len, score,
+               bias);
+  }
+}
+
 static pfw_status attn_run(pfw_node* node) {
   /* Data pointers are only final once planned: take them now, not from prepare. */
   attn_state local = *(const attn_state*)node->state;
@@ -358,33 +405,8 @@ static pfw_status attn_run(pfw_node* node) {
       return pfw_error(PFW_ERR_INVALID_ARGUMENT, "input 6 (nonpad_kv_seqlen) [%lld] is %lld; expected 0 to %lld",
                        (long long)b, (long long)n, (long long)s->total);
   }
-  pfw_tensor* qk_out = node->n_out > OUT_QK ? node->out[OUT_QK] : NULL;
-  double* score = node->scratch;
-  double* bias = s->total ? score + s->total : NULL; /* no keys: no scratch, and no offset on NULL */
-  pfw_dtype t = s->dt;
-  for (int64_t b = 0; b < s->batch; b++)
-    for (int64_t h = 0; h < s->q.heads; h++)
-      for (int64_t i = 0; i < s->q.len; i++) {
-        int64_t hk = h / (s->q.heads / s->k.heads);
-        int64_t qk_row = ((b * s->q.heads + h) * s->q.len + i) * s->total;
-        row_bias(s, node, b, h, i, bias);
-        bool all_masked = row_scores(s, b, h, i, bias, score, qk_out, qk_row);
-        row_softmax(s, all_masked, score);
-        for (int64_t j = 0; qk_out && s->mode == 3 && j < s->total; j++) st(qk_out->data, t, qk_row + j, score[j]);
-        int64_t ybase = node->out[OUT_Y]->rank == 4 ? ((b * s->q.heads + h) * s->q.len + i) * s->v.dim
-                                                    : (b * s->q.len + i) * s->q.heads * s->v.dim + h * s->v.dim;
-        for (int64_t d = 0; d < s->v.dim; d++) {
-          double acc = 0;
-          float facc = 0; /* float16/bfloat16 products accumulate in float32 */
-          for (int64_t j = 0; j < s->total; j++) {
-            const void* vd;
-            int64_t vbase = kv_at(&s->pv, &s->v, b, hk, j, &vd);
-            if (s->lowp) facc += (float)score[j] * (float)ld(vd, t, vbase + d);
-            else acc += score[j] * ld(vd, t, vbase + d);
-          }
-          st(node->out[OUT_Y]->data, t, ybase + d, s->lowp ? facc : acc);
-        }
-      }
+  attn_task task = {s, node, node->n_out > OUT_QK ? node->out[OUT_QK] : NULL, s->batch * s->q.heads * s->q.len};
+  if (task.rows) pfw_parallel_for(node->pool, ATTN_SLICES, attn_slices, &task);
   pfw_tensor* present_k = node->n_out > OUT_PRESENT_K ? node->out[OUT_PRESENT_K] : NULL;
   pfw_tensor* present_v = node->n_out > OUT_PRESENT_V ? node->out[OUT_PRESENT_V] : NULL;
   if (present_k) write_present(s, &s->pk, &s->k, present_k);
