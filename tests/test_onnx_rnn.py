@@ -161,6 +161,17 @@ def test_lstm_other_activations(acts):
     check("LSTM", activations=acts, initial=True, **kw)
 
 
+@pytest.mark.parametrize("op", ["RNN", "GRU", "LSTM"])
+def test_threads_split_sequences_without_changing_them(op):
+    """(batch row, direction) sequences run in parallel; each is computed the
+    same whatever the thread count."""
+    model, feeds = recurrent(op, batch=5, direction="bidirectional", initial=True, lens=[4, 1, 3, 0, 2])
+    one = check_or_reference(model, feeds, threads=1)
+    for threads in (2, 3):
+        for a, b in zip(one, check_or_reference(model, feeds, threads=threads)):
+            np.testing.assert_array_equal(a, b)
+
+
 # ---- stacked layers -------------------------------------------------------------------------
 def test_two_layer_stack_on_computed_inputs():
     """A 2-layer LSTM -> GRU stack whose inputs, weights' consumers and states

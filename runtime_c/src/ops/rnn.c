@@ -22,6 +22,7 @@ enum { IN_X, IN_W, IN_R, IN_B, IN_LENS, IN_H0, IN_C0, IN_P };
 enum { RNN, GRU, LSTM };
 #define MAX_DIRS 2
 #define MAX_ACTS 3
+#define RNN_SLICES 8 /* (batch row, direction) slices with scratch of their own: up to 8 threads */
 
 typedef enum act_kind {
   A_RELU, A_TANH, A_SIGMOID, A_AFFINE, A_LEAKY, A_THRESH, A_STANH, A_HSIG, A_ELU, A_SOFTSIGN, A_SOFTPLUS
@@ -190,8 +191,11 @@ static pfw_status rnn_prepare_kind(pfw_node* node, int kind) {
   for (int32_t j = 1; j < node->n_out && r == PFW_OK; j++)
     if (node->out[j]) r = pfw_set_output(node->out[j], dt, 3, s->layout1 ? h0_l1 : h0);
   if (r != PFW_OK) return r;
-  /* H and C of one row, two hidden-sized temporaries and the gate inputs, in double. */
-  node->scratch_size = (size_t)(4 * H + GH) * sizeof(double);
+  /* Per slice: H and C of one row, two hidden-sized temporaries and the gate inputs, in double. */
+  int64_t bytes;
+  if (pfw_mul_overflows(4 * H + GH, RNN_SLICES * (int64_t)sizeof(double), &bytes))
+    return pfw_error(PFW_ERR_SHAPE, "hidden size %lld is too large", (long long)H);
+  node->scratch_size = (size_t)bytes;
   return PFW_OK;
 }
 
@@ -289,45 +293,62 @@ static void step(const pfw_node* node, const rnn_state* s, int64_t d, int64_t xr
   }
 }
 
-static pfw_status rnn_run(pfw_node* node) {
-  const rnn_state* s = node->state;
-  const pfw_tensor* lens = opt_in(node, IN_LENS);
+/* Runs direction d of batch row b over its `len` steps; `work` holds 4 * hidden + gates * hidden values. */
+static void rnn_sequence(const pfw_node* node, const rnn_state* s, int64_t b, int64_t d, int64_t len, double* work) {
   const pfw_tensor* h0 = opt_in(node, IN_H0);
   const pfw_tensor* c0 = opt_in(node, IN_C0);
   pfw_tensor* Y = node->n_out > 0 ? node->out[0] : NULL;
   pfw_tensor* Yh = node->n_out > 1 ? node->out[1] : NULL;
   pfw_tensor* Yc = node->n_out > 2 ? node->out[2] : NULL;
-  int64_t H = s->hidden;
-  if (H == 0) return PFW_OK; /* every output is empty, and there is no scratch to offset */
-  double* h = node->scratch;
-  double *c = h + H, *tmp = c + H, *g = tmp + 2 * H;
+  int64_t H = s->hidden, sr = state_row(s, d, b);
+  double *h = work, *c = h + H, *tmp = c + H, *g = tmp + 2 * H;
+  for (int64_t k = 0; k < H; k++) {
+    h[k] = h0 ? ld(h0->data, s->f32, sr + k) : 0;
+    c[k] = c0 ? ld(c0->data, s->f32, sr + k) : 0;
+  }
+  bool back = s->reverse || d == 1;
+  for (int64_t n = 0; n < len; n++) {
+    int64_t t = back ? len - 1 - n : n;
+    step(node, s, d, x_row(s, t, b), h, c, g, tmp);
+    if (Y)
+      for (int64_t k = 0; k < H; k++) st(Y->data, s->f32, y_row(s, t, d, b) + k, h[k]);
+  }
+  for (int64_t t = len; Y && t < s->seq; t++)
+    for (int64_t k = 0; k < H; k++) st(Y->data, s->f32, y_row(s, t, d, b) + k, 0);
+  /* A row with no steps has zero states, as ONNX Runtime gives (ONNX is silent). */
+  for (int64_t k = 0; k < H; k++) {
+    if (Yh) st(Yh->data, s->f32, sr + k, len ? h[k] : 0);
+    if (Yc) st(Yc->data, s->f32, sr + k, len ? c[k] : 0);
+  }
+}
+
+static int64_t row_len(const pfw_node* node, const rnn_state* s, int64_t b) {
+  const pfw_tensor* lens = opt_in(node, IN_LENS);
+  return lens ? ((const int32_t*)lens->data)[b] : s->seq;
+}
+
+/* Slices [begin, end) of the (batch row, direction) sequences, each with its
+ * own scratch, so every sequence is computed the same whatever the thread count. */
+static void rnn_slices(void* p, int64_t begin, int64_t end) {
+  const pfw_node* node = p;
+  const rnn_state* s = node->state;
+  int64_t rows = s->batch * s->dirs, work = 4 * s->hidden + s->gates * s->hidden;
+  for (int64_t c = begin; c < end; c++)
+    for (int64_t r = c * rows / RNN_SLICES; r < (c + 1) * rows / RNN_SLICES; r++)
+      rnn_sequence(node, s, r / s->dirs, r % s->dirs, row_len(node, s, r / s->dirs),
+                   (double*)node->scratch + c * work);
+}
+
+static pfw_status rnn_run(pfw_node* node) {
+  const rnn_state* s = node->state;
   for (int64_t b = 0; b < s->batch; b++) {
-    int64_t len = lens ? ((const int32_t*)lens->data)[b] : s->seq;
+    int64_t len = row_len(node, s, b);
     if (len < 0 || len > s->seq)
       return pfw_error(PFW_ERR_INVALID_ARGUMENT, "input 4 (sequence_lens) [%lld] is %lld; expected 0 to %lld",
                        (long long)b, (long long)len, (long long)s->seq);
-    for (int64_t d = 0; d < s->dirs; d++) {
-      int64_t sr = state_row(s, d, b);
-      for (int64_t k = 0; k < H; k++) {
-        h[k] = h0 ? ld(h0->data, s->f32, sr + k) : 0;
-        c[k] = c0 ? ld(c0->data, s->f32, sr + k) : 0;
-      }
-      bool back = s->reverse || d == 1;
-      for (int64_t n = 0; n < len; n++) {
-        int64_t t = back ? len - 1 - n : n;
-        step(node, s, d, x_row(s, t, b), h, c, g, tmp);
-        if (Y)
-          for (int64_t k = 0; k < H; k++) st(Y->data, s->f32, y_row(s, t, d, b) + k, h[k]);
-      }
-      for (int64_t t = len; Y && t < s->seq; t++)
-        for (int64_t k = 0; k < H; k++) st(Y->data, s->f32, y_row(s, t, d, b) + k, 0);
-      /* A row with no steps has zero states, as ONNX Runtime gives (ONNX is silent). */
-      for (int64_t k = 0; k < H; k++) {
-        if (Yh) st(Yh->data, s->f32, sr + k, len ? h[k] : 0);
-        if (Yc) st(Yc->data, s->f32, sr + k, len ? c[k] : 0);
-      }
-    }
   }
+  if (s->hidden == 0) return PFW_OK; /* every output is empty, and there is no scratch to offset */
+  pfw_parallel_for(node->pool, RNN_SLICES, rnn_slices, node);
   return PFW_OK;
 }
 
