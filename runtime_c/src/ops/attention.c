@@ -227,9 +227,9 @@ static pfw_status attn_prepare(pfw_node* node) {
     if (node->out[j]) r = pfw_set_output(node->out[j], dt, 4, out_dims[j]);
   if (r != PFW_OK) return r;
   if (node->n_out > 4) return pfw_error(PFW_ERR_INVALID_MODEL, "expected at most 4 outputs, got %d", (int)node->n_out);
-  /* A row of scores and one of bias per slice of the query rows. */
+  /* Per slice of the query rows: a row of scores, one of bias and V's head size of sums. */
   int64_t bytes;
-  if (pfw_mul_overflows(s->total, 2 * ATTN_SLICES * (int64_t)sizeof(double), &bytes))
+  if (pfw_mul_overflows(2 * s->total + s->v.dim, ATTN_SLICES * (int64_t)sizeof(double), &bytes))
     return pfw_error(PFW_ERR_SHAPE, "total sequence length %lld is too large", (long long)s->total);
   node->scratch_size = (size_t)bytes;
   return PFW_OK;
@@ -303,9 +303,13 @@ static bool row_scores(const attn_state* s, int64_t b, int64_t h, int64_t i, con
         acc += (float)rnd(t, ld(s->q.data, t, qbase + d) * s->scale_sqrt) *
                (float)rnd(t, ld(kd, t, kbase + d) * s->scale_sqrt);
       dot = rnd(t, acc);
+    } else if (t == PFW_FLOAT32) { /* the common case, without a dtype switch per element */
+      const float *qp = (const float*)s->q.data + qbase, *kp = (const float*)kd + kbase;
+      for (int64_t d = 0; d < s->q.dim; d++) dot += (double)qp[d] * kp[d];
+      dot *= s->scale_sqrt * s->scale_sqrt;
     } else {
-      for (int64_t d = 0; d < s->q.dim; d++)
-        dot += ld(s->q.data, t, qbase + d) * s->scale_sqrt * (ld(kd, t, kbase + d) * s->scale_sqrt);
+      for (int64_t d = 0; d < s->q.dim; d++) dot += ld(s->q.data, t, qbase + d) * ld(kd, t, kbase + d);
+      dot *= s->scale_sqrt * s->scale_sqrt;
     }
     if (qk_out && s->mode == 0) st(qk_out->data, t, qk_row + j, dot);
     if (s->softcap > 0 && s->lowp) { /* float16/bfloat16 arithmetic runs in float32, rounded per step */
@@ -344,9 +348,10 @@ static void row_softmax(const attn_state* s, bool all_masked, double* score) {
   for (int64_t j = 0; j < s->total; j++) score[j] = rnd(s->dt, sum != 0 ? rnd(t, score[j] / sum) : score[j]);
 }
 
-/* Y row (b, h, i) (and its qk_matmul_output row), with score/bias scratch of total values each. */
+/* Y row (b, h, i) (and its qk_matmul_output row), with score/bias scratch of
+ * total values each and acc of V's head size. */
 static void attn_row(const attn_state* s, const pfw_node* node, pfw_tensor* qk_out, int64_t b, int64_t h, int64_t i,
-                     double* score, double* bias) {
+                     double* score, double* bias, double* acc) {
   pfw_dtype t = s->dt;
   int64_t hk = h / (s->q.heads / s->k.heads);
   int64_t qk_row = ((b * s->q.heads + h) * s->q.len + i) * s->total;
@@ -356,17 +361,21 @@ static void attn_row(const attn_state* s, const pfw_node* node, pfw_tensor* qk_o
   for (int64_t j = 0; qk_out && s->mode == 3 && j < s->total; j++) st(qk_out->data, t, qk_row + j, score[j]);
   int64_t ybase = node->out[OUT_Y]->rank == 4 ? ((b * s->q.heads + h) * s->q.len + i) * s->v.dim
                                               : (b * s->q.len + i) * s->q.heads * s->v.dim + h * s->v.dim;
-  for (int64_t d = 0; d < s->v.dim; d++) {
-    double acc = 0;
-    float facc = 0; /* float16/bfloat16 products accumulate in float32 */
-    for (int64_t j = 0; j < s->total; j++) {
-      const void* vd;
-      int64_t vbase = kv_at(&s->pv, &s->v, b, hk, j, &vd);
-      if (s->lowp) facc += (float)score[j] * (float)ld(vd, t, vbase + d);
-      else acc += score[j] * ld(vd, t, vbase + d);
+  for (int64_t d = 0; d < s->v.dim; d++) acc[d] = 0;
+  for (int64_t j = 0; j < s->total; j++) {
+    const void* vd;
+    int64_t vbase = kv_at(&s->pv, &s->v, b, hk, j, &vd);
+    double p = score[j];
+    if (s->lowp) { /* float16/bfloat16 products accumulate in float32 */
+      for (int64_t d = 0; d < s->v.dim; d++) acc[d] = (float)acc[d] + (float)p * (float)ld(vd, t, vbase + d);
+    } else if (t == PFW_FLOAT32) {
+      const float* vp = (const float*)vd + vbase;
+      for (int64_t d = 0; d < s->v.dim; d++) acc[d] += p * vp[d];
+    } else {
+      for (int64_t d = 0; d < s->v.dim; d++) acc[d] += p * ld(vd, t, vbase + d);
     }
-    st(node->out[OUT_Y]->data, t, ybase + d, s->lowp ? facc : acc);
   }
+  for (int64_t d = 0; d < s->v.dim; d++) st(node->out[OUT_Y]->data, t, ybase + d, acc[d]);
 }
 
 typedef struct attn_task {
@@ -381,12 +390,15 @@ typedef struct attn_task {
 static void attn_slices(void* p, int64_t begin, int64_t end) {
   const attn_task* a = p;
   const attn_state* s = a->s;
+  int64_t per = 2 * s->total + s->v.dim; /* scratch values per slice */
   for (int64_t c = begin; c < end; c++) {
-    double* score = s->total ? (double*)a->node->scratch + c * 2 * s->total : NULL; /* no offset on NULL */
-    double* bias = s->total ? score + s->total : NULL;
+    double* base = per ? (double*)a->node->scratch + c * per : NULL; /* no offset on NULL */
+    double* score = s->total ? base : NULL;
+    double* bias = s->total ? base + s->total : NULL;
+    double* acc = s->v.dim ? base + 2 * s->total : NULL;
     for (int64_t r = c * a->rows / ATTN_SLICES; r < (c + 1) * a->rows / ATTN_SLICES; r++)
       attn_row(s, a->node, a->qk_out, r / (s->q.len * s->q.heads), r / s->q.len % s->q.heads, r % s->q.len, score,
-               bias);
+               bias, acc);
   }
 }
 
