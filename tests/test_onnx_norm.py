@@ -101,3 +101,40 @@ def test_lpnorm_zero_row():
     x[1] = 0
     run("LpNormalization", [x], axis=1, p=2)
     run("LpNormalization", [x], axis=1, p=1)
+
+
+# ---- RMSNormalization (opset 23) --------------------------------------------------------
+RMS = [  # (X shape, axis, scale shape)
+    pytest.param((2, 3, 8), -1, (8,), id="last_axis"),
+    pytest.param((2, 3, 8), 1, (3, 8), id="axis1"),
+    pytest.param((2, 3, 4, 5), 0, (2, 3, 4, 5), id="axis0_all"),
+    pytest.param((2, 3, 4, 5), 1, (4, 1), id="broadcast_scale"),
+    pytest.param((4, 16), 1, (1,), id="scalar_scale"),
+    pytest.param((5, 300), -1, (300,), id="long_row"),
+]
+
+
+@pytest.mark.parametrize("dtype", [f32, f64], ids=["float32", "float64"])
+@pytest.mark.parametrize("shape,axis,pshape", RMS)
+def test_rmsnorm(shape, axis, pshape, dtype):
+    run("RMSNormalization", [r(*shape, dtype=dtype), Init(r(*pshape, dtype=dtype))], opset=23, axis=axis,
+        epsilon=1e-3)
+
+
+def test_rmsnorm_default_epsilon_scale_fed():
+    run("RMSNormalization", [r(3, 7), r(7)], opset=23)
+
+
+def test_rmsnorm_scale_that_does_not_broadcast_is_named():
+    import pyfw
+    import pyfw.format as fmt
+    from onnx_util import pfw_run
+    from pyfw.ir import Graph
+
+    g = Graph("g", opset=23)
+    g.add_input("x", "float32", (2, 6))
+    g.add_constant("w", np.ones(4, f32))
+    g.add_node("RMSNormalization", ["x", "w"], ["y"], name="rms", version=23)
+    g.outputs = ["y"]
+    with pytest.raises(pyfw.InvalidModelError, match=r"rms.*scale\) dim 0 is 4; it must be 1 or 6"):
+        pfw_run(fmt.to_bytes(g), {"x": np.zeros((2, 6), f32)})

@@ -618,6 +618,9 @@ SHAPE_RULES: dict[str, ShapeRule] = {
 from .shape_ops import RULES as _SHAPE_OP_RULES  # noqa: E402
 
 SHAPE_RULES.update(_SHAPE_OP_RULES)
+from .shape_seq import RULES as _SHAPE_SEQ_RULES  # noqa: E402
+
+SHAPE_RULES.update(_SHAPE_SEQ_RULES)
 SHAPE_RULES["LRN"] = _unary
 SHAPE_RULES.update({op: _unary for op in (
     "Abs", "Neg", "Sign", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round",

@@ -161,6 +161,8 @@ RULES.update({op: _copy for op in (
 RULES.update({op: _copy for op in (
     "GridSample", "Swish", "Shrink", "EyeLike", "DepthToSpace", "SpaceToDepth", "GatherND",
     "ReverseSequence")})
+# Transformer blocks and recurrent layers: ONNX's semantics per op version, as is.
+RULES.update({op: _copy for op in ("Attention", "RMSNormalization", "RotaryEmbedding", "RNN", "GRU", "LSTM")})
 
 
 # ---- values ----------------------------------------------------------------

@@ -12,13 +12,14 @@
 
 #define H_MAX_IO 8
 #define H_MAX_ATTRS 12
+#define H_MAX_OUT 4
 
 typedef struct tnode {
   pfw_node node;
   pfw_node_desc desc;
-  pfw_tensor tin[H_MAX_IO], tout[2];
+  pfw_tensor tin[H_MAX_IO], tout[H_MAX_OUT];
   pfw_tensor* pin[H_MAX_IO];
-  pfw_tensor* pout[2];
+  pfw_tensor* pout[H_MAX_OUT];
   pfw_attr attrs[H_MAX_ATTRS];
   int64_t ints[H_MAX_ATTRS][16];
 } tnode;
@@ -110,7 +111,7 @@ static inline pfw_status tn_run(tnode* t) {
 static inline void tn_free(tnode* t) {
   free(t->node.state);
   t->node.state = NULL;
-  for (int32_t j = 0; j < 2; j++) {
+  for (int32_t j = 0; j < H_MAX_OUT; j++) {
     free(t->tout[j].data);
     t->tout[j].data = NULL;
   }

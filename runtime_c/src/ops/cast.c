@@ -10,8 +10,8 @@
 
 static bool castable(pfw_dtype d) { return pfw_dtype_size(d) != 0; }
 
-/* IEEE binary16 <-> float, round to nearest even. */
-static float half_to_float(uint16_t h) {
+/* IEEE binary16 <-> float, round to nearest even (declared in ops_common.h). */
+float pfw_half_to_float(uint16_t h) {
   uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1F, man = h & 0x3FF, bits;
   if (exp == 0x1F) {
     bits = sign | 0x7F800000u | (man << 13);
@@ -32,7 +32,7 @@ static float half_to_float(uint16_t h) {
   return f;
 }
 
-static uint16_t float_to_half(float f) {
+uint16_t pfw_float_to_half(float f) {
   uint32_t x;
   memcpy(&x, &f, 4);
   uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
@@ -47,14 +47,14 @@ static uint16_t float_to_half(float f) {
   return sign | (uint16_t)(r >> 13);
 }
 
-static float bf16_to_float(uint16_t h) {
+float pfw_bf16_to_float(uint16_t h) {
   uint32_t bits = (uint32_t)h << 16;
   float f;
   memcpy(&f, &bits, 4);
   return f;
 }
 
-static uint16_t float_to_bf16(float f) {
+uint16_t pfw_float_to_bf16(float f) {
   uint32_t x;
   memcpy(&x, &f, 4);
   if ((x & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((x >> 16) | 0x40); /* quiet NaN */
@@ -68,8 +68,8 @@ static long double load(const void* p, pfw_dtype d) {
   switch (d) {
     case PFW_FLOAT32: return v.f;
     case PFW_FLOAT64: return v.g;
-    case PFW_FLOAT16: return half_to_float(v.uh);
-    case PFW_BFLOAT16: return bf16_to_float(v.uh);
+    case PFW_FLOAT16: return pfw_half_to_float(v.uh);
+    case PFW_BFLOAT16: return pfw_bf16_to_float(v.uh);
     case PFW_INT8: return v.b;
     case PFW_UINT8: case PFW_BOOL: return v.ub;
     case PFW_INT16: return v.h;
@@ -93,8 +93,8 @@ static void store(void* p, pfw_dtype d, long double x) {
   switch (d) {
     case PFW_FLOAT32: v.f = (float)x; break;
     case PFW_FLOAT64: v.g = (double)x; break;
-    case PFW_FLOAT16: v.uh = float_to_half((float)x); break;
-    case PFW_BFLOAT16: v.uh = float_to_bf16((float)x); break;
+    case PFW_FLOAT16: v.uh = pfw_float_to_half((float)x); break;
+    case PFW_BFLOAT16: v.uh = pfw_float_to_bf16((float)x); break;
     case PFW_BOOL: v.ub = x != 0; break;
     case PFW_INT8: v.b = (int8_t)sat(x, INT8_MIN, INT8_MAX); break;
     case PFW_UINT8: v.ub = (uint8_t)sat(x, 0, UINT8_MAX); break;

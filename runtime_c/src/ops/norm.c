@@ -1,10 +1,11 @@
 /* BatchNormalization in inference mode, float32:
  * Y = (X - mean) / sqrt(var + epsilon) * scale + B, per channel (dim 1).
  *
- * LayerNormalization, InstanceNormalization, GroupNormalization (opset 21)
- * and LpNormalization, float32/float64: statistics of each normalised block
- * in double, in a fixed order. */
+ * LayerNormalization, InstanceNormalization, GroupNormalization (opset 21),
+ * LpNormalization and RMSNormalization (opset 23), float32/float64:
+ * statistics of each normalised block in double, in a fixed order. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops_common.h"
@@ -273,9 +274,78 @@ static pfw_status lp_run(pfw_node* node) {
   return PFW_OK;
 }
 
+/* ---- RMSNormalization (opset 23): x / sqrt(mean(x^2) + epsilon) * scale over
+ * dims [axis, rank); scale broadcasts to those dims (right-aligned, each of
+ * its dims 1 or equal), so element i of a block reads scale at a stride sum. */
+
+typedef struct rms_state {
+  int32_t axis, n; /* n: the normalised dims */
+  int64_t dims[PFW_MAX_RANK], scale_strides[PFW_MAX_RANK];
+} rms_state;
+
+static pfw_status rms_prepare(pfw_node* node) {
+  pfw_status s = pfw_need_io(node, 2, 2);
+  if (s == PFW_OK) s = pfw_need_float(node, 0);
+  if (s != PFW_OK) return s;
+  const pfw_tensor* x = node->in[0];
+  s = need_rank(x, 1, "...");
+  if (s == PFW_OK) s = pfw_check_input(node, 1, x->dtype, -1);
+  if (s != PFW_OK) return s;
+  if (pfw_attr_int(node, "stash_type", 1) != 1)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "attribute 'stash_type' other than 1 (float32) is not supported");
+  rms_state* r = calloc(1, sizeof *r);
+  if (!r) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory");
+  node->state = r;
+  s = pfw_norm_axis(pfw_attr_int(node, "axis", -1), x->rank, "attribute 'axis'", &r->axis);
+  if (s != PFW_OK) return s;
+  const pfw_tensor* scale = node->in[1];
+  r->n = x->rank - r->axis;
+  if (scale->rank > r->n)
+    return pfw_error(PFW_ERR_SHAPE, "input 1 (scale) has rank %d; it must broadcast to the %d normalised dims",
+                     (int)scale->rank, (int)r->n);
+  int64_t stride = 1;
+  for (int32_t k = r->n - 1; k >= 0; k--) {
+    int32_t a = k - (r->n - scale->rank); /* scale's own axis */
+    int64_t want = x->dims[r->axis + k], d = a >= 0 ? scale->dims[a] : 1;
+    if (d != 1 && d != want)
+      return pfw_error(PFW_ERR_SHAPE, "input 1 (scale) dim %d is %lld; it must be 1 or %lld (input 0 dim %d)", (int)a,
+                       (long long)d, (long long)want, (int)(r->axis + k));
+    r->dims[k] = want;
+    r->scale_strides[k] = d == 1 ? 0 : stride;
+    stride *= d;
+  }
+  return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
+}
+
+static pfw_status rms_run(pfw_node* node) {
+  const rms_state* r = node->state;
+  const pfw_tensor* x = node->in[0];
+  bool f32 = x->dtype == PFW_FLOAT32;
+  int64_t n = numel_from(x, r->axis), outer = n ? pfw_numel(x) / n : 0;
+  double eps = pfw_attr_float(node, "epsilon", 1e-5f);
+  for (int64_t o = 0; o < outer; o++) {
+    double sq = 0;
+    for (int64_t i = 0; i < n; i++) {
+      double v = ld(x->data, f32, o * n + i);
+      sq += v * v;
+    }
+    double inv = 1 / sqrt(sq / (double)n + eps);
+    for (int64_t i = 0; i < n; i++) {
+      int64_t rest = i, k_scale = 0;
+      for (int32_t k = r->n - 1; k >= 0; k--) {
+        k_scale += (rest % r->dims[k]) * r->scale_strides[k];
+        rest /= r->dims[k];
+      }
+      st(node->out[0]->data, f32, o * n + i, ld(x->data, f32, o * n + i) * inv * ld(node->in[1]->data, f32, k_scale));
+    }
+  }
+  return PFW_OK;
+}
+
 /* Each block's statistics are read before any of its elements is written
  * (normalize_block and lp_run make two passes), so all may run in place. */
 const pfw_op pfw_op_LayerNormalization = {PFW_OP_LayerNormalization, ln_prepare, ln_run, PFW_OPF_INPLACE};
 const pfw_op pfw_op_InstanceNormalization = {PFW_OP_InstanceNormalization, in_prepare, in_run, PFW_OPF_INPLACE};
 const pfw_op pfw_op_GroupNormalization = {PFW_OP_GroupNormalization, gn_prepare, gn_run, PFW_OPF_INPLACE};
 const pfw_op pfw_op_LpNormalization = {PFW_OP_LpNormalization, lp_prepare, lp_run, PFW_OPF_INPLACE};
+const pfw_op pfw_op_RMSNormalization = {PFW_OP_RMSNormalization, rms_prepare, rms_run, PFW_OPF_INPLACE};

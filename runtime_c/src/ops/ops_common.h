@@ -81,6 +81,11 @@ pfw_status pfw_bcast_prepare(pfw_node* node, int32_t n_in, pfw_dtype out_dtype);
 #define PFW_CONST_INPUTS(node) ((const pfw_tensor* const*)(node)->in)
 /* True when an int32/int64 tensor holds a 0 (integer division checks). */
 bool pfw_has_zero(const pfw_tensor* t);
+/* float16 and bfloat16 bits <-> float, rounding to nearest even (cast.c). */
+float pfw_half_to_float(uint16_t h);
+uint16_t pfw_float_to_half(float f);
+float pfw_bf16_to_float(uint16_t h);
+uint16_t pfw_float_to_bf16(float f);
 /* Index of a real-number dtype in the order float32, float64, int32, int64,
  * int8, uint8, int16, uint16, uint32, uint64 (for kernel tables), or -1. */
 #define PFW_NUMERIC_TYPES 10
@@ -131,7 +136,7 @@ extern const pfw_op pfw_op_ReduceSum, pfw_op_ReduceMean, pfw_op_ReduceMax, pfw_o
     pfw_op_ReduceL1, pfw_op_ReduceL2, pfw_op_ReduceLogSum, pfw_op_ReduceLogSumExp, pfw_op_ReduceSumSquare,
     pfw_op_ArgMax, pfw_op_ArgMin;
 extern const pfw_op pfw_op_LayerNormalization, pfw_op_InstanceNormalization, pfw_op_GroupNormalization,
-    pfw_op_LpNormalization;
+    pfw_op_LpNormalization, pfw_op_RMSNormalization;
 extern const pfw_op pfw_op_Gemm, pfw_op_MatMul;
 extern const pfw_op pfw_op_Conv, pfw_op_ConvTranspose;
 extern const pfw_op pfw_op_Squeeze, pfw_op_Unsqueeze;
@@ -158,6 +163,8 @@ extern const pfw_op pfw_op_CastLike, pfw_op_GatherElements, pfw_op_Split;
 extern const pfw_op pfw_op_Pad, pfw_op_CumSum, pfw_op_CumProd, pfw_op_Trilu;
 extern const pfw_op pfw_op_MaxPool, pfw_op_AveragePool, pfw_op_GlobalAveragePool;
 extern const pfw_op pfw_op_BatchNormalization;
+extern const pfw_op pfw_op_Attention, pfw_op_RotaryEmbedding;
+extern const pfw_op pfw_op_RNN, pfw_op_GRU, pfw_op_LSTM;
 extern const pfw_op pfw_op_Reshape, pfw_op_Flatten, pfw_op_Transpose, pfw_op_Concat, pfw_op_Identity;
 
 #endif
