@@ -27,7 +27,7 @@ const (
 )
 
 var dtypeInfo = map[DType]struct {
-	name string
+	name   string
 	goType reflect.Type
 }{
 	Float32:  {"float32", reflect.TypeFor[[]float32]()},
