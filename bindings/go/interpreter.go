@@ -160,6 +160,9 @@ func (it *Interpreter) Outputs() []TensorInfo { return copyInfos(it.outputs) }
 // Close frees the interpreter (and the model, if it was closed and this was
 // its last interpreter). Calling Close again is a no-op.
 func (it *Interpreter) Close() error {
+	if it == nil {
+		return nil
+	}
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	if it.ptr == nil {
@@ -175,6 +178,9 @@ func (it *Interpreter) Close() error {
 // RunNamed runs one inference with inputs given by name; every input of
 // the model must be present.
 func (it *Interpreter) RunNamed(feeds map[string]Tensor) ([]Tensor, error) {
+	if it == nil {
+		return nil, ErrClosed
+	}
 	ordered := make([]Tensor, len(it.inputs))
 	for name := range feeds {
 		if it.inputIndex(name) < 0 {
@@ -211,6 +217,9 @@ func (it *Interpreter) inputNames() []string {
 // Run runs one inference with one tensor per input, in order, resizing
 // inputs whose shape changed. It returns new tensors, one per output.
 func (it *Interpreter) Run(inputs ...Tensor) ([]Tensor, error) {
+	if it == nil {
+		return nil, ErrClosed
+	}
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	if it.ptr == nil {

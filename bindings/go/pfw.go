@@ -121,6 +121,9 @@ func newModel(ptr *C.pfw_model) *Model {
 // Metadata returns the value stored under key (e.g. "producer"); an *Error
 // with StatusNotFound when the key is absent.
 func (m *Model) Metadata(key string) (string, error) {
+	if m == nil {
+		return "", ErrClosed
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -141,6 +144,9 @@ func (m *Model) Metadata(key string) (string, error) {
 // model is freed when the last of them is closed. Calling Close again is a
 // no-op.
 func (m *Model) Close() error {
+	if m == nil {
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.closed {
@@ -164,7 +170,7 @@ func (m *Model) freeIfUnused() {
 func (m *Model) acquire() (*C.pfw_model, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
+	if m.closed || m.ptr == nil {
 		return nil, ErrClosed
 	}
 	m.interps++

@@ -179,6 +179,26 @@ func TestUseAfterClose(t *testing.T) {
 	if _, err := model.Metadata("producer"); !errors.Is(err, pfw.ErrClosed) {
 		t.Errorf("Metadata after Close: %v", err)
 	}
+	// Zero and nil handles behave as closed ones.
+	var zeroModel pfw.Model
+	if _, err := zeroModel.NewInterpreter(); !errors.Is(err, pfw.ErrClosed) {
+		t.Errorf("NewInterpreter on a zero Model: %v", err)
+	}
+	var zeroIt pfw.Interpreter
+	var nilIt *pfw.Interpreter
+	var nilModel *pfw.Model
+	if _, err := zeroIt.Run(x); !errors.Is(err, pfw.ErrClosed) {
+		t.Errorf("Run on a zero Interpreter: %v", err)
+	}
+	if _, err := nilIt.Run(x); !errors.Is(err, pfw.ErrClosed) {
+		t.Errorf("Run on a nil Interpreter: %v", err)
+	}
+	if _, err := pfw.NewInterpreter(nil, pfw.Options{}); !errors.Is(err, &pfw.Error{Status: pfw.StatusInvalidArgument}) {
+		t.Errorf("NewInterpreter(nil): %v", err)
+	}
+	if zeroIt.Close() != nil || nilIt.Close() != nil || nilModel.Close() != nil || zeroModel.Close() != nil {
+		t.Error("Close on a zero or nil handle failed")
+	}
 }
 
 // Many interpreters from one model on many goroutines give identical bytes,
