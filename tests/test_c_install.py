@@ -95,3 +95,14 @@ def test_pkg_config_example(prefix, golden, tmp_path):
     run("cc", "-std=c11", "-Wall", "-Wextra", "-Werror", ROOT / "examples/c/run_model.c", "-o", exe, *flags,
         f"-Wl,-rpath,{libdir(prefix)}")
     check_runs(exe, golden, tmp_path)
+
+
+@pytest.mark.skipif(not shutil.which("go"), reason="needs the Go toolchain")
+def test_go_binding_against_installed_library(prefix, golden, tmp_path):
+    """bindings/go built with -tags pfw_pkgconfig links the installed libpfw;
+    its suite checks the golden models against ONNX Runtime."""
+    lib = libdir(prefix)
+    env = dict(os.environ, PKG_CONFIG_PATH=str(lib / "pkgconfig"), LD_LIBRARY_PATH=str(lib),
+               PFW_TEST_DATA=str(golden[0]))
+    res = run("go", "test", "-count=1", "-tags", "pfw_pkgconfig", "./...", cwd=ROOT / "bindings/go", env=env)
+    assert "ok" in res.stdout, res.stdout
