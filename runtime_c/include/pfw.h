@@ -9,6 +9,11 @@
  *    gives a message naming what was wrong and where.
  *  - Ownership is stated on each call. "Borrowed" pointers stay valid for the
  *    lifetime of the object that returned them unless stated otherwise.
+ *    Pointer arguments (paths, names, dims, buffers) are only read or written
+ *    during the call; the library keeps no reference to them.
+ *  - A failed call allocates nothing for the caller to free. The loaders and
+ *    pfw_interpreter_create set *out to NULL on failure; other calls leave
+ *    their `out` arguments untouched.
  *  - No callbacks, no varargs.
  *
  * Threading
@@ -16,7 +21,13 @@
  *    any number of interpreters on any threads.
  *  - A pfw_interpreter (and the pfw_tensor handles it returns) must be used
  *    by one thread at a time.
- *  - pfw_last_error() is per thread.
+ *  - pfw_options are used by one thread at a time; they are copied at
+ *    interpreter creation, so sharing them afterwards is safe.
+ *  - Functions on no object (version, status/dtype names and sizes) may be
+ *    called from any thread at any time.
+ *  - pfw_last_error() is per thread: read it on the thread that made the
+ *    failed call, before that thread makes another pfw_ call.
+ * Each call below names its thread rule as "Threads:" where it adds to these.
  */
 #ifndef PFW_H
 #define PFW_H
@@ -88,33 +99,35 @@ PFW_API const char* pfw_version(void);
  * borrowed and valid until the next pfw_ call on this thread. */
 PFW_API const char* pfw_last_error(void);
 
-/* Name of a status ("PFW_ERR_INVALID_MODEL"). Static storage. */
+/* Name of a status ("PFW_ERR_INVALID_MODEL"). Static storage; never free. */
 PFW_API const char* pfw_status_name(pfw_status status);
 
 /* Size in bytes of one element of dtype; 0 for STRING/UNDEFINED/unknown. */
 PFW_API size_t pfw_dtype_size(pfw_dtype dtype);
 
-/* Name of a dtype as ONNX/NumPy spell it ("float32"). Static storage. */
+/* Name of a dtype as ONNX/NumPy spell it ("float32"). Static storage; never free. */
 PFW_API const char* pfw_dtype_name(pfw_dtype dtype);
 
 /* ---- model ------------------------------------------------------------- */
 
 /* Maps the file at `path` read-only and verifies it. On success *out is a new
  * model owned by the caller (free with pfw_model_free). Weights are used in
- * place from the mapping; no copy is made. */
+ * place from the mapping; no copy is made. `path` is borrowed for the call.
+ * Threads: any; loads on several threads at once are independent. */
 PFW_API pfw_status pfw_model_load_file(const char* path, pfw_model** out);
 
 /* Verifies `size` bytes at `data` and loads them. The bytes are copied into an
  * aligned allocation: the caller keeps ownership of `data` and may free it as
- * soon as this returns. *out is owned by the caller. */
+ * soon as this returns. *out is owned by the caller. Threads: any. */
 PFW_API pfw_status pfw_model_load_buffer(const void* data, size_t size, pfw_model** out);
 
 /* Frees a model. Interpreters created from it must be freed first.
- * NULL is a no-op. */
+ * NULL is a no-op. Threads: no other thread may be using the model. */
 PFW_API void pfw_model_free(pfw_model* model);
 
-/* Looks up a metadata value by key. *value is borrowed from the model (valid
- * until pfw_model_free). PFW_ERR_NOT_FOUND when the key is absent. */
+/* Looks up a metadata value by key (`key` borrowed for the call). *value is
+ * borrowed from the model (valid until pfw_model_free). PFW_ERR_NOT_FOUND when
+ * the key is absent. Threads: any, concurrently with other model readers. */
 PFW_API pfw_status pfw_model_get_metadata(const pfw_model* model, const char* key,
                                           const char** value);
 
@@ -122,7 +135,7 @@ PFW_API pfw_status pfw_model_get_metadata(const pfw_model* model, const char* ke
 
 /* Creates options with defaults (1 thread, "cpu"). Owned by the caller; free
  * with pfw_options_free. Options are copied by pfw_interpreter_create, so they
- * may be freed right after. */
+ * may be freed right after. pfw_options_free(NULL) is a no-op. */
 PFW_API pfw_status pfw_options_create(pfw_options** out);
 PFW_API void pfw_options_free(pfw_options* options);
 
@@ -148,13 +161,19 @@ PFW_API pfw_status pfw_options_set_arena_limit(pfw_options* options, uint64_t by
  * Dynamic dimensions start at 1. When the model only fits other values of
  * them (e.g. a Reshape needing a batch that divides by 5), or needs the values
  * of inputs to know its shapes, creation succeeds and planning waits for the
- * inputs (resize, copy, then allocate or invoke). */
+ * inputs (resize, copy, then allocate or invoke).
+ * Threads: any; many threads may create interpreters from one model at once. */
 PFW_API pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* options,
                                           pfw_interpreter** out);
 
-/* Frees an interpreter and every pfw_tensor it handed out. NULL is a no-op. */
+/* Frees an interpreter and every pfw_tensor it handed out. NULL is a no-op.
+ * Threads: not while another thread uses the interpreter or its tensors. */
 PFW_API void pfw_interpreter_free(pfw_interpreter* interpreter);
 
+/* Number of graph inputs / outputs (0 for NULL). Plain values; nothing to free.
+ * Threads: these and every call below on an interpreter or its tensors follow
+ * the one-thread-at-a-time rule of that interpreter; different interpreters
+ * run in parallel. */
 PFW_API int32_t pfw_interpreter_input_count(const pfw_interpreter* interpreter);
 PFW_API int32_t pfw_interpreter_output_count(const pfw_interpreter* interpreter);
 
@@ -186,12 +205,13 @@ PFW_API pfw_status pfw_interpreter_allocate(pfw_interpreter* interpreter);
  * Outputs are valid until the next invoke or resize. */
 PFW_API pfw_status pfw_interpreter_invoke(pfw_interpreter* interpreter);
 
-/* Bytes of the interpreter's activation arena (for tests and tools). */
+/* Bytes of the interpreter's activation arena (for tests and tools); 0 for NULL. */
 PFW_API size_t pfw_interpreter_arena_size(const pfw_interpreter* interpreter);
 
 /* ---- tensors (borrowed handles from an interpreter) -------------------- */
 
-/* Name; borrowed, valid as long as the model. */
+/* Name; borrowed, valid as long as the model ("" for NULL). The queries below
+ * return plain values (UNDEFINED, 0 or -1 for NULL); nothing to free. */
 PFW_API const char* pfw_tensor_name(const pfw_tensor* tensor);
 PFW_API pfw_dtype pfw_tensor_dtype(const pfw_tensor* tensor);
 /* Current rank and dimensions (after any resize). dim() returns -1 for an
@@ -210,13 +230,14 @@ PFW_API size_t pfw_tensor_byte_size(const pfw_tensor* tensor);
  * outputs and constants. */
 PFW_API const void* pfw_tensor_data(const pfw_tensor* tensor);
 
-/* Copies exactly pfw_tensor_byte_size() bytes from `src` into an input tensor.
- * `size` must equal that byte size (PFW_ERR_SHAPE otherwise). Copying out of a
- * non-input tensor fails with PFW_ERR_INVALID_ARGUMENT while a plan is
- * pending. */
+/* Copies exactly pfw_tensor_byte_size() bytes from `src` (borrowed for the
+ * call; the caller keeps it) into an input tensor.
+ * `size` must equal that byte size (PFW_ERR_SHAPE otherwise). */
 PFW_API pfw_status pfw_tensor_copy_from_buffer(pfw_tensor* tensor, const void* src, size_t size);
 
-/* Copies the tensor's bytes to `dst`; `size` must equal pfw_tensor_byte_size(). */
+/* Copies the tensor's bytes to `dst` (caller-owned, written during the call);
+ * `size` must equal pfw_tensor_byte_size(). Copying out of a non-input tensor
+ * fails with PFW_ERR_INVALID_ARGUMENT while a plan is pending. */
 PFW_API pfw_status pfw_tensor_copy_to_buffer(const pfw_tensor* tensor, void* dst, size_t size);
 
 #ifdef __cplusplus

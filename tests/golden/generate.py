@@ -79,7 +79,73 @@ def cnn(rng) -> tuple[onnx.ModelProto, list[np.ndarray]]:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)]), [x]
 
 
-MODELS = {"mlp": mlp, "cnn": cnn}
+def dtypes(rng) -> tuple[onnx.ModelProto, list[np.ndarray]]:
+    """Inputs and outputs of every dtype the bindings map: float32, int64,
+    bool, uint8, int32 (Gather, Where, ArgMax, Cast, Add, Greater, Xor, Tile)."""
+    zero = np.array(0.0, dtype=np.float32)
+    nodes = [
+        helper.make_node("Gather", ["x", "idx"], ["g"], name="gather", axis=1),
+        helper.make_node("Where", ["mask", "g", "zero"], ["masked"], name="where"),
+        helper.make_node("ArgMax", ["x"], ["argmax"], name="argmax", axis=1, keepdims=0),
+        helper.make_node("Cast", ["q"], ["q32"], name="cast", to=TensorProto.INT32),
+        helper.make_node("Add", ["q32", "k"], ["sum"], name="add"),
+        helper.make_node("Greater", ["g", "zero"], ["positive"], name="greater"),
+        helper.make_node("Xor", ["positive", "mask"], ["xor"], name="xor"),
+        helper.make_node("Tile", ["q", "reps"], ["tiled"], name="tile"),
+    ]
+    vi = helper.make_tensor_value_info
+    g = helper.make_graph(nodes, "dtypes",
+                          [vi("x", TensorProto.FLOAT, ["N", 6]), vi("idx", TensorProto.INT64, [3]),
+                           vi("mask", TensorProto.BOOL, ["N", 3]), vi("q", TensorProto.UINT8, ["N", 3]),
+                           vi("k", TensorProto.INT32, ["N", 3])],
+                          [vi("masked", TensorProto.FLOAT, ["N", 3]), vi("argmax", TensorProto.INT64, ["N"]),
+                           vi("sum", TensorProto.INT32, ["N", 3]), vi("xor", TensorProto.BOOL, ["N", 3]),
+                           vi("tiled", TensorProto.UINT8, ["N", 6])],
+                          [_init("zero", zero), _init("reps", np.array([1, 2], dtype=np.int64))])
+    n = 4
+    inputs = [rng.standard_normal((n, 6)).astype(np.float32), np.array([5, 0, 2], dtype=np.int64),
+              rng.random((n, 3)) < 0.5, rng.integers(0, 256, (n, 3), dtype=np.uint8),
+              rng.integers(-1000, 1000, (n, 3), dtype=np.int32)]
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)]), inputs
+
+
+def attention(rng) -> tuple[onnx.ModelProto, list[np.ndarray]]:
+    """One head of self-attention over (batch, seq, dim) with an output
+    projection, a residual and LayerNormalization; batch dynamic."""
+    seq, dim = 5, 8
+    w = {k: rng.standard_normal((dim, dim)).astype(np.float32) * 0.4 for k in ("wq", "wk", "wv", "wo")}
+    bo = rng.standard_normal(dim).astype(np.float32) * 0.1
+    gamma = rng.uniform(0.5, 1.5, dim).astype(np.float32)
+    beta = rng.standard_normal(dim).astype(np.float32) * 0.1
+    nodes = [
+        helper.make_node("MatMul", ["x", "wq"], ["q"], name="q_proj"),
+        helper.make_node("MatMul", ["x", "wk"], ["k"], name="k_proj"),
+        helper.make_node("MatMul", ["x", "wv"], ["v"], name="v_proj"),
+        helper.make_node("Transpose", ["k"], ["kt"], name="k_transpose", perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["q", "kt"], ["scores"], name="scores"),
+        helper.make_node("Mul", ["scores", "scale"], ["scaled"], name="scale"),
+        helper.make_node("Softmax", ["scaled"], ["attn"], name="softmax", axis=-1),
+        helper.make_node("MatMul", ["attn", "v"], ["ctx"], name="context"),
+        helper.make_node("Reshape", ["ctx", "rows"], ["ctx2d"], name="flatten_rows"),
+        helper.make_node("MatMul", ["ctx2d", "wo"], ["proj"], name="o_proj"),
+        helper.make_node("Add", ["proj", "bo"], ["projb"], name="o_bias"),
+        helper.make_node("Reshape", ["projb", "bsd"], ["o"], name="unflatten_rows"),
+        helper.make_node("Add", ["x", "o"], ["res"], name="residual"),
+        helper.make_node("LayerNormalization", ["res", "gamma", "beta"], ["y"], name="layer_norm",
+                         axis=-1, epsilon=1e-5),
+    ]
+    inits = [_init(k, v) for k, v in w.items()] + [
+        _init("scale", np.array(1.0 / np.sqrt(dim), dtype=np.float32)), _init("bo", bo),
+        _init("rows", np.array([-1, dim], dtype=np.int64)), _init("bsd", np.array([-1, seq, dim], dtype=np.int64)),
+        _init("gamma", gamma), _init("beta", beta)]
+    g = helper.make_graph(nodes, "attention",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", seq, dim])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", seq, dim])], inits)
+    x = rng.standard_normal((2, seq, dim)).astype(np.float32)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)]), [x]
+
+
+MODELS = {"mlp": mlp, "cnn": cnn, "dtypes": dtypes, "attention": attention}
 
 
 def main() -> int:

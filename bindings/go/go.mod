@@ -1,0 +1,3 @@
+module github.com/pyfw/pyfw/bindings/go
+
+go 1.26
