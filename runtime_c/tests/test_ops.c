@@ -177,10 +177,10 @@ static void test_binary_errors(void) {
   CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
   CHECK_ERROR_HAS("input 1 has dtype int32, expected float32");
   tn_init(&t, PFW_OP_Sub, 14);
-  tn_in(&t, PFW_UINT8, a, DIMS(2));
-  tn_in(&t, PFW_UINT8, b, DIMS(2));
+  tn_in(&t, PFW_BOOL, a, DIMS(2));
+  tn_in(&t, PFW_BOOL, b, DIMS(2));
   CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
-  CHECK_ERROR_HAS("uint8");
+  CHECK_ERROR_HAS("bool");
   tn_init(&t, PFW_OP_Add, 14);
   F32(&t, a, 2, 3);
   CHECK_STATUS(tn_prepare(&t), PFW_ERR_INVALID_MODEL);
