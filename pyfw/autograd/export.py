@@ -1,4 +1,5 @@
-"""pyfw.export: trace one eval-mode forward into a pyfw.ir.Graph and save it as .pfw.
+"""pyfw.export: trace one eval-mode forward into a pyfw.ir.Graph (`trace`) and
+save it as .pfw (`export`; pyfw.onnx.export writes the same graph as ONNX).
 
 Each exportable op calls tensor.emit(onnx_op, inputs, output, **attrs) as it runs;
 tensors the trace has not seen are parameters or constants and become initializers.
@@ -54,10 +55,10 @@ class _Tracer:
                         version=VERSIONS[op], **attrs)
 
 
-def export(model, example_inputs, path):
-    """Runs `model` once in eval mode on example_inputs and writes `path` (.pfw).
-    The leading (batch) dimension of every input and output is dynamic."""
-    from pyfw.format import save
+def trace(model, example_inputs):
+    """Runs `model` once in eval mode on example_inputs and returns the graph
+    of what it computed, shapes inferred. The leading (batch) dimension of
+    every input and output is dynamic."""
     from pyfw.ir import Graph, infer_shapes
     from pyfw.nn.modules import Module
 
@@ -102,5 +103,13 @@ def export(model, example_inputs, path):
         g.outputs.append(oname)
     g.toposort()
     infer_shapes(g)
+    return g
+
+
+def export(model, example_inputs, path):
+    """Traces `model` (see trace) and writes `path` (.pfw); returns the graph."""
+    from pyfw.format import save
+
+    g = trace(model, example_inputs)
     save(g, path)
     return g
