@@ -168,3 +168,18 @@ def test_export_errors_name_the_node_or_tensor():
     g.tensors["W"].quant = pyfw.ir.QuantParams([0.1], [0])
     with pytest.raises(UnsupportedError, match="'W'.*quantization"):
         pyfw.onnx.export_model(g)
+
+
+def test_bfloat16_constants_export_as_bfloat16():
+    bits = np.asarray([0x3F80, 0xC040, 0x3E20], np.uint16)  # 1.0, -3.0, 0.15625 in bfloat16
+    w = onnx.TensorProto(name="w", data_type=onnx.TensorProto.BFLOAT16, dims=[3], raw_data=bits.tobytes())
+    nodes = [helper.make_node("Cast", ["w"], ["wf"], to=onnx.TensorProto.FLOAT),
+             helper.make_node("Add", ["x", "wf"], ["y"])]
+    graph = helper.make_graph(nodes, "bf", [value_info("x", f32, [2, 3])], [value_info("y", f32, [2, 3])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 10
+    exported = pyfw.onnx.export_model(pyfw.onnx.import_model(model))
+    onnx.checker.check_model(exported, full_check=True)
+    assert exported.graph.initializer[0].data_type == onnx.TensorProto.BFLOAT16
+    feeds = {"x": rng.standard_normal((2, 3)).astype(f32)}
+    np.testing.assert_array_equal(ort_run(exported, feeds)[0], feeds["x"] + np.asarray([1.0, -3.0, 0.15625], f32))
