@@ -194,6 +194,32 @@ def test_batchnorm_stays_when_conv_output_has_other_readers():
     assert ops(after)["BatchNormalization"] == 1
 
 
+@pytest.mark.parametrize("first", ["Conv", "Gemm"])
+def test_per_channel_mul_and_add_fold_into_weights(first):
+    if first == "Conv":
+        node = helper.make_node("Conv", ["x", "W", "B"], ["h"], pads=[1, 1, 1, 1])
+        inits = {"W": randn(4, 2, 3, 3), "B": randn(4), "k": randn(4, 1, 1), "d": randn(1, 4, 1, 1)}
+        shape = [2, 2, 5, 5]
+    else:
+        node = helper.make_node("Gemm", ["x", "W", "B"], ["h"], transB=1, beta=0.5)
+        inits = {"W": randn(4, 3), "B": randn(2, 4), "k": np.asarray(1.7, f32), "d": randn(4)}
+        shape = [2, 3]
+    nodes = [node, helper.make_node("Mul", ["k", "h"], ["m"]), helper.make_node("Add", ["m", "d"], ["a"]),
+             helper.make_node("Mul", ["a", "k"], ["y"])]
+    model = build(nodes, [value_info("x", f32, shape)], [value_info("y", f32, None)], inits)
+    _, after = check_pass(model, {"x": randn(*shape)}, passes.fold_scale_shift)
+    assert ops(after) == Counter({first: 1})
+
+
+def test_mul_that_varies_over_space_is_not_folded():
+    nodes = [helper.make_node("Conv", ["x", "W"], ["h"]), helper.make_node("Mul", ["h", "k"], ["m"]),
+             helper.make_node("Add", ["m", "x2"], ["y"])]
+    model = build(nodes, [value_info("x", f32, [1, 2, 4, 4]), value_info("x2", f32, [3, 1, 1])],
+                  [value_info("y", f32, None)], {"W": randn(3, 2, 1, 1), "k": randn(1, 1, 4, 4)})
+    _, after = check_pass(model, {"x": randn(1, 2, 4, 4), "x2": randn(3, 1, 1)}, passes.fold_scale_shift)
+    assert ops(after) == Counter({"Conv": 1, "Mul": 1, "Add": 1})
+
+
 ACTIVATIONS = [("Relu", {}, []), ("LeakyRelu", {"alpha": 0.2}, []), ("Sigmoid", {}, []), ("Tanh", {}, []),
                ("HardSigmoid", {"alpha": 0.3, "beta": 0.4}, []), ("HardSwish", {}, []),
                ("Clip", {}, [-0.5, 0.75]), ("Clip", {}, [None, 0.5])]

@@ -36,6 +36,41 @@ def _takes_over(g: Graph, first: Node, second: Node) -> None:
     g.tensors.pop(old, None)
 
 
+def _channels(g: Graph, node: Node) -> int | None:
+    """Output channels of a Conv/Gemm whose weights (and bias) are float32
+    constants and that has no fused activation yet, else None. The channel is
+    axis 1 of the output: Conv's feature maps, Gemm's columns."""
+    if node.domain or node.op_type not in ("Conv", "Gemm") or "activation" in node.attrs:
+        return None
+    w = constant(g, node.inputs[1])
+    bias_name = node.inputs[2] if len(node.inputs) > 2 else ""
+    bias = constant(g, bias_name)
+    if w is None or w.dtype != np.float32 or (bias_name and (bias is None or bias.dtype != np.float32)):
+        return None
+    if node.op_type == "Conv":
+        return w.shape[0] if w.ndim >= 3 else None
+    if w.ndim != 2 or (bias is not None and bias.ndim > 2):
+        return None
+    return w.shape[0] if node.attr("transB", 0) else w.shape[1]
+
+
+def _apply_affine(g: Graph, node: Node, scale: np.ndarray, shift: np.ndarray) -> None:
+    """Makes `node` compute y * scale + shift per output channel (float64
+    vectors): W scaled along its output channels, bias' = bias * scale + shift."""
+    w = constant(g, node.inputs[1]).astype(np.float64)
+    bias_name = node.inputs[2] if len(node.inputs) > 2 else ""
+    bias = np.zeros(scale.shape) if not bias_name else constant(g, bias_name).astype(np.float64)
+    if node.op_type == "Conv":
+        w = w * scale.reshape((-1,) + (1,) * (w.ndim - 1))
+    else:
+        w = w * (scale[:, None] if node.attr("transB", 0) else scale[None, :])
+        bias = bias * node.attr("beta", 1.0)  # C may be [M, N]: scaled along its columns
+        node.attrs["beta"] = 1.0
+    node.inputs[1] = _add_const(g, f"{node.inputs[1]}_fused", w.astype(np.float32))
+    new_bias = bias * scale + shift
+    node.inputs[2:] = [_add_const(g, f"{bias_name or node.outputs[0]}_fused", new_bias.astype(np.float32))]
+
+
 def fold_batchnorm(graph: Graph) -> Graph:
     """BatchNormalization(Conv(x, W, b)) = Conv(x, W * s, (b - mean) * s + B)
     with s = scale / sqrt(var + epsilon) per output channel; for Gemm the
@@ -46,41 +81,52 @@ def fold_batchnorm(graph: Graph) -> Graph:
     producers, consumers = g.producers(), g.consumers()
     for bn in [n for n in g.nodes if n.op_type == "BatchNormalization" and not n.domain]:
         prev = producers.get(bn.inputs[0])
-        if prev is None or prev.domain or prev.op_type not in ("Conv", "Gemm") or "activation" in prev.attrs:
+        m = None if prev is None else _channels(g, prev)
+        if m is None or len(bn.inputs) != 5 or single_consumer(g, prev.outputs[0], consumers) is not bn:
             continue
-        if single_consumer(g, prev.outputs[0], consumers) is not bn or len(bn.inputs) != 5:
+        if prev.op_type == "Gemm" and g.tensor(bn.inputs[0]).rank != 2:
             continue
         stats = [constant(g, i) for i in bn.inputs[1:]]
-        w = constant(g, prev.inputs[1])
-        bias_name = prev.inputs[2] if len(prev.inputs) > 2 else ""
-        bias = constant(g, bias_name)
-        if any(s is None for s in stats) or w is None or (bias_name and bias is None):
+        if any(v is None or v.dtype != np.float32 or v.shape != (m,) for v in stats):
             continue
-        if w.dtype != np.float32 or any(s.dtype != np.float32 or s.ndim != 1 for s in stats):
-            continue
-        scale, shift, mean, var = (s.astype(np.float64) for s in stats)
+        scale, shift, mean, var = (v.astype(np.float64) for v in stats)
         s = scale / np.sqrt(var + bn.attr("epsilon", 1e-5))
-        if prev.op_type == "Conv":
-            if w.ndim < 3 or w.shape[0] != s.shape[0]:
-                continue
-            new_w = w * s.reshape((-1,) + (1,) * (w.ndim - 1))
-            b = np.zeros(w.shape[0]) if bias is None else bias.astype(np.float64)
-            new_b = (b - mean) * s + shift
-        else:
-            trans_b = prev.attr("transB", 0)
-            if w.ndim != 2 or w.shape[0 if trans_b else 1] != s.shape[0] or g.tensor(bn.inputs[0]).rank != 2:
-                continue
-            new_w = w * (s[:, None] if trans_b else s[None, :])
-            beta = prev.attr("beta", 1.0)
-            b = np.zeros(s.shape[0]) if bias is None else beta * bias.astype(np.float64)
-            if b.ndim > 2:
-                continue
-            new_b = (b - mean) * s + shift  # broadcasts along the columns, like C
-            prev.attrs["beta"] = 1.0
-        prev.inputs[1] = _add_const(g, f"{prev.inputs[1]}_bn", new_w.astype(np.float32))
-        new_b_name = _add_const(g, f"{bias_name or prev.outputs[0]}_bn", new_b.astype(np.float32))
-        prev.inputs[2:] = [new_b_name]
+        _apply_affine(g, prev, s, shift - mean * s)
         _takes_over(g, prev, bn)
+    return drop_unreferenced(g)
+
+
+def _per_channel(value: np.ndarray | None, rank: int | None, m: int) -> np.ndarray | None:
+    """`value` as a float64 vector of m channels when, broadcast against an
+    output of `rank` dims with channels on axis 1, it varies at most along
+    the channel axis (so the result keeps the output's shape)."""
+    if value is None or value.dtype != np.float32 or rank is None or value.ndim > rank or rank < 2:
+        return None
+    shape = (1,) * (rank - value.ndim) + value.shape
+    if any(d != 1 for i, d in enumerate(shape) if i != 1) or shape[1] not in (1, m):
+        return None
+    return np.broadcast_to(value.reshape(-1).astype(np.float64), (m,)).copy()
+
+
+def fold_scale_shift(graph: Graph) -> Graph:
+    """Mul and Add of a per-channel constant after a Conv or Gemm (a
+    BatchNormalization some exporters spell out) go into its weights and bias."""
+    g = graph.copy()
+    infer_shapes(g)
+    for node in [n for n in g.nodes if n.op_type in ("Conv", "Gemm")]:
+        while (m := _channels(g, node)) is not None:
+            nxt = single_consumer(g, node.outputs[0])
+            if nxt is None or nxt.domain or nxt.op_type not in ("Mul", "Add") or len(nxt.inputs) != 2:
+                break
+            other = nxt.inputs[1] if nxt.inputs[0] == node.outputs[0] else nxt.inputs[0]
+            v = _per_channel(constant(g, other), g.tensor(node.outputs[0]).rank, m)
+            if v is None:
+                break
+            if nxt.op_type == "Mul":
+                _apply_affine(g, node, v, np.zeros(m))
+            else:
+                _apply_affine(g, node, np.ones(m), v)
+            _takes_over(g, node, nxt)
     return drop_unreferenced(g)
 
 
