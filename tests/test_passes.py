@@ -328,3 +328,22 @@ def test_mlp_with_batchnorm_optimizes_to_fused_gemms():
     model = build(nodes, [value_info("x", f32, [5, 4])], [value_info("y", f32, None)], inits)
     _, after = check_pass(model, {"x": randn(5, 4)}, optimize)
     assert ops(after) == Counter({"Gemm": 2})
+
+
+def test_fold_constants_folds_what_libpfw_can_when_one_node_fails():
+    """A constant node libpfw cannot run stays; the others still fold."""
+    g = pyfw.ir.Graph()
+    a, b = randn(3), randn(3)
+    g.add_constant("a", a)
+    g.add_constant("b", b)
+    g.add_input("x", "float32", (3,))
+    g.add_node("Add", ["a", "b"], ["s"], version=14)
+    g.add_node("NoSuchOp", ["s"], ["t"])
+    g.add_node("Mul", ["a", "a"], ["sq"], version=14)
+    g.add_node("Add", ["t", "sq"], ["u"], version=14)
+    g.add_node("Add", ["x", "u"], ["y"], version=14)
+    g.outputs.append("y")
+    after = passes.fold_constants(g)
+    assert [n.op_type for n in after.nodes] == ["NoSuchOp", "Add", "Add"]
+    np.testing.assert_array_equal(after.tensors["s"].data, a + b)
+    np.testing.assert_array_equal(after.tensors["sq"].data, a * a)

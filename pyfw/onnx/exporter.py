@@ -75,7 +75,6 @@ def _attribute(name: str, value, schema, where: str) -> AttributeProto:
 
 class _Exporter:
     def __init__(self, graph: Graph):
-        self.g = graph
         self.opset = graph.opset
         self.nodes: list[onnx.NodeProto] = []
         self.extra_inits: list[onnx.TensorProto] = []
