@@ -1,6 +1,7 @@
 """The `pyfw` command: convert, inspect and run models.
 
-    pyfw convert model.onnx -o model.pfw
+    pyfw convert model.onnx -o model.pfw      (optimised; --no-optimize keeps the graph as imported)
+    pyfw convert model.pfw -o model.onnx
     pyfw inspect model.pfw
     pyfw run model.pfw --input x.npy --output out.npz
 
@@ -40,7 +41,7 @@ def _fmt_shape(shape) -> str:
 
 
 # ---- convert -----------------------------------------------------------------
-def _onnx_to_pfw(src: str, dst: str) -> "Graph":  # noqa: F821
+def _onnx_to_pfw(src: str, dst: str, optimize: bool = True) -> "Graph":  # noqa: F821
     from .format import save
     from .ir import infer_shapes
     try:
@@ -50,19 +51,37 @@ def _onnx_to_pfw(src: str, dst: str) -> "Graph":  # noqa: F821
     graph = import_model(src)
     graph.validate()
     infer_shapes(graph)
+    if optimize:
+        from .ir.passes import optimize as _optimize
+        graph = _optimize(graph)
     save(graph, dst)
     return graph
 
 
-# (source suffix, target suffix) -> converter. pfw -> onnx joins with the exporter.
-CONVERTERS: dict[tuple[str, str], Callable[[str, str], object]] = {
+def _pfw_to_onnx(src: str, dst: str, optimize: bool = True) -> "Graph":  # noqa: F821
+    # The .pfw was optimised when it was written; its fused nodes are split
+    # back into standard ONNX by the exporter, so `optimize` changes nothing.
+    from .format import load
+    try:
+        from .onnx import save_model
+    except ImportError as e:
+        raise ImportError(f"writing ONNX needs the onnx package (pip install 'pyfw[onnx]'): {e}") from None
+    graph = load(src)
+    save_model(graph, dst)
+    return graph
+
+
+# (source suffix, target suffix) -> converter(src, dst, optimize).
+CONVERTERS: dict[tuple[str, str], Callable[[str, str, bool], object]] = {
     (".onnx", ".pfw"): _onnx_to_pfw,
+    (".pfw", ".onnx"): _pfw_to_onnx,
 }
 
 
 def _cmd_convert(args) -> int:
     src = args.model
-    dst = args.output or os.path.splitext(src)[0] + ".pfw"
+    default_suffix = ".onnx" if src.lower().endswith(".pfw") else ".pfw"
+    dst = args.output or os.path.splitext(src)[0] + default_suffix
     key = (os.path.splitext(src)[1].lower(), os.path.splitext(dst)[1].lower())
     converter = CONVERTERS.get(key)
     if converter is None:
@@ -74,7 +93,7 @@ def _cmd_convert(args) -> int:
     _check_out_dir(dst)
     if os.path.abspath(src) == os.path.abspath(dst):
         raise ValueError("the output would overwrite the input")
-    graph = converter(src, dst)
+    graph = converter(src, dst, not args.no_optimize)
     params = sum(t.data.size for t in graph.initializers())
     print(f"wrote {dst}: {len(graph.nodes)} nodes, {params:,} parameters, "
           f"{os.path.getsize(dst):,} bytes")
@@ -247,10 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    c = sub.add_parser("convert", help="convert an ONNX model to .pfw",
-                       description="Import an ONNX model, check it, infer shapes, and write a .pfw file.")
-    c.add_argument("model", help="source model (.onnx)")
-    c.add_argument("-o", "--output", help="target file (default: the source name with .pfw)")
+    c = sub.add_parser("convert", help="convert an ONNX model to .pfw, or a .pfw model to ONNX",
+                       description="Import an ONNX model, check it, infer shapes, optimise the graph "
+                                   "(folding, fusion) and write a .pfw file; or write a .pfw model as "
+                                   "standard ONNX (-o model.onnx).")
+    c.add_argument("model", help="source model (.onnx or .pfw)")
+    c.add_argument("-o", "--output", help="target file (default: the source name with .pfw, or .onnx for a .pfw)")
+    c.add_argument("--no-optimize", action="store_true",
+                   help="keep the graph as imported (no folding or fusion)")
     c.set_defaults(func=_cmd_convert)
 
     i = sub.add_parser("inspect", help="print a model's inputs, outputs, metadata and nodes",

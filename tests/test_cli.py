@@ -82,7 +82,7 @@ def rows(stdout, section):
 
 def test_convert_and_inspect_mlp(tmp_path):
     model = mlp(tmp_path / "mlp.onnx")
-    conv = pyfw("convert", "mlp.onnx", "-o", "mlp.pfw", cwd=tmp_path)
+    conv = pyfw("convert", "mlp.onnx", "-o", "mlp.pfw", "--no-optimize", cwd=tmp_path)  # nodes as in ONNX
     assert conv.returncode == 0, conv.stderr
     assert (tmp_path / "mlp.pfw").exists()
     out = pyfw("inspect", "mlp.pfw", cwd=tmp_path)
@@ -104,7 +104,7 @@ def test_convert_and_inspect_mlp(tmp_path):
 
 def test_convert_and_inspect_cnn_shapes_match_onnx(tmp_path):
     model = cnn(tmp_path / "cnn.onnx")
-    conv = pyfw("convert", "cnn.onnx", cwd=tmp_path)  # default output name
+    conv = pyfw("convert", "cnn.onnx", "--no-optimize", cwd=tmp_path)  # default output name
     assert conv.returncode == 0, conv.stderr
     assert "wrote cnn.pfw" in conv.stdout
     text = pyfw("inspect", "cnn.pfw", cwd=tmp_path).stdout
@@ -180,6 +180,33 @@ def test_run_two_inputs_positional_and_by_name(tmp_path):
     assert proc.returncode == 0, proc.stderr
     with np.load(tmp_path / "o.npz") as got:
         assert_close(got["y"], want)
+
+
+@pytest.mark.parametrize("build", [mlp, cnn])
+def test_convert_optimizes_by_default_and_converts_back_to_onnx(tmp_path, build):
+    model = build(tmp_path / "m.onnx")
+    assert pyfw("convert", "m.onnx", "-o", "plain.pfw", "--no-optimize", cwd=tmp_path).returncode == 0
+    conv = pyfw("convert", "m.onnx", cwd=tmp_path)
+    assert conv.returncode == 0, conv.stderr
+    plain = len(rows(pyfw("inspect", "plain.pfw", cwd=tmp_path).stdout, "nodes"))
+    optimized = rows(pyfw("inspect", "m.pfw", cwd=tmp_path).stdout, "nodes")
+    assert plain == len(model.graph.node) and len(optimized) < plain
+    assert f"wrote m.pfw: {len(optimized)} nodes" in conv.stdout
+    (tmp_path / "m.onnx").unlink()
+    back = pyfw("convert", "m.pfw", cwd=tmp_path)  # default output: m.onnx
+    assert back.returncode == 0, back.stderr
+    exported = onnx.load(tmp_path / "m.onnx")
+    onnx.checker.check_model(exported, full_check=True)
+    shape = [d.dim_value or 3 for d in model.graph.input[0].type.tensor_type.shape.dim]
+    x = rng.standard_normal(shape).astype(f32)
+    np.save(tmp_path / "x.npy", x)
+    assert pyfw("run", "m.pfw", "-i", "x.npy", "-o", "out.npz", cwd=tmp_path).returncode == 0
+    want, got = ort_outputs(model, {"x": x}), ort_outputs(exported, {"x": x})
+    with np.load(tmp_path / "out.npz") as pfw_out:
+        for name in want:
+            assert_close(got[name], want[name])
+            assert_close(pfw_out[name], want[name])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp files left
 
 
 # ---- errors ------------------------------------------------------------------

@@ -74,12 +74,11 @@ class _Tracer:
                         version=VERSIONS[op], **attrs)
 
 
-def export(model, example_inputs, path, dynamic_axes=None):
-    """Runs `model` once in eval mode on example_inputs and writes `path` (.pfw).
-    dynamic_axes lists, per input, the dims that may change size at run time
-    (default: the leading, batch, dimension of every input); shapes of the
-    outputs follow by shape inference."""
-    from pyfw.format import save
+def trace(model, example_inputs, dynamic_axes=None):
+    """Runs `model` once in eval mode on example_inputs and returns the graph
+    of what it computed, shapes inferred. dynamic_axes lists, per input, the
+    dims that may change size at run time (default: the leading, batch,
+    dimension of every input); shapes of the outputs follow by shape inference."""
     from pyfw.ir import Graph, infer_shapes
     from pyfw.nn.modules import Module
 
@@ -130,5 +129,13 @@ def export(model, example_inputs, path, dynamic_axes=None):
         g.outputs.append(oname)
     g.toposort()
     infer_shapes(g)
+    return g
+
+
+def export(model, example_inputs, path, dynamic_axes=None):
+    """Traces `model` (see trace) and writes `path` (.pfw); returns the graph."""
+    from pyfw.format import save
+
+    g = trace(model, example_inputs, dynamic_axes)
     save(g, path)
     return g

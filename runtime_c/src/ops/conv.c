@@ -54,6 +54,9 @@ static pfw_status conv_prepare(pfw_node* node) {
       return pfw_error(PFW_ERR_SHAPE, "input 2 (B) has %lld values, expected %lld (one per output channel)",
                        (long long)node->in[2]->dims[0], (long long)M);
   }
+  pfw_activation act;
+  st = pfw_activation_init(node, &act);
+  if (st != PFW_OK) return st;
   pfw_spatial g;
   st = pfw_spatial_init(node, n, X->dims + 2, W->dims + 2, false, &g);
   if (st != PFW_OK) return st;
@@ -67,6 +70,7 @@ typedef struct conv_ctx {
   float* y;
   pfw_spatial g;
   int64_t C, M, Cg, Mg; /* channels in total and per group */
+  pfw_activation act;    /* fused activation, applied per output row */
 } conv_ctx;
 
 /* Computes output planes [begin, end) of N*M. */
@@ -116,6 +120,7 @@ static void conv_planes(void* p, int64_t begin, int64_t end) {
           }
           float* yr = yp + (oz * Ho + oy) * Wo;
           for (int64_t j = j0; j < j1; j++) yr[j] = (float)(acc[j - j0] + bias);
+          pfw_activation_row(&c->act, yr + j0, j1 - j0);
         }
       }
     }
@@ -131,6 +136,7 @@ static pfw_status conv_run(pfw_node* node) {
   /* Geometry again from the attributes: cheap, allocation-free, and keeps
    * the op stateless. It succeeded at prepare with the same shapes. */
   pfw_spatial_init(node, n, X->dims + 2, W->dims + 2, false, &c.g);
+  pfw_activation_init(node, &c.act); /* checked at prepare */
   c.x = X->data;
   c.w = W->data;
   c.b = node->n_in == 3 && node->in[2] ? node->in[2]->data : NULL;

@@ -1,6 +1,7 @@
 /* Gemm (Y = alpha * A' B' + beta * C) and MatMul (numpy matmul), float32.
  * Products are accumulated in double; rows of the output are independent
  * tasks, so results do not depend on the thread count. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +32,76 @@ static void row_product(const float* a, int64_t as, const float* b, int64_t bk, 
   }
 }
 
+/* ---- fused activation (shared with conv.c) ------------------------------------ */
+
+enum { ACT_NONE, ACT_RELU, ACT_LEAKYRELU, ACT_CLIP, ACT_SIGMOID, ACT_TANH, ACT_HARDSIGMOID, ACT_HARDSWISH };
+
+pfw_status pfw_activation_init(const pfw_node* node, pfw_activation* act) {
+  /* name, kind, ONNX defaults of alpha and beta */
+  static const struct {
+    const char* name;
+    int kind;
+    float alpha, beta;
+  } table[] = {{"Relu", ACT_RELU, 0, 0},           {"LeakyRelu", ACT_LEAKYRELU, 0.01f, 0},
+               {"Clip", ACT_CLIP, -INFINITY, INFINITY}, {"Sigmoid", ACT_SIGMOID, 0, 0},
+               {"Tanh", ACT_TANH, 0, 0},           {"HardSigmoid", ACT_HARDSIGMOID, 0.2f, 0.5f},
+               {"HardSwish", ACT_HARDSWISH, 0, 0}};
+  act->kind = ACT_NONE;
+  act->alpha = act->beta = 0;
+  const char* name = pfw_attr_string(node, "activation", NULL);
+  if (!name) return PFW_OK;
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+    if (strcmp(name, table[i].name) == 0) {
+      act->kind = table[i].kind;
+      act->alpha = pfw_attr_float(node, "activation_alpha", table[i].alpha);
+      act->beta = pfw_attr_float(node, "activation_beta", table[i].beta);
+      return PFW_OK;
+    }
+  }
+  return pfw_error(PFW_ERR_INVALID_MODEL,
+                   "attribute 'activation' is '%s'; expected Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid "
+                   "or HardSwish",
+                   name);
+}
+
+/* Each case computes what the standalone op's kernel computes, in the same
+ * precision, so fusing does not change results. NaN propagates. */
+void pfw_activation_row(const pfw_activation* act, float* y, int64_t n) {
+  double a = act->alpha, b = act->beta;
+  switch (act->kind) {
+    case ACT_RELU:
+      for (int64_t i = 0; i < n; i++) y[i] = y[i] < 0 ? 0 : y[i];
+      break;
+    case ACT_LEAKYRELU:
+      for (int64_t i = 0; i < n; i++) y[i] = y[i] < 0 ? (float)(a * y[i]) : y[i];
+      break;
+    case ACT_CLIP:
+      for (int64_t i = 0; i < n; i++) {
+        float v = y[i] < act->alpha ? act->alpha : y[i];
+        y[i] = v > act->beta ? act->beta : v;
+      }
+      break;
+    case ACT_SIGMOID:
+      for (int64_t i = 0; i < n; i++) {
+        float x = y[i];
+        float e = expf(x >= 0 ? -x : x); /* exp of a non-positive argument only */
+        y[i] = x >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+      }
+      break;
+    case ACT_TANH:
+      for (int64_t i = 0; i < n; i++) y[i] = tanhf(y[i]);
+      break;
+    case ACT_HARDSIGMOID:
+      for (int64_t i = 0; i < n; i++) y[i] = (float)fmax(0.0, fmin(1.0, a * y[i] + b));
+      break;
+    case ACT_HARDSWISH:
+      for (int64_t i = 0; i < n; i++) y[i] = (float)(y[i] * fmax(0.0, fmin(1.0, (double)y[i] / 6 + 0.5)));
+      break;
+    default:
+      break;
+  }
+}
+
 /* ---- Gemm ------------------------------------------------------------------ */
 
 typedef struct gemm_ctx {
@@ -41,6 +112,7 @@ typedef struct gemm_ctx {
   int64_t b_k, b_col;  /* strides of B' */
   int64_t c_row, c_col; /* strides of C broadcast to [M, N] (0 along broadcast dims) */
   double alpha, beta;
+  pfw_activation act;
 } gemm_ctx;
 
 static void gemm_rows(void* p, int64_t begin, int64_t end) {
@@ -58,6 +130,7 @@ static void gemm_rows(void* p, int64_t begin, int64_t end) {
         if (g->c) v += g->beta * g->c[i * g->c_row + (j0 + j) * g->c_col];
         y[j] = (float)v;
       }
+      pfw_activation_row(&g->act, y, n);
     }
   }
 }
@@ -100,6 +173,9 @@ static pfw_status gemm_prepare(pfw_node* node) {
                        c->rank > 4 ? "..." : "", (long long)M, (long long)N);
     }
   }
+  pfw_activation act;
+  st = pfw_activation_init(node, &act);
+  if (st != PFW_OK) return st;
   int64_t dims[2] = {M, N};
   return pfw_set_output(node->out[0], PFW_FLOAT32, 2, dims);
 }
@@ -123,6 +199,7 @@ static pfw_status gemm_run(pfw_node* node) {
   g.b_col = tb ? B->dims[1] : 1;
   g.alpha = pfw_attr_float(node, "alpha", 1.0f);
   g.beta = pfw_attr_float(node, "beta", 1.0f);
+  pfw_activation_init(node, &g.act); /* checked at prepare */
   g.c = NULL;
   g.c_row = g.c_col = 0;
   if (C && g.beta != 0) {

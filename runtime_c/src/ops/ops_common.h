@@ -40,6 +40,20 @@ static inline void pfw_spatial_taps(const pfw_spatial* g, int32_t a, int64_t o, 
   *t1 = hi > lo ? hi : lo;
 }
 
+/* Fused activation of Conv and Gemm (gemm.c): pyfw's optimiser folds a
+ * following Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid or HardSwish
+ * into the node as attributes `activation` (the op name), `activation_alpha`
+ * and `activation_beta` (LeakyRelu's alpha, Clip's min/max, HardSigmoid's
+ * alpha/beta), applied to each output row as the standalone op would. */
+typedef struct pfw_activation {
+  int kind; /* 0 = none */
+  float alpha, beta;
+} pfw_activation;
+/* Reads the attributes; an unknown activation name is an error naming it. */
+pfw_status pfw_activation_init(const pfw_node* node, pfw_activation* act);
+/* y[i] = act(y[i]) for i in [0, n). */
+void pfw_activation_row(const pfw_activation* act, float* y, int64_t n);
+
 /* Checks min_in..max_in inputs with input 0 present, and output 0 present. */
 pfw_status pfw_need_io(const pfw_node* node, int32_t min_in, int32_t max_in);
 /* run of an op whose output 0 holds input 0's bytes (a no-op when aliased). */

@@ -1,0 +1,212 @@
+"""Fusion passes: BatchNormalization folded into the Conv or Gemm before it,
+MatMul + Add as one Gemm, and an activation after Conv or Gemm applied in
+that node's epilogue (attributes `activation`, `activation_alpha`,
+`activation_beta`, read by libpfw's conv.c and gemm.c; the ONNX exporter
+splits them out again)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Graph, Node, Tensor
+from ..shapes import infer_shapes
+from ._util import constant, drop_unreferenced, single_consumer
+
+# ONNX versions of Gemm; a new Gemm takes the one the graph's opset selects.
+GEMM_VERSIONS = (1, 6, 7, 9, 11, 13)
+
+
+def _fresh(g: Graph, base: str) -> str:
+    name, k = base, 1
+    while name in g.tensors:
+        name, k = f"{base}_{k}", k + 1
+    return name
+
+
+def _add_const(g: Graph, base: str, value: np.ndarray) -> str:
+    name = _fresh(g, base)
+    g.add_constant(name, np.ascontiguousarray(value))
+    return name
+
+
+def _takes_over(g: Graph, first: Node, second: Node) -> None:
+    """`first` now writes what `second` wrote; `second` goes."""
+    old = first.outputs[0]
+    first.outputs[0] = second.outputs[0]
+    g.nodes.remove(second)
+    g.tensors.pop(old, None)
+
+
+def _channels(g: Graph, node: Node) -> int | None:
+    """Output channels of a Conv/Gemm whose weights (and bias) are float32
+    constants and that has no fused activation yet, else None. The channel is
+    axis 1 of the output: Conv's feature maps, Gemm's columns."""
+    if node.domain or node.op_type not in ("Conv", "Gemm") or "activation" in node.attrs:
+        return None
+    w = constant(g, node.inputs[1])
+    bias_name = node.inputs[2] if len(node.inputs) > 2 else ""
+    bias = constant(g, bias_name)
+    if w is None or w.dtype != np.float32 or (bias_name and (bias is None or bias.dtype != np.float32)):
+        return None
+    if node.op_type == "Conv":
+        return w.shape[0] if w.ndim >= 3 else None
+    if w.ndim != 2 or (bias is not None and bias.ndim > 2):
+        return None
+    return w.shape[0] if node.attr("transB", 0) else w.shape[1]
+
+
+def _apply_affine(g: Graph, node: Node, scale: np.ndarray, shift: np.ndarray) -> None:
+    """Makes `node` compute y * scale + shift per output channel (float64
+    vectors): W scaled along its output channels, bias' = bias * scale + shift."""
+    w = constant(g, node.inputs[1]).astype(np.float64)
+    bias_name = node.inputs[2] if len(node.inputs) > 2 else ""
+    bias = np.zeros(scale.shape) if not bias_name else constant(g, bias_name).astype(np.float64)
+    if node.op_type == "Conv":
+        w = w * scale.reshape((-1,) + (1,) * (w.ndim - 1))
+    else:
+        w = w * (scale[:, None] if node.attr("transB", 0) else scale[None, :])
+        bias = bias * node.attr("beta", 1.0)  # C may be [M, N]: scaled along its columns
+        node.attrs["beta"] = 1.0
+    node.inputs[1] = _add_const(g, f"{node.inputs[1]}_fused", w.astype(np.float32))
+    new_bias = bias * scale + shift
+    node.inputs[2:] = [_add_const(g, f"{bias_name or node.outputs[0]}_fused", new_bias.astype(np.float32))]
+
+
+def fold_batchnorm(graph: Graph) -> Graph:
+    """BatchNormalization(Conv(x, W, b)) = Conv(x, W * s, (b - mean) * s + B)
+    with s = scale / sqrt(var + epsilon) per output channel; for Gemm the
+    channel is the output column. Needs constant weights and statistics and a
+    Conv/Gemm output that only the BatchNormalization reads."""
+    g = graph.copy()
+    infer_shapes(g)
+    producers, consumers = g.producers(), g.consumers()
+    for bn in [n for n in g.nodes if n.op_type == "BatchNormalization" and not n.domain]:
+        prev = producers.get(bn.inputs[0])
+        m = None if prev is None else _channels(g, prev)
+        if m is None or len(bn.inputs) != 5 or single_consumer(g, prev.outputs[0], consumers) is not bn:
+            continue
+        if prev.op_type == "Gemm" and g.tensor(bn.inputs[0]).rank != 2:
+            continue
+        stats = [constant(g, i) for i in bn.inputs[1:]]
+        if any(v is None or v.dtype != np.float32 or v.shape != (m,) for v in stats):
+            continue
+        scale, shift, mean, var = (v.astype(np.float64) for v in stats)
+        s = scale / np.sqrt(var + bn.attr("epsilon", 1e-5))
+        _apply_affine(g, prev, s, shift - mean * s)
+        _takes_over(g, prev, bn)
+    return drop_unreferenced(g)
+
+
+def _per_channel(value: np.ndarray | None, rank: int | None, m: int) -> np.ndarray | None:
+    """`value` as a float64 vector of m channels when, broadcast against an
+    output of `rank` dims with channels on axis 1, it varies at most along
+    the channel axis (so the result keeps the output's shape)."""
+    if value is None or value.dtype != np.float32 or rank is None or value.ndim > rank or rank < 2:
+        return None
+    shape = (1,) * (rank - value.ndim) + value.shape
+    if any(d != 1 for i, d in enumerate(shape) if i != 1) or shape[1] not in (1, m):
+        return None
+    return np.broadcast_to(value.reshape(-1).astype(np.float64), (m,)).copy()
+
+
+def fold_scale_shift(graph: Graph) -> Graph:
+    """Mul and Add of a per-channel constant after a Conv or Gemm (a
+    BatchNormalization some exporters spell out) go into its weights and bias."""
+    g = graph.copy()
+    infer_shapes(g)
+    for node in [n for n in g.nodes if n.op_type in ("Conv", "Gemm")]:
+        while (m := _channels(g, node)) is not None:
+            nxt = single_consumer(g, node.outputs[0])
+            if nxt is None or nxt.domain or nxt.op_type not in ("Mul", "Add") or len(nxt.inputs) != 2:
+                break
+            other = nxt.inputs[1] if nxt.inputs[0] == node.outputs[0] else nxt.inputs[0]
+            v = _per_channel(constant(g, other), g.tensor(node.outputs[0]).rank, m)
+            if v is None:
+                break
+            if nxt.op_type == "Mul":
+                _apply_affine(g, node, v, np.zeros(m))
+            else:
+                _apply_affine(g, node, np.ones(m), v)
+            _takes_over(g, node, nxt)
+    return drop_unreferenced(g)
+
+
+def _gemm_version(opset: int) -> int:
+    return max(v for v in GEMM_VERSIONS if v <= opset)
+
+
+def fuse_matmul_add(graph: Graph) -> Graph:
+    """Add(MatMul(A, B), bias) with A and B 2-D and a constant bias that
+    broadcasts to the product's shape becomes Gemm(A, B, bias)."""
+    g = graph.copy()
+    infer_shapes(g)
+    consumers = g.consumers()
+    for mm in [n for n in g.nodes if n.op_type == "MatMul" and not n.domain]:
+        a, b = (g.tensors.get(i) for i in mm.inputs[:2])
+        if a is None or b is None or a.rank != 2 or b.rank != 2 or a.dtype != "float32" or b.dtype != "float32":
+            continue
+        add = single_consumer(g, mm.outputs[0], consumers)
+        if add is None or add.op_type != "Add" or add.domain:
+            continue
+        other = add.inputs[1] if add.inputs[0] == mm.outputs[0] else add.inputs[0]
+        bias = constant(g, other)
+        out = g.tensor(mm.outputs[0]).shape
+        if bias is None or bias.dtype != np.float32 or bias.ndim > 2 or out is None:
+            continue
+        # C must broadcast to [M, N] without enlarging the product.
+        if any(d != 1 and (o < 0 or d != o) for d, o in zip(bias.shape[::-1], out[::-1])):
+            continue
+        gemm = Node("Gemm", [mm.inputs[0], mm.inputs[1], other], [add.outputs[0]], {}, mm.name, "",
+                    _gemm_version(g.opset))
+        g.nodes[g.nodes.index(mm)] = gemm
+        g.nodes.remove(add)
+        g.tensors.pop(mm.outputs[0], None)
+    return drop_unreferenced(g)
+
+
+# activation op -> (alpha attribute and default, beta attribute and default)
+ACTIVATIONS = {
+    "Relu": None, "Sigmoid": None, "Tanh": None, "HardSwish": None,
+    "LeakyRelu": (("alpha", 0.01), None),
+    "HardSigmoid": (("alpha", 0.2), ("beta", 0.5)),
+    "Clip": None,  # min/max: attributes before opset 11, inputs after
+}
+
+
+def _activation_params(g: Graph, act: Node) -> tuple[float, float] | None:
+    """(alpha, beta) to store for `act`, or None when they are not constants."""
+    if act.op_type == "Clip":
+        if act.version < 11:
+            return float(act.attr("min", -np.inf)), float(act.attr("max", np.inf))
+        bounds = []
+        for k, dflt in ((1, -np.inf), (2, np.inf)):
+            name = act.inputs[k] if len(act.inputs) > k else ""
+            v = constant(g, name) if name else np.asarray(dflt)
+            if v is None or v.size != 1:
+                return None
+            bounds.append(float(v.reshape(-1)[0]))
+        return bounds[0], bounds[1]
+    spec = ACTIVATIONS[act.op_type]
+    if spec is None:
+        return 0.0, 0.0
+    (an, ad), bspec = spec
+    return float(act.attr(an, ad)), float(act.attr(bspec[0], bspec[1])) if bspec else 0.0
+
+
+def fuse_activations(graph: Graph) -> Graph:
+    """Conv or Gemm followed by Relu, LeakyRelu, Clip, Sigmoid, Tanh,
+    HardSigmoid or HardSwish runs the activation in its epilogue."""
+    g = graph.copy()
+    infer_shapes(g)
+    consumers = g.consumers()
+    for prev in [n for n in g.nodes if n.op_type in ("Conv", "Gemm") and not n.domain]:
+        if "activation" in prev.attrs or g.tensor(prev.outputs[0]).dtype != "float32":
+            continue
+        act = single_consumer(g, prev.outputs[0], consumers)
+        if act is None or act.domain or act.op_type not in ACTIVATIONS or act.inputs[0] != prev.outputs[0]:
+            continue
+        params = _activation_params(g, act)
+        if params is None:
+            continue
+        prev.attrs.update(activation=act.op_type, activation_alpha=params[0], activation_beta=params[1])
+        _takes_over(g, prev, act)
+    return drop_unreferenced(g)

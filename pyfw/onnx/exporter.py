@@ -1,0 +1,185 @@
+"""pyfw.ir.Graph -> ONNX ModelProto.
+
+The IR already has ONNX's semantics, so export is mostly a copy: constants
+become initializers, inputs and outputs value infos, nodes keep their
+attributes (typed by the op's ONNX schema). Two things are undone: a Conv or
+Gemm carrying a fused activation (pyfw.ir.passes.fuse_activations) is split
+back into the node and the standard activation op, and bfloat16 constants,
+which the IR keeps as raw 16-bit patterns, are written as BFLOAT16.
+
+`export(module, example_inputs, path)` traces a pyfw.nn module and writes ONNX.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnx
+from onnx import AttributeProto, helper, numpy_helper
+
+from .. import InvalidModelError, UnsupportedError, __version__
+from .. import dtypes as _dt
+from ..ir import Graph, Node, Tensor
+
+# The newest IR version ONNX Runtime 1.x reads; models are written no newer.
+MAX_IR_VERSION = 10
+MAX_PROTO_BYTES = (1 << 31) - 1  # protobuf's limit; larger models need external data
+
+
+def _elem_type(t: Tensor) -> int:
+    return _dt.code(t.dtype)
+
+
+def _initializer(t: Tensor) -> onnx.TensorProto:
+    if t.quant is not None:
+        raise UnsupportedError(f"tensor {t.name!r} carries quantization parameters, which ONNX keeps "
+                               "in QuantizeLinear/DequantizeLinear nodes; exporting them is not supported yet")
+    if t.dtype == "bfloat16":  # raw bit patterns, as the IR keeps them
+        tp = onnx.TensorProto(name=t.name, data_type=onnx.TensorProto.BFLOAT16, dims=t.data.shape)
+        tp.raw_data = np.ascontiguousarray(t.data, dtype="<u2").tobytes()
+        return tp
+    return numpy_helper.from_array(np.asarray(t.data, dtype=_dt.to_numpy(t.dtype)), t.name)
+
+
+def _value_info(t: Tensor) -> onnx.ValueInfoProto:
+    shape = None if t.shape is None else [d if d >= 0 else None for d in t.shape]
+    return helper.make_tensor_value_info(t.name, _elem_type(t), shape)
+
+
+def _schema(op: str, opset: int, where: str):
+    try:
+        return onnx.defs.get_schema(op, opset, "")
+    except onnx.defs.SchemaError:
+        raise UnsupportedError(f"{where}: op {op} does not exist in ONNX opset {opset}") from None
+
+
+def _attribute(name: str, value, schema, where: str) -> AttributeProto:
+    declared = schema.attributes.get(name)
+    kind = declared.type if declared is not None else None
+    T = AttributeProto
+    if isinstance(value, Graph):
+        raise UnsupportedError(f"{where}: attribute {name!r} is a subgraph; exporting subgraphs is not supported yet")
+    if isinstance(value, np.ndarray):
+        return helper.make_attribute(name, numpy_helper.from_array(value))
+    if kind == T.FLOAT:
+        value = float(value)
+    elif kind == T.FLOATS:
+        value = [float(v) for v in value]
+    elif kind is None and isinstance(value, (list, tuple)) and not value:
+        raise InvalidModelError(f"{where}: attribute {name!r} is an empty list the op's schema does not type")
+    try:
+        return helper.make_attribute(name, value, attr_type=kind)
+    except (TypeError, ValueError) as e:
+        raise InvalidModelError(f"{where}: attribute {name!r} = {value!r} cannot be written to ONNX: {e}") from None
+
+
+class _Exporter:
+    def __init__(self, graph: Graph):
+        self.opset = graph.opset
+        self.nodes: list[onnx.NodeProto] = []
+        self.extra_inits: list[onnx.TensorProto] = []
+        self.taken = set(graph.tensors)
+
+    def fresh(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.taken:
+            name, k = f"{base}_{k}", k + 1
+        self.taken.add(name)
+        return name
+
+    def node(self, n: Node) -> None:
+        where = n.describe()
+        if n.domain not in ("", "ai.onnx"):
+            raise UnsupportedError(f"{where}: domain {n.domain!r} cannot be exported to standard ONNX")
+        attrs = dict(n.attrs)
+        act = attrs.pop("activation", None)
+        alpha, beta = attrs.pop("activation_alpha", None), attrs.pop("activation_beta", None)
+        schema = _schema(n.op_type, self.opset, where)
+        if n.version and n.version != schema.since_version:
+            raise InvalidModelError(f"{where}: has {n.op_type} version {n.version} but ONNX opset {self.opset} "
+                                    f"means version {schema.since_version}")
+        outputs = list(n.outputs)
+        if act is not None:
+            pre = self.fresh(f"{outputs[0]}_before_{act.lower()}")
+            final, outputs[0] = outputs[0], pre
+        self.nodes.append(self._make(n.op_type, list(n.inputs), outputs, n.name, attrs, schema, where))
+        if act is not None:
+            self.activation(n, act, alpha, beta, pre, final)
+
+    @staticmethod
+    def _make(op, inputs, outputs, name, attrs, schema, where) -> onnx.NodeProto:
+        proto = helper.make_node(op, inputs, outputs, name=name or None)
+        proto.attribute.extend(_attribute(k, v, schema, where) for k, v in attrs.items())
+        return proto
+
+    def activation(self, n: Node, act: str, alpha, beta, x: str, y: str) -> None:
+        """The standard op for a fused activation (see pyfw.ir.passes.fuse)."""
+        where = f"{n.describe()} (fused activation {act!r})"
+        name = f"{n.name}/{act}" if n.name else ""
+        inputs, attrs = [x], {}
+        if act == "LeakyRelu":
+            attrs = {"alpha": 0.01 if alpha is None else alpha}
+        elif act == "HardSigmoid":
+            attrs = {"alpha": 0.2 if alpha is None else alpha, "beta": 0.5 if beta is None else beta}
+        elif act == "Clip":
+            lo = -np.inf if alpha is None else alpha
+            hi = np.inf if beta is None else beta
+            if self.opset < 11:
+                attrs = {"min": lo, "max": hi}
+            else:
+                for v, what in ((lo, "min"), (hi, "max")):
+                    cname = self.fresh(f"{x}_{what}")
+                    self.extra_inits.append(numpy_helper.from_array(np.asarray(v, np.float32), cname))
+                    inputs.append(cname)
+        elif act not in ("Relu", "Sigmoid", "Tanh", "HardSwish"):
+            raise InvalidModelError(f"{where}: unknown fused activation")
+        schema = _schema(act, self.opset, where)
+        self.nodes.append(self._make(act, inputs, [y], name, attrs, schema, where))
+
+
+def export_model(graph: Graph) -> onnx.ModelProto:
+    """`graph` as a standard ONNX model (opset graph.opset), checked by onnx.checker."""
+    graph.validate()
+    ex = _Exporter(graph)
+    for n in graph.nodes:
+        ex.node(n)
+    inits = [_initializer(t) for t in graph.initializers()]
+    inputs = [_value_info(graph.tensors[i]) for i in graph.inputs]
+    outputs = [_value_info(graph.tensors[o]) for o in graph.outputs]
+    g = helper.make_graph(ex.nodes, graph.name or "main", inputs, outputs, inits + ex.extra_inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", graph.opset)],
+                              producer_name="pyfw", producer_version=__version__)
+    model.ir_version = min(model.ir_version, MAX_IR_VERSION)
+    meta = {}
+    for key, value in graph.metadata.items():
+        if key.startswith("onnx:"):
+            meta[key[len("onnx:"):]] = value
+        elif key != "producer":  # producer_name says who wrote this file
+            meta[f"pyfw:{key}"] = value
+    helper.set_model_props(model, meta)
+    if model.ByteSize() > MAX_PROTO_BYTES:
+        raise UnsupportedError(f"graph {graph.name!r} is over 2 GiB as ONNX, which needs external data; "
+                               "not supported yet")
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as e:
+        raise InvalidModelError(f"graph {graph.name!r} does not make a valid ONNX model: {e}") from None
+    return model
+
+
+def save_model(graph: Graph, path: str | os.PathLike) -> onnx.ModelProto:
+    """Writes `graph` as ONNX to `path` atomically (temp file + fsync + rename)."""
+    from .._io import atomic_open
+
+    model = export_model(graph)
+    with atomic_open(path) as f:
+        f.write(model.SerializeToString())
+    return model
+
+
+def export(module, example_inputs, path: str | os.PathLike) -> onnx.ModelProto:
+    """Traces one eval-mode forward of the pyfw.nn `module` on `example_inputs`
+    (as pyfw.export does) and writes the graph to `path` as ONNX."""
+    from ..autograd.export import trace
+
+    return save_model(trace(module, example_inputs), path)
