@@ -21,7 +21,7 @@ _LAZY = {
     "rand": "autograd.tensor", "arange": "autograd.tensor", "zeros_like": "autograd.tensor", "ones_like": "autograd.tensor",
     "randn_like": "autograd.tensor", "cat": "autograd.tensor", "stack": "autograd.tensor",
     "full_like": "autograd.tensor", "rand_like": "autograd.tensor", "where": "autograd.tensor",
-    "nn": None, "optim": None, "data": None, "export": "autograd.export",
+    "nn": None, "onnx": None, "optim": None, "data": None, "export": "autograd.export",
     "save": "serialization", "load": "serialization", "Model": "model", "callbacks": None,
 }
 

@@ -183,3 +183,25 @@ def test_bfloat16_constants_export_as_bfloat16():
     assert exported.graph.initializer[0].data_type == onnx.TensorProto.BFLOAT16
     feeds = {"x": rng.standard_normal((2, 3)).astype(f32)}
     np.testing.assert_array_equal(ort_run(exported, feeds)[0], feeds["x"] + np.asarray([1.0, -3.0, 0.15625], f32))
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_and_encoder_export_to_opset_17_through_erf_or_tanh(approximate, tmp_path):
+    """Gelu is ONNX 20; traced graphs are opset 17, so the exporter writes Gelu's
+    formula (Erf, or Tanh for approximate='tanh'), which ONNX Runtime must agree with."""
+    import pyfw.nn as nn
+
+    pyfw.manual_seed(2)
+    for model, shape in ((nn.Sequential(nn.Linear(8, 16), nn.GELU(approximate), nn.Linear(16, 3)), (4, 8)),
+                         (nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, activation="gelu", batch_first=True),
+                          (2, 5, 16))):
+        model.eval()
+        x = pyfw.randn(*shape)
+        path = tmp_path / "m.onnx"
+        pyfw.onnx.export(model, x, path)
+        exported = onnx.load(path)
+        onnx.checker.check_model(exported, full_check=True)
+        assert "Gelu" not in {n.op_type for n in exported.graph.node}
+        with pyfw.no_grad():
+            want = model(x).numpy()
+        np.testing.assert_allclose(ort_run(exported, {"input": x.numpy()})[0], want, rtol=1e-5, atol=1e-5)

@@ -75,6 +75,7 @@ def _attribute(name: str, value, schema, where: str) -> AttributeProto:
 
 class _Exporter:
     def __init__(self, graph: Graph):
+        self.graph = graph
         self.opset = graph.opset
         self.nodes: list[onnx.NodeProto] = []
         self.extra_inits: list[onnx.TensorProto] = []
@@ -91,6 +92,8 @@ class _Exporter:
         where = n.describe()
         if n.domain not in ("", "ai.onnx"):
             raise UnsupportedError(f"{where}: domain {n.domain!r} cannot be exported to standard ONNX")
+        if n.op_type == "Gelu" and self.opset < 20:
+            return self.gelu(n)
         attrs = dict(n.attrs)
         act = attrs.pop("activation", None)
         alpha, beta = attrs.pop("activation_alpha", None), attrs.pop("activation_beta", None)
@@ -105,6 +108,36 @@ class _Exporter:
         self.nodes.append(self._make(n.op_type, list(n.inputs), outputs, n.name, attrs, schema, where))
         if act is not None:
             self.activation(n, act, alpha, beta, pre, final)
+
+    def gelu(self, n: Node) -> None:
+        """Gelu (ONNX 20) in ops every opset has: 0.5 x (1 + erf(x / sqrt 2)), or with
+        approximate='tanh' 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+        where, x, y = n.describe(), n.inputs[0], n.outputs[0]
+        dtype = self.graph.tensors[x].dtype if x in self.graph.tensors else "float32"
+        approx = n.attrs.get("approximate", "none")
+        if approx not in ("none", "tanh"):
+            raise InvalidModelError(f"{where}: attribute 'approximate' is {approx!r}; expected 'none' or 'tanh'")
+
+        def const(v, what):
+            name = self.fresh(f"{x}_gelu_{what}")
+            self.extra_inits.append(numpy_helper.from_array(np.asarray(v, _dt.to_numpy(dtype)), name))
+            return name
+
+        def op(kind, *ins):
+            out = self.fresh(f"{y}_gelu_{kind.lower()}")
+            name = f"{n.name}/{out}" if n.name else ""  # tensor names are unique, so these are
+            self.nodes.append(self._make(kind, list(ins), [out], name, {}, _schema(kind, self.opset, where), where))
+            return out
+
+        if approx == "none":
+            inner = op("Erf", op("Div", x, const(np.sqrt(2.0), "sqrt2")))
+        else:
+            cube = op("Mul", op("Mul", x, x), x)
+            poly = op("Add", x, op("Mul", cube, const(0.044715, "k")))
+            inner = op("Tanh", op("Mul", poly, const(np.sqrt(2 / np.pi), "sqrt2_over_pi")))
+        half_x = op("Mul", x, const(0.5, "half"))
+        self.nodes.append(self._make("Mul", [half_x, op("Add", inner, const(1.0, "one"))], [y], n.name or None, {},
+                                     _schema("Mul", self.opset, where), where))
 
     @staticmethod
     def _make(op, inputs, outputs, name, attrs, schema, where) -> onnx.NodeProto:
