@@ -12,7 +12,7 @@ C_SOURCES  := $(shell find runtime_c -name '*.[ch]' 2>/dev/null)
 PY_BUILD   := pyproject.toml setup.py bindings/python/pfw_build.py
 STAMP      := $(VENV)/.pyfw-installed
 
-.PHONY: all test demo venv install c-build c-test c-test-asan pytest clean help
+.PHONY: all test demo venv install c-build c-test c-test-asan pytest golden java-test clean help
 
 all: install
 
@@ -51,6 +51,15 @@ c-test: $(BUILD)/asan/Makefile $(STAMP)
 	cmake --build $(BUILD)/asan -j $(JOBS)
 	$(VPY) tests/golden/generate.py --out $(BUILD)/testdata
 	cd $(BUILD)/asan && ASAN_OPTIONS=allocator_may_return_null=1 PFW_TEST_DATA=$(CURDIR)/$(BUILD)/testdata ctest --output-on-failure
+
+# Golden vectors shared by the C, Python, Java and Go suites (ONNX Runtime is the oracle).
+golden: $(STAMP)
+	$(VPY) tests/golden/generate.py --out $(BUILD)/testdata
+
+# ---- Java binding --------------------------------------------------------
+# Maven builds libpfw_jni (it runs `make c-build` itself) and runs the JUnit suite.
+java-test: c-build golden
+	cd bindings/java && PFW_TEST_DATA=$(CURDIR)/$(BUILD)/testdata mvn -q -B test
 
 pytest: $(STAMP)
 	$(VENV)/bin/pytest -q
