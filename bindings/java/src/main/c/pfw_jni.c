@@ -77,6 +77,18 @@ JNIEXPORT jbyteArray JNICALL Java_dev_pyfw_PfwNative_version(JNIEnv* env, jclass
   return to_bytes(env, pfw_version());
 }
 
+JNIEXPORT jbyteArray JNICALL Java_dev_pyfw_PfwNative_statusName(JNIEnv* env, jclass cls, jint status) {
+  return to_bytes(env, pfw_status_name((pfw_status)status));
+}
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_dtypeSize(JNIEnv* env, jclass cls, jint dtype) {
+  return (jlong)pfw_dtype_size((pfw_dtype)dtype);
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_pyfw_PfwNative_dtypeName(JNIEnv* env, jclass cls, jint dtype) {
+  return to_bytes(env, pfw_dtype_name((pfw_dtype)dtype));
+}
+
 /* ---- model -------------------------------------------------------------- */
 
 JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_modelLoadFile(JNIEnv* env, jclass cls, jbyteArray path) {

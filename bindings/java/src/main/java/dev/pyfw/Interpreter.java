@@ -89,8 +89,10 @@ public final class Interpreter implements AutoCloseable {
       inputs = Collections.unmodifiableList(in);
       outputs = Collections.unmodifiableList(out);
     } catch (PfwException | RuntimeException | Error e) {
-      PfwNative.interpreterFree(handle);
-      handle = 0;
+      if (handle != 0) {
+        PfwNative.interpreterFree(handle);
+        handle = 0;
+      }
       model.release();
       throw e;
     }

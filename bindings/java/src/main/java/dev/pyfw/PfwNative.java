@@ -100,6 +100,12 @@ final class PfwNative {
   // ---- library ------------------------------------------------------------
   static native byte[] version();
 
+  static native byte[] statusName(int status);
+
+  static native long dtypeSize(int dtype);
+
+  static native byte[] dtypeName(int dtype);
+
   // ---- model --------------------------------------------------------------
   static native long modelLoadFile(byte[] path) throws PfwException;
 

@@ -91,6 +91,10 @@ class GoldenTest {
         Golden.assertClose(Tensor.create(wantRow, 1, outWidth), out, "mlp row " + r);
       }
       Golden.assertClose(c.outputs.get(0), it.run(x).get(0), "mlp full batch after resizes");
+      // An empty batch is a valid shape: no rows in, no rows out.
+      Tensor empty = it.run(Tensor.create(new float[0], 0, inWidth)).get(0);
+      assertArrayEquals(new long[] {0, outWidth}, empty.shape());
+      assertEquals(0, empty.getFloats().length);
     }
   }
 }
