@@ -1,6 +1,7 @@
 package dev.pyfw;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -98,5 +99,34 @@ class ThreadsTest {
         pool.shutdownNow();
       }
     }
+  }
+
+  /** close() racing with run() on another thread: runs before the close succeed, runs after it throw. */
+  @Test
+  void closeDuringRunsOnAnotherThreadNeverCrashes() throws Exception {
+    Golden.Case c = Golden.find("cnn");
+    Model model = Model.load(Golden.model(c));
+    Interpreter it = new Interpreter(model);
+    model.close();
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      Future<Integer> runner = pool.submit(() -> {
+        int runs = 0;
+        try {
+          while (true) {
+            Golden.assertClose(c.outputs.get(0), it.run(Golden.inputs(c)).get(0), "cnn before close");
+            runs++;
+          }
+        } catch (IllegalStateException closed) {
+          return runs;
+        }
+      });
+      Thread.sleep(50);
+      it.close();
+      runner.get();
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThrows(IllegalStateException.class, () -> new Interpreter(model));
   }
 }
