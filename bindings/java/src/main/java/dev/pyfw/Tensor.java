@@ -191,11 +191,12 @@ public final class Tensor implements AutoCloseable {
 
   /** The elements of an int8 or uint8 tensor (uint8 values above 127 read as negative bytes). */
   public byte[] getBytes() {
+    ByteBuffer b = open();
     if (dtype != DataType.INT8 && dtype != DataType.UINT8) {
-      typed(DataType.INT8);
+      throw new IllegalStateException("this tensor holds " + dtype + ", not int8 or uint8");
     }
     byte[] out = new byte[(int) elementCount()];
-    open().get(out);
+    b.get(out);
     return out;
   }
 
