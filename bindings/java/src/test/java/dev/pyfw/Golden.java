@@ -114,18 +114,27 @@ final class Golden {
   /** Element-wise comparison of two tensors of one dtype; floats within TOLERANCE, others exactly. */
   static void assertClose(Tensor expected, Tensor got, String what) {
     switch (expected.dtype()) {
-      case FLOAT32 -> {
-        float[] w = expected.getFloats();
-        float[] g = got.getFloats();
-        assertEquals(w.length, g.length, what + ": element count");
-        for (int i = 0; i < w.length; i++) {
-          double err = Math.abs((double) g[i] - w[i]);
-          if (!(err <= TOLERANCE + TOLERANCE * Math.abs(w[i]))) {
-            fail(what + ": element " + i + " is " + g[i] + ", ONNX Runtime gives " + w[i] + " (|diff| " + err + ")");
-          }
-        }
-      }
+      case FLOAT32 -> assertClose(toDoubles(expected.getFloats()), toDoubles(got.getFloats()), what);
+      case FLOAT64 -> assertClose(expected.getDoubles(), got.getDoubles(), what);
       default -> assertArrayEquals(expected.toLittleEndian(), got.toLittleEndian(), what);
     }
+  }
+
+  private static void assertClose(double[] want, double[] got, String what) {
+    assertEquals(want.length, got.length, what + ": element count");
+    for (int i = 0; i < want.length; i++) {
+      double err = Math.abs(got[i] - want[i]);
+      if (!(err <= TOLERANCE + TOLERANCE * Math.abs(want[i]))) {
+        fail(what + ": element " + i + " is " + got[i] + ", ONNX Runtime gives " + want[i] + " (|diff| " + err + ")");
+      }
+    }
+  }
+
+  private static double[] toDoubles(float[] v) {
+    double[] out = new double[v.length];
+    for (int i = 0; i < v.length; i++) {
+      out[i] = v[i];
+    }
+    return out;
   }
 }
