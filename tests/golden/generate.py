@@ -145,7 +145,30 @@ def attention(rng) -> tuple[onnx.ModelProto, list[np.ndarray]]:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)]), [x]
 
 
-MODELS = {"mlp": mlp, "cnn": cnn, "dtypes": dtypes, "attention": attention}
+def mixed(rng) -> tuple[onnx.ModelProto, list[np.ndarray]]:
+    """Three inputs and three outputs of different dtypes (float32, int64, bool), so each
+    binding's feeding order and non-float copies are checked, not just float32."""
+    nodes = [
+        helper.make_node("Gather", ["x", "idx"], ["g"], name="pick", axis=1),
+        helper.make_node("ArgMax", ["x"], ["am"], name="argmax", axis=1, keepdims=0),
+        helper.make_node("Greater", ["g", "zero"], ["pos"], name="positive"),
+        helper.make_node("And", ["pos", "mask"], ["both"], name="masked"),
+    ]
+    g = helper.make_graph(nodes, "mixed",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6]),
+                           helper.make_tensor_value_info("idx", TensorProto.INT64, [3]),
+                           helper.make_tensor_value_info("mask", TensorProto.BOOL, ["N", 3])],
+                          [helper.make_tensor_value_info("g", TensorProto.FLOAT, ["N", 3]),
+                           helper.make_tensor_value_info("am", TensorProto.INT64, ["N"]),
+                           helper.make_tensor_value_info("both", TensorProto.BOOL, ["N", 3])],
+                          [_init("zero", np.zeros((), np.float32))])
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    idx = np.array([5, 0, 3], np.int64)
+    mask = rng.random((4, 3)) < 0.5
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)]), [x, idx, mask]
+
+
+MODELS = {"mlp": mlp, "cnn": cnn, "dtypes": dtypes, "attention": attention, "mixed": mixed}
 
 
 def main() -> int:

@@ -1,0 +1,274 @@
+/*
+ * pfw_jni.c - JNI marshalling for dev.pyfw.PfwNative: one function per pfw.h
+ * call, converting Java values to C and back. Every status other than PFW_OK
+ * is thrown as dev.pyfw.PfwException(status, pfw_last_error()); there is no
+ * other logic here. Strings cross as byte[] (C bytes, no NUL) so that any byte
+ * sequence the runtime writes is safe to hand to Java.
+ */
+#include <jni.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dev_pyfw_PfwNative.h"
+#include "pfw.h"
+
+static jclass g_exception_class;   /* dev.pyfw.PfwException, a global ref */
+static jmethodID g_exception_init; /* PfwException(int, byte[]) */
+
+JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM* vm, void* reserved) {
+  JNIEnv* env;
+  if ((*vm)->GetEnv(vm, (void**)&env, JNI_VERSION_1_8) != JNI_OK) return JNI_ERR;
+  jclass local = (*env)->FindClass(env, "dev/pyfw/PfwException");
+  if (!local) return JNI_ERR;
+  g_exception_class = (*env)->NewGlobalRef(env, local);
+  (*env)->DeleteLocalRef(env, local);
+  if (!g_exception_class) return JNI_ERR;
+  g_exception_init = (*env)->GetMethodID(env, g_exception_class, "<init>", "(I[B)V");
+  return g_exception_init ? JNI_VERSION_1_8 : JNI_ERR;
+}
+
+/* A C string as a new byte[]; NULL (with an exception pending) when out of memory. */
+static jbyteArray to_bytes(JNIEnv* env, const char* s) {
+  if (!s) s = "";
+  jsize n = (jsize)strlen(s);
+  jbyteArray out = (*env)->NewByteArray(env, n);
+  if (out) (*env)->SetByteArrayRegion(env, out, 0, n, (const jbyte*)s);
+  return out;
+}
+
+static void throw_message(JNIEnv* env, pfw_status status, const char* message) {
+  jbyteArray bytes = to_bytes(env, message);
+  if (!bytes) return;
+  jobject e = (*env)->NewObject(env, g_exception_class, g_exception_init, (jint)status, bytes);
+  if (e) (*env)->Throw(env, (jthrowable)e);
+}
+
+/* Throws for a failed status; returns 1 when `status` was an error. */
+static int check(JNIEnv* env, pfw_status status) {
+  if (status == PFW_OK) return 0;
+  throw_message(env, status, pfw_last_error());
+  return 1;
+}
+
+/* byte[] -> malloc'd NUL-terminated C string (free it); NULL with an exception pending on failure. */
+static char* to_cstring(JNIEnv* env, jbyteArray bytes) {
+  if (!bytes) {
+    throw_message(env, PFW_ERR_INVALID_ARGUMENT, "string argument is null");
+    return NULL;
+  }
+  jsize n = (*env)->GetArrayLength(env, bytes);
+  char* s = malloc((size_t)n + 1);
+  if (!s) {
+    throw_message(env, PFW_ERR_OUT_OF_MEMORY, "out of memory copying a string argument");
+    return NULL;
+  }
+  (*env)->GetByteArrayRegion(env, bytes, 0, n, (jbyte*)s);
+  s[n] = '\0';
+  return s;
+}
+
+static void* ptr(jlong handle) { return (void*)(intptr_t)handle; }
+static jlong handle_of(const void* p) { return (jlong)(intptr_t)p; }
+
+/* ---- library ------------------------------------------------------------ */
+
+JNIEXPORT jbyteArray JNICALL Java_dev_pyfw_PfwNative_version(JNIEnv* env, jclass cls) {
+  return to_bytes(env, pfw_version());
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_pyfw_PfwNative_statusName(JNIEnv* env, jclass cls, jint status) {
+  return to_bytes(env, pfw_status_name((pfw_status)status));
+}
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_dtypeSize(JNIEnv* env, jclass cls, jint dtype) {
+  return (jlong)pfw_dtype_size((pfw_dtype)dtype);
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_pyfw_PfwNative_dtypeName(JNIEnv* env, jclass cls, jint dtype) {
+  return to_bytes(env, pfw_dtype_name((pfw_dtype)dtype));
+}
+
+/* ---- model -------------------------------------------------------------- */
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_modelLoadFile(JNIEnv* env, jclass cls, jbyteArray path) {
+  char* p = to_cstring(env, path);
+  if (!p) return 0;
+  pfw_model* model = NULL;
+  pfw_status st = pfw_model_load_file(p, &model);
+  free(p);
+  return check(env, st) ? 0 : handle_of(model);
+}
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_modelLoadBuffer(JNIEnv* env, jclass cls, jbyteArray data) {
+  if (!data) {
+    throw_message(env, PFW_ERR_INVALID_ARGUMENT, "model bytes are null");
+    return 0;
+  }
+  jsize n = (*env)->GetArrayLength(env, data);
+  jbyte* bytes = (*env)->GetByteArrayElements(env, data, NULL);
+  if (!bytes) return 0;
+  pfw_model* model = NULL;
+  pfw_status st = pfw_model_load_buffer(bytes, (size_t)n, &model);
+  /* load_buffer copies the bytes; JNI_ABORT: nothing to write back. */
+  (*env)->ReleaseByteArrayElements(env, data, bytes, JNI_ABORT);
+  return check(env, st) ? 0 : handle_of(model);
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_modelFree(JNIEnv* env, jclass cls, jlong model) {
+  pfw_model_free(ptr(model));
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_pyfw_PfwNative_modelGetMetadata(JNIEnv* env, jclass cls, jlong model,
+                                                                      jbyteArray key) {
+  char* k = to_cstring(env, key);
+  if (!k) return NULL;
+  const char* value = NULL;
+  pfw_status st = pfw_model_get_metadata(ptr(model), k, &value);
+  free(k);
+  return check(env, st) ? NULL : to_bytes(env, value);
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_optionsCreate(JNIEnv* env, jclass cls) {
+  pfw_options* options = NULL;
+  return check(env, pfw_options_create(&options)) ? 0 : handle_of(options);
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_optionsFree(JNIEnv* env, jclass cls, jlong options) {
+  pfw_options_free(ptr(options));
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_optionsSetNumThreads(JNIEnv* env, jclass cls, jlong options,
+                                                                    jint threads) {
+  check(env, pfw_options_set_num_threads(ptr(options), (int32_t)threads));
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_optionsSetBackend(JNIEnv* env, jclass cls, jlong options,
+                                                                 jbyteArray name) {
+  char* n = to_cstring(env, name);
+  if (!n) return;
+  pfw_status st = pfw_options_set_backend(ptr(options), n);
+  free(n);
+  check(env, st);
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_optionsSetArenaLimit(JNIEnv* env, jclass cls, jlong options,
+                                                                    jlong bytes) {
+  check(env, pfw_options_set_arena_limit(ptr(options), (uint64_t)bytes));
+}
+
+/* ---- interpreter -------------------------------------------------------- */
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_interpreterCreate(JNIEnv* env, jclass cls, jlong model,
+                                                                  jlong options) {
+  pfw_interpreter* it = NULL;
+  return check(env, pfw_interpreter_create(ptr(model), ptr(options), &it)) ? 0 : handle_of(it);
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_interpreterFree(JNIEnv* env, jclass cls, jlong it) {
+  pfw_interpreter_free(ptr(it));
+}
+
+JNIEXPORT jint JNICALL Java_dev_pyfw_PfwNative_interpreterInputCount(JNIEnv* env, jclass cls, jlong it) {
+  return pfw_interpreter_input_count(ptr(it));
+}
+
+JNIEXPORT jint JNICALL Java_dev_pyfw_PfwNative_interpreterOutputCount(JNIEnv* env, jclass cls, jlong it) {
+  return pfw_interpreter_output_count(ptr(it));
+}
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_interpreterGetInput(JNIEnv* env, jclass cls, jlong it,
+                                                                    jint index) {
+  pfw_tensor* t = NULL;
+  return check(env, pfw_interpreter_get_input(ptr(it), (int32_t)index, &t)) ? 0 : handle_of(t);
+}
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_interpreterGetOutput(JNIEnv* env, jclass cls, jlong it,
+                                                                     jint index) {
+  pfw_tensor* t = NULL;
+  return check(env, pfw_interpreter_get_output(ptr(it), (int32_t)index, &t)) ? 0 : handle_of(t);
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_interpreterResizeInput(JNIEnv* env, jclass cls, jlong it,
+                                                                      jint index, jlongArray dims) {
+  if (!dims) {
+    throw_message(env, PFW_ERR_INVALID_ARGUMENT, "resize: dims are null");
+    return;
+  }
+  jsize rank = (*env)->GetArrayLength(env, dims);
+  int64_t d[PFW_MAX_RANK + 1]; /* one spare: a longer array is still passed on for the runtime to refuse */
+  jsize n = rank < PFW_MAX_RANK + 1 ? rank : PFW_MAX_RANK + 1;
+  (*env)->GetLongArrayRegion(env, dims, 0, n, (jlong*)d);
+  check(env, pfw_interpreter_resize_input(ptr(it), (int32_t)index, d, (int32_t)n));
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_interpreterAllocate(JNIEnv* env, jclass cls, jlong it) {
+  check(env, pfw_interpreter_allocate(ptr(it)));
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_interpreterInvoke(JNIEnv* env, jclass cls, jlong it) {
+  check(env, pfw_interpreter_invoke(ptr(it)));
+}
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_interpreterArenaSize(JNIEnv* env, jclass cls, jlong it) {
+  return (jlong)pfw_interpreter_arena_size(ptr(it));
+}
+
+/* ---- tensors ------------------------------------------------------------ */
+
+JNIEXPORT jbyteArray JNICALL Java_dev_pyfw_PfwNative_tensorName(JNIEnv* env, jclass cls, jlong t) {
+  return to_bytes(env, pfw_tensor_name(ptr(t)));
+}
+
+JNIEXPORT jint JNICALL Java_dev_pyfw_PfwNative_tensorDtype(JNIEnv* env, jclass cls, jlong t) {
+  return (jint)pfw_tensor_dtype(ptr(t));
+}
+
+JNIEXPORT jint JNICALL Java_dev_pyfw_PfwNative_tensorRank(JNIEnv* env, jclass cls, jlong t) {
+  return pfw_tensor_rank(ptr(t));
+}
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_tensorDim(JNIEnv* env, jclass cls, jlong t, jint index) {
+  return pfw_tensor_dim(ptr(t), (int32_t)index);
+}
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_tensorModelDim(JNIEnv* env, jclass cls, jlong t, jint index) {
+  return pfw_tensor_model_dim(ptr(t), (int32_t)index);
+}
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_tensorByteSize(JNIEnv* env, jclass cls, jlong t) {
+  return (jlong)pfw_tensor_byte_size(ptr(t));
+}
+
+/* The address and capacity of a direct buffer; NULL (exception pending) for a heap buffer. */
+static void* direct_address(JNIEnv* env, jobject buffer, size_t* size) {
+  if (!buffer) {
+    throw_message(env, PFW_ERR_INVALID_ARGUMENT, "buffer is null");
+    return NULL;
+  }
+  jlong capacity = (*env)->GetDirectBufferCapacity(env, buffer);
+  void* address = (*env)->GetDirectBufferAddress(env, buffer);
+  if (capacity < 0 || (!address && capacity > 0)) {
+    throw_message(env, PFW_ERR_INVALID_ARGUMENT, "buffer is not a direct ByteBuffer");
+    return NULL;
+  }
+  *size = (size_t)capacity;
+  /* A zero-capacity buffer may have no address; the runtime accepts any pointer for 0 bytes. */
+  return address ? address : (void*)size;
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_tensorCopyFromBuffer(JNIEnv* env, jclass cls, jlong t,
+                                                                    jobject src) {
+  size_t size = 0;
+  const void* data = direct_address(env, src, &size);
+  if (data) check(env, pfw_tensor_copy_from_buffer(ptr(t), data, size));
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_tensorCopyToBuffer(JNIEnv* env, jclass cls, jlong t,
+                                                                  jobject dst) {
+  size_t size = 0;
+  void* data = direct_address(env, dst, &size);
+  if (data) check(env, pfw_tensor_copy_to_buffer(ptr(t), data, size));
+}

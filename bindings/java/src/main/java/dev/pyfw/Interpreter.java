@@ -1,0 +1,233 @@
+package dev.pyfw;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs graph 0 of a {@link Model}. One interpreter serves one thread at a time
+ * (its methods are synchronized, so sharing one only serialises the calls); for
+ * parallel inference make one interpreter per thread from a shared model. New
+ * input shapes resize the interpreter before the run (dynamic dimensions only).
+ */
+public final class Interpreter implements AutoCloseable {
+  /** Creation options: thread count, backend, arena limit. */
+  public static final class Options {
+    private int threads = 1;
+    private String backend = "cpu";
+    private long arenaLimit;
+
+    /** Intra-op threads (>= 1); results do not depend on it. */
+    public Options threads(int threads) {
+      if (threads < 1) {
+        throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+      }
+      this.threads = threads;
+      return this;
+    }
+
+    /** "cpu", "opencl" or "auto". */
+    public Options backend(String backend) {
+      this.backend = Checks.notNull(backend, "backend");
+      return this;
+    }
+
+    /** Largest activation arena in bytes; 0 means the machine's physical memory. */
+    public Options arenaLimit(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("arena limit must be >= 0, got " + bytes);
+      }
+      this.arenaLimit = bytes;
+      return this;
+    }
+  }
+
+  private final Model model;
+  private long handle;
+  private final long[] inputHandles;
+  private final long[] outputHandles;
+  private final List<TensorInfo> inputs;
+  private final List<TensorInfo> outputs;
+
+  public Interpreter(Model model) throws PfwException {
+    this(model, new Options());
+  }
+
+  /** Plans the model for {@code options}. A node without a kernel throws PfwException (UNSUPPORTED). */
+  public Interpreter(Model model, Options options) throws PfwException {
+    this.model = Checks.notNull(model, "model");
+    Checks.notNull(options, "options");
+    byte[] backend = Checks.cString(options.backend, "backend");
+    long m = model.acquire();
+    try {
+      long opts = PfwNative.optionsCreate();
+      try {
+        PfwNative.optionsSetNumThreads(opts, options.threads);
+        PfwNative.optionsSetBackend(opts, backend);
+        PfwNative.optionsSetArenaLimit(opts, options.arenaLimit);
+        handle = PfwNative.interpreterCreate(m, opts);
+      } finally {
+        PfwNative.optionsFree(opts);
+      }
+      inputHandles = new long[PfwNative.interpreterInputCount(handle)];
+      outputHandles = new long[PfwNative.interpreterOutputCount(handle)];
+      List<TensorInfo> in = new ArrayList<>();
+      List<TensorInfo> out = new ArrayList<>();
+      for (int i = 0; i < inputHandles.length; i++) {
+        inputHandles[i] = PfwNative.interpreterGetInput(handle, i);
+        in.add(info(inputHandles[i]));
+      }
+      for (int i = 0; i < outputHandles.length; i++) {
+        outputHandles[i] = PfwNative.interpreterGetOutput(handle, i);
+        out.add(info(outputHandles[i]));
+      }
+      inputs = Collections.unmodifiableList(in);
+      outputs = Collections.unmodifiableList(out);
+    } catch (PfwException | RuntimeException | Error e) {
+      if (handle != 0) {
+        PfwNative.interpreterFree(handle);
+        handle = 0;
+      }
+      model.release();
+      throw e;
+    }
+  }
+
+  private static TensorInfo info(long tensor) throws PfwException {
+    String name = new String(PfwNative.tensorName(tensor), StandardCharsets.UTF_8);
+    int code = PfwNative.tensorDtype(tensor);
+    DataType dtype;
+    try {
+      dtype = DataType.fromCode(code);
+    } catch (IllegalArgumentException e) {
+      throw new PfwException(PfwException.Status.UNSUPPORTED.code(),
+          "tensor '" + name + "' has dtype code " + code + ", which Java cannot hold");
+    }
+    long[] shape = new long[PfwNative.tensorRank(tensor)];
+    for (int k = 0; k < shape.length; k++) {
+      shape[k] = PfwNative.tensorModelDim(tensor, k);
+    }
+    return new TensorInfo(name, dtype, shape);
+  }
+
+  /** The inputs as the model declares them, in order. */
+  public List<TensorInfo> inputs() {
+    return inputs;
+  }
+
+  /** The outputs as the model declares them, in order. */
+  public List<TensorInfo> outputs() {
+    return outputs;
+  }
+
+  /** Runs once with the inputs in model order; returns new output tensors in model order. */
+  public synchronized List<Tensor> run(Tensor... feeds) throws PfwException {
+    checkOpen();
+    Checks.notNull(feeds, "feeds");
+    if (feeds.length != inputs.size()) {
+      throw new IllegalArgumentException("expected " + inputs.size() + " input(s) (" + names(inputs)
+          + "), got " + feeds.length);
+    }
+    for (int i = 0; i < feeds.length; i++) {
+      feed(i, feeds[i]);
+    }
+    return invoke();
+  }
+
+  /** Runs once with the inputs by name; returns new output tensors in model order. */
+  public synchronized List<Tensor> run(Map<String, Tensor> feeds) throws PfwException {
+    checkOpen();
+    Checks.notNull(feeds, "feeds");
+    for (String name : feeds.keySet()) {
+      if (inputs.stream().noneMatch(t -> t.name().equals(name))) {
+        throw new IllegalArgumentException("unknown input '" + name + "'; the model's inputs are: "
+            + names(inputs));
+      }
+    }
+    for (int i = 0; i < inputs.size(); i++) {
+      TensorInfo want = inputs.get(i);
+      if (!feeds.containsKey(want.name())) {
+        throw new IllegalArgumentException("missing input " + want);
+      }
+      feed(i, feeds.get(want.name()));
+    }
+    return invoke();
+  }
+
+  /** Resizes input {@code index} to its tensor's shape (a no-op when unchanged) and copies the data in. */
+  private void feed(int index, Tensor value) throws PfwException {
+    TensorInfo want = inputs.get(index);
+    if (value == null) {
+      throw new IllegalArgumentException("input '" + want.name() + "' is null");
+    }
+    if (value.dtype() != want.dtype()) {
+      throw new IllegalArgumentException("input '" + want.name() + "' expects " + want.dtype() + ", got "
+          + value.dtype());
+    }
+    ByteBuffer data = value.buffer();
+    PfwNative.interpreterResizeInput(handle, index, value.shape());
+    PfwNative.tensorCopyFromBuffer(inputHandles[index], data);
+  }
+
+  private List<Tensor> invoke() throws PfwException {
+    PfwNative.interpreterInvoke(handle);
+    List<Tensor> results = new ArrayList<>(outputHandles.length);
+    for (int i = 0; i < outputHandles.length; i++) {
+      long t = outputHandles[i];
+      long[] shape = new long[PfwNative.tensorRank(t)];
+      for (int k = 0; k < shape.length; k++) {
+        shape[k] = PfwNative.tensorDim(t, k);
+      }
+      long bytes = PfwNative.tensorByteSize(t);
+      if (bytes > Integer.MAX_VALUE) {
+        throw new IllegalStateException("output '" + outputs.get(i).name() + "' has " + bytes
+            + " bytes, more than a Java buffer holds");
+      }
+      ByteBuffer data = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+      PfwNative.tensorCopyToBuffer(t, data);
+      results.add(new Tensor(outputs.get(i).dtype(), shape, data));
+    }
+    return results;
+  }
+
+  /** Bytes of the activation arena under the current input shapes. */
+  public synchronized long arenaBytes() {
+    checkOpen();
+    return PfwNative.interpreterArenaSize(handle);
+  }
+
+  public synchronized boolean isClosed() {
+    return handle == 0;
+  }
+
+  private void checkOpen() {
+    if (handle == 0) {
+      throw new IllegalStateException("this Interpreter is closed");
+    }
+  }
+
+  private static String names(List<TensorInfo> infos) {
+    return String.join(", ", infos.stream().map(TensorInfo::name).toList());
+  }
+
+  /** Frees the interpreter, and the model too when it was closed and this was its last user. Safe to call twice. */
+  @Override
+  public synchronized void close() {
+    if (handle != 0) {
+      PfwNative.interpreterFree(handle);
+      handle = 0;
+      model.release();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Interpreter(inputs=" + Arrays.toString(inputs.toArray()) + ", outputs="
+        + Arrays.toString(outputs.toArray()) + (isClosed() ? ", closed)" : ")");
+  }
+}
