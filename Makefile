@@ -12,13 +12,13 @@ C_SOURCES  := $(shell find runtime_c -name '*.[ch]' 2>/dev/null)
 PY_BUILD   := pyproject.toml setup.py bindings/python/pfw_build.py
 STAMP      := $(VENV)/.pyfw-installed
 
-.PHONY: all test demo venv install c-build c-test c-test-asan golden golden-reset go-test java-test java-test-asan \
+.PHONY: all test demo venv install c-build c-test c-test-asan golden golden-reset go-test java-build java-test java-test-asan \
         pytest clean help
 
 all: install
 
 help:
-	@echo "make demo   - set up .venv, train a digits CNN with pyfw, export it, run it from Python and C"
+	@echo "make demo   - set up .venv, train a digits CNN with pyfw, export it, run it from C, Python, Java and Go"
 	@echo "make test   - set up .venv, build libpfw, run the C tests (ASan+UBSan) and pytest"
 
 # ---- Python environment --------------------------------------------------
@@ -105,8 +105,18 @@ $(DEMO)/digits_c: examples/c/digits.c runtime_c/include/pfw.h | c-build
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -Iruntime_c/include $< -o $@ \
 	  -L$(BUILD)/release -lpfw -Wl,-rpath,$(CURDIR)/$(BUILD)/release
 
-demo: $(STAMP) $(DEMO)/digits_c
-	$(VPY) examples/python/demo.py --workdir $(DEMO) --runner C=$(DEMO)/digits_c
+GO_SOURCES := $(wildcard bindings/go/*.go examples/go/digits/*.go)
+$(DEMO)/digits_go: $(GO_SOURCES) | c-build
+	@mkdir -p $(DEMO)
+	cd examples/go && $(GO) build -mod=mod -o $(CURDIR)/$@ ./digits
+
+# Maven compiles the binding and builds libpfw_jni into target/classes (process-classes).
+java-build: c-build
+	cd bindings/java && mvn -q -B process-classes
+
+demo: $(STAMP) $(DEMO)/digits_c $(DEMO)/digits_go java-build
+	$(VPY) examples/python/demo.py --workdir $(DEMO) --runner C=$(DEMO)/digits_c \
+	  --runner Java="java -cp bindings/java/target/classes examples/java/Digits.java" --runner Go=$(DEMO)/digits_go
 
 clean:
 	rm -rf $(BUILD) $(VENV) pyfw/_libpfw*.so *.egg-info
