@@ -69,12 +69,9 @@ def batches(n, batch, epochs, seed=0):
             for order in (rng.permutation(n) for _ in range(epochs))]
 
 
-def train_pyfw(kind, weights, x, y, plan):
-    import numpy as np
-
-    import pyfw
-    import pyfw.nn as nn
-    import pyfw.nn.functional as F
+def models(nn, F):
+    """The two benchmark models written once against PyTorch's names, which pyfw shares:
+    called with (torch.nn, torch.nn.functional) or (pyfw.nn, pyfw.nn.functional)."""
 
     class CNN(nn.Module):
         def __init__(self):
@@ -98,63 +95,24 @@ def train_pyfw(kind, weights, x, y, plan):
         def forward(self, t):
             return self.fc3(F.relu(self.fc2(F.relu(self.fc1(t.flatten(1))))))
 
-    model = CNN() if kind == "cnn" else MLP()
-    model.load_state_dict({k: np.copy(v) for k, v in weights.items()})
-    opt = pyfw.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
+    return {"cnn": CNN, "mlp": MLP}
+
+
+def train(lib, kind, weights, x, y, plan):
+    """Adam, lr 1e-3, over the batches of `plan` with `lib` = pyfw or torch; returns
+    (seconds, mean loss of the last epoch)."""
+    model = models(lib.nn, lib.nn.functional)[kind]()
+    as_tensor = lib.from_numpy if lib.__name__ == "torch" else lib.tensor
+    model.load_state_dict({k: as_tensor(v.copy()) for k, v in weights.items()})
+    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = lib.nn.CrossEntropyLoss()
     model.train()
     t0 = time.perf_counter()
     for epoch in plan:
         total = 0.0
         for idx in epoch:
             opt.zero_grad()
-            loss = loss_fn(model(pyfw.tensor(x[idx])), pyfw.tensor(y[idx]))
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-    return time.perf_counter() - t0, total / len(x)
-
-
-def train_torch(kind, weights, x, y, plan):
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    class CNN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
-            self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
-            self.pool = nn.MaxPool2d(2)
-            self.fc1 = nn.Linear(32 * 4 * 4, 128)
-            self.fc2 = nn.Linear(128, 10)
-
-        def forward(self, t):
-            t = F.relu(self.conv1(t))
-            t = self.pool(F.relu(self.conv2(t)))
-            return self.fc2(F.relu(self.fc1(t.flatten(1))))
-
-    class MLP(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1, self.fc2, self.fc3 = nn.Linear(64, 512), nn.Linear(512, 512), nn.Linear(512, 10)
-
-        def forward(self, t):
-            return self.fc3(F.relu(self.fc2(F.relu(self.fc1(t.flatten(1))))))
-
-    model = CNN() if kind == "cnn" else MLP()
-    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in weights.items()})
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    model.train()
-    t0 = time.perf_counter()
-    for epoch in plan:
-        total = 0.0
-        for idx in epoch:
-            i = torch.from_numpy(idx)
-            opt.zero_grad()
-            loss = loss_fn(model(xt[i]), yt[i])
+            loss = loss_fn(model(as_tensor(x[idx])), as_tensor(y[idx]))
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
@@ -169,6 +127,10 @@ def main(argv=None) -> int:
     ap.add_argument("--tile", type=int, default=4)
     args = ap.parse_args(argv)
     set_threads(args.threads)
+    import pyfw
+    import pyfw.nn.functional  # noqa: F401 (lib.nn.functional below)
+    import pyfw.optim  # noqa: F401
+
     try:
         import torch
     except ImportError:
@@ -182,8 +144,8 @@ def main(argv=None) -> int:
     print(f"{'model':6} {'pyfw s':>8} {'torch s':>8} {'ratio':>6} {'pyfw loss':>10} {'torch loss':>10}")
     for kind, shapes in (("cnn", cnn_shapes()), ("mlp", mlp_shapes())):
         w = initial_weights(shapes)
-        tp, lp = train_pyfw(kind, w, x, y, plan)
-        tt, lt = train_torch(kind, w, x, y, plan)
+        tp, lp = train(pyfw, kind, w, x, y, plan)
+        tt, lt = train(torch, kind, w, x, y, plan)
         print(f"{kind:6} {tp:8.2f} {tt:8.2f} {tp / tt:6.2f} {lp:10.4f} {lt:10.4f}")
     return 0
 
