@@ -101,8 +101,8 @@ def node_cases():
 
 def test_backend_node_models_round_trip():
     """Every node test model pyfw runs: ONNX -> .pfw -> ONNX passes the full
-    check, libpfw matches the test's expected outputs, and ONNX Runtime on the
-    exported model matches libpfw (where ONNX Runtime runs the original)."""
+    check, libpfw matches the test's expected outputs, and ONNX Runtime gives the
+    same outputs on the exported model as on the original (where it runs it)."""
     failures, compared = [], 0
     for case in node_cases():
         try:
@@ -115,12 +115,14 @@ def test_backend_node_models_round_trip():
             for g_, e, o in zip(got, expected, g.output):
                 np.testing.assert_allclose(g_, as_array(e, o), rtol=case.rtol, atol=case.atol)
             try:
-                ort_run(case.model, feeds)
+                original = ort_run(case.model, feeds)
             except Exception:  # ONNX Runtime lacks a kernel for the original: nothing to compare
                 continue
-            for g, w in zip(got, ort_run(exported, feeds)):
+            # The export must mean what the original means: ONNX Runtime runs both (it
+            # departs from the spec in a few Attention cases, where libpfw follows the spec).
+            for g, w in zip(original, ort_run(exported, feeds)):
                 assert g.shape == w.shape and g.dtype == w.dtype
-                np.testing.assert_allclose(g, w, rtol=case.rtol, atol=case.atol)
+                np.testing.assert_allclose(w, g, rtol=case.rtol, atol=case.atol)
             compared += 1
         except Exception as e:
             failures.append(f"{case.name}: {type(e).__name__}: {str(e).splitlines()[0][:300]}")
