@@ -518,6 +518,9 @@ SHAPE_RULES: dict[str, ShapeRule] = {
 from .shape_ops import RULES as _SHAPE_OP_RULES  # noqa: E402
 
 SHAPE_RULES.update(_SHAPE_OP_RULES)
+from .shape_nn import RULES as _SHAPE_NN_RULES  # noqa: E402
+
+SHAPE_RULES.update(_SHAPE_NN_RULES)
 SHAPE_RULES["LRN"] = _unary
 SHAPE_RULES.update({op: _unary for op in (
     "Abs", "Neg", "Sign", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round",

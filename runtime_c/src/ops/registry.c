@@ -86,6 +86,7 @@ static const pfw_op* const g_ops[] = {
     [PFW_OP_ReduceSumSquare] = &pfw_op_ReduceSumSquare,
     [PFW_OP_Relu] = &pfw_op_Relu,
     [PFW_OP_Reshape] = &pfw_op_Reshape,
+    [PFW_OP_Resize] = &pfw_op_Resize,
     [PFW_OP_Round] = &pfw_op_Round,
     [PFW_OP_Selu] = &pfw_op_Selu,
     [PFW_OP_Shape] = &pfw_op_Shape,

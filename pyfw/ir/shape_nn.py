@@ -1,0 +1,67 @@
+"""Shape rules for resampling, losses, selection and scatter ops: Resize,
+NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss, TopK, OneHot,
+ScatterElements, ScatterND, BitShift, Einsum, LpPool. Where a result depends
+on values that are not constants (sizes fed at run time), the rank is kept
+and the dimensions become -1; the runtime computes them while planning."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .shapes import _axis, _required
+
+
+def _array(t):
+    """The constant values of a tensor as a flat array, or None."""
+    return None if t is None or t.data is None else np.asarray(t.data).reshape(-1)
+
+
+def _input(ins, i):
+    return ins[i] if i < len(ins) else None
+
+
+def _resize(node, ins, c):
+    _required(c, 1)
+    x, dtype = ins[0].shape, ins[0].dtype
+    if x is None:
+        return [(dtype, None)]
+    r = len(x)
+    axes = node.attr("axes")
+    axes = [_axis(c, a, r) for a in axes] if axes is not None else list(range(r))
+    v10 = node.version is not None and 0 < node.version < 11
+    scales_t = _input(ins, 1 if v10 else 2)
+    sizes_t = None if v10 else _input(ins, 3)
+    scales, sizes = _array(scales_t), _array(sizes_t)
+    if scales_t is not None and scales is not None and scales.size == 0:
+        scales_t = None
+    if sizes_t is not None and sizes is not None and sizes.size == 0:
+        sizes_t = None
+    if (scales_t is None) == (sizes_t is None):
+        raise c.fail("exactly one of scales and sizes must be given")
+    given = scales if scales_t is not None else sizes
+    if given is None:  # fed at run time: only the rank is known
+        return [(dtype, tuple(-1 if a in axes else d for a, d in enumerate(x)))]
+    if given.size != len(axes):
+        raise c.fail(f"{'scales' if scales_t is not None else 'sizes'} has {given.size} values; "
+                     f"expected {len(axes)} (one per resized axis)")
+    out = list(x)
+    if scales_t is not None:
+        for a, s in zip(axes, scales.astype(np.float64)):
+            if not s > 0:
+                raise c.fail(f"scales {scales.tolist()} must be positive")
+            out[a] = -1 if x[a] < 0 else int(math.floor(s * x[a]))
+        return [(dtype, tuple(out))]
+    policy = node.attr("keep_aspect_ratio_policy", "stretch")
+    if policy == "stretch" or any(x[a] < 0 for a in axes):
+        for a, s in zip(axes, sizes):
+            out[a] = -1 if policy != "stretch" else int(s)
+        return [(dtype, tuple(out))]
+    ratios = [int(s) / x[a] for a, s in zip(axes, sizes)]
+    keep = min(ratios) if policy == "not_larger" else max(ratios)
+    for a in axes:
+        out[a] = int(keep * x[a] + 0.5)
+    return [(dtype, tuple(out))]
+
+
+RULES = {"Resize": _resize}
