@@ -64,4 +64,19 @@ def _resize(node, ins, c):
     return [(dtype, tuple(out))]
 
 
-RULES = {"Resize": _resize}
+def _loss(node, ins, c):
+    """Loss like the target (reduction none) or a scalar; SCE's log_prob like the scores."""
+    _required(c, 2)
+    x, dtype = ins[0].shape, ins[0].dtype
+    if x is not None and len(x) < 2:
+        raise c.fail(f"{c.name(0)} must be (N, C, d1, ...)")
+    if ins[1].dtype not in ("int32", "int64"):
+        raise c.fail(f"{c.name(1)} (target) is {ins[1].dtype}; expected int32 or int64")
+    if node.attr("reduction", "mean") != "none":
+        out = ()
+    else:
+        out = None if x is None else x[:1] + x[2:]
+    return [(dtype, out), (dtype, x)]
+
+
+RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss}

@@ -178,6 +178,7 @@ RULES.update({op: _copy for op in (
 )})
 RULES.update({op: _copy for op in (
     "LayerNormalization", "InstanceNormalization", "GroupNormalization", "LpNormalization")})
+RULES.update({op: _copy for op in ("NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss")})
 
 
 # ---- values ----------------------------------------------------------------
