@@ -1,6 +1,6 @@
-"""Shape rules for resampling, losses, selection and scatter ops: Resize,
-NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss, TopK, OneHot,
-ScatterElements, ScatterND, BitShift, Einsum, LpPool. Where a result depends
+"""Shape rules for resampling, losses, bitwise, selection and scatter ops:
+Resize, NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss, BitShift,
+Bitwise*, TopK, OneHot, ScatterElements, ScatterND, Einsum, LpPool. Where a result depends
 on values that are not constants (sizes fed at run time), the rank is kept
 and the dimensions become -1; the runtime computes them while planning."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .shapes import _axis, _required
+from .shapes import _axis, _binary, _required, _unary
 
 
 def _array(t):
@@ -79,4 +79,6 @@ def _loss(node, ins, c):
     return [(dtype, out), (dtype, x)]
 
 
-RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss}
+RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
+         "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
+         "BitwiseNot": _unary}

@@ -179,6 +179,7 @@ RULES.update({op: _copy for op in (
 RULES.update({op: _copy for op in (
     "LayerNormalization", "InstanceNormalization", "GroupNormalization", "LpNormalization")})
 RULES.update({op: _copy for op in ("NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss")})
+RULES.update({op: _copy for op in ("BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot")})
 
 
 # ---- values ----------------------------------------------------------------
