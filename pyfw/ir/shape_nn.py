@@ -79,6 +79,16 @@ def _loss(node, ins, c):
     return [(dtype, out), (dtype, x)]
 
 
+def _scatter(node, ins, c):
+    """The output is data with some elements replaced: data's dtype and shape."""
+    _required(c, 3)
+    if ins[2].dtype != ins[0].dtype:
+        raise c.fail(f"{c.name(2)} (updates) is {ins[2].dtype} but data is {ins[0].dtype}")
+    if ins[1].dtype not in ("int32", "int64"):
+        raise c.fail(f"{c.name(1)} (indices) is {ins[1].dtype}; expected int32 or int64")
+    return [(ins[0].dtype, ins[0].shape)]
+
+
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
-         "BitwiseNot": _unary}
+         "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter}

@@ -180,6 +180,7 @@ RULES.update({op: _copy for op in (
     "LayerNormalization", "InstanceNormalization", "GroupNormalization", "LpNormalization")})
 RULES.update({op: _copy for op in ("NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss")})
 RULES.update({op: _copy for op in ("BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot")})
+RULES.update({op: _copy for op in ("ScatterElements", "Scatter", "ScatterND")})
 
 
 # ---- values ----------------------------------------------------------------
