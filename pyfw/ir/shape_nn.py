@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .shapes import _axis, _binary, _required, _unary
+from .shapes import _axis, _binary, _global_pool, _pool, _required, _unary
 
 
 def _array(t):
@@ -91,4 +91,5 @@ def _scatter(node, ins, c):
 
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
-         "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter}
+         "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter,
+         "LpPool": _pool, "GlobalMaxPool": _global_pool, "GlobalLpPool": _global_pool}
