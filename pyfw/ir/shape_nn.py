@@ -89,7 +89,26 @@ def _scatter(node, ins, c):
     return [(ins[0].dtype, ins[0].shape)]
 
 
+def _topk(node, ins, c):
+    """Values and int64 Indices: X's shape with k along the axis."""
+    _required(c, 1)
+    x, dtype = ins[0].shape, ins[0].dtype
+    if x is None:
+        return [(dtype, None), ("int64", None)]
+    axis = _axis(c, node.attr("axis", -1), len(x))
+    if node.version is not None and 0 < node.version < 10:
+        k = node.attr("k")
+    else:
+        _required(c, 2)
+        kv = _array(ins[1])
+        k = None if kv is None else int(kv[0])
+    if k is not None and x[axis] >= 0 and not 0 <= k <= x[axis]:
+        raise c.fail(f"k = {k} is outside [0, {x[axis]}] for {c.name(0)}")
+    out = x[:axis] + (-1 if k is None else k,) + x[axis + 1:]
+    return [(dtype, out), ("int64", out)]
+
+
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
          "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter,
-         "LpPool": _pool, "GlobalMaxPool": _global_pool, "GlobalLpPool": _global_pool}
+         "LpPool": _pool, "GlobalMaxPool": _global_pool, "GlobalLpPool": _global_pool, "TopK": _topk}

@@ -121,6 +121,7 @@ static const pfw_op* const g_ops[] = {
     [PFW_OP_Tanh] = &pfw_op_Tanh,
     [PFW_OP_ThresholdedRelu] = &pfw_op_ThresholdedRelu,
     [PFW_OP_Tile] = &pfw_op_Tile,
+    [PFW_OP_TopK] = &pfw_op_TopK,
     [PFW_OP_Transpose] = &pfw_op_Transpose,
     [PFW_OP_Trilu] = &pfw_op_Trilu,
     [PFW_OP_Unsqueeze] = &pfw_op_Unsqueeze,
