@@ -108,7 +108,22 @@ def _topk(node, ins, c):
     return [(dtype, out), ("int64", out)]
 
 
+def _onehot(node, ins, c):
+    """indices' shape with depth inserted at axis, values' dtype."""
+    _required(c, 3)
+    x = ins[0].shape
+    if x is None:
+        return [(ins[2].dtype, None)]
+    axis = node.attr("axis", -1)
+    if not -len(x) - 1 <= axis <= len(x):
+        raise c.fail(f"axis {axis} is out of range for {c.name(0)} of rank {len(x)}")
+    axis = axis + len(x) + 1 if axis < 0 else axis
+    d = _array(ins[1])
+    depth = -1 if d is None or d.size != 1 else int(d[0])
+    return [(ins[2].dtype, x[:axis] + (depth,) + x[axis:])]
+
+
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
          "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter,
-         "LpPool": _pool, "GlobalMaxPool": _global_pool, "GlobalLpPool": _global_pool, "TopK": _topk}
+         "LpPool": _pool, "GlobalMaxPool": _global_pool, "GlobalLpPool": _global_pool, "TopK": _topk, "OneHot": _onehot}

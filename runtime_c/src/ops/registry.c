@@ -77,6 +77,7 @@ static const pfw_op* const g_ops[] = {
     [PFW_OP_Neg] = &pfw_op_Neg,
     [PFW_OP_NegativeLogLikelihoodLoss] = &pfw_op_NegativeLogLikelihoodLoss,
     [PFW_OP_Not] = &pfw_op_Not,
+    [PFW_OP_OneHot] = &pfw_op_OneHot,
     [PFW_OP_Or] = &pfw_op_Or,
     [PFW_OP_PRelu] = &pfw_op_PRelu,
     [PFW_OP_Pad] = &pfw_op_Pad,
