@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .shapes import _axis, _binary, _global_pool, _pool, _required, _unary
+from .shapes import _axis, _bdim, _binary, _global_pool, _pool, _required, _unary
 
 
 def _array(t):
@@ -123,7 +123,40 @@ def _onehot(node, ins, c):
     return [(ins[2].dtype, x[:axis] + (depth,) + x[axis:])]
 
 
+def _einsum(node, ins, c):
+    """Output dims from the equation: explicit, or the broadcast "..." dims
+    then the letters used once, in ASCII order."""
+    _required(c, 1)
+    dtype = ins[0].dtype
+    if any(t is None or t.shape is None for t in ins):
+        return [(dtype, None)]
+    lhs, arrow, rhs = node.attr("equation", "").replace(" ", "").partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ins):
+        raise c.fail(f"equation {node.attr('equation')!r} has {len(terms)} input terms for {len(ins)} inputs")
+    sizes, count, ell = {}, {}, ()
+    for i, (term, t) in enumerate(zip(terms, ins)):
+        x = t.shape
+        head, dots, tail = term.partition("...")
+        e = len(x) - len(head) - len(tail)
+        if e < 0 or (not dots and e != 0):
+            raise c.fail(f"term {term!r} does not fit {c.name(i)}")
+        if dots:  # right-aligned numpy broadcasting of the ellipsis dims
+            a, b = (1,) * (e - len(ell)) + ell, (1,) * (len(ell) - e) + x[len(head):len(head) + e]
+            ell = tuple(_bdim(p, q) if _bdim(p, q) is not None else -1 for p, q in zip(a, b))
+        for label, d in zip(head + tail, x[:len(head)] + x[len(x) - len(tail):]):
+            count[label] = count.get(label, 0) + 1
+            if sizes.get(label, -1) < 0:
+                sizes[label] = d
+    if arrow:
+        head, dots, tail = rhs.partition("...")
+        out = tuple(sizes[k] for k in head) + (ell if dots else ()) + tuple(sizes[k] for k in tail)
+    else:
+        out = ell + tuple(sizes[k] for k in sorted(k for k, n in count.items() if n == 1))
+    return [(dtype, out)]
+
+
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
          "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter,
-         "LpPool": _pool, "GlobalMaxPool": _global_pool, "GlobalLpPool": _global_pool, "TopK": _topk, "OneHot": _onehot}
+         "LpPool": _pool, "GlobalMaxPool": _global_pool, "GlobalLpPool": _global_pool, "TopK": _topk, "OneHot": _onehot, "Einsum": _einsum}

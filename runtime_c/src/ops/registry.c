@@ -33,6 +33,7 @@ static const pfw_op* const g_ops[] = {
     [PFW_OP_CumProd] = &pfw_op_CumProd,
     [PFW_OP_CumSum] = &pfw_op_CumSum,
     [PFW_OP_Div] = &pfw_op_Div,
+    [PFW_OP_Einsum] = &pfw_op_Einsum,
     [PFW_OP_Elu] = &pfw_op_Elu,
     [PFW_OP_Equal] = &pfw_op_Equal,
     [PFW_OP_Erf] = &pfw_op_Erf,
