@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from .shape_ops import _cast
 from .shapes import _axis, _bdim, _binary, _global_pool, _pool, _required, _unary
 
 
@@ -159,4 +160,5 @@ def _einsum(node, ins, c):
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
          "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter,
-         "LpPool": _pool, "GlobalMaxPool": _global_pool, "GlobalLpPool": _global_pool, "TopK": _topk, "OneHot": _onehot, "Einsum": _einsum}
+         "LpPool": _pool, "GlobalMaxPool": _global_pool, "GlobalLpPool": _global_pool, "TopK": _topk, "OneHot": _onehot, "Einsum": _einsum,
+         "BitCast": _cast, "Swish": _unary, "Shrink": _unary}

@@ -181,7 +181,8 @@ RULES.update({op: _copy for op in (
 RULES.update({op: _copy for op in ("NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss")})
 RULES.update({op: _copy for op in ("BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot")})
 RULES.update({op: _copy for op in ("ScatterElements", "Scatter", "ScatterND")})
-RULES.update({op: _copy for op in ("LpPool", "GlobalMaxPool", "GlobalLpPool", "TopK", "OneHot", "Einsum")})
+RULES.update({op: _copy for op in ("LpPool", "GlobalMaxPool", "GlobalLpPool", "TopK", "OneHot", "Einsum",
+                                   "BitCast", "Swish", "Shrink")})
 
 
 # ---- values ----------------------------------------------------------------

@@ -5,7 +5,7 @@
  *
  * Also the parameterised element-wise activations (LeakyRelu, Elu, Selu,
  * Celu, HardSigmoid, HardSwish, ThresholdedRelu, Mish, Softplus, Softsign,
- * Gelu) on the map engine of unary.c, and Clip. */
+ * Gelu, Swish, Shrink) on the map engine of unary.c, and Clip. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -113,6 +113,8 @@ static double f_mish(double x, const double* p) { (void)p; return x * tanh(softp
 static double f_softplus(double x, const double* p) { (void)p; return softplus(x); }
 static double f_softsign(double x, const double* p) { (void)p; return x / (1 + fabs(x)); }
 static double f_gelu(double x, const double* p) { (void)p; return 0.5 * x * (1 + erf(x * 0.7071067811865476 /* 1 / sqrt(2) */)); }
+static double f_swish(double x, const double* p) { return x / (1 + exp(-p[0] * x)); }
+static double f_shrink(double x, const double* p) { return x < -p[0] ? x + p[1] : x > p[0] ? x - p[1] : 0.0; }
 static double f_gelu_tanh(double x, const double* p) {
   (void)p;
   const double k = 0.7978845608028654; /* sqrt(2 / pi) */
@@ -136,6 +138,8 @@ ACT_OP(HardSwish, f_hardswish, "", 0, "", 0)
 ACT_OP(Mish, f_mish, "", 0, "", 0)
 ACT_OP(Softplus, f_softplus, "", 0, "", 0)
 ACT_OP(Softsign, f_softsign, "", 0, "", 0)
+ACT_OP(Swish, f_swish, "alpha", 1.0f, "", 0)
+ACT_OP(Shrink, f_shrink, "lambd", 0.5f, "bias", 0.0f)
 
 /* Celu divides by alpha. */
 static pfw_status Celu_prepare(pfw_node* node) {

@@ -145,3 +145,23 @@ static pfw_status cast_like_prepare(pfw_node* node) {
 }
 
 const pfw_op pfw_op_CastLike = {PFW_OP_CastLike, cast_like_prepare, cast_run, 0};
+
+/* BitCast: the same bytes read as another dtype of the same width. */
+static pfw_status bitcast_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 1, 1);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* x = node->in[0];
+  int64_t to = pfw_attr_int(node, "to", -1);
+  if (!castable(x->dtype))
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s, which BitCast does not support",
+                     pfw_dtype_name(x->dtype));
+  if (to < 0 || to > 255 || !castable((pfw_dtype)to))
+    return pfw_error(to == PFW_STRING ? PFW_ERR_UNSUPPORTED : PFW_ERR_INVALID_MODEL,
+                     "attribute 'to' is %lld, not a dtype BitCast supports", (long long)to);
+  if (pfw_dtype_size((pfw_dtype)to) != pfw_dtype_size(x->dtype))
+    return pfw_error(PFW_ERR_INVALID_MODEL, "BitCast from %s to %s: the widths differ", pfw_dtype_name(x->dtype),
+                     pfw_dtype_name((pfw_dtype)to));
+  return pfw_set_output(node->out[0], (pfw_dtype)to, x->rank, x->dims);
+}
+
+const pfw_op pfw_op_BitCast = {PFW_OP_BitCast, bitcast_prepare, pfw_copy_run, PFW_OPF_ALIAS};

@@ -134,6 +134,7 @@ extern const pfw_op pfw_op_LRN;
 extern const pfw_op pfw_op_CastLike, pfw_op_GatherElements, pfw_op_Split;
 extern const pfw_op pfw_op_Resize;
 extern const pfw_op pfw_op_TopK, pfw_op_OneHot, pfw_op_Einsum;
+extern const pfw_op pfw_op_BitCast, pfw_op_Swish, pfw_op_Shrink;
 extern const pfw_op pfw_op_ScatterElements, pfw_op_Scatter, pfw_op_ScatterND;
 extern const pfw_op pfw_op_BitShift, pfw_op_BitwiseAnd, pfw_op_BitwiseOr, pfw_op_BitwiseXor, pfw_op_BitwiseNot;
 extern const pfw_op pfw_op_NegativeLogLikelihoodLoss, pfw_op_SoftmaxCrossEntropyLoss;
