@@ -1,6 +1,6 @@
 """Smaller ops, one small ONNX model per case: BitCast and Swish against
-ONNX's reference evaluator (ONNX Runtime has no kernel for them yet), Shrink
-against ONNX Runtime."""
+ONNX's reference evaluator (ONNX Runtime has no kernel for them yet);
+Shrink, EyeLike and the Hann/Hamming/Blackman windows against ONNX Runtime."""
 import numpy as np
 import pytest
 from onnx import TensorProto
@@ -55,3 +55,31 @@ def test_shrink(lambd, bias, dtype):
     x = rng.uniform(-3, 3, (4, 6)).astype(dtype)
     kw = {k: v for k, v in (("lambd", lambd), ("bias", bias)) if v is not None}
     check_or_reference(*single_op("Shrink", [x], opset=9, **kw))
+
+
+@pytest.mark.parametrize("k", [0, 1, -2, 5])
+@pytest.mark.parametrize("shape", [(3, 5), (4, 4), (5, 2)])
+@pytest.mark.parametrize("dtype", [None, TensorProto.FLOAT, TensorProto.INT64, TensorProto.DOUBLE])
+def test_eyelike(k, shape, dtype):
+    x = rng.integers(0, 5, shape).astype(np.int32)
+    kw = {} if dtype is None else {"dtype": dtype}
+    out = np.int32 if dtype is None else tensor_dtype_to_np_dtype(dtype)
+    check_or_reference(*single_op("EyeLike", [x], opset=9, out_dtype=out, k=k, **kw))
+
+
+@pytest.mark.parametrize("op", ["HannWindow", "HammingWindow", "BlackmanWindow"])
+@pytest.mark.parametrize("periodic", [0, 1])
+@pytest.mark.parametrize("size", [1, 2, 10])
+@pytest.mark.parametrize("dtype", [None, TensorProto.DOUBLE])
+def test_windows(op, periodic, size, dtype):
+    """size as a constant and as a graph input fed at run time."""
+    from onnx import helper
+
+    from onnx_util import Init, build, value_info
+    kw = {} if dtype is None else {"output_datatype": dtype}
+    out = f32 if dtype is None else f64
+    check_or_reference(*single_op(op, [Init(np.array(size, np.int64))], opset=17, out_dtype=out, periodic=periodic,
+                                  **kw))
+    node = helper.make_node(op, ["size"], ["w"], periodic=periodic, **kw)
+    model = build([node], [value_info("size", np.int64, ())], [value_info("w", out, ["n"])], opset=17)
+    check_or_reference(model, {"size": np.array(size, np.int64)})

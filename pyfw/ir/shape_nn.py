@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from .. import dtypes as _dt
 from .shape_ops import _cast
 from .shapes import _axis, _bdim, _binary, _global_pool, _pool, _required, _unary
 
@@ -157,8 +158,21 @@ def _einsum(node, ins, c):
     return [(dtype, out)]
 
 
+def _eyelike(node, ins, c):
+    _required(c, 1)
+    dtype = _dt.from_code(node.attr("dtype")) if node.attr("dtype") is not None else ins[0].dtype
+    return [(dtype, ins[0].shape)]
+
+
+def _window(node, ins, c):
+    _required(c, 1)
+    size = _array(ins[0])
+    return [(_dt.from_code(node.attr("output_datatype", 1)), (-1 if size is None else int(size[0]),))]
+
+
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
          "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter,
          "LpPool": _pool, "GlobalMaxPool": _global_pool, "GlobalLpPool": _global_pool, "TopK": _topk, "OneHot": _onehot, "Einsum": _einsum,
-         "BitCast": _cast, "Swish": _unary, "Shrink": _unary}
+         "BitCast": _cast, "Swish": _unary, "Shrink": _unary,
+         "EyeLike": _eyelike, "HannWindow": _window, "HammingWindow": _window, "BlackmanWindow": _window}

@@ -182,7 +182,8 @@ RULES.update({op: _copy for op in ("NegativeLogLikelihoodLoss", "SoftmaxCrossEnt
 RULES.update({op: _copy for op in ("BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot")})
 RULES.update({op: _copy for op in ("ScatterElements", "Scatter", "ScatterND")})
 RULES.update({op: _copy for op in ("LpPool", "GlobalMaxPool", "GlobalLpPool", "TopK", "OneHot", "Einsum",
-                                   "BitCast", "Swish", "Shrink")})
+                                   "BitCast", "Swish", "Shrink", "EyeLike", "HannWindow", "HammingWindow",
+                                   "BlackmanWindow")})
 
 
 # ---- values ----------------------------------------------------------------

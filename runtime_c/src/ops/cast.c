@@ -86,7 +86,7 @@ static long double sat(long double x, long double lo, long double hi) {
   return x < lo ? lo : x > hi ? hi : x;
 }
 
-static void store(void* p, pfw_dtype d, long double x) {
+void pfw_store_real(void* p, pfw_dtype d, long double x) {
   union { float f; double g; int8_t b; uint8_t ub; int16_t h; uint16_t uh; int32_t i; uint32_t ui;
           int64_t l; uint64_t ul; } v;
   switch (d) {
@@ -127,7 +127,7 @@ static pfw_status cast_run(pfw_node* node) {
   int64_t n = pfw_numel(x);
   if (x->dtype == y->dtype) return pfw_copy_run(node);
   for (int64_t i = 0; i < n; i++)
-    store((char*)y->data + (size_t)i * so, y->dtype, load((const char*)x->data + (size_t)i * si, x->dtype));
+    pfw_store_real((char*)y->data + (size_t)i * so, y->dtype, load((const char*)x->data + (size_t)i * si, x->dtype));
   return PFW_OK;
 }
 

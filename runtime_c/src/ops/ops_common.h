@@ -71,6 +71,9 @@ pfw_status pfw_bcast_prepare(pfw_node* node, int32_t n_in, pfw_dtype out_dtype);
 /* The node's inputs as the read-only array the helpers take (C has no
  * implicit T** -> const T* const* conversion). */
 #define PFW_CONST_INPUTS(node) ((const pfw_tensor* const*)(node)->in)
+/* Writes x as dtype d at p (cast.c): integers saturate and NaN becomes 0,
+ * float16/bfloat16 round to nearest even, bool is x != 0. */
+void pfw_store_real(void* p, pfw_dtype d, long double x);
 /* True when an int32/int64 tensor holds a 0 (integer division checks). */
 bool pfw_has_zero(const pfw_tensor* t);
 /* Index of a real-number dtype in the order float32, float64, int32, int64,
@@ -135,6 +138,7 @@ extern const pfw_op pfw_op_CastLike, pfw_op_GatherElements, pfw_op_Split;
 extern const pfw_op pfw_op_Resize;
 extern const pfw_op pfw_op_TopK, pfw_op_OneHot, pfw_op_Einsum;
 extern const pfw_op pfw_op_BitCast, pfw_op_Swish, pfw_op_Shrink;
+extern const pfw_op pfw_op_EyeLike, pfw_op_HannWindow, pfw_op_HammingWindow, pfw_op_BlackmanWindow;
 extern const pfw_op pfw_op_ScatterElements, pfw_op_Scatter, pfw_op_ScatterND;
 extern const pfw_op pfw_op_BitShift, pfw_op_BitwiseAnd, pfw_op_BitwiseOr, pfw_op_BitwiseXor, pfw_op_BitwiseNot;
 extern const pfw_op pfw_op_NegativeLogLikelihoodLoss, pfw_op_SoftmaxCrossEntropyLoss;

@@ -332,35 +332,11 @@ static pfw_status resize_prepare(pfw_node* node) {
   return pfw_set_output(node->out[0], x->dtype, x->rank, p.out);
 }
 
-/* dst = v converted to a numeric dtype (saturating, as ONNX's reference). */
-static void store(void* dst, pfw_dtype t, double v) {
-#define STORE(T, LO, HI)                                                \
-  {                                                                     \
-    T z = (T)(v != v ? 0 : v < (double)(LO) ? (LO) : v > (double)(HI) ? (HI) : v); \
-    memcpy(dst, &z, sizeof z);                                          \
-    return;                                                             \
-  }
-  switch (t) {
-    case PFW_FLOAT32: { float f = (float)v; memcpy(dst, &f, sizeof f); return; }
-    case PFW_FLOAT64: memcpy(dst, &v, sizeof v); return;
-    case PFW_INT8: STORE(int8_t, INT8_MIN, INT8_MAX)
-    case PFW_UINT8: STORE(uint8_t, 0, UINT8_MAX)
-    case PFW_INT16: STORE(int16_t, INT16_MIN, INT16_MAX)
-    case PFW_UINT16: STORE(uint16_t, 0, UINT16_MAX)
-    case PFW_INT32: STORE(int32_t, INT32_MIN, INT32_MAX)
-    case PFW_UINT32: STORE(uint32_t, 0, UINT32_MAX)
-    case PFW_INT64: STORE(int64_t, -9223372036854775808.0, 9223372036854774784.0)
-    case PFW_UINT64: STORE(uint64_t, 0, 18446744073709549568.0)
-    default: return;
-  }
-#undef STORE
-}
-
 /* Nearest: each output element copies one input element (or the fill). */
 static void run_nearest(const resize_state* s, const pfw_tensor* x, pfw_tensor* y) {
   size_t es = pfw_dtype_size(x->dtype);
   char fill[8] = {0};
-  store(fill, x->dtype, s->extrapolation);
+  pfw_store_real(fill, x->dtype, s->extrapolation);
   int64_t stride[PFW_MAX_RANK], acc = 1, o[PFW_MAX_RANK] = {0}, total = pfw_numel(y);
   const int64_t* map[PFW_MAX_RANK] = {NULL};
   for (int32_t a = x->rank - 1; a >= 0; a--) stride[a] = acc, acc *= x->dims[a];
