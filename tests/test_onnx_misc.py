@@ -1,6 +1,8 @@
 """Smaller ops, one small ONNX model per case: BitCast and Swish against
 ONNX's reference evaluator (ONNX Runtime has no kernel for them yet);
-Shrink, EyeLike and the Hann/Hamming/Blackman windows against ONNX Runtime."""
+Shrink, EyeLike, the Hann/Hamming/Blackman windows, DepthToSpace,
+SpaceToDepth and ReverseSequence against ONNX Runtime; CenterCropPad against
+the reference."""
 import numpy as np
 import pytest
 from onnx import TensorProto
@@ -83,3 +85,44 @@ def test_windows(op, periodic, size, dtype):
     node = helper.make_node(op, ["size"], ["w"], periodic=periodic, **kw)
     model = build([node], [value_info("size", np.int64, ())], [value_info("w", out, ["n"])], opset=17)
     check_or_reference(model, {"size": np.array(size, np.int64)})
+
+
+@pytest.mark.parametrize("op, mode, opset", [("DepthToSpace", "DCR", 13), ("DepthToSpace", "CRD", 13),
+                                             ("SpaceToDepth", None, 13)])
+@pytest.mark.parametrize("b", [2, 3])
+@pytest.mark.parametrize("dtype", [f32, np.int64])
+def test_depth_space(op, mode, opset, b, dtype):
+    shape = (2, 2 * b * b, 3, 2) if op == "DepthToSpace" else (2, 3, 2 * b, 3 * b)
+    x = rng.integers(-50, 50, shape).astype(dtype)
+    kw = {} if mode is None else {"mode": mode}
+    check_or_reference(*single_op(op, [x], opset=opset, blocksize=b, **kw))
+
+
+def test_space_to_depth_inverts_depth_to_space():
+    """SpaceToDepth in either mode undoes DepthToSpace in the same mode."""
+    x = rng.uniform(-1, 1, (1, 8, 3, 2)).astype(f32)
+    for mode in ("DCR", "CRD"):
+        (wide,) = pfw_run(to_pfw(single_op("DepthToSpace", [x], opset=13, blocksize=2, mode=mode)[0]), {"in0": x})
+        model, feeds = single_op("SpaceToDepth", [wide], opset=13, blocksize=2)
+        model.graph.node[0].attribute.append(__import__("onnx").helper.make_attribute("mode", mode))
+        (back,) = pfw_run(to_pfw(model), feeds)
+        np.testing.assert_array_equal(back, x)
+
+
+@pytest.mark.parametrize("time_axis", [0, 1])
+@pytest.mark.parametrize("dtype", [f32, np.int32])
+def test_reverse_sequence(time_axis, dtype):
+    x = rng.integers(-50, 50, (4, 5, 3) if time_axis == 0 else (5, 4, 3)).astype(dtype)
+    lens = np.array([1, 4, 0, 2, 3], np.int64)
+    check_or_reference(*single_op("ReverseSequence", [x, lens], opset=10, time_axis=time_axis,
+                                  batch_axis=1 - time_axis))
+
+
+@pytest.mark.parametrize("shape, axes", [([4, 6], None), ([2, 9], None), ([7, 3], [0, 1]), ([5], [-1]),
+                                         ([3, 3], [2, 0])])
+def test_center_crop_pad(shape, axes):
+    from onnx_util import Init
+    x = rng.integers(-50, 50, (5, 8) if axes is None else (5, 4, 6)).astype(f32)  # crops, pads, both
+    kw = {} if axes is None else {"axes": axes}
+    model, feeds = single_op("CenterCropPad", [x, Init(np.array(shape, np.int64))], opset=18, **kw)
+    check_reference(model, feeds)

@@ -170,9 +170,40 @@ def _window(node, ins, c):
     return [(_dt.from_code(node.attr("output_datatype", 1)), (-1 if size is None else int(size[0]),))]
 
 
+def _space(node, ins, c):
+    """DepthToSpace: (N, C/b^2, H*b, W*b); SpaceToDepth: (N, C*b^2, H/b, W/b)."""
+    _required(c, 1)
+    x, b = ins[0].shape, node.attr("blocksize", 0)
+    if x is None:
+        return [(ins[0].dtype, None)]
+    if len(x) != 4 or b < 1:
+        raise c.fail(f"{c.name(0)} must be 4-D and blocksize >= 1 (is {b})")
+    n, ch, h, w = x
+    deep = node.op_type == "DepthToSpace"
+    out = (n, (ch // (b * b) if deep else ch * b * b) if ch >= 0 else -1,
+           *((d * b if deep else d // b) if d >= 0 else -1 for d in (h, w)))
+    return [(ins[0].dtype, out)]
+
+
+def _center_crop_pad(node, ins, c):
+    _required(c, 2)
+    x = ins[0].shape
+    if x is None:
+        return [(ins[0].dtype, None)]
+    axes = node.attr("axes")
+    axes = [_axis(c, a, len(x)) for a in axes] if axes is not None else list(range(len(x)))
+    shape = _array(ins[1])
+    out = list(x)
+    for i, a in enumerate(axes):
+        out[a] = -1 if shape is None else int(shape[i])
+    return [(ins[0].dtype, tuple(out))]
+
+
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
          "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter,
          "LpPool": _pool, "GlobalMaxPool": _global_pool, "GlobalLpPool": _global_pool, "TopK": _topk, "OneHot": _onehot, "Einsum": _einsum,
          "BitCast": _cast, "Swish": _unary, "Shrink": _unary,
-         "EyeLike": _eyelike, "HannWindow": _window, "HammingWindow": _window, "BlackmanWindow": _window}
+         "EyeLike": _eyelike, "HannWindow": _window, "HammingWindow": _window, "BlackmanWindow": _window,
+         "DepthToSpace": _space, "SpaceToDepth": _space, "ReverseSequence": _unary,
+         "CenterCropPad": _center_crop_pad}

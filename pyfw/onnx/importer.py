@@ -183,7 +183,8 @@ RULES.update({op: _copy for op in ("BitShift", "BitwiseAnd", "BitwiseOr", "Bitwi
 RULES.update({op: _copy for op in ("ScatterElements", "Scatter", "ScatterND")})
 RULES.update({op: _copy for op in ("LpPool", "GlobalMaxPool", "GlobalLpPool", "TopK", "OneHot", "Einsum",
                                    "BitCast", "Swish", "Shrink", "EyeLike", "HannWindow", "HammingWindow",
-                                   "BlackmanWindow")})
+                                   "BlackmanWindow", "DepthToSpace", "SpaceToDepth", "ReverseSequence",
+                                   "CenterCropPad")})
 
 
 # ---- values ----------------------------------------------------------------
