@@ -199,6 +199,15 @@ def _center_crop_pad(node, ins, c):
     return [(ins[0].dtype, tuple(out))]
 
 
+def _grid_sample(node, ins, c):
+    """(N, C) of X, then grid's output dims."""
+    _required(c, 2)
+    x, g = ins[0].shape, ins[1].shape
+    if x is None or g is None:
+        return [(ins[0].dtype, None)]
+    return [(ins[0].dtype, x[:2] + g[1:-1])]
+
+
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
          "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter,
@@ -206,4 +215,4 @@ RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEnt
          "BitCast": _cast, "Swish": _unary, "Shrink": _unary,
          "EyeLike": _eyelike, "HannWindow": _window, "HammingWindow": _window, "BlackmanWindow": _window,
          "DepthToSpace": _space, "SpaceToDepth": _space, "ReverseSequence": _unary,
-         "CenterCropPad": _center_crop_pad}
+         "CenterCropPad": _center_crop_pad, "GridSample": _grid_sample}

@@ -54,6 +54,7 @@ static const pfw_op* const g_ops[] = {
     [PFW_OP_GlobalLpPool] = &pfw_op_GlobalLpPool,
     [PFW_OP_GlobalMaxPool] = &pfw_op_GlobalMaxPool,
     [PFW_OP_Greater] = &pfw_op_Greater,
+    [PFW_OP_GridSample] = &pfw_op_GridSample,
     [PFW_OP_GreaterOrEqual] = &pfw_op_GreaterOrEqual,
     [PFW_OP_GroupNormalization] = &pfw_op_GroupNormalization,
     [PFW_OP_HammingWindow] = &pfw_op_HammingWindow,
