@@ -208,6 +208,26 @@ def _grid_sample(node, ins, c):
     return [(ins[0].dtype, x[:2] + g[1:-1])]
 
 
+def _affine_grid(node, ins, c):
+    """(N, H, W, 2) or (N, D, H, W, 3) from the size input."""
+    _required(c, 2)
+    size = _array(ins[1])
+    if size is None:
+        n = ins[1].shape[0] if ins[1].shape and ins[1].shape[0] > 0 else None
+        return [(ins[0].dtype, None if n is None else (-1,) * (n - 1) + (n - 2,))]
+    return [(ins[0].dtype, (int(size[0]), *(int(d) for d in size[2:]), len(size) - 2))]
+
+
+def _gather_nd(node, ins, c):
+    """indices.shape[:-1] + data.shape[batch_dims + k:]."""
+    _required(c, 2)
+    x, ix = ins[0].shape, ins[1].shape
+    if x is None or ix is None or ix[-1] < 0:
+        return [(ins[0].dtype, None)]
+    b = node.attr("batch_dims", 0)
+    return [(ins[0].dtype, ix[:-1] + x[b + ix[-1]:])]
+
+
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
          "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter,
@@ -215,4 +235,5 @@ RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEnt
          "BitCast": _cast, "Swish": _unary, "Shrink": _unary,
          "EyeLike": _eyelike, "HannWindow": _window, "HammingWindow": _window, "BlackmanWindow": _window,
          "DepthToSpace": _space, "SpaceToDepth": _space, "ReverseSequence": _unary,
-         "CenterCropPad": _center_crop_pad, "GridSample": _grid_sample}
+         "CenterCropPad": _center_crop_pad, "GridSample": _grid_sample,
+         "AffineGrid": _affine_grid, "GatherND": _gather_nd}

@@ -184,7 +184,7 @@ RULES.update({op: _copy for op in ("ScatterElements", "Scatter", "ScatterND")})
 RULES.update({op: _copy for op in ("LpPool", "GlobalMaxPool", "GlobalLpPool", "TopK", "OneHot", "Einsum",
                                    "BitCast", "Swish", "Shrink", "EyeLike", "HannWindow", "HammingWindow",
                                    "BlackmanWindow", "DepthToSpace", "SpaceToDepth", "ReverseSequence",
-                                   "CenterCropPad", "GridSample")})
+                                   "CenterCropPad", "GridSample", "AffineGrid", "GatherND")})
 
 
 # ---- values ----------------------------------------------------------------

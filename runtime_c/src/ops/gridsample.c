@@ -1,4 +1,5 @@
-/* GridSample (opsets 16, 20): Y[n, c, p] samples X[n, c] at the point
+/* AffineGrid makes the sampling grid of an affine map; GridSample (opsets
+ * 16, 20) samples with it. GridSample: Y[n, c, p] samples X[n, c] at the point
  * grid[n, p, :] (normalised to [-1, 1], last axis first) with nearest,
  * linear or cubic (Keys, A = -0.75) interpolation over 1 or more spatial
  * dims, padding zeros, border or reflection, align_corners or not. The
@@ -169,3 +170,65 @@ static pfw_status gs_run(pfw_node* node) {
 }
 
 const pfw_op pfw_op_GridSample = {PFW_OP_GridSample, gs_prepare, gs_run, 0};
+
+/* ---- AffineGrid ------------------------------------------------------------ */
+
+/* size = (N, C, H, W) or (N, C, D, H, W), read while planning. */
+static pfw_status affine_size(const pfw_node* node, int64_t* size, int32_t* n) {
+  pfw_status st = pfw_input_ints(node, 1, "size", size, 5, n);
+  if (st == PFW_OK && *n != 4 && *n != 5)
+    st = pfw_error(PFW_ERR_SHAPE, "input 1 (size) has %d values; expected 4 (N, C, H, W) or 5 (N, C, D, H, W)", (int)*n);
+  return st;
+}
+
+static pfw_status affine_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 2, 2);
+  if (st == PFW_OK) st = pfw_need_float(node, 0);
+  int64_t size[5];
+  int32_t n;
+  if (st == PFW_OK) st = affine_size(node, size, &n);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* theta = node->in[0];
+  int32_t r = n - 2; /* spatial dims: theta is (N, r, r + 1) */
+  if (theta->rank != 3 || theta->dims[0] != size[0] || theta->dims[1] != r || theta->dims[2] != r + 1)
+    return pfw_error(PFW_ERR_SHAPE, "input 0 (theta) must be (N=%lld, %d, %d)", (long long)size[0], (int)r, (int)r + 1);
+  int64_t dims[5] = {size[0]};
+  for (int32_t a = 0; a < r; a++) dims[1 + a] = size[2 + a];
+  dims[1 + r] = r;
+  return pfw_set_output(node->out[0], theta->dtype, r + 2, dims);
+}
+
+/* Base coordinate i of L along one axis: pixel centres in [-1, 1], or the
+ * corners with align_corners. */
+static double base_coord(int64_t i, int64_t len, bool align_corners) {
+  if (align_corners) return len == 1 ? -1.0 : -1.0 + 2.0 * (double)i / (double)(len - 1);
+  return (2.0 * (double)i + 1) / (double)len - 1;
+}
+
+static pfw_status affine_run(pfw_node* node) {
+  const pfw_tensor* theta = node->in[0];
+  pfw_tensor* y = node->out[0];
+  int32_t r = y->rank - 2;
+  bool align = pfw_attr_int(node, "align_corners", 0) != 0;
+  int64_t N = y->dims[0], pts = 1, o = 0;
+  for (int32_t a = 0; a < r; a++) pts *= y->dims[1 + a];
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t p = 0; p < pts; p++) {
+      double h[4] = {0, 0, 0, 1}; /* homogeneous (x, y[, z], 1): x runs along the last axis */
+      for (int64_t a = r - 1, rest = p; a >= 0; a--) {
+        int64_t len = y->dims[1 + a];
+        h[r - 1 - a] = base_coord(rest % len, len, align);
+        rest /= len;
+      }
+      h[r] = 1;
+      for (int32_t i = 0; i < r; i++, o++) {
+        double v = 0;
+        for (int32_t j = 0; j <= r; j++) v += at(theta, (n * r + i) * (r + 1) + j) * h[j];
+        if (y->dtype == PFW_FLOAT32) ((float*)y->data)[o] = (float)v;
+        else ((double*)y->data)[o] = v;
+      }
+    }
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_AffineGrid = {PFW_OP_AffineGrid, affine_prepare, affine_run, 0};
