@@ -1,7 +1,7 @@
 """ScatterElements, Scatter (its opset 9-10 name) and ScatterND, one small
 ONNX model per case, ONNX Runtime as the oracle (ONNX's reference evaluator
 where ONNX Runtime has no kernel): axes, negative indices, duplicates with
-every reduction, dtypes."""
+every reduction, dtypes; TensorScatter against ONNX's reference."""
 import numpy as np
 import pytest
 
@@ -82,3 +82,31 @@ def test_index_out_of_range_is_an_error(op, ix):
     with pytest.raises((pyfw.InvalidModelError, ValueError)) as e:
         pfw_run(to_pfw(model), feeds)
     assert "out of range [-4, 4)" in str(e.value) and f"{op.lower()}_node" in str(e.value)
+
+
+@pytest.mark.parametrize("mode", ["linear", "circular"])
+@pytest.mark.parametrize("axis", [-2, 1, 2])
+@pytest.mark.parametrize("with_indices", [True, False])
+def test_tensor_scatter(mode, axis, with_indices):
+    """A KV-cache update, against ONNX's reference (ONNX Runtime has no
+    TensorScatter kernel yet); circular writes wrap past the end."""
+    from onnx.reference import ReferenceEvaluator
+
+    from onnx_util import assert_match
+    cache = data(f32, (2, 3, 6, 4))
+    shape = list(cache.shape)
+    shape[axis] = 3
+    update = data(f32, tuple(shape))
+    limit = cache.shape[axis] - 3 if mode == "linear" else cache.shape[axis] + 2
+    args = [cache, update] + ([rng.integers(0, limit + 1, 2).astype(i64)] if with_indices else [])
+    model, feeds = single_op("TensorScatter", args, opset=24, mode=mode, axis=axis)
+    assert_match(pfw_run(to_pfw(model), feeds), ReferenceEvaluator(model).run(None, feeds))
+
+
+def test_tensor_scatter_past_the_end_is_an_error():
+    import pyfw
+    model, feeds = single_op("TensorScatter", [data(f32, (1, 5, 2)), data(f32, (1, 2, 2)), np.array([4], i64)],
+                             opset=24, axis=1)
+    with pytest.raises((pyfw.InvalidModelError, ValueError)) as e:
+        pfw_run(to_pfw(model), feeds)
+    assert "write index 4 + 1 for batch 0 is outside [0, 5)" in str(e.value)

@@ -228,9 +228,17 @@ def _gather_nd(node, ins, c):
     return [(ins[0].dtype, ix[:-1] + x[b + ix[-1]:])]
 
 
+def _same_as_cache(node, ins, c):
+    """TensorScatter's present cache is shaped like the past one."""
+    _required(c, 2)
+    if ins[1].dtype != ins[0].dtype:
+        raise c.fail(f"{c.name(1)} (update) is {ins[1].dtype} but past_cache is {ins[0].dtype}")
+    return [(ins[0].dtype, ins[0].shape)]
+
+
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
-         "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter,
+         "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter, "TensorScatter": _same_as_cache,
          "LpPool": _pool, "GlobalMaxPool": _global_pool, "GlobalLpPool": _global_pool, "TopK": _topk, "OneHot": _onehot, "Einsum": _einsum,
          "BitCast": _cast, "Swish": _unary, "Shrink": _unary,
          "EyeLike": _eyelike, "HannWindow": _window, "HammingWindow": _window, "BlackmanWindow": _window,

@@ -180,7 +180,7 @@ RULES.update({op: _copy for op in (
     "LayerNormalization", "InstanceNormalization", "GroupNormalization", "LpNormalization")})
 RULES.update({op: _copy for op in ("NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss")})
 RULES.update({op: _copy for op in ("BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot")})
-RULES.update({op: _copy for op in ("ScatterElements", "Scatter", "ScatterND")})
+RULES.update({op: _copy for op in ("ScatterElements", "Scatter", "ScatterND", "TensorScatter")})
 RULES.update({op: _copy for op in ("LpPool", "GlobalMaxPool", "GlobalLpPool", "TopK", "OneHot", "Einsum",
                                    "BitCast", "Swish", "Shrink", "EyeLike", "HannWindow", "HammingWindow",
                                    "BlackmanWindow", "DepthToSpace", "SpaceToDepth", "ReverseSequence",

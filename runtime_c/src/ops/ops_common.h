@@ -141,7 +141,7 @@ extern const pfw_op pfw_op_BitCast, pfw_op_Swish, pfw_op_Shrink;
 extern const pfw_op pfw_op_GridSample, pfw_op_AffineGrid, pfw_op_GatherND;
 extern const pfw_op pfw_op_DepthToSpace, pfw_op_SpaceToDepth, pfw_op_ReverseSequence, pfw_op_CenterCropPad;
 extern const pfw_op pfw_op_EyeLike, pfw_op_HannWindow, pfw_op_HammingWindow, pfw_op_BlackmanWindow;
-extern const pfw_op pfw_op_ScatterElements, pfw_op_Scatter, pfw_op_ScatterND;
+extern const pfw_op pfw_op_ScatterElements, pfw_op_Scatter, pfw_op_ScatterND, pfw_op_TensorScatter;
 extern const pfw_op pfw_op_BitShift, pfw_op_BitwiseAnd, pfw_op_BitwiseOr, pfw_op_BitwiseXor, pfw_op_BitwiseNot;
 extern const pfw_op pfw_op_NegativeLogLikelihoodLoss, pfw_op_SoftmaxCrossEntropyLoss;
 extern const pfw_op pfw_op_Pad, pfw_op_CumSum, pfw_op_CumProd, pfw_op_Trilu;

@@ -135,6 +135,7 @@ static const pfw_op* const g_ops[] = {
     [PFW_OP_Swish] = &pfw_op_Swish,
     [PFW_OP_Tan] = &pfw_op_Tan,
     [PFW_OP_Tanh] = &pfw_op_Tanh,
+    [PFW_OP_TensorScatter] = &pfw_op_TensorScatter,
     [PFW_OP_ThresholdedRelu] = &pfw_op_ThresholdedRelu,
     [PFW_OP_Tile] = &pfw_op_Tile,
     [PFW_OP_TopK] = &pfw_op_TopK,

@@ -1,7 +1,8 @@
 /* ScatterElements (and Scatter, its opset 9-10 name) and ScatterND: the
  * output is data with the elements that indices name replaced by updates, or
  * combined with them (reduction add, mul, max, min), in index order so the
- * last duplicate wins for "none". Negative indices count from the end. */
+ * last duplicate wins for "none". Negative indices count from the end.
+ * TensorScatter writes a block of updates into a cache along one axis. */
 #include <string.h>
 
 #include "ops_common.h"
@@ -185,6 +186,67 @@ static pfw_status scatter_nd_run(pfw_node* node) {
   }
   return PFW_OK;
 }
+
+/* ---- TensorScatter -------------------------------------------------------- */
+
+static pfw_status tensor_scatter_axis(const pfw_node* node, int32_t* axis, bool* circular) {
+  const char* mode = pfw_attr_string(node, "mode", "linear");
+  if (strcmp(mode, "linear") && strcmp(mode, "circular"))
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'mode' is '%s'; expected linear or circular", mode);
+  *circular = !strcmp(mode, "circular");
+  pfw_status st = pfw_norm_axis(pfw_attr_int(node, "axis", -2), node->in[0]->rank, "attribute 'axis'", axis);
+  if (st == PFW_OK && *axis == 0) st = pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'axis' is the batch axis 0");
+  return st;
+}
+
+static pfw_status tensor_scatter_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 2, 3);
+  int32_t axis;
+  bool circular;
+  if (st == PFW_OK && !node->in[1]) st = pfw_error(PFW_ERR_INVALID_MODEL, "input 1 (update) is required");
+  if (st == PFW_OK) st = pfw_check_input(node, 1, node->in[0]->dtype, node->in[0]->rank);
+  if (st == PFW_OK && node->in[0]->rank < 2) st = pfw_error(PFW_ERR_SHAPE, "input 0 (past_cache) needs rank >= 2");
+  if (st == PFW_OK) st = tensor_scatter_axis(node, &axis, &circular);
+  if (st == PFW_OK && node->n_in > 2 && node->in[2]) st = pfw_check_input(node, 2, PFW_INT64, 1);
+  if (st != PFW_OK) return st;
+  const pfw_tensor *cache = node->in[0], *up = node->in[1];
+  for (int32_t k = 0; k < cache->rank; k++)
+    if (k == axis ? up->dims[k] > cache->dims[k] : up->dims[k] != cache->dims[k])
+      return pfw_error(PFW_ERR_SHAPE, "update dimension %d (%lld) does not fit past_cache's (%lld)", (int)k,
+                       (long long)up->dims[k], (long long)cache->dims[k]);
+  if (node->n_in > 2 && node->in[2] && node->in[2]->dims[0] != cache->dims[0])
+    return pfw_error(PFW_ERR_SHAPE, "input 2 (write_indices) needs one index per batch (%lld)", (long long)cache->dims[0]);
+  return pfw_set_output(node->out[0], cache->dtype, cache->rank, cache->dims);
+}
+
+static pfw_status tensor_scatter_run(pfw_node* node) {
+  const pfw_tensor *cache = node->in[0], *up = node->in[1], *wi = node->n_in > 2 ? node->in[2] : NULL;
+  int32_t axis;
+  bool circular;
+  tensor_scatter_axis(node, &axis, &circular);
+  size_t es = pfw_dtype_size(cache->dtype);
+  memcpy(node->out[0]->data, cache->data, (size_t)pfw_numel(cache) * es);
+  int64_t prefix = 1, per_batch = 1, inner = 1, max_len = cache->dims[axis], len = up->dims[axis];
+  for (int32_t k = 0; k < axis; k++) prefix *= cache->dims[k];
+  for (int32_t k = 1; k < axis; k++) per_batch *= cache->dims[k];
+  for (int32_t k = axis + 1; k < cache->rank; k++) inner *= cache->dims[k];
+  size_t row = (size_t)inner * es;
+  for (int64_t p = 0; p < prefix; p++) {
+    int64_t b = p / per_batch, start = wi ? ((const int64_t*)wi->data)[b] : 0;
+    for (int64_t s = 0; s < len; s++) {
+      int64_t at = start + s;
+      if (circular && max_len > 0) at = ((at % max_len) + max_len) % max_len;
+      if (at < 0 || at >= max_len)
+        return pfw_error(PFW_ERR_INVALID_ARGUMENT, "write index %lld + %lld for batch %lld is outside [0, %lld)",
+                         (long long)start, (long long)s, (long long)b, (long long)max_len);
+      memcpy((char*)node->out[0]->data + (size_t)(p * max_len + at) * row,
+             (const char*)up->data + (size_t)(p * len + s) * row, row);
+    }
+  }
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_TensorScatter = {PFW_OP_TensorScatter, tensor_scatter_prepare, tensor_scatter_run, 0};
 
 const pfw_op pfw_op_ScatterElements = {PFW_OP_ScatterElements, scatter_elements_prepare, scatter_elements_run, 0};
 const pfw_op pfw_op_Scatter = {PFW_OP_Scatter, scatter_elements_prepare, scatter_elements_run, 0};
