@@ -236,6 +236,33 @@ def _same_as_cache(node, ins, c):
     return [(ins[0].dtype, ins[0].shape)]
 
 
+def _dft(node, ins, c):
+    """The signal axis becomes dft_length (n/2 + 1 onesided forward), the last
+    dim 2 (complex) or 1 (inverse onesided: real)."""
+    _required(c, 1)
+    x = ins[0].shape
+    if x is None:
+        return [(ins[0].dtype, None)]
+    v20 = node.version is None or node.version >= 20
+    axis_v = _array(_input(ins, 2)) if v20 else None
+    if v20 and _input(ins, 2) is not None and axis_v is None:
+        return [(ins[0].dtype, (-1,) * len(x))]
+    axis = int(axis_v[0]) if axis_v is not None else (-2 if v20 else node.attr("axis", 1))
+    axis = _axis(c, axis, len(x))
+    inverse, onesided = node.attr("inverse", 0), node.attr("onesided", 0)
+    n_v = _array(_input(ins, 1))
+    if _input(ins, 1) is not None and n_v is None:
+        n = -1
+    elif n_v is not None:
+        n = int(n_v[0])
+    else:
+        n = -1 if x[axis] < 0 else (2 * (x[axis] - 1) if inverse and onesided else x[axis])
+    out = list(x)
+    out[axis] = n // 2 + 1 if n >= 0 and onesided and not inverse else n
+    out[-1] = 1 if inverse and onesided else 2
+    return [(ins[0].dtype, tuple(out))]
+
+
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
          "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter, "TensorScatter": _same_as_cache,
@@ -244,4 +271,4 @@ RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEnt
          "EyeLike": _eyelike, "HannWindow": _window, "HammingWindow": _window, "BlackmanWindow": _window,
          "DepthToSpace": _space, "SpaceToDepth": _space, "ReverseSequence": _unary,
          "CenterCropPad": _center_crop_pad, "GridSample": _grid_sample,
-         "AffineGrid": _affine_grid, "GatherND": _gather_nd}
+         "AffineGrid": _affine_grid, "GatherND": _gather_nd, "DFT": _dft}
