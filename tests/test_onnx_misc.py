@@ -1,8 +1,8 @@
 """Smaller ops, one small ONNX model per case: BitCast and Swish against
 ONNX's reference evaluator (ONNX Runtime has no kernel for them yet);
 Shrink, EyeLike, the Hann/Hamming/Blackman windows, DepthToSpace,
-SpaceToDepth and ReverseSequence against ONNX Runtime; CenterCropPad against
-the reference."""
+SpaceToDepth, ReverseSequence and Det against ONNX Runtime; CenterCropPad
+against the reference."""
 import numpy as np
 import pytest
 from onnx import TensorProto
@@ -126,3 +126,19 @@ def test_center_crop_pad(shape, axes):
     kw = {} if axes is None else {"axes": axes}
     model, feeds = single_op("CenterCropPad", [x, Init(np.array(shape, np.int64))], opset=18, **kw)
     check_reference(model, feeds)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 4, 4), (2, 3, 5, 5)])
+@pytest.mark.parametrize("dtype", [f32, f64])
+def test_det(shape, dtype):
+    x = rng.uniform(-2, 2, shape).astype(dtype)
+    check_or_reference(*single_op("Det", [x], opset=11))
+    x64 = x.astype(f64)  # and against numpy's LAPACK determinant, in float64
+    (got,) = pfw_run(to_pfw(single_op("Det", [x64], opset=11)[0]), {"in0": x64})
+    np.testing.assert_allclose(got, np.linalg.det(x64), rtol=1e-12, atol=1e-12)
+
+
+def test_det_singular_is_zero():
+    x = np.array([[[1, 2, 3], [2, 4, 6], [0, 1, 1]], [[0, 0, 0], [1, 2, 3], [4, 5, 6]]], f64)
+    (got,) = pfw_run(to_pfw(single_op("Det", [x], opset=11)[0]), {"in0": x})
+    np.testing.assert_array_equal(got, [0, 0])

@@ -263,6 +263,14 @@ def _dft(node, ins, c):
     return [(ins[0].dtype, tuple(out))]
 
 
+def _det(node, ins, c):
+    _required(c, 1)
+    x = ins[0].shape
+    if x is not None and (len(x) < 2 or (x[-1] >= 0 and x[-2] >= 0 and x[-1] != x[-2])):
+        raise c.fail(f"{c.name(0)} must be (..., M, M)")
+    return [(ins[0].dtype, None if x is None else x[:-2])]
+
+
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
          "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter, "TensorScatter": _same_as_cache,
@@ -271,4 +279,5 @@ RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEnt
          "EyeLike": _eyelike, "HannWindow": _window, "HammingWindow": _window, "BlackmanWindow": _window,
          "DepthToSpace": _space, "SpaceToDepth": _space, "ReverseSequence": _unary,
          "CenterCropPad": _center_crop_pad, "GridSample": _grid_sample,
-         "AffineGrid": _affine_grid, "GatherND": _gather_nd, "DFT": _dft}
+         "AffineGrid": _affine_grid, "GatherND": _gather_nd, "DFT": _dft,
+         "Det": _det}

@@ -127,7 +127,7 @@ extern const pfw_op pfw_op_ReduceSum, pfw_op_ReduceMean, pfw_op_ReduceMax, pfw_o
     pfw_op_ArgMax, pfw_op_ArgMin;
 extern const pfw_op pfw_op_LayerNormalization, pfw_op_InstanceNormalization, pfw_op_GroupNormalization,
     pfw_op_LpNormalization;
-extern const pfw_op pfw_op_Gemm, pfw_op_MatMul;
+extern const pfw_op pfw_op_Gemm, pfw_op_MatMul, pfw_op_Det;
 extern const pfw_op pfw_op_Conv;
 extern const pfw_op pfw_op_Squeeze, pfw_op_Unsqueeze;
 extern const pfw_op pfw_op_Shape, pfw_op_Size, pfw_op_ConstantOfShape, pfw_op_Range;

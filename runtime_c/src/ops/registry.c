@@ -38,6 +38,7 @@ static const pfw_op* const g_ops[] = {
     [PFW_OP_CumSum] = &pfw_op_CumSum,
     [PFW_OP_DFT] = &pfw_op_DFT,
     [PFW_OP_DepthToSpace] = &pfw_op_DepthToSpace,
+    [PFW_OP_Det] = &pfw_op_Det,
     [PFW_OP_Div] = &pfw_op_Div,
     [PFW_OP_Einsum] = &pfw_op_Einsum,
     [PFW_OP_Elu] = &pfw_op_Elu,
