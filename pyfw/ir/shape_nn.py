@@ -271,6 +271,17 @@ def _det(node, ins, c):
     return [(ins[0].dtype, None if x is None else x[:-2])]
 
 
+def _col2im(node, ins, c):
+    """(N, C, *image_shape), C = input dim 1 / prod(block_shape)."""
+    _required(c, 3)
+    x, image, block = ins[0].shape, _array(ins[1]), _array(ins[2])
+    if image is None or block is None or x is None:
+        n = ins[1].shape[0] if ins[1].shape and ins[1].shape[0] >= 0 else None
+        return [(ins[0].dtype, None if n is None else (-1,) * (n + 2))]
+    k = int(np.prod(block))
+    return [(ins[0].dtype, (x[0], x[1] // k if x[1] >= 0 else -1, *(int(d) for d in image)))]
+
+
 RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEntropyLoss": _loss,
          "BitShift": _binary, "BitwiseAnd": _binary, "BitwiseOr": _binary, "BitwiseXor": _binary,
          "BitwiseNot": _unary, "ScatterElements": _scatter, "Scatter": _scatter, "ScatterND": _scatter, "TensorScatter": _same_as_cache,
@@ -280,4 +291,4 @@ RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEnt
          "DepthToSpace": _space, "SpaceToDepth": _space, "ReverseSequence": _unary,
          "CenterCropPad": _center_crop_pad, "GridSample": _grid_sample,
          "AffineGrid": _affine_grid, "GatherND": _gather_nd, "DFT": _dft,
-         "Det": _det}
+         "Det": _det, "Col2Im": _col2im}

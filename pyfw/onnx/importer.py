@@ -184,7 +184,7 @@ RULES.update({op: _copy for op in ("ScatterElements", "Scatter", "ScatterND", "T
 RULES.update({op: _copy for op in ("LpPool", "GlobalMaxPool", "GlobalLpPool", "TopK", "OneHot", "Einsum",
                                    "BitCast", "Swish", "Shrink", "EyeLike", "HannWindow", "HammingWindow",
                                    "BlackmanWindow", "DepthToSpace", "SpaceToDepth", "ReverseSequence",
-                                   "CenterCropPad", "GridSample", "AffineGrid", "GatherND", "DFT", "Det")})
+                                   "CenterCropPad", "GridSample", "AffineGrid", "GatherND", "DFT", "Det", "Col2Im")})
 
 
 # ---- values ----------------------------------------------------------------

@@ -138,7 +138,7 @@ extern const pfw_op pfw_op_CastLike, pfw_op_GatherElements, pfw_op_Split;
 extern const pfw_op pfw_op_Resize;
 extern const pfw_op pfw_op_TopK, pfw_op_OneHot, pfw_op_Einsum;
 extern const pfw_op pfw_op_BitCast, pfw_op_Swish, pfw_op_Shrink;
-extern const pfw_op pfw_op_GridSample, pfw_op_AffineGrid, pfw_op_GatherND, pfw_op_DFT;
+extern const pfw_op pfw_op_GridSample, pfw_op_AffineGrid, pfw_op_GatherND, pfw_op_DFT, pfw_op_Col2Im;
 extern const pfw_op pfw_op_DepthToSpace, pfw_op_SpaceToDepth, pfw_op_ReverseSequence, pfw_op_CenterCropPad;
 extern const pfw_op pfw_op_EyeLike, pfw_op_HannWindow, pfw_op_HammingWindow, pfw_op_BlackmanWindow;
 extern const pfw_op pfw_op_ScatterElements, pfw_op_Scatter, pfw_op_ScatterND, pfw_op_TensorScatter;

@@ -29,6 +29,7 @@ static const pfw_op* const g_ops[] = {
     [PFW_OP_CenterCropPad] = &pfw_op_CenterCropPad,
     [PFW_OP_Celu] = &pfw_op_Celu,
     [PFW_OP_Clip] = &pfw_op_Clip,
+    [PFW_OP_Col2Im] = &pfw_op_Col2Im,
     [PFW_OP_Concat] = &pfw_op_Concat,
     [PFW_OP_ConstantOfShape] = &pfw_op_ConstantOfShape,
     [PFW_OP_Conv] = &pfw_op_Conv,
