@@ -299,7 +299,7 @@ def crafted_graphs():
     custom = chain()
     custom.nodes[1] = Node("MyOp", ["h"], ["y"], {}, "second", domain="com.example")
     nokernel = chain()
-    nokernel.nodes[1] = Node("Shrink", ["h"], ["y"], {}, "second", version=version("Shrink"))
+    nokernel.nodes[1] = Node("TfIdfVectorizer", ["h"], ["y"], {}, "second", version=version("TfIdfVectorizer"))
     deep = chain((1,) * 9)
     dangling = chain()
     dangling.add_tensor(Tensor("z", "float32", (2, 3)))
@@ -312,7 +312,7 @@ def crafted_graphs():
         "ir_dims_overflow": (overflow, r"'x'|first|second|overflow|too large"),
         "ir_constant_shape_vs_data": (mismatch, r"'W'.*bytes"),
         "ir_custom_domain_op": (custom, r"MyOp"),
-        "ir_op_without_kernel": (nokernel, r"second.*Shrink|Shrink.*second"),
+        "ir_op_without_kernel": (nokernel, r"second.*TfIdfVectorizer|TfIdfVectorizer.*second"),
         "ir_rank_9": (deep, r"rank 9|'x'"),
         "ir_output_never_produced": (dangling, r"'z'"),
         "conv_group0": (conv(group=0), r"conv"),
