@@ -552,55 +552,12 @@ def _constant(node, ins, c):
     raise c.fail("Constant has no value attribute pyfw can read")
 
 
-def _grid_sample(node, ins, c):
-    """Y is (N, C, grid's spatial dims) in X's dtype."""
-    _required(c, 2)
-    x, g = ins[0], ins[1]
-    if x.shape is None or g.shape is None:
-        return [(x.dtype, None)]
-    if len(g.shape) != len(x.shape) or g.shape[-1] not in (-1, len(x.shape) - 2):
-        raise c.fail(f"{c.name(1)} must have shape (N, spatial..., {len(x.shape) - 2}) for {c.name(0)} "
-                     f"of rank {len(x.shape)}")
-    return [(x.dtype, tuple(x.shape[:2]) + tuple(g.shape[1:-1]))]
 
 
-def _eye_like(node, ins, c):
-    from .. import dtypes as _dt
-    x = ins[0]
-    if x.shape is not None and len(x.shape) != 2:
-        raise c.fail(f"{c.name(0)} must be 2-D for EyeLike")
-    code = node.attrs.get("dtype")
-    return [(_dt.from_code(code) if code is not None else x.dtype, x.shape)]
 
 
-def _depth_space(node, ins, c):
-    """DepthToSpace: (N, C/b^2, H*b, W*b); SpaceToDepth: (N, C*b^2, H/b, W/b)."""
-    x, b = ins[0], int(node.attrs.get("blocksize", 0))
-    if b < 1:
-        raise c.fail(f"attribute 'blocksize' is {b}; it must be >= 1")
-    if x.shape is None:
-        return [(x.dtype, None)]
-    if len(x.shape) != 4:
-        raise c.fail(f"{c.name(0)} must be (N, C, H, W)")
-    n, ch, h, w = x.shape
-    if node.op_type == "DepthToSpace":
-        if ch >= 0 and ch % (b * b):
-            raise c.fail(f"{c.name(0)} has {ch} channels, not a multiple of blocksize^2 = {b * b}")
-        return [(x.dtype, (n, ch // (b * b) if ch >= 0 else -1, h * b if h >= 0 else -1, w * b if w >= 0 else -1))]
-    if any(d >= 0 and d % b for d in (h, w)):
-        raise c.fail(f"{c.name(0)} is {h}x{w}, not a multiple of blocksize {b}")
-    return [(x.dtype, (n, ch * b * b if ch >= 0 else -1, h // b if h >= 0 else -1, w // b if w >= 0 else -1))]
 
 
-def _gather_nd(node, ins, c):
-    """indices.shape[:-1] + data.shape[batch_dims + m:], m = indices.shape[-1]."""
-    x, ix, b = ins[0], ins[1], int(node.attrs.get("batch_dims", 0))
-    if x.shape is None or ix.shape is None or ix.shape[-1] < 0:
-        return [(x.dtype, None)]
-    m = ix.shape[-1]
-    if not 1 <= m <= len(x.shape) - b:
-        raise c.fail(f"{c.name(1)}'s last dimension is {m}; it must be in [1, {len(x.shape) - b}]")
-    return [(x.dtype, tuple(ix.shape[:-1]) + tuple(x.shape[b + m:]))]
 
 
 ShapeRule = Callable[[Node, list, _Check], list]
@@ -621,6 +578,9 @@ SHAPE_RULES.update(_SHAPE_OP_RULES)
 from .shape_seq import RULES as _SHAPE_SEQ_RULES  # noqa: E402
 
 SHAPE_RULES.update(_SHAPE_SEQ_RULES)
+from .shape_nn import RULES as _SHAPE_NN_RULES  # noqa: E402
+
+SHAPE_RULES.update(_SHAPE_NN_RULES)
 SHAPE_RULES["LRN"] = _unary
 SHAPE_RULES.update({op: _unary for op in (
     "Abs", "Neg", "Sign", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round",
@@ -638,9 +598,6 @@ SHAPE_RULES.update({op: _reduce for op in (
     "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
     "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")})
 SHAPE_RULES.update(ArgMax=_argreduce, ArgMin=_argreduce)
-SHAPE_RULES.update(GridSample=_grid_sample, Swish=_unary, Shrink=_unary, EyeLike=_eye_like,
-                   DepthToSpace=_depth_space, SpaceToDepth=_depth_space, GatherND=_gather_nd,
-                   ReverseSequence=_unary)
 SHAPE_RULES.update(LayerNormalization=_layernorm, InstanceNormalization=_channel_norm,
                    GroupNormalization=_channel_norm, LpNormalization=_unary)
 

@@ -126,6 +126,26 @@ def _batchnorm(ctx: _Context, node: Node) -> Node:
     return node
 
 
+def _upsample(ctx: _Context, node: Node) -> Node:
+    """Upsample-7/9 is Resize-10 (asymmetric coordinates, floor for nearest):
+    scales move from the attribute (Upsample-7) to input 1."""
+    mode = node.attrs.get("mode", "nearest")
+    if mode not in ("nearest", "linear", "bilinear"):
+        raise InvalidModelError(f"{node.describe()}: Upsample mode {mode!r} is not nearest or linear")
+    inputs = node.inputs[:2]
+    if node.version < 9:
+        scales = node.attrs.get("scales")
+        if scales is None:
+            raise InvalidModelError(f"{node.describe()}: Upsample-7 needs the 'scales' attribute")
+        name, k = f"{node.outputs[0]}_scales", 1
+        while name in ctx.graph.tensors:
+            name, k = f"{node.outputs[0]}_scales_{k}", k + 1
+        ctx.graph.add_constant(name, np.asarray(scales, dtype=np.float32))
+        inputs = [node.inputs[0], name]
+    return Node("Resize", inputs, node.outputs, {"mode": "linear" if mode == "bilinear" else mode},
+                node.name, "", 10)
+
+
 RULES: dict[str, Rule] = {op: _copy for op in (
     "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh",
     "Reshape", "Flatten", "Transpose", "Concat", "Identity", "Conv", "ConvTranspose", "MaxPool",
@@ -135,7 +155,7 @@ RULES: dict[str, Rule] = {op: _copy for op in (
     "Pad", "CumSum", "CumProd", "Trilu",
 )}
 RULES.update(Softmax=_softmax, Constant=_constant, Dropout=_dropout,
-             BatchNormalization=_batchnorm)
+             BatchNormalization=_batchnorm, Upsample=_upsample, Resize=_copy)
 # Element-wise math and activations: ONNX's semantics per op version, as is.
 RULES.update({op: _copy for op in (
     "Abs", "Neg", "Sign", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round",
@@ -158,11 +178,15 @@ RULES.update({op: _copy for op in (
 )})
 RULES.update({op: _copy for op in (
     "LayerNormalization", "InstanceNormalization", "GroupNormalization", "LpNormalization")})
-RULES.update({op: _copy for op in (
-    "GridSample", "Swish", "Shrink", "EyeLike", "DepthToSpace", "SpaceToDepth", "GatherND",
-    "ReverseSequence")})
 # Transformer blocks and recurrent layers: ONNX's semantics per op version, as is.
 RULES.update({op: _copy for op in ("Attention", "RMSNormalization", "RotaryEmbedding", "RNN", "GRU", "LSTM")})
+RULES.update({op: _copy for op in ("NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss")})
+RULES.update({op: _copy for op in ("BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot")})
+RULES.update({op: _copy for op in ("ScatterElements", "Scatter", "ScatterND", "TensorScatter")})
+RULES.update({op: _copy for op in ("LpPool", "GlobalMaxPool", "GlobalLpPool", "TopK", "OneHot", "Einsum",
+                                   "BitCast", "Swish", "Shrink", "EyeLike", "HannWindow", "HammingWindow",
+                                   "BlackmanWindow", "DepthToSpace", "SpaceToDepth", "ReverseSequence",
+                                   "CenterCropPad", "GridSample", "AffineGrid", "GatherND", "DFT", "Det", "Col2Im")})
 
 
 # ---- values ----------------------------------------------------------------

@@ -156,6 +156,9 @@ typedef struct pfw_op {
  * Squeeze...): the planner may alias them; run() must then skip the copy
  * (check out[0]->data == in[0]->data). */
 #define PFW_OPF_ALIAS 2u
+/* prepare reads the values of the float inputs after input 0 (Resize's roi
+ * and scales): a small float graph input there is fed like a value input. */
+#define PFW_OPF_PLAN_FLOATS 8u
 
 /* The kernel table (ops/registry.c). NULL when the op has no kernel. */
 const pfw_op* pfw_find_op(uint16_t op_type);
@@ -176,6 +179,9 @@ const float* pfw_attr_floats(const pfw_node* node, const char* name, int32_t* n)
  * `what` names the input in errors ("starts"). Absent input: *n = -1. */
 pfw_status pfw_input_ints(const pfw_node* node, int32_t i, const char* what, int64_t* out, int32_t max,
                           int32_t* n);
+/* pfw_input_ints for a float32/float64 input, read as double. */
+pfw_status pfw_input_floats(const pfw_node* node, int32_t i, const char* what, double* out, int32_t max,
+                            int32_t* n);
 /* Constant data of a TENSOR attribute, or NULL when absent. */
 const pfw_tensor_desc* pfw_attr_tensor(const pfw_node* node, const char* name);
 

@@ -154,15 +154,30 @@ static pfw_status size_input(pfw_tensor* t, size_t limit) {
 }
 
 /* Integer inputs of at most this many elements may feed shapes (a Reshape
- * target, Slice bounds...): their values are read while planning, and a
+ * target, Slice bounds...), and so may float ones that an op reads while
+ * planning (Resize's scales): their values are read while planning, and a
  * change of value re-plans. */
 #define PFW_VALUE_INPUT_MAX 64
 
-static bool is_value_input(const pfw_tensor* t) {
-  if ((t->dtype != PFW_INT64 && t->dtype != PFW_INT32) || t->rank > 1) return false;
+/* True when a node's prepare reads float input `tensor` (Resize's scales). */
+static bool feeds_plan_floats(const pfw_graph_desc* g, int32_t tensor) {
+  for (int32_t n = 0; n < g->n_nodes; n++) {
+    const pfw_node_desc* d = &g->nodes[n];
+    const pfw_op* op = pfw_find_op(d->op);
+    if (!op || !(op->flags & PFW_OPF_PLAN_FLOATS)) continue;
+    for (int32_t j = 1; j < d->n_inputs; j++)
+      if (d->inputs[j] == tensor) return true;
+  }
+  return false;
+}
+
+static bool is_value_input(const pfw_graph_desc* g, const pfw_tensor* t) {
+  bool is_int = t->dtype == PFW_INT64 || t->dtype == PFW_INT32;
+  bool is_float = t->dtype == PFW_FLOAT32 || t->dtype == PFW_FLOAT64;
+  if (!(is_int || is_float) || t->rank > 1) return false;
   for (int32_t k = 0; k < t->desc->rank; k++)
     if (t->desc->dims[k] < 0 || t->desc->dims[k] > PFW_VALUE_INPUT_MAX) return false;
-  return true;
+  return is_int || feeds_plan_floats(g, t->index);
 }
 
 static void init_tensors(pfw_interpreter* it) {
@@ -216,7 +231,7 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
     for (int32_t i = 0; i < g->n_inputs && st == PFW_OK; i++) {
       pfw_tensor* t = it->io[i] = &it->tensors[g->inputs[i]];
       t->is_input = true;
-      t->value_input = is_value_input(t);
+      t->value_input = is_value_input(g, t);
       st = input_bytes(t, &t->nbytes);
       if (st != PFW_OK) st = as_invalid_model();
       /* Before planning: the plan may alias views (Reshape...) onto inputs. */

@@ -211,6 +211,37 @@ pfw_status pfw_input_ints(const pfw_node* node, int32_t i, const char* what, int
   return PFW_OK;
 }
 
+pfw_status pfw_input_floats(const pfw_node* node, int32_t i, const char* what, double* out, int32_t max,
+                            int32_t* n) {
+  *n = -1;
+  if (i >= node->n_in || !node->in[i]) return PFW_OK;
+  const pfw_tensor* t = node->in[i];
+  if (t->dtype != PFW_FLOAT32 && t->dtype != PFW_FLOAT64)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) must be float32 or float64, is %s", (int)i, what,
+                     pfw_dtype_name(t->dtype));
+  if (t->rank > 1)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) must be a scalar or 1-D, has rank %d", (int)i,
+                     what, (int)t->rank);
+  if (!t->is_const)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input %d (%s) must be known when planning: a constant or a graph input",
+                     (int)i, what);
+  int64_t count = pfw_numel(t);
+  if (count > max)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input %d (%s) has %lld values; at most %d are supported", (int)i,
+                     what, (long long)count, (int)max);
+  for (int64_t k = 0; k < count; k++) {
+    if (t->dtype == PFW_FLOAT64) {
+      memcpy(&out[k], (const char*)t->data + 8 * k, 8);
+    } else {
+      float v;
+      memcpy(&v, (const char*)t->data + 4 * k, 4);
+      out[k] = v;
+    }
+  }
+  *n = (int32_t)count;
+  return PFW_OK;
+}
+
 const pfw_tensor_desc* pfw_attr_tensor(const pfw_node* node, const char* name) {
   const pfw_attr* a = pfw_attr_find(node, name);
   if (!a || a->type != PFW_ATTR_TENSOR || !node->graph) return NULL;

@@ -1,8 +1,7 @@
 /* Cast between numeric dtypes and bool. Values pass through long double,
  * which holds every int64/uint64 and double exactly. Float-to-integer casts
  * saturate and NaN becomes 0, so out-of-range values (which ONNX leaves
- * undefined) can never be undefined behaviour here. EyeLike lives here too:
- * it writes its ones through the same store, for every dtype. */
+ * undefined) can never be undefined behaviour here. */
 #include <math.h>
 #include <string.h>
 
@@ -87,7 +86,7 @@ static long double sat(long double x, long double lo, long double hi) {
   return x < lo ? lo : x > hi ? hi : x;
 }
 
-static void store(void* p, pfw_dtype d, long double x) {
+void pfw_store_real(void* p, pfw_dtype d, long double x) {
   union { float f; double g; int8_t b; uint8_t ub; int16_t h; uint16_t uh; int32_t i; uint32_t ui;
           int64_t l; uint64_t ul; } v;
   switch (d) {
@@ -128,7 +127,7 @@ static pfw_status cast_run(pfw_node* node) {
   int64_t n = pfw_numel(x);
   if (x->dtype == y->dtype) return pfw_copy_run(node);
   for (int64_t i = 0; i < n; i++)
-    store((char*)y->data + (size_t)i * so, y->dtype, load((const char*)x->data + (size_t)i * si, x->dtype));
+    pfw_store_real((char*)y->data + (size_t)i * so, y->dtype, load((const char*)x->data + (size_t)i * si, x->dtype));
   return PFW_OK;
 }
 
@@ -147,29 +146,22 @@ static pfw_status cast_like_prepare(pfw_node* node) {
 
 const pfw_op pfw_op_CastLike = {PFW_OP_CastLike, cast_like_prepare, cast_run, 0};
 
-/* ---- EyeLike: a 2-D identity (ones on diagonal k) shaped like input 0, of
- * dtype `dtype` (default: input 0's). */
-static pfw_status eye_like_prepare(pfw_node* node) {
+/* BitCast: the same bytes read as another dtype of the same width. */
+static pfw_status bitcast_prepare(pfw_node* node) {
   pfw_status st = pfw_need_io(node, 1, 1);
   if (st != PFW_OK) return st;
   const pfw_tensor* x = node->in[0];
-  if (x->rank != 2) return pfw_error(PFW_ERR_SHAPE, "input 0 has rank %d; EyeLike needs a 2-D input", (int)x->rank);
-  int64_t to = pfw_attr_int(node, "dtype", x->dtype);
+  int64_t to = pfw_attr_int(node, "to", -1);
+  if (!castable(x->dtype))
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s, which BitCast does not support",
+                     pfw_dtype_name(x->dtype));
   if (to < 0 || to > 255 || !castable((pfw_dtype)to))
-    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'dtype' is %lld, not a dtype EyeLike supports", (long long)to);
-  return pfw_set_output(node->out[0], (pfw_dtype)to, 2, x->dims);
+    return pfw_error(to == PFW_STRING ? PFW_ERR_UNSUPPORTED : PFW_ERR_INVALID_MODEL,
+                     "attribute 'to' is %lld, not a dtype BitCast supports", (long long)to);
+  if (pfw_dtype_size((pfw_dtype)to) != pfw_dtype_size(x->dtype))
+    return pfw_error(PFW_ERR_INVALID_MODEL, "BitCast from %s to %s: the widths differ", pfw_dtype_name(x->dtype),
+                     pfw_dtype_name((pfw_dtype)to));
+  return pfw_set_output(node->out[0], (pfw_dtype)to, x->rank, x->dims);
 }
 
-static pfw_status eye_like_run(pfw_node* node) {
-  pfw_tensor* y = node->out[0];
-  int64_t rows = y->dims[0], cols = y->dims[1], k = pfw_attr_int(node, "k", 0);
-  size_t es = pfw_dtype_size(y->dtype);
-  memset(y->data, 0, y->nbytes); /* zero bits are 0 in every dtype */
-  for (int64_t i = 0; i < rows; i++) {
-    if (k < -i || k >= cols - i) continue; /* the diagonal misses row i */
-    store((char*)y->data + (size_t)(i * cols + i + k) * es, y->dtype, 1);
-  }
-  return PFW_OK;
-}
-
-const pfw_op pfw_op_EyeLike = {PFW_OP_EyeLike, eye_like_prepare, eye_like_run, 0};
+const pfw_op pfw_op_BitCast = {PFW_OP_BitCast, bitcast_prepare, pfw_copy_run, PFW_OPF_ALIAS};

@@ -1,4 +1,5 @@
-/* Gemm (Y = alpha * A' B' + beta * C) and MatMul (numpy matmul), float32.
+/* Gemm (Y = alpha * A' B' + beta * C) and MatMul (numpy matmul), float32;
+ * Det, the determinant of each trailing square matrix.
  * Products are accumulated in double; rows of the output are independent
  * tasks, so results do not depend on the thread count. */
 #include <math.h>
@@ -317,3 +318,59 @@ static pfw_status matmul_run(pfw_node* node) {
 }
 
 const pfw_op pfw_op_MatMul = {PFW_OP_MatMul, matmul_prepare, matmul_run, 0};
+
+/* ---- Det ------------------------------------------------------------------- */
+
+static pfw_status det_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 1, 1);
+  if (st == PFW_OK) st = pfw_need_float(node, 0);
+  if (st != PFW_OK) return st;
+  const pfw_tensor* x = node->in[0];
+  if (x->rank < 2 || x->dims[x->rank - 1] != x->dims[x->rank - 2])
+    return pfw_error(PFW_ERR_SHAPE, "input 0 must be (..., M, M): square matrices in its last two dims");
+  int64_t m = x->dims[x->rank - 1];
+  if (m > 46340) return pfw_error(PFW_ERR_UNSUPPORTED, "Det of %lld x %lld matrices", (long long)m, (long long)m);
+  node->scratch_size = (size_t)(m * m) * sizeof(double);
+  return pfw_set_output(node->out[0], x->dtype, x->rank - 2, x->dims);
+}
+
+/* LU factorisation with partial pivoting in double: det = sign * prod(U_ii). */
+static pfw_status det_run(pfw_node* node) {
+  const pfw_tensor* x = node->in[0];
+  pfw_tensor* y = node->out[0];
+  int64_t m = x->dims[x->rank - 1], count = pfw_numel(y);
+  double* a = node->scratch;
+  bool f32 = x->dtype == PFW_FLOAT32;
+  for (int64_t b = 0; b < count; b++) {
+    for (int64_t i = 0; i < m * m; i++)
+      a[i] = f32 ? ((const float*)x->data)[b * m * m + i] : ((const double*)x->data)[b * m * m + i];
+    double det = 1;
+    for (int64_t c = 0; c < m && det != 0; c++) {
+      int64_t p = c;
+      for (int64_t r = c + 1; r < m; r++)
+        if (fabs(a[r * m + c]) > fabs(a[p * m + c])) p = r;
+      if (a[p * m + c] == 0) {
+        det = 0;
+        break;
+      }
+      if (p != c) {
+        for (int64_t k = 0; k < m; k++) {
+          double t = a[c * m + k];
+          a[c * m + k] = a[p * m + k];
+          a[p * m + k] = t;
+        }
+        det = -det;
+      }
+      det *= a[c * m + c];
+      for (int64_t r = c + 1; r < m; r++) {
+        double f = a[r * m + c] / a[c * m + c];
+        for (int64_t k = c; k < m; k++) a[r * m + k] -= f * a[c * m + k];
+      }
+    }
+    if (f32) ((float*)y->data)[b] = (float)det;
+    else ((double*)y->data)[b] = det;
+  }
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_Det = {PFW_OP_Det, det_prepare, det_run, 0};

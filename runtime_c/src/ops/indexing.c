@@ -289,3 +289,56 @@ static pfw_status gather_elements_run(pfw_node* node) {
 }
 
 const pfw_op pfw_op_GatherElements = {PFW_OP_GatherElements, gather_elements_prepare, gather_elements_run, 0};
+
+/* ---- GatherND ------------------------------------------------------------------ */
+
+/* out[i..., :] = data[batch..., indices[i..., :], :]: the last axis of
+ * indices (k values) picks a slice of data after its batch_dims. */
+static pfw_status gather_nd_prepare(pfw_node* node) {
+  pfw_status st = pfw_need_io(node, 2, 2);
+  if (st == PFW_OK) st = pfw_check_input(node, 1, PFW_INT64, -1);
+  if (st != PFW_OK) return st;
+  const pfw_tensor *x = node->in[0], *ix = node->in[1];
+  int64_t b = pfw_attr_int(node, "batch_dims", 0);
+  if (ix->rank < 1 || x->rank < 1 || b < 0 || b >= ix->rank || b >= x->rank)
+    return pfw_error(PFW_ERR_SHAPE, "batch_dims %lld needs data and indices of larger rank (%d, %d)", (long long)b,
+                     (int)x->rank, (int)ix->rank);
+  int64_t k = ix->dims[ix->rank - 1];
+  if (k < 1 || b + k > x->rank)
+    return pfw_error(PFW_ERR_SHAPE, "indices' last dimension %lld does not fit data of rank %d after %lld batch dims",
+                     (long long)k, (int)x->rank, (long long)b);
+  for (int32_t j = 0; j < b; j++)
+    if (x->dims[j] != ix->dims[j])
+      return pfw_error(PFW_ERR_SHAPE, "batch dimension %d: data has %lld, indices %lld", (int)j,
+                       (long long)x->dims[j], (long long)ix->dims[j]);
+  int64_t dims[2 * PFW_MAX_RANK];
+  int32_t r = 0;
+  for (int32_t j = 0; j < ix->rank - 1; j++) dims[r++] = ix->dims[j];
+  for (int32_t j = (int32_t)(b + k); j < x->rank; j++) dims[r++] = x->dims[j];
+  if (r > PFW_MAX_RANK) return pfw_error(PFW_ERR_UNSUPPORTED, "GatherND output of rank %d", (int)r);
+  return pfw_set_output(node->out[0], x->dtype, r, dims);
+}
+
+static pfw_status gather_nd_run(pfw_node* node) {
+  const pfw_tensor *x = node->in[0], *ix = node->in[1];
+  int32_t b = (int32_t)pfw_attr_int(node, "batch_dims", 0), k = (int32_t)ix->dims[ix->rank - 1];
+  int64_t stride[PFW_MAX_RANK], n = pfw_numel(ix) / k, per_batch = 1;
+  contiguous_strides(x, stride);
+  for (int32_t j = b; j < ix->rank - 1; j++) per_batch *= ix->dims[j];
+  size_t es = pfw_dtype_size(x->dtype), slice = (size_t)(b + k < x->rank ? stride[b + k - 1] : 1) * es;
+  const int64_t* v = ix->data;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t pos = (b > 0 ? i / per_batch : 0) * (b > 0 ? stride[b - 1] : 0);
+    for (int32_t j = 0; j < k; j++) {
+      int64_t d = x->dims[b + j], w = v[i * k + j];
+      if (w < -d || w >= d)
+        return pfw_error(PFW_ERR_INVALID_ARGUMENT, "index %lld at position %lld is out of range [%lld, %lld)",
+                         (long long)w, (long long)(i * k + j), (long long)-d, (long long)d);
+      pos += (w < 0 ? w + d : w) * stride[b + j];
+    }
+    memcpy((char*)node->out[0]->data + (size_t)i * slice, (const char*)x->data + (size_t)pos * es, slice);
+  }
+  return PFW_OK;
+}
+
+const pfw_op pfw_op_GatherND = {PFW_OP_GatherND, gather_nd_prepare, gather_nd_run, 0};

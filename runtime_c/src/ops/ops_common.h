@@ -93,6 +93,9 @@ pfw_status pfw_bcast_prepare(pfw_node* node, int32_t n_in, pfw_dtype out_dtype);
 /* The node's inputs as the read-only array the helpers take (C has no
  * implicit T** -> const T* const* conversion). */
 #define PFW_CONST_INPUTS(node) ((const pfw_tensor* const*)(node)->in)
+/* Writes x as dtype d at p (cast.c): integers saturate and NaN becomes 0,
+ * float16/bfloat16 round to nearest even, bool is x != 0. */
+void pfw_store_real(void* p, pfw_dtype d, long double x);
 /* True when an int32/int64 tensor holds a 0 (integer division checks). */
 bool pfw_has_zero(const pfw_tensor* t);
 /* float16 and bfloat16 bits <-> float, rounding to nearest even (cast.c). */
@@ -151,13 +154,14 @@ extern const pfw_op pfw_op_ReduceSum, pfw_op_ReduceMean, pfw_op_ReduceMax, pfw_o
     pfw_op_ArgMax, pfw_op_ArgMin;
 extern const pfw_op pfw_op_LayerNormalization, pfw_op_InstanceNormalization, pfw_op_GroupNormalization,
     pfw_op_LpNormalization, pfw_op_RMSNormalization;
-extern const pfw_op pfw_op_Gemm, pfw_op_MatMul;
+extern const pfw_op pfw_op_Gemm, pfw_op_MatMul, pfw_op_Det;
 extern const pfw_op pfw_op_Conv, pfw_op_ConvTranspose;
 extern const pfw_op pfw_op_Squeeze, pfw_op_Unsqueeze;
 extern const pfw_op pfw_op_Shape, pfw_op_Size, pfw_op_ConstantOfShape, pfw_op_Range;
 extern const pfw_op pfw_op_Gather, pfw_op_Slice, pfw_op_Expand, pfw_op_Tile;
 extern const pfw_op pfw_op_Cast;
 extern const pfw_op pfw_op_LRN;
+
 /* Element i of an int32 or int64 index tensor, as int64. */
 static inline int64_t pfw_index_at(const pfw_tensor* t, int64_t i) {
   if (t->dtype == PFW_INT64) {
@@ -170,12 +174,19 @@ static inline int64_t pfw_index_at(const pfw_tensor* t, int64_t i) {
   return w;
 }
 
-extern const pfw_op pfw_op_GridSample;
-extern const pfw_op pfw_op_GatherND, pfw_op_ReverseSequence;
-extern const pfw_op pfw_op_Swish, pfw_op_Shrink, pfw_op_EyeLike, pfw_op_DepthToSpace, pfw_op_SpaceToDepth;
 extern const pfw_op pfw_op_CastLike, pfw_op_GatherElements, pfw_op_Split;
+extern const pfw_op pfw_op_Resize;
+extern const pfw_op pfw_op_TopK, pfw_op_OneHot, pfw_op_Einsum;
+extern const pfw_op pfw_op_BitCast, pfw_op_Swish, pfw_op_Shrink;
+extern const pfw_op pfw_op_GridSample, pfw_op_AffineGrid, pfw_op_GatherND, pfw_op_DFT, pfw_op_Col2Im;
+extern const pfw_op pfw_op_DepthToSpace, pfw_op_SpaceToDepth, pfw_op_ReverseSequence, pfw_op_CenterCropPad;
+extern const pfw_op pfw_op_EyeLike, pfw_op_HannWindow, pfw_op_HammingWindow, pfw_op_BlackmanWindow;
+extern const pfw_op pfw_op_ScatterElements, pfw_op_Scatter, pfw_op_ScatterND, pfw_op_TensorScatter;
+extern const pfw_op pfw_op_BitShift, pfw_op_BitwiseAnd, pfw_op_BitwiseOr, pfw_op_BitwiseXor, pfw_op_BitwiseNot;
+extern const pfw_op pfw_op_NegativeLogLikelihoodLoss, pfw_op_SoftmaxCrossEntropyLoss;
 extern const pfw_op pfw_op_Pad, pfw_op_CumSum, pfw_op_CumProd, pfw_op_Trilu;
-extern const pfw_op pfw_op_MaxPool, pfw_op_AveragePool, pfw_op_GlobalAveragePool;
+extern const pfw_op pfw_op_MaxPool, pfw_op_AveragePool, pfw_op_GlobalAveragePool, pfw_op_LpPool, pfw_op_GlobalMaxPool,
+    pfw_op_GlobalLpPool;
 extern const pfw_op pfw_op_BatchNormalization;
 extern const pfw_op pfw_op_Attention, pfw_op_RotaryEmbedding;
 extern const pfw_op pfw_op_RNN, pfw_op_GRU, pfw_op_LSTM;

@@ -1,5 +1,5 @@
-/* MaxPool, AveragePool and GlobalAveragePool, float32, NCHW with 1 to 3
- * spatial dims. Each window clips its taps to the input (pfw_spatial_taps),
+/* MaxPool, AveragePool, LpPool and the global pools (average, max, Lp),
+ * float32, NCHW with 1 to 3 spatial dims. Each window clips its taps to the input (pfw_spatial_taps),
  * so padding is never read; tasks are whole (batch, channel) planes. */
 #include <float.h>
 #include <math.h>
@@ -7,7 +7,16 @@
 
 #include "ops_common.h"
 
-enum { POOL_MAX, POOL_AVG };
+enum { POOL_MAX, POOL_AVG, POOL_LP };
+
+/* LpPool's p (an int from LpPool-2, a float in LpPool-1), checked >= 1. */
+static pfw_status lp_order(const pfw_node* node, double* p) {
+  const pfw_attr* a = pfw_attr_find(node, "p");
+  double v = !a ? 2.0 : a->type == PFW_ATTR_FLOAT ? (double)a->f : (double)a->i;
+  if (!(v >= 1) || v > 1e6) return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'p' is %g; expected p >= 1", v);
+  if (p) *p = v;
+  return PFW_OK;
+}
 
 static pfw_status pool_common(pfw_node* node, int kind, pfw_spatial* g) {
   if (node->n_in != 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 input, got %d", (int)node->n_in);
@@ -33,6 +42,7 @@ static pfw_status pool_common(pfw_node* node, int kind, pfw_spatial* g) {
       return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'count_include_pad' is %lld, expected 0 or 1",
                        (long long)cip);
   }
+  if (kind == POOL_LP && (st = lp_order(node, NULL)) != PFW_OK) return st;
   return pfw_spatial_init(node, n, X->dims + 2, ks, ceil_mode != 0, g);
 }
 
@@ -53,6 +63,7 @@ static pfw_status pool_prepare(pfw_node* node, int kind) {
 
 static pfw_status maxpool_prepare(pfw_node* node) { return pool_prepare(node, POOL_MAX); }
 static pfw_status avgpool_prepare(pfw_node* node) { return pool_prepare(node, POOL_AVG); }
+static pfw_status lppool_prepare(pfw_node* node) { return pool_prepare(node, POOL_LP); }
 
 typedef struct pool_ctx {
   const float* x;
@@ -60,6 +71,7 @@ typedef struct pool_ctx {
   pfw_spatial g;
   int kind;
   bool include_pad;
+  double p; /* LpPool's order */
 } pool_ctx;
 
 /* Taps of window `o` along slot a that fall inside the padded input
@@ -98,12 +110,14 @@ static void pool_planes(void* p, int64_t begin, int64_t end) {
               for (int64_t tx = x0; tx < x1; tx++) {
                 float v = row[tx * g->d[2]];
                 if (v > mx) mx = v;
-                sum += v;
+                sum += c->kind == POOL_LP ? pow(fabs((double)v), c->p) : v;
               }
             }
           float* out = y + (oz * g->out[1] + oy) * g->out[2] + ox;
           if (c->kind == POOL_MAX) {
             *out = mx;
+          } else if (c->kind == POOL_LP) {
+            *out = (float)pow(sum, 1.0 / c->p); /* padding adds |0|^p = 0 */
           } else {
             int64_t cnt = c->include_pad
                               ? padded_taps(g, 0, oz) * padded_taps(g, 1, oy) * padded_taps(g, 2, ox)
@@ -127,6 +141,8 @@ static pfw_status pool_run(pfw_node* node, int kind) {
   c.y = node->out[0]->data;
   c.kind = kind;
   c.include_pad = pfw_attr_int(node, "count_include_pad", 0) != 0;
+  c.p = 2;
+  if (kind == POOL_LP) lp_order(node, &c.p);
   if (pfw_numel(node->out[0]) == 0) return PFW_OK;
   pfw_parallel_for(node->pool, X->dims[0] * X->dims[1], pool_planes, &c);
   return PFW_OK;
@@ -134,11 +150,13 @@ static pfw_status pool_run(pfw_node* node, int kind) {
 
 static pfw_status maxpool_run(pfw_node* node) { return pool_run(node, POOL_MAX); }
 static pfw_status avgpool_run(pfw_node* node) { return pool_run(node, POOL_AVG); }
+static pfw_status lppool_run(pfw_node* node) { return pool_run(node, POOL_LP); }
 
 const pfw_op pfw_op_MaxPool = {PFW_OP_MaxPool, maxpool_prepare, maxpool_run, 0};
 const pfw_op pfw_op_AveragePool = {PFW_OP_AveragePool, avgpool_prepare, avgpool_run, 0};
+const pfw_op pfw_op_LpPool = {PFW_OP_LpPool, lppool_prepare, lppool_run, 0};
 
-/* ---- GlobalAveragePool --------------------------------------------------------- */
+/* ---- GlobalAveragePool, GlobalMaxPool, GlobalLpPool ----------------------------- */
 
 static pfw_status gap_prepare(pfw_node* node) {
   if (node->n_in != 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 input, got %d", (int)node->n_in);
@@ -153,18 +171,40 @@ static pfw_status gap_prepare(pfw_node* node) {
   return pfw_set_output(node->out[0], PFW_FLOAT32, X->rank, dims);
 }
 
-static pfw_status gap_run(pfw_node* node) {
+static pfw_status global_lp_prepare(pfw_node* node) {
+  pfw_status st = lp_order(node, NULL);
+  return st == PFW_OK ? gap_prepare(node) : st;
+}
+
+/* One value per (n, c) plane: the mean, the max (-FLT_MAX for an empty
+ * plane, as MaxPool) or the Lp norm. */
+static pfw_status global_pool_run(pfw_node* node, int kind) {
   const pfw_tensor* X = node->in[0];
   int64_t planes = X->dims[0] * X->dims[1], size = 1;
   for (int32_t k = 2; k < X->rank; k++) size *= X->dims[k];
+  double order = 2;
+  if (kind == POOL_LP) lp_order(node, &order);
   const float* x = X->data;
   float* y = node->out[0]->data;
   for (int64_t p = 0; p < planes; p++) {
     double sum = 0;
-    for (int64_t i = 0; i < size; i++) sum += x[p * size + i];
-    y[p] = size > 0 ? (float)(sum / (double)size) : NAN;
+    float mx = -FLT_MAX;
+    for (int64_t i = 0; i < size; i++) {
+      float v = x[p * size + i];
+      if (v > mx) mx = v;
+      sum += kind == POOL_LP ? pow(fabs((double)v), order) : v;
+    }
+    if (kind == POOL_MAX) y[p] = mx;
+    else if (kind == POOL_LP) y[p] = (float)pow(sum, 1.0 / order);
+    else y[p] = size > 0 ? (float)(sum / (double)size) : NAN;
   }
   return PFW_OK;
 }
 
+static pfw_status gap_run(pfw_node* node) { return global_pool_run(node, POOL_AVG); }
+static pfw_status gmp_run(pfw_node* node) { return global_pool_run(node, POOL_MAX); }
+static pfw_status glp_run(pfw_node* node) { return global_pool_run(node, POOL_LP); }
+
 const pfw_op pfw_op_GlobalAveragePool = {PFW_OP_GlobalAveragePool, gap_prepare, gap_run, 0};
+const pfw_op pfw_op_GlobalMaxPool = {PFW_OP_GlobalMaxPool, gap_prepare, gmp_run, 0};
+const pfw_op pfw_op_GlobalLpPool = {PFW_OP_GlobalLpPool, global_lp_prepare, glp_run, 0};
