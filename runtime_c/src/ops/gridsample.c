@@ -87,10 +87,15 @@ static double cubic_w(double t) { /* Keys kernel, A = -0.75 */
 static int axis_taps(const gs_params* p, float x, int64_t len, int64_t* idx, double* w) {
   float lo = p->align_corners ? 0.0f : -0.5f, hi = p->align_corners ? (float)(len - 1) : (float)len - 0.5f;
   if (p->mode == GS_NEAREST) x = rintf(x); /* half to even, as PyTorch */
-  if (x < lo || x > hi) {
+  if (x != x) x = -1e9f; /* NaN reads as far outside (zeros), or the low border */
+  /* Linear and nearest move an outside coordinate in first; cubic pads each tap
+   * instead (PyTorch's grid_sampler_compute_source_index and ONNX Runtime; ONNX's
+   * reference evaluator clamps the coordinate for cubic too). */
+  if ((x < lo || x > hi) && p->mode != GS_CUBIC) {
     if (p->padding == GS_BORDER) x = x < 0 ? 0 : x > (float)(len - 1) ? (float)(len - 1) : x;
     else if (p->padding == GS_REFLECTION) x = reflect(x, lo, hi);
   }
+  x = x < -1e9f ? -1e9f : x > 1e9f ? 1e9f : x; /* keeps the integer conversions below defined */
   int n = 1;
   int64_t first;
   if (p->mode == GS_NEAREST) {
