@@ -12,7 +12,7 @@ C_SOURCES  := $(shell find runtime_c -name '*.[ch]' 2>/dev/null)
 PY_BUILD   := pyproject.toml setup.py bindings/python/pfw_build.py
 STAMP      := $(VENV)/.pyfw-installed
 
-.PHONY: all test demo venv install c-build c-test c-test-asan golden golden-reset go-test java-build java-test java-test-asan \
+.PHONY: all test demo venv install tools c-build c-test c-test-asan golden golden-reset go-test java-build java-test java-test-asan \
         pytest clean help
 
 all: install
@@ -59,12 +59,24 @@ golden: $(STAMP)
 
 # The Go binding links build/release/libpfw.so (rpath) and reads the golden vectors.
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
-go-test: c-build golden
-	cd bindings/go && $(GO) vet ./... && PFW_TEST_DATA=$(CURDIR)/$(BUILD)/testdata $(GO) test -count=1 ./...
+# JDK, Maven and Go come through apt when missing (tools/ensure_tools.sh).
+tools:
+	@bash tools/ensure_tools.sh
+
+# Both binding suites end with a count of their tests, in the form pytest uses.
+go-test: tools c-build golden
+	cd bindings/go && $(GO) vet ./... && PFW_TEST_DATA=$(CURDIR)/$(BUILD)/testdata \
+	  $(GO) test -count=1 -json ./... > $(CURDIR)/$(BUILD)/go-test.json; rc=$$?; \
+	  echo "go test: $$(grep -c '"Action":"pass","Package":"[^"]*","Test"' $(CURDIR)/$(BUILD)/go-test.json) passed," \
+	    "$$(grep -c '"Action":"fail","Package":"[^"]*","Test"' $(CURDIR)/$(BUILD)/go-test.json) failed"; \
+	  [ $$rc -eq 0 ] || grep '"Output"' $(CURDIR)/$(BUILD)/go-test.json | tail -40; exit $$rc
+
 # ---- Java binding --------------------------------------------------------
 # Maven builds libpfw_jni (it runs `make c-build` itself) and runs the JUnit suite.
-java-test: c-build golden
-	cd bindings/java && PFW_TEST_DATA=$(CURDIR)/$(BUILD)/testdata mvn -q -B test
+java-test: tools c-build golden
+	cd bindings/java && rm -rf target/surefire-reports && PFW_TEST_DATA=$(CURDIR)/$(BUILD)/testdata mvn -q -B test; \
+	  rc=$$?; cat target/surefire-reports/*.txt 2>/dev/null | awk '/Tests run:/ {gsub(",", ""); r += $$3; \
+	  f += $$5 + $$7; s += $$9} END {print "JUnit: " r - f - s " passed, " f " failed, " s " skipped"}'; exit $$rc
 
 # The same suite on the ASan+UBSan runtime and JNI layer (the JVM needs libasan
 # preloaded, and its own SIGSEGV use left alone). The jar test is left out: it
@@ -106,12 +118,12 @@ $(DEMO)/digits_c: examples/c/digits.c runtime_c/include/pfw.h | c-build
 	  -L$(BUILD)/release -lpfw -Wl,-rpath,$(CURDIR)/$(BUILD)/release
 
 GO_SOURCES := $(wildcard bindings/go/*.go examples/go/digits/*.go)
-$(DEMO)/digits_go: $(GO_SOURCES) | c-build
+$(DEMO)/digits_go: $(GO_SOURCES) | tools c-build
 	@mkdir -p $(DEMO)
 	cd examples/go && $(GO) build -mod=mod -o $(CURDIR)/$@ ./digits
 
 # Maven compiles the binding and builds libpfw_jni into target/classes (process-classes).
-java-build: c-build
+java-build: tools c-build
 	cd bindings/java && mvn -q -B process-classes
 
 demo: $(STAMP) $(DEMO)/digits_c $(DEMO)/digits_go java-build

@@ -207,3 +207,27 @@ def test_gelu_and_encoder_export_to_opset_17_through_erf_or_tanh(approximate, tm
         with pyfw.no_grad():
             want = model(x).numpy()
         np.testing.assert_allclose(ort_run(exported, {"input": x.numpy()})[0], want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("opset", [7, 9])
+def test_upsample_models_export_as_upsample(opset):
+    """The importer reads Upsample as Resize-10; before opset 10 the exporter writes
+    Upsample again (scales as an attribute before opset 9), which ORT runs alike."""
+    from onnx import TensorProto, numpy_helper
+
+    scales = np.array([1, 1, 2, 3], np.float32)
+    inits, ins, kw = [], ["x"], {"scales": scales.tolist()}
+    if opset == 9:
+        inits, ins, kw = [numpy_helper.from_array(scales, "s")], ["x", "s"], {}
+    node = helper.make_node("Upsample", ins, ["y"], mode="nearest", **kw)
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 4, 9])], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 7
+    graph = pyfw.onnx.import_model(model)
+    pyfw.ir.infer_shapes(graph)
+    exported = pyfw.onnx.export_model(graph)
+    onnx.checker.check_model(exported, full_check=True)
+    assert [n.op_type for n in exported.graph.node] == ["Upsample"]
+    x = np.random.default_rng(0).standard_normal((1, 2, 2, 3)).astype(np.float32)
+    np.testing.assert_array_equal(ort_run(exported, {"x": x})[0], ort_run(model, {"x": x})[0])

@@ -1,3 +1,3 @@
 module github.com/pyfw/pyfw/bindings/go
 
-go 1.22
+go 1.26

@@ -1,6 +1,6 @@
 module github.com/pyfw/pyfw/examples/go
 
-go 1.22
+go 1.26
 
 require github.com/pyfw/pyfw/bindings/go v0.0.0
 

@@ -94,6 +94,8 @@ class _Exporter:
             raise UnsupportedError(f"{where}: domain {n.domain!r} cannot be exported to standard ONNX")
         if n.op_type == "Gelu" and self.opset < 20:
             return self.gelu(n)
+        if n.op_type == "Resize" and self.opset < 10:
+            return self.upsample(n)
         attrs = dict(n.attrs)
         act = attrs.pop("activation", None)
         alpha, beta = attrs.pop("activation_alpha", None), attrs.pop("activation_beta", None)
@@ -108,6 +110,21 @@ class _Exporter:
         self.nodes.append(self._make(n.op_type, list(n.inputs), outputs, n.name, attrs, schema, where))
         if act is not None:
             self.activation(n, act, alpha, beta, pre, final)
+
+    def upsample(self, n: Node) -> None:
+        """Resize-10 (what the importer makes of Upsample) is Upsample before opset 10:
+        scales as input 1 from Upsample-9, as an attribute (a constant) before."""
+        where = n.describe()
+        mode = n.attrs.get("mode", "nearest")
+        attrs, inputs = {"mode": mode}, list(n.inputs[:2])
+        if self.opset < 9:
+            scales = self.graph.tensors.get(inputs[1]) if len(inputs) > 1 else None
+            if scales is None or scales.data is None:
+                raise UnsupportedError(f"{where}: Upsample before opset 9 needs constant scales")
+            attrs["scales"] = [float(v) for v in np.asarray(scales.data).ravel()]
+            inputs = inputs[:1]
+        schema = _schema("Upsample", self.opset, where)
+        self.nodes.append(self._make("Upsample", inputs, list(n.outputs), n.name, attrs, schema, where))
 
     def gelu(self, n: Node) -> None:
         """Gelu (ONNX 20) in ops every opset has: 0.5 x (1 + erf(x / sqrt 2)), or with

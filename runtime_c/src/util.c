@@ -178,26 +178,37 @@ pfw_status pfw_norm_axis(int64_t axis, int32_t rank, const char* what, int32_t* 
   return PFW_OK;
 }
 
-pfw_status pfw_input_ints(const pfw_node* node, int32_t i, const char* what, int64_t* out, int32_t max,
-                          int32_t* n) {
-  *n = -1;
-  if (i >= node->n_in || !node->in[i]) return PFW_OK;
+/* Checks input i as a plan-time vector of dtype `narrow` or `wide` with at most
+ * `max` values; *count is its length. */
+static pfw_status plan_vector(const pfw_node* node, int32_t i, const char* what, pfw_dtype narrow, pfw_dtype wide,
+                              int32_t max, int64_t* count) {
   const pfw_tensor* t = node->in[i];
-  if (t->dtype != PFW_INT64 && t->dtype != PFW_INT32)
-    return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) must be int32 or int64, is %s", (int)i, what,
-                     pfw_dtype_name(t->dtype));
+  if (t->dtype != narrow && t->dtype != wide)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) must be %s or %s, is %s", (int)i, what,
+                     pfw_dtype_name(narrow), pfw_dtype_name(wide), pfw_dtype_name(t->dtype));
   if (t->rank > 1)
     return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) must be a scalar or 1-D, has rank %d", (int)i,
                      what, (int)t->rank);
   if (!t->is_const)
     return pfw_error(PFW_ERR_UNSUPPORTED,
-                     "input %d (%s) must be known when planning: a constant, or computed from constants "
-                     "and input shapes",
+                     "input %d (%s) must be known when planning: a constant, computed from constants "
+                     "and input shapes, or a small graph input",
                      (int)i, what);
-  int64_t count = pfw_numel(t);
-  if (count > max)
+  *count = pfw_numel(t);
+  if (*count > max)
     return pfw_error(PFW_ERR_UNSUPPORTED, "input %d (%s) has %lld values; at most %d are supported", (int)i,
-                     what, (long long)count, (int)max);
+                     what, (long long)*count, (int)max);
+  return PFW_OK;
+}
+
+pfw_status pfw_input_ints(const pfw_node* node, int32_t i, const char* what, int64_t* out, int32_t max,
+                          int32_t* n) {
+  *n = -1;
+  if (i >= node->n_in || !node->in[i]) return PFW_OK;
+  const pfw_tensor* t = node->in[i];
+  int64_t count;
+  pfw_status st = plan_vector(node, i, what, PFW_INT32, PFW_INT64, max, &count);
+  if (st != PFW_OK) return st;
   for (int64_t k = 0; k < count; k++) {
     if (t->dtype == PFW_INT64) {
       memcpy(&out[k], (const char*)t->data + 8 * k, 8);
@@ -216,19 +227,9 @@ pfw_status pfw_input_floats(const pfw_node* node, int32_t i, const char* what, d
   *n = -1;
   if (i >= node->n_in || !node->in[i]) return PFW_OK;
   const pfw_tensor* t = node->in[i];
-  if (t->dtype != PFW_FLOAT32 && t->dtype != PFW_FLOAT64)
-    return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) must be float32 or float64, is %s", (int)i, what,
-                     pfw_dtype_name(t->dtype));
-  if (t->rank > 1)
-    return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) must be a scalar or 1-D, has rank %d", (int)i,
-                     what, (int)t->rank);
-  if (!t->is_const)
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input %d (%s) must be known when planning: a constant or a graph input",
-                     (int)i, what);
-  int64_t count = pfw_numel(t);
-  if (count > max)
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input %d (%s) has %lld values; at most %d are supported", (int)i,
-                     what, (long long)count, (int)max);
+  int64_t count;
+  pfw_status st = plan_vector(node, i, what, PFW_FLOAT32, PFW_FLOAT64, max, &count);
+  if (st != PFW_OK) return st;
   for (int64_t k = 0; k < count; k++) {
     if (t->dtype == PFW_FLOAT64) {
       memcpy(&out[k], (const char*)t->data + 8 * k, 8);

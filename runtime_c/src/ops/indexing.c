@@ -248,6 +248,21 @@ const pfw_op pfw_op_Tile = {PFW_OP_Tile, tile_prepare, tile_run, 0};
  * out[i] = data[i with axis coordinate replaced by indices[i]]; indices has the
  * data's rank and its own dims. */
 
+/* GatherElements/ScatterElements: indices of data's rank, no larger than data
+ * off `axis` (attribute, normalised into *axis). */
+pfw_status pfw_check_element_indices(const pfw_node* node, const pfw_tensor* x, const pfw_tensor* ix, int32_t* axis) {
+  if (ix->rank != x->rank || x->rank < 1)
+    return pfw_error(PFW_ERR_SHAPE, "indices have rank %d but data has rank %d; they must be equal and >= 1",
+                     (int)ix->rank, (int)x->rank);
+  pfw_status st = pfw_norm_axis(pfw_attr_int(node, "axis", 0), x->rank, "attribute 'axis'", axis);
+  if (st != PFW_OK) return st;
+  for (int32_t k = 0; k < x->rank; k++)
+    if (k != *axis && ix->dims[k] > x->dims[k])
+      return pfw_error(PFW_ERR_SHAPE, "indices dimension %d (%lld) exceeds data's (%lld)", (int)k,
+                       (long long)ix->dims[k], (long long)x->dims[k]);
+  return PFW_OK;
+}
+
 static pfw_status gather_elements_prepare(pfw_node* node) {
   pfw_status st = pfw_need_io(node, 2, 2);
   if (st != PFW_OK) return st;
@@ -255,15 +270,8 @@ static pfw_status gather_elements_prepare(pfw_node* node) {
   if (ix->dtype != PFW_INT64 && ix->dtype != PFW_INT32)
     return pfw_error(PFW_ERR_INVALID_MODEL, "input 1 (indices) must be int32 or int64, is %s",
                      pfw_dtype_name(ix->dtype));
-  if (ix->rank != x->rank || x->rank < 1)
-    return pfw_error(PFW_ERR_SHAPE, "indices have rank %d but data has rank %d; they must be equal and >= 1",
-                     (int)ix->rank, (int)x->rank);
   int32_t axis;
-  if ((st = pfw_norm_axis(pfw_attr_int(node, "axis", 0), x->rank, "attribute 'axis'", &axis)) != PFW_OK) return st;
-  for (int32_t k = 0; k < x->rank; k++)
-    if (k != axis && ix->dims[k] > x->dims[k])
-      return pfw_error(PFW_ERR_SHAPE, "indices dimension %d (%lld) exceeds data's (%lld)", (int)k,
-                       (long long)ix->dims[k], (long long)x->dims[k]);
+  if ((st = pfw_check_element_indices(node, x, ix, &axis)) != PFW_OK) return st;
   return pfw_set_output(node->out[0], x->dtype, ix->rank, ix->dims);
 }
 

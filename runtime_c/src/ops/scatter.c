@@ -93,18 +93,11 @@ static pfw_status scatter_elements_prepare(pfw_node* node) {
   const pfw_tensor *x = node->in[0], *ix = node->in[1], *up = node->in[2];
   scatter_reduction r;
   if ((st = read_reduction(node, x->dtype, &r)) != PFW_OK) return st;
-  if (ix->rank != x->rank || x->rank < 1)
-    return pfw_error(PFW_ERR_SHAPE, "indices have rank %d but data has rank %d; they must be equal and >= 1",
-                     (int)ix->rank, (int)x->rank);
+  int32_t axis;
+  if ((st = pfw_check_element_indices(node, x, ix, &axis)) != PFW_OK) return st;
   bool same = up->rank == ix->rank;
   for (int32_t k = 0; same && k < ix->rank; k++) same = up->dims[k] == ix->dims[k];
   if (!same) return pfw_error(PFW_ERR_SHAPE, "input 2 (updates) must have the shape of input 1 (indices)");
-  int32_t axis;
-  if ((st = pfw_norm_axis(pfw_attr_int(node, "axis", 0), x->rank, "attribute 'axis'", &axis)) != PFW_OK) return st;
-  for (int32_t k = 0; k < x->rank; k++)
-    if (k != axis && ix->dims[k] > x->dims[k])
-      return pfw_error(PFW_ERR_SHAPE, "indices dimension %d (%lld) exceeds data's (%lld)", (int)k,
-                       (long long)ix->dims[k], (long long)x->dims[k]);
   return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
 }
 
