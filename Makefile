@@ -65,7 +65,7 @@ tools:
 
 # Both binding suites end with a count of their tests, in the form pytest uses.
 go-test: tools c-build golden
-	cd bindings/go && $(GO) vet ./... && PFW_TEST_DATA=$(CURDIR)/$(BUILD)/testdata \
+	@cd bindings/go && $(GO) vet ./... && PFW_TEST_DATA=$(CURDIR)/$(BUILD)/testdata \
 	  $(GO) test -count=1 -json ./... > $(CURDIR)/$(BUILD)/go-test.json; rc=$$?; \
 	  echo "go test: $$(grep -c '"Action":"pass","Package":"[^"]*","Test"' $(CURDIR)/$(BUILD)/go-test.json) passed," \
 	    "$$(grep -c '"Action":"fail","Package":"[^"]*","Test"' $(CURDIR)/$(BUILD)/go-test.json) failed"; \
@@ -74,7 +74,7 @@ go-test: tools c-build golden
 # ---- Java binding --------------------------------------------------------
 # Maven builds libpfw_jni (it runs `make c-build` itself) and runs the JUnit suite.
 java-test: tools c-build golden
-	cd bindings/java && rm -rf target/surefire-reports && PFW_TEST_DATA=$(CURDIR)/$(BUILD)/testdata mvn -q -B test; \
+	@cd bindings/java && rm -rf target/surefire-reports && PFW_TEST_DATA=$(CURDIR)/$(BUILD)/testdata mvn -q -B test; \
 	  rc=$$?; cat target/surefire-reports/*.txt 2>/dev/null | awk '/Tests run:/ {gsub(",", ""); r += $$3; \
 	  f += $$5 + $$7; s += $$9} END {print "JUnit: " r - f - s " passed, " f " failed, " s " skipped"}'; exit $$rc
 
