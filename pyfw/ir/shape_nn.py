@@ -11,7 +11,8 @@ import numpy as np
 
 from .. import dtypes as _dt
 from .shape_ops import _cast
-from .shapes import _axis, _bdim, _binary, _global_pool, _pool, _required, _unary
+from .shape_conv import _global_pool, _pool
+from .shapes import _axis, _bdim, _binary, _required, _unary
 
 
 def _array(t):
