@@ -41,10 +41,22 @@ def from_code(value: int) -> str:
         raise ValueError(f"unknown dtype code {value}") from None
 
 
+def _bfloat16():
+    """NumPy's bfloat16 from ml_dtypes (which onnx installs), or None without it."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return None
+    return np.dtype(ml_dtypes.bfloat16)
+
+
 def to_numpy(name: str) -> np.dtype:
     np_type = _TABLE[name][1] if name in _TABLE else None
+    if np_type is None and name == "bfloat16":
+        np_type = _bfloat16()
     if np_type is None:
-        raise ValueError(f"dtype {name!r} has no NumPy equivalent")
+        raise ValueError(f"dtype {name!r} has no NumPy equivalent"
+                         + (" (install ml_dtypes for bfloat16)" if name == "bfloat16" else ""))
     return np.dtype(np_type)
 
 
@@ -53,6 +65,8 @@ def from_numpy(dtype) -> str:
     for name, (_, np_type) in _TABLE.items():
         if np_type is not None and np.dtype(np_type) == dt:
             return name
+    if dt.name == "bfloat16" and dt == _bfloat16():
+        return "bfloat16"
     raise ValueError(f"NumPy dtype {dt} has no pyfw equivalent")
 
 

@@ -345,3 +345,29 @@ def test_model_valid_only_for_some_batch_sizes_loads():
             assert_match(it.run(x), ort_run(model, {"x": x}))
         with pytest.raises(ValueError, match="to_fives"):
             it.run(np.zeros((3, 4), f32))
+
+
+def test_bfloat16_feeds_and_outputs_are_numpy_bfloat16():
+    """bfloat16 inputs and outputs travel as NumPy arrays of ml_dtypes' bfloat16 (which
+    onnx installs); ml_dtypes' own rounding is the oracle for the casts."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    import onnx
+    from onnx import TensorProto, helper
+
+    from pyfw.runtime import Interpreter
+
+    nodes = [helper.make_node("Cast", ["x"], ["b"], to=TensorProto.BFLOAT16),
+             helper.make_node("Cast", ["y"], ["f"], to=TensorProto.FLOAT)]
+    g = helper.make_graph(nodes, "bf16", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5]),
+                                          helper.make_tensor_value_info("y", TensorProto.BFLOAT16, [3])],
+                          [helper.make_tensor_value_info("b", TensorProto.BFLOAT16, [5]),
+                           helper.make_tensor_value_info("f", TensorProto.FLOAT, [3])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)])
+    x = np.array([1.0, -2.5, 3.14159, 1e-3, 65504.0], np.float32)
+    y = np.array([0.5, -7.0, 100.0], ml_dtypes.bfloat16)
+    with Interpreter(to_pfw(model)) as it:
+        assert it.inputs[1].dtype == np.dtype(ml_dtypes.bfloat16)
+        b, f = it.run({"x": x, "y": y})
+    assert b.dtype == np.dtype(ml_dtypes.bfloat16)
+    np.testing.assert_array_equal(b.view(np.uint16), x.astype(ml_dtypes.bfloat16).view(np.uint16))
+    np.testing.assert_array_equal(f, y.astype(np.float32))

@@ -76,6 +76,15 @@ def _run(graph: Graph, nodes: list[Node], wanted: list[str]) -> dict[str, np.nda
     return dict(zip(wanted, values))
 
 
+def _constant(name: str, v: np.ndarray) -> Tensor:
+    """A folded value as an IR constant; bfloat16 (NumPy's through ml_dtypes) is kept
+    as its 16-bit patterns, as the IR keeps bfloat16 everywhere."""
+    v = np.ascontiguousarray(v)
+    if v.dtype.name == "bfloat16":
+        return Tensor(name, "bfloat16", v.shape, v.view(np.uint16))
+    return Tensor(name, _dt.from_numpy(v.dtype), v.shape, v)
+
+
 def fold_constants(graph: Graph) -> Graph:
     """Nodes whose inputs are all constants are evaluated once, now, and
     replaced by constant tensors. Nodes that produce a graph output stay."""
@@ -104,7 +113,7 @@ def fold_constants(graph: Graph) -> Graph:
             if all(not i or i in done or g.tensors[i].is_constant for i in n.inputs):
                 staged = g.copy()
                 for k, v in values.items():
-                    staged.tensors[k] = Tensor(k, _dt.from_numpy(v.dtype), v.shape, v)
+                    staged.tensors[k] = _constant(k, v)
                 got = _run(staged, [n], [o for o in n.outputs if o])
                 if got is not None:
                     values.update(got)
@@ -112,6 +121,6 @@ def fold_constants(graph: Graph) -> Graph:
         folded = {id(n) for n in foldable if all(not o or o in values for o in n.outputs)}
         rest = [n for n in g.nodes if id(n) not in folded]
     for name, v in values.items():
-        g.tensors[name] = Tensor(name, _dt.from_numpy(v.dtype), v.shape, np.ascontiguousarray(v))
+        g.tensors[name] = _constant(name, v)
     g.nodes = rest
     return drop_unreferenced(g)
