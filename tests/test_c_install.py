@@ -102,7 +102,10 @@ def test_go_binding_against_installed_library(prefix, golden, tmp_path):
     """bindings/go built with -tags pfw_pkgconfig links the installed libpfw;
     its suite checks the golden models against ONNX Runtime."""
     lib = libdir(prefix)
+    # Go's build cache keys a cgo package on CGO_LDFLAGS but not on pkg-config's output,
+    # so a package cached against an earlier (since deleted) prefix would link against
+    # it; naming this prefix in CGO_LDFLAGS rebuilds it here.
     env = dict(os.environ, PKG_CONFIG_PATH=str(lib / "pkgconfig"), LD_LIBRARY_PATH=str(lib),
-               PFW_TEST_DATA=str(golden[0]))
+               CGO_LDFLAGS=f"-L{lib}", PFW_TEST_DATA=str(golden[0]))
     res = run("go", "test", "-count=1", "-tags", "pfw_pkgconfig", "./...", cwd=ROOT / "bindings/go", env=env)
     assert "ok" in res.stdout, res.stdout
