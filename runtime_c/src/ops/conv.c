@@ -10,6 +10,30 @@
 
 #define TILE 256 /* output columns accumulated at once on the stack */
 
+/* Conv and ConvTranspose: attribute kernel_shape (when given) agrees with W's
+ * n spatial dims, and the optional bias B holds M float32 values. */
+pfw_status pfw_conv_check_kernel_bias(const pfw_node* node, const pfw_tensor* W, int32_t n, int64_t M) {
+  pfw_status st;
+  int32_t nk;
+  const int64_t* ks = pfw_attr_ints(node, "kernel_shape", &nk);
+  if (ks) {
+    if (nk != n)
+      return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'kernel_shape' has %d values, expected %d", (int)nk, (int)n);
+    for (int32_t i = 0; i < n; i++)
+      if (ks[i] != W->dims[2 + i])
+        return pfw_error(PFW_ERR_SHAPE, "attribute 'kernel_shape'[%d] is %lld but W has %lld", (int)i,
+                         (long long)ks[i], (long long)W->dims[2 + i]);
+  }
+  if (node->n_in == 3 && node->in[2]) {
+    st = pfw_check_input(node, 2, PFW_FLOAT32, 1);
+    if (st != PFW_OK) return st;
+    if (node->in[2]->dims[0] != M)
+      return pfw_error(PFW_ERR_SHAPE, "input 2 (B) has %lld values, expected %lld (one per output channel)",
+                       (long long)node->in[2]->dims[0], (long long)M);
+  }
+  return PFW_OK;
+}
+
 static pfw_status conv_prepare(pfw_node* node) {
   if (node->n_in < 2 || node->n_in > 3)
     return pfw_error(PFW_ERR_INVALID_MODEL, "expected 2 or 3 inputs, got %d", (int)node->n_in);
@@ -37,23 +61,7 @@ static pfw_status conv_prepare(pfw_node* node) {
   if (M % group != 0)
     return pfw_error(PFW_ERR_SHAPE, "input 1 (W) has %lld output channels, not a multiple of group=%lld",
                      (long long)M, (long long)group);
-  int32_t nk;
-  const int64_t* ks = pfw_attr_ints(node, "kernel_shape", &nk);
-  if (ks) {
-    if (nk != n)
-      return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'kernel_shape' has %d values, expected %d", (int)nk, (int)n);
-    for (int32_t i = 0; i < n; i++)
-      if (ks[i] != W->dims[2 + i])
-        return pfw_error(PFW_ERR_SHAPE, "attribute 'kernel_shape'[%d] is %lld but W has %lld", (int)i,
-                         (long long)ks[i], (long long)W->dims[2 + i]);
-  }
-  if (node->n_in == 3 && node->in[2]) {
-    st = pfw_check_input(node, 2, PFW_FLOAT32, 1);
-    if (st != PFW_OK) return st;
-    if (node->in[2]->dims[0] != M)
-      return pfw_error(PFW_ERR_SHAPE, "input 2 (B) has %lld values, expected %lld (one per output channel)",
-                       (long long)node->in[2]->dims[0], (long long)M);
-  }
+  if ((st = pfw_conv_check_kernel_bias(node, W, n, M)) != PFW_OK) return st;
   pfw_activation act;
   st = pfw_activation_init(node, &act);
   if (st != PFW_OK) return st;

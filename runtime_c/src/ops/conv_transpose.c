@@ -31,23 +31,7 @@ static pfw_status convt_prepare(pfw_node* node) {
     return pfw_error(PFW_ERR_SHAPE, "input 1 (W) has %lld input channels (dim 0), expected %lld like X",
                      (long long)W->dims[0], (long long)C);
   int64_t M = W->dims[1] * group;
-  int32_t nk;
-  const int64_t* ks = pfw_attr_ints(node, "kernel_shape", &nk);
-  if (ks) {
-    if (nk != n)
-      return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'kernel_shape' has %d values, expected %d", (int)nk, (int)n);
-    for (int32_t i = 0; i < n; i++)
-      if (ks[i] != W->dims[2 + i])
-        return pfw_error(PFW_ERR_SHAPE, "attribute 'kernel_shape'[%d] is %lld but W has %lld", (int)i,
-                         (long long)ks[i], (long long)W->dims[2 + i]);
-  }
-  if (node->n_in == 3 && node->in[2]) {
-    st = pfw_check_input(node, 2, PFW_FLOAT32, 1);
-    if (st != PFW_OK) return st;
-    if (node->in[2]->dims[0] != M)
-      return pfw_error(PFW_ERR_SHAPE, "input 2 (B) has %lld values, expected %lld (one per output channel)",
-                       (long long)node->in[2]->dims[0], (long long)M);
-  }
+  if ((st = pfw_conv_check_kernel_bias(node, W, n, M)) != PFW_OK) return st;
   pfw_spatial g;
   st = pfw_spatial_transpose_init(node, n, X->dims + 2, W->dims + 2, &g);
   if (st != PFW_OK) return st;

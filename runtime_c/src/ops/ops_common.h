@@ -162,6 +162,7 @@ extern const pfw_op pfw_op_Gather, pfw_op_Slice, pfw_op_Expand, pfw_op_Tile;
 extern const pfw_op pfw_op_Cast;
 extern const pfw_op pfw_op_LRN;
 
+pfw_status pfw_conv_check_kernel_bias(const pfw_node* node, const pfw_tensor* W, int32_t n, int64_t M);
 pfw_status pfw_check_element_indices(const pfw_node* node, const pfw_tensor* x, const pfw_tensor* ix, int32_t* axis);
 
 /* Element i of an int32 or int64 index tensor, as int64. */
