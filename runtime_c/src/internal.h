@@ -121,6 +121,17 @@ struct pfw_tensor {
 
 typedef struct pfw_threadpool pfw_threadpool;
 
+/* ---- instruction sets (cpu.c) -------------------------------------------- */
+typedef enum pfw_isa { PFW_ISA_SCALAR = 0, PFW_ISA_AVX2 = 1, PFW_ISA_AVX512 = 2, PFW_ISA_NEON = 3 } pfw_isa;
+/* "scalar", "avx2", "avx512", "neon". */
+const char* pfw_isa_name(pfw_isa isa);
+/* Whether this CPU and this build can run kernels of `isa`. */
+bool pfw_cpu_supports(pfw_isa isa);
+pfw_isa pfw_cpu_best_isa(void);
+/* The best level, or the one the PFW_ISA environment variable names; an
+ * unknown or unsupported name is an error. */
+pfw_status pfw_isa_select(pfw_isa* out);
+
 typedef struct pfw_node {
   const pfw_node_desc* desc;
   const struct pfw_op* op;
@@ -131,6 +142,8 @@ typedef struct pfw_node {
   size_t scratch_size;  /* bytes of scratch the op asks for at prepare */
   void* scratch;        /* planned in the arena; valid during run */
   pfw_threadpool* pool; /* for pfw_parallel_for; set by the interpreter */
+  int32_t num_threads;  /* threads of the pool (1 without one) */
+  pfw_isa isa;          /* kernel level, chosen at create; scalar = reference */
   bool folded;          /* evaluated while planning; skipped at invoke */
   const pfw_graph_desc* graph; /* for TENSOR attributes (pfw_attr.tensor) */
 } pfw_node;
@@ -210,5 +223,7 @@ typedef void (*pfw_task_fn)(void* ctx, int64_t begin, int64_t end);
 void pfw_parallel_for(pfw_threadpool* pool, int64_t n, pfw_task_fn fn, void* ctx);
 pfw_threadpool* pfw_threadpool_create(int32_t num_threads);
 void pfw_threadpool_free(pfw_threadpool* pool);
+/* Threads that share the work, the caller included (1 for NULL). */
+int32_t pfw_threadpool_size(const pfw_threadpool* pool);
 
 #endif /* PFW_INTERNAL_H */

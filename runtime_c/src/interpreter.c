@@ -55,6 +55,8 @@ static pfw_status bind_nodes(pfw_interpreter* it) {
     n->desc = d;
     n->graph = g;
     n->pool = it->pool;
+    n->num_threads = pfw_threadpool_size(it->pool);
+    n->isa = it->isa;
     n->op = pfw_find_op(d->op);
     if (!n->op) {
       if (d->op == PFW_OP_Custom)
@@ -213,8 +215,12 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
     if (pfw_dtype_size(d->dtype) == 0)
       return pfw_error(PFW_ERR_UNSUPPORTED, "graph input '%s' has dtype %s, which the runtime cannot feed", d->name, pfw_dtype_name(d->dtype));
   }
+  pfw_isa isa;
+  pfw_status ist = pfw_isa_select(&isa);
+  if (ist != PFW_OK) return ist;
   pfw_interpreter* it = calloc(1, sizeof *it);
   if (!it) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory creating the interpreter");
+  it->isa = isa;
   it->model = model;
   it->graph = g;
   it->num_threads = options ? options->num_threads : 1;

@@ -6,6 +6,7 @@
 
 struct pfw_options {
   int32_t num_threads;
+  pfw_isa isa;
   char backend[16];
   uint64_t arena_limit;  /* 0 = physical memory */
 };

@@ -83,6 +83,8 @@ pfw_threadpool* pfw_threadpool_create(int32_t num_threads) {
   return pool;
 }
 
+int32_t pfw_threadpool_size(const pfw_threadpool* pool) { return pool ? pool->n : 1; }
+
 void pfw_threadpool_free(pfw_threadpool* pool) {
   if (!pool) return;
   pthread_mutex_lock(&pool->mu);
