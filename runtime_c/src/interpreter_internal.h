@@ -6,7 +6,6 @@
 
 struct pfw_options {
   int32_t num_threads;
-  pfw_isa isa;
   char backend[16];
   uint64_t arena_limit;  /* 0 = physical memory */
 };
@@ -15,6 +14,7 @@ struct pfw_interpreter {
   const pfw_model* model;
   const pfw_graph_desc* graph;
   int32_t num_threads;
+  pfw_isa isa;           /* kernel level for every node (cpu.c) */
   pfw_threadpool* pool;
   pfw_tensor* tensors;   /* one per graph tensor */
   pfw_node* nodes;       /* one per graph node */
