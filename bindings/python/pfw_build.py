@@ -43,7 +43,7 @@ ffi.set_source(
     sources=sources(),
     include_dirs=[os.path.relpath(RUNTIME / "include", ROOT), os.path.relpath(RUNTIME / "src", ROOT)],
     define_macros=[("_POSIX_C_SOURCE", "200809L")],
-    extra_compile_args=["-std=c11", "-O2", "-fvisibility=hidden"],
+    extra_compile_args=["-std=c11", "-O3", "-fvisibility=hidden"],
     libraries=["m", "pthread"],
 )
 

@@ -85,4 +85,10 @@ void pfw_sgemm_pack_a(const pfw_sgemm_kernel* k, const float* a, int64_t rs, int
 void pfw_sgemm_pack_b(const pfw_sgemm_kernel* k, const float* b, int64_t rs, int64_t cs, int64_t K, int64_t N,
                       float* dst);
 
+/* Allocates `floats` 64-byte-aligned floats in one block for node->state
+ * (freed with free() by the interpreter); NULL when out of memory. */
+float* pfw_sgemm_alloc_state(size_t floats, void** state);
+/* The aligned floats of a block from pfw_sgemm_alloc_state (NULL: NULL). */
+const float* pfw_sgemm_state_floats(const void* state);
+
 #endif

@@ -6,6 +6,7 @@
  * the thread count. */
 #include <string.h>
 
+#include "../kernels/sgemm.h"
 #include "ops_common.h"
 
 #define TILE 256 /* output columns accumulated at once on the stack */
@@ -32,6 +33,15 @@ pfw_status pfw_conv_check_kernel_bias(const pfw_node* node, const pfw_tensor* W,
                        (long long)node->in[2]->dims[0], (long long)M);
   }
   return PFW_OK;
+}
+
+/* The packed-GEMM path (conv_gemm.c) serves every SIMD level; depthwise
+ * convs (one channel per group) have nothing to share across channels and
+ * keep the direct loop. The scalar level is the reference. */
+static bool uses_gemm(const pfw_node* node) {
+  int64_t group = pfw_attr_int(node, "group", 1);
+  bool depthwise = group > 1 && node->in[1]->dims[1] == 1 && node->in[1]->dims[0] == group;
+  return pfw_sgemm_kernel_for(node->isa) && !depthwise;
 }
 
 static pfw_status conv_prepare(pfw_node* node) {
@@ -70,7 +80,9 @@ static pfw_status conv_prepare(pfw_node* node) {
   if (st != PFW_OK) return st;
   int64_t dims[2 + PFW_SPATIAL_MAX] = {X->dims[0], M};
   for (int32_t i = 0; i < n; i++) dims[2 + i] = g.out[PFW_SPATIAL_MAX - n + i];
-  return pfw_set_output(node->out[0], PFW_FLOAT32, X->rank, dims);
+  st = pfw_set_output(node->out[0], PFW_FLOAT32, X->rank, dims);
+  if (st == PFW_OK && uses_gemm(node)) st = pfw_conv_gemm_prepare(node, &g);
+  return st;
 }
 
 typedef struct conv_ctx {
@@ -144,6 +156,11 @@ static pfw_status conv_run(pfw_node* node) {
   /* Geometry again from the attributes: cheap, allocation-free, and keeps
    * the op stateless. It succeeded at prepare with the same shapes. */
   pfw_spatial_init(node, n, X->dims + 2, W->dims + 2, false, &c.g);
+  if (pfw_numel(Y) == 0) return PFW_OK;
+  if (uses_gemm(node)) {
+    pfw_conv_gemm_run(node, &c.g);
+    return PFW_OK;
+  }
   pfw_activation_init(node, &c.act); /* checked at prepare */
   c.x = X->data;
   c.w = W->data;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../kernels/sgemm.h"
 #include "ops_common.h"
 
 #define TILE 256 /* output columns accumulated at once on the stack */
@@ -136,6 +137,56 @@ static void gemm_rows(void* p, int64_t begin, int64_t end) {
   }
 }
 
+/* The packed-kernel form of this Gemm. Data pointers of inputs that are
+ * not known yet (at prepare) are NULL; only shapes matter then. */
+static void gemm_args(const pfw_node* node, pfw_sgemm_args* g) {
+  const pfw_tensor* A = node->in[0];
+  const pfw_tensor* B = node->in[1];
+  const pfw_tensor* C = node->n_in == 3 ? node->in[2] : NULL;
+  bool ta = pfw_attr_int(node, "transA", 0) != 0, tb = pfw_attr_int(node, "transB", 0) != 0;
+  memset(g, 0, sizeof *g);
+  g->M = ta ? A->dims[1] : A->dims[0];
+  g->K = ta ? A->dims[0] : A->dims[1];
+  g->N = tb ? B->dims[0] : B->dims[1];
+  g->batch = 1;
+  g->a = A->data;
+  g->a_rs = ta ? 1 : A->dims[1];
+  g->a_cs = ta ? A->dims[1] : 1;
+  g->b = B->data;
+  g->b_rs = tb ? 1 : B->dims[1];
+  g->b_cs = tb ? B->dims[1] : 1;
+  g->b_packed = pfw_sgemm_state_floats(node->state);
+  g->y = node->out[0]->data;
+  g->ldy = g->N;
+  g->alpha = pfw_attr_float(node, "alpha", 1.0f);
+  g->beta = pfw_attr_float(node, "beta", 1.0f);
+  if (C && g->beta != 0) {
+    int64_t rows = C->rank == 2 ? C->dims[0] : 1;
+    int64_t cols = C->rank >= 1 ? C->dims[C->rank - 1] : 1;
+    g->c = C->data;
+    g->c_cs = cols == 1 ? 0 : 1;
+    g->c_rs = rows == 1 ? 0 : cols;
+  }
+  pfw_activation_init(node, &g->act); /* checked at prepare */
+}
+
+/* With a SIMD kernel: packs a constant B once (weights) and sizes the
+ * per-thread packing scratch. */
+static pfw_status gemm_prepack(pfw_node* node) {
+  const pfw_sgemm_kernel* k = pfw_sgemm_kernel_for(node->isa);
+  if (!k) return PFW_OK;
+  pfw_sgemm_args g;
+  gemm_args(node, &g);
+  if (node->in[1]->is_const && g.K > 0 && g.N > 0) {
+    float* packed = pfw_sgemm_alloc_state(pfw_sgemm_packed_b_floats(k, g.K, g.N), &node->state);
+    if (!packed) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory packing input 1 (B)");
+    pfw_sgemm_pack_b(k, g.b, g.b_rs, g.b_cs, g.K, g.N, packed);
+    g.b_packed = packed;
+  }
+  node->scratch_size = pfw_sgemm_scratch_size(k, &g, node->num_threads);
+  return PFW_OK;
+}
+
 static pfw_status gemm_prepare(pfw_node* node) {
   if (node->n_in < 2 || node->n_in > 3)
     return pfw_error(PFW_ERR_INVALID_MODEL, "expected 2 or 3 inputs, got %d", (int)node->n_in);
@@ -178,10 +229,19 @@ static pfw_status gemm_prepare(pfw_node* node) {
   st = pfw_activation_init(node, &act);
   if (st != PFW_OK) return st;
   int64_t dims[2] = {M, N};
-  return pfw_set_output(node->out[0], PFW_FLOAT32, 2, dims);
+  st = pfw_set_output(node->out[0], PFW_FLOAT32, 2, dims);
+  if (st == PFW_OK) st = gemm_prepack(node);
+  return st;
 }
 
 static pfw_status gemm_run(pfw_node* node) {
+  const pfw_sgemm_kernel* k = pfw_sgemm_kernel_for(node->isa);
+  if (k) {
+    pfw_sgemm_args a;
+    gemm_args(node, &a);
+    pfw_sgemm(k, &a, node->scratch, node->pool, node->num_threads);
+    return PFW_OK;
+  }
   const pfw_tensor* A = node->in[0];
   const pfw_tensor* B = node->in[1];
   const pfw_tensor* C = node->n_in == 3 ? node->in[2] : NULL;
@@ -258,6 +318,88 @@ static pfw_status mm_shape_of(const pfw_tensor* A, const pfw_tensor* B, mm_shape
   return PFW_OK;
 }
 
+/* ---- MatMul on the packed kernels ------------------------------------------ */
+
+static bool b_is_shared(const mm_shape* s) {
+  for (int32_t k = 0; k < s->batch_rank; k++)
+    if (s->b_batch[k] != 1) return false;
+  return true;
+}
+
+/* The packed-kernel form. When every batch multiplies by the same B (a
+ * weight matrix), the batches of A are stacked into one taller product. */
+static void matmul_args(const pfw_node* node, const mm_shape* s, pfw_sgemm_args* g) {
+  int64_t batches = 1;
+  for (int32_t k = 0; k < s->batch_rank; k++) batches *= s->batch[k];
+  memset(g, 0, sizeof *g);
+  bool stack = b_is_shared(s);
+  g->M = stack ? batches * s->M : s->M;
+  g->batch = stack ? 1 : batches;
+  g->N = s->N;
+  g->K = s->K;
+  g->a = node->in[0]->data;
+  g->a_rs = s->K;
+  g->a_cs = 1;
+  g->b = node->in[1]->data;
+  g->b_rs = s->N;
+  g->b_cs = 1;
+  g->b_packed = pfw_sgemm_state_floats(node->state);
+  g->y = node->out[0]->data;
+  g->ldy = s->N;
+  g->y_batch = s->M * s->N;
+  g->alpha = 1.0f;
+}
+
+/* Bytes of scratch before the sgemm's: per-batch offsets of A and B. */
+static size_t matmul_offsets_bytes(const pfw_sgemm_args* g) {
+  return g->batch > 1 ? ((size_t)g->batch * 2 * sizeof(int64_t) + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN : 0;
+}
+
+static pfw_status matmul_prepack(pfw_node* node, const mm_shape* s) {
+  const pfw_sgemm_kernel* k = pfw_sgemm_kernel_for(node->isa);
+  if (!k) return PFW_OK;
+  pfw_sgemm_args g;
+  matmul_args(node, s, &g);
+  if (node->in[1]->is_const && g.batch == 1 && g.K > 0 && g.N > 0) {
+    float* packed = pfw_sgemm_alloc_state(pfw_sgemm_packed_b_floats(k, g.K, g.N), &node->state);
+    if (!packed) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory packing input 1 (B)");
+    pfw_sgemm_pack_b(k, g.b, g.b_rs, g.b_cs, g.K, g.N, packed);
+    g.b_packed = packed;
+  }
+  node->scratch_size = matmul_offsets_bytes(&g) + pfw_sgemm_scratch_size(k, &g, node->num_threads);
+  return PFW_OK;
+}
+
+/* Offsets (in floats) of batch b's A and B, broadcast dims contributing 0. */
+static void mm_batch_offsets(const mm_shape* s, int64_t bi, int64_t* ao, int64_t* bo) {
+  int64_t rem = bi, astep = 1, bstep = 1;
+  *ao = *bo = 0;
+  for (int32_t k = s->batch_rank - 1; k >= 0; k--) {
+    int64_t idx = rem % s->batch[k];
+    rem /= s->batch[k];
+    if (s->a_batch[k] != 1) *ao += idx * astep;
+    if (s->b_batch[k] != 1) *bo += idx * bstep;
+    astep *= s->a_batch[k];
+    bstep *= s->b_batch[k];
+  }
+  *ao *= s->M * s->K;
+  *bo *= s->K * s->N;
+}
+
+static void matmul_packed_run(pfw_node* node, const pfw_sgemm_kernel* k, const mm_shape* s) {
+  pfw_sgemm_args g;
+  matmul_args(node, s, &g);
+  uint8_t* scratch = node->scratch;
+  if (g.batch > 1) {
+    int64_t* off = node->scratch;
+    for (int64_t b = 0; b < g.batch; b++) mm_batch_offsets(s, b, &off[b], &off[g.batch + b]);
+    g.a_off = off;
+    g.b_off = off + g.batch;
+    scratch += matmul_offsets_bytes(&g);
+  }
+  pfw_sgemm(k, &g, scratch, node->pool, node->num_threads);
+}
+
 static pfw_status matmul_prepare(pfw_node* node) {
   if (node->n_in != 2) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 2 inputs, got %d", (int)node->n_in);
   if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
@@ -268,8 +410,9 @@ static pfw_status matmul_prepare(pfw_node* node) {
   int32_t r = 0;
   int64_t dims[PFW_MAX_RANK + 2];
   st = mm_shape_of(node->in[0], node->in[1], &s, &r, dims);
-  if (st != PFW_OK) return st;
-  return pfw_set_output(node->out[0], PFW_FLOAT32, r, dims);
+  if (st == PFW_OK) st = pfw_set_output(node->out[0], PFW_FLOAT32, r, dims);
+  if (st == PFW_OK) st = matmul_prepack(node, &s);
+  return st;
 }
 
 typedef struct mm_ctx {
@@ -284,19 +427,10 @@ static void matmul_rows(void* p, int64_t begin, int64_t end) {
   const mm_shape* s = c->s;
   double acc[TILE];
   for (int64_t r = begin; r < end; r++) {
-    int64_t bi = r / s->M, i = r % s->M;
-    /* Offsets of this batch in A and B, broadcast dims contributing 0. */
-    int64_t rem = bi, ao = 0, bo = 0, astep = 1, bstep = 1;
-    for (int32_t k = s->batch_rank - 1; k >= 0; k--) {
-      int64_t idx = rem % s->batch[k];
-      rem /= s->batch[k];
-      if (s->a_batch[k] != 1) ao += idx * astep;
-      if (s->b_batch[k] != 1) bo += idx * bstep;
-      astep *= s->a_batch[k];
-      bstep *= s->b_batch[k];
-    }
-    const float* a = s->K ? c->a + (ao * s->M + i) * s->K : NULL; /* K = 0: data may be NULL */
-    const float* b = s->K ? c->b + bo * s->K * s->N : NULL;
+    int64_t bi = r / s->M, i = r % s->M, ao, bo;
+    mm_batch_offsets(s, bi, &ao, &bo);
+    const float* a = s->K ? c->a + ao + i * s->K : NULL; /* K = 0: data may be NULL */
+    const float* b = s->K ? c->b + bo : NULL;
     float* y = c->y + r * s->N;
     for (int64_t j0 = 0; j0 < s->N; j0 += TILE) {
       int64_t n = s->N - j0 < TILE ? s->N - j0 : TILE;
@@ -312,6 +446,11 @@ static pfw_status matmul_run(pfw_node* node) {
   int64_t batches = 1;
   for (int32_t k = 0; k < s.batch_rank; k++) batches *= s.batch[k];
   if (batches == 0 || s.M == 0 || s.N == 0) return PFW_OK;
+  const pfw_sgemm_kernel* k = pfw_sgemm_kernel_for(node->isa);
+  if (k) {
+    matmul_packed_run(node, k, &s);
+    return PFW_OK;
+  }
   mm_ctx c = {node->in[0]->data, node->in[1]->data, node->out[0]->data, &s};
   pfw_parallel_for(node->pool, batches * s.M, matmul_rows, &c);
   return PFW_OK;

@@ -54,6 +54,11 @@ pfw_status pfw_activation_init(const pfw_node* node, pfw_activation* act);
 /* y[i] = act(y[i]) for i in [0, n). */
 void pfw_activation_row(const pfw_activation* act, float* y, int64_t n);
 
+/* Conv on the packed sgemm kernels (conv_gemm.c), for node->isa above
+ * scalar: prepare packs constant weights and sizes scratch; run computes. */
+pfw_status pfw_conv_gemm_prepare(pfw_node* node, const pfw_spatial* g);
+void pfw_conv_gemm_run(pfw_node* node, const pfw_spatial* g);
+
 /* Checks min_in..max_in inputs with input 0 present, and output 0 present. */
 pfw_status pfw_need_io(const pfw_node* node, int32_t min_in, int32_t max_in);
 /* run of an op whose output 0 holds input 0's bytes (a no-op when aliased). */

@@ -1,0 +1,182 @@
+/* Conv as a packed GEMM, for every non-scalar ISA: per group,
+ * Y[Mg, out_plane] = W[Mg, Cg * taps] x im2col(X)[Cg * taps, out_plane].
+ * The im2col matrix is never formed: the sgemm driver asks for B one panel
+ * block at a time and conv_pack_b reads it straight from X (a 1x1 stride-1
+ * conv copies rows of X; otherwise each panel row is a run of one output row
+ * with the padding written as zeros). Constant weights are packed once at
+ * prepare. Bias and the fused activation run in the GEMM epilogue. */
+#include <string.h>
+
+#include "../kernels/sgemm.h"
+#include "ops_common.h"
+
+typedef struct conv_pack {
+  const float* x;        /* this group's first input channel of batch 0 */
+  int64_t x_batch;       /* floats between batches of X */
+  int64_t in_plane;      /* floats per input channel */
+  pfw_spatial g;
+  bool pointwise;        /* 1x1 taps, unit stride, no padding: B rows are X rows */
+} conv_pack;
+
+/* Where an output column starts: its (z, y, x) output coordinates. */
+typedef struct col_pos {
+  int64_t oz, oy, ox;
+} col_pos;
+
+static inline void copy_floats(float* d, const float* s, int64_t n) {
+  for (int64_t i = 0; i < n; i++) d[i] = s[i];
+}
+
+static inline void zero_floats(float* d, int64_t n) {
+  for (int64_t i = 0; i < n; i++) d[i] = 0.0f;
+}
+
+/* Row k of one panel: the w output columns from `at` for tap (tz, ty, tx)
+ * of channel xc, then nr - w zeros. Columns are walked one output row (a
+ * run of consecutive x) at a time. */
+static void pack_row(const pfw_spatial* g, const float* xc, int64_t tz, int64_t ty, int64_t tx, col_pos at,
+                     int64_t w, int32_t nr, float* row) {
+  int64_t Ho = g->out[1], Wo = g->out[2], Win = g->in[2];
+  int64_t off = tx * g->d[2] - g->pb[2], s = g->s[2];
+  for (int64_t q = 0; q < w;) {
+    int64_t len = Wo - at.ox < w - q ? Wo - at.ox : w - q;
+    int64_t iz = at.oz * g->s[0] - g->pb[0] + tz * g->d[0], iy = at.oy * g->s[1] - g->pb[1] + ty * g->d[1];
+    float* d = row + q;
+    if (iz < 0 || iz >= g->in[0] || iy < 0 || iy >= g->in[1]) {
+      zero_floats(d, len);
+    } else {
+      const float* xr = xc + (iz * g->in[1] + iy) * Win;
+      /* Columns e in [lo, hi) read inside the row: (ox + e) * s + off in [0, Win). */
+      int64_t first = at.ox * s + off, lo = 0, hi = len;
+      if (first < 0) lo = (-first + s - 1) / s;
+      if (first + (len - 1) * s >= Win) hi = first >= Win ? 0 : (Win - 1 - first) / s + 1;
+      if (hi < lo) hi = lo;
+      zero_floats(d, lo);
+      if (s == 1) copy_floats(d + lo, xr + first + lo, hi - lo);
+      else
+        for (int64_t e = lo; e < hi; e++) d[e] = xr[first + e * s];
+      zero_floats(d + hi, len - hi);
+    }
+    q += len;
+    at.ox += len;
+    if (at.ox == Wo) {
+      at.ox = 0;
+      if (++at.oy == Ho) at.oy = 0, at.oz++;
+    }
+  }
+  zero_floats(row + w, nr - w);
+}
+
+#define PANELS 32 /* panels whose start positions are computed at once */
+
+/* Panels of B rows [k0, k0 + kc), columns [j0, j0 + nc): row by row, so the
+ * row's channel and tap are found once for all its panels. */
+static void conv_pack_b(const void* p, int64_t batch, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int32_t nr,
+                        float* dst) {
+  const conv_pack* c = p;
+  const pfw_spatial* g = &c->g;
+  const float* x = c->x + batch * c->x_batch;
+  int64_t kh = g->k[1], kw = g->k[2], taps = g->k[0] * kh * kw;
+  int64_t Ho = g->out[1], Wo = g->out[2];
+  for (int64_t pb = 0; pb < nc; pb += (int64_t)PANELS * nr) {
+    int64_t np = (nc - pb + nr - 1) / nr < PANELS ? (nc - pb + nr - 1) / nr : PANELS;
+    col_pos at[PANELS];
+    for (int64_t q = 0; q < np; q++) {
+      int64_t j = j0 + pb + q * nr;
+      at[q] = (col_pos){j / (Ho * Wo), j / Wo % Ho, j % Wo};
+    }
+    for (int64_t kk = 0; kk < kc; kk++) {
+      int64_t k = k0 + kk, t = k % taps, tz = t / (kh * kw), ty = t / kw % kh, tx = t % kw;
+      const float* xc = x + k / taps * c->in_plane;
+      for (int64_t q = 0; q < np; q++) {
+        int64_t col = pb + q * nr, w = nc - col < nr ? nc - col : nr;
+        float* row = dst + col * kc + kk * nr;
+        if (c->pointwise) {
+          copy_floats(row, xc + j0 + col, w);
+          zero_floats(row + w, nr - w);
+        } else {
+          pack_row(g, xc, tz, ty, tx, at[q], w, nr, row);
+        }
+      }
+    }
+  }
+}
+
+typedef struct conv_shape {
+  int64_t N, C, M, G, Cg, Mg, K, in_plane, out_plane;
+} conv_shape;
+
+static void shape_of(const pfw_node* node, const pfw_spatial* g, conv_shape* s) {
+  const pfw_tensor* X = node->in[0];
+  s->N = X->dims[0];
+  s->C = X->dims[1];
+  s->M = node->in[1]->dims[0];
+  s->G = pfw_attr_int(node, "group", 1);
+  s->Cg = s->C / s->G;
+  s->Mg = s->M / s->G;
+  s->K = s->Cg * g->k[0] * g->k[1] * g->k[2];
+  s->in_plane = g->in[0] * g->in[1] * g->in[2];
+  s->out_plane = g->out[0] * g->out[1] * g->out[2];
+}
+
+/* The sgemm arguments for group `grp` (data pointers NULL at prepare). */
+static void group_args(const pfw_node* node, const conv_shape* s, int64_t grp, const conv_pack* pack,
+                       pfw_sgemm_args* a) {
+  const pfw_tensor* B = node->n_in == 3 ? node->in[2] : NULL;
+  const float* w = node->in[1]->data;
+  const float* packed = pfw_sgemm_state_floats(node->state);
+  memset(a, 0, sizeof *a);
+  a->M = s->Mg;
+  a->N = s->out_plane;
+  a->K = s->K;
+  a->batch = s->N;
+  a->a = w ? w + grp * s->Mg * s->K : NULL;
+  a->a_rs = s->K;
+  a->a_cs = 1;
+  if (packed) {
+    const pfw_sgemm_kernel* k = pfw_sgemm_kernel_for(node->isa);
+    a->a_packed = packed + (size_t)grp * pfw_sgemm_packed_a_floats(k, s->Mg, s->K);
+  }
+  a->pack_b = conv_pack_b;
+  a->pack_ctx = pack;
+  float* y = node->out[0]->data;
+  a->y = y ? y + grp * s->Mg * s->out_plane : NULL;
+  a->ldy = s->out_plane;
+  a->y_batch = s->M * s->out_plane;
+  a->alpha = 1.0f;
+  a->bias = B && B->data ? (const float*)B->data + grp * s->Mg : NULL;
+  pfw_activation_init(node, &a->act); /* checked at prepare */
+}
+
+pfw_status pfw_conv_gemm_prepare(pfw_node* node, const pfw_spatial* g) {
+  const pfw_sgemm_kernel* k = pfw_sgemm_kernel_for(node->isa);
+  conv_shape s;
+  shape_of(node, g, &s);
+  const pfw_tensor* W = node->in[1];
+  if (W->is_const && s.Mg * s.K > 0) {
+    size_t per = pfw_sgemm_packed_a_floats(k, s.Mg, s.K);
+    float* packed = pfw_sgemm_alloc_state(per * (size_t)s.G, &node->state);
+    if (!packed) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory packing input 1 (W)");
+    for (int64_t grp = 0; grp < s.G; grp++)
+      pfw_sgemm_pack_a(k, (const float*)W->data + grp * s.Mg * s.K, s.K, 1, s.Mg, s.K, packed + per * grp);
+  }
+  pfw_sgemm_args a;
+  group_args(node, &s, 0, NULL, &a);
+  node->scratch_size = pfw_sgemm_scratch_size(k, &a, node->num_threads);
+  return PFW_OK;
+}
+
+void pfw_conv_gemm_run(pfw_node* node, const pfw_spatial* g) {
+  const pfw_sgemm_kernel* k = pfw_sgemm_kernel_for(node->isa);
+  conv_shape s;
+  shape_of(node, g, &s);
+  conv_pack pack = {NULL, s.C * s.in_plane, s.in_plane, *g, true};
+  for (int32_t i = 0; i < PFW_SPATIAL_MAX; i++)
+    pack.pointwise = pack.pointwise && g->k[i] == 1 && g->s[i] == 1 && g->pb[i] == 0 && g->out[i] == g->in[i];
+  for (int64_t grp = 0; grp < s.G; grp++) {
+    pack.x = (const float*)node->in[0]->data + grp * s.Cg * s.in_plane;
+    pfw_sgemm_args a;
+    group_args(node, &s, grp, &pack, &a);
+    pfw_sgemm(k, &a, node->scratch, node->pool, node->num_threads);
+  }
+}
