@@ -86,6 +86,7 @@ def ort_session(model: bytes | str, threads: int, profile_dir: str | None = None
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3  # errors only: the light zoo models warn about unused initializers
     if profile_dir:
         opts.enable_profiling = True
         opts.profile_file_prefix = os.path.join(profile_dir, "ort_profile")
@@ -124,6 +125,16 @@ def ort_op_profile(path: str, skip_runs: int) -> dict[str, tuple[int, float]]:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far (ru_maxrss: KB on Linux, bytes on macOS)."""
+    """This process's peak resident set size so far, in MB. On Linux from
+    /proc/self/status (VmHWM): ru_maxrss also counts the peak of the parent
+    process that exec'd this one, so a child of a big process would see no
+    growth. Elsewhere ru_maxrss (KB on Linux, bytes on macOS)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
