@@ -39,7 +39,7 @@ from pyfw.runtime.interpreter import ffi, lib  # noqa: E402
 # The zoo's weight randomisation is the one the zoo tests use, kept in one place.
 from test_zoo_light import LIGHT, feeds_for, randomized  # noqa: E402
 
-ZOO = ["resnet50", "squeezenet", "shufflenet", "inception_v1", "inception_v2", "densenet121", "alexnet",
+ZOO = ["resnet50", "squeezenet", "shufflenet", "inception_v1", "inception_v2", "densenet121", "bvlc_alexnet",
        "vgg19", "zfnet512"]
 QUICK = ["mlp", "squeezenet", "transformer"]
 
