@@ -4,6 +4,7 @@
     pyfw convert model.pfw -o model.onnx
     pyfw inspect model.pfw
     pyfw run model.pfw --input x.npy --output out.npz
+    pyfw bench model.pfw [--threads N] [--runs N] [--profile] [--against onnxruntime [--onnx model.onnx]]
 
 Every failure prints one line, `pyfw <command>: error: <message>`, and exits
 with status 1 (2 for a usage error). PYFW_DEBUG=1 shows the traceback.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import zipfile
 from typing import Callable
 
@@ -41,8 +43,8 @@ def _fmt_shape(shape) -> str:
 
 
 # ---- convert -----------------------------------------------------------------
-def _onnx_to_pfw(src: str, dst: str, optimize: bool = True) -> "Graph":  # noqa: F821
-    from .format import save
+def onnx_to_graph(src, optimize: bool = True) -> "Graph":  # noqa: F821
+    """An ONNX model (path or ModelProto) as the graph `pyfw convert` writes."""
     from .ir import infer_shapes
     try:
         from .onnx import import_model
@@ -54,6 +56,12 @@ def _onnx_to_pfw(src: str, dst: str, optimize: bool = True) -> "Graph":  # noqa:
     if optimize:
         from .ir.passes import optimize as _optimize
         graph = _optimize(graph)
+    return graph
+
+
+def _onnx_to_pfw(src: str, dst: str, optimize: bool = True) -> "Graph":  # noqa: F821
+    from .format import save
+    graph = onnx_to_graph(src, optimize)
     save(graph, dst)
     return graph
 
@@ -243,6 +251,106 @@ def _cmd_run(args) -> int:
     return 0
 
 
+# ---- bench -------------------------------------------------------------------------
+def _bench_onnx_bytes(args) -> bytes:
+    """The model ONNX Runtime runs: --onnx, else the .pfw exported back to
+    ONNX (fused nodes split out), as `pyfw convert model.pfw -o model.onnx` does."""
+    if args.onnx:
+        if not os.path.isfile(args.onnx):
+            raise FileNotFoundError(f"no such file: {args.onnx!r}")
+        with open(args.onnx, "rb") as f:
+            return f.read()
+    from .format import load
+    from .onnx import export_model
+    return export_model(load(args.model)).SerializeToString()
+
+
+def _bench_pyfw(args, shapes):
+    from . import benchmark as bm
+    from .runtime import Interpreter
+    rss0 = bm.peak_rss_mb()
+    t0 = time.perf_counter()
+    it = Interpreter(args.model, threads=args.threads)
+    init = (time.perf_counter() - t0) * 1e3
+    with it:
+        sizes = bm.feed_shapes(it.inputs, shapes)
+        feeds = {i.name: bm.random_feed(i.dtype, sizes[i.name]) for i in it.inputs}
+        (first,) = bm.timed(lambda: it.run(feeds), 1)
+        bm.timed(lambda: it.run(feeds), args.warmup)
+        it.profiling = args.profile
+        times = bm.timed(lambda: it.run(feeds), args.runs)
+        ops = bm.pfw_op_profile(it.profile()) if args.profile else {}
+    return {"init": init, "first": first, **bm.stats(times), "rss": bm.peak_rss_mb(), "rss_added": bm.peak_rss_mb() - rss0,
+            "total": sum(times), "ops": ops}, feeds
+
+
+def _bench_ort(args, feeds):
+    import tempfile
+    from . import benchmark as bm
+    model = _bench_onnx_bytes(args)
+    rss0 = bm.peak_rss_mb()
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        sess = bm.ort_session(model, args.threads, tmp if args.profile else None)
+        init = (time.perf_counter() - t0) * 1e3
+        names = [i.name for i in sess.get_inputs()]
+        missing = [n for n in names if n not in feeds]
+        if missing:
+            raise ValueError(f"the ONNX model's input(s) {', '.join(missing)} are not inputs of {args.model}")
+        ort_feeds = {n: feeds[n] for n in names}
+        (first,) = bm.timed(lambda: sess.run(None, ort_feeds), 1)
+        bm.timed(lambda: sess.run(None, ort_feeds), args.warmup)
+        times = bm.timed(lambda: sess.run(None, ort_feeds), args.runs)
+        ops = bm.ort_op_profile(sess.end_profiling(), 1 + args.warmup) if args.profile else {}
+    return {"init": init, "first": first, **bm.stats(times), "rss": bm.peak_rss_mb(), "rss_added": bm.peak_rss_mb() - rss0,
+            "total": sum(times), "ops": ops}
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.3g}x" if b > 0 else "-"
+
+
+def _cmd_bench(args) -> int:
+    if not os.path.isfile(args.model):
+        raise FileNotFoundError(f"no such file: {args.model!r}")
+    from . import benchmark as bm
+    shapes = bm.parse_shapes(args.shape)
+    against = args.against == "onnxruntime"
+    if args.onnx and not against:
+        raise ValueError("--onnx is the model for --against onnxruntime; pass both")
+    pf, feeds = _bench_pyfw(args, shapes)
+    results = {"pyfw": pf}
+    if against:
+        results["onnxruntime"] = _bench_ort(args, feeds)
+    print(f"model: {args.model}, {args.threads} thread(s), {args.warmup} warm-up + {args.runs} timed runs")
+    print("inputs: " + ", ".join(f"{n} {_fmt_shape(v.shape)} {v.dtype}" for n, v in feeds.items()))
+    rows = []
+    for label, key, unit in (("init (load + create)", "init", "ms"), ("first run", "first", "ms"),
+                             ("mean", "mean", "ms"), ("p50", "p50", "ms"), ("p95", "p95", "ms"),
+                             ("peak RSS (process)", "rss", "MB"), ("RSS added", "rss_added", "MB")):
+        row = [f"{label} {unit}"] + [f"{r[key]:.4g}" for r in results.values()]
+        if against:  # a ratio of times; RSS in one process is not a fair ratio
+            row.append(_ratio(pf[key], results["onnxruntime"][key]) if unit == "ms" else "")
+        rows.append(row)
+    headers = [""] + list(results) + (["pyfw/ort"] if against else [])
+    print("\n".join(_table(headers, rows, set(range(1, len(headers))))))
+    if args.profile:
+        print("\nper op type over the timed runs (count = node runs; % of the runs' wall time):")
+        ops = sorted(set().union(*(r["ops"] for r in results.values())),
+                     key=lambda o: -max(r["ops"].get(o, (0, 0.0))[1] for r in results.values()))
+        headers, rows = ["op"], []
+        for name in results:
+            headers += [f"{name} count", f"{name} ms", f"{name} %"]
+        for op in ops:
+            row = [op]
+            for r in results.values():
+                n, ms = r["ops"].get(op, (0, 0.0))
+                row += [str(n), f"{ms:.4g}", f"{100 * ms / r['total']:.1f}"] if n else ["-", "-", "-"]
+            rows.append(row)
+        print("\n".join(_table(headers, rows, set(range(1, len(headers))))))
+    return 0
+
+
 def _not_yet(issue: str):
     def cmd(args) -> int:
         raise NotImplementedError(f"not available yet (issue {issue})")
@@ -257,6 +365,16 @@ def _positive_int(s: str) -> int:
         v = 0
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
+def _non_negative_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}")
     return v
 
 
@@ -294,8 +412,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", choices=("cpu", "opencl", "auto"), default="cpu", help="default: cpu")
     r.set_defaults(func=_cmd_run)
 
-    for name, issue, what in (("quantize", "#8", "quantize a model to int8"),
-                              ("bench", "#6", "benchmark a model")):
+    b = sub.add_parser("bench", help="time a model in libpfw (and ONNX Runtime), optionally per op type",
+                       description="Load a .pfw model, run it on seeded random inputs (dynamic dimensions at "
+                                   "1 unless --shape says otherwise) and print init time, first run, mean/p50/p95 "
+                                   "latency and peak RSS; --profile adds a per-op-type table.")
+    b.add_argument("model", help="model file (.pfw)")
+    b.add_argument("-t", "--threads", type=_positive_int, default=1, help="intra-op threads (default 1)")
+    b.add_argument("--runs", type=_positive_int, default=10, help="timed runs (default 10)")
+    b.add_argument("--warmup", type=_non_negative_int, default=1, help="runs after the first, untimed (default 1)")
+    b.add_argument("--shape", action="append", default=[], metavar="NAME=D0,D1,...",
+                   help="the shape to feed an input with dynamic dimensions (repeatable)")
+    b.add_argument("--profile", action="store_true", help="per-op-type times from the profiling API")
+    b.add_argument("--against", choices=("onnxruntime",), help="also run ONNX Runtime in this process")
+    b.add_argument("--onnx", metavar="MODEL.onnx",
+                   help="the ONNX model ONNX Runtime runs (default: the .pfw exported back to ONNX)")
+    b.set_defaults(func=_cmd_bench)
+
+    for name, issue, what in (("quantize", "#8", "quantize a model to int8"),):
         q = sub.add_parser(name, help=f"{what} (not available yet, issue {issue})",
                            description=f"{what}: not available yet (issue {issue}).")
         q.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)

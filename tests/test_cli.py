@@ -286,3 +286,80 @@ def test_import_pyfw_does_not_import_onnx(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert proc.returncode == 0, proc.stderr
+
+
+# ---- bench ---------------------------------------------------------------------------
+def op_table(stdout):
+    """{op: row cells} of `bench --profile`'s per-op-type table."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("op "))
+    header = re.split(r"\s{2,}", lines[start].strip())
+    return header, {r[0]: r for r in (re.split(r"\s{2,}", line.strip()) for line in lines[start + 2:] if line.strip())}
+
+
+def latency_rows(stdout):
+    return {r[0]: r[1:] for r in (re.split(r"\s{2,}", line.strip()) for line in stdout.splitlines())
+            if r[0].endswith((" ms", " MB"))}
+
+
+@pytest.mark.parametrize("build", [mlp, cnn])
+def test_bench_profile_counts_each_node_once_per_timed_run(tmp_path, build):
+    build(tmp_path / "m.onnx")
+    assert pyfw("convert", "m.onnx", "-o", "m.pfw", cwd=tmp_path).returncode == 0
+    from pyfw.format import load
+    op_counts = {}
+    for n in load(tmp_path / "m.pfw").nodes:  # the optimised graph the runtime runs (fused nodes)
+        op_counts[n.op_type] = op_counts.get(n.op_type, 0) + 1
+    extra = ["--shape", "x=5,4"] if build is mlp else ["--threads", "2"]  # cnn's input shape is fixed
+    out = pyfw("bench", "m.pfw", "--runs", "3", "--warmup", "2", "--profile", *extra, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "3 timed runs" in out.stdout
+    assert ("x (5, 4) float32" if build is mlp else "x (2, 2, 12, 12) float32") in out.stdout
+    rows_ = latency_rows(out.stdout)
+    assert set(rows_) == {"init (load + create) ms", "first run ms", "mean ms", "p50 ms", "p95 ms",
+                          "peak RSS (process) MB", "RSS added MB"}
+    header, table = op_table(out.stdout)
+    assert header == ["op", "pyfw count", "pyfw ms", "pyfw %"]
+    assert {op: int(r[1]) for op, r in table.items()} == {op: 3 * n for op, n in op_counts.items()}
+    assert all(float(r[2]) >= 0 and 0 <= float(r[3]) <= 100 for r in table.values())
+    assert sum(float(r[3]) for r in table.values()) <= 100.5  # node times lie within the runs
+
+
+@pytest.mark.parametrize("onnx_arg", [True, False])
+def test_bench_against_onnxruntime_side_by_side(tmp_path, onnx_arg):
+    pytest.importorskip("onnxruntime")
+    mlp(tmp_path / "m.onnx")
+    assert pyfw("convert", "m.onnx", "-o", "m.pfw", cwd=tmp_path).returncode == 0
+    extra = ["--onnx", "m.onnx"] if onnx_arg else []  # else the .pfw exported back to ONNX
+    out = pyfw("bench", "m.pfw", "--runs", "4", "--warmup", "0", "--profile", "--against", "onnxruntime",
+               *extra, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows_ = latency_rows(out.stdout)
+    for key in ("init (load + create) ms", "first run ms", "mean ms", "p50 ms", "p95 ms"):
+        pf, ort_, ratio = rows_[key]  # 4 significant digits each
+        assert ratio.endswith("x") and float(ratio[:-1]) == pytest.approx(float(pf) / float(ort_), rel=0.01)
+    header, table = op_table(out.stdout)
+    assert header == ["op", "pyfw count", "pyfw ms", "pyfw %", "onnxruntime count", "onnxruntime ms",
+                      "onnxruntime %"]
+    ort_counts = [int(r[4]) for r in table.values() if r[4] != "-"]
+    # Only the 4 timed runs are counted, each kernel once per run, whatever ORT fused.
+    assert ort_counts and all(c % 4 == 0 for c in ort_counts)
+    assert sum(ort_counts) // 4 <= 4  # at most the ONNX model's 4 nodes per run
+
+
+def test_bench_errors_are_one_line(tmp_path):
+    mlp(tmp_path / "m.onnx")
+    assert pyfw("convert", "m.onnx", "-o", "m.pfw", cwd=tmp_path).returncode == 0
+    cases = [(["missing.pfw"], "no such file: 'missing.pfw'"),
+             (["m.pfw", "--shape", "x=5;4"], "expected NAME=D0,D1,..."),
+             (["m.pfw", "--shape", "x"], "expected NAME=D0,D1,..."),
+             (["m.pfw", "--shape", "y=5,4"], "the model has no input 'y'; its inputs are: x"),
+             (["m.pfw", "--shape", "x=5,3"], "--shape x: 5,3 does not fit the model's float32 (?, 4)"),
+             (["m.pfw", "--shape", "x=5"], "does not fit"),
+             (["m.pfw", "--onnx", "m.onnx"], "--onnx is the model for --against onnxruntime"),
+             (["m.pfw", "--against", "onnxruntime", "--onnx", "none.onnx"], "no such file: 'none.onnx'")]
+    for args, msg in cases:
+        line = one_line_error(pyfw("bench", *args, cwd=tmp_path), "bench")
+        assert msg in line, (args, line)
+    line = one_line_error(pyfw("bench", "m.pfw", "--runs", "0", cwd=tmp_path), "bench", status=2)
+    assert "argument --runs: expected a positive integer, got '0'" in line

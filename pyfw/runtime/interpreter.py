@@ -154,6 +154,35 @@ class Interpreter:
         self._check_open()
         return int(lib.pfw_interpreter_arena_size(self._it))
 
+    # ---- profiling ------------------------------------------------------
+    @property
+    def profiling(self) -> bool:
+        """Per-node timing of run(). Setting True resets the counters;
+        False stops counting and keeps them for profile()."""
+        return getattr(self, "_profiling", False)
+
+    @profiling.setter
+    def profiling(self, enable: bool) -> None:
+        self._check_open()
+        _check(lib.pfw_interpreter_set_profiling(self._it, 1 if enable else 0))
+        self._profiling = bool(enable)
+
+    def profile(self) -> list[dict]:
+        """One dict per graph node, in graph order: op_type, name, calls and
+        total_ms since profiling was last enabled. Nodes computed while
+        planning (all inputs constant) have 0 calls."""
+        self._check_open()
+        count = ffi.new("int32_t*")
+        _check(lib.pfw_interpreter_profile_count(self._it, count))
+        op, name = ffi.new("const char**"), ffi.new("const char**")
+        calls, ms = ffi.new("int64_t*"), ffi.new("double*")
+        out = []
+        for i in range(count[0]):
+            _check(lib.pfw_interpreter_profile_entry(self._it, i, op, name, calls, ms))
+            out.append({"op_type": ffi.string(op[0]).decode(), "name": ffi.string(name[0]).decode("utf-8", "replace"),
+                        "calls": int(calls[0]), "total_ms": float(ms[0])})
+        return out
+
     # ---- running --------------------------------------------------------
     def _check_open(self) -> None:
         if self.closed:

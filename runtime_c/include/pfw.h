@@ -208,6 +208,29 @@ PFW_API pfw_status pfw_interpreter_invoke(pfw_interpreter* interpreter);
 /* Bytes of the interpreter's activation arena (for tests and tools); 0 for NULL. */
 PFW_API size_t pfw_interpreter_arena_size(const pfw_interpreter* interpreter);
 
+/* ---- profiling --------------------------------------------------------- */
+
+/* Per-node timing of invoke. enable != 0 turns it on and resets every counter
+ * to zero; 0 turns it off and keeps the counters for reading. While off,
+ * invoke reads no clock. Each node run by invoke adds one call and its wall
+ * time (CLOCK_MONOTONIC); planning is not counted. */
+PFW_API pfw_status pfw_interpreter_set_profiling(pfw_interpreter* interpreter, int32_t enable);
+
+/* Number of profile entries: one per graph node, in graph order (the same
+ * whether or not profiling was ever enabled). */
+PFW_API pfw_status pfw_interpreter_profile_count(const pfw_interpreter* interpreter, int32_t* count);
+
+/* Entry `index` (0 <= index < count): the node's op type ("Conv", a custom
+ * op's name) and node name ("" if unnamed), both borrowed from the model
+ * (valid until pfw_model_free); the number of runs and their total time in
+ * milliseconds since profiling was last enabled (0 when never enabled).
+ * Nodes whose inputs are all constant are computed while planning and show
+ * 0 calls. Every pointer argument must be non-NULL; out-of-range index is
+ * PFW_ERR_INVALID_ARGUMENT. */
+PFW_API pfw_status pfw_interpreter_profile_entry(const pfw_interpreter* interpreter, int32_t index,
+                                                 const char** op_type, const char** node_name,
+                                                 int64_t* calls, double* total_ms);
+
 /* ---- tensors (borrowed handles from an interpreter) -------------------- */
 
 /* Name; borrowed, valid as long as the model ("" for NULL). The queries below

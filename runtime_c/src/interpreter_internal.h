@@ -22,6 +22,9 @@ struct pfw_interpreter {
   uint8_t* arena;
   size_t arena_size, arena_cap, arena_limit;
   bool unplanned;        /* inputs resized since the last successful plan */
+  bool profiling;        /* time each node in invoke (profile.c) */
+  int64_t* prof_calls;   /* per node, allocated when profiling is first enabled */
+  int64_t* prof_ns;
 };
 
 /* Runs every prepare in order (shape inference), then plans and places
@@ -29,5 +32,7 @@ struct pfw_interpreter {
 pfw_status pfw_plan(pfw_interpreter* it);
 /* Frees values computed while planning (before re-planning and at free). */
 void pfw_unfold(pfw_interpreter* it);
+/* Runs node `i` and adds its time to the profile (only while profiling). */
+pfw_status pfw_profile_run(pfw_interpreter* it, int32_t i);
 
 #endif
