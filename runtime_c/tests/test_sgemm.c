@@ -84,7 +84,7 @@ static float* run_case(const pfw_sgemm_kernel* k, const gcase* c, const float* A
   g.alpha = 1.0f;
   if (c->epilogue) {
     g.alpha = 0.75f, g.beta = -0.5f, g.c = C, g.c_rs = 0, g.c_cs = 1, g.c_batch = 0, g.bias = bias;
-    g.act.kind = 1; /* Relu */
+    g.act.kind = PFW_ACT_RELU;
   }
   pfw_threadpool* pool = pfw_threadpool_create(threads);
   size_t bytes = pfw_sgemm_scratch_size(k, &g, threads);

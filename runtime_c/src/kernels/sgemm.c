@@ -13,6 +13,7 @@
  * counter, each with its own packing scratch; which thread computes a tile
  * never changes its arithmetic, so results are bit-identical at every thread
  * count. */
+#include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -147,11 +148,15 @@ typedef struct sgemm_ctx {
   const pfw_sgemm_kernel* k;
   const pfw_sgemm_args* g;
   blocks b;
+  pfw_sgemm_tail tail; /* bias and clamp applied by the micro-kernel */
+  bool in_kernel;      /* tail does the bias (alpha = 1, no C term) */
+  bool act_after;      /* an activation the kernel does not do remains */
   float* scratch;
   size_t slot;
   atomic_llong next;
 } sgemm_ctx;
 
+/* The epilogue the micro-kernel could not apply (see plan_tail). */
 static void epilogue(const pfw_sgemm_args* g, int64_t batch, int64_t i, int64_t j, int32_t m, int32_t n, float* y) {
   const float* c = g->c ? g->c + batch * g->c_batch : NULL;
   for (int32_t r = 0; r < m; r++) {
@@ -213,8 +218,16 @@ static void run_task(const sgemm_ctx* x, int64_t t, float* ws) {
         for (int64_t i = c0; i < c1; i += k->mr) {
           int32_t m = (int32_t)min64(k->mr, c1 - i);
           float* yt = y + i * g->ldy + j;
-          k->micro(kc, ap + (i - c0) * kc, bp + (j - j0) * kc, yt, g->ldy, m, n, k0 > 0);
-          if (last) epilogue(g, batch, i, j, m, n, yt);
+          pfw_sgemm_tail tail = x->tail;
+          if (tail.bias) tail.bias += i;
+          k->micro(kc, ap + (i - c0) * kc, bp + (j - j0) * kc, yt, g->ldy, m, n, k0 > 0,
+                   last && x->in_kernel ? &tail : NULL);
+          if (!last) continue;
+          if (!x->in_kernel) {
+            epilogue(g, batch, i, j, m, n, yt);
+          } else if (x->act_after) {
+            for (int32_t q = 0; q < m; q++) pfw_activation_row(&g->act, yt + q * g->ldy, n);
+          }
         }
       }
     }
@@ -229,6 +242,23 @@ static void sgemm_slots(void* p, int64_t begin, int64_t end) {
   }
 }
 
+/* Which part of the epilogue rides in the micro-kernel: with alpha = 1 and
+ * no C term, the bias, and Relu or Clip as a clamp. Either way each element
+ * gets the same operations in the same order at every thread count. */
+static void plan_tail(const pfw_sgemm_args* g, sgemm_ctx* x) {
+  memset(&x->tail, 0, sizeof x->tail);
+  x->in_kernel = g->alpha == 1.0f && !g->c;
+  x->act_after = g->act.kind != PFW_ACT_NONE;
+  if (!x->in_kernel) return;
+  x->tail.bias = g->bias;
+  if (g->act.kind == PFW_ACT_RELU || g->act.kind == PFW_ACT_CLIP) {
+    x->tail.clamp = true;
+    x->tail.lo = g->act.kind == PFW_ACT_RELU ? 0.0f : g->act.alpha;
+    x->tail.hi = g->act.kind == PFW_ACT_RELU ? INFINITY : g->act.beta;
+    x->act_after = false;
+  }
+}
+
 void pfw_sgemm(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, void* scratch, pfw_threadpool* pool,
                int32_t threads) {
   if (g->M <= 0 || g->N <= 0 || g->batch <= 0) return;
@@ -237,6 +267,7 @@ void pfw_sgemm(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, void* scratch
   x.g = g;
   x.b = plan_blocks(k, g, threads);
   x.slot = slot_floats(k, g);
+  plan_tail(g, &x);
   x.scratch = align_floats(scratch);
   atomic_init(&x.next, 0);
   pfw_parallel_for(pool, x.b.tasks < threads ? x.b.tasks : threads, sgemm_slots, &x);

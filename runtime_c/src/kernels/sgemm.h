@@ -20,11 +20,20 @@
 
 #define PFW_SGEMM_KC 256 /* K block: one A panel (mr x KC) stays in L1 */
 
-/* C[m x n] (=, or += with accumulate) A_panel * B_panel over kc terms;
- * 1 <= m <= mr, 1 <= n <= nr; c is row-major with row stride ldc. Only the
- * m x n elements are read or written. */
+/* What the micro-kernel applies to a finished tile while it is still in
+ * registers: + bias[i] per row i of the tile (bias NULL: none), then, with
+ * clamp, min(max(v, lo), hi) with NaN passed through (Relu, Clip, ReLU6). */
+typedef struct pfw_sgemm_tail {
+  const float* bias;
+  bool clamp;
+  float lo, hi;
+} pfw_sgemm_tail;
+
+/* C[m x n] (=, or += with accumulate) A_panel * B_panel over kc terms,
+ * then `tail` if not NULL; 1 <= m <= mr, 1 <= n <= nr; c is row-major with
+ * row stride ldc. Only the m x n elements are read or written. */
 typedef void (*pfw_sgemm_micro_fn)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int32_t m,
-                                   int32_t n, bool accumulate);
+                                   int32_t n, bool accumulate, const pfw_sgemm_tail* tail);
 
 typedef struct pfw_sgemm_kernel {
   int32_t mr, nr;

@@ -36,7 +36,6 @@ static void row_product(const float* a, int64_t as, const float* b, int64_t bk, 
 
 /* ---- fused activation (shared with conv.c) ------------------------------------ */
 
-enum { ACT_NONE, ACT_RELU, ACT_LEAKYRELU, ACT_CLIP, ACT_SIGMOID, ACT_TANH, ACT_HARDSIGMOID, ACT_HARDSWISH };
 
 pfw_status pfw_activation_init(const pfw_node* node, pfw_activation* act) {
   /* name, kind, ONNX defaults of alpha and beta */
@@ -44,11 +43,11 @@ pfw_status pfw_activation_init(const pfw_node* node, pfw_activation* act) {
     const char* name;
     int kind;
     float alpha, beta;
-  } table[] = {{"Relu", ACT_RELU, 0, 0},           {"LeakyRelu", ACT_LEAKYRELU, 0.01f, 0},
-               {"Clip", ACT_CLIP, -INFINITY, INFINITY}, {"Sigmoid", ACT_SIGMOID, 0, 0},
-               {"Tanh", ACT_TANH, 0, 0},           {"HardSigmoid", ACT_HARDSIGMOID, 0.2f, 0.5f},
-               {"HardSwish", ACT_HARDSWISH, 0, 0}};
-  act->kind = ACT_NONE;
+  } table[] = {{"Relu", PFW_ACT_RELU, 0, 0},           {"LeakyRelu", PFW_ACT_LEAKYRELU, 0.01f, 0},
+               {"Clip", PFW_ACT_CLIP, -INFINITY, INFINITY}, {"Sigmoid", PFW_ACT_SIGMOID, 0, 0},
+               {"Tanh", PFW_ACT_TANH, 0, 0},           {"HardSigmoid", PFW_ACT_HARDSIGMOID, 0.2f, 0.5f},
+               {"HardSwish", PFW_ACT_HARDSWISH, 0, 0}};
+  act->kind = PFW_ACT_NONE;
   act->alpha = act->beta = 0;
   const char* name = pfw_attr_string(node, "activation", NULL);
   if (!name) return PFW_OK;
@@ -71,32 +70,32 @@ pfw_status pfw_activation_init(const pfw_node* node, pfw_activation* act) {
 void pfw_activation_row(const pfw_activation* act, float* y, int64_t n) {
   double a = act->alpha, b = act->beta;
   switch (act->kind) {
-    case ACT_RELU:
+    case PFW_ACT_RELU:
       for (int64_t i = 0; i < n; i++) y[i] = y[i] < 0 ? 0 : y[i];
       break;
-    case ACT_LEAKYRELU:
+    case PFW_ACT_LEAKYRELU:
       for (int64_t i = 0; i < n; i++) y[i] = y[i] < 0 ? (float)(a * y[i]) : y[i];
       break;
-    case ACT_CLIP:
+    case PFW_ACT_CLIP:
       for (int64_t i = 0; i < n; i++) {
         float v = y[i] < act->alpha ? act->alpha : y[i];
         y[i] = v > act->beta ? act->beta : v;
       }
       break;
-    case ACT_SIGMOID:
+    case PFW_ACT_SIGMOID:
       for (int64_t i = 0; i < n; i++) {
         float x = y[i];
         float e = expf(x >= 0 ? -x : x); /* exp of a non-positive argument only */
         y[i] = x >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
       }
       break;
-    case ACT_TANH:
+    case PFW_ACT_TANH:
       for (int64_t i = 0; i < n; i++) y[i] = tanhf(y[i]);
       break;
-    case ACT_HARDSIGMOID:
+    case PFW_ACT_HARDSIGMOID:
       for (int64_t i = 0; i < n; i++) y[i] = (float)fmax(0.0, fmin(1.0, a * y[i] + b));
       break;
-    case ACT_HARDSWISH:
+    case PFW_ACT_HARDSWISH:
       for (int64_t i = 0; i < n; i++) y[i] = (float)(y[i] * fmax(0.0, fmin(1.0, (double)y[i] / 6 + 0.5)));
       break;
     default:

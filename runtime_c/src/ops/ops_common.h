@@ -45,6 +45,10 @@ static inline void pfw_spatial_taps(const pfw_spatial* g, int32_t a, int64_t o, 
  * into the node as attributes `activation` (the op name), `activation_alpha`
  * and `activation_beta` (LeakyRelu's alpha, Clip's min/max, HardSigmoid's
  * alpha/beta), applied to each output row as the standalone op would. */
+enum {
+  PFW_ACT_NONE, PFW_ACT_RELU, PFW_ACT_LEAKYRELU, PFW_ACT_CLIP, PFW_ACT_SIGMOID, PFW_ACT_TANH, PFW_ACT_HARDSIGMOID,
+  PFW_ACT_HARDSWISH
+};
 typedef struct pfw_activation {
   int kind; /* 0 = none */
   float alpha, beta;

@@ -17,7 +17,8 @@ static inline __m256i lanes(int32_t n) {
 }
 
 static inline __attribute__((always_inline)) void tile(int64_t kc, const float* a, const float* b, float* c,
-                                                       int64_t ldc, const int rows, int32_t n, bool accumulate) {
+                                                       int64_t ldc, const int rows, int32_t n, bool accumulate,
+                                                       const pfw_sgemm_tail* tail) {
   __m256 lo[MR], hi[MR];
 #pragma GCC unroll 6
   for (int i = 0; i < rows; i++) lo[i] = hi[i] = _mm256_setzero_ps();
@@ -45,20 +46,32 @@ static inline __attribute__((always_inline)) void tile(int64_t kc, const float* 
       lo[i] = _mm256_add_ps(_mm256_maskload_ps(cr, m0), lo[i]);
       hi[i] = _mm256_add_ps(_mm256_maskload_ps(cr + 8, m1), hi[i]);
     }
+    if (tail) {
+      if (tail->bias) {
+        __m256 bv = _mm256_set1_ps(tail->bias[i]);
+        lo[i] = _mm256_add_ps(lo[i], bv);
+        hi[i] = _mm256_add_ps(hi[i], bv);
+      }
+      if (tail->clamp) { /* max/min return their second operand for NaN: v */
+        __m256 vl = _mm256_set1_ps(tail->lo), vh = _mm256_set1_ps(tail->hi);
+        lo[i] = _mm256_min_ps(vh, _mm256_max_ps(vl, lo[i]));
+        hi[i] = _mm256_min_ps(vh, _mm256_max_ps(vl, hi[i]));
+      }
+    }
     _mm256_maskstore_ps(cr, m0, lo[i]);
     _mm256_maskstore_ps(cr + 8, m1, hi[i]);
   }
 }
 
 static void micro(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int32_t m, int32_t n,
-                  bool accumulate) {
+                  bool accumulate, const pfw_sgemm_tail* tail) {
   switch (m) {
-    case 6: tile(kc, a, b, c, ldc, 6, n, accumulate); break;
-    case 5: tile(kc, a, b, c, ldc, 5, n, accumulate); break;
-    case 4: tile(kc, a, b, c, ldc, 4, n, accumulate); break;
-    case 3: tile(kc, a, b, c, ldc, 3, n, accumulate); break;
-    case 2: tile(kc, a, b, c, ldc, 2, n, accumulate); break;
-    default: tile(kc, a, b, c, ldc, 1, n, accumulate); break;
+    case 6: tile(kc, a, b, c, ldc, 6, n, accumulate, tail); break;
+    case 5: tile(kc, a, b, c, ldc, 5, n, accumulate, tail); break;
+    case 4: tile(kc, a, b, c, ldc, 4, n, accumulate, tail); break;
+    case 3: tile(kc, a, b, c, ldc, 3, n, accumulate, tail); break;
+    case 2: tile(kc, a, b, c, ldc, 2, n, accumulate, tail); break;
+    default: tile(kc, a, b, c, ldc, 1, n, accumulate, tail); break;
   }
 }
 

@@ -11,7 +11,8 @@
 #define NR 32
 
 static inline __attribute__((always_inline)) void tile(int64_t kc, const float* a, const float* b, float* c,
-                                                       int64_t ldc, const int rows, int32_t n, bool accumulate) {
+                                                       int64_t ldc, const int rows, int32_t n, bool accumulate,
+                                                       const pfw_sgemm_tail* tail) {
   __m512 lo[MR], hi[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < rows; i++) lo[i] = hi[i] = _mm512_setzero_ps();
@@ -40,22 +41,34 @@ static inline __attribute__((always_inline)) void tile(int64_t kc, const float* 
       lo[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), lo[i]);
       hi[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), hi[i]);
     }
+    if (tail) {
+      if (tail->bias) {
+        __m512 bv = _mm512_set1_ps(tail->bias[i]);
+        lo[i] = _mm512_add_ps(lo[i], bv);
+        hi[i] = _mm512_add_ps(hi[i], bv);
+      }
+      if (tail->clamp) { /* max/min return their second operand for NaN: v */
+        __m512 vl = _mm512_set1_ps(tail->lo), vh = _mm512_set1_ps(tail->hi);
+        lo[i] = _mm512_min_ps(vh, _mm512_max_ps(vl, lo[i]));
+        hi[i] = _mm512_min_ps(vh, _mm512_max_ps(vl, hi[i]));
+      }
+    }
     _mm512_mask_storeu_ps(cr, m0, lo[i]);
     _mm512_mask_storeu_ps(cr + 16, m1, hi[i]);
   }
 }
 
 static void micro(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int32_t m, int32_t n,
-                  bool accumulate) {
+                  bool accumulate, const pfw_sgemm_tail* tail) {
   switch (m) {
-    case 8: tile(kc, a, b, c, ldc, 8, n, accumulate); break;
-    case 7: tile(kc, a, b, c, ldc, 7, n, accumulate); break;
-    case 6: tile(kc, a, b, c, ldc, 6, n, accumulate); break;
-    case 5: tile(kc, a, b, c, ldc, 5, n, accumulate); break;
-    case 4: tile(kc, a, b, c, ldc, 4, n, accumulate); break;
-    case 3: tile(kc, a, b, c, ldc, 3, n, accumulate); break;
-    case 2: tile(kc, a, b, c, ldc, 2, n, accumulate); break;
-    default: tile(kc, a, b, c, ldc, 1, n, accumulate); break;
+    case 8: tile(kc, a, b, c, ldc, 8, n, accumulate, tail); break;
+    case 7: tile(kc, a, b, c, ldc, 7, n, accumulate, tail); break;
+    case 6: tile(kc, a, b, c, ldc, 6, n, accumulate, tail); break;
+    case 5: tile(kc, a, b, c, ldc, 5, n, accumulate, tail); break;
+    case 4: tile(kc, a, b, c, ldc, 4, n, accumulate, tail); break;
+    case 3: tile(kc, a, b, c, ldc, 3, n, accumulate, tail); break;
+    case 2: tile(kc, a, b, c, ldc, 2, n, accumulate, tail); break;
+    default: tile(kc, a, b, c, ldc, 1, n, accumulate, tail); break;
   }
 }
 
