@@ -44,6 +44,22 @@ typedef struct pfw_window_kernels {
   pfw_global_pool_fn global_pool;
 } pfw_window_kernels;
 
+/* A whole window op for pfw_window_run (ops/conv_depthwise.c): `row` over
+ * every output row of N*C planes, tasks whole planes, then `act` on the row.
+ * With w set, plane (n, c) takes weights w + c*kh*kw and bias b[c] (b may be
+ * NULL); the rest of each plane comes from `base`. */
+typedef struct pfw_window_job {
+  pfw_window_row_fn row;
+  pfw_window_plane base;
+  pfw_spatial g;
+  const float *x, *w, *b;
+  float* y;
+  int64_t C;
+  pfw_activation act;
+} pfw_window_job;
+/* Sets base.g and the interior from job->g, then runs the N*C planes. */
+void pfw_window_run(pfw_window_job* job, pfw_threadpool* pool, int64_t planes);
+
 /* The kernels for `isa`, or NULL where there are none (scalar, NEON);
  * defined in ops/conv_depthwise.c. */
 const pfw_window_kernels* pfw_window_kernels_for(pfw_isa isa);

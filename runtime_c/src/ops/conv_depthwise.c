@@ -34,27 +34,18 @@ bool pfw_conv_depthwise_applies(const pfw_node* node) {
   return pfw_attr_int(node, "group", 1) == C && W->dims[0] == C && W->dims[1] == 1;
 }
 
-typedef struct dw_ctx {
-  pfw_window_row_fn row;
-  pfw_window_plane base; /* x, w and bias set per plane */
-  pfw_spatial g;
-  const float *x, *w, *b;
-  float* y;
-  int64_t C;
-  pfw_activation act;
-} dw_ctx;
-
-static void dw_planes(void* p, int64_t begin, int64_t end) {
-  const dw_ctx* c = p;
+static void window_planes(void* p, int64_t begin, int64_t end) {
+  const pfw_window_job* c = p;
   const pfw_spatial* g = &c->g;
   int64_t in_plane = g->in[1] * g->in[2], Ho = g->out[1], Wo = g->out[2];
   pfw_window_plane pl = c->base;
-  pl.g = g;
   for (int64_t plane = begin; plane < end; plane++) {
     int64_t ch = plane % c->C;
     pl.x = c->x + plane * in_plane;
-    pl.w = c->w + ch * g->k[1] * g->k[2];
-    pl.bias = c->b ? c->b[ch] : 0.0f;
+    if (c->w) {
+      pl.w = c->w + ch * g->k[1] * g->k[2];
+      pl.bias = c->b ? c->b[ch] : 0.0f;
+    }
     for (int64_t oy = 0; oy < Ho; oy++) {
       float* yr = c->y + (plane * Ho + oy) * Wo;
       c->row(&pl, oy, yr);
@@ -63,21 +54,26 @@ static void dw_planes(void* p, int64_t begin, int64_t end) {
   }
 }
 
+void pfw_window_run(pfw_window_job* job, pfw_threadpool* pool, int64_t planes) {
+  job->base.g = &job->g;
+  pfw_spatial_interior(&job->g, 2, &job->base.xa, &job->base.xb);
+  pfw_parallel_for(pool, planes, window_planes, job);
+}
+
 void pfw_conv_depthwise_run(pfw_node* node) {
   const pfw_tensor* X = node->in[0];
   const pfw_tensor* W = node->in[1];
   if (pfw_numel(node->out[0]) == 0) return;
-  dw_ctx c;
+  pfw_window_job c;
   memset(&c, 0, sizeof c);
   /* Checked at prepare with the same attributes and shapes. */
   pfw_spatial_init(node, X->rank - 2, X->dims + 2, W->dims + 2, false, &c.g);
   pfw_activation_init(node, &c.act);
   c.row = pfw_window_kernels_for(node->isa)->conv_depthwise;
-  pfw_spatial_interior(&c.g, 2, &c.base.xa, &c.base.xb);
   c.x = X->data;
   c.w = W->data;
   c.b = node->n_in == 3 && node->in[2] ? node->in[2]->data : NULL;
   c.y = node->out[0]->data;
   c.C = X->dims[1];
-  pfw_parallel_for(node->pool, X->dims[0] * c.C, dw_planes, &c);
+  pfw_window_run(&c, node->pool, X->dims[0] * c.C);
 }

@@ -125,36 +125,17 @@ static void pool_planes(void* p, int64_t begin, int64_t end) {
   }
 }
 
-typedef struct pool_simd_ctx {
-  pfw_window_row_fn row;
-  pfw_window_plane base; /* x set per plane */
-  pfw_spatial g;
-  const float* x;
-  float* y;
-} pool_simd_ctx;
-
-static void pool_planes_simd(void* p, int64_t begin, int64_t end) {
-  const pool_simd_ctx* c = p;
-  int64_t Ho = c->g.out[1], Wo = c->g.out[2];
-  pfw_window_plane pl = c->base;
-  pl.g = &c->g;
-  for (int64_t plane = begin; plane < end; plane++) {
-    pl.x = c->x + plane * c->g.in[1] * c->g.in[2];
-    for (int64_t oy = 0; oy < Ho; oy++) c->row(&pl, oy, c->y + (plane * Ho + oy) * Wo);
-  }
-}
-
 static void pool_run_simd(const pfw_window_kernels* k, const pool_ctx* r, pfw_node* node) {
-  pool_simd_ctx c;
-  memset(&c, 0, sizeof c);
+  pfw_window_job c;
+  memset(&c, 0, sizeof c); /* no weights, no activation */
   c.row = k->pool;
   c.g = r->g;
   c.x = r->x;
   c.y = r->y;
+  c.C = 1;
   c.base.is_max = r->kind == POOL_MAX;
   c.base.include_pad = r->include_pad;
-  pfw_spatial_interior(&c.g, 2, &c.base.xa, &c.base.xb);
-  pfw_parallel_for(node->pool, node->in[0]->dims[0] * node->in[0]->dims[1], pool_planes_simd, &c);
+  pfw_window_run(&c, node->pool, node->in[0]->dims[0] * node->in[0]->dims[1]);
 }
 
 static pfw_status pool_run(pfw_node* node, int kind) {
