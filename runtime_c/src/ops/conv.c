@@ -148,6 +148,7 @@ static void conv_planes(void* p, int64_t begin, int64_t end) {
 }
 
 static pfw_status conv_run(pfw_node* node) {
+  if (node->isa != PFW_ISA_SCALAR && pfw_conv_depthwise_applies(node)) { pfw_conv_depthwise_run(node); return PFW_OK; }
   const pfw_tensor* X = node->in[0];
   const pfw_tensor* W = node->in[1];
   pfw_tensor* Y = node->out[0];

@@ -76,12 +76,16 @@ void pfw_activation_row(const pfw_activation* act, float* y, int64_t n) {
     case PFW_ACT_LEAKYRELU:
       for (int64_t i = 0; i < n; i++) y[i] = y[i] < 0 ? (float)(a * y[i]) : y[i];
       break;
-    case PFW_ACT_CLIP:
+    case PFW_ACT_CLIP: {
+      /* Bounds in locals: a store to y could alias act->alpha, which kept
+       * the loop from vectorising. */
+      float lo = act->alpha, hi = act->beta;
       for (int64_t i = 0; i < n; i++) {
-        float v = y[i] < act->alpha ? act->alpha : y[i];
-        y[i] = v > act->beta ? act->beta : v;
+        float v = y[i] < lo ? lo : y[i];
+        y[i] = v > hi ? hi : v;
       }
       break;
+    }
     case PFW_ACT_SIGMOID:
       for (int64_t i = 0; i < n; i++) {
         float x = y[i];

@@ -40,6 +40,29 @@ static inline void pfw_spatial_taps(const pfw_spatial* g, int32_t a, int64_t o, 
   *t1 = hi > lo ? hi : lo;
 }
 
+/* Taps of window `o` along slot a that fall inside the padded input
+ * [-pb, in + pe): AveragePool's divisor when count_include_pad = 1. */
+static inline int64_t pfw_spatial_padded_taps(const pfw_spatial* g, int32_t a, int64_t o) {
+  int64_t start = o * g->s[a] - g->pb[a];
+  int64_t last = g->in[a] + g->pe[a] - 1 - start;
+  if (last < 0) return 0;
+  int64_t t = last / g->d[a] + 1;
+  return t < g->k[a] ? t : g->k[a];
+}
+
+/* Outputs o in [*o0, *o1) along slot a whose k taps all lie in [0, in): the
+ * SIMD kernels' interior, where no tap needs a bounds check. Empty ranges
+ * come back as *o1 == *o0. */
+static inline void pfw_spatial_interior(const pfw_spatial* g, int32_t a, int64_t* o0, int64_t* o1) {
+  int64_t s = g->s[a], lo = (g->pb[a] + s - 1) / s; /* o*s - pb >= 0 */
+  int64_t last = g->in[a] - 1 + g->pb[a] - (g->k[a] - 1) * g->d[a]; /* o*s <= last */
+  int64_t hi = last < 0 ? 0 : last / s + 1;
+  if (lo > g->out[a]) lo = g->out[a];
+  if (hi > g->out[a]) hi = g->out[a];
+  *o0 = lo;
+  *o1 = hi > lo ? hi : lo;
+}
+
 /* Fused activation of Conv and Gemm (gemm.c): pyfw's optimiser folds a
  * following Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid or HardSwish
  * into the node as attributes `activation` (the op name), `activation_alpha`
@@ -171,6 +194,11 @@ extern const pfw_op pfw_op_Gather, pfw_op_Slice, pfw_op_Expand, pfw_op_Tile;
 extern const pfw_op pfw_op_Cast;
 extern const pfw_op pfw_op_LRN;
 
+/* Depthwise Conv (conv_depthwise.c): group == C == M, 1-D or 2-D, run by the
+ * SIMD kernels of node->isa; applies() is false where no kernel exists (the
+ * scalar level keeps Conv's double-accumulating reference loop). */
+bool pfw_conv_depthwise_applies(const pfw_node* node);
+void pfw_conv_depthwise_run(pfw_node* node);
 pfw_status pfw_conv_check_kernel_bias(const pfw_node* node, const pfw_tensor* W, int32_t n, int64_t M);
 pfw_status pfw_check_element_indices(const pfw_node* node, const pfw_tensor* x, const pfw_tensor* ix, int32_t* axis);
 

@@ -1,10 +1,14 @@
 /* MaxPool, AveragePool, LpPool and the global pools (average, max, Lp),
  * float32, NCHW with 1 to 3 spatial dims. Each window clips its taps to the input (pfw_spatial_taps),
- * so padding is never read; tasks are whole (batch, channel) planes. */
+ * so padding is never read; tasks are whole (batch, channel) planes.
+ * Above the scalar level, 1-D/2-D Max/AveragePool and GlobalMax/AveragePool
+ * run the SIMD kernels of kernels/window_f32.h (equal to the loops here; see
+ * there for the one difference of the global mean). */
 #include <float.h>
 #include <math.h>
 #include <string.h>
 
+#include "../kernels/window_f32.h"
 #include "ops_common.h"
 
 enum { POOL_MAX, POOL_AVG, POOL_LP };
@@ -74,16 +78,6 @@ typedef struct pool_ctx {
   double p; /* LpPool's order */
 } pool_ctx;
 
-/* Taps of window `o` along slot a that fall inside the padded input
- * [-pb, in + pe): AveragePool's divisor when count_include_pad = 1. */
-static int64_t padded_taps(const pfw_spatial* g, int32_t a, int64_t o) {
-  int64_t start = o * g->s[a] - g->pb[a];
-  int64_t last = g->in[a] + g->pe[a] - 1 - start;
-  if (last < 0) return 0;
-  int64_t t = last / g->d[a] + 1;
-  return t < g->k[a] ? t : g->k[a];
-}
-
 static void pool_planes(void* p, int64_t begin, int64_t end) {
   const pool_ctx* c = p;
   const pfw_spatial* g = &c->g;
@@ -120,7 +114,8 @@ static void pool_planes(void* p, int64_t begin, int64_t end) {
             *out = (float)pow(sum, 1.0 / c->p); /* padding adds |0|^p = 0 */
           } else {
             int64_t cnt = c->include_pad
-                              ? padded_taps(g, 0, oz) * padded_taps(g, 1, oy) * padded_taps(g, 2, ox)
+                              ? pfw_spatial_padded_taps(g, 0, oz) * pfw_spatial_padded_taps(g, 1, oy) *
+                                    pfw_spatial_padded_taps(g, 2, ox)
                               : (z1 - z0) * (y1 - y0) * (x1 - x0);
             *out = cnt > 0 ? (float)(sum / (double)cnt) : NAN; /* mean of nothing */
           }
@@ -128,6 +123,19 @@ static void pool_planes(void* p, int64_t begin, int64_t end) {
       }
     }
   }
+}
+
+static void pool_run_simd(const pfw_window_kernels* k, const pool_ctx* r, pfw_node* node) {
+  pfw_window_job c;
+  memset(&c, 0, sizeof c); /* no weights, no activation */
+  c.row = k->pool;
+  c.g = r->g;
+  c.x = r->x;
+  c.y = r->y;
+  c.C = 1;
+  c.base.is_max = r->kind == POOL_MAX;
+  c.base.include_pad = r->include_pad;
+  pfw_window_run(&c, node->pool, node->in[0]->dims[0] * node->in[0]->dims[1]);
 }
 
 static pfw_status pool_run(pfw_node* node, int kind) {
@@ -144,6 +152,11 @@ static pfw_status pool_run(pfw_node* node, int kind) {
   c.p = 2;
   if (kind == POOL_LP) lp_order(node, &c.p);
   if (pfw_numel(node->out[0]) == 0) return PFW_OK;
+  const pfw_window_kernels* k = pfw_window_kernels_for(node->isa);
+  if (k && kind != POOL_LP && n <= 2) {
+    pool_run_simd(k, &c, node);
+    return PFW_OK;
+  }
   pfw_parallel_for(node->pool, X->dims[0] * X->dims[1], pool_planes, &c);
   return PFW_OK;
 }
@@ -176,6 +189,19 @@ static pfw_status global_lp_prepare(pfw_node* node) {
   return st == PFW_OK ? gap_prepare(node) : st;
 }
 
+typedef struct global_ctx {
+  pfw_global_pool_fn fn;
+  const float* x;
+  float* y;
+  int64_t size;
+  bool is_max;
+} global_ctx;
+
+static void global_planes(void* p, int64_t begin, int64_t end) {
+  const global_ctx* c = p;
+  for (int64_t i = begin; i < end; i++) c->y[i] = c->fn(c->x + i * c->size, c->size, c->is_max);
+}
+
 /* One value per (n, c) plane: the mean, the max (-FLT_MAX for an empty
  * plane, as MaxPool) or the Lp norm. */
 static pfw_status global_pool_run(pfw_node* node, int kind) {
@@ -186,6 +212,12 @@ static pfw_status global_pool_run(pfw_node* node, int kind) {
   if (kind == POOL_LP) lp_order(node, &order);
   const float* x = X->data;
   float* y = node->out[0]->data;
+  const pfw_window_kernels* k = pfw_window_kernels_for(node->isa);
+  if (k && kind != POOL_LP) {
+    global_ctx c = {k->global_pool, x, y, size, kind == POOL_MAX};
+    pfw_parallel_for(node->pool, planes, global_planes, &c);
+    return PFW_OK;
+  }
   for (int64_t p = 0; p < planes; p++) {
     double sum = 0;
     float mx = -FLT_MAX;

@@ -1,0 +1,80 @@
+/* Depthwise Conv row kernel, written once in the primitives of simd_<isa>.h;
+ * kernels/<isa>/conv_depthwise_f32_<isa>.c include it after defining
+ * PFW_CONV_DEPTHWISE_ROW, the name of the function to define. */
+#include "window_simd.h"
+
+/* Column ox (a border column): the valid taps only, in (ky, kx) order. */
+PFW_INLINE float dw_column(const pfw_window_plane* p, int64_t iy0, int64_t ty0, int64_t ty1, int64_t ox) {
+  const pfw_spatial* g = p->g;
+  int64_t tx0, tx1, Win = g->in[2], ix0 = ox * g->s[2] - g->pb[2];
+  pfw_taps_in(ix0, g->k[2], g->d[2], Win, &tx0, &tx1);
+  float acc = 0;
+  for (int64_t ty = ty0; ty < ty1; ty++) {
+    const float* xr = p->x + (iy0 + ty * g->d[1]) * Win;
+    const float* wr = p->w + ty * g->k[2];
+    for (int64_t tx = tx0; tx < tx1; tx++) acc = fmaf(xr[ix0 + tx * g->d[2]], wr[tx], acc);
+  }
+  return acc + p->bias;
+}
+
+/* n interior columns from ox: kernel rows [ty0, ty1), k taps a row at
+ * stride s and dilation d along the row. `wv` holds the weights broadcast
+ * (K x K square kernels with all rows valid), or is NULL: broadcast here. */
+PFW_INLINE pfw_v dw_vector(const float* x, int64_t ix, int64_t Win, int64_t dh, const float* w, const pfw_v* wv,
+                           int64_t ty0, int64_t ty1, int64_t k, int64_t s, int64_t d, int n) {
+  pfw_v acc = pv_zero();
+  for (int64_t ty = ty0; ty < ty1; ty++)
+    for (int64_t tx = 0; tx < k; tx++)
+      acc = pv_fma(pv_load_s(x + (ix + ty * dh * Win + tx * d), s, n), wv ? wv[ty * k + tx] : pv_set1(w[ty * k + tx]),
+                   acc);
+  return acc;
+}
+
+/* The interior of a row; geometry in locals, as stores to y could otherwise
+ * alias the plane's fields and force reloads in the inner loop. */
+PFW_INLINE void dw_interior(const pfw_window_plane* p, int64_t iy0, int64_t ty0, int64_t ty1, float* y,
+                            const pfw_v* wv, int64_t k, int64_t s, int64_t d) {
+  const pfw_spatial* g = p->g;
+  const float* x = p->x;
+  const float* w = p->w;
+  int64_t Win = g->in[2], dh = g->d[1], xa = p->xa, xb = p->xb;
+  int64_t ix = iy0 * Win - g->pb[2]; /* + ox * s: the first tap of column ox, >= 0 inside */
+  pfw_v bias = pv_set1(p->bias);
+  int64_t ox = xa;
+  for (; ox + PFW_VL <= xb; ox += PFW_VL)
+    pv_store_n(y + ox, pv_add(dw_vector(x, ix + ox * s, Win, dh, w, wv, ty0, ty1, k, s, d, PFW_VL), bias), PFW_VL);
+  if (ox < xb) {
+    int n = (int)(xb - ox);
+    pv_store_n(y + ox, pv_add(dw_vector(x, ix + ox * s, Win, dh, w, wv, ty0, ty1, k, s, d, n), bias), n);
+  }
+}
+
+/* A K x K kernel with every row valid: the K*K weights stay in registers. */
+PFW_INLINE void dw_square(const pfw_window_plane* p, int64_t iy0, float* y, int64_t K, int64_t S) {
+  pfw_v wv[25];
+  for (int64_t i = 0; i < K * K; i++) wv[i] = pv_set1(p->w[i]);
+  dw_interior(p, iy0, 0, K, y, wv, K, S, 1);
+}
+
+void PFW_CONV_DEPTHWISE_ROW(const pfw_window_plane* p, int64_t oy, float* y) {
+  const pfw_spatial* g = p->g;
+  int64_t ty0, ty1, iy0 = oy * g->s[1] - g->pb[1];
+  pfw_spatial_taps(g, 1, oy, &ty0, &ty1);
+  for (int64_t ox = 0; ox < p->xa; ox++) y[ox] = dw_column(p, iy0, ty0, ty1, ox);
+  int64_t k = g->k[2], s = g->s[2], d = g->d[2];
+  /* All kernel rows valid (most rows): constant bounds unroll the tap loops. */
+  bool all_rows = ty0 == 0 && ty1 == g->k[1] && g->k[1] == k;
+#define DW_SQUARE(K, S)                                  \
+  if (k == K && s == S && d == 1) {                      \
+    if (all_rows) dw_square(p, iy0, y, K, S);            \
+    else dw_interior(p, iy0, ty0, ty1, y, NULL, K, S, 1); \
+  }
+  DW_SQUARE(3, 1)
+  else DW_SQUARE(3, 2) else DW_SQUARE(5, 1) else DW_SQUARE(5, 2)
+  else if (s == 1) dw_interior(p, iy0, ty0, ty1, y, NULL, k, 1, d);
+  else if (s == 2) dw_interior(p, iy0, ty0, ty1, y, NULL, k, 2, d);
+  else if (s <= PFW_VEC_STRIDE_MAX) dw_interior(p, iy0, ty0, ty1, y, NULL, k, s, d);
+  else for (int64_t ox = p->xa; ox < p->xb; ox++) y[ox] = dw_column(p, iy0, ty0, ty1, ox);
+#undef DW_SQUARE
+  for (int64_t ox = p->xb; ox < g->out[2]; ox++) y[ox] = dw_column(p, iy0, ty0, ty1, ox);
+}
