@@ -5,9 +5,10 @@
  * contiguous: a[k * mr + i]; a packed B panel holds `kc` rows by `nr`
  * columns with row k contiguous: b[k * nr + j]. Rows/columns past the edge of
  * the matrix are zero. A whole matrix packed ahead of time (constant weights)
- * is cut into K blocks of PFW_SGEMM_KC: block kb starts at
- * rows_padded * kb * PFW_SGEMM_KC and holds the panels of that block one after
- * the other (panel p at p * mr * kcb, kcb the block's depth).
+ * is cut into equal K blocks of at most PFW_SGEMM_KC (the last may be
+ * shorter by rounding): the block starting at depth k0 starts at
+ * rows_padded * k0 and holds its panels one after the other (panel p at
+ * p * mr * kcb, kcb the block's depth).
  *
  * Every element of C is the sum over k in increasing order with one fused
  * multiply-add per term, K blocks in order, whatever the tiling and the

@@ -1,9 +1,11 @@
 /* Conv, float32, NCHW with 1 to 3 spatial dims: groups, pads / auto_pad,
- * strides, dilations, optional bias. A direct loop: each output row is
- * accumulated in double over (channel, kernel tap), with the valid range of
- * output columns per tap computed once so the inner loop has no branches.
- * Tasks are whole (batch, output channel) planes, so results do not depend on
- * the thread count. */
+ * strides, dilations, optional bias, fused activation. Three paths, chosen
+ * by the node's ISA level: depthwise convs run conv_depthwise.c, the other
+ * convs run as a packed GEMM (conv_gemm.c), and the scalar level runs the
+ * reference here: a direct loop accumulating each output row in double over
+ * (channel, kernel tap), with the valid range of output columns per tap
+ * computed once so the inner loop has no branches. Tasks are whole (batch,
+ * output channel) planes, so results do not depend on the thread count. */
 #include <string.h>
 
 #include "../kernels/sgemm.h"
@@ -148,14 +150,17 @@ static void conv_planes(void* p, int64_t begin, int64_t end) {
 }
 
 static pfw_status conv_run(pfw_node* node) {
-  if (node->isa != PFW_ISA_SCALAR && pfw_conv_depthwise_applies(node)) { pfw_conv_depthwise_run(node); return PFW_OK; }
+  if (node->isa != PFW_ISA_SCALAR && pfw_conv_depthwise_applies(node)) {
+    pfw_conv_depthwise_run(node);
+    return PFW_OK;
+  }
   const pfw_tensor* X = node->in[0];
   const pfw_tensor* W = node->in[1];
   pfw_tensor* Y = node->out[0];
   conv_ctx c;
   int32_t n = X->rank - 2;
-  /* Geometry again from the attributes: cheap, allocation-free, and keeps
-   * the op stateless. It succeeded at prepare with the same shapes. */
+  /* Geometry again from the attributes: cheap and allocation-free. It
+   * succeeded at prepare with the same shapes. */
   pfw_spatial_init(node, n, X->dims + 2, W->dims + 2, false, &c.g);
   if (pfw_numel(Y) == 0) return PFW_OK;
   if (uses_gemm(node)) {

@@ -18,44 +18,59 @@ typedef struct conv_pack {
   bool pointwise;        /* 1x1 taps, unit stride, no padding: B rows are X rows */
 } conv_pack;
 
-/* Where an output column starts: its (z, y, x) output coordinates. */
+/* Where an output column is: its (z, y, x) output coordinates. */
 typedef struct col_pos {
   int64_t oz, oy, ox;
 } col_pos;
 
-static inline void copy_floats(float* d, const float* s, int64_t n) {
-  for (int64_t i = 0; i < n; i++) d[i] = s[i];
+/* Writes into one row of a block of B panels (row stride nr inside a
+ * panel, panels kc * nr apart), walking columns left to right. */
+typedef struct panel_row {
+  float* d;       /* the next column's slot */
+  int32_t q, nr;  /* column within the current panel, panel width */
+  int64_t panel;  /* floats from one panel to the next */
+} panel_row;
+
+/* Appends n values src[0], src[s], ... (zeros when src is NULL). */
+static inline void put(panel_row* r, const float* src, int64_t s, int64_t n) {
+  while (n > 0) {
+    int64_t take = r->nr - r->q < n ? r->nr - r->q : n;
+    if (!src)
+      for (int64_t e = 0; e < take; e++) r->d[e] = 0.0f;
+    else if (s == 1)
+      for (int64_t e = 0; e < take; e++) r->d[e] = src[e];
+    else
+      for (int64_t e = 0; e < take; e++) r->d[e] = src[e * s];
+    if (src) src += take * s;
+    n -= take;
+    r->q += (int32_t)take;
+    r->d += take;
+    if (r->q == r->nr) r->q = 0, r->d += r->panel - r->nr;
+  }
 }
 
-static inline void zero_floats(float* d, int64_t n) {
-  for (int64_t i = 0; i < n; i++) d[i] = 0.0f;
-}
-
-/* Row k of one panel: the w output columns from `at` for tap (tz, ty, tx)
- * of channel xc, then nr - w zeros. Columns are walked one output row (a
- * run of consecutive x) at a time. */
+/* B row k = (channel xc, tap tz, ty, tx) over output columns [at, at + nc):
+ * one output row (a run of x) at a time, its padding as zeros. */
 static void pack_row(const pfw_spatial* g, const float* xc, int64_t tz, int64_t ty, int64_t tx, col_pos at,
-                     int64_t w, int32_t nr, float* row) {
+                     int64_t nc, panel_row* r) {
   int64_t Ho = g->out[1], Wo = g->out[2], Win = g->in[2];
   int64_t off = tx * g->d[2] - g->pb[2], s = g->s[2];
-  for (int64_t q = 0; q < w;) {
-    int64_t len = Wo - at.ox < w - q ? Wo - at.ox : w - q;
+  for (int64_t q = 0; q < nc;) {
+    int64_t len = Wo - at.ox < nc - q ? Wo - at.ox : nc - q;
     int64_t iz = at.oz * g->s[0] - g->pb[0] + tz * g->d[0], iy = at.oy * g->s[1] - g->pb[1] + ty * g->d[1];
-    float* d = row + q;
     if (iz < 0 || iz >= g->in[0] || iy < 0 || iy >= g->in[1]) {
-      zero_floats(d, len);
+      put(r, NULL, 1, len);
     } else {
       const float* xr = xc + (iz * g->in[1] + iy) * Win;
       /* Columns e in [lo, hi) read inside the row: (ox + e) * s + off in [0, Win). */
       int64_t first = at.ox * s + off, lo = 0, hi = len;
       if (first < 0) lo = (-first + s - 1) / s;
       if (first + (len - 1) * s >= Win) hi = first >= Win ? 0 : (Win - 1 - first) / s + 1;
+      if (lo > len) lo = len;
       if (hi < lo) hi = lo;
-      zero_floats(d, lo);
-      if (s == 1) copy_floats(d + lo, xr + first + lo, hi - lo);
-      else
-        for (int64_t e = lo; e < hi; e++) d[e] = xr[first + e * s];
-      zero_floats(d + hi, len - hi);
+      put(r, NULL, 1, lo);
+      put(r, xr + first + lo * s, s, hi - lo);
+      put(r, NULL, 1, len - hi);
     }
     q += len;
     at.ox += len;
@@ -64,13 +79,10 @@ static void pack_row(const pfw_spatial* g, const float* xc, int64_t tz, int64_t 
       if (++at.oy == Ho) at.oy = 0, at.oz++;
     }
   }
-  zero_floats(row + w, nr - w);
 }
 
-#define PANELS 32 /* panels whose start positions are computed at once */
-
-/* Panels of B rows [k0, k0 + kc), columns [j0, j0 + nc): row by row, so the
- * row's channel and tap are found once for all its panels. */
+/* Panels of B rows [k0, k0 + kc), columns [j0, j0 + nc), one row at a time
+ * across all its panels, so each row's channel, tap and runs are found once. */
 static void conv_pack_b(const void* p, int64_t batch, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int32_t nr,
                         float* dst) {
   const conv_pack* c = p;
@@ -78,27 +90,14 @@ static void conv_pack_b(const void* p, int64_t batch, int64_t k0, int64_t kc, in
   const float* x = c->x + batch * c->x_batch;
   int64_t kh = g->k[1], kw = g->k[2], taps = g->k[0] * kh * kw;
   int64_t Ho = g->out[1], Wo = g->out[2];
-  for (int64_t pb = 0; pb < nc; pb += (int64_t)PANELS * nr) {
-    int64_t np = (nc - pb + nr - 1) / nr < PANELS ? (nc - pb + nr - 1) / nr : PANELS;
-    col_pos at[PANELS];
-    for (int64_t q = 0; q < np; q++) {
-      int64_t j = j0 + pb + q * nr;
-      at[q] = (col_pos){j / (Ho * Wo), j / Wo % Ho, j % Wo};
-    }
-    for (int64_t kk = 0; kk < kc; kk++) {
-      int64_t k = k0 + kk, t = k % taps, tz = t / (kh * kw), ty = t / kw % kh, tx = t % kw;
-      const float* xc = x + k / taps * c->in_plane;
-      for (int64_t q = 0; q < np; q++) {
-        int64_t col = pb + q * nr, w = nc - col < nr ? nc - col : nr;
-        float* row = dst + col * kc + kk * nr;
-        if (c->pointwise) {
-          copy_floats(row, xc + j0 + col, w);
-          zero_floats(row + w, nr - w);
-        } else {
-          pack_row(g, xc, tz, ty, tx, at[q], w, nr, row);
-        }
-      }
-    }
+  col_pos at = {j0 / (Ho * Wo), j0 / Wo % Ho, j0 % Wo};
+  for (int64_t kk = 0; kk < kc; kk++) {
+    int64_t k = k0 + kk, t = k % taps;
+    const float* xc = x + k / taps * c->in_plane;
+    panel_row r = {dst + kk * nr, 0, nr, kc * nr};
+    if (c->pointwise) put(&r, xc + j0, 1, nc);
+    else pack_row(g, xc, t / (kh * kw), t / kw % kh, t % kw, at, nc, &r);
+    if (r.q) put(&r, NULL, 1, nr - r.q); /* the last panel's columns past N */
   }
 }
 

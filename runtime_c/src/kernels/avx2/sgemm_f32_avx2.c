@@ -38,13 +38,16 @@ static inline __attribute__((always_inline)) void tile(int64_t kc, const float* 
       hi[i] = _mm256_fmadd_ps(av, b1, hi[i]);
     }
   }
+  /* Masked moves are slow on some cores (microcoded stores on AMD): full
+   * tiles use plain ones. */
+  bool full = n == NR;
   __m256i m0 = lanes(n), m1 = lanes(n - 8);
 #pragma GCC unroll 6
   for (int i = 0; i < rows; i++) {
     float* cr = c + i * ldc;
     if (accumulate) {
-      lo[i] = _mm256_add_ps(_mm256_maskload_ps(cr, m0), lo[i]);
-      hi[i] = _mm256_add_ps(_mm256_maskload_ps(cr + 8, m1), hi[i]);
+      lo[i] = _mm256_add_ps(full ? _mm256_loadu_ps(cr) : _mm256_maskload_ps(cr, m0), lo[i]);
+      hi[i] = _mm256_add_ps(full ? _mm256_loadu_ps(cr + 8) : _mm256_maskload_ps(cr + 8, m1), hi[i]);
     }
     if (tail) {
       if (tail->bias) {
@@ -58,8 +61,13 @@ static inline __attribute__((always_inline)) void tile(int64_t kc, const float* 
         hi[i] = _mm256_min_ps(vh, _mm256_max_ps(vl, hi[i]));
       }
     }
-    _mm256_maskstore_ps(cr, m0, lo[i]);
-    _mm256_maskstore_ps(cr + 8, m1, hi[i]);
+    if (full) {
+      _mm256_storeu_ps(cr, lo[i]);
+      _mm256_storeu_ps(cr + 8, hi[i]);
+    } else {
+      _mm256_maskstore_ps(cr, m0, lo[i]);
+      _mm256_maskstore_ps(cr + 8, m1, hi[i]);
+    }
   }
 }
 
