@@ -2,7 +2,7 @@
 light zoo (random weights) and the PyTorch-style models of bench/models.py at
 each thread count; sgemm 1024^3 GFLOP/s against NumPy; resnet50 load and
 session-creation time; peak RSS added by resnet50 (each in a fresh process);
-the stripped size of libpfw.so.
+the stripped size of libpfw.so. Each pyfw/anchor pair is timed alternately.
 
     python bench/run.py [--models a,b] [--threads 1,2] [--runs 3] [--min-time 2] [--quick]
 
@@ -22,9 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import onnx
-from onnx import TensorProto, helper
+# NumPy's BLAS, the sgemm anchor, is measured at one thread; its thread count
+# is fixed when NumPy is imported. Other OPENBLAS_* settings are left alone.
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -60,10 +63,16 @@ def available_models() -> list[str]:
     return [z for z in ZOO if (LIGHT / f"light_{z}.onnx").exists()] + list(pt_models.MODELS)
 
 
-def median_ms(fn, runs: int, min_time: float) -> tuple[float, int]:
-    fn()  # warm-up: first-run costs (page faults, planning) are not latency
-    times = bm.timed(fn, runs, min_time)
-    return statistics.median(times), len(times)
+def paired_medians(fa, fb, runs: int, min_time: float) -> tuple[float, float, int]:
+    """Median ms of fa and of fb, timed alternately (a, b, a, b, ...) so that
+    load from elsewhere on the machine falls on both alike."""
+    fa(), fb()  # warm-up: first-run costs (page faults, planning) are not latency
+    ta, tb = [], []
+    start = time.perf_counter()
+    while len(ta) < runs or (time.perf_counter() - start < min_time and len(ta) < 1000):
+        ta += bm.timed(fa, 1)
+        tb += bm.timed(fb, 1)
+    return statistics.median(ta), statistics.median(tb), len(ta)
 
 
 def latency(names, threads, runs, min_time):
@@ -74,11 +83,10 @@ def latency(names, threads, runs, min_time):
         model, feeds = load_model(name)
         data = pyfw.format.to_bytes(onnx_to_graph(model))  # as `pyfw convert` writes it
         for t in threads:
-            with Interpreter(data, threads=t) as it:
-                pf, n_pf = median_ms(lambda: it.run(feeds), runs, min_time)
             sess = bm.ort_session(model.SerializeToString(), t)
-            ort_ms, n_ort = median_ms(lambda: sess.run(None, feeds), runs, min_time)
-            progress(f"[{name}] {t} thread(s): pyfw {pf:.2f} ms ({n_pf} runs), ORT {ort_ms:.2f} ms ({n_ort} runs)")
+            with Interpreter(data, threads=t) as it:
+                pf, ort_ms, n = paired_medians(lambda: it.run(feeds), lambda: sess.run(None, feeds), runs, min_time)
+            progress(f"[{name}] {t} thread(s): pyfw {pf:.2f} ms, ORT {ort_ms:.2f} ms ({n} runs each)")
             table[t].append((name, pf, ort_ms))
     return table
 
@@ -94,29 +102,21 @@ def print_latency(table) -> None:
 
 
 def sgemm(n: int = 1024) -> None:
-    """pyfw's MatMul through the interpreter at 1 thread against NumPy's
-    matmul, with NumPy's BLAS held to 1 thread in a child process (its
-    thread count is fixed when NumPy is imported)."""
+    """pyfw's MatMul of two runtime inputs (nothing prepacked) through the
+    interpreter at 1 thread against NumPy's matmul, its BLAS held to one
+    thread (OPENBLAS_NUM_THREADS is set before NumPy is imported), timed
+    alternately in this process."""
     rng = np.random.default_rng(0)
-    b = rng.standard_normal((n, n)).astype(np.float32)
     node = helper.make_node("MatMul", ["a", "b"], ["c"], name="sgemm")
-    graph = helper.make_graph([node], "sgemm", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])],
-                              [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])],
-                              [onnx.numpy_helper.from_array(b, "b")])
+    graph = helper.make_graph([node], "sgemm", [helper.make_tensor_value_info(v, TensorProto.FLOAT, [n, n])
+                                                for v in "ab"],
+                              [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    a = {"a": rng.standard_normal((n, n)).astype(np.float32)}
+    feeds = {v: rng.standard_normal((n, n)).astype(np.float32) for v in "ab"}
     flop = 2.0 * n ** 3
     progress(f"[sgemm] {n}^3, 1 thread")
     with Interpreter(pyfw.format.to_bytes(onnx_to_graph(model)), threads=1) as it:
-        pf_ms, _ = median_ms(lambda: it.run(a), 3, 1.0)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    code = ("import numpy as np, time, statistics\n"
-            f"a = np.random.default_rng(0).standard_normal(({n}, {n})).astype(np.float32); b = a.copy()\n"
-            "a @ b\nts = []\n"
-            "for _ in range(10):\n t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)\n"
-            "print(statistics.median(ts) * 1e3)\n")
-    np_ms = float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                 check=True).stdout)
+        pf_ms, np_ms, _ = paired_medians(lambda: it.run(feeds), lambda: feeds["a"] @ feeds["b"], 10, 2.0)
     gf_pf, gf_np = flop / pf_ms / 1e6, flop / np_ms / 1e6
     print(f"\nsgemm {n}^3, 1 thread: pyfw {gf_pf:.1f} GFLOP/s ({pf_ms:.1f} ms), NumPy {gf_np:.1f} GFLOP/s "
           f"({np_ms:.1f} ms), pyfw/NumPy {gf_pf / gf_np:.3f}")
