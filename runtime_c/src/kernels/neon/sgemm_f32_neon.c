@@ -71,9 +71,9 @@ static void micro(int64_t kc, const float* a, const float* b, float* c, int64_t 
   }
   /* Edge tile: compute the whole tile in a local copy (the panels' padding
    * rows and columns are zero) so only C's m x n elements are touched. */
-  float t[MR * NR];
-  for (int32_t i = 0; i < m; i++)
-    for (int32_t j = 0; j < n; j++) t[i * NR + j] = accumulate ? c[i * ldc + j] : 0.0f;
+  float t[MR * NR] = {0}; /* zeroed: tile() reads all of it when accumulating */
+  for (int32_t i = 0; i < m && accumulate; i++)
+    for (int32_t j = 0; j < n; j++) t[i * NR + j] = c[i * ldc + j];
   tile(kc, a, b, t, NR, accumulate);
   for (int32_t i = 0; i < m; i++)
     for (int32_t j = 0; j < n; j++) c[i * ldc + j] = t[i * NR + j];
