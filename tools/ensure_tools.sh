@@ -1,14 +1,30 @@
 #!/usr/bin/env bash
 # Installs, through apt, the toolchains make demo / make test need when they are
-# missing: a JDK with Maven (Java binding) and Go (Go binding). Machines of this
-# project's kind have them; a fresh Debian/Ubuntu box gets them here. Does
-# nothing when everything is present.
+# missing. `ensure_tools.sh` (default): a JDK with Maven (Java binding) and Go
+# (Go binding). `ensure_tools.sh aarch64`: the AArch64 cross compiler, its libc
+# and qemu-user, which runs the cross-built C tests. Machines of this project's
+# kind have them; a fresh Debian/Ubuntu box gets them here. Does nothing when
+# everything is present.
 set -euo pipefail
 need=()
-command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
-command -v mvn >/dev/null 2>&1 || need+=(maven)
-command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || need+=(golang-go)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
+case "${1:-bindings}" in
+  bindings)
+    command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
+    command -v mvn >/dev/null 2>&1 || need+=(maven)
+    command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || need+=(golang-go)
+    ;;
+  aarch64)
+    command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu)
+    # The target's headers and libraries, which qemu also loads through -L.
+    [ -e /usr/aarch64-linux-gnu/include/stdio.h ] || need+=(libc6-dev-arm64-cross)
+    command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
+    ;;
+  *)
+    echo "usage: $0 [bindings|aarch64]" >&2
+    exit 2
+    ;;
+esac
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing missing tools: ${need[*]}"
 if ! command -v apt-get >/dev/null 2>&1; then

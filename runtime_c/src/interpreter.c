@@ -300,7 +300,7 @@ pfw_status pfw_interpreter_get_output(pfw_interpreter* it, int32_t index, pfw_te
 
 pfw_status pfw_interpreter_resize_input(pfw_interpreter* it, int32_t index, const int64_t* dims,
                                         int32_t rank) {
-  pfw_tensor* t;
+  pfw_tensor* t = NULL; /* set when st is PFW_OK; NULL keeps GCC's -O3 -Wmaybe-uninitialized quiet */
   pfw_status st = pfw_interpreter_get_input(it, index, &t);
   if (st != PFW_OK) return st;
   if (rank < 0 || (rank > 0 && !dims))

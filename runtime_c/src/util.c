@@ -206,7 +206,7 @@ pfw_status pfw_input_ints(const pfw_node* node, int32_t i, const char* what, int
   *n = -1;
   if (i >= node->n_in || !node->in[i]) return PFW_OK;
   const pfw_tensor* t = node->in[i];
-  int64_t count;
+  int64_t count = 0; /* set by plan_vector on success; 0 quiets -Wmaybe-uninitialized */
   pfw_status st = plan_vector(node, i, what, PFW_INT32, PFW_INT64, max, &count);
   if (st != PFW_OK) return st;
   for (int64_t k = 0; k < count; k++) {
@@ -227,7 +227,7 @@ pfw_status pfw_input_floats(const pfw_node* node, int32_t i, const char* what, d
   *n = -1;
   if (i >= node->n_in || !node->in[i]) return PFW_OK;
   const pfw_tensor* t = node->in[i];
-  int64_t count;
+  int64_t count = 0; /* set by plan_vector on success; 0 quiets -Wmaybe-uninitialized */
   pfw_status st = plan_vector(node, i, what, PFW_FLOAT32, PFW_FLOAT64, max, &count);
   if (st != PFW_OK) return st;
   for (int64_t k = 0; k < count; k++) {

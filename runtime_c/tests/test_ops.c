@@ -447,7 +447,9 @@ static void ref_softmax(const float* x, float* y, int32_t r, const int64_t* d, i
   for (int64_t o = 0; o < outer; o++)
     for (int64_t j = 0; j < inner; j++) {
       double m = -INFINITY, s = 0;
-      for (int64_t i = 0; i < n; i++) m = fmax(m, x[(o * n + i) * inner + j]);
+      /* Not fmax: GCC 12 for AArch64 crashes vectorizing that reduction at -O3. */
+      for (int64_t i = 0; i < n; i++)
+        if (x[(o * n + i) * inner + j] > m) m = x[(o * n + i) * inner + j];
       for (int64_t i = 0; i < n; i++) s += exp(x[(o * n + i) * inner + j] - m);
       for (int64_t i = 0; i < n; i++) y[(o * n + i) * inner + j] = (float)(exp(x[(o * n + i) * inner + j] - m) / s);
     }

@@ -91,7 +91,12 @@ static pfw_status loss_run_common(pfw_node* node, bool softmax) {
       double shift = 0; /* log_softmax(x) = x - (max + log sum exp(x - max)) */
       if (softmax && s.c > 0) {
         double m = get(x, base), sum = 0;
-        for (int64_t k = 1; k < s.c; k++) m = fmax(m, get(x, base + k * s.d));
+        /* fmax(m, v) written out: GCC 12 for AArch64 crashes (ICE in
+         * vect_transform_reduction) vectorizing this fmax reduction at -O3. */
+        for (int64_t k = 1; k < s.c; k++) {
+          double v = get(x, base + k * s.d);
+          if (v > m || isnan(m)) m = v;
+        }
         for (int64_t k = 0; k < s.c; k++) sum += exp(get(x, base + k * s.d) - m);
         shift = m + log(sum);
         if (log_prob)
