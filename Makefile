@@ -68,7 +68,7 @@ $(AARCH64)/Makefile: runtime_c/CMakeLists.txt $(AARCH64_TOOLCHAIN) | aarch64-too
 
 c-test-aarch64: aarch64-tools $(AARCH64)/Makefile golden
 	cmake --build $(AARCH64) -j $(JOBS)
-	cd $(AARCH64) && env -u PFW_GOLDEN_OUT PFW_TEST_DATA=$(CURDIR)/$(BUILD)/testdata \
+	cd $(AARCH64) && env -u PFW_GOLDEN_OUT PFW_TEST_DATA=$(CURDIR)/$(BUILD)/testdata PFW_TEST_MALFORMED_STRIDE=5 \
 	  ctest --output-on-failure -j $(JOBS)
 
 # The golden vectors every language's tests read (models, inputs, ONNX

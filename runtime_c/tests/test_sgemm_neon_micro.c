@@ -39,7 +39,7 @@ static void check_shape(const pfw_sgemm_kernel* k, int64_t kc, int32_t m, int32_
   for (int32_t i = 0; i < m; i++)
     for (int32_t j = 0; j < n; j++) c[i * ldc + j] = c0[i * ldc + j] = frand();
 
-  k->micro(kc, a, b, c, ldc, m, n, accumulate);
+  k->micro(kc, a, b, c, ldc, m, n, accumulate, NULL);
 
   int bad = 0;
   for (int64_t i = 0; i < rows; i++)

@@ -63,10 +63,26 @@ static void tile(int64_t kc, const float* a, const float* b, float* t, int64_t l
 #undef PFW_ROW_FMA
 #undef PFW_ROW_STORE
 
+/* Bias and clamp on the stored tile (it is in L1): written as the
+ * reference's comparisons, so NaN and -0 pass as they do there. */
+static void apply_tail(float* c, int64_t ldc, int32_t m, int32_t n, const pfw_sgemm_tail* tail) {
+  for (int32_t i = 0; i < m; i++) {
+    float* r = c + i * ldc;
+    if (tail->bias)
+      for (int32_t j = 0; j < n; j++) r[j] += tail->bias[i];
+    if (tail->clamp)
+      for (int32_t j = 0; j < n; j++) {
+        float v = r[j] < tail->lo ? tail->lo : r[j];
+        r[j] = v > tail->hi ? tail->hi : v;
+      }
+  }
+}
+
 static void micro(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int32_t m, int32_t n,
-                  bool accumulate) {
+                  bool accumulate, const pfw_sgemm_tail* tail) {
   if (m == MR && n == NR) {
     tile(kc, a, b, c, ldc, accumulate);
+    if (tail) apply_tail(c, ldc, m, n, tail);
     return;
   }
   /* Edge tile: compute the whole tile in a local copy (the panels' padding
@@ -77,6 +93,7 @@ static void micro(int64_t kc, const float* a, const float* b, float* c, int64_t 
   tile(kc, a, b, t, NR, accumulate);
   for (int32_t i = 0; i < m; i++)
     for (int32_t j = 0; j < n; j++) c[i * ldc + j] = t[i * NR + j];
+  if (tail) apply_tail(c, ldc, m, n, tail);
 }
 
 const pfw_sgemm_kernel pfw_sgemm_f32_neon = {MR, NR, micro, "sgemm_f32_neon_8x12"};
