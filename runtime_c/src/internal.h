@@ -99,6 +99,12 @@ struct pfw_model {
   void* pool;           /* one block holding every decoded array/string */
 };
 
+/* After an op has copied a constant into a packed layout of its own: lets
+ * the kernel drop the pages of `data` (in a file mapping) from memory.
+ * Nothing changes for data outside the mapping or a model from a buffer;
+ * dropped pages come back from the file if read again. */
+void pfw_model_release_pages(const pfw_model* model, const void* data, size_t bytes);
+
 /* ---- runtime tensors and nodes (interpreter.c) ------------------------- */
 
 struct pfw_tensor {
@@ -146,6 +152,7 @@ typedef struct pfw_node {
   pfw_isa isa;          /* kernel level, chosen at create; scalar = reference */
   bool folded;          /* evaluated while planning; skipped at invoke */
   const pfw_graph_desc* graph; /* for TENSOR attributes (pfw_attr.tensor) */
+  const struct pfw_model* model;
 } pfw_node;
 
 /* An op. prepare() runs at create and on every re-plan: it checks inputs,

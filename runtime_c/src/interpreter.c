@@ -54,6 +54,7 @@ static pfw_status bind_nodes(pfw_interpreter* it) {
     pfw_node* n = &it->nodes[i];
     n->desc = d;
     n->graph = g;
+    n->model = it->model;
     n->pool = it->pool;
     n->num_threads = pfw_threadpool_size(it->pool);
     n->isa = it->isa;

@@ -1,7 +1,10 @@
 /* Loading a .pfw file: framing checks, FlatBuffer decoding through the
  * checked reader, and semantic verification (see verify.c). After this,
  * nothing touches FlatBuffer bytes again. */
+/* madvise(MADV_DONTNEED) is outside POSIX; glibc exposes it with this. */
+#define _DEFAULT_SOURCE
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,6 +368,21 @@ pfw_status pfw_model_load_buffer(const void* data, size_t size, pfw_model** out)
   memcpy(m->bytes, data, size);
   m->size = size;
   return finish_load(m, out);
+}
+
+void pfw_model_release_pages(const pfw_model* model, const void* data, size_t bytes) {
+#ifdef MADV_DONTNEED
+  if (!model || !model->mapped || !data || !bytes) return;
+  uintptr_t lo = (uintptr_t)model->bytes, hi = lo + model->size, p = (uintptr_t)data;
+  if (p < lo || p > hi || bytes > hi - p) return; /* not in the mapping */
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t start = (p + page - 1) / page * page, end = (p + bytes) / page * page;
+  /* The mapping is private and read-only, so no page was ever written:
+   * dropped pages are read again from the file if anything touches them. */
+  if (end > start) madvise((void*)start, end - start, MADV_DONTNEED);
+#else
+  (void)model, (void)data, (void)bytes;
+#endif
 }
 
 void pfw_model_free(pfw_model* model) {

@@ -60,7 +60,7 @@ static blocks plan_blocks(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, in
   int64_t M = g->M > 0 ? g->M : 1, N = g->N > 0 ? g->N : 1;
   int64_t mc = round_up(MC, k->mr);
   b.mb = min64(round_up(M, k->mr), g->b_packed ? mc : round_up(TALL, mc));
-  b.nb = min64(round_up(N, k->nr), g->a_packed ? NB : WIDE);
+  b.nb = min64(round_up(N, k->nr), round_up(g->a_packed ? NB : WIDE, k->nr)); /* whole panels (NEON's are 12 wide) */
   for (;;) {
     b.mt = (M + b.mb - 1) / b.mb;
     b.nt = (N + b.nb - 1) / b.nb;

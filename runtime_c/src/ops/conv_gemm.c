@@ -158,6 +158,7 @@ pfw_status pfw_conv_gemm_prepare(pfw_node* node, const pfw_spatial* g) {
     if (!packed) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory packing input 1 (W)");
     for (int64_t grp = 0; grp < s.G; grp++)
       pfw_sgemm_pack_a(k, (const float*)W->data + grp * s.Mg * s.K, s.K, 1, s.Mg, s.K, packed + per * grp);
+    pfw_release_packed_input(node, W);
   }
   pfw_sgemm_args a;
   group_args(node, &s, 0, NULL, &a);

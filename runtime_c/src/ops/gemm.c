@@ -184,6 +184,7 @@ static pfw_status gemm_prepack(pfw_node* node) {
     float* packed = pfw_sgemm_alloc_state(pfw_sgemm_packed_b_floats(k, g.K, g.N), &node->state);
     if (!packed) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory packing input 1 (B)");
     pfw_sgemm_pack_b(k, g.b, g.b_rs, g.b_cs, g.K, g.N, packed);
+    pfw_release_packed_input(node, node->in[1]);
     g.b_packed = packed;
   }
   node->scratch_size = pfw_sgemm_scratch_size(k, &g, node->num_threads);
@@ -367,6 +368,7 @@ static pfw_status matmul_prepack(pfw_node* node, const mm_shape* s) {
     float* packed = pfw_sgemm_alloc_state(pfw_sgemm_packed_b_floats(k, g.K, g.N), &node->state);
     if (!packed) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory packing input 1 (B)");
     pfw_sgemm_pack_b(k, g.b, g.b_rs, g.b_cs, g.K, g.N, packed);
+    pfw_release_packed_input(node, node->in[1]);
     g.b_packed = packed;
   }
   node->scratch_size = matmul_offsets_bytes(&g) + pfw_sgemm_scratch_size(k, &g, node->num_threads);

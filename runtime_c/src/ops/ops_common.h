@@ -81,6 +81,13 @@ pfw_status pfw_activation_init(const pfw_node* node, pfw_activation* act);
 /* y[i] = act(y[i]) for i in [0, n). */
 void pfw_activation_row(const pfw_activation* act, float* y, int64_t n);
 
+/* Once a model constant is packed into node->state, its mapped pages are
+ * dropped so resident memory holds one copy of the weights, not two. */
+static inline void pfw_release_packed_input(const pfw_node* node, const pfw_tensor* t) {
+  if (t->is_const && !t->folded && t->desc && t->data == t->desc->data)
+    pfw_model_release_pages(node->model, t->data, t->nbytes);
+}
+
 /* Conv on the packed sgemm kernels (conv_gemm.c), for node->isa above
  * scalar: prepare packs constant weights and sizes scratch; run computes. */
 pfw_status pfw_conv_gemm_prepare(pfw_node* node, const pfw_spatial* g);
