@@ -17,6 +17,8 @@ static inline pfw_v pv_add(pfw_v a, pfw_v b) { return _mm256_add_ps(a, b); }
 static inline pfw_v pv_fma(pfw_v a, pfw_v b, pfw_v c) { return _mm256_fmadd_ps(a, b, c); }
 /* v > m ? v : m per lane (MAXPS returns its second operand on NaN). */
 static inline pfw_v pv_max(pfw_v v, pfw_v m) { return _mm256_max_ps(v, m); }
+/* v < m ? v : m per lane (MINPS returns its second operand on NaN). */
+static inline pfw_v pv_min(pfw_v v, pfw_v m) { return _mm256_min_ps(v, m); }
 
 static inline __m256i pv_mask(int n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

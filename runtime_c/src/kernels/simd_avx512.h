@@ -17,6 +17,8 @@ static inline pfw_v pv_add(pfw_v a, pfw_v b) { return _mm512_add_ps(a, b); }
 static inline pfw_v pv_fma(pfw_v a, pfw_v b, pfw_v c) { return _mm512_fmadd_ps(a, b, c); }
 /* v > m ? v : m per lane (MAXPS returns its second operand on NaN). */
 static inline pfw_v pv_max(pfw_v v, pfw_v m) { return _mm512_max_ps(v, m); }
+/* v < m ? v : m per lane (MINPS returns its second operand on NaN). */
+static inline pfw_v pv_min(pfw_v v, pfw_v m) { return _mm512_min_ps(v, m); }
 
 static inline __mmask16 pv_mask(int n) { return (__mmask16)((1u << n) - 1u); }
 /* Lanes l < n from p[l], the rest 0; 1 <= n <= PFW_VL. */
