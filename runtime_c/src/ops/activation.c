@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels/vecmath.h"
+#include "../kernels/vecmath.h"
 #include "ops_common.h"
 
 /* The reduced dimension has n elements at stride `inner`, repeated `outer`

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels/vecmath.h"
+#include "../kernels/vecmath.h"
 #include "ops_common.h"
 
 /* ---- binary --------------------------------------------------------------- */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/vecmath.h"
+#include "../kernels/vecmath.h"
 #include "ops_common.h"
 
 static pfw_status bn_prepare(pfw_node* node) {

@@ -48,8 +48,12 @@ static inline void pfw_spatial_taps(const pfw_spatial* g, int32_t a, int64_t o, 
 typedef struct pfw_activation {
   int kind; /* 0 = none */
   float alpha, beta;
+  /* Sigmoid and Tanh take the node ISA's vector forms, so the epilogue
+   * matches the standalone op bit for bit; NULL: the scalar loops. */
+  const struct pfw_vec_kernels* vec;
 } pfw_activation;
-/* Reads the attributes; an unknown activation name is an error naming it. */
+/* Reads the attributes and the node's kernels; an unknown activation name
+ * is an error naming it. */
 pfw_status pfw_activation_init(const pfw_node* node, pfw_activation* act);
 /* y[i] = act(y[i]) for i in [0, n). */
 void pfw_activation_row(const pfw_activation* act, float* y, int64_t n);

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "kernels/vecmath.h"
+#include "../kernels/vecmath.h"
 #include "ops_common.h"
 
 typedef struct map_state {
@@ -44,11 +44,13 @@ typedef struct map_task {
 
 static void map_chunk(void* ctx, int64_t begin, int64_t end) {
   const map_task* t = ctx;
+  if (t->vec) { /* t->s may be NULL then (pfw_vec_map_run) */
+    t->vec((const float*)t->x + begin, (float*)t->y + begin, end - begin);
+    return;
+  }
   pfw_map_fn fn = t->s->fn;
   const double* p = t->s->p;
-  if (t->vec) {
-    t->vec((const float*)t->x + begin, (float*)t->y + begin, end - begin);
-  } else if (t->f32) {
+  if (t->f32) {
     const float* x = t->x;
     float* y = t->y;
     for (int64_t i = begin; i < end; i++) y[i] = (float)fn(x[i], p);
