@@ -155,9 +155,22 @@ static inline double hsum_pd(__m256d lo, __m256d hi) {
   return (t[0] + t[1]) + (t[2] + t[3]);
 }
 
+/* e^(v - m), lanes outside mask 0, added into lo/hi. */
+static inline __m256 softmax_exp(__m256 v, __m256 m, __m256 mask, __m256d* lo, __m256d* hi) {
+  __m256 e = _mm256_and_ps(v_exp(_mm256_sub_ps(v, m)), mask);
+  acc_pd(lo, hi, e);
+  return e;
+}
+
+static inline __m256 softmax_out(__m256 v, __m256 m, __m256 s, bool log_softmax) {
+  return log_softmax ? _mm256_sub_ps(_mm256_sub_ps(v, m), s) : _mm256_div_ps(v, s);
+}
+
 /* As the scalar Softmax: subtract the row maximum, exp, sum in double, then
  * divide (Softmax) or subtract log(sum) (LogSoftmax). A NaN anywhere makes
- * the sum, hence the whole row, NaN, as in the scalar loop. */
+ * the sum, hence the whole row, NaN, as in the scalar loop. Full vectors use
+ * plain loads and stores (masked stores are slow on some CPUs); only the
+ * tail is masked. Softmax stores e^(x - m) in y and divides it in place. */
 static void softmax_row(const float* x, float* y, int64_t n, bool log_softmax) {
   __m256 mv = _mm256_set1_ps(x[0]);
   int64_t i = 0;
@@ -167,29 +180,25 @@ static void softmax_row(const float* x, float* y, int64_t n, bool log_softmax) {
   m = t[0];
   for (int k = 1; k < 8; k++) m = t[k] > m ? t[k] : m;
   for (; i < n; i++) m = x[i] > m ? x[i] : m;
-  __m256 vm = _mm256_set1_ps(m);
+  const __m256 vm = _mm256_set1_ps(m), all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  const __m256i tail = lanes(n % 8);
+  const int64_t full = n - n % 8;
   __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
-  for (i = 0; i < n; i += 8) {
-    __m256i k = lanes(n - i); /* masked-off lanes load 0 and are not added */
-    __m256 e = _mm256_and_ps(v_exp(_mm256_sub_ps(_mm256_maskload_ps(x + i, k), vm)), _mm256_castsi256_ps(k));
-    if (!log_softmax) _mm256_maskstore_ps(y + i, k, e);
-    acc_pd(&lo, &hi, e);
+  for (i = 0; i < full; i += 8) {
+    __m256 e = softmax_exp(_mm256_loadu_ps(x + i), vm, all, &lo, &hi);
+    if (!log_softmax) _mm256_storeu_ps(y + i, e);
+  }
+  if (full < n) {
+    __m256 e = softmax_exp(_mm256_maskload_ps(x + full, tail), vm, _mm256_castsi256_ps(tail), &lo, &hi);
+    if (!log_softmax) _mm256_maskstore_ps(y + full, tail, e);
   }
   double sum = hsum_pd(lo, hi);
-  if (log_softmax) {
-    __m256 ls = _mm256_set1_ps((float)log(sum));
-    for (i = 0; i < n; i += 8) {
-      __m256i k = lanes(n - i);
-      __m256 v = _mm256_sub_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, k), vm), ls);
-      _mm256_maskstore_ps(y + i, k, v);
-    }
-    return;
-  }
-  __m256 s = _mm256_set1_ps((float)sum);
-  for (i = 0; i < n; i += 8) {
-    __m256i k = lanes(n - i);
-    _mm256_maskstore_ps(y + i, k, _mm256_div_ps(_mm256_maskload_ps(y + i, k), s));
-  }
+  /* Softmax: y / sum; LogSoftmax: (x - m) - log(sum). */
+  const __m256 s = _mm256_set1_ps(log_softmax ? (float)log(sum) : (float)sum);
+  const float* src = log_softmax ? x : y;
+  for (i = 0; i < full; i += 8) _mm256_storeu_ps(y + i, softmax_out(_mm256_loadu_ps(src + i), vm, s, log_softmax));
+  if (full < n)
+    _mm256_maskstore_ps(y + full, tail, softmax_out(_mm256_maskload_ps(src + full, tail), vm, s, log_softmax));
 }
 
 const pfw_vec_kernels pfw_vec_f32_avx2 = {
