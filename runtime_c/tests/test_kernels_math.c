@@ -258,7 +258,9 @@ int main(void) {
     const pfw_vec_row_fn fns[] = {k->exp, k->sigmoid, k->tanh, k->erf, k->gelu, k->gelu_tanh};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
       double frac = 0, w = check_map(&cases[c], fns[c], &frac);
-      printf("%s %s: max %.2f ulp, %.0f%% of the bound\n", k->name, cases[c].name, w, 100 * frac);
+      /* For gelu the ulp count is meaningless where 1 + erf cancels: only the bound's share is. */
+      if (cases[c].abs_rel > 0) printf("%s %s: %.0f%% of the bound\n", k->name, cases[c].name, 100 * frac);
+      else printf("%s %s: max %.2f ulp, %.0f%% of the bound\n", k->name, cases[c].name, w, 100 * frac);
     }
     check_binary_rows(k);
     check_binary_bcast(isas[j]);

@@ -23,6 +23,13 @@ static inline __m256 v_copysign(__m256 m, __m256 s) {
   return _mm256_or_ps(_mm256_andnot_ps(sign, m), _mm256_and_ps(sign, s));
 }
 
+/* c[0] + c[1] u + ... + c[n-1] u^(n-1) by FMA Horner. */
+static inline __m256 v_poly(__m256 u, const float* c, int n) {
+  __m256 p = _mm256_set1_ps(c[n - 1]);
+  for (int k = n - 2; k >= 0; k--) p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(c[k]));
+  return p;
+}
+
 /* 2^k for integer lanes k in [-126, 127]. */
 static inline __m256 v_pow2i(__m256i k) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23));
@@ -37,14 +44,8 @@ static inline __m256 v_exp(__m256 x) {
   /* ln 2 = hi + lo with hi of 16 significant bits: n * hi is exact. */
   __m256 r = _mm256_fmadd_ps(nf, _mm256_set1_ps(-0.693145751953125f), x);
   r = _mm256_fmadd_ps(nf, _mm256_set1_ps(-1.42860682030941723e-6f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 5040);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  static const float taylor[8] = {1.0f, 1.0f, 0.5f, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720, 1.0f / 5040};
+  __m256 p = v_poly(r, taylor, 8);
   /* n in [-150, 128]: two factors 2^(n>>1) and 2^(n - n>>1) are normal, and
    * the last product rounds once, into the subnormals or to inf. */
   __m256i n = _mm256_cvtps_epi32(nf);
@@ -62,12 +63,9 @@ static inline __m256 v_tanh(__m256 x) {
   __m256 a = v_abs(x);
   /* |x| < 0.625: x + x^3 q(x^2); relative error ~0.05 ulp before rounding. */
   __m256 u = _mm256_mul_ps(x, x);
-  __m256 q = _mm256_set1_ps(0.0021489786449819803f);
-  q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(-0.008184656500816345f));
-  q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(0.021703997626900673f));
-  q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(-0.05394745245575905f));
-  q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(0.13333211839199066f));
-  q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(-0.3333333134651184f));
+  static const float q_c[6] = {-0.3333333134651184f,   0.13333211839199066f,  -0.05394745245575905f,
+                               0.021703997626900673f, -0.008184656500816345f, 0.0021489786449819803f};
+  __m256 q = v_poly(u, q_c, 6);
   __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(x, u), q, x);
   /* Otherwise 1 - 2 / (e^2|x| + 1): the cancellation costs under a bit
    * since tanh >= 0.55 there; e = inf gives 1. */
@@ -82,28 +80,20 @@ static inline __m256 v_erf(__m256 x) {
   __m256 a = v_abs(x);
   /* |x| < 1: x p(x^2), p fitted for relative error. */
   __m256 u = _mm256_mul_ps(x, x);
-  __m256 p = _mm256_set1_ps(7.932846347102895e-05f);
-  p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(-0.0008034639758989215f));
-  p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(0.005191192962229252f));
-  p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(-0.026855384930968285f));
-  p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(0.11283625662326813f));
-  p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(-0.3761262893676758f));
-  p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(1.128379225730896f));
+  static const float p_c[7] = {1.128379225730896f,     -0.3761262893676758f,  0.11283625662326813f,
+                               -0.026855384930968285f, 0.005191192962229252f, -0.0008034639758989215f,
+                               7.932846347102895e-05f};
+  __m256 p = v_poly(u, p_c, 7);
   __m256 small = _mm256_mul_ps(x, p);
   /* 1 <= |x| < 4: 1 - e^(-x^2) r(|x|), r ~ erfc(x) e^(x^2) in powers of
    * |x| - 2.5 (centred, so Horner does not cancel). At 4 the result rounds
    * to 1, so |x| is clamped there; min(4, a) keeps a NaN. */
   __m256 c = _mm256_min_ps(_mm256_set1_ps(4.0f), a);
   __m256 v = _mm256_sub_ps(c, _mm256_set1_ps(2.5f));
-  __m256 r = _mm256_set1_ps(0.00010279058915330097f);
-  r = _mm256_fmadd_ps(r, v, _mm256_set1_ps(0.00020200475410092622f));
-  r = _mm256_fmadd_ps(r, v, _mm256_set1_ps(0.0004935308243148029f));
-  r = _mm256_fmadd_ps(r, v, _mm256_set1_ps(-0.0007082600495778024f));
-  r = _mm256_fmadd_ps(r, v, _mm256_set1_ps(0.00229142839089036f));
-  r = _mm256_fmadd_ps(r, v, _mm256_set1_ps(-0.008119707927107811f));
-  r = _mm256_fmadd_ps(r, v, _mm256_set1_ps(0.02492334321141243f));
-  r = _mm256_fmadd_ps(r, v, _mm256_set1_ps(-0.07434079051017761f));
-  r = _mm256_fmadd_ps(r, v, _mm256_set1_ps(0.21080754697322845f));
+  static const float r_c[9] = {0.21080754697322845f,   -0.07434079051017761f,  0.02492334321141243f,
+                               -0.008119707927107811f, 0.00229142839089036f,   -0.0007082600495778024f,
+                               0.0004935308243148029f, 0.00020200475410092622f, 0.00010279058915330097f};
+  __m256 r = v_poly(v, r_c, 9);
   __m256 e = v_exp(_mm256_mul_ps(_mm256_xor_ps(c, _mm256_set1_ps(-0.0f)), c));
   __m256 big = v_copysign(_mm256_fnmadd_ps(e, r, _mm256_set1_ps(1.0f)), x);
   return _mm256_blendv_ps(big, small, _mm256_cmp_ps(a, _mm256_set1_ps(1.0f), _CMP_LT_OQ));
