@@ -40,6 +40,7 @@ typedef struct map_task {
   void* y;
   bool f32;
   pfw_vec_row_fn vec; /* float32 vector form, or NULL */
+  int64_t n;          /* elements, for vec_blocks */
 } map_task;
 
 static void map_chunk(void* ctx, int64_t begin, int64_t end) {
@@ -64,14 +65,27 @@ static void map_chunk(void* ctx, int64_t begin, int64_t end) {
 /* Each element is independent, so splitting over threads cannot change it. */
 pfw_status pfw_map_run(pfw_node* node) {
   const map_state* s = node->state;
-  map_task t = {s, node->in[0]->data, node->out[0]->data, node->in[0]->dtype == PFW_FLOAT32, s->vec};
+  if (s->vec) return pfw_vec_map_run(node, s->vec);
+  map_task t = {s, node->in[0]->data, node->out[0]->data, node->in[0]->dtype == PFW_FLOAT32, NULL, 0};
   pfw_parallel_for(node->pool, pfw_numel(node->in[0]), map_chunk, &t);
   return PFW_OK;
 }
 
+/* Vector maps go in blocks of VEC_BLOCK elements: a tensor smaller than two
+ * blocks runs on the calling thread, where waking the pool would cost more
+ * than it saves. */
+#define VEC_BLOCK 16384
+
+static void vec_blocks(void* ctx, int64_t b, int64_t e) {
+  const map_task* t = ctx;
+  int64_t end = e * VEC_BLOCK < t->n ? e * VEC_BLOCK : t->n;
+  map_chunk(ctx, b * VEC_BLOCK, end);
+}
+
 pfw_status pfw_vec_map_run(pfw_node* node, pfw_vec_row_fn vec) {
-  map_task t = {NULL, node->in[0]->data, node->out[0]->data, true, vec};
-  pfw_parallel_for(node->pool, pfw_numel(node->in[0]), map_chunk, &t);
+  int64_t n = pfw_numel(node->in[0]);
+  map_task t = {NULL, node->in[0]->data, node->out[0]->data, true, vec, n};
+  pfw_parallel_for(node->pool, (n + VEC_BLOCK - 1) / VEC_BLOCK, vec_blocks, &t);
   return PFW_OK;
 }
 
