@@ -1,8 +1,8 @@
 """Fusion passes: BatchNormalization folded into the Conv or Gemm before it,
-MatMul + Add as one Gemm, and an activation after Conv or Gemm applied in
+MatMul + Add as one Gemm, an activation after Conv or Gemm applied in
 that node's epilogue (attributes `activation`, `activation_alpha`,
 `activation_beta`, read by libpfw's conv.c and gemm.c; the ONNX exporter
-splits them out again)."""
+splits them out again), and the spelled-out erf GELU as one Gelu node."""
 from __future__ import annotations
 
 import numpy as np
