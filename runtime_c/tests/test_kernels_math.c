@@ -3,9 +3,10 @@
  *  - the maps over a sweep of every 509th float32 bit pattern (all signs,
  *    exponents, subnormals, inf, NaN) plus edge values, with the bounds of
  *    vecmath.h: err <= B ulp(ref) + A(x);
- *  - binary + - * / bit-identical to the scalar float operation for lengths
- *    0..67 and each operand form; and through pfw_binary_f32_run, over
- *    broadcast shapes, bit-identical to the scalar ISA at 1 and 3 threads;
+ *  - Relu over the bit-pattern sweep, and binary + - * / for lengths 0..67
+ *    and each operand form, bit-identical to the scalar expressions; and
+ *    through pfw_binary_f32_run, over broadcast shapes, bit-identical to the
+ *    scalar ISA on 1 thread when run on 3;
  *  - Softmax, LogSoftmax and LayerNorm rows over odd lengths.
  *
  * ulp(r) is the float spacing at |r| (2^-149 in the subnormals). Budget of
@@ -121,6 +122,28 @@ static void check_binary_rows(const pfw_vec_kernels* k) {
           fprintf(stderr, "binary op %d form %d n %lld differs from scalar\n", op, form, (long long)n);
         }
       }
+}
+
+/* Relu bit for bit against the scalar expression over the bit-pattern sweep
+ * (NaN payloads and -0 included). */
+static void check_relu(const pfw_vec_kernels* k) {
+  enum { N = 4099 };
+  static float x[N], y[N], ref[N];
+  for (uint64_t bits = 0; bits < (1ull << 32);) {
+    int64_t n = 0;
+    for (; n < N && bits < (1ull << 32); n++, bits += 4093) {
+      uint32_t b = (uint32_t)bits;
+      memcpy(&x[n], &b, 4);
+      ref[n] = x[n] < 0 ? 0 : x[n];
+    }
+    k->relu(x, y, n);
+    pfw_test_checks++;
+    if (memcmp(y, ref, sizeof(float) * (size_t)n) != 0) {
+      pfw_test_failures++;
+      fprintf(stderr, "relu differs from the scalar expression\n");
+      return;
+    }
+  }
 }
 
 static void set_tensor(pfw_tensor* t, int32_t rank, const int64_t* dims, float* data) {
@@ -262,6 +285,7 @@ int main(void) {
       if (cases[c].abs_rel > 0) printf("%s %s: %.0f%% of the bound\n", k->name, cases[c].name, 100 * frac);
       else printf("%s %s: max %.2f ulp, %.0f%% of the bound\n", k->name, cases[c].name, w, 100 * frac);
     }
+    check_relu(k);
     check_binary_rows(k);
     check_binary_bcast(isas[j]);
     check_softmax(k);

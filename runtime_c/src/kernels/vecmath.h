@@ -32,6 +32,8 @@ enum { PFW_VEC_ADD, PFW_VEC_SUB, PFW_VEC_MUL, PFW_VEC_DIV };
 
 typedef struct pfw_vec_kernels {
   pfw_vec_row_fn exp, erf, tanh, sigmoid, gelu, gelu_tanh;
+  /* x < 0 ? 0 : x, bit-identical to the scalar Relu (NaN and -0 kept). */
+  pfw_vec_row_fn relu;
   /* o[i] = a[i * sa] op b[i * sb], sa and sb each 0 or 1; o may alias a or b. */
   void (*binary)(int op, const float* a, int64_t sa, const float* b, int64_t sb, float* o, int64_t n);
   /* Softmax (log_softmax false) or LogSoftmax of one contiguous row of n >= 1

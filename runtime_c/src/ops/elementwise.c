@@ -331,21 +331,20 @@ static double sigmoid_d(double x) {
 
 /* Written so that NaN propagates (the comparison is false), as in ONNX Runtime. */
 #define RELU(x) ((x) < 0 ? 0 : (x))
-UNARY_RUN(relu_run, RELU, RELU)
+UNARY_RUN(relu_scalar_run, RELU, RELU)
 UNARY_RUN(sigmoid_scalar_run, sigmoid_f, sigmoid_d)
 UNARY_RUN(tanh_scalar_run, tanhf, tanh)
 
 /* float32 above the scalar ISA: the vector forms, split over the pool. */
-static pfw_status sigmoid_run(pfw_node* node) {
-  const pfw_vec_kernels* k = pfw_vec_kernels_for(node->isa);
-  if (k && node->in[0]->dtype == PFW_FLOAT32) return pfw_vec_map_run(node, k->sigmoid);
-  return sigmoid_scalar_run(node);
-}
-static pfw_status tanh_run(pfw_node* node) {
-  const pfw_vec_kernels* k = pfw_vec_kernels_for(node->isa);
-  if (k && node->in[0]->dtype == PFW_FLOAT32) return pfw_vec_map_run(node, k->tanh);
-  return tanh_scalar_run(node);
-}
+#define VEC_UNARY_RUN(name, vec, scalar)                                              \
+  static pfw_status name(pfw_node* node) {                                           \
+    const pfw_vec_kernels* k = pfw_vec_kernels_for(node->isa);                       \
+    if (k && node->in[0]->dtype == PFW_FLOAT32) return pfw_vec_map_run(node, k->vec); \
+    return scalar(node);                                                             \
+  }
+VEC_UNARY_RUN(relu_run, relu, relu_scalar_run)
+VEC_UNARY_RUN(sigmoid_run, sigmoid, sigmoid_scalar_run)
+VEC_UNARY_RUN(tanh_run, tanh, tanh_scalar_run)
 
 const pfw_op pfw_op_Relu = {PFW_OP_Relu, pfw_float_unary_prepare, relu_run, PFW_OPF_INPLACE};
 const pfw_op pfw_op_Sigmoid = {PFW_OP_Sigmoid, pfw_float_unary_prepare, sigmoid_run, PFW_OPF_INPLACE};

@@ -114,6 +114,10 @@ static inline __m256 v_gelu_tanh(__m256 x) {
   return _mm256_fmadd_ps(h, v_tanh(inner), h);
 }
 
+/* max(0, x) returns x when x is NaN and when both are zeros: -0 stays -0,
+ * as x < 0 ? 0 : x gives. */
+static inline __m256 v_relu(__m256 x) { return _mm256_max_ps(_mm256_setzero_ps(), x); }
+
 /* A row map over f: full vectors, then one masked vector for the tail. */
 #define MAP_ROW(name, f)                                                   \
   static void name(const float* x, float* y, int64_t n) {                 \
@@ -131,6 +135,7 @@ MAP_ROW(tanh_row, v_tanh)
 MAP_ROW(sigmoid_row, v_sigmoid)
 MAP_ROW(gelu_row, v_gelu)
 MAP_ROW(gelu_tanh_row, v_gelu_tanh)
+MAP_ROW(relu_row, v_relu)
 
 /* Adds the 8 floats of v into two double accumulators (sums stay exact
  * far longer than a float sum would). */
@@ -192,7 +197,7 @@ static void softmax_row(const float* x, float* y, int64_t n, bool log_softmax) {
 }
 
 const pfw_vec_kernels pfw_vec_f32_avx2 = {
-    exp_row, erf_row, tanh_row, sigmoid_row, gelu_row, gelu_tanh_row,
+    exp_row, erf_row, tanh_row, sigmoid_row, gelu_row, gelu_tanh_row, relu_row,
     pfw_vec_binary_f32_avx2, softmax_row, pfw_vec_layernorm_f32_avx2, "vec_f32_avx2",
 };
 
