@@ -347,3 +347,51 @@ def test_fold_constants_folds_what_libpfw_can_when_one_node_fails():
     assert [n.op_type for n in after.nodes] == ["NoSuchOp", "Add", "Add"]
     np.testing.assert_array_equal(after.tensors["s"].data, a + b)
     np.testing.assert_array_equal(after.tensors["sq"].data, a * a)
+
+
+# ---- GELU --------------------------------------------------------------------------
+def gelu_model(scale_first, order, opset=17):
+    """x * 0.5 * (1 + Erf(x / sqrt 2)) as exporters write it: the Erf argument
+    by Div(x, sqrt 2) or Mul(x, 1 / sqrt 2); the products in `order`."""
+    inits = {"one": np.asarray(1.0, f32), "half": np.asarray(0.5, f32)}
+    if scale_first:
+        inits["k"] = np.asarray(np.sqrt(0.5), f32)
+        nodes = [helper.make_node("Mul", ["x", "k"], ["d"])]
+    else:
+        inits["k"] = np.asarray(np.sqrt(2.0), f32)
+        nodes = [helper.make_node("Div", ["x", "k"], ["d"])]
+    nodes += [helper.make_node("Erf", ["d"], ["e"]), helper.make_node("Add", ["e", "one"], ["p"])]
+    if order == "x_add_half":
+        nodes += [helper.make_node("Mul", ["x", "p"], ["m"]), helper.make_node("Mul", ["m", "half"], ["y"])]
+    elif order == "half_x_add":
+        nodes += [helper.make_node("Mul", ["x", "half"], ["h"]), helper.make_node("Mul", ["h", "p"], ["y"])]
+    else:
+        nodes += [helper.make_node("Mul", ["p", "half"], ["m"]), helper.make_node("Mul", ["x", "m"], ["y"])]
+    model = build(nodes, [value_info("x", f32, [3, 67])], [value_info("y", f32, None)], inits, opset=opset)
+    return model, {"x": 3 * randn(3, 67)}
+
+
+@pytest.mark.parametrize("scale_first", [False, True])
+@pytest.mark.parametrize("order", ["x_add_half", "half_x_add", "x_add_times_half"])
+def test_erf_gelu_pattern_becomes_one_gelu(scale_first, order):
+    model, feeds = gelu_model(scale_first, order)
+    _, after = check_pass(model, feeds, passes.fuse_gelu)
+    assert ops(after) == Counter({"Gelu": 1})
+    # Exported back at the model's opset (17 < 20): expanded to the Erf form again.
+    exported = pyfw.onnx.export_model(after)
+    assert "Erf" in {n.op_type for n in exported.graph.node}
+    assert_match(ort_run(exported, feeds), ort_run(model, feeds))
+
+
+def test_gelu_pattern_with_other_readers_is_kept():
+    model, feeds = gelu_model(False, "x_add_half")
+    model.graph.output.append(value_info("e", f32, None))  # the Erf output must stay visible
+    _, after = check_pass(model, feeds, passes.fuse_gelu)
+    assert ops(after)["Erf"] == 1 and "Gelu" not in ops(after)
+
+
+def test_gelu_with_other_constant_is_kept():
+    model, feeds = gelu_model(False, "x_add_half")
+    model.graph.initializer[1].CopyFrom(onnx.numpy_helper.from_array(np.asarray(0.25, f32), "half"))
+    _, after = check_pass(model, feeds, passes.fuse_gelu)
+    assert "Gelu" not in ops(after)

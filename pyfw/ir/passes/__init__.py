@@ -6,16 +6,16 @@ Level 0 keeps the graph as it is; level 1 simplifies it (shape and constant
 folding, Identity and dead-node removal, common subexpressions); level 2
 (the default) also fuses (MatMul + Add into Gemm, BatchNormalization and
 per-channel Mul/Add into Conv/Gemm weights, activations into the Conv/Gemm
-epilogue)."""
+epilogue, the erf GELU pattern into one Gelu)."""
 from __future__ import annotations
 
 from ..graph import Graph
 from .cleanup import eliminate_common_subexpressions, remove_dead_nodes, remove_identities
 from .fold import fold_constants, fold_shapes
-from .fuse import fold_batchnorm, fold_scale_shift, fuse_activations, fuse_matmul_add
+from .fuse import fold_batchnorm, fold_scale_shift, fuse_activations, fuse_gelu, fuse_matmul_add
 
 SIMPLIFY = (fold_shapes, fold_constants, remove_identities, eliminate_common_subexpressions, remove_dead_nodes)
-FUSE = (fuse_matmul_add, fold_batchnorm, fold_scale_shift, fuse_activations)  # Gemm first: BatchNormalization may follow it
+FUSE = (fuse_matmul_add, fold_batchnorm, fold_scale_shift, fuse_activations, fuse_gelu)  # Gemm first: BatchNormalization may follow it
 MAX_ROUNDS = 4  # folding can expose more folding (a Shape after a Reshape...)
 
 
@@ -44,4 +44,5 @@ def optimize(graph: Graph, level: int = 2) -> Graph:
 
 
 __all__ = ["optimize", "fold_shapes", "fold_constants", "remove_identities", "remove_dead_nodes",
-           "eliminate_common_subexpressions", "fold_batchnorm", "fold_scale_shift", "fuse_matmul_add", "fuse_activations"]
+           "eliminate_common_subexpressions", "fold_batchnorm", "fold_scale_shift", "fuse_matmul_add", "fuse_activations",
+           "fuse_gelu"]

@@ -1,8 +1,8 @@
 """Fusion passes: BatchNormalization folded into the Conv or Gemm before it,
-MatMul + Add as one Gemm, and an activation after Conv or Gemm applied in
+MatMul + Add as one Gemm, an activation after Conv or Gemm applied in
 that node's epilogue (attributes `activation`, `activation_alpha`,
 `activation_beta`, read by libpfw's conv.c and gemm.c; the ONNX exporter
-splits them out again)."""
+splits them out again), and the spelled-out erf GELU as one Gelu node."""
 from __future__ import annotations
 
 import numpy as np
@@ -209,4 +209,77 @@ def fuse_activations(graph: Graph) -> Graph:
             continue
         prev.attrs.update(activation=act.op_type, activation_alpha=params[0], activation_beta=params[1])
         _takes_over(g, prev, act)
+    return drop_unreferenced(g)
+
+
+def _scalar_is(g: Graph, name: str, value: float) -> bool:
+    """Whether `name` is a one-element float constant equal to `value` to
+    float32 precision (exporters write sqrt(2) and 1/sqrt(2) rounded)."""
+    v = constant(g, name)
+    if v is None or v.size != 1 or v.dtype not in (np.float32, np.float64):
+        return False
+    return abs(float(v.reshape(-1)[0]) - value) <= 1e-6 * abs(value)
+
+
+def _other(node: Node, name: str) -> str:
+    return node.inputs[1] if node.inputs[0] == name else node.inputs[0]
+
+
+def _binary(node: Node | None, op: str) -> bool:
+    return node is not None and node.op_type == op and not node.domain and len(node.inputs) == 2
+
+
+def _gelu_tail(g: Graph, x: str, add: Node, consumers, producers) -> list[Node] | None:
+    """The nodes after `add` (= 1 + erf(x / sqrt 2)) that make 0.5 x add, in
+    the three orders exporters write: (x add) 0.5, (x 0.5) add, x (add 0.5);
+    the last one writes the result. None when the pattern does not match."""
+    m = single_consumer(g, add.outputs[0], consumers)
+    if not _binary(m, "Mul"):
+        return None
+    other = _other(m, add.outputs[0])
+    if other == x:  # (x * add) * 0.5
+        last = single_consumer(g, m.outputs[0], consumers)
+        ok = _binary(last, "Mul") and _scalar_is(g, _other(last, m.outputs[0]), 0.5)
+        return [m, last] if ok else None
+    if _scalar_is(g, other, 0.5):  # x * (add * 0.5)
+        last = single_consumer(g, m.outputs[0], consumers)
+        return [m, last] if _binary(last, "Mul") and _other(last, m.outputs[0]) == x else None
+    h = producers.get(other)  # (x * 0.5) * add
+    if _binary(h, "Mul") and x in h.inputs and _scalar_is(g, _other(h, x), 0.5) and \
+            single_consumer(g, h.outputs[0], consumers) is m:
+        return [h, m]
+    return None
+
+
+def fuse_gelu(graph: Graph) -> Graph:
+    """The erf GELU as exporters spell it, x * 0.5 * (1 + Erf(x / sqrt 2))
+    (or Erf(x * (1 / sqrt 2)), and the products in any order), becomes one
+    Gelu node (ONNX 20; the exporter expands it again for older opsets)."""
+    g = graph.copy()
+    infer_shapes(g)
+    producers, consumers = g.producers(), g.consumers()
+    for erf in [n for n in g.nodes if n.op_type == "Erf" and not n.domain]:
+        d = producers.get(erf.inputs[0])
+        if _binary(d, "Div") and _scalar_is(g, d.inputs[1], float(np.sqrt(2))):
+            x = d.inputs[0]
+        elif _binary(d, "Mul") and _scalar_is(g, d.inputs[1], float(np.sqrt(0.5))):
+            x = d.inputs[0]
+        elif _binary(d, "Mul") and _scalar_is(g, d.inputs[0], float(np.sqrt(0.5))):
+            x = d.inputs[1]
+        else:
+            continue
+        t = g.tensors.get(x)
+        add = single_consumer(g, erf.outputs[0], consumers)
+        if t is None or t.dtype not in ("float32", "float64") or single_consumer(g, d.outputs[0], consumers) is not erf \
+                or not _binary(add, "Add") or not _scalar_is(g, _other(add, erf.outputs[0]), 1.0):
+            continue
+        tail = _gelu_tail(g, x, add, consumers, producers)
+        if tail is None:
+            continue
+        gone = [d, erf, add, *tail]
+        gelu = Node("Gelu", [x], [tail[-1].outputs[0]], {}, erf.name, "", 20)
+        g.nodes[g.nodes.index(tail[-1])] = gelu
+        for n in gone[:-1]:
+            g.nodes.remove(n)
+            g.tensors.pop(n.outputs[0], None)
     return drop_unreferenced(g)

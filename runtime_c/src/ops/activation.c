@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../kernels/vecmath.h"
 #include "ops_common.h"
 
 /* The reduced dimension has n elements at stride `inner`, repeated `outer`
@@ -70,6 +71,19 @@ enum { SM_SOFT, SM_LOG, SM_HARD };
     }                                                                           \
   } while (0)
 
+typedef struct softmax_task {
+  const pfw_vec_kernels* k;
+  const float* x;
+  float* y;
+  int64_t n;
+  bool log_softmax;
+} softmax_task;
+
+static void softmax_rows(void* ctx, int64_t begin, int64_t end) {
+  const softmax_task* t = ctx;
+  for (int64_t r = begin; r < end; r++) t->k->softmax(t->x + r * t->n, t->y + r * t->n, t->n, t->log_softmax);
+}
+
 static pfw_status softmax_family_run(pfw_node* node, int mode) {
   const void* x = node->in[0]->data;
   void* y = node->out[0]->data;
@@ -77,6 +91,14 @@ static pfw_status softmax_family_run(pfw_node* node, int mode) {
   softmax_geometry(node, &outer, &n, &inner);
   if (n == 0) return PFW_OK;
   bool f32 = node->in[0]->dtype == PFW_FLOAT32;
+  const pfw_vec_kernels* k = pfw_vec_kernels_for(node->isa);
+  /* Contiguous float32 rows above the scalar ISA: vector rows, rows split
+   * over the pool (each row is computed the same whichever thread runs it). */
+  if (k && f32 && inner == 1 && mode != SM_HARD) {
+    softmax_task t = {k, x, y, n, mode == SM_LOG};
+    pfw_parallel_for(node->pool, outer, softmax_rows, &t);
+    return PFW_OK;
+  }
   for (int64_t o = 0; o < outer; o++) {
     for (int64_t j = 0; j < inner; j++) {
       int64_t base = o * n * inner + j;
@@ -151,8 +173,9 @@ const pfw_op pfw_op_Celu = {PFW_OP_Celu, Celu_prepare, pfw_map_run, PFW_OPF_INPL
 
 static pfw_status Gelu_prepare(pfw_node* node) {
   const char* approx = pfw_attr_string(node, "approximate", "none");
-  if (strcmp(approx, "none") == 0) return pfw_map_prepare(node, f_gelu, NULL, 0);
-  if (strcmp(approx, "tanh") == 0) return pfw_map_prepare(node, f_gelu_tanh, NULL, 0);
+  const pfw_vec_kernels* k = pfw_vec_kernels_for(node->isa);
+  if (strcmp(approx, "none") == 0) return pfw_map_prepare_vec(node, f_gelu, NULL, 0, k ? k->gelu : NULL);
+  if (strcmp(approx, "tanh") == 0) return pfw_map_prepare_vec(node, f_gelu_tanh, NULL, 0, k ? k->gelu_tanh : NULL);
   return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'approximate' is '%s'; expected 'none' or 'tanh'", approx);
 }
 const pfw_op pfw_op_Gelu = {PFW_OP_Gelu, Gelu_prepare, pfw_map_run, PFW_OPF_INPLACE};

@@ -247,9 +247,9 @@ static pfw_status prelu_run(pfw_node* node) {
 }
 
 /* ---- variadic Max, Min, Sum, Mean ----------------------------------------------------
- * The output is first a broadcast copy of input 0, then folded with each
- * further input in order (as ONNX Runtime does), reading the output at its
- * own shape. */
+ * The output is first input 0 op input 1 (or a broadcast copy of a single
+ * input), then folded with each further input in order (as ONNX Runtime
+ * does), reading the output at its own shape. */
 
 #define VMAX(x, y) ((x) > (y) || (x) != (x) ? (x) : (y)) /* NaN in either propagates */
 #define VMIN(x, y) ((x) < (y) || (x) != (x) ? (x) : (y))
@@ -266,8 +266,7 @@ MINMAX_LOOPS(int16_t, i16)
 MINMAX_LOOPS(uint16_t, u16)
 MINMAX_LOOPS(uint32_t, u32)
 MINMAX_LOOPS(uint64_t, u64)
-/* Sum and Mean are float-only in ONNX. */
-PFW_ROW_LOOP(sum_f32, float, float, x + y)
+/* Sum and Mean are float-only in ONNX; float32 takes pfw_binary_f32_run. */
 PFW_ROW_LOOP(sum_f64, double, double, x + y)
 
 enum { FOLD_MAX, FOLD_MIN, FOLD_SUM };
@@ -294,9 +293,22 @@ static pfw_status variadic_prepare(pfw_node* node) {
   return pfw_bcast_prepare(node, node->n_in, t);
 }
 
+/* One fold step o = a op b; float32 Sum goes through the vector Add rows.
+ * Every row is element-wise, so it may be split over the pool. */
+static void fold(pfw_node* node, const pfw_tensor* a, const pfw_tensor* b, pfw_bcast_row row) {
+  const pfw_tensor* pair[2] = {a, b};
+  if (!row) {
+    pfw_binary_f32_run(node, pair, 0 /* Add */);
+    return;
+  }
+  pfw_bcast it;
+  pfw_bcast_init(&it, 2, pair, node->out[0]);
+  pfw_bcast_for_pool(&it, pair, node->out[0], row, NULL, node->pool);
+}
+
 static pfw_status variadic_run(pfw_node* node, int op) {
   static const pfw_bcast_row table[PFW_NUMERIC_TYPES][3] = {
-      {max_f32, min_f32, sum_f32}, {max_f64, min_f64, sum_f64}, {max_i32, min_i32, NULL},
+      {max_f32, min_f32, NULL},    {max_f64, min_f64, sum_f64}, {max_i32, min_i32, NULL},
       {max_i64, min_i64, NULL},    {max_i8, min_i8, NULL},      {max_u8, min_u8, NULL},
       {max_i16, min_i16, NULL},    {max_u16, min_u16, NULL},    {max_u32, min_u32, NULL},
       {max_u64, min_u64, NULL},
@@ -305,13 +317,15 @@ static pfw_status variadic_run(pfw_node* node, int op) {
   int64_t n = pfw_numel(o);
   if (n == 0) return PFW_OK;
   pfw_dtype t = o->dtype;
-  size_t es = pfw_dtype_size(t);
-  const pfw_tensor* first[1] = {node->in[0]};
-  broadcast_run(node, first, 1, copy_row, &es);
-  for (int32_t i = 1; i < node->n_in; i++) {
-    const pfw_tensor* pair[2] = {o, node->in[i]};
-    broadcast_run(node, pair, 2, table[pfw_numeric_index(t)][op], NULL);
+  pfw_bcast_row row = table[pfw_numeric_index(t)][op];
+  if (node->n_in == 1) {
+    size_t es = pfw_dtype_size(t);
+    const pfw_tensor* first[1] = {node->in[0]};
+    broadcast_run(node, first, 1, copy_row, &es);
+  } else {
+    fold(node, node->in[0], node->in[1], row);
   }
+  for (int32_t i = 2; i < node->n_in; i++) fold(node, o, node->in[i], row);
   if (node->desc->op == PFW_OP_Mean && node->n_in > 1) {
     double k = (double)node->n_in;
     if (t == PFW_FLOAT32) {

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../kernels/vecmath.h"
 #include "ops_common.h"
 
 /* ---- binary --------------------------------------------------------------- */
@@ -67,25 +68,34 @@ void pfw_bcast_init(pfw_bcast* it, int32_t n_in, const pfw_tensor* const* in, co
   }
 }
 
-void pfw_bcast_for(const pfw_bcast* it, const pfw_tensor* const* in, pfw_tensor* o, pfw_bcast_row row,
-                   const void* ctx) {
+/* Calls row() over output elements [begin, end) in row-major order: the
+ * first and last rows may be partial. */
+static void bcast_range(const pfw_bcast* it, const pfw_tensor* const* in, pfw_tensor* o, pfw_bcast_row row,
+                        const void* ctx, int64_t begin, int64_t end) {
   int32_t r = it->rank, n = it->n_in;
-  int64_t inner = it->dims[r - 1], outer = 1;
-  for (int32_t k = 0; k < r - 1; k++) outer *= it->dims[k];
+  int64_t inner = it->dims[r - 1];
   int64_t idx[PFW_MAX_RANK] = {0};
   int64_t off[PFW_BCAST_MAX_IN] = {0}; /* element offsets of the current row */
   int64_t stride[PFW_BCAST_MAX_IN];
   size_t es[PFW_BCAST_MAX_IN];
   const char* p[PFW_BCAST_MAX_IN];
+  int64_t rest = begin / inner, col = begin % inner;
+  for (int32_t k = r - 2; k >= 0; k--) {
+    idx[k] = rest % it->dims[k];
+    rest /= it->dims[k];
+    for (int32_t j = 0; j < n; j++) off[j] += idx[k] * it->s[j][k];
+  }
   for (int32_t j = 0; j < n; j++) {
     stride[j] = it->s[j][r - 1];
     es[j] = pfw_dtype_size(in[j]->dtype);
   }
   size_t eo = pfw_dtype_size(o->dtype);
   char* po = o->data;
-  for (int64_t rw = 0; rw < outer; rw++) {
-    for (int32_t j = 0; j < n; j++) p[j] = (const char*)in[j]->data + (size_t)off[j] * es[j];
-    row(ctx, p, stride, po + (size_t)(rw * inner) * eo, inner);
+  for (int64_t at = begin; at < end; col = 0) {
+    int64_t len = inner - col < end - at ? inner - col : end - at;
+    for (int32_t j = 0; j < n; j++) p[j] = (const char*)in[j]->data + (size_t)(off[j] + col * stride[j]) * es[j];
+    row(ctx, p, stride, po + (size_t)at * eo, len);
+    at += len;
     /* Odometer over the outer dims, updating offsets incrementally. */
     for (int32_t k = r - 2; k >= 0; k--) {
       for (int32_t j = 0; j < n; j++) off[j] += it->s[j][k];
@@ -94,6 +104,42 @@ void pfw_bcast_for(const pfw_bcast* it, const pfw_tensor* const* in, pfw_tensor*
       idx[k] = 0;
     }
   }
+}
+
+static int64_t bcast_total(const pfw_bcast* it) {
+  int64_t t = 1;
+  for (int32_t k = 0; k < it->rank; k++) t *= it->dims[k];
+  return t;
+}
+
+void pfw_bcast_for(const pfw_bcast* it, const pfw_tensor* const* in, pfw_tensor* o, pfw_bcast_row row,
+                   const void* ctx) {
+  bcast_range(it, in, o, row, ctx, 0, bcast_total(it));
+}
+
+typedef struct bcast_task {
+  const pfw_bcast* it;
+  const pfw_tensor* const* in;
+  pfw_tensor* o;
+  pfw_bcast_row row;
+  const void* ctx;
+  int64_t total;
+} bcast_task;
+
+/* Tasks are blocks of BCAST_BLOCK elements: big enough that a split costs
+ * nothing, small enough to spread a 1 MB tensor. */
+#define BCAST_BLOCK 16384
+
+static void bcast_blocks(void* ctx, int64_t b, int64_t e) {
+  const bcast_task* t = ctx;
+  int64_t end = e * BCAST_BLOCK < t->total ? e * BCAST_BLOCK : t->total;
+  bcast_range(t->it, t->in, t->o, t->row, t->ctx, b * BCAST_BLOCK, end);
+}
+
+void pfw_bcast_for_pool(const pfw_bcast* it, const pfw_tensor* const* in, pfw_tensor* o, pfw_bcast_row row,
+                        const void* ctx, pfw_threadpool* pool) {
+  bcast_task t = {it, in, o, row, ctx, bcast_total(it)};
+  pfw_parallel_for(pool, (t.total + BCAST_BLOCK - 1) / BCAST_BLOCK, bcast_blocks, &t);
 }
 
 pfw_status pfw_bcast_prepare(pfw_node* node, int32_t n_in, pfw_dtype out_dtype) {
@@ -168,6 +214,30 @@ static void bin_row(const void* ctx, const char* const* in, const int64_t* s, ch
   (*(const bin_fn*)ctx)(in[0], s[0], in[1], s[1], out, n);
 }
 
+typedef struct vec_bin {
+  const pfw_vec_kernels* k;
+  int op; /* PFW_VEC_ADD.. in the order of OP_ADD.. */
+  bin_fn scalar;
+} vec_bin;
+
+/* The innermost strides are 0 or 1 (pfw_bcast_init), the forms the vector
+ * row takes; anything else would go to the scalar loop. */
+static void vec_bin_row(const void* ctx, const char* const* in, const int64_t* s, char* out, int64_t n) {
+  const vec_bin* v = ctx;
+  if ((s[0] == 0 || s[0] == 1) && (s[1] == 0 || s[1] == 1))
+    v->k->binary(v->op, (const float*)in[0], s[0], (const float*)in[1], s[1], (float*)out, n);
+  else
+    v->scalar(in[0], s[0], in[1], s[1], out, n);
+}
+
+void pfw_binary_f32_run(const pfw_node* node, const pfw_tensor* const* in, int op) {
+  vec_bin v = {pfw_vec_kernels_for(node->isa), op, pick(op, PFW_FLOAT32)};
+  pfw_bcast it;
+  pfw_bcast_init(&it, 2, in, node->out[0]);
+  if (v.k) pfw_bcast_for_pool(&it, in, node->out[0], vec_bin_row, &v, node->pool);
+  else pfw_bcast_for(&it, in, node->out[0], bin_row, &v.scalar);
+}
+
 /* An integer tensor holds a zero iff some element's bytes are all zero. */
 bool pfw_has_zero(const pfw_tensor* t) {
   int64_t n = pfw_numel(t);
@@ -190,6 +260,10 @@ static pfw_status binary_run(pfw_node* node, int op) {
   if (pfw_numel(o) == 0) return PFW_OK;
   if (op == OP_DIV && is_integer(a->dtype) && pfw_has_zero(b))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "integer division by zero (input 1 holds a 0)");
+  if (a->dtype == PFW_FLOAT32) {
+    pfw_binary_f32_run(node, PFW_CONST_INPUTS(node), op);
+    return PFW_OK;
+  }
   const bin_fn fn = pick(op, a->dtype);
   pfw_bcast it;
   pfw_bcast_init(&it, 2, PFW_CONST_INPUTS(node), o);
@@ -257,9 +331,20 @@ static double sigmoid_d(double x) {
 
 /* Written so that NaN propagates (the comparison is false), as in ONNX Runtime. */
 #define RELU(x) ((x) < 0 ? 0 : (x))
-UNARY_RUN(relu_run, RELU, RELU)
-UNARY_RUN(sigmoid_run, sigmoid_f, sigmoid_d)
-UNARY_RUN(tanh_run, tanhf, tanh)
+UNARY_RUN(relu_scalar_run, RELU, RELU)
+UNARY_RUN(sigmoid_scalar_run, sigmoid_f, sigmoid_d)
+UNARY_RUN(tanh_scalar_run, tanhf, tanh)
+
+/* float32 above the scalar ISA: the vector forms, split over the pool. */
+#define VEC_UNARY_RUN(name, vec, scalar)                                              \
+  static pfw_status name(pfw_node* node) {                                           \
+    const pfw_vec_kernels* k = pfw_vec_kernels_for(node->isa);                       \
+    if (k && node->in[0]->dtype == PFW_FLOAT32) return pfw_vec_map_run(node, k->vec); \
+    return scalar(node);                                                             \
+  }
+VEC_UNARY_RUN(relu_run, relu, relu_scalar_run)
+VEC_UNARY_RUN(sigmoid_run, sigmoid, sigmoid_scalar_run)
+VEC_UNARY_RUN(tanh_run, tanh, tanh_scalar_run)
 
 const pfw_op pfw_op_Relu = {PFW_OP_Relu, pfw_float_unary_prepare, relu_run, PFW_OPF_INPLACE};
 const pfw_op pfw_op_Sigmoid = {PFW_OP_Sigmoid, pfw_float_unary_prepare, sigmoid_run, PFW_OPF_INPLACE};

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../kernels/sgemm.h"
+#include "../kernels/vecmath.h"
 #include "ops_common.h"
 
 #define TILE 256 /* output columns accumulated at once on the stack */
@@ -49,6 +50,7 @@ pfw_status pfw_activation_init(const pfw_node* node, pfw_activation* act) {
                {"HardSwish", PFW_ACT_HARDSWISH, 0, 0}};
   act->kind = PFW_ACT_NONE;
   act->alpha = act->beta = 0;
+  act->vec = pfw_vec_kernels_for(node->isa);
   const char* name = pfw_attr_string(node, "activation", NULL);
   if (!name) return PFW_OK;
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
@@ -87,6 +89,10 @@ void pfw_activation_row(const pfw_activation* act, float* y, int64_t n) {
       break;
     }
     case PFW_ACT_SIGMOID:
+      if (act->vec) {
+        act->vec->sigmoid(y, y, n);
+        break;
+      }
       for (int64_t i = 0; i < n; i++) {
         float x = y[i];
         float e = expf(x >= 0 ? -x : x); /* exp of a non-positive argument only */
@@ -94,7 +100,8 @@ void pfw_activation_row(const pfw_activation* act, float* y, int64_t n) {
       }
       break;
     case PFW_ACT_TANH:
-      for (int64_t i = 0; i < n; i++) y[i] = tanhf(y[i]);
+      if (act->vec) act->vec->tanh(y, y, n);
+      else for (int64_t i = 0; i < n; i++) y[i] = tanhf(y[i]);
       break;
     case PFW_ACT_HARDSIGMOID:
       for (int64_t i = 0; i < n; i++) y[i] = (float)fmax(0.0, fmin(1.0, a * y[i] + b));

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/vecmath.h"
 #include "ops_common.h"
 
 static pfw_status bn_prepare(pfw_node* node) {
@@ -169,6 +170,37 @@ static pfw_status ln_prepare(pfw_node* node) {
   return s;
 }
 
+typedef struct ln_task {
+  const pfw_vec_kernels* k;
+  const float *x, *scale, *bias;
+  float *y, *mean, *inv; /* mean/inv NULL when not wanted */
+  int64_t n;
+  float eps;
+} ln_task;
+
+static void ln_rows(void* ctx, int64_t begin, int64_t end) {
+  const ln_task* t = ctx;
+  for (int64_t r = begin; r < end; r++)
+    t->k->layernorm(t->x + r * t->n, t->y + r * t->n, t->n, t->scale, t->bias, t->eps, t->mean ? t->mean + r : NULL,
+                    t->inv ? t->inv + r : NULL);
+}
+
+/* float32 with per-element Scale (and B) above the scalar ISA: vector rows,
+ * rows split over the pool. False when the scalar loop must run. */
+static bool ln_vec_run(pfw_node* node, int64_t n, int64_t outer, double eps) {
+  const pfw_vec_kernels* k = pfw_vec_kernels_for(node->isa);
+  const pfw_tensor* x = node->in[0];
+  const pfw_tensor* b = node->n_in > 2 ? node->in[2] : NULL;
+  if (!k || x->dtype != PFW_FLOAT32 || n == 0 || pfw_numel(node->in[1]) != n || (b && pfw_numel(b) != n))
+    return false;
+  pfw_tensor* mo = node->n_out > 1 ? node->out[1] : NULL;
+  pfw_tensor* io = node->n_out > 2 ? node->out[2] : NULL;
+  ln_task t = {k,        x->data,  node->in[1]->data, b ? b->data : NULL, node->out[0]->data, mo ? mo->data : NULL,
+               io ? io->data : NULL, n, (float)eps};
+  pfw_parallel_for(node->pool, outer, ln_rows, &t);
+  return true;
+}
+
 static pfw_status ln_run(pfw_node* node) {
   const pfw_tensor* x = node->in[0];
   bool f32 = x->dtype == PFW_FLOAT32;
@@ -178,6 +210,7 @@ static pfw_status ln_run(pfw_node* node) {
   const pfw_tensor* b = node->n_in > 2 ? node->in[2] : NULL;
   affine a = {node->in[1]->data, b ? b->data : NULL, 0, 1, pfw_numel(node->in[1])};
   double eps = pfw_attr_float(node, "epsilon", 1e-5f);
+  if (ln_vec_run(node, n, outer, eps)) return PFW_OK;
   pfw_tensor* mo = node->n_out > 1 ? node->out[1] : NULL;
   pfw_tensor* io = node->n_out > 2 ? node->out[2] : NULL;
   for (int64_t o = 0; o < outer; o++) {

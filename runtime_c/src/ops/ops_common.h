@@ -75,8 +75,12 @@ enum {
 typedef struct pfw_activation {
   int kind; /* 0 = none */
   float alpha, beta;
+  /* Sigmoid and Tanh take the node ISA's vector forms, so the epilogue
+   * matches the standalone op bit for bit; NULL: the scalar loops. */
+  const struct pfw_vec_kernels* vec;
 } pfw_activation;
-/* Reads the attributes; an unknown activation name is an error naming it. */
+/* Reads the attributes and the node's kernels; an unknown activation name
+ * is an error naming it. */
 pfw_status pfw_activation_init(const pfw_node* node, pfw_activation* act);
 /* y[i] = act(y[i]) for i in [0, n). */
 void pfw_activation_row(const pfw_activation* act, float* y, int64_t n);
@@ -112,6 +116,12 @@ pfw_status pfw_need_float(const pfw_node* node, int32_t i);
 typedef double (*pfw_map_fn)(double x, const double* p);
 pfw_status pfw_map_prepare(pfw_node* node, pfw_map_fn fn, const double* p, int32_t np);
 pfw_status pfw_map_run(pfw_node* node);
+/* pfw_map_prepare with a float32 vector form `vec` (kernels/vecmath.h; NULL
+ * for none) that pfw_map_run uses instead of fn for float32 inputs. */
+typedef void (*pfw_vec_row_fn)(const float* x, float* y, int64_t n);
+pfw_status pfw_map_prepare_vec(pfw_node* node, pfw_map_fn fn, const double* p, int32_t np, pfw_vec_row_fn vec);
+/* Runs vec over the float32 input 0 into output 0, split over the pool. */
+pfw_status pfw_vec_map_run(pfw_node* node, pfw_vec_row_fn vec);
 
 /* Broadcasting iteration (elementwise.c) over up to PFW_BCAST_MAX_IN inputs:
  * the output's dims, collapsed where every input steps alike, with each
@@ -127,6 +137,14 @@ typedef void (*pfw_bcast_row)(const void* ctx, const char* const* in, const int6
 void pfw_bcast_init(pfw_bcast* it, int32_t n_in, const pfw_tensor* const* in, const pfw_tensor* out);
 void pfw_bcast_for(const pfw_bcast* it, const pfw_tensor* const* in, pfw_tensor* out, pfw_bcast_row row,
                    const void* ctx);
+/* pfw_bcast_for split over `pool` in contiguous runs of output elements
+ * (rows may be cut): only for rows whose every element is independent. */
+void pfw_bcast_for_pool(const pfw_bcast* it, const pfw_tensor* const* in, pfw_tensor* out, pfw_bcast_row row,
+                        const void* ctx, pfw_threadpool* pool);
+/* Output 0 = in[0] op in[1] for float32 inputs broadcast to it, op 0..3 =
+ * Add, Sub, Mul, Div (elementwise.c): vector rows over the pool above the
+ * scalar ISA, bit-identical to the scalar loop. */
+void pfw_binary_f32_run(const pfw_node* node, const pfw_tensor* const* in, int op);
 /* Sets output 0 to the broadcast shape of inputs 0..n_in-1 with out_dtype. */
 pfw_status pfw_bcast_prepare(pfw_node* node, int32_t n_in, pfw_dtype out_dtype);
 /* The node's inputs as the read-only array the helpers take (C has no

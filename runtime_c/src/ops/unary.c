@@ -9,19 +9,26 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "../kernels/vecmath.h"
 #include "ops_common.h"
 
 typedef struct map_state {
   pfw_map_fn fn;
   double p[PFW_MAP_MAX_PARAMS];
+  pfw_vec_row_fn vec; /* float32 vector form, or NULL */
 } map_state;
 
 pfw_status pfw_map_prepare(pfw_node* node, pfw_map_fn fn, const double* p, int32_t np) {
+  return pfw_map_prepare_vec(node, fn, p, np, NULL);
+}
+
+pfw_status pfw_map_prepare_vec(pfw_node* node, pfw_map_fn fn, const double* p, int32_t np, pfw_vec_row_fn vec) {
   pfw_status st = pfw_float_unary_prepare(node);
   if (st != PFW_OK) return st;
   map_state* s = calloc(1, sizeof *s);
   if (!s) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "map state");
   s->fn = fn;
+  s->vec = node->in[0]->dtype == PFW_FLOAT32 ? vec : NULL;
   for (int32_t i = 0; i < np && i < PFW_MAP_MAX_PARAMS; i++) s->p[i] = p[i];
   node->state = s;
   return PFW_OK;
@@ -32,10 +39,16 @@ typedef struct map_task {
   const void* x;
   void* y;
   bool f32;
+  pfw_vec_row_fn vec; /* float32 vector form, or NULL */
+  int64_t n;          /* elements, for vec_blocks */
 } map_task;
 
 static void map_chunk(void* ctx, int64_t begin, int64_t end) {
   const map_task* t = ctx;
+  if (t->vec) { /* t->s may be NULL then (pfw_vec_map_run) */
+    t->vec((const float*)t->x + begin, (float*)t->y + begin, end - begin);
+    return;
+  }
   pfw_map_fn fn = t->s->fn;
   const double* p = t->s->p;
   if (t->f32) {
@@ -51,10 +64,33 @@ static void map_chunk(void* ctx, int64_t begin, int64_t end) {
 
 /* Each element is independent, so splitting over threads cannot change it. */
 pfw_status pfw_map_run(pfw_node* node) {
-  map_task t = {node->state, node->in[0]->data, node->out[0]->data, node->in[0]->dtype == PFW_FLOAT32};
+  const map_state* s = node->state;
+  if (s->vec) return pfw_vec_map_run(node, s->vec);
+  map_task t = {s, node->in[0]->data, node->out[0]->data, node->in[0]->dtype == PFW_FLOAT32, NULL, 0};
   pfw_parallel_for(node->pool, pfw_numel(node->in[0]), map_chunk, &t);
   return PFW_OK;
 }
+
+/* Vector maps go in blocks of VEC_BLOCK elements: a tensor smaller than two
+ * blocks runs on the calling thread, where waking the pool would cost more
+ * than it saves. */
+#define VEC_BLOCK 16384
+
+static void vec_blocks(void* ctx, int64_t b, int64_t e) {
+  const map_task* t = ctx;
+  int64_t end = e * VEC_BLOCK < t->n ? e * VEC_BLOCK : t->n;
+  map_chunk(ctx, b * VEC_BLOCK, end);
+}
+
+pfw_status pfw_vec_map_run(pfw_node* node, pfw_vec_row_fn vec) {
+  int64_t n = pfw_numel(node->in[0]);
+  map_task t = {NULL, node->in[0]->data, node->out[0]->data, true, vec, n};
+  pfw_parallel_for(node->pool, (n + VEC_BLOCK - 1) / VEC_BLOCK, vec_blocks, &t);
+  return PFW_OK;
+}
+
+/* The float32 vector form of a map for this node's ISA (NULL: scalar). */
+#define VEC_FN(node, f) (pfw_vec_kernels_for((node)->isa) ? pfw_vec_kernels_for((node)->isa)->f : NULL)
 
 /* ---- float functions ------------------------------------------------------- */
 
@@ -87,8 +123,14 @@ static double f_erf(double x, const double* p) { (void)p; return erf(x); }
 #define FLOAT_MAP_OP(Name, fn)                                                                          \
   static pfw_status Name##_prepare(pfw_node* node) { return pfw_map_prepare(node, fn, NULL, 0); }     \
   const pfw_op pfw_op_##Name = {PFW_OP_##Name, Name##_prepare, pfw_map_run, PFW_OPF_INPLACE};
+/* The same with a float32 vector form from the node's kernel table. */
+#define FLOAT_VEC_MAP_OP(Name, fn, vec)                                                                 \
+  static pfw_status Name##_prepare(pfw_node* node) {                                                  \
+    return pfw_map_prepare_vec(node, fn, NULL, 0, VEC_FN(node, vec));                                 \
+  }                                                                                                   \
+  const pfw_op pfw_op_##Name = {PFW_OP_##Name, Name##_prepare, pfw_map_run, PFW_OPF_INPLACE};
 
-FLOAT_MAP_OP(Exp, f_exp)
+FLOAT_VEC_MAP_OP(Exp, f_exp, exp)
 FLOAT_MAP_OP(Log, f_log)
 FLOAT_MAP_OP(Sqrt, f_sqrt)
 FLOAT_MAP_OP(Reciprocal, f_reciprocal)
@@ -106,7 +148,7 @@ FLOAT_MAP_OP(Cosh, f_cosh)
 FLOAT_MAP_OP(Asinh, f_asinh)
 FLOAT_MAP_OP(Acosh, f_acosh)
 FLOAT_MAP_OP(Atanh, f_atanh)
-FLOAT_MAP_OP(Erf, f_erf)
+FLOAT_VEC_MAP_OP(Erf, f_erf, erf)
 
 /* ---- Abs, Neg, Sign: also int32 / int64 -------------------------------------- */
 
