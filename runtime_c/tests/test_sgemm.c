@@ -35,12 +35,12 @@ typedef struct strided {
 } strided;
 
 static void pack_strided(const void* p, int64_t batch, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int32_t nr,
-                         float* dst) {
+                         int64_t panel_stride, float* dst) {
   const strided* s = p;
   for (int64_t q = 0; q < nc; q += nr)
     for (int64_t k = 0; k < kc; k++)
       for (int32_t j = 0; j < nr; j++)
-        dst[q * kc + k * nr + j] =
+        dst[q / nr * panel_stride + k * nr + j] =
             q + j < nc ? s->b[batch * s->batch_stride + (k0 + k) * s->rs + (j0 + q + j) * s->cs] : 0.0f;
 }
 

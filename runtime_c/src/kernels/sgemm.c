@@ -25,6 +25,10 @@
 #define NB 256      /* task columns when A needs no packing: B block in L2 */
 #define WIDE 2048   /* task columns when A must be packed */
 #define TALL 2048   /* task rows when B must be packed */
+/* Packed B panels in scratch are this many floats (one cache line) more than
+ * their size apart. Packing writes one row into each panel in turn; panels
+ * a power-of-two size apart would all land in the same L1 set. */
+#define SKEW 16
 
 const pfw_sgemm_kernel* pfw_sgemm_kernel_for(pfw_isa isa) {
   switch (isa) {
@@ -82,7 +86,7 @@ static size_t slot_floats(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g) {
   int64_t kc = min64(g->K, kstep(g->K));
   size_t f = 0;
   if (!g->a_packed) f += (size_t)(min64(b.mb, round_up(MC, k->mr)) * kc);
-  if (!g->b_packed) f += (size_t)(kc * b.nb);
+  if (!g->b_packed) f += (size_t)((kc * k->nr + SKEW) * (b.nb / k->nr));
   return round_up((int64_t)f, PFW_ALIGN / sizeof(float));
 }
 
@@ -99,12 +103,13 @@ size_t pfw_sgemm_packed_b_floats(const pfw_sgemm_kernel* k, int64_t K, int64_t N
 }
 
 /* Panels of rows [i0, i0+rows) (rows of the panel direction: A's rows or
- * B's columns), depth [k0, k0+kc), element (r, k) at src[r * rs + k * ks]. */
+ * B's columns), depth [k0, k0+kc), element (r, k) at src[r * rs + k * ks];
+ * panel p at dst + p * stride. */
 static void pack_panels(const float* src, int64_t rs, int64_t ks, int64_t i0, int64_t rows, int64_t k0, int64_t kc,
-                        int32_t w, float* dst) {
+                        int32_t w, int64_t stride, float* dst) {
   for (int64_t p = 0; p < rows; p += w) {
     int64_t live = min64(w, rows - p);
-    float* d = dst + p * kc;
+    float* d = dst + p / w * stride;
     const float* s = src + (i0 + p) * rs + k0 * ks;
     if (rs == 1) { /* the panel's rows are contiguous: copy runs of `live` */
       for (int64_t k = 0; k < kc; k++) {
@@ -126,14 +131,14 @@ void pfw_sgemm_pack_a(const pfw_sgemm_kernel* k, const float* a, int64_t rs, int
                       float* dst) {
   int64_t Mp = round_up(M, k->mr);
   for (int64_t k0 = 0, ks = kstep(K); k0 < K; k0 += ks)
-    pack_panels(a, rs, cs, 0, M, k0, min64(ks, K - k0), k->mr, dst + Mp * k0);
+    pack_panels(a, rs, cs, 0, M, k0, min64(ks, K - k0), k->mr, k->mr * min64(ks, K - k0), dst + Mp * k0);
 }
 
 void pfw_sgemm_pack_b(const pfw_sgemm_kernel* k, const float* b, int64_t rs, int64_t cs, int64_t K, int64_t N,
                       float* dst) {
   int64_t Np = round_up(N, k->nr);
   for (int64_t k0 = 0, ks = kstep(K); k0 < K; k0 += ks)
-    pack_panels(b, cs, rs, 0, N, k0, min64(ks, K - k0), k->nr, dst + Np * k0);
+    pack_panels(b, cs, rs, 0, N, k0, min64(ks, K - k0), k->nr, k->nr * min64(ks, K - k0), dst + Np * k0);
 }
 
 static float* align_floats(const void* p) {
@@ -201,13 +206,16 @@ static void run_task(const sgemm_ctx* x, int64_t t, float* ws) {
   for (int64_t k0 = 0, ks = kstep(g->K); k0 < g->K; k0 += ks) {
     int64_t kc = min64(ks, g->K - k0);
     const float* bp;
+    int64_t bps = kc * k->nr; /* floats from one B panel to the next */
     if (g->b_packed) {
       bp = g->b_packed + boff + Np * k0 + j0 * kc;
     } else if (g->pack_b) {
-      g->pack_b(g->pack_ctx, batch, k0, kc, j0, j1 - j0, k->nr, wb);
+      bps += SKEW;
+      g->pack_b(g->pack_ctx, batch, k0, kc, j0, j1 - j0, k->nr, bps, wb);
       bp = wb;
     } else {
-      pack_panels(g->b + boff, g->b_cs, g->b_rs, j0, j1 - j0, k0, kc, k->nr, wb);
+      bps += SKEW;
+      pack_panels(g->b + boff, g->b_cs, g->b_rs, j0, j1 - j0, k0, kc, k->nr, bps, wb);
       bp = wb;
     }
     bool last = k0 + kc >= g->K;
@@ -217,7 +225,7 @@ static void run_task(const sgemm_ctx* x, int64_t t, float* ws) {
       if (g->a_packed) {
         ap = g->a_packed + aoff + Mp * k0 + c0 * kc;
       } else {
-        pack_panels(g->a + aoff, g->a_rs, g->a_cs, c0, c1 - c0, k0, kc, k->mr, wa);
+        pack_panels(g->a + aoff, g->a_rs, g->a_cs, c0, c1 - c0, k0, kc, k->mr, k->mr * kc, wa);
         ap = wa;
       }
       for (int64_t j = j0; j < j1; j += k->nr) {
@@ -227,7 +235,7 @@ static void run_task(const sgemm_ctx* x, int64_t t, float* ws) {
           float* yt = y + i * g->ldy + j;
           pfw_sgemm_tail tail = x->tail;
           if (tail.bias) tail.bias += i;
-          k->micro(kc, ap + (i - c0) * kc, bp + (j - j0) * kc, yt, g->ldy, m, n, k0 > 0,
+          k->micro(kc, ap + (i - c0) * kc, bp + (j - j0) / k->nr * bps, yt, g->ldy, m, n, k0 > 0,
                    last && x->in_kernel ? &tail : NULL);
           if (!last) continue;
           if (!x->in_kernel) {

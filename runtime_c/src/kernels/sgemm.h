@@ -58,7 +58,7 @@ extern const pfw_sgemm_kernel pfw_sgemm_f32_neon;
  * data[off[b] + r * rs + c * cs], off NULL = 0), or, for B only, a pack
  * function that writes B's panels itself (implicit im2col for Conv). */
 typedef void (*pfw_sgemm_pack_fn)(const void* ctx, int64_t batch, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
-                                  int32_t nr, float* dst);
+                                  int32_t nr, int64_t panel_stride, float* dst);
 
 typedef struct pfw_sgemm_args {
   int64_t M, N, K, batch;
@@ -70,7 +70,7 @@ typedef struct pfw_sgemm_args {
   int64_t b_rs, b_cs;
   const int64_t* b_off;
   const float* b_packed;
-  pfw_sgemm_pack_fn pack_b; /* writes panels of rows [k0, k0+kc), columns [j0, j0+nc) */
+  pfw_sgemm_pack_fn pack_b; /* writes panels of rows [k0, k0+kc), columns [j0, j0+nc), panel_stride apart */
   const void* pack_ctx;
   float* y;
   int64_t ldy, y_batch;     /* Y[b] at y + b * y_batch */

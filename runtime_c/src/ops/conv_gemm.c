@@ -24,7 +24,7 @@ typedef struct col_pos {
 } col_pos;
 
 /* Writes into one row of a block of B panels (row stride nr inside a
- * panel, panels kc * nr apart), walking columns left to right. */
+ * panel, panels `panel` floats apart), walking columns left to right. */
 typedef struct panel_row {
   float* d;       /* the next column's slot */
   int32_t q, nr;  /* column within the current panel, panel width */
@@ -84,7 +84,7 @@ static void pack_row(const pfw_spatial* g, const float* xc, int64_t tz, int64_t 
 /* Panels of B rows [k0, k0 + kc), columns [j0, j0 + nc), one row at a time
  * across all its panels, so each row's channel, tap and runs are found once. */
 static void conv_pack_b(const void* p, int64_t batch, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int32_t nr,
-                        float* dst) {
+                        int64_t panel_stride, float* dst) {
   const conv_pack* c = p;
   const pfw_spatial* g = &c->g;
   const float* x = c->x + batch * c->x_batch;
@@ -94,7 +94,7 @@ static void conv_pack_b(const void* p, int64_t batch, int64_t k0, int64_t kc, in
   for (int64_t kk = 0; kk < kc; kk++) {
     int64_t k = k0 + kk, t = k % taps;
     const float* xc = x + k / taps * c->in_plane;
-    panel_row r = {dst + kk * nr, 0, nr, kc * nr};
+    panel_row r = {dst + kk * nr, 0, nr, panel_stride};
     if (c->pointwise) put(&r, xc + j0, 1, nc);
     else pack_row(g, xc, t / (kh * kw), t / kw % kh, t % kw, at, nc, &r);
     if (r.q) put(&r, NULL, 1, nr - r.q); /* the last panel's columns past N */
