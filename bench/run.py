@@ -2,7 +2,7 @@
 light zoo (random weights) and the PyTorch-style models of bench/models.py at
 each thread count; sgemm 1024^3 GFLOP/s against NumPy; resnet50 load and
 session-creation time; peak RSS added by resnet50 (each in a fresh process);
-the stripped size of libpfw.so. Each pyfw/anchor pair is timed alternately.
+the stripped size of libpfw.so. Each pyfw/anchor pair is timed in alternating blocks.
 
     python bench/run.py [--models a,b] [--threads 1,2] [--runs 3] [--min-time 2] [--quick]
 
@@ -63,15 +63,18 @@ def available_models() -> list[str]:
     return [z for z in ZOO if (LIGHT / f"light_{z}.onnx").exists()] + list(pt_models.MODELS)
 
 
-def paired_medians(fa, fb, runs: int, min_time: float) -> tuple[float, float, int]:
-    """Median ms of fa and of fb, timed alternately (a, b, a, b, ...) so that
-    load from elsewhere on the machine falls on both alike."""
+def paired_medians(fa, fb, runs: int, min_time: float, rounds: int = 3) -> tuple[float, float, int]:
+    """Median ms of fa and of fb, timed in alternating blocks (a-block,
+    b-block, ... `rounds` times), so that load from elsewhere on the machine
+    falls on both alike. Blocks, not single runs, and a pause between them:
+    thread pools (ONNX Runtime's, pyfw's) spin for a while after a run, and
+    one runtime's spinning threads must not take the cores from the other."""
     fa(), fb()  # warm-up: first-run costs (page faults, planning) are not latency
     ta, tb = [], []
-    start = time.perf_counter()
-    while len(ta) < runs or (time.perf_counter() - start < min_time and len(ta) < 1000):
-        ta += bm.timed(fa, 1)
-        tb += bm.timed(fb, 1)
+    for _ in range(rounds):
+        for f, times in ((fa, ta), (fb, tb)):
+            time.sleep(0.05)
+            times += bm.timed(f, max(1, -(-runs // rounds)), min_time / rounds)
     return statistics.median(ta), statistics.median(tb), len(ta)
 
 
