@@ -186,6 +186,15 @@ static void test_dwconv(void) {
                   .pads = {0, W % 3, 0, 1}, .bias = W % 2, .act = (int)(W % N_ACTS)};
     check_dwconv(&c, true);
   }
+  /* Planes too large for the zero-padded copy (ops/conv_depthwise.c):
+   * border columns computed in place. */
+  for (int64_t W = 1370; W <= 1433; W += 21)
+    for (int kk = 0; kk < 4; kk++, i++) {
+      win_case c = {.rank = 4, .N = 1, .C = 2, .H = 5 + kk, .W = W, .k = {kernels[kk][0], kernels[kk][1]},
+                    .s = {1, 1 + i % 2}, .d = {1, 1 + (i % 3 == 0)}, .pads = {1, kk % 3, 2, (kk + 1) % 3},
+                    .bias = i % 2 == 0, .act = (int)(i % N_ACTS)};
+      check_dwconv(&c, i % 2 == 0);
+    }
   for (int64_t s = 1; s <= 2; s++)
     for (int kk = 0; kk < 2; kk++) {
       win_case c = {.rank = 4, .N = 1, .C = 24, .H = 28, .W = 28, .k = {kernels[kk][0], kernels[kk][1]}, .s = {s, s},

@@ -52,6 +52,13 @@ typedef struct pfw_window_job {
   pfw_window_row_fn row;
   pfw_window_plane base;
   pfw_spatial g;
+  /* Conv on small planes: each plane is first copied into a zero-padded
+   * stack buffer of geometry `gp` (no padding, every tap inside), so the
+   * whole row is interior: on a 7x7 plane the scalar border columns would
+   * otherwise be most of the work. Chosen from the shapes alone, so every
+   * ISA and thread count takes the same path. */
+  bool padded;
+  pfw_spatial gp;
   const float *x, *w, *b;
   float* y;
   int64_t C;

@@ -6,6 +6,8 @@
  * planes, so results are the same at every thread count.
  *
  * Also home of pfw_window_kernels_for, the table pool.c uses too. */
+#include <string.h>
+
 #include "../kernels/window_f32.h"
 
 #if defined(__x86_64__)
@@ -34,14 +36,35 @@ bool pfw_conv_depthwise_applies(const pfw_node* node) {
   return pfw_attr_int(node, "group", 1) == C && W->dims[0] == C && W->dims[1] == 1;
 }
 
+#define PADDED_MAX 4096 /* floats of a padded plane on the stack (16 KB) */
+
+/* The input rows of plane x (geometry g) into buf (geometry gp), g->pb[1]
+ * rows down and g->pb[2] columns in. buf's other elements are the padding:
+ * zeroed once per task, never written here. */
+static void pad_plane(const pfw_spatial* g, const pfw_spatial* gp, const float* x, float* buf) {
+  int64_t Hp = gp->in[1], Wp = gp->in[2], W = g->in[2], left = g->pb[2];
+  int64_t n = W < Wp - left ? W : Wp - left; /* input columns that land in a padded row */
+  for (int64_t iy = 0; iy < g->in[1] && iy + g->pb[1] < Hp && n > 0; iy++)
+    memcpy(buf + (iy + g->pb[1]) * Wp + left, x + iy * W, (size_t)n * sizeof(float));
+}
+
 static void window_planes(void* p, int64_t begin, int64_t end) {
   const pfw_window_job* c = p;
   const pfw_spatial* g = &c->g;
   int64_t in_plane = g->in[1] * g->in[2], Ho = g->out[1], Wo = g->out[2];
   pfw_window_plane pl = c->base;
+  float buf[PADDED_MAX];
+  if (c->padded) {
+    pl.g = &c->gp, pl.xa = 0, pl.xb = Wo;
+    memset(buf, 0, (size_t)(c->gp.in[1] * c->gp.in[2]) * sizeof(float));
+  }
   for (int64_t plane = begin; plane < end; plane++) {
     int64_t ch = plane % c->C;
     pl.x = c->x + plane * in_plane;
+    if (c->padded) {
+      pad_plane(g, &c->gp, pl.x, buf);
+      pl.x = buf;
+    }
     if (c->w) {
       pl.w = c->w + ch * g->k[1] * g->k[2];
       pl.bias = c->b ? c->b[ch] : 0.0f;
@@ -60,6 +83,19 @@ void pfw_window_run(pfw_window_job* job, pfw_threadpool* pool, int64_t planes) {
   pfw_parallel_for(pool, planes, window_planes, job);
 }
 
+/* The padded geometry, when a row has border columns and the padded plane
+ * (the rows and columns the taps reach) fits on the stack. */
+static bool padded_geometry(const pfw_spatial* g, pfw_spatial* gp) {
+  *gp = *g;
+  for (int a = 1; a < 3; a++) {
+    gp->in[a] = (g->out[a] - 1) * g->s[a] + (g->k[a] - 1) * g->d[a] + 1;
+    gp->pb[a] = gp->pe[a] = 0;
+  }
+  int64_t xa, xb;
+  pfw_spatial_interior(g, 2, &xa, &xb);
+  return (xa > 0 || xb < g->out[2]) && gp->in[1] * gp->in[2] <= PADDED_MAX;
+}
+
 void pfw_conv_depthwise_run(pfw_node* node) {
   const pfw_tensor* X = node->in[0];
   const pfw_tensor* W = node->in[1];
@@ -75,5 +111,6 @@ void pfw_conv_depthwise_run(pfw_node* node) {
   c.b = node->n_in == 3 && node->in[2] ? node->in[2]->data : NULL;
   c.y = node->out[0]->data;
   c.C = X->dims[1];
+  c.padded = padded_geometry(&c.g, &c.gp);
   pfw_window_run(&c, node->pool, X->dims[0] * c.C);
 }
