@@ -38,26 +38,35 @@ static pfw_status bn_prepare(pfw_node* node) {
   return pfw_set_output(node->out[0], PFW_FLOAT32, X->rank, X->dims);
 }
 
+typedef struct bn_task {
+  const float *x, *scale, *bias, *mean, *var;
+  float* y;
+  double eps;
+  int64_t C, size;
+} bn_task;
+
+/* Planes [begin, end) of N*C, each folded to y = x * a + b; the fold is
+ * done in double. Planes are independent: any split gives the same bits. */
+static void bn_planes(void* p, int64_t begin, int64_t end) {
+  const bn_task* t = p;
+  for (int64_t plane = begin; plane < end; plane++) {
+    int64_t c = plane % t->C;
+    double a = t->scale[c] / sqrt((double)t->var[c] + t->eps);
+    double b = t->bias[c] - t->mean[c] * a;
+    const float* xp = t->x + plane * t->size;
+    float* yp = t->y + plane * t->size;
+    for (int64_t i = 0; i < t->size; i++) yp[i] = (float)(xp[i] * a + b);
+  }
+}
+
 static pfw_status bn_run(pfw_node* node) {
   const pfw_tensor* X = node->in[0];
-  const float* x = X->data;
-  const float* scale = node->in[1]->data;
-  const float* bias = node->in[2]->data;
-  const float* mean = node->in[3]->data;
-  const float* var = node->in[4]->data;
-  float* y = node->out[0]->data;
-  double eps = pfw_attr_float(node, "epsilon", 1e-5f);
-  int64_t N = X->dims[0], C = X->dims[1], size = 1;
-  for (int32_t k = 2; k < X->rank; k++) size *= X->dims[k];
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t c = 0; c < C; c++) {
-      /* Folded to y = x * a + b; the fold is done in double. */
-      double a = scale[c] / sqrt((double)var[c] + eps);
-      double b = bias[c] - mean[c] * a;
-      const float* xp = x + (n * C + c) * size;
-      float* yp = y + (n * C + c) * size;
-      for (int64_t i = 0; i < size; i++) yp[i] = (float)(xp[i] * a + b);
-    }
+  bn_task t = {X->data, node->in[1]->data, node->in[2]->data, node->in[3]->data, node->in[4]->data,
+               node->out[0]->data, pfw_attr_float(node, "epsilon", 1e-5f), X->dims[1], 1};
+  for (int32_t k = 2; k < X->rank; k++) t.size *= X->dims[k];
+  int64_t planes = X->dims[0] * t.C;
+  /* Small tensors stay on the calling thread: waking the pool costs more. */
+  pfw_parallel_for(planes * t.size >= 16384 ? node->pool : NULL, planes, bn_planes, &t);
   return PFW_OK;
 }
 
