@@ -70,11 +70,12 @@ static blocks plan_blocks(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, in
     b.nt = (N + b.nb - 1) / b.nb;
     b.tasks = g->batch * b.mt * b.nt;
     if (b.tasks >= 3 * (int64_t)threads || threads == 1) break;
-    /* Split the dimension whose packing the split does not repeat. */
-    bool cols = g->a_packed ? b.nb > 2 * k->nr : b.mb <= 2 * k->mr;
-    if (cols && b.nb > 2 * k->nr) b.nb = round_up(b.nb / 2, k->nr);
-    else if (b.mb > 2 * k->mr) b.mb = round_up(b.mb / 2, k->mr);
-    else if (b.nb > 2 * k->nr) b.nb = round_up(b.nb / 2, k->nr);
+    /* Halve columns first when A is prepacked (a column split repeats no
+     * packing), else rows; the other dimension once the first is down to
+     * two tiles. */
+    bool can_n = b.nb > 2 * k->nr, can_m = b.mb > 2 * k->mr;
+    if (can_n && (g->a_packed || !can_m)) b.nb = round_up(b.nb / 2, k->nr);
+    else if (can_m) b.mb = round_up(b.mb / 2, k->mr);
     else break;
   }
   return b;
@@ -205,19 +206,11 @@ static void run_task(const sgemm_ctx* x, int64_t t, float* ws) {
   }
   for (int64_t k0 = 0, ks = kstep(g->K); k0 < g->K; k0 += ks) {
     int64_t kc = min64(ks, g->K - k0);
-    const float* bp;
-    int64_t bps = kc * k->nr; /* floats from one B panel to the next */
-    if (g->b_packed) {
-      bp = g->b_packed + boff + Np * k0 + j0 * kc;
-    } else if (g->pack_b) {
-      bps += SKEW;
-      g->pack_b(g->pack_ctx, batch, k0, kc, j0, j1 - j0, k->nr, bps, wb);
-      bp = wb;
-    } else {
-      bps += SKEW;
-      pack_panels(g->b + boff, g->b_cs, g->b_rs, j0, j1 - j0, k0, kc, k->nr, bps, wb);
-      bp = wb;
-    }
+    const float* bp = wb;
+    int64_t bps = kc * k->nr + (g->b_packed ? 0 : SKEW); /* floats from one B panel to the next */
+    if (g->b_packed) bp = g->b_packed + boff + Np * k0 + j0 * kc;
+    else if (g->pack_b) g->pack_b(g->pack_ctx, batch, k0, kc, j0, j1 - j0, k->nr, bps, wb);
+    else pack_panels(g->b + boff, g->b_cs, g->b_rs, j0, j1 - j0, k0, kc, k->nr, bps, wb);
     bool last = k0 + kc >= g->K;
     for (int64_t c0 = i0; c0 < i1; c0 += mc) {
       int64_t c1 = min64(i1, c0 + mc);

@@ -41,9 +41,7 @@ pfw_status pfw_conv_check_kernel_bias(const pfw_node* node, const pfw_tensor* W,
  * convs (one channel per group) have nothing to share across channels and
  * keep the direct loop. The scalar level is the reference. */
 static bool uses_gemm(const pfw_node* node) {
-  int64_t group = pfw_attr_int(node, "group", 1);
-  bool depthwise = group > 1 && node->in[1]->dims[1] == 1 && node->in[1]->dims[0] == group;
-  return pfw_sgemm_kernel_for(node->isa) && !depthwise;
+  return pfw_sgemm_kernel_for(node->isa) && !pfw_conv_is_depthwise(node);
 }
 
 static pfw_status conv_prepare(pfw_node* node) {

@@ -27,13 +27,16 @@ const pfw_window_kernels* pfw_window_kernels_for(pfw_isa isa) {
   }
 }
 
-bool pfw_conv_depthwise_applies(const pfw_node* node) {
-  if (!pfw_window_kernels_for(node->isa) || node->n_in < 2) return false;
-  const pfw_tensor* X = node->in[0];
+bool pfw_conv_is_depthwise(const pfw_node* node) {
+  int64_t group = pfw_attr_int(node, "group", 1);
   const pfw_tensor* W = node->in[1];
-  if (X->dtype != PFW_FLOAT32 || (X->rank != 3 && X->rank != 4)) return false;
-  int64_t C = X->dims[1];
-  return pfw_attr_int(node, "group", 1) == C && W->dims[0] == C && W->dims[1] == 1;
+  return group > 1 && node->in[0]->dims[1] == group && W->dims[0] == group && W->dims[1] == 1;
+}
+
+bool pfw_conv_depthwise_applies(const pfw_node* node) {
+  const pfw_tensor* X = node->in[0];
+  return pfw_window_kernels_for(node->isa) && X->dtype == PFW_FLOAT32 && (X->rank == 3 || X->rank == 4) &&
+         pfw_conv_is_depthwise(node);
 }
 
 #define PADDED_MAX 4096 /* floats of a padded plane on the stack (16 KB) */

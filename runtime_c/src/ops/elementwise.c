@@ -126,20 +126,18 @@ typedef struct bcast_task {
   int64_t total;
 } bcast_task;
 
-/* Tasks are blocks of BCAST_BLOCK elements: big enough that a split costs
- * nothing, small enough to spread a 1 MB tensor. */
-#define BCAST_BLOCK 16384
+/* Tasks are blocks of PFW_PARALLEL_BLOCK elements. */
 
 static void bcast_blocks(void* ctx, int64_t b, int64_t e) {
   const bcast_task* t = ctx;
-  int64_t end = e * BCAST_BLOCK < t->total ? e * BCAST_BLOCK : t->total;
-  bcast_range(t->it, t->in, t->o, t->row, t->ctx, b * BCAST_BLOCK, end);
+  int64_t end = e * PFW_PARALLEL_BLOCK < t->total ? e * PFW_PARALLEL_BLOCK : t->total;
+  bcast_range(t->it, t->in, t->o, t->row, t->ctx, b * PFW_PARALLEL_BLOCK, end);
 }
 
 void pfw_bcast_for_pool(const pfw_bcast* it, const pfw_tensor* const* in, pfw_tensor* o, pfw_bcast_row row,
                         const void* ctx, pfw_threadpool* pool) {
   bcast_task t = {it, in, o, row, ctx, bcast_total(it)};
-  pfw_parallel_for(pool, (t.total + BCAST_BLOCK - 1) / BCAST_BLOCK, bcast_blocks, &t);
+  pfw_parallel_for(pool, (t.total + PFW_PARALLEL_BLOCK - 1) / PFW_PARALLEL_BLOCK, bcast_blocks, &t);
 }
 
 pfw_status pfw_bcast_prepare(pfw_node* node, int32_t n_in, pfw_dtype out_dtype) {

@@ -116,30 +116,21 @@ void pfw_activation_row(const pfw_activation* act, float* y, int64_t n) {
 
 /* ---- Gemm ------------------------------------------------------------------ */
 
-typedef struct gemm_ctx {
-  const float *a, *b, *c;
-  float* y;
-  int64_t M, N, K;
-  int64_t a_row, a_k;  /* strides of A' */
-  int64_t b_k, b_col;  /* strides of B' */
-  int64_t c_row, c_col; /* strides of C broadcast to [M, N] (0 along broadcast dims) */
-  double alpha, beta;
-  pfw_activation act;
-} gemm_ctx;
-
+/* The reference loop, over the same arguments the packed kernels take
+ * (gemm_args): row i of Y from row i of A' and all of B'. */
 static void gemm_rows(void* p, int64_t begin, int64_t end) {
-  const gemm_ctx* g = p;
+  const pfw_sgemm_args* g = p;
   double acc[TILE];
   for (int64_t i = begin; i < end; i++) {
     for (int64_t j0 = 0; j0 < g->N; j0 += TILE) {
       int64_t n = g->N - j0 < TILE ? g->N - j0 : TILE;
       /* An empty operand (K = 0) may have a NULL data pointer: no offsets then. */
-      if (g->K) row_product(g->a + i * g->a_row, g->a_k, g->b + j0 * g->b_col, g->b_k, g->b_col, g->K, n, acc);
+      if (g->K) row_product(g->a + i * g->a_rs, g->a_cs, g->b + j0 * g->b_cs, g->b_rs, g->b_cs, g->K, n, acc);
       else row_product(NULL, 0, NULL, 0, 1, 0, n, acc);
-      float* y = g->y + i * g->N + j0;
+      float* y = g->y + i * g->ldy + j0;
       for (int64_t j = 0; j < n; j++) {
-        double v = g->alpha * acc[j];
-        if (g->c) v += g->beta * g->c[i * g->c_row + (j0 + j) * g->c_col];
+        double v = (double)g->alpha * acc[j];
+        if (g->c) v += (double)g->beta * g->c[i * g->c_rs + (j0 + j) * g->c_cs];
         y[j] = (float)v;
       }
       pfw_activation_row(&g->act, y, n);
@@ -147,8 +138,9 @@ static void gemm_rows(void* p, int64_t begin, int64_t end) {
   }
 }
 
-/* The packed-kernel form of this Gemm. Data pointers of inputs that are
- * not known yet (at prepare) are NULL; only shapes matter then. */
+/* This Gemm as sgemm arguments, for the packed kernels and the reference
+ * loop alike. Data pointers of inputs that are not known yet (at prepare)
+ * are NULL; only shapes matter then. */
 static void gemm_args(const pfw_node* node, pfw_sgemm_args* g) {
   const pfw_tensor* A = node->in[0];
   const pfw_tensor* B = node->in[1];
@@ -180,22 +172,28 @@ static void gemm_args(const pfw_node* node, pfw_sgemm_args* g) {
   pfw_activation_init(node, &g->act); /* checked at prepare */
 }
 
-/* With a SIMD kernel: packs a constant B once (weights) and sizes the
- * per-thread packing scratch. */
+/* Gemm and MatMul with a SIMD kernel: a constant B (weights, one for every
+ * batch) is packed once into node->state, and g then refers to it. */
+static pfw_status prepack_b(pfw_node* node, const pfw_sgemm_kernel* k, pfw_sgemm_args* g) {
+  if (!node->in[1]->is_const || g->batch != 1 || g->K <= 0 || g->N <= 0) return PFW_OK;
+  float* packed = pfw_sgemm_alloc_state(pfw_sgemm_packed_b_floats(k, g->K, g->N), &node->state);
+  if (!packed) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory packing input 1 (B)");
+  pfw_sgemm_pack_b(k, g->b, g->b_rs, g->b_cs, g->K, g->N, packed);
+  pfw_release_packed_input(node, node->in[1]);
+  g->b_packed = packed;
+  return PFW_OK;
+}
+
+/* With a SIMD kernel: packs a constant B and sizes the per-thread packing
+ * scratch. */
 static pfw_status gemm_prepack(pfw_node* node) {
   const pfw_sgemm_kernel* k = pfw_sgemm_kernel_for(node->isa);
   if (!k) return PFW_OK;
   pfw_sgemm_args g;
   gemm_args(node, &g);
-  if (node->in[1]->is_const && g.K > 0 && g.N > 0) {
-    float* packed = pfw_sgemm_alloc_state(pfw_sgemm_packed_b_floats(k, g.K, g.N), &node->state);
-    if (!packed) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory packing input 1 (B)");
-    pfw_sgemm_pack_b(k, g.b, g.b_rs, g.b_cs, g.K, g.N, packed);
-    pfw_release_packed_input(node, node->in[1]);
-    g.b_packed = packed;
-  }
-  node->scratch_size = pfw_sgemm_scratch_size(k, &g, node->num_threads);
-  return PFW_OK;
+  pfw_status st = prepack_b(node, k, &g);
+  if (st == PFW_OK) node->scratch_size = pfw_sgemm_scratch_size(k, &g, node->num_threads);
+  return st;
 }
 
 static pfw_status gemm_prepare(pfw_node* node) {
@@ -246,43 +244,11 @@ static pfw_status gemm_prepare(pfw_node* node) {
 }
 
 static pfw_status gemm_run(pfw_node* node) {
+  pfw_sgemm_args a;
+  gemm_args(node, &a);
   const pfw_sgemm_kernel* k = pfw_sgemm_kernel_for(node->isa);
-  if (k) {
-    pfw_sgemm_args a;
-    gemm_args(node, &a);
-    pfw_sgemm(k, &a, node->scratch, node->pool, node->num_threads);
-    return PFW_OK;
-  }
-  const pfw_tensor* A = node->in[0];
-  const pfw_tensor* B = node->in[1];
-  const pfw_tensor* C = node->n_in == 3 ? node->in[2] : NULL;
-  pfw_tensor* Y = node->out[0];
-  bool ta = pfw_attr_int(node, "transA", 0) != 0, tb = pfw_attr_int(node, "transB", 0) != 0;
-  gemm_ctx g;
-  g.a = A->data;
-  g.b = B->data;
-  g.y = Y->data;
-  g.M = Y->dims[0];
-  g.N = Y->dims[1];
-  g.K = ta ? A->dims[0] : A->dims[1];
-  g.a_row = ta ? 1 : A->dims[1];
-  g.a_k = ta ? A->dims[1] : 1;
-  g.b_k = tb ? 1 : B->dims[1];
-  g.b_col = tb ? B->dims[1] : 1;
-  g.alpha = pfw_attr_float(node, "alpha", 1.0f);
-  g.beta = pfw_attr_float(node, "beta", 1.0f);
-  pfw_activation_init(node, &g.act); /* checked at prepare */
-  g.c = NULL;
-  g.c_row = g.c_col = 0;
-  if (C && g.beta != 0) {
-    g.c = C->data;
-    int64_t rows = C->rank == 2 ? C->dims[0] : 1;
-    int64_t cols = C->rank >= 1 ? C->dims[C->rank - 1] : 1;
-    g.c_col = cols == 1 ? 0 : 1;
-    g.c_row = rows == 1 ? 0 : cols;
-  }
-  if (g.M == 0 || g.N == 0) return PFW_OK;
-  pfw_parallel_for(node->pool, g.M, gemm_rows, &g);
+  if (k) pfw_sgemm(k, &a, node->scratch, node->pool, node->num_threads);
+  else if (a.M > 0 && a.N > 0) pfw_parallel_for(node->pool, a.M, gemm_rows, &a);
   return PFW_OK;
 }
 
@@ -371,15 +337,10 @@ static pfw_status matmul_prepack(pfw_node* node, const mm_shape* s) {
   if (!k) return PFW_OK;
   pfw_sgemm_args g;
   matmul_args(node, s, &g);
-  if (node->in[1]->is_const && g.batch == 1 && g.K > 0 && g.N > 0) {
-    float* packed = pfw_sgemm_alloc_state(pfw_sgemm_packed_b_floats(k, g.K, g.N), &node->state);
-    if (!packed) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory packing input 1 (B)");
-    pfw_sgemm_pack_b(k, g.b, g.b_rs, g.b_cs, g.K, g.N, packed);
-    pfw_release_packed_input(node, node->in[1]);
-    g.b_packed = packed;
-  }
-  node->scratch_size = matmul_offsets_bytes(&g) + pfw_sgemm_scratch_size(k, &g, node->num_threads);
-  return PFW_OK;
+  pfw_status st = prepack_b(node, k, &g);
+  if (st == PFW_OK)
+    node->scratch_size = matmul_offsets_bytes(&g) + pfw_sgemm_scratch_size(k, &g, node->num_threads);
+  return st;
 }
 
 /* Offsets (in floats) of batch b's A and B, broadcast dims contributing 0. */

@@ -66,7 +66,7 @@ static pfw_status bn_run(pfw_node* node) {
   for (int32_t k = 2; k < X->rank; k++) t.size *= X->dims[k];
   int64_t planes = X->dims[0] * t.C;
   /* Small tensors stay on the calling thread: waking the pool costs more. */
-  pfw_parallel_for(planes * t.size >= 16384 ? node->pool : NULL, planes, bn_planes, &t);
+  pfw_parallel_for(planes * t.size >= PFW_PARALLEL_BLOCK ? node->pool : NULL, planes, bn_planes, &t);
   return PFW_OK;
 }
 

@@ -137,6 +137,11 @@ typedef void (*pfw_bcast_row)(const void* ctx, const char* const* in, const int6
 void pfw_bcast_init(pfw_bcast* it, int32_t n_in, const pfw_tensor* const* in, const pfw_tensor* out);
 void pfw_bcast_for(const pfw_bcast* it, const pfw_tensor* const* in, pfw_tensor* out, pfw_bcast_row row,
                    const void* ctx);
+/* Elements per task when a memory-bound op splits over the pool: big enough
+ * that a split costs nothing, small enough to spread a 1 MB tensor; a tensor
+ * smaller than two blocks stays on the calling thread, where waking the
+ * pool would cost more than it saves. */
+#define PFW_PARALLEL_BLOCK 16384
 /* pfw_bcast_for split over `pool` in contiguous runs of output elements
  * (rows may be cut): only for rows whose every element is independent. */
 void pfw_bcast_for_pool(const pfw_bcast* it, const pfw_tensor* const* in, pfw_tensor* out, pfw_bcast_row row,
@@ -223,6 +228,8 @@ extern const pfw_op pfw_op_LRN;
  * SIMD kernels of node->isa; applies() is false where no kernel exists (the
  * scalar level keeps Conv's double-accumulating reference loop). */
 bool pfw_conv_depthwise_applies(const pfw_node* node);
+/* group == C == M > 1 with one input channel per group (any rank, ISA). */
+bool pfw_conv_is_depthwise(const pfw_node* node);
 void pfw_conv_depthwise_run(pfw_node* node);
 pfw_status pfw_conv_check_kernel_bias(const pfw_node* node, const pfw_tensor* W, int32_t n, int64_t M);
 pfw_status pfw_check_element_indices(const pfw_node* node, const pfw_tensor* x, const pfw_tensor* ix, int32_t* axis);

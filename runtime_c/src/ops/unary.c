@@ -71,21 +71,18 @@ pfw_status pfw_map_run(pfw_node* node) {
   return PFW_OK;
 }
 
-/* Vector maps go in blocks of VEC_BLOCK elements: a tensor smaller than two
- * blocks runs on the calling thread, where waking the pool would cost more
- * than it saves. */
-#define VEC_BLOCK 16384
+/* Vector maps go in blocks of PFW_PARALLEL_BLOCK elements. */
 
 static void vec_blocks(void* ctx, int64_t b, int64_t e) {
   const map_task* t = ctx;
-  int64_t end = e * VEC_BLOCK < t->n ? e * VEC_BLOCK : t->n;
-  map_chunk(ctx, b * VEC_BLOCK, end);
+  int64_t end = e * PFW_PARALLEL_BLOCK < t->n ? e * PFW_PARALLEL_BLOCK : t->n;
+  map_chunk(ctx, b * PFW_PARALLEL_BLOCK, end);
 }
 
 pfw_status pfw_vec_map_run(pfw_node* node, pfw_vec_row_fn vec) {
   int64_t n = pfw_numel(node->in[0]);
   map_task t = {NULL, node->in[0]->data, node->out[0]->data, true, vec, n};
-  pfw_parallel_for(node->pool, (n + VEC_BLOCK - 1) / VEC_BLOCK, vec_blocks, &t);
+  pfw_parallel_for(node->pool, (n + PFW_PARALLEL_BLOCK - 1) / PFW_PARALLEL_BLOCK, vec_blocks, &t);
   return PFW_OK;
 }
 
