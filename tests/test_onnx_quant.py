@@ -76,6 +76,11 @@ CONV_CASES = [
     (np.uint8, np.int8, (1, 16, 15), (20, 16, 5), dict(strides=[3], pads=[2, 2]), False, True),
     (np.int8, np.int8, (1, 2, 4, 5, 6), (3, 2, 2, 3, 3), dict(pads=[0, 1, 1, 1, 1, 0]), False, True),
     (np.uint8, np.int8, (1, 40, 14, 14), (33, 40, 3, 3), dict(auto_pad="SAME_UPPER"), True, True),
+    # depthwise (its own kernel): strides with phased rows, dilation, rows past 16 outputs
+    (np.uint8, np.int8, (1, 16, 13, 37), (16, 1, 3, 3), dict(group=16, strides=[2, 2], pads=[1, 1, 1, 1]), True, True),
+    (np.int8, np.int8, (2, 12, 20, 61), (12, 1, 5, 5), dict(group=12, strides=[2, 3], pads=[2, 1, 2, 3],
+                                                              dilations=[1, 2]), True, True),
+    (np.uint8, np.int8, (1, 8, 9, 70), (8, 1, 3, 3), dict(group=8, pads=[0, 1, 2, 1]), True, False),
 ]
 
 

@@ -2,6 +2,7 @@
  * portable micro-kernel. */
 #include "qgemm.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -153,3 +154,37 @@ static void micro_generic(int64_t kp, const int16_t* a, const int16_t* b, int32_
 }
 
 const pfw_qgemm_kernel pfw_qgemm_s16_generic = {"qgemm_s16_generic_4x8", GMR, GNR, micro_generic};
+
+/* ---- requantisation ------------------------------------------------------------ */
+
+static void requant_row(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo, int32_t hi,
+                        void* y, bool is_signed) {
+  for (int64_t j = 0; j < n; j++) {
+    double v = rint((double)(c[j] + bias) * m) + zero;
+    int32_t o = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+    if (is_signed) ((int8_t*)y)[j] = (int8_t)o;
+    else ((uint8_t*)y)[j] = (uint8_t)o;
+  }
+}
+
+pfw_requant_row_fn pfw_requant_row_for(pfw_isa isa) {
+#if defined(__x86_64__)
+  if (isa == PFW_ISA_AVX2 || isa == PFW_ISA_AVX512) return pfw_requant_row_avx2;
+#endif
+  (void)isa;
+  return requant_row;
+}
+
+static void qdw_row(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n) {
+  for (int64_t j = 0; j < n; j++) out[j] = 0;
+  for (int32_t t = 0; t < taps; t++)
+    for (int64_t j = 0; j < n; j++) out[j] += w[t] * src[t][j];
+}
+
+pfw_qdw_row_fn pfw_qdw_row_for(pfw_isa isa) {
+#if defined(__x86_64__)
+  if (isa == PFW_ISA_AVX2 || isa == PFW_ISA_AVX512) return pfw_qdw_row_avx2;
+#endif
+  (void)isa;
+  return qdw_row;
+}

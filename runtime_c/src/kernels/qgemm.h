@@ -76,6 +76,23 @@ size_t pfw_qgemm_scratch_size(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g
 void pfw_qgemm(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g, void* scratch, pfw_threadpool* pool,
                int32_t threads);
 
+/* Requantisation of one output row: y[j] = clamp(rint((c[j] + bias) * m)
+ * + zero, lo, hi) stored as uint8, or int8 when is_signed, for j < n. The
+ * caller guarantees |c[j] + bias| < 2^29: then the double product (a
+ * 24-bit float multiplier times a 29-bit integer) is exact and rint rounds
+ * it half to even exactly, so every ISA gives the same bytes. */
+typedef void (*pfw_requant_row_fn)(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo,
+                                   int32_t hi, void* y, bool is_signed);
+pfw_requant_row_fn pfw_requant_row_for(pfw_isa isa);
+void pfw_requant_row_avx2(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo, int32_t hi,
+                          void* y, bool is_signed);
+
+/* out[j] = sum over taps t of w[t] * src[t][j], for j < n (a depthwise
+ * convolution's output row; exact int32). */
+typedef void (*pfw_qdw_row_fn)(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n);
+pfw_qdw_row_fn pfw_qdw_row_for(pfw_isa isa);
+void pfw_qdw_row_avx2(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n);
+
 /* The portable micro-kernel (4 x 8), used where no SIMD one exists; the
  * AVX2 one is in kernels/avx2/qgemm_s16_avx2.c. */
 extern const pfw_qgemm_kernel pfw_qgemm_s16_generic;

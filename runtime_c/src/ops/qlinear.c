@@ -11,17 +11,13 @@
  * for MatMul (output columns are rows). The scalar level is the reference:
  * direct loops. Both hand the same int32 accumulators to the same store
  * function, so every ISA and thread count gives the same integers. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../kernels/qgemm.h"
-#include "quant.h"
+#include "qlinear.h"
 
-/* Input positions of one op's operands; -1 = the op has none. */
-typedef struct qsig {
-  int32_t x, xs, xz, w, ws, wz, ys, yz, b;
-  bool conv;
-} qsig;
 
 static const qsig SIG_MATMUL_INTEGER = {0, -1, 2, 1, -1, 3, -1, -1, -1, false};
 static const qsig SIG_QLINEAR_MATMUL = {0, 1, 2, 3, 4, 5, 6, 7, -1, false};
@@ -32,17 +28,6 @@ static const pfw_tensor* opt_in(const pfw_node* node, int32_t i) {
   return i >= 0 && i < node->n_in ? node->in[i] : NULL;
 }
 
-/* The product as rows (weights: output channels or columns) x columns
- * (activations: spatial positions or rows of x) per batch, from the shapes. */
-typedef struct qgeom {
-  const qsig* sig;
-  int64_t rows, cols, K, batch; /* batch = images x groups (Conv) or matmul batches */
-  int64_t groups, images;       /* Conv */
-  int64_t C, Cg, out_plane;     /* Conv: input channels, per group; output positions */
-  int64_t out_rows;             /* all output channels (Conv) or N (MatMul) */
-  bool w_shared;                /* one weight matrix for every batch (MatMul) */
-  pfw_spatial g;
-} qgeom;
 
 /* Conv: the shape checks of Conv itself. MatMul: x [..., M, K] times w
  * [K, N] or w [..., K, N] with x's batch dims (or x 2-D). */
@@ -130,18 +115,10 @@ static void pack_weights(const pfw_node* node, const qgeom* q, const pfw_qgemm_k
 
 /* ---- the output stage ------------------------------------------------------- */
 
-typedef struct qstore {
-  const qgeom* q;
-  void* y;
-  pfw_dtype ydt;
-  const int32_t* bias;      /* QLinearConv's B, or NULL */
-  const pfw_requant* mult;  /* per output row (channel / column); NULL: int32 out */
-  int32_t yz, lo, hi;
-} qstore;
 
 /* Writes rows [i0, i0+m) x columns [j0, j0+n) of batch b: Conv output
  * (image, group) planes, or MatMul's y[b][col][row]. */
-static void store_tile(const void* ctx, int64_t b, int64_t i0, int32_t m, int64_t j0, int32_t n, const int32_t* c,
+void pfw_qstore_tile(const void* ctx, int64_t b, int64_t i0, int32_t m, int64_t j0, int32_t n, const int32_t* c,
                        int64_t ldc) {
   const qstore* s = ctx;
   const qgeom* q = s->q;
@@ -164,6 +141,10 @@ static void store_tile(const void* ctx, int64_t b, int64_t i0, int32_t m, int64_
       continue;
     }
     uint32_t bias = s->bias ? (uint32_t)s->bias[ch] : 0;
+    if (s->row) {
+      s->row(cr, n, (int32_t)bias, s->dmult[ch], s->yz, s->lo, s->hi, (int8_t*)s->y + base, s->ydt == PFW_INT8);
+      continue;
+    }
     pfw_requant mu = s->mult[ch];
     for (int32_t j = 0; j < n; j++) {
       int64_t v = pfw_requant_apply((int32_t)((uint32_t)cr[j] + bias), mu) + s->yz;
@@ -176,45 +157,60 @@ static void store_tile(const void* ctx, int64_t b, int64_t i0, int32_t m, int64_
 
 /* ---- activations as the GEMM's B operand ------------------------------------- */
 
-typedef struct qinput {
-  const qgeom* q;
-  const void* x;
-  bool is_signed;
-  int32_t xz;           /* Conv: per tensor */
-  const int32_t* xzs;   /* MatMul: per row of x (1 or cols values) */
-  int64_t xz_step;
-} qinput;
+
+/* A run of a panel's columns that lie in one output row: columns
+ * [c0, c0 + len) read input columns ix0 + c * stride of row (iz0, iy0)
+ * before the taps' offsets. */
+typedef struct qrun {
+  int32_t c0, len;
+  int64_t iz0, iy0, ix0;
+} qrun;
 
 /* Conv's implicit im2col: column j (output position) of batch b, row k =
- * (channel, taps) of the group, as x - x_zero, 0 in the padding. */
+ * (channel, taps) of the group, as x - x_zero, 0 in the padding. Written
+ * panel by panel in order; within a panel, each run of columns in one
+ * output row takes a tap's values with one bounds computation. */
 static void pack_im2col(const void* ctx, int64_t b, int64_t j0, int64_t nc, int32_t nr, int16_t* dst) {
   const qinput* in = ctx;
   const qgeom* q = in->q;
   const pfw_spatial* g = &q->g;
   int64_t img = b % q->images, grp = b / q->images;
-  int64_t in_plane = g->in[0] * g->in[1] * g->in[2], kp = (q->K + 1) / 2;
-  int64_t ksz = g->k[0] * g->k[1] * g->k[2];
-  int64_t x0 = (img * q->C + grp * q->Cg) * in_plane;
-  int64_t pos[3][256]; /* chunks are at most 256 columns (qgemm.c) */
-  for (int64_t j = 0; j < nc; j++) {
-    int64_t o = j0 + j, ox = o % g->out[2], oy = o / g->out[2] % g->out[1], oz = o / g->out[2] / g->out[1];
-    pos[0][j] = oz * g->s[0] - g->pb[0];
-    pos[1][j] = oy * g->s[1] - g->pb[1];
-    pos[2][j] = ox * g->s[2] - g->pb[2];
-  }
-  int64_t panels = (nc + nr - 1) / nr;
-  memset(dst, 0, (size_t)(panels * kp * nr * 2) * sizeof(int16_t));
-  for (int64_t k = 0; k < q->K; k++) {
-    int64_t ci = k / ksz, t = k % ksz;
-    int64_t tz = t / (g->k[1] * g->k[2]) * g->d[0], ty = t / g->k[2] % g->k[1] * g->d[1], tx = t % g->k[2] * g->d[2];
-    int64_t xc = x0 + ci * in_plane;
-    int16_t* d = dst + (k / 2) * nr * 2 + (k & 1);
-    for (int64_t j = 0; j < nc; j++) {
-      int64_t iz = pos[0][j] + tz, iy = pos[1][j] + ty, ix = pos[2][j] + tx;
-      if (iz < 0 || iz >= g->in[0] || iy < 0 || iy >= g->in[1] || ix < 0 || ix >= g->in[2]) continue;
-      int64_t at = xc + (iz * g->in[1] + iy) * g->in[2] + ix;
-      int32_t v = in->is_signed ? ((const int8_t*)in->x)[at] : ((const uint8_t*)in->x)[at];
-      d[(j / nr) * kp * nr * 2 + (j % nr) * 2] = (int16_t)(v - in->xz);
+  int64_t H = g->in[1], W = g->in[2], D = g->in[0], in_plane = D * H * W, kp = (q->K + 1) / 2;
+  int64_t kw = g->k[2], khw = g->k[1] * kw, ksz = g->k[0] * khw, sx = g->s[2];
+  const uint8_t* xu = (const uint8_t*)in->x + (img * q->C + grp * q->Cg) * in_plane;
+  /* int8 data is read as uint8 ^ 0x80 = x + 128, with the zero point moved to match */
+  int32_t bias = in->is_signed ? in->xz + 128 : in->xz;
+  uint8_t flip = in->is_signed ? 0x80 : 0;
+  qrun runs[64]; /* nr <= 64 */
+  for (int64_t p0 = 0; p0 < nc; p0 += nr, dst += kp * nr * 2) {
+    int32_t live = (int32_t)(nc - p0 < nr ? nc - p0 : nr), n_runs = 0;
+    for (int32_t c = 0; c < live;) {
+      int64_t o = j0 + p0 + c, ox = o % g->out[2], row = o / g->out[2];
+      int32_t len = (int32_t)(g->out[2] - ox < live - c ? g->out[2] - ox : live - c);
+      runs[n_runs++] = (qrun){c, len, row / g->out[1] * g->s[0] - g->pb[0], row % g->out[1] * g->s[1] - g->pb[1],
+                              ox * sx - g->pb[2]};
+      c += len;
+    }
+    memset(dst, 0, (size_t)(kp * nr * 2) * sizeof(int16_t));
+    for (int64_t k = 0; k < q->K; k++) {
+      int64_t ci = k / ksz, t = k % ksz;
+      int64_t tz = t / khw * g->d[0], ty = t / kw % g->k[1] * g->d[1], tx = t % kw * g->d[2];
+      const uint8_t* xc = xu + ci * in_plane;
+      int16_t* d = dst + (k / 2) * nr * 2 + (k & 1);
+      for (int32_t r = 0; r < n_runs; r++) {
+        const qrun* u = &runs[r];
+        int64_t iz = u->iz0 + tz, iy = u->iy0 + ty, ix = u->ix0 + tx;
+        if (iz < 0 || iz >= D || iy < 0 || iy >= H) continue;
+        /* columns c of the run with 0 <= ix + c*sx < W */
+        int64_t lo = ix >= 0 ? 0 : (-ix + sx - 1) / sx;
+        int64_t hi = ix + (int64_t)(u->len - 1) * sx < W ? u->len : (W - 1 - ix) / sx + 1;
+        const uint8_t* src = xc + (iz * H + iy) * W + ix;
+        int16_t* dc = d + u->c0 * 2;
+        if (sx == 1)
+          for (int64_t c = lo; c < hi; c++) dc[c * 2] = (int16_t)((src[c] ^ flip) - bias);
+        else
+          for (int64_t c = lo; c < hi; c++) dc[c * 2] = (int16_t)((src[c * sx] ^ flip) - bias);
+      }
     }
   }
 }
@@ -282,7 +278,7 @@ static void ref_rows(void* p, int64_t begin, int64_t end) {
         }
         acc[j] = s;
       }
-      store_tile(r->st, b, row, 1, j0, (int32_t)n, (const int32_t*)acc, REF_COLS);
+      pfw_qstore_tile(r->st, b, row, 1, j0, (int32_t)n, (const int32_t*)acc, REF_COLS);
     }
   }
 }
@@ -346,7 +342,8 @@ static pfw_status qprod_prepare(pfw_node* node, const qsig* sig, int32_t min_in,
   if ((st = pfw_set_output(node->out[0], out, rank, dims)) != PFW_OK) return st;
   const pfw_qgemm_kernel* k = pfw_qgemm_kernel_for(node->isa);
   const pfw_tensor *W = node->in[sig->w], *wz = opt_in(node, sig->wz);
-  bool pack_now = k && W->is_const && (!wz || wz->is_const);
+  bool dw = k && pfw_qconv_depthwise_applies(&q);
+  bool pack_now = k && !dw && W->is_const && (!wz || wz->is_const);
   size_t per = k ? pfw_qgemm_packed_a_size(k, q.rows, q.K) : 0, sets = (size_t)weight_sets(&q);
   size_t bytes = align_up(sizeof(qstate)) + align_up((size_t)q.out_rows * sizeof(int32_t)) +
                  (pack_now ? per * sets * sizeof(int16_t) : 0);
@@ -360,8 +357,11 @@ static pfw_status qprod_prepare(pfw_node* node, const qsig* sig, int32_t min_in,
     s->packed = true;
     pfw_release_packed_input(node, W);
   }
-  size_t scratch = align_up((size_t)q.cols * sizeof(int32_t)) + align_up((size_t)q.out_rows * sizeof(pfw_requant));
-  if (k) {
+  size_t scratch = align_up((size_t)q.cols * sizeof(int32_t)) +
+                   align_up((size_t)q.out_rows * (sizeof(pfw_requant) + sizeof(double)));
+  if (dw) {
+    scratch += pfw_qconv_depthwise_scratch(&q, node->num_threads);
+  } else if (k) {
     pfw_qgemm_args a = {.M = q.rows, .N = q.cols, .K = q.K, .batch = q.batch};
     if (!pack_now) scratch += align_up(per * sets * sizeof(int16_t));
     scratch += pfw_qgemm_scratch_size(k, &a, node->num_threads);
@@ -404,9 +404,10 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
   uint8_t* scratch = node->scratch;
   int32_t* xzs = (int32_t*)scratch;
   pfw_requant* mult = (pfw_requant*)(scratch + align_up((size_t)q.cols * sizeof(int32_t)));
-  uint8_t* rest = (uint8_t*)mult + align_up((size_t)q.out_rows * sizeof(pfw_requant));
+  double* dmult = (double*)(mult + q.out_rows);
+  uint8_t* rest = (uint8_t*)mult + align_up((size_t)q.out_rows * (sizeof(pfw_requant) + sizeof(double)));
   const pfw_tensor *X = node->in[sig->x], *xz = opt_in(node, sig->xz), *yz = opt_in(node, sig->yz);
-  qstore st = {&q, node->out[0]->data, node->out[0]->dtype, NULL, NULL, 0, 0, 0};
+  qstore st = {&q, node->out[0]->data, node->out[0]->dtype, NULL, NULL, NULL, NULL, 0, 0, 0};
   if (sig->xs >= 0) {
     pfw_status e = multipliers(node, sig, q.out_rows, mult);
     if (e != PFW_OK) return e;
@@ -415,6 +416,17 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
     pfw_quant_range(st.ydt, &st.lo, &st.hi);
     const pfw_tensor* B = opt_in(node, sig->b);
     st.bias = B ? B->data : NULL;
+    /* The largest |acc + bias|: K products of at most 255 * 255, plus B. */
+    int64_t bmax = 0;
+    for (int64_t i = 0; B && i < q.out_rows; i++) {
+      int64_t v = st.bias[i] < 0 ? -(int64_t)st.bias[i] : st.bias[i];
+      bmax = v > bmax ? v : bmax;
+    }
+    if (sig->conv && q.K * 255 * 255 + bmax < (INT64_C(1) << 29)) {
+      for (int64_t i = 0; i < q.out_rows; i++) dmult[i] = ldexp((double)mult[i].mant, -mult[i].shift);
+      st.dmult = dmult;
+      st.row = pfw_requant_row_for(node->isa);
+    }
   }
   qinput in = {&q, X->data, X->dtype == PFW_INT8, pfw_quant_zero_at(xz, 0), xzs, 0};
   bool per_row = !sig->conv && xz && pfw_numel(xz) > 1;
@@ -427,6 +439,11 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
     pfw_parallel_for(node->pool, q.batch * q.rows, ref_rows, &r);
     return PFW_OK;
   }
+  if (pfw_qconv_depthwise_applies(&q)) {
+    zeros_of(opt_in(node, sig->wz), q.out_rows, s->wz);
+    pfw_qconv_depthwise_run(node, &q, &in, s->wz, &st, rest);
+    return PFW_OK;
+  }
   const int16_t* a = s->a;
   if (!s->packed) {
     pack_weights(node, &q, k, s->wz, (int16_t*)rest);
@@ -434,7 +451,7 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
     rest += align_up(pfw_qgemm_packed_a_size(k, q.rows, q.K) * (size_t)weight_sets(&q) * sizeof(int16_t));
   }
   pfw_qgemm_args g = {.M = q.rows, .N = q.cols, .K = q.K, .batch = q.batch, .a_packed = a,
-                      .store = store_tile, .store_ctx = &st};
+                      .store = pfw_qstore_tile, .store_ctx = &st};
   size_t per = pfw_qgemm_packed_a_size(k, q.rows, q.K);
   if (sig->conv) {
     /* batch b = group * images + image: the packed W of group b / images */

@@ -6,6 +6,7 @@
 #include "../target_avx2.h"
 #include "../qgemm.h"
 #ifdef PFW_HAVE_AVX2_KERNELS
+#include <math.h>
 #include <string.h>
 
 #define MR 6
@@ -16,23 +17,82 @@ static inline __m256i pair(const int16_t* p) {
   return _mm256_set1_epi32(v);
 }
 
+/* Twelve named accumulators: an array indexed in a loop stayed in memory
+ * at -O2. */
+#define ROW(r)                                              \
+  {                                                         \
+    __m256i av = pair(a + (r) * 2);                         \
+    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0)); \
+    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1)); \
+  }
+#define STORE(r)                                                 \
+  _mm256_storeu_si256((__m256i*)(c + (r) * ldc), c##r##0);       \
+  _mm256_storeu_si256((__m256i*)(c + (r) * ldc + 8), c##r##1);
+
 static void micro(int64_t kp, const int16_t* a, const int16_t* b, int32_t* c, int64_t ldc) {
-  __m256i acc[MR][2];
-  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t p = 0; p < kp; p++, a += MR * 2, b += 32) {
     __m256i b0 = _mm256_loadu_si256((const __m256i*)b);
     __m256i b1 = _mm256_loadu_si256((const __m256i*)(b + 16));
-    for (int r = 0; r < MR; r++) {
-      __m256i av = pair(a + r * 2);
-      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, b0));
-      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
-    }
+    ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
   }
-  for (int r = 0; r < MR; r++) {
-    _mm256_storeu_si256((__m256i*)(c + r * ldc), acc[r][0]);
-    _mm256_storeu_si256((__m256i*)(c + r * ldc + 8), acc[r][1]);
-  }
+  STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
 }
 
 const pfw_qgemm_kernel pfw_qgemm_s16_avx2 = {"qgemm_s16_avx2_6x16", MR, 16, micro};
+
+/* Sixteen outputs at a time, two taps per vpmaddwd: the taps' rows are
+ * interleaved into pairs (unpack works within 128-bit lanes, so the two
+ * accumulators hold outputs 0-3, 8-11 and 4-7, 12-15 until the final
+ * permute). */
+void pfw_qdw_row_avx2(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n) {
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    __m256i lo = _mm256_setzero_si256(), hi = lo;
+    for (int32_t t = 0; t < taps; t += 2) {
+      __m256i a = _mm256_loadu_si256((const __m256i*)(src[t] + j));
+      __m256i b = t + 1 < taps ? _mm256_loadu_si256((const __m256i*)(src[t + 1] + j)) : _mm256_setzero_si256();
+      int16_t pw[2] = {w[t], t + 1 < taps ? w[t + 1] : 0};
+      __m256i wv = pair(pw);
+      lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), wv));
+      hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), wv));
+    }
+    _mm256_storeu_si256((__m256i*)(out + j), _mm256_permute2x128_si256(lo, hi, 0x20));
+    _mm256_storeu_si256((__m256i*)(out + j + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+  }
+  for (; j < n; j++) {
+    int32_t v = 0;
+    for (int32_t t = 0; t < taps; t++) v += w[t] * src[t][j];
+    out[j] = v;
+  }
+}
+
+/* The scalar requant_row (qgemm.c) 8 lanes at a time: the same double
+ * multiply, round-to-nearest-even and clamp, so the same bytes. */
+void pfw_requant_row_avx2(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo, int32_t hi,
+                          void* y, bool is_signed) {
+  const __m256d vm = _mm256_set1_pd(m), vz = _mm256_set1_pd(zero), vlo = _mm256_set1_pd(lo),
+                vhi = _mm256_set1_pd(hi);
+  const __m128i vb = _mm_set1_epi32(bias);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m128i q[2];
+    for (int h = 0; h < 2; h++) {
+      __m128i a = _mm_add_epi32(_mm_loadu_si128((const __m128i*)(c + j + 4 * h)), vb);
+      __m256d v = _mm256_round_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(a), vm), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      v = _mm256_min_pd(_mm256_max_pd(_mm256_add_pd(v, vz), vlo), vhi);
+      q[h] = _mm256_cvtpd_epi32(v); /* exact: an integer in [lo, hi] */
+    }
+    __m128i w = _mm_packs_epi32(q[0], q[1]); /* int16, exact in range */
+    __m128i b8 = is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+    _mm_storel_epi64((__m128i*)((uint8_t*)y + j), b8);
+  }
+  for (; j < n; j++) {
+    double v = rint((double)(c[j] + bias) * m) + zero;
+    int32_t o = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+    if (is_signed) ((int8_t*)y)[j] = (int8_t)o;
+    else ((uint8_t*)y)[j] = (uint8_t)o;
+  }
+}
 #endif

@@ -1,0 +1,62 @@
+/* Private to the integer-product ops: qlinear.c (the GEMM path and the
+ * reference) and qconv_depthwise.c (depthwise QLinearConv/ConvInteger). */
+#ifndef PFW_OPS_QLINEAR_H
+#define PFW_OPS_QLINEAR_H
+
+#include "../kernels/qgemm.h"
+#include "quant.h"
+
+/* Input positions of one op's operands; -1 = the op has none. */
+typedef struct qsig {
+  int32_t x, xs, xz, w, ws, wz, ys, yz, b;
+  bool conv;
+} qsig;
+
+/* The product as rows (weights: output channels or columns) x columns
+ * (activations: spatial positions or rows of x) per batch, from the shapes. */
+typedef struct qgeom {
+  const qsig* sig;
+  int64_t rows, cols, K, batch; /* batch = images x groups (Conv) or matmul batches */
+  int64_t groups, images;       /* Conv */
+  int64_t C, Cg, out_plane;     /* Conv: input channels, per group; output positions */
+  int64_t out_rows;             /* all output channels (Conv) or N (MatMul) */
+  bool w_shared;                /* one weight matrix for every batch (MatMul) */
+  pfw_spatial g;
+} qgeom;
+
+/* The output stage: requantisation (QLinear*) or an int32 copy. */
+typedef struct qstore {
+  const qgeom* q;
+  void* y;
+  pfw_dtype ydt;
+  const int32_t* bias;      /* QLinearConv's B, or NULL */
+  const pfw_requant* mult;  /* per output row (channel / column); NULL: int32 out */
+  const double* dmult;      /* the same multipliers as doubles, when rows are contiguous and */
+  pfw_requant_row_fn row;   /* |acc + bias| < 2^29 (qgemm.h): the vector requantisation */
+  int32_t yz, lo, hi;
+} qstore;
+
+/* Writes rows [i0, i0+m) x columns [j0, j0+n) of batch b (a pfw_qgemm_store_fn):
+ * Conv output (image, group) planes, or MatMul's y[b][col][row]. */
+void pfw_qstore_tile(const void* ctx, int64_t b, int64_t i0, int32_t m, int64_t j0, int32_t n, const int32_t* c,
+                     int64_t ldc);
+
+/* The activations (x) and their zero point. */
+typedef struct qinput {
+  const qgeom* q;
+  const void* x;
+  bool is_signed;
+  int32_t xz;           /* Conv: per tensor */
+  const int32_t* xzs;   /* MatMul: per row of x (1 or cols values) */
+  int64_t xz_step;
+} qinput;
+
+/* Depthwise QLinearConv / ConvInteger (qconv_depthwise.c): one channel per
+ * group, 2-D; a direct loop over a zero-bordered int16 copy of each plane.
+ * Exact like the GEMM path, so it serves every level above scalar. */
+bool pfw_qconv_depthwise_applies(const qgeom* q);
+size_t pfw_qconv_depthwise_scratch(const qgeom* q, int32_t threads);
+void pfw_qconv_depthwise_run(const pfw_node* node, const qgeom* q, const qinput* in, const int32_t* wz,
+                             const qstore* st, void* scratch);
+
+#endif
