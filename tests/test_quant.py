@@ -438,3 +438,37 @@ def test_ort_u8s8_saturation_is_ort_not_us():
     assert ReferenceEvaluator(m).run(None, {"a": a})[0][0, 0] == 64770
     got = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"a": a})[0]
     assert got[0, 0] in (64770, 32767)
+
+
+# ---- digits CNN: int8 accuracy -----------------------------------------------------
+def test_digits_cnn_int8_accuracy_within_one_point(tmp_path):
+    import time
+    sys.path.insert(0, str(ROOT / "examples" / "python"))
+    try:
+        from demo import build_net, digits_split
+    finally:
+        sys.path.pop(0)
+    import pyfw
+    t0 = time.perf_counter()
+    xtr, ytr, xte, yte = digits_split()
+    pyfw.manual_seed(0)
+    model = pyfw.Model(build_net())
+    model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+    model.fit(xtr, ytr, epochs=3, batch_size=32, verbose=0)
+    path = tmp_path / "digits.pfw"
+    pyfw.export(model.module, pyfw.tensor(xte[:1]), path)
+    g = load(path)
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, **{g.inputs[0]: xtr[:64, None]})  # 64 samples of shape (1, 1, 8, 8)
+    q = quantize(path, "static", calib)
+    assert ops(q)["QLinearConv"] == 2 and ops(q)["MatMulInteger"] == 1
+    from pyfw.format import save
+    save(q, tmp_path / "digits_int8.pfw")
+    assert os.path.getsize(tmp_path / "digits_int8.pfw") < 0.4 * os.path.getsize(path)  # int8 weights
+    fp32 = np.array([fp32_run(g, {g.inputs[0]: x[None]})[0].argmax() for x in xte])
+    int8 = np.array([reference_run(q, {q.inputs[0]: x[None]})[0].argmax() for x in xte])
+    acc32, acc8 = np.mean(fp32 == yte), np.mean(int8 == yte)
+    print(f"digits fp32 {acc32:.4f} int8 {acc8:.4f} in {time.perf_counter() - t0:.1f} s")
+    assert acc32 >= 0.9
+    assert acc8 >= acc32 - 0.01
+    assert np.mean(int8 == fp32) >= 0.98
