@@ -472,3 +472,125 @@ def test_digits_cnn_int8_accuracy_within_one_point(tmp_path):
     assert acc32 >= 0.9
     assert acc8 >= acc32 - 0.01
     assert np.mean(int8 == fp32) >= 0.98
+
+
+# ---- libpfw runs the quantized graphs ----------------------------------------------
+def _libpfw_has_quant_ops() -> bool:
+    from pyfw import UnsupportedError
+    from pyfw.ir import Graph
+    g = Graph("probe", 17)
+    g.add_input("x", "float32", (2,))
+    g.add_constant("s", np.asarray(0.5, f32))
+    g.add_constant("z", np.asarray(3, np.uint8))
+    g.add_node("QuantizeLinear", ["x", "s", "z"], ["y"], version=13)
+    g.tensors["y"].dtype, g.tensors["y"].shape = "uint8", (2,)
+    g.outputs = ["y"]
+    try:
+        with Interpreter(to_bytes(g)) as it:
+            it.run({"x": np.zeros(2, f32)})
+        return True
+    except UnsupportedError:
+        return False
+
+
+needs_quant_runtime = pytest.mark.skipif(not _libpfw_has_quant_ops(),
+                                         reason="libpfw's quantized kernels have not landed yet")
+
+
+def libpfw_run(graph, feeds, fetch=()):
+    g = graph.copy()
+    g.outputs = g.outputs + [n for n in fetch if n not in g.outputs]
+    with Interpreter(to_bytes(g)) as it:
+        return it.run(feeds)
+
+
+def one_node(q, node, values):
+    """`node` of graph `q` alone: its non-constant inputs become graph inputs
+    (fed `values`), its outputs the graph's outputs."""
+    from pyfw.ir import Graph, Tensor
+    g = Graph("one", q.opset)
+    for name in node.inputs:
+        t = q.tensors[name]
+        if t.data is not None:
+            g.add_tensor(Tensor(name, t.dtype, t.shape, t.data))
+        elif name not in g.inputs:
+            v = values[name]
+            g.add_input(name, q.tensors[name].dtype, v.shape)
+    for name in node.outputs:
+        g.add_tensor(Tensor(name, q.tensors[name].dtype, q.tensors[name].shape))
+    g.add(node)
+    g.outputs = list(node.outputs)
+    return g
+
+
+@needs_quant_runtime
+@pytest.mark.parametrize("mode", ["static", "dynamic"])
+def test_libpfw_matches_onnx_semantics_node_by_node(cnn, mode):
+    """Each integer node of the quantized CNN run alone on libpfw, fed the
+    reference evaluator's own inputs: QuantizeLinear / MatMulInteger / Cast
+    exact, QLinearConv within one output step (fixed-point requantisation may
+    round the other way near a .5), DynamicQuantizeLinear's scale to float32
+    rounding, float Mul/Add to float32 rounding."""
+    g = cnn[0]
+    q = cnn[1] if mode == "static" else quantize(g, "dynamic")
+    x = cnn_data(1, 9)[0]
+    names = [t for n in q.nodes for t in n.inputs + n.outputs if t and q.tensors[t].data is None and t != "x"]
+    names = list(dict.fromkeys(names))
+    ref = dict(zip(["y"] + names, reference_run(q, {"x": x}, fetch=[n for n in names if n != "y"])))
+    ref["x"] = x
+    checked = set()
+    for node in q.nodes:
+        if node.op_type not in ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv",
+                                "MatMulInteger", "Cast", "Mul", "Add"):
+            continue
+        single = one_node(q, node, ref)
+        got = libpfw_run(single, {i: ref[i] for i in single.inputs})
+        for name, v in zip(node.outputs, got):
+            want = np.asarray(ref[name])
+            assert v.dtype == want.dtype and v.shape == want.shape, (node.name, name)
+            if node.op_type == "QLinearConv":
+                assert np.abs(v.astype(np.int32) - want.astype(np.int32)).max() <= 1, node.name
+            elif v.dtype == np.float32:
+                np.testing.assert_allclose(v, want, rtol=2 ** -22, atol=0, err_msg=node.name)
+            else:
+                np.testing.assert_array_equal(v, want, err_msg=node.name)
+        checked.add(node.op_type)
+    assert {"MatMulInteger", "Cast", "Mul"} <= checked
+    assert ("QLinearConv" in checked) == (mode == "static")
+
+
+@needs_quant_runtime
+def test_libpfw_end_to_end_within_derived_bound(cnn):
+    """Whole quantized CNN on libpfw vs the reference evaluator. The logits are
+    fc2's Mul/Add of MatMulInteger(h_q, W_q): if libpfw's h_q differs from the
+    reference's by at most d steps per element, logit n moves by at most
+    d * x_scale * w_scale[n] * sum_k |W_q[k, n]| (plus float32 rounding)."""
+    g, q, _ = cnn
+    consts = {t.name: t.data for t in q.initializers()}
+    fc2 = next(n for n in q.nodes if n.name == "fc2")
+    hq = fc2.inputs[0]
+    x_scale = next(consts[n.inputs[1]] for n in q.nodes if n.op_type == "QuantizeLinear" and n.outputs[0] == hq)
+    wq, w_scale = consts[fc2.inputs[1]].astype(np.int64), None
+    mul = next(n for n in q.nodes if n.name == "fc2/Mul")
+    w_scale = consts[mul.inputs[1]] / x_scale
+    for x in cnn_data(4, 10):
+        y, h = libpfw_run(q, {"x": x}, fetch=[hq])
+        y_ref, h_ref = reference_run(q, {"x": x}, fetch=[hq])
+        d = np.abs(h.astype(np.int32) - h_ref.astype(np.int32)).max()
+        assert d <= 3  # one step per requantising layer, at most
+        bound = d * x_scale * w_scale * np.abs(wq).sum(0) + 1e-5 * np.abs(y_ref).max()
+        assert np.all(np.abs(y - y_ref) <= bound), (np.abs(y - y_ref).max(), bound)
+        assert np.abs(y - fp32_run(g, {"x": x})[0]).max() <= 0.03 * np.ptp(y_ref)
+
+
+@needs_quant_runtime
+def test_libpfw_runs_cli_output(cnn, tmp_path):
+    from pyfw.format import save
+    save(cnn[0], tmp_path / "m.pfw")
+    np.save(tmp_path / "x.npy", cnn_data(1, 11)[0])
+    assert pyfw_cli("quantize", "m.pfw", "--mode", "dynamic", cwd=tmp_path).returncode == 0
+    p = pyfw_cli("run", "m_int8.pfw", "--input", "x.npy", "-o", "y.npz", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    y = np.load(tmp_path / "y.npz")["y"]
+    want = reference_run(load(tmp_path / "m_int8.pfw"), {"x": cnn_data(1, 11)[0]})[0]
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
