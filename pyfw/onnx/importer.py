@@ -183,6 +183,8 @@ RULES.update({op: _copy for op in ("Attention", "RMSNormalization", "RotaryEmbed
 RULES.update({op: _copy for op in ("NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss")})
 RULES.update({op: _copy for op in ("BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot")})
 RULES.update({op: _copy for op in ("ScatterElements", "Scatter", "ScatterND", "TensorScatter")})
+RULES.update({op: _copy for op in ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv",
+                                   "QLinearMatMul", "MatMulInteger", "ConvInteger")})
 RULES.update({op: _copy for op in ("LpPool", "GlobalMaxPool", "GlobalLpPool", "TopK", "OneHot", "Einsum",
                                    "BitCast", "Swish", "Shrink", "EyeLike", "HannWindow", "HammingWindow",
                                    "BlackmanWindow", "DepthToSpace", "SpaceToDepth", "ReverseSequence",

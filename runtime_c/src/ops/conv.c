@@ -9,14 +9,12 @@
 #include <string.h>
 
 #include "../kernels/sgemm.h"
-#include "ops_common.h"
+#include "quant.h"
 
 #define TILE 256 /* output columns accumulated at once on the stack */
 
-/* Conv and ConvTranspose: attribute kernel_shape (when given) agrees with W's
- * n spatial dims, and the optional bias B holds M float32 values. */
-pfw_status pfw_conv_check_kernel_bias(const pfw_node* node, const pfw_tensor* W, int32_t n, int64_t M) {
-  pfw_status st;
+/* Attribute kernel_shape, when given, agrees with W's n spatial dims. */
+static pfw_status check_kernel_shape(const pfw_node* node, const pfw_tensor* W, int32_t n) {
   int32_t nk;
   const int64_t* ks = pfw_attr_ints(node, "kernel_shape", &nk);
   if (ks) {
@@ -27,6 +25,14 @@ pfw_status pfw_conv_check_kernel_bias(const pfw_node* node, const pfw_tensor* W,
         return pfw_error(PFW_ERR_SHAPE, "attribute 'kernel_shape'[%d] is %lld but W has %lld", (int)i,
                          (long long)ks[i], (long long)W->dims[2 + i]);
   }
+  return PFW_OK;
+}
+
+/* Conv and ConvTranspose: attribute kernel_shape (when given) agrees with W's
+ * n spatial dims, and the optional bias B holds M float32 values. */
+pfw_status pfw_conv_check_kernel_bias(const pfw_node* node, const pfw_tensor* W, int32_t n, int64_t M) {
+  pfw_status st = check_kernel_shape(node, W, n);
+  if (st != PFW_OK) return st;
   if (node->n_in == 3 && node->in[2]) {
     st = pfw_check_input(node, 2, PFW_FLOAT32, 1);
     if (st != PFW_OK) return st;
@@ -44,6 +50,38 @@ static bool uses_gemm(const pfw_node* node) {
   return pfw_sgemm_kernel_for(node->isa) && !pfw_conv_is_depthwise(node);
 }
 
+pfw_status pfw_conv_shape(const pfw_node* node, int32_t xi, int32_t wi, pfw_spatial* g, int64_t* group,
+                          int64_t* dims) {
+  const pfw_tensor* X = node->in[xi];
+  const pfw_tensor* W = node->in[wi];
+  if (X->rank < 3 || X->rank > 2 + PFW_SPATIAL_MAX)
+    return pfw_error(X->rank < 3 ? PFW_ERR_SHAPE : PFW_ERR_UNSUPPORTED,
+                     "input %d (X) has rank %d; expected 3 to %d (N, C, 1 to %d spatial dims)", (int)xi, (int)X->rank,
+                     2 + PFW_SPATIAL_MAX, PFW_SPATIAL_MAX);
+  if (W->rank != X->rank)
+    return pfw_error(PFW_ERR_SHAPE, "input %d (W) has rank %d, expected %d like X", (int)wi, (int)W->rank,
+                     (int)X->rank);
+  int32_t n = X->rank - 2;
+  int64_t C = X->dims[1], M = W->dims[0];
+  *group = pfw_attr_int(node, "group", 1);
+  if (*group < 1 || *group > C || C % *group != 0)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'group' is %lld; expected a divisor of the %lld input channels",
+                     (long long)*group, (long long)C);
+  if (W->dims[1] * *group != C)
+    return pfw_error(PFW_ERR_SHAPE, "input %d (W) has %lld channels per group, expected %lld (C=%lld / group=%lld)",
+                     (int)wi, (long long)W->dims[1], (long long)(C / *group), (long long)C, (long long)*group);
+  if (M % *group != 0)
+    return pfw_error(PFW_ERR_SHAPE, "input %d (W) has %lld output channels, not a multiple of group=%lld", (int)wi,
+                     (long long)M, (long long)*group);
+  pfw_status st = check_kernel_shape(node, W, n);
+  if (st == PFW_OK) st = pfw_spatial_init(node, n, X->dims + 2, W->dims + 2, false, g);
+  if (st != PFW_OK) return st;
+  dims[0] = X->dims[0];
+  dims[1] = M;
+  for (int32_t i = 0; i < n; i++) dims[2 + i] = g->out[PFW_SPATIAL_MAX - n + i];
+  return PFW_OK;
+}
+
 static pfw_status conv_prepare(pfw_node* node) {
   if (node->n_in < 2 || node->n_in > 3)
     return pfw_error(PFW_ERR_INVALID_MODEL, "expected 2 or 3 inputs, got %d", (int)node->n_in);
@@ -51,36 +89,14 @@ static pfw_status conv_prepare(pfw_node* node) {
   pfw_status st = pfw_check_input(node, 0, PFW_FLOAT32, -1);
   if (st == PFW_OK) st = pfw_check_input(node, 1, PFW_FLOAT32, -1);
   if (st != PFW_OK) return st;
-  const pfw_tensor* X = node->in[0];
-  const pfw_tensor* W = node->in[1];
-  if (X->rank < 3 || X->rank > 2 + PFW_SPATIAL_MAX)
-    return pfw_error(X->rank < 3 ? PFW_ERR_SHAPE : PFW_ERR_UNSUPPORTED,
-                     "input 0 (X) has rank %d; expected 3 to %d (N, C, 1 to %d spatial dims)", (int)X->rank,
-                     2 + PFW_SPATIAL_MAX, PFW_SPATIAL_MAX);
-  if (W->rank != X->rank)
-    return pfw_error(PFW_ERR_SHAPE, "input 1 (W) has rank %d, expected %d like X", (int)W->rank, (int)X->rank);
-  int32_t n = X->rank - 2;
-  int64_t C = X->dims[1], M = W->dims[0];
-  int64_t group = pfw_attr_int(node, "group", 1);
-  if (group < 1 || group > C || C % group != 0)
-    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'group' is %lld; expected a divisor of the %lld input channels",
-                     (long long)group, (long long)C);
-  if (W->dims[1] * group != C)
-    return pfw_error(PFW_ERR_SHAPE, "input 1 (W) has %lld channels per group, expected %lld (C=%lld / group=%lld)",
-                     (long long)W->dims[1], (long long)(C / group), (long long)C, (long long)group);
-  if (M % group != 0)
-    return pfw_error(PFW_ERR_SHAPE, "input 1 (W) has %lld output channels, not a multiple of group=%lld",
-                     (long long)M, (long long)group);
-  if ((st = pfw_conv_check_kernel_bias(node, W, n, M)) != PFW_OK) return st;
+  pfw_spatial g;
+  int64_t group, dims[2 + PFW_SPATIAL_MAX];
+  st = pfw_conv_shape(node, 0, 1, &g, &group, dims);
+  if (st == PFW_OK) st = pfw_conv_check_kernel_bias(node, node->in[1], node->in[0]->rank - 2, dims[1]);
+  if (st != PFW_OK) return st;
   pfw_activation act;
   st = pfw_activation_init(node, &act);
-  if (st != PFW_OK) return st;
-  pfw_spatial g;
-  st = pfw_spatial_init(node, n, X->dims + 2, W->dims + 2, false, &g);
-  if (st != PFW_OK) return st;
-  int64_t dims[2 + PFW_SPATIAL_MAX] = {X->dims[0], M};
-  for (int32_t i = 0; i < n; i++) dims[2 + i] = g.out[PFW_SPATIAL_MAX - n + i];
-  st = pfw_set_output(node->out[0], PFW_FLOAT32, X->rank, dims);
+  if (st == PFW_OK) st = pfw_set_output(node->out[0], PFW_FLOAT32, node->in[0]->rank, dims);
   if (st == PFW_OK && uses_gemm(node)) st = pfw_conv_gemm_prepare(node, &g);
   return st;
 }

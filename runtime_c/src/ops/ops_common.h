@@ -218,6 +218,8 @@ extern const pfw_op pfw_op_LayerNormalization, pfw_op_InstanceNormalization, pfw
     pfw_op_LpNormalization, pfw_op_RMSNormalization;
 extern const pfw_op pfw_op_Gemm, pfw_op_MatMul, pfw_op_Det;
 extern const pfw_op pfw_op_Conv, pfw_op_ConvTranspose;
+extern const pfw_op pfw_op_QuantizeLinear, pfw_op_DequantizeLinear, pfw_op_DynamicQuantizeLinear, pfw_op_MatMulInteger,
+    pfw_op_QLinearMatMul, pfw_op_ConvInteger, pfw_op_QLinearConv;
 extern const pfw_op pfw_op_Squeeze, pfw_op_Unsqueeze;
 extern const pfw_op pfw_op_Shape, pfw_op_Size, pfw_op_ConstantOfShape, pfw_op_Range;
 extern const pfw_op pfw_op_Gather, pfw_op_Slice, pfw_op_Expand, pfw_op_Tile;

@@ -1,0 +1,155 @@
+/* The integer GEMM driver (qgemm.h): packing, column-chunk tasks, and the
+ * portable micro-kernel. */
+#include "qgemm.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#define CHUNK_BYTES (160 * 1024) /* packed B per task: stays in L2 */
+#define MAX_CHUNK 256            /* columns per task at most */
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
+
+const pfw_qgemm_kernel* pfw_qgemm_kernel_for(pfw_isa isa) {
+  switch (isa) {
+    case PFW_ISA_SCALAR: return NULL;
+#if defined(__x86_64__)
+    case PFW_ISA_AVX2:
+    case PFW_ISA_AVX512: return &pfw_qgemm_s16_avx2;
+#endif
+    default: return &pfw_qgemm_s16_generic;
+  }
+}
+
+/* Element (r, c) of m minus its zero point. */
+static inline int16_t qat(const pfw_qmat* m, int64_t r, int64_t c, int32_t zero) {
+  int64_t at = r * m->rs + c * m->cs;
+  int32_t v = m->is_signed ? ((const int8_t*)m->data)[at] : ((const uint8_t*)m->data)[at];
+  return (int16_t)(v - zero);
+}
+
+/* Rows [r0, r0 + n) of m (for B: columns, with rs/cs swapped by the caller)
+ * as panels of `w` lines, K/2 pairs each. `per_line`: the zero point steps
+ * with the packed line (true) or is m's only one. */
+static void pack_lines(const pfw_qmat* m, int64_t r0, int64_t n, int64_t K, int32_t w, int16_t* dst) {
+  int64_t kp = (K + 1) / 2;
+  for (int64_t p0 = 0; p0 < n; p0 += w) {
+    for (int32_t r = 0; r < w; r++) {
+      int64_t line = r0 + p0 + r;
+      bool live = p0 + r < n;
+      int32_t z = live && m->zero ? m->zero[line * m->zstep] : 0;
+      int16_t* d = dst + (p0 / w) * kp * w * 2 + r * 2;
+      for (int64_t k = 0; k < K; k++) d[(k / 2) * w * 2 + (k & 1)] = live ? qat(m, line, k, z) : 0;
+      if (K & 1) d[(K / 2) * w * 2 + 1] = 0;
+    }
+  }
+}
+
+size_t pfw_qgemm_packed_a_size(const pfw_qgemm_kernel* k, int64_t M, int64_t K) {
+  return (size_t)(round_up(M, k->mr) * ((K + 1) / 2) * 2);
+}
+
+void pfw_qgemm_pack_a(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K, int16_t* dst) {
+  pack_lines(a, 0, M, K, k->mr, dst);
+}
+
+static int64_t chunk_cols(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g) {
+  int64_t per_col = ((g->K + 1) / 2) * 4; /* bytes of one packed column */
+  int64_t nc = per_col ? CHUNK_BYTES / per_col : MAX_CHUNK;
+  nc = nc / k->nr * k->nr;
+  if (nc < k->nr) nc = k->nr;
+  if (nc > MAX_CHUNK) nc = MAX_CHUNK / k->nr * k->nr;
+  return min64(nc, round_up(g->N, k->nr));
+}
+
+/* int16s of packed B, then mr x nc int32s of C tile, per thread. */
+static size_t slot_bytes(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g) {
+  int64_t nc = chunk_cols(k, g);
+  size_t b = (size_t)(nc * ((g->K + 1) / 2) * 2) * sizeof(int16_t);
+  b = (b + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN;
+  return b + (size_t)(k->mr * nc) * sizeof(int32_t) + PFW_ALIGN;
+}
+
+size_t pfw_qgemm_scratch_size(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g, int32_t threads) {
+  return slot_bytes(k, g) * (size_t)(threads < 1 ? 1 : threads) + PFW_ALIGN;
+}
+
+typedef struct qgemm_ctx {
+  const pfw_qgemm_kernel* k;
+  const pfw_qgemm_args* g;
+  int64_t nc, chunks, tasks;
+  uint8_t* scratch;
+  size_t slot;
+  atomic_llong next;
+} qgemm_ctx;
+
+static void run_task(const qgemm_ctx* x, int64_t t, uint8_t* ws) {
+  const pfw_qgemm_kernel* k = x->k;
+  const pfw_qgemm_args* g = x->g;
+  int64_t batch = t / x->chunks, j0 = t % x->chunks * x->nc;
+  int64_t n = min64(x->nc, g->N - j0), kp = (g->K + 1) / 2;
+  int16_t* bp = (int16_t*)ws;
+  size_t bbytes = (size_t)(x->nc * kp * 2) * sizeof(int16_t);
+  int32_t* c = (int32_t*)(ws + (bbytes + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN);
+  int64_t ldc = round_up(n, k->nr);
+  if (g->pack_b) {
+    g->pack_b(g->pack_ctx, batch, j0, n, k->nr, bp);
+  } else {
+    /* Columns of B are the packed lines: swap its strides. */
+    pfw_qmat bt = g->b;
+    bt.data = (const int8_t*)g->b.data + batch * g->b_batch;
+    bt.rs = g->b.cs;
+    bt.cs = g->b.rs;
+    pack_lines(&bt, j0, n, g->K, k->nr, bp);
+  }
+  const int16_t* a = g->a_packed + batch / (g->a_every > 1 ? g->a_every : 1) * g->a_batch;
+  for (int64_t i0 = 0; i0 < g->M; i0 += k->mr) {
+    const int16_t* ap = a + (i0 / k->mr) * kp * k->mr * 2;
+    for (int64_t j = 0; j < n; j += k->nr) k->micro(kp, ap, bp + (j / k->nr) * kp * k->nr * 2, c + j, ldc);
+    g->store(g->store_ctx, batch, i0, (int32_t)min64(k->mr, g->M - i0), j0, (int32_t)n, c, ldc);
+  }
+}
+
+static void qgemm_slots(void* p, int64_t begin, int64_t end) {
+  qgemm_ctx* x = p;
+  for (int64_t s = begin; s < end; s++) {
+    uint8_t* ws = x->scratch + (size_t)s * x->slot;
+    for (int64_t t; (t = atomic_fetch_add(&x->next, 1)) < x->tasks;) run_task(x, t, ws);
+  }
+}
+
+void pfw_qgemm(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g, void* scratch, pfw_threadpool* pool,
+               int32_t threads) {
+  if (g->M <= 0 || g->N <= 0 || g->batch <= 0) return;
+  qgemm_ctx x;
+  x.k = k;
+  x.g = g;
+  x.nc = chunk_cols(k, g);
+  x.chunks = (g->N + x.nc - 1) / x.nc;
+  x.tasks = x.chunks * g->batch;
+  x.slot = slot_bytes(k, g);
+  x.scratch = (uint8_t*)(((uintptr_t)scratch + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN);
+  atomic_init(&x.next, 0);
+  if (threads < 1) threads = 1;
+  pfw_parallel_for(pool, x.tasks < threads ? x.tasks : threads, qgemm_slots, &x);
+}
+
+/* ---- the portable micro-kernel -------------------------------------------- */
+
+#define GMR 4
+#define GNR 8
+
+/* Sums in uint32: the wrap the SIMD kernels' 32-bit adds have, without
+ * signed overflow. Each pair product sum fits an int. */
+static void micro_generic(int64_t kp, const int16_t* a, const int16_t* b, int32_t* c, int64_t ldc) {
+  uint32_t acc[GMR][GNR];
+  memset(acc, 0, sizeof acc);
+  for (int64_t p = 0; p < kp; p++, a += GMR * 2, b += GNR * 2)
+    for (int32_t r = 0; r < GMR; r++)
+      for (int32_t j = 0; j < GNR; j++) acc[r][j] += (uint32_t)(a[r * 2] * b[j * 2] + a[r * 2 + 1] * b[j * 2 + 1]);
+  for (int32_t r = 0; r < GMR; r++)
+    for (int32_t j = 0; j < GNR; j++) c[r * ldc + j] = (int32_t)acc[r][j];
+}
+
+const pfw_qgemm_kernel pfw_qgemm_s16_generic = {"qgemm_s16_generic_4x8", GMR, GNR, micro_generic};

@@ -1,0 +1,84 @@
+/* Integer GEMM for the quantized ops (ops/qlinear.c): C = A B with
+ * C[i][j] = sum_k (A[i][k] - za_i) (B[k][j] - zb_j) over uint8/int8
+ * operands, exact in int32 (wrapping as the scalar reference does).
+ *
+ * Both operands are packed as int16 with the zero point already
+ * subtracted (so |value| <= 255), in pairs along K: the kernels multiply
+ * pairs with pmaddwd-style instructions, whose pair sums cannot overflow,
+ * so every kernel gives the scalar reference's integers exactly.
+ *
+ * A (the constant weights: Conv's W, MatMul's B transposed) is packed
+ * once at create in panels of mr rows; B (the activations) is packed per
+ * chunk of columns into per-thread scratch, from a strided matrix or by
+ * the op's own function (Conv's implicit im2col). Finished int32 tiles go
+ * to the op's store function (requantisation or an int32 copy). */
+#ifndef PFW_KERNELS_QGEMM_H
+#define PFW_KERNELS_QGEMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+typedef struct pfw_qgemm_kernel {
+  const char* name;
+  int32_t mr, nr;
+  /* c[r*ldc + j] = sum over kp pairs p of a[(p*mr + r)*2 + {0,1}] .
+   * b[(p*nr + j)*2 + {0,1}], for r < mr and j < nr (a whole tile). */
+  void (*micro)(int64_t kp, const int16_t* a, const int16_t* b, int32_t* c, int64_t ldc);
+} pfw_qgemm_kernel;
+
+/* The kernel for an ISA level; NULL at the scalar level (the ops run their
+ * reference loops there). */
+const pfw_qgemm_kernel* pfw_qgemm_kernel_for(pfw_isa isa);
+
+/* An operand: element (r, c) is at data + r*rs + c*cs, uint8 or int8, and
+ * has zero[r*zstep] (A, per row) or zero[c*zstep] (B, per column)
+ * subtracted; zero == NULL means 0. */
+typedef struct pfw_qmat {
+  const void* data;
+  bool is_signed;
+  int64_t rs, cs;
+  const int32_t* zero;
+  int64_t zstep;
+} pfw_qmat;
+
+/* int16 elements of A packed for M x K, and the packing. */
+size_t pfw_qgemm_packed_a_size(const pfw_qgemm_kernel* k, int64_t M, int64_t K);
+void pfw_qgemm_pack_a(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K, int16_t* dst);
+
+/* Writes columns [j0, j0 + nc) of B over all of K into dst in the packed
+ * layout: panels of nr columns (the last one zero-filled), each K/2 pairs
+ * (rounded up, the odd row zero) of nr column pairs. */
+typedef void (*pfw_qgemm_pack_fn)(const void* ctx, int64_t batch, int64_t j0, int64_t nc, int32_t nr, int16_t* dst);
+/* Receives rows [i0, i0 + m) x columns [j0, j0 + n) of batch `batch`'s C at
+ * c[r*ldc + j] (r < m, j < n). */
+typedef void (*pfw_qgemm_store_fn)(const void* ctx, int64_t batch, int64_t i0, int32_t m, int64_t j0, int32_t n,
+                                   const int32_t* c, int64_t ldc);
+
+typedef struct pfw_qgemm_args {
+  int64_t M, N, K, batch;
+  const int16_t* a_packed; /* pfw_qgemm_pack_a of A */
+  int64_t a_batch;         /* int16s from one packed A to the next (0: one for all) */
+  int64_t a_every;         /* batches that share one packed A (0 or 1: each its own) */
+  pfw_qmat b;              /* B when pack_b is NULL; b_batch elements apart */
+  int64_t b_batch;
+  pfw_qgemm_pack_fn pack_b;
+  const void* pack_ctx;
+  pfw_qgemm_store_fn store;
+  const void* store_ctx;
+} pfw_qgemm_args;
+
+/* Per-thread scratch bytes, and the product split over the pool in tasks
+ * of whole column chunks (so the integers do not depend on threads). */
+size_t pfw_qgemm_scratch_size(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g, int32_t threads);
+void pfw_qgemm(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g, void* scratch, pfw_threadpool* pool,
+               int32_t threads);
+
+/* The portable micro-kernel (4 x 8), used where no SIMD one exists; the
+ * AVX2 one is in kernels/avx2/qgemm_s16_avx2.c. */
+extern const pfw_qgemm_kernel pfw_qgemm_s16_generic;
+extern const pfw_qgemm_kernel pfw_qgemm_s16_avx2;
+
+#endif

@@ -1,0 +1,162 @@
+/* The integer GEMM driver and every micro-kernel this build has (the
+ * portable one always, AVX2 where the CPU runs it), against a direct int64
+ * loop: sizes around the tile edges and the column chunk, uint8 and int8
+ * operands, per-row and per-column zero points, strided and pack-function
+ * B, batches with shared and per-batch A. Integers must match exactly,
+ * and at 1, 2, 3 and 4 threads. */
+#include <stdlib.h>
+
+#include "kernels/qgemm.h"
+#include "test_util.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint32_t urand(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t)(rng_state >> 32);
+}
+
+typedef struct qcase {
+  int64_t M, N, K, batch;
+  bool a_signed, b_signed, a_shared, by_fn;
+} qcase;
+
+/* The data: A [batch or 1][M][K], B [batch][K][N] stored as B^T rows
+ * (element (k, j) at j*K + k, as MatMul's x is read), zero points. */
+typedef struct qdata {
+  uint8_t *a, *b;
+  int32_t *za, *zb;
+} qdata;
+
+static int32_t val(const uint8_t* p, bool s, int64_t i) { return s ? (int8_t)p[i] : p[i]; }
+
+typedef struct fn_ctx {
+  const qcase* c;
+  const qdata* d;
+} fn_ctx;
+
+/* B through a pack function, written directly in the packed layout. */
+static void pack_fn(const void* p, int64_t batch, int64_t j0, int64_t nc, int32_t nr, int16_t* dst) {
+  const fn_ctx* f = p;
+  int64_t K = f->c->K, kp = (K + 1) / 2;
+  for (int64_t j = 0; j < (nc + nr - 1) / nr * nr; j++)
+    for (int64_t k = 0; k < kp * 2; k++) {
+      int16_t v = 0;
+      if (j < nc && k < K)
+        v = (int16_t)(val(f->d->b, f->c->b_signed, (batch * f->c->N + j0 + j) * K + k) - f->d->zb[j0 + j]);
+      dst[(j / nr) * kp * nr * 2 + (k / 2) * nr * 2 + (j % nr) * 2 + (k & 1)] = v;
+    }
+}
+
+typedef struct sink {
+  int32_t* y;
+  int64_t M, N;
+} sink;
+
+static void store(const void* p, int64_t batch, int64_t i0, int32_t m, int64_t j0, int32_t n, const int32_t* c,
+                  int64_t ldc) {
+  const sink* s = p;
+  for (int32_t r = 0; r < m; r++)
+    for (int32_t j = 0; j < n; j++) s->y[(batch * s->M + i0 + r) * s->N + j0 + j] = c[r * ldc + j];
+}
+
+static int32_t* run(const pfw_qgemm_kernel* k, const qcase* c, const qdata* d, int32_t threads) {
+  int64_t sets = c->a_shared ? 1 : c->batch;
+  size_t per = pfw_qgemm_packed_a_size(k, c->M, c->K);
+  int16_t* ap = malloc((per * (size_t)sets + 1) * sizeof(int16_t));
+  for (int64_t s = 0; s < sets; s++) {
+    pfw_qmat am = {d->a + s * c->M * c->K, c->a_signed, c->K, 1, d->za, 1};
+    pfw_qgemm_pack_a(k, &am, c->M, c->K, ap + (size_t)s * per);
+  }
+  int32_t* y = calloc((size_t)(c->batch * c->M * c->N) + 1, sizeof(int32_t));
+  sink sk = {y, c->M, c->N};
+  fn_ctx f = {c, d};
+  pfw_qgemm_args g = {.M = c->M, .N = c->N, .K = c->K, .batch = c->batch, .a_packed = ap,
+                      .a_batch = c->a_shared ? 0 : (int64_t)per, .store = store, .store_ctx = &sk};
+  if (c->by_fn) {
+    g.pack_b = pack_fn;
+    g.pack_ctx = &f;
+  } else {
+    g.b = (pfw_qmat){d->b, c->b_signed, 1, c->K, d->zb, 1};
+    g.b_batch = c->N * c->K;
+  }
+  pfw_threadpool* pool = pfw_threadpool_create(threads);
+  void* scratch = malloc(pfw_qgemm_scratch_size(k, &g, threads));
+  pfw_qgemm(k, &g, scratch, pool, threads);
+  pfw_threadpool_free(pool);
+  free(scratch), free(ap);
+  return y;
+}
+
+static int check_case(const pfw_qgemm_kernel* k, const qcase* c) {
+  int64_t sets = c->a_shared ? 1 : c->batch;
+  qdata d;
+  d.a = malloc((size_t)(sets * c->M * c->K) + 1);
+  d.b = malloc((size_t)(c->batch * c->N * c->K) + 1);
+  d.za = malloc((size_t)c->M * sizeof(int32_t));
+  d.zb = malloc((size_t)c->N * sizeof(int32_t));
+  for (int64_t i = 0; i < sets * c->M * c->K; i++) d.a[i] = (uint8_t)urand();
+  for (int64_t i = 0; i < c->batch * c->N * c->K; i++) d.b[i] = (uint8_t)urand();
+  /* Extremes included: |x - zero| reaches 255 for both signednesses. */
+  for (int64_t i = 0; i < c->M; i++) d.za[i] = c->a_signed ? (int32_t)(urand() % 256) - 128 : (int32_t)(urand() % 256);
+  for (int64_t i = 0; i < c->N; i++) d.zb[i] = c->b_signed ? (i % 2 ? 127 : -128) : (i % 2 ? 255 : 0);
+  int bad = 0;
+  int32_t* y1 = run(k, c, &d, 1);
+  for (int64_t b = 0; b < c->batch && !bad; b++)
+    for (int64_t i = 0; i < c->M && !bad; i++)
+      for (int64_t j = 0; j < c->N && !bad; j++) {
+        int64_t s = 0;
+        const uint8_t* a = d.a + (c->a_shared ? 0 : b) * c->M * c->K + i * c->K;
+        const uint8_t* bb = d.b + (b * c->N + j) * c->K;
+        for (int64_t q = 0; q < c->K; q++)
+          s += (int64_t)(val(a, c->a_signed, q) - d.za[i]) * (val(bb, c->b_signed, q) - d.zb[j]);
+        if (y1[(b * c->M + i) * c->N + j] != (int32_t)s) {
+          fprintf(stderr, "%s M=%lld N=%lld K=%lld batch=%lld: y[%lld][%lld][%lld] = %d, expected %lld\n", k->name,
+                  (long long)c->M, (long long)c->N, (long long)c->K, (long long)c->batch, (long long)b,
+                  (long long)i, (long long)j, y1[(b * c->M + i) * c->N + j], (long long)s);
+          bad = 1;
+        }
+      }
+  for (int32_t t = 2; t <= 4 && !bad; t++) {
+    int32_t* yt = run(k, c, &d, t);
+    if (memcmp(yt, y1, (size_t)(c->batch * c->M * c->N) * sizeof(int32_t)) != 0) {
+      fprintf(stderr, "%s: results at %d threads differ from 1 thread\n", k->name, (int)t);
+      bad = 1;
+    }
+    free(yt);
+  }
+  free(y1), free(d.a), free(d.b), free(d.za), free(d.zb);
+  return bad;
+}
+
+int main(void) {
+  const pfw_qgemm_kernel* kernels[2] = {&pfw_qgemm_s16_generic, NULL};
+  CHECK(pfw_qgemm_kernel_for(PFW_ISA_SCALAR) == NULL);
+#if defined(__x86_64__)
+  if (pfw_cpu_supports(PFW_ISA_AVX2)) kernels[1] = &pfw_qgemm_s16_avx2;
+#endif
+  for (int ki = 0; ki < 2; ki++) {
+    const pfw_qgemm_kernel* k = kernels[ki];
+    if (!k) continue;
+    int64_t mr = k->mr, nr = k->nr;
+    /* Tile edges; N past one 256-column chunk; K odd and even, and long
+     * enough that chunks shrink below 256 columns. */
+    int64_t Ms[] = {1, mr - 1, mr + 1, 3 * mr + 2, 64};
+    int64_t Ns[] = {1, nr - 1, nr + 1, 300};
+    int64_t Ks[] = {1, 2, 9, 64, 1501};
+    int cases = 0;
+    for (size_t a = 0; a < sizeof Ms / sizeof Ms[0]; a++)
+      for (size_t b = 0; b < sizeof Ns / sizeof Ns[0]; b++)
+        for (size_t q = 0; q < sizeof Ks / sizeof Ks[0]; q++) {
+          int v = (int)(a + b + q);
+          qcase c = {Ms[a], Ns[b], Ks[q], 1 + v % 3, v % 2 == 0, v % 4 < 2, v % 3 == 0, v % 5 == 1};
+          CHECK(check_case(k, &c) == 0);
+          cases++;
+        }
+    qcase empty_k = {5, 9, 0, 2, false, true, false, false};
+    CHECK(check_case(k, &empty_k) == 0);
+    printf("%s: %d cases\n", k->name, cases + 1);
+  }
+  TEST_MAIN_END();
+}

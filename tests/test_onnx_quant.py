@@ -1,0 +1,192 @@
+"""The quantized ops (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger,
+QuantizeLinear, DequantizeLinear) at every ISA level this CPU runs, against
+ONNX's reference evaluator (exact integers: pyfw rounds acc * scale exactly,
+half to even, as the reference's float64 arithmetic does at these sizes) and
+ONNX Runtime (within one quantization step: it rounds the float32 product
+acc * scale, which can fall on the other side of a .5). Weights are tested as
+initializers (packed once at create) and as graph inputs (packed per run).
+
+ONNX Runtime's uint8 x int8 kernels on AVX2 without VNNI add pairs of
+products in saturating int16 (vpmaddubsw), so with full-range int8 weights it
+is off by tens where two large products meet; those cases are checked against
+the reference evaluator only, and again with 7-bit weights against both."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx.reference import ReferenceEvaluator
+
+import pyfw
+from onnx_util import Init, ort_run, pfw_run, single_op, to_pfw
+from test_cpu_dispatch import ISAS
+
+RNG = np.random.default_rng(7)
+
+
+def q_data(dtype, shape, bits=8):
+    info = np.iinfo(dtype)
+    lo, hi = (info.min, info.max) if bits == 8 else (info.min >> 1, info.max >> 1)
+    return RNG.integers(lo, hi + 1, size=shape).astype(dtype)
+
+
+def run_isa(monkeypatch, isa, model, feeds, threads=1):
+    monkeypatch.setenv("PFW_ISA", isa)
+    return pfw_run(to_pfw(model), feeds, threads=threads)
+
+
+def check(monkeypatch, model, feeds, ort_ok=True, threads=(1,)):
+    want = ReferenceEvaluator(model).run(None, feeds)
+    for isa in ISAS:
+        for t in threads:
+            got = run_isa(monkeypatch, isa, model, feeds, t)
+            for g, w in zip(got, want):
+                assert g.dtype == w.dtype and g.shape == w.shape, (isa, g.dtype, g.shape, w.dtype, w.shape)
+                np.testing.assert_array_equal(g, w, err_msg=f"{isa}, {t} threads, vs ONNX reference")
+    if ort_ok:
+        for g, w in zip(got, ort_run(model, feeds)):
+            diff = np.abs(g.astype(np.int64) - w.astype(np.int64))
+            assert diff.max(initial=0) <= (1 if g.dtype != np.int32 else 0), "vs ONNX Runtime"
+
+
+def qlinear_conv_args(xdt, wdt, x_shape, w_shape, per_channel, bias, w_init, w_bits=8):
+    m = w_shape[0]
+    x = q_data(xdt, x_shape)
+    w = q_data(wdt, w_shape, w_bits)
+    xs, ys = np.float32(0.02), np.float32(0.15)
+    ws = (RNG.uniform(0.002, 0.02, m) if per_channel else RNG.uniform(0.002, 0.02, 1)[:1].reshape(())).astype(
+        np.float32)
+    winfo = np.iinfo(wdt)
+    wz = (RNG.integers(winfo.min // 2, winfo.max // 2, m) if per_channel and wdt == np.uint8
+          else np.zeros(m if per_channel else (), np.int64)).astype(wdt)
+    xz = np.array(np.iinfo(xdt).min + 100, xdt)
+    yz = np.array(np.iinfo(xdt).min + 120, xdt)
+    b = RNG.integers(-5000, 5000, m).astype(np.int32) if bias else None
+    wrap = Init if w_init else np.asarray
+    return [x, xs, xz, wrap(w), wrap(ws), wrap(wz), ys, yz] + ([wrap(b)] if bias else [])
+
+
+CONV_CASES = [
+    # x dtype, w dtype, x shape, w shape, attrs, per_channel, bias
+    (np.uint8, np.int8, (1, 3, 9, 11), (8, 3, 3, 3), dict(pads=[1, 1, 1, 1]), True, True),
+    (np.uint8, np.int8, (2, 4, 8, 8), (6, 2, 3, 3), dict(group=2, strides=[2, 2]), True, True),
+    (np.uint8, np.uint8, (1, 8, 7, 7), (8, 1, 3, 3), dict(group=8, pads=[1, 1, 1, 1]), True, False),
+    (np.int8, np.int8, (1, 5, 10, 6), (7, 5, 1, 1), {}, False, True),
+    (np.uint8, np.int8, (1, 6, 12, 12), (9, 6, 3, 3), dict(dilations=[2, 2], pads=[2, 1, 0, 2]), True, True),
+    # (1-D and 3-D per tensor: the reference evaluator's per-channel w_scale assumes 2-D)
+    (np.uint8, np.int8, (1, 16, 15), (20, 16, 5), dict(strides=[3], pads=[2, 2]), False, True),
+    (np.int8, np.int8, (1, 2, 4, 5, 6), (3, 2, 2, 3, 3), dict(pads=[0, 1, 1, 1, 1, 0]), False, True),
+    (np.uint8, np.int8, (1, 40, 14, 14), (33, 40, 3, 3), dict(auto_pad="SAME_UPPER"), True, True),
+]
+
+
+@pytest.mark.parametrize("w_bits", [8, 7])
+@pytest.mark.parametrize("w_init", [True, False], ids=["weights-init", "weights-input"])
+@pytest.mark.parametrize("case", range(len(CONV_CASES)))
+def test_qlinear_conv(monkeypatch, case, w_init, w_bits):
+    xdt, wdt, xshape, wshape, attrs, per_channel, bias = CONV_CASES[case]
+    args = qlinear_conv_args(xdt, wdt, xshape, wshape, per_channel, bias, w_init, w_bits)
+    model, feeds = single_op("QLinearConv", args, opset=13, **attrs)
+    ort_ok = w_bits == 7 or (xdt, wdt) != (np.uint8, np.int8)
+    check(monkeypatch, model, feeds, ort_ok=ort_ok, threads=(1, 3) if case == 7 else (1,))
+
+
+def test_requantisation_rounds_ties_to_even(monkeypatch):
+    """acc * 0.5 lands exactly on .5 for every odd acc: half to even decides."""
+    x = np.arange(0, 64, dtype=np.uint8).reshape(1, 1, 8, 8)
+    w = np.array([[[[1]]], [[[-3]]]], np.int8)
+    args = [x, np.float32(0.5), np.uint8(0), Init(w), Init(np.float32(1.0)), Init(np.int8(0)),
+            np.float32(1.0), np.uint8(128)]
+    model, feeds = single_op("QLinearConv", args, opset=13)
+    check(monkeypatch, model, feeds)
+    got = pfw_run(to_pfw(model), feeds)[0].astype(int)
+    acc = x.astype(int) * np.array([1, -3]).reshape(1, 2, 1, 1)
+    assert np.array_equal(got, np.clip(np.rint(acc * 0.5) + 128, 0, 255))  # numpy rint: half to even
+
+
+@pytest.mark.parametrize("shapes", [((5, 70), (70, 33)), ((2, 7, 19), (19, 24)), ((3, 4, 6), (3, 6, 5)),
+                                    ((9, 300), (300, 2))])
+@pytest.mark.parametrize("dt", [(np.uint8, np.int8), (np.int8, np.int8), (np.uint8, np.uint8)])
+@pytest.mark.parametrize("w_init", [True, False], ids=["weights-init", "weights-input"])
+def test_qlinear_matmul(monkeypatch, shapes, dt, w_init):
+    (sa, sb), (adt, bdt) = shapes, dt
+    a, b = q_data(adt, sa), q_data(bdt, sb)
+    wrap = Init if w_init else np.asarray
+    n = sb[-1]
+    args = [a, np.float32(0.03), np.array(np.iinfo(adt).min + 90, adt), wrap(b),
+            wrap(RNG.uniform(0.001, 0.01, n).astype(np.float32)),
+            wrap(np.full(n, 0 if bdt == np.int8 else 128, bdt)), np.float32(0.2),
+            np.array(np.iinfo(adt).min + 128, adt)]
+    model, feeds = single_op("QLinearMatMul", args, opset=21)
+    check(monkeypatch, model, feeds, ort_ok=False, threads=(1, 2))
+
+
+def test_qlinear_matmul_per_tensor_vs_ort(monkeypatch):
+    a, b = q_data(np.uint8, (6, 50)), q_data(np.int8, (50, 17), bits=7)
+    args = [a, np.float32(0.03), np.uint8(100), Init(b), Init(np.float32(0.004)), Init(np.int8(0)),
+            np.float32(0.2), np.uint8(120)]
+    model, feeds = single_op("QLinearMatMul", args, opset=13)
+    check(monkeypatch, model, feeds, ort_ok=True)
+
+
+@pytest.mark.parametrize("w_init", [True, False], ids=["weights-init", "weights-input"])
+def test_matmul_integer_zero_points(monkeypatch, w_init):
+    """Per-row zero points of A and per-column ones of B, against the closed
+    form (A - za[:, None]) @ (B - zb) (the reference evaluator broadcasts a
+    per-row zero point along K, and ONNX Runtime takes scalars only)."""
+    a, b = q_data(np.uint8, (7, 45)), q_data(np.uint8, (45, 19))
+    za, zb = RNG.integers(0, 256, 7).astype(np.uint8), RNG.integers(0, 256, 19).astype(np.uint8)
+    wrap = Init if w_init else np.asarray
+    model, feeds = single_op("MatMulInteger", [a, wrap(b), za, wrap(zb)], opset=10, out_dtype=np.int32)
+    want = (a.astype(np.int64) - za[:, None]) @ (b.astype(np.int64) - zb[None, :])
+    for isa in ISAS:
+        got = run_isa(monkeypatch, isa, model, feeds)[0]
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, want, err_msg=isa)
+
+
+def test_matmul_integer_vs_ort(monkeypatch):
+    a, b = q_data(np.uint8, (3, 5, 64)), q_data(np.int8, (64, 40), bits=7)
+    model, feeds = single_op("MatMulInteger", [a, Init(b), np.uint8(3), Init(np.int8(0))], opset=10,
+                             out_dtype=np.int32)
+    check(monkeypatch, model, feeds, ort_ok=True)
+
+
+def test_conv_integer(monkeypatch):
+    x, w = q_data(np.uint8, (2, 4, 9, 9)), q_data(np.uint8, (6, 2, 3, 3))
+    model, feeds = single_op("ConvInteger", [x, Init(w), np.uint8(7), Init(np.uint8(130))], opset=10,
+                             out_dtype=np.int32, group=2, pads=[1, 0, 1, 2], strides=[1, 2])
+    check(monkeypatch, model, feeds, ort_ok=True)
+
+
+def test_quantize_dequantize_per_axis(monkeypatch):
+    """Rounding ties (x / scale = k + 0.5), saturation, NaN-free per-axis
+    parameters, for uint8, int8 and int16."""
+    x = np.concatenate([np.arange(-8, 8, 0.5), [1e9, -1e9, 0.25, -0.25]]).astype(np.float32).reshape(4, 9)
+    for dt in (np.uint8, np.int8, np.int16):
+        scale = np.array([0.5, 1.0, 0.25, 2.0], np.float32)
+        zp = np.array([0, 3, 7, 1], dt) if dt != np.int8 else np.array([0, -3, 7, 1], dt)
+        model, feeds = single_op("QuantizeLinear", [x, Init(scale), Init(zp)], opset=21, axis=0, out_dtype=dt)
+        check(monkeypatch, model, feeds, ort_ok=dt != np.int16)
+        q = ReferenceEvaluator(model).run(None, feeds)[0]
+        model, feeds = single_op("DequantizeLinear", [q, Init(scale), Init(zp)], opset=21, axis=0,
+                                 out_dtype=np.float32)
+        check(monkeypatch, model, feeds)
+
+
+def test_errors_name_the_input():
+    x = q_data(np.uint8, (1, 2, 4, 4))
+    w = q_data(np.int8, (3, 2, 3, 3))
+    args = [x, np.float32(0.1), np.uint8(0), Init(w), Init(np.float32(0.0)), Init(np.int8(0)),
+            np.float32(1.0), np.uint8(0)]
+    model, feeds = single_op("QLinearConv", args, opset=13)
+    with pytest.raises(pyfw.InvalidModelError, match=r"QLinearConv.*w scale\) .*|w scale\[0\] is 0; a scale must"):
+        pfw_run(to_pfw(model), feeds)
+    args[4] = Init(np.float32(0.1))
+    model, feeds = single_op("QLinearConv", args, opset=13)
+    feeds["in1"] = np.float32(-1.0)
+    with pytest.raises(ValueError, match=r"x scale\[0\] is -1; a scale must be positive and finite"):
+        pfw_run(to_pfw(model), feeds)
+    model, feeds = single_op("QLinearConv", args[:5] + [Init(np.zeros(2, np.int8))] + args[6:], opset=13)
+    with pytest.raises(ValueError, match=r"input 5 \(w zero point\) has 2 values in rank 1; expected 1 or 3"):
+        pfw_run(to_pfw(model), feeds)
+
