@@ -5,6 +5,7 @@
     pyfw inspect model.pfw
     pyfw run model.pfw --input x.npy --output out.npz
     pyfw bench model.pfw [--threads N] [--runs N] [--profile] [--against onnxruntime [--onnx model.onnx]]
+    pyfw quantize model.pfw -o model_int8.pfw --mode static --calibrate data.npz
 
 Every failure prints one line, `pyfw <command>: error: <message>`, and exits
 with status 1 (2 for a usage error). PYFW_DEBUG=1 shows the traceback.
@@ -351,10 +352,37 @@ def _cmd_bench(args) -> int:
     return 0
 
 
-def _not_yet(issue: str):
-    def cmd(args) -> int:
-        raise NotImplementedError(f"not available yet (issue {issue})")
-    return cmd
+# ---- quantize ----------------------------------------------------------------------
+def _cmd_quantize(args) -> int:
+    src = args.model
+    if not os.path.isfile(src):
+        raise FileNotFoundError(f"no such file: {src!r}")
+    if args.mode == "static" and not args.calibrate:
+        raise ValueError("--mode static needs --calibrate DATA.npz (one array per model input, keyed by "
+                         "input name, samples stacked on a new leading axis); --mode dynamic needs none")
+    if args.mode == "dynamic" and args.calibrate:
+        raise ValueError("--calibrate is for --mode static; dynamic mode quantizes activations per run")
+    dst = args.output or os.path.splitext(src)[0] + "_int8.pfw"
+    _check_out_dir(dst)
+    if os.path.abspath(src) == os.path.abspath(dst):
+        raise ValueError("the output would overwrite the input")
+    from .format import save
+    from .quant import quantize_with_report
+    graph, report = quantize_with_report(src, mode=args.mode, calibration=args.calibrate, method=args.method,
+                                         per_channel=not args.per_tensor, exclude=args.exclude,
+                                         percentile=args.percentile)
+    save(graph, dst)  # atomic: temp file, fsync, rename
+    done = ", ".join(f"{op} {k}" for op, k in sorted(report.quantized.items())) or "none"
+    added = ", ".join(f"{op} {k}" for op, k in sorted(report.inserted.items())) or "none"
+    before, after = os.path.getsize(src), os.path.getsize(dst)
+    lines = [f"wrote {dst}: int8 {args.mode}" + (f" ({args.method})" if args.mode == "static" else "")
+             + (", per-tensor weights" if args.per_tensor else ", per-channel weights"),
+             f"  quantized nodes: {done}", f"  inserted: {added}"]
+    for name, op, why in report.kept:
+        lines.append(f"  kept fp32: {name or '-'} ({op}): {why}")
+    lines.append(f"  file size: {before:,} -> {after:,} bytes ({after / before:.2f}x)")
+    print("\n".join(lines))
+    return 0
 
 
 # ---- entry -------------------------------------------------------------------------
@@ -428,11 +456,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the ONNX model ONNX Runtime runs (default: the .pfw exported back to ONNX)")
     b.set_defaults(func=_cmd_bench)
 
-    for name, issue, what in (("quantize", "#8", "quantize a model to int8"),):
-        q = sub.add_parser(name, help=f"{what} (not available yet, issue {issue})",
-                           description=f"{what}: not available yet (issue {issue}).")
-        q.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        q.set_defaults(func=_not_yet(issue))
+    q = sub.add_parser("quantize", help="quantize a .pfw model to int8 (static or dynamic)",
+                       description="Write an int8 copy of a .pfw model. Static mode turns Conv, MatMul and "
+                                   "Gemm with constant weights into QLinearConv / MatMulInteger, with "
+                                   "activation ranges calibrated on --calibrate data; dynamic mode quantizes "
+                                   "MatMul and Gemm only, activations per run. Inputs and outputs stay float32.")
+    q.add_argument("model", help="model file (.pfw)")
+    q.add_argument("-o", "--output", help="target file (default: the source name with _int8.pfw)")
+    q.add_argument("--mode", choices=("static", "dynamic"), default="static", help="default: static")
+    q.add_argument("--calibrate", metavar="DATA.npz",
+                   help="calibration samples for static mode: one array per input, keyed by input name, "
+                        "samples stacked on a new leading axis")
+    q.add_argument("--method", choices=("minmax", "percentile"), default="minmax",
+                   help="activation range from calibration (default: minmax)")
+    q.add_argument("--percentile", type=float, default=99.99,
+                   help="for --method percentile: clip |x| at this percentile (default 99.99)")
+    q.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor, not per channel")
+    q.add_argument("--exclude", nargs="+", action="extend", default=[], metavar="NODE", help="node names to keep fp32")
+    q.set_defaults(func=_cmd_quantize)
     return p
 
 

@@ -242,8 +242,7 @@ def test_inspect_and_run_errors_are_one_line(tmp_path):
     assert "not a .pfw file" in one_line_error(pyfw("inspect", "junk.pfw", cwd=tmp_path), "inspect")
     assert "no such file" in one_line_error(pyfw("inspect", "none.pfw", cwd=tmp_path), "inspect")
     assert "no such file" in one_line_error(pyfw("run", "none.pfw", cwd=tmp_path), "run")
-    quantize = one_line_error(pyfw("quantize", "m.pfw", cwd=tmp_path), "quantize")
-    assert "not available yet (issue #8)" in quantize
+    assert "no such file" in one_line_error(pyfw("quantize", "none.pfw", cwd=tmp_path), "quantize")
 
 
 def test_run_input_errors_are_one_line(tmp_path):

@@ -1,8 +1,10 @@
 """pyfw demo: train a small CNN on scikit-learn's digits with pyfw (Keras-style fit),
-export it to one .pfw file, and run the test split from every language that is built:
-Python here, and the C, Java and Go runners given with --runner LANG=COMMAND (make demo
-builds them). Prints one row per language: accuracy and mean single-image latency.
-Every row must agree on accuracy: one file, one C ABI, the same answers."""
+export it to one .pfw file, quantize it to int8 (`pyfw quantize`, calibrated on 64
+training images), and run the test split from every language that is built: Python
+here, and the C, Java and Go runners given with --runner LANG=COMMAND (make demo
+builds them). Prints one row per language and model (fp32, int8): accuracy and mean
+single-image latency. The fp32 rows must agree with eager pyfw and the int8 rows with
+each other: one file, one C ABI, the same answers."""
 from __future__ import annotations
 
 import argparse
@@ -52,6 +54,20 @@ def runner_row(cmd: list[str], model: Path, images: Path, labels: Path) -> tuple
     return float(out[-3]), float(out[-1])
 
 
+def quantize_model(pfw_path: Path, xtr: np.ndarray, work: Path) -> Path:
+    """`pyfw quantize` (static, min-max) calibrated on 64 training images, stacked
+    along a new leading axis as the calibration file format asks."""
+    from pyfw.runtime import Interpreter
+
+    with Interpreter(pfw_path) as it:
+        name = it.inputs[0].name
+    calib, int8_path = work / "calib.npz", work / "digits_int8.pfw"
+    np.savez(calib, **{name: np.ascontiguousarray(xtr[:64, None])})  # (64, 1, 1, 8, 8)
+    print(subprocess.run([sys.executable, "-m", "pyfw", "quantize", str(pfw_path), "-o", str(int8_path),
+                          "--calibrate", str(calib)], check=True, capture_output=True, text=True).stdout)
+    return int8_path
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", default="build/demo")
@@ -79,20 +95,30 @@ def main() -> int:
     print(subprocess.run([sys.executable, "-m", "pyfw", "inspect", str(pfw_path)], check=True,
                          capture_output=True, text=True).stdout)
 
-    rows = [("Python", *python_row(pfw_path, xte, yte))]
-    for spec in args.runner:
-        lang, _, cmd = spec.partition("=")
-        rows.append((lang, *runner_row(cmd.split(), pfw_path, images, labels)))
-    print(f"eager pyfw accuracy on {len(yte)} test images: {eager:.4f} (fp32 model; int8 once quantization lands)")
-    print(f"{'language':<10}{'accuracy':>10}{'mean latency':>16}")
-    for lang, acc, ms in rows:
-        print(f"{lang:<10}{acc:>10.4f}{ms:>13.3f} ms")
-    print(f"model file: {pfw_path} {pfw_path.stat().st_size:,} bytes")
-    correct = {round(acc * len(yte)) for _, acc, _ in rows} | {round(eager * len(yte))}
-    same = len(correct) == 1  # the same number of test images right everywhere
-    if not same:
-        print("accuracies differ between languages (or from eager pyfw)", file=sys.stderr)
-    return 0 if same else 1
+    int8_path = quantize_model(pfw_path, xtr, work)
+    models = [("fp32", pfw_path), ("int8", int8_path)]
+    rows = []
+    for kind, path in models:
+        rows.append(("Python", kind, *python_row(path, xte, yte)))
+        for spec in args.runner:
+            lang, _, cmd = spec.partition("=")
+            rows.append((lang, kind, *runner_row(cmd.split(), path, images, labels)))
+    print(f"eager pyfw accuracy on {len(yte)} test images: {eager:.4f}")
+    print(f"{'language':<10}{'model':<7}{'accuracy':>10}{'mean latency':>16}")
+    for lang, kind, acc, ms in rows:
+        print(f"{lang:<10}{kind:<7}{acc:>10.4f}{ms:>13.3f} ms")
+    for kind, path in models:
+        print(f"{kind} model file: {path} {path.stat().st_size:,} bytes")
+    ok = True
+    for kind, _ in models:  # the same number of test images right in every language
+        correct = {round(acc * len(yte)) for _, k, acc, _ in rows if k == kind}
+        if kind == "fp32":
+            correct.add(round(eager * len(yte)))
+        if len(correct) != 1:
+            print(f"{kind} accuracies differ between languages" + (" (or from eager pyfw)" if kind == "fp32" else ""),
+                  file=sys.stderr)
+            ok = False
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
