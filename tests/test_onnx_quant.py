@@ -195,3 +195,14 @@ def test_errors_name_the_input():
     with pytest.raises(ValueError, match=r"input 5 \(w zero point\) has 2 values in rank 1; expected 1 or 3"):
         pfw_run(to_pfw(model), feeds)
 
+
+
+@pytest.mark.parametrize("dt", [np.uint8, np.int8])
+@pytest.mark.parametrize("attrs", [dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+                                   dict(kernel_shape=[2, 3], strides=[2, 1], ceil_mode=1, dilations=[1, 2]),
+                                   dict(kernel_shape=[3], strides=[2], pads=[2, 2])])
+def test_maxpool_on_quantized_data(monkeypatch, dt, attrs):
+    """MaxPool on uint8/int8 (quantized tensors pass through it unchanged in scale)."""
+    shape = (2, 3, 11) if len(attrs["kernel_shape"]) == 1 else (2, 3, 9, 12)
+    model, feeds = single_op("MaxPool", [q_data(dt, shape)], opset=12, **attrs)
+    check(monkeypatch, model, feeds, ort_ok=True)

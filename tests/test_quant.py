@@ -172,8 +172,10 @@ def test_static_cnn_rewrite_structure(cnn):
     assert ops(g) == {"Conv": 3, "MaxPool": 1, "Flatten": 1, "Gemm": 2}  # BN and activations fused
     got = ops(q)
     assert got["QLinearConv"] == 3 and got["MatMulInteger"] == 2 and "Conv" not in got and "Gemm" not in got
-    # x, and the Flatten output for fc1, and fc1's float output for fc2; MaxPool reads a dequantized c3
-    assert got["QuantizeLinear"] == 3 and got["DequantizeLinear"] == 1
+    # x, and fc1's float output for fc2; MaxPool and Flatten run on c3's uint8 output, and fc1 reads it
+    assert got["QuantizeLinear"] == 2 and got.get("DequantizeLinear", 0) == 0
+    assert [n.op_type for n in q.nodes if n.op_type in ("MaxPool", "Flatten")] == ["MaxPool", "Flatten"]
+    assert all(q.tensors[n.inputs[0]].dtype == "uint8" for n in q.nodes if n.op_type in ("MaxPool", "Flatten"))
     assert report.kept == [] and dict(report.quantized) == {"Conv": 3, "Gemm": 2}
     assert q.inputs == ["x"] and q.outputs == ["y"]
     assert q.tensors["x"].dtype == q.tensors["y"].dtype == "float32"

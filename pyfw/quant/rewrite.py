@@ -148,6 +148,26 @@ def observed_tensors(g: Graph, chosen: dict[int, str]) -> list[str]:
     return names
 
 
+# Ops that only select or move elements: exact on quantized data.
+PASSTHROUGH = ("MaxPool", "Flatten", "Reshape")
+
+
+def _passthrough(g: Graph, chosen: dict[int, str]) -> set[int]:
+    """Indices of PASSTHROUGH nodes whose input is a QLinearConv's output (or
+    another such node's): they run on the uint8 tensor, with no
+    DequantizeLinear/QuantizeLinear pair around them."""
+    quantized = {g.nodes[i].outputs[0] for i, kind in chosen.items() if kind == "conv"}
+    out = set()
+    for i, n in enumerate(g.nodes):
+        if i in chosen or n.op_type not in PASSTHROUGH or not n.inputs or n.inputs[0] not in quantized:
+            continue
+        if n.op_type == "MaxPool" and ((len(n.outputs) > 1 and n.outputs[1]) or g.opset < 12):
+            continue  # Indices are float-only; uint8 MaxPool is ONNX opset 12
+        out.add(i)
+        quantized.add(n.outputs[0])
+    return out
+
+
 # ---- the rewrite ----------------------------------------------------------------
 class Rewriter:
     def __init__(self, g: Graph, mode: str, chosen: dict[int, str], ranges: dict, per_channel: bool,
@@ -158,11 +178,12 @@ class Rewriter:
         self.g.nodes = []
         self.taken = set(g.tensors)
         self.q: dict[str, tuple[str, str, str, scheme.ActParams | None]] = {}
+        self.passthrough = _passthrough(g, chosen)
         # tensors some op reads as float (graph outputs, unrewritten readers, non-x slots)
         self.float_uses = set(g.outputs)
         for i, n in enumerate(g.nodes):
             for slot, name in enumerate(n.inputs):
-                if name and not (i in chosen and slot == 0):
+                if name and not ((i in chosen or i in self.passthrough) and slot == 0):
                     self.float_uses.add(name)
 
     # naming and emitting
@@ -228,9 +249,25 @@ class Rewriter:
                 self.conv(n)
             elif kind == "matmul":
                 self.matmul(n)
+            elif i in self.passthrough:
+                self.on_quantized(n)
             else:
                 self.g.nodes.append(n)
         return self.g
+
+    def on_quantized(self, n: Node) -> None:
+        """MaxPool, Flatten or Reshape run on the uint8 tensor itself: they only
+        select or move elements, so the output keeps the input's scale and zero
+        point, and equals quantizing the float op's output exactly."""
+        x, y = n.inputs[0], n.outputs[0]
+        xq, xs, xz, xp = self.q[x]
+        yq = self.tensor(f"{y}_quantized", "uint8", self.shape(y))
+        self.g.nodes.append(Node(n.op_type, [xq] + list(n.inputs[1:]), [yq] + list(n.outputs[1:]), dict(n.attrs),
+                                 n.name, n.domain, n.version))
+        self.q[y] = (yq, xs, xz, xp)
+        if y in self.float_uses:
+            self.emit("DequantizeLinear", [yq, xs, xz], [y], self.fresh(f"{y}/DequantizeLinear"))
+            self.report.inserted["DequantizeLinear"] += 1
 
     def conv_output_range(self, n: Node) -> tuple[float, float]:
         lo, hi = self.ranges[n.outputs[0]]

@@ -25,9 +25,10 @@ static pfw_status lp_order(const pfw_node* node, double* p) {
 static pfw_status pool_common(pfw_node* node, int kind, pfw_spatial* g) {
   if (node->n_in != 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 input, got %d", (int)node->n_in);
   if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
-  pfw_status st = pfw_check_input(node, 0, PFW_FLOAT32, -1);
-  if (st != PFW_OK) return st;
   const pfw_tensor* X = node->in[0];
+  bool q8 = X && kind == POOL_MAX && (X->dtype == PFW_UINT8 || X->dtype == PFW_INT8);
+  pfw_status st = q8 ? PFW_OK : pfw_check_input(node, 0, PFW_FLOAT32, -1);
+  if (st != PFW_OK) return st;
   if (X->rank < 3 || X->rank > 2 + PFW_SPATIAL_MAX)
     return pfw_error(X->rank < 3 ? PFW_ERR_SHAPE : PFW_ERR_UNSUPPORTED,
                      "input 0 has rank %d; expected 3 to %d (N, C, 1 to %d spatial dims)", (int)X->rank,
@@ -62,7 +63,7 @@ static pfw_status pool_prepare(pfw_node* node, int kind) {
   int32_t n = X->rank - 2;
   int64_t dims[2 + PFW_SPATIAL_MAX] = {X->dims[0], X->dims[1]};
   for (int32_t i = 0; i < n; i++) dims[2 + i] = g.out[PFW_SPATIAL_MAX - n + i];
-  return pfw_set_output(node->out[0], PFW_FLOAT32, X->rank, dims);
+  return pfw_set_output(node->out[0], X->dtype, X->rank, dims);
 }
 
 static pfw_status maxpool_prepare(pfw_node* node) { return pool_prepare(node, POOL_MAX); }
@@ -125,6 +126,47 @@ static void pool_planes(void* p, int64_t begin, int64_t end) {
   }
 }
 
+/* MaxPool of uint8/int8 (quantized) planes [begin, end): the max of the
+ * taps inside the input, the dtype's lowest value for a window with none.
+ * Max commutes with the monotone quantization, so this is the float
+ * MaxPool of the dequantized input, quantized with the same parameters. */
+typedef struct q8_ctx {
+  const void* x;
+  void* y;
+  bool is_signed;
+  pfw_spatial g;
+} q8_ctx;
+
+static void maxpool_q8_planes(void* p, int64_t begin, int64_t end) {
+  const q8_ctx* c = p;
+  const pfw_spatial* g = &c->g;
+  int64_t Hin = g->in[1], Win = g->in[2], in_plane = g->in[0] * Hin * Win;
+  int64_t out_plane = g->out[0] * g->out[1] * g->out[2];
+  for (int64_t plane = begin; plane < end; plane++) {
+    for (int64_t oz = 0, o = 0; oz < g->out[0]; oz++)
+      for (int64_t oy = 0; oy < g->out[1]; oy++)
+        for (int64_t ox = 0; ox < g->out[2]; ox++, o++) {
+          int64_t z0, z1, y0, y1, x0, x1;
+          pfw_spatial_taps(g, 0, oz, &z0, &z1);
+          pfw_spatial_taps(g, 1, oy, &y0, &y1);
+          pfw_spatial_taps(g, 2, ox, &x0, &x1);
+          int32_t mx = c->is_signed ? -128 : 0;
+          for (int64_t tz = z0; tz < z1; tz++)
+            for (int64_t ty = y0; ty < y1; ty++)
+              for (int64_t tx = x0; tx < x1; tx++) {
+                int64_t at = plane * in_plane +
+                             ((oz * g->s[0] - g->pb[0] + tz * g->d[0]) * Hin + oy * g->s[1] - g->pb[1] + ty * g->d[1]) *
+                                 Win +
+                             ox * g->s[2] - g->pb[2] + tx * g->d[2];
+                int32_t v = c->is_signed ? ((const int8_t*)c->x)[at] : ((const uint8_t*)c->x)[at];
+                mx = v > mx ? v : mx;
+              }
+          if (c->is_signed) ((int8_t*)c->y)[plane * out_plane + o] = (int8_t)mx;
+          else ((uint8_t*)c->y)[plane * out_plane + o] = (uint8_t)mx;
+        }
+  }
+}
+
 static void pool_run_simd(const pfw_window_kernels* k, const pool_ctx* r, pfw_node* node) {
   pfw_window_job c;
   memset(&c, 0, sizeof c); /* no weights, no activation */
@@ -145,6 +187,11 @@ static pfw_status pool_run(pfw_node* node, int kind) {
   const int64_t* ks = pfw_attr_ints(node, "kernel_shape", &nk);
   /* Same attributes and shapes as at prepare, where this succeeded. */
   pfw_spatial_init(node, n, X->dims + 2, ks, pfw_attr_int(node, "ceil_mode", 0) != 0, &c.g);
+  if (X->dtype != PFW_FLOAT32) {
+    q8_ctx q = {X->data, node->out[0]->data, X->dtype == PFW_INT8, c.g};
+    if (pfw_numel(node->out[0])) pfw_parallel_for(node->pool, X->dims[0] * X->dims[1], maxpool_q8_planes, &q);
+    return PFW_OK;
+  }
   c.x = X->data;
   c.y = node->out[0]->data;
   c.kind = kind;
