@@ -1,5 +1,5 @@
-/* The integer GEMM driver and every micro-kernel this build has (the
- * portable one always, AVX2 where the CPU runs it), against a direct int64
+/* The integer GEMM driver and every micro-kernel this CPU runs (the
+ * portable one always; AVX2, AVX-512 and AVX512-VNNI where present), against a direct int64
  * loop: sizes around the tile edges and the column chunk, uint8 and int8
  * operands, per-row and per-column zero points, strided and pack-function
  * B, batches with shared and per-batch A. Integers must match exactly,
@@ -131,14 +131,12 @@ static int check_case(const pfw_qgemm_kernel* k, const qcase* c) {
 }
 
 int main(void) {
-  const pfw_qgemm_kernel* kernels[2] = {&pfw_qgemm_s16_generic, NULL};
+  const pfw_qgemm_kernel* kernels[8];
+  int count = pfw_qgemm_kernels(kernels, 8);
   CHECK(pfw_qgemm_kernel_for(PFW_ISA_SCALAR) == NULL);
-#if defined(__x86_64__)
-  if (pfw_cpu_supports(PFW_ISA_AVX2)) kernels[1] = &pfw_qgemm_s16_avx2;
-#endif
-  for (int ki = 0; ki < 2; ki++) {
+  CHECK(count >= 1 && kernels[0] == &pfw_qgemm_s16_generic);
+  for (int ki = 0; ki < count; ki++) {
     const pfw_qgemm_kernel* k = kernels[ki];
-    if (!k) continue;
     int64_t mr = k->mr, nr = k->nr;
     /* Tile edges; N past one 256-column chunk; K odd and even, and long
      * enough that chunks shrink below 256 columns. */

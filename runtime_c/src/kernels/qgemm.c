@@ -16,11 +16,24 @@ const pfw_qgemm_kernel* pfw_qgemm_kernel_for(pfw_isa isa) {
   switch (isa) {
     case PFW_ISA_SCALAR: return NULL;
 #if defined(__x86_64__)
-    case PFW_ISA_AVX2:
-    case PFW_ISA_AVX512: return &pfw_qgemm_s16_avx2;
+    case PFW_ISA_AVX2: return &pfw_qgemm_s16_avx2;
+    case PFW_ISA_AVX512:
+      return __builtin_cpu_supports("avx512vnni") ? &pfw_qgemm_s16_avx512vnni : &pfw_qgemm_s16_avx512;
 #endif
     default: return &pfw_qgemm_s16_generic;
   }
+}
+
+int pfw_qgemm_kernels(const pfw_qgemm_kernel** out, int max) {
+  int n = 0;
+  if (n < max) out[n++] = &pfw_qgemm_s16_generic;
+#if defined(__x86_64__)
+  if (n < max && pfw_cpu_supports(PFW_ISA_AVX2)) out[n++] = &pfw_qgemm_s16_avx2;
+  if (n < max && pfw_cpu_supports(PFW_ISA_AVX512)) out[n++] = &pfw_qgemm_s16_avx512;
+  if (n < max && pfw_cpu_supports(PFW_ISA_AVX512) && __builtin_cpu_supports("avx512vnni"))
+    out[n++] = &pfw_qgemm_s16_avx512vnni;
+#endif
+  return n;
 }
 
 /* Element (r, c) of m minus its zero point. */
@@ -41,7 +54,18 @@ static void pack_lines(const pfw_qmat* m, int64_t r0, int64_t n, int64_t K, int3
       bool live = p0 + r < n;
       int32_t z = live && m->zero ? m->zero[line * m->zstep] : 0;
       int16_t* d = dst + (p0 / w) * kp * w * 2 + r * 2;
-      for (int64_t k = 0; k < K; k++) d[(k / 2) * w * 2 + (k & 1)] = live ? qat(m, line, k, z) : 0;
+      if (!live) {
+        for (int64_t k = 0; k < K; k++) d[(k / 2) * w * 2 + (k & 1)] = 0;
+      } else if (m->cs == 1 && !m->is_signed) { /* a contiguous uint8 line: activations */
+        const uint8_t* src = (const uint8_t*)m->data + line * m->rs;
+        for (int64_t k = 0; k + 1 < K; k += 2) {
+          d[k * w] = (int16_t)(src[k] - z);
+          d[k * w + 1] = (int16_t)(src[k + 1] - z);
+        }
+        if (K & 1) d[(K - 1) * w] = (int16_t)(src[K - 1] - z);
+      } else {
+        for (int64_t k = 0; k < K; k++) d[(k / 2) * w * 2 + (k & 1)] = qat(m, line, k, z);
+      }
       if (K & 1) d[(K / 2) * w * 2 + 1] = 0;
     }
   }
@@ -187,4 +211,21 @@ pfw_qdw_row_fn pfw_qdw_row_for(pfw_isa isa) {
 #endif
   (void)isa;
   return qdw_row;
+}
+
+static void quantize_row(const float* x, int64_t n, float scale, float zero, float lo, float hi, void* y,
+                         bool is_signed) {
+  for (int64_t j = 0; j < n; j++) {
+    float v = fminf(fmaxf(rintf(x[j] / scale) + zero, lo), hi); /* fmaxf sends NaN to lo */
+    if (is_signed) ((int8_t*)y)[j] = (int8_t)v;
+    else ((uint8_t*)y)[j] = (uint8_t)v;
+  }
+}
+
+pfw_quantize_row_fn pfw_quantize_row_for(pfw_isa isa) {
+#if defined(__x86_64__)
+  if (isa == PFW_ISA_AVX2 || isa == PFW_ISA_AVX512) return pfw_quantize_row_avx2;
+#endif
+  (void)isa;
+  return quantize_row;
 }

@@ -30,8 +30,11 @@ typedef struct pfw_qgemm_kernel {
 } pfw_qgemm_kernel;
 
 /* The kernel for an ISA level; NULL at the scalar level (the ops run their
- * reference loops there). */
+ * reference loops there). AVX-512 takes the VNNI kernel where the CPU has
+ * AVX512-VNNI. */
 const pfw_qgemm_kernel* pfw_qgemm_kernel_for(pfw_isa isa);
+/* Every kernel this CPU can run (for tests), up to max; returns the count. */
+int pfw_qgemm_kernels(const pfw_qgemm_kernel** out, int max);
 
 /* An operand: element (r, c) is at data + r*rs + c*cs, uint8 or int8, and
  * has zero[r*zstep] (A, per row) or zero[c*zstep] (B, per column)
@@ -87,6 +90,15 @@ pfw_requant_row_fn pfw_requant_row_for(pfw_isa isa);
 void pfw_requant_row_avx2(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo, int32_t hi,
                           void* y, bool is_signed);
 
+/* y[j] = clamp(rintf(x[j] / scale) + zero, lo, hi) as uint8 (int8 when
+ * is_signed), NaN to lo: QuantizeLinear per tensor, in float32 as ONNX's
+ * reference computes it (a true division, rounded half to even). */
+typedef void (*pfw_quantize_row_fn)(const float* x, int64_t n, float scale, float zero, float lo, float hi, void* y,
+                                    bool is_signed);
+pfw_quantize_row_fn pfw_quantize_row_for(pfw_isa isa);
+void pfw_quantize_row_avx2(const float* x, int64_t n, float scale, float zero, float lo, float hi, void* y,
+                           bool is_signed);
+
 /* out[j] = sum over taps t of w[t] * src[t][j], for j < n (a depthwise
  * convolution's output row; exact int32). */
 typedef void (*pfw_qdw_row_fn)(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n);
@@ -97,5 +109,6 @@ void pfw_qdw_row_avx2(int32_t* out, const int16_t* const* src, const int16_t* w,
  * AVX2 one is in kernels/avx2/qgemm_s16_avx2.c. */
 extern const pfw_qgemm_kernel pfw_qgemm_s16_generic;
 extern const pfw_qgemm_kernel pfw_qgemm_s16_avx2;
+extern const pfw_qgemm_kernel pfw_qgemm_s16_avx512, pfw_qgemm_s16_avx512vnni;
 
 #endif

@@ -126,6 +126,18 @@ static pfw_status cast_run(pfw_node* node) {
   size_t si = pfw_dtype_size(x->dtype), so = pfw_dtype_size(y->dtype);
   int64_t n = pfw_numel(x);
   if (x->dtype == y->dtype) return pfw_copy_run(node);
+  /* Integers to float32 (dequantization's int32 accumulators, uint8
+   * images): the conversion rounds to nearest as the general path does. */
+  if (y->dtype == PFW_FLOAT32 && (x->dtype == PFW_INT32 || x->dtype == PFW_UINT8 || x->dtype == PFW_INT8)) {
+    float* o = y->data;
+    if (x->dtype == PFW_INT32)
+      for (int64_t i = 0; i < n; i++) o[i] = (float)((const int32_t*)x->data)[i];
+    else if (x->dtype == PFW_UINT8)
+      for (int64_t i = 0; i < n; i++) o[i] = (float)((const uint8_t*)x->data)[i];
+    else
+      for (int64_t i = 0; i < n; i++) o[i] = (float)((const int8_t*)x->data)[i];
+    return PFW_OK;
+  }
   for (int64_t i = 0; i < n; i++)
     pfw_store_real((char*)y->data + (size_t)i * so, y->dtype, load((const char*)x->data + (size_t)i * si, x->dtype));
   return PFW_OK;

@@ -5,6 +5,7 @@
  * even; (x - zero) * scale), so results are the reference's bit for bit. */
 #include <math.h>
 
+#include "../kernels/qgemm.h"
 #include "quant.h"
 
 pfw_requant pfw_requant_of(float m) {
@@ -217,6 +218,15 @@ static pfw_status quantize_run(pfw_node* node) {
   qlayout L;
   layout_of(node, x, 1, "y_scale", &L); /* checked at prepare */
   const float* xv = x->data;
+  if ((y->dtype == PFW_UINT8 || y->dtype == PFW_INT8) && L.so == 0 && L.si == 0) {
+    /* one scale per run of `inner` elements: the vector row */
+    pfw_quantize_row_fn row = pfw_quantize_row_for(node->isa);
+    for (int64_t o = 0, k = 0; o < L.outer; o++)
+      for (int64_t a = 0; a < L.A; a++, k += L.inner)
+        row(xv + k, L.inner, pfw_quant_scale_at(s, a * L.sa), (float)pfw_quant_zero_at(z, a * L.sa), (float)lo,
+            (float)hi, (int8_t*)y->data + k, y->dtype == PFW_INT8);
+    return PFW_OK;
+  }
   for (int64_t o = 0, k = 0; o < L.outer; o++)
     for (int64_t a = 0; a < L.A; a++) {
       int64_t p0 = o * L.so + a / L.block * L.sa;
@@ -283,8 +293,7 @@ static pfw_status dynq_run(pfw_node* node) {
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "input 0 (x) holds an infinite value; its range cannot be quantized");
   float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;
   float zp = rintf(fminf(fmaxf(0.0f - lo / scale, 0.0f), 255.0f));
-  uint8_t* y = node->out[0]->data;
-  for (int64_t k = 0; k < n; k++) y[k] = (uint8_t)fminf(fmaxf(rintf(x[k] / scale) + zp, 0.0f), 255.0f);
+  pfw_quantize_row_for(node->isa)(x, n, scale, zp, 0.0f, 255.0f, node->out[0]->data, false);
   *(float*)node->out[1]->data = scale;
   *(uint8_t*)node->out[2]->data = (uint8_t)zp;
   return PFW_OK;

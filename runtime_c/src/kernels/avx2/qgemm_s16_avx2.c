@@ -68,6 +68,34 @@ void pfw_qdw_row_avx2(int32_t* out, const int16_t* const* src, const int16_t* w,
   }
 }
 
+/* quantize_row (qgemm.c) 16 lanes at a time: the same IEEE division,
+ * rounding and clamp (max_ps returns its second operand for NaN, as fmaxf
+ * returns the number). */
+void pfw_quantize_row_avx2(const float* x, int64_t n, float scale, float zero, float lo, float hi, void* y,
+                           bool is_signed) {
+  const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps(zero), vlo = _mm256_set1_ps(lo),
+               vhi = _mm256_set1_ps(hi);
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    __m256i q[2];
+    for (int h = 0; h < 2; h++) {
+      __m256 v = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + j + 8 * h), vs),
+                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      v = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, vz), vlo), vhi);
+      q[h] = _mm256_cvtps_epi32(v); /* exact: an integer in [lo, hi] */
+    }
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8); /* int16, in order */
+    __m128i w0 = _mm256_castsi256_si128(w), w1 = _mm256_extracti128_si256(w, 1);
+    __m128i b = is_signed ? _mm_packs_epi16(w0, w1) : _mm_packus_epi16(w0, w1);
+    _mm_storeu_si128((__m128i*)((uint8_t*)y + j), b);
+  }
+  for (; j < n; j++) {
+    float v = fminf(fmaxf(rintf(x[j] / scale) + zero, lo), hi);
+    if (is_signed) ((int8_t*)y)[j] = (int8_t)v;
+    else ((uint8_t*)y)[j] = (uint8_t)v;
+  }
+}
+
 /* The scalar requant_row (qgemm.c) 8 lanes at a time: the same double
  * multiply, round-to-nearest-even and clamp, so the same bytes. */
 void pfw_requant_row_avx2(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo, int32_t hi,
