@@ -137,32 +137,44 @@ typedef struct q8_ctx {
   pfw_spatial g;
 } q8_ctx;
 
+/* One output row at a time: for each tap inside the input, the outputs
+ * whose input column is inside too take a running max (a loop the compiler
+ * vectorises); values are compared as uint8 after int8 ^ 0x80, which keeps
+ * their order. */
 static void maxpool_q8_planes(void* p, int64_t begin, int64_t end) {
   const q8_ctx* c = p;
   const pfw_spatial* g = &c->g;
-  int64_t Hin = g->in[1], Win = g->in[2], in_plane = g->in[0] * Hin * Win;
-  int64_t out_plane = g->out[0] * g->out[1] * g->out[2];
+  int64_t Hin = g->in[1], Win = g->in[2], in_plane = g->in[0] * Hin * Win, Wo = g->out[2];
+  int64_t out_plane = g->out[0] * g->out[1] * Wo, s = g->s[2];
+  uint8_t flip = c->is_signed ? 0x80 : 0, row[1024];
   for (int64_t plane = begin; plane < end; plane++) {
-    for (int64_t oz = 0, o = 0; oz < g->out[0]; oz++)
+    const uint8_t* x = (const uint8_t*)c->x + plane * in_plane;
+    uint8_t* y = (uint8_t*)c->y + plane * out_plane;
+    for (int64_t oz = 0; oz < g->out[0]; oz++)
       for (int64_t oy = 0; oy < g->out[1]; oy++)
-        for (int64_t ox = 0; ox < g->out[2]; ox++, o++) {
-          int64_t z0, z1, y0, y1, x0, x1;
+        for (int64_t j0 = 0; j0 < Wo; j0 += 1024) {
+          int64_t n = Wo - j0 < 1024 ? Wo - j0 : 1024, z0, z1, y0, y1;
+          memset(row, 0, (size_t)n); /* the lowest value, also for a window with no input */
           pfw_spatial_taps(g, 0, oz, &z0, &z1);
           pfw_spatial_taps(g, 1, oy, &y0, &y1);
-          pfw_spatial_taps(g, 2, ox, &x0, &x1);
-          int32_t mx = c->is_signed ? -128 : 0;
           for (int64_t tz = z0; tz < z1; tz++)
-            for (int64_t ty = y0; ty < y1; ty++)
-              for (int64_t tx = x0; tx < x1; tx++) {
-                int64_t at = plane * in_plane +
-                             ((oz * g->s[0] - g->pb[0] + tz * g->d[0]) * Hin + oy * g->s[1] - g->pb[1] + ty * g->d[1]) *
-                                 Win +
-                             ox * g->s[2] - g->pb[2] + tx * g->d[2];
-                int32_t v = c->is_signed ? ((const int8_t*)c->x)[at] : ((const uint8_t*)c->x)[at];
-                mx = v > mx ? v : mx;
+            for (int64_t ty = y0; ty < y1; ty++) {
+              const uint8_t* xr =
+                  x + ((oz * g->s[0] - g->pb[0] + tz * g->d[0]) * Hin + oy * g->s[1] - g->pb[1] + ty * g->d[1]) * Win;
+              for (int64_t tx = 0; tx < g->k[2]; tx++) {
+                int64_t off = tx * g->d[2] - g->pb[2]; /* input column of output ox: ox*s + off */
+                int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
+                int64_t hi = Win - 1 - off < 0 ? 0 : (Win - 1 - off) / s + 1;
+                if (lo < j0) lo = j0;
+                if (hi > j0 + n) hi = j0 + n;
+                for (int64_t ox = lo; ox < hi; ox++) {
+                  uint8_t v = xr[ox * s + off] ^ flip;
+                  row[ox - j0] = v > row[ox - j0] ? v : row[ox - j0];
+                }
               }
-          if (c->is_signed) ((int8_t*)c->y)[plane * out_plane + o] = (int8_t)mx;
-          else ((uint8_t*)c->y)[plane * out_plane + o] = (uint8_t)mx;
+            }
+          uint8_t* yr = y + (oz * g->out[1] + oy) * Wo + j0;
+          for (int64_t j = 0; j < n; j++) yr[j] = row[j] ^ flip;
         }
   }
 }
