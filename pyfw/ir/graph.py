@@ -16,6 +16,15 @@ from .. import InvalidModelError
 from .. import dtypes as _dt
 
 
+def fresh_name(taken: set[str], base: str) -> str:
+    """`base`, or `base_1`, `base_2`... : the first name not in `taken`, which it joins."""
+    name, k = base, 1
+    while name in taken:
+        name, k = f"{base}_{k}", k + 1
+    taken.add(name)
+    return name
+
+
 @dataclass
 class QuantParams:
     scale: list[float]

@@ -20,6 +20,7 @@ from onnx import AttributeProto, helper, numpy_helper
 from .. import InvalidModelError, UnsupportedError, __version__
 from .. import dtypes as _dt
 from ..ir import Graph, Node, Tensor
+from ..ir.graph import fresh_name
 
 # The newest IR version ONNX Runtime 1.x reads; models are written no newer.
 MAX_IR_VERSION = 10
@@ -82,11 +83,7 @@ class _Exporter:
         self.taken = set(graph.tensors)
 
     def fresh(self, base: str) -> str:
-        name, k = base, 1
-        while name in self.taken:
-            name, k = f"{base}_{k}", k + 1
-        self.taken.add(name)
-        return name
+        return fresh_name(self.taken, base)
 
     def node(self, n: Node) -> None:
         where = n.describe()

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..ir import Graph, Node, Tensor
+from ..ir.graph import fresh_name
 from . import scheme
 
 # ONNX since_versions of the ops the rewrite emits; a node takes the newest
@@ -188,11 +189,7 @@ class Rewriter:
 
     # naming and emitting
     def fresh(self, base: str) -> str:
-        name, k = base, 1
-        while name in self.taken:
-            name, k = f"{base}_{k}", k + 1
-        self.taken.add(name)
-        return name
+        return fresh_name(self.taken, base)
 
     def const(self, base: str, value) -> str:
         name = self.fresh(base)
