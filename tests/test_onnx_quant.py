@@ -81,6 +81,10 @@ CONV_CASES = [
     (np.int8, np.int8, (2, 12, 20, 61), (12, 1, 5, 5), dict(group=12, strides=[2, 3], pads=[2, 1, 2, 3],
                                                               dilations=[1, 2]), True, True),
     (np.uint8, np.int8, (1, 8, 9, 70), (8, 1, 3, 3), dict(group=8, pads=[0, 1, 2, 1]), True, False),
+    # short rows (the whole plane is one run): 7x7, odd stride-2 planes, a 1x1 plane, 2 images
+    (np.uint8, np.int8, (1, 24, 7, 7), (24, 1, 3, 3), dict(group=24, pads=[1, 1, 1, 1]), True, True),
+    (np.uint8, np.int8, (2, 20, 15, 13), (20, 1, 3, 3), dict(group=20, strides=[2, 2], pads=[1, 0, 0, 1]), True, True),
+    (np.int8, np.int8, (1, 4, 1, 1), (4, 1, 3, 3), dict(group=4, pads=[1, 1, 1, 1]), True, True),
 ]
 
 
@@ -92,7 +96,7 @@ def test_qlinear_conv(monkeypatch, case, w_init, w_bits):
     args = qlinear_conv_args(xdt, wdt, xshape, wshape, per_channel, bias, w_init, w_bits)
     model, feeds = single_op("QLinearConv", args, opset=13, **attrs)
     ort_ok = w_bits == 7 or (xdt, wdt) != (np.uint8, np.int8)
-    check(monkeypatch, model, feeds, ort_ok=ort_ok, threads=(1, 3) if case == 7 else (1,))
+    check(monkeypatch, model, feeds, ort_ok=ort_ok, threads=(1, 3) if case in (7, 12) else (1,))
 
 
 def test_requantisation_rounds_ties_to_even(monkeypatch):

@@ -1,11 +1,15 @@
 /* Depthwise QLinearConv and ConvInteger (one input and one output channel
  * per group, 2-D). The GEMM path would multiply 1-row matrices; here each
- * plane is copied once into a zero-bordered int16 buffer holding x - x_zero
- * (so the padding is exactly the zero point, as ONNX pads), each row split
- * into `stride` phases of the columns (column c at phase c % s, index c / s)
- * so that every tap reads a contiguous run for consecutive outputs; then
- * each output row sums all its taps at once (kernels/qgemm.h qdw_row). Sums are exact int32, handed row by row to the same store
- * (requantisation) as the GEMM path: the integers are the reference's. */
+ * plane is copied once into zero-bordered int16 sub-planes holding
+ * x - x_zero (so the padding is exactly the zero point, as ONNX pads), one
+ * per (row phase, column phase) of the stride: padded position (r, c) goes
+ * to sub-plane (r % sy, c % sx) at (r / sy, c / sx). Every tap then reads
+ * one sub-plane at a fixed offset from output position oy * L + ox, so the
+ * whole output plane is a single long run for kernels/qgemm.h qdw_row
+ * (short rows such as 7 or 14 outputs would leave vector lanes idle); the
+ * few positions with ox >= Wo are computed and dropped. Sums are exact
+ * int32, requantised by the GEMM path's store: the integers are the
+ * reference's. */
 #include <stdatomic.h>
 
 #include "qlinear.h"
@@ -14,16 +18,37 @@ bool pfw_qconv_depthwise_applies(const qgeom* q) {
   return q->sig->conv && q->Cg == 1 && q->rows == 1 && q->g.n == 2 && q->g.k[1] * q->g.k[2] <= 64;
 }
 
-static int64_t padded_w(const pfw_spatial* g) { return g->in[2] + g->pb[2] + g->pe[2]; }
-/* Elements of one phase of a padded row, and of the whole phased row. */
-static int64_t phase_len(const pfw_spatial* g) { return (padded_w(g) + g->s[2] - 1) / g->s[2]; }
-static int64_t row_len(const pfw_spatial* g) { return phase_len(g) * g->s[2]; }
-static int64_t padded_h(const pfw_spatial* g) { return g->in[1] + g->pb[1] + g->pe[1]; }
+/* The plane layout: sub-planes of Hph rows of L, the output run of n
+ * (Ho * L rounded up to whole vectors) and the buffer's elements (up to
+ * the last tap's last read), with each tap's offset. */
+typedef struct dw_layout {
+  int64_t Hph, L, sub, n, total;
+  int64_t off[64];
+} dw_layout;
 
-/* Per thread: the padded plane, then one int32 output row. */
+static dw_layout dw_plan(const pfw_spatial* g) {
+  dw_layout d;
+  int64_t sy = g->s[1], sx = g->s[2];
+  d.Hph = (g->in[1] + g->pb[1] + g->pe[1] + sy - 1) / sy;
+  d.L = (g->in[2] + g->pb[2] + g->pe[2] + sx - 1) / sx;
+  d.sub = d.Hph * d.L;
+  d.n = (g->out[1] * d.L + 15) / 16 * 16;
+  int64_t last = sy * sx * d.sub;
+  for (int64_t k = 0; k < g->k[1] * g->k[2]; k++) {
+    int64_t r = k / g->k[2] * g->d[1], c = k % g->k[2] * g->d[2];
+    d.off[k] = (r % sy * sx + c % sx) * d.sub + r / sy * d.L + c / sx;
+    if (d.off[k] + d.n > last) last = d.off[k] + d.n;
+  }
+  d.total = last;
+  return d;
+}
+
+static size_t align_up(size_t n) { return (n + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN; }
+
+/* Per thread: the sub-planes, then the int32 output run. */
 static size_t slot_bytes(const qgeom* q) {
-  size_t plane = (size_t)(padded_h(&q->g) * row_len(&q->g)) * sizeof(int16_t);
-  return (plane + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN + (size_t)q->g.out[2] * sizeof(int32_t) + PFW_ALIGN;
+  dw_layout d = dw_plan(&q->g);
+  return align_up((size_t)d.total * sizeof(int16_t)) + (size_t)d.n * sizeof(int32_t) + PFW_ALIGN;
 }
 
 size_t pfw_qconv_depthwise_scratch(const qgeom* q, int32_t threads) {
@@ -37,6 +62,7 @@ typedef struct dw_ctx {
   const int32_t* wz;
   const qstore* st;
   pfw_qdw_row_fn dw_row;
+  dw_layout d;
   uint8_t* scratch;
   size_t slot;
   atomic_llong next;
@@ -47,43 +73,49 @@ typedef struct dw_ctx {
 static void dw_plane(const dw_ctx* x, int64_t t, uint8_t* ws) {
   const qgeom* q = x->q;
   const pfw_spatial* g = &q->g;
+  const dw_layout* d = &x->d;
   int64_t ch = t / q->images, img = t % q->images;
-  int64_t H = g->in[1], W = g->in[2], Hp = padded_h(g), L = phase_len(g), R = row_len(g);
-  int64_t Ho = g->out[1], Wo = g->out[2], kh = g->k[1], kw = g->k[2], sy = g->s[1], sx = g->s[2];
+  int64_t H = g->in[1], W = g->in[2], Ho = g->out[1], Wo = g->out[2], sy = g->s[1], sx = g->s[2];
   int16_t* xp = (int16_t*)ws;
-  int32_t* acc = (int32_t*)(ws + ((size_t)(Hp * R) * sizeof(int16_t) + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN);
+  int32_t* acc = (int32_t*)(ws + align_up((size_t)d->total * sizeof(int16_t)));
   const uint8_t* xu = (const uint8_t*)x->in->x + (img * q->C + ch) * H * W;
   int32_t bias = x->in->is_signed ? x->in->xz + 128 : x->in->xz; /* int8 read as uint8 ^ 0x80 = x + 128 */
   uint8_t flip = x->in->is_signed ? 0x80 : 0;
-  memset(xp, 0, (size_t)(Hp * R) * sizeof(int16_t));
+  memset(xp, 0, (size_t)d->total * sizeof(int16_t));
   for (int64_t iy = 0; iy < H; iy++) {
-    int16_t* d = xp + (iy + g->pb[1]) * R;
+    int64_t r = iy + g->pb[1];
     const uint8_t* s = xu + iy * W;
-    if (sx == 1) {
-      for (int64_t ix = 0; ix < W; ix++) d[g->pb[2] + ix] = (int16_t)((s[ix] ^ flip) - bias);
-    } else {
-      for (int64_t ix = 0; ix < W; ix++) {
-        int64_t c = g->pb[2] + ix;
-        d[c % sx * L + c / sx] = (int16_t)((s[ix] ^ flip) - bias);
+    int16_t* row = xp + r % sy * sx * d->sub + r / sy * d->L;
+    if (sx == 2) { /* both phases in one loop, which compilers vectorise (pairs of columns) */
+      int64_t pb = g->pb[2];
+      int16_t* d0 = row + pb % 2 * d->sub + pb / 2; /* even columns of the input */
+      int16_t* d1 = row + (pb + 1) % 2 * d->sub + (pb + 1) / 2;
+      for (int64_t i = 0; i < W / 2; i++) {
+        d0[i] = (int16_t)((s[2 * i] ^ flip) - bias);
+        d1[i] = (int16_t)((s[2 * i + 1] ^ flip) - bias);
       }
+      if (W % 2) d0[W / 2] = (int16_t)((s[W - 1] ^ flip) - bias);
+      continue;
+    }
+    for (int64_t cp = 0; cp < sx; cp++) {
+      int16_t* dst = row + cp * d->sub;
+      int64_t ix = ((cp - g->pb[2]) % sx + sx) % sx; /* the first column of this phase */
+      for (int64_t ci = (ix + g->pb[2]) / sx; ix < W; ix += sx, ci++) dst[ci] = (int16_t)((s[ix] ^ flip) - bias);
     }
   }
   const pfw_tensor* Wt = x->node->in[q->sig->w];
+  int32_t taps = (int32_t)(g->k[1] * g->k[2]);
   int16_t w[64]; /* taps of this channel minus the zero point (kh * kw <= 64, see applies) */
-  int64_t off[64]; /* each tap's start in a phased row */
-  for (int64_t k = 0; k < kh * kw; k++) {
-    int64_t at = ch * kh * kw + k, o = k % kw * g->d[2];
+  const int16_t* src[64];
+  for (int32_t k = 0; k < taps; k++) {
+    int64_t at = ch * taps + k;
     int32_t v = Wt->dtype == PFW_INT8 ? ((const int8_t*)Wt->data)[at] : ((const uint8_t*)Wt->data)[at];
     w[k] = (int16_t)(v - x->wz[ch]);
-    off[k] = k / kw * g->d[1] * R + o % sx * L + o / sx;
+    src[k] = xp + d->off[k];
   }
-  const int16_t* src[64];
-  for (int64_t oy = 0; oy < Ho; oy++) {
-    const int16_t* base = xp + oy * sy * R;
-    for (int64_t k = 0; k < kh * kw; k++) src[k] = base + off[k];
-    x->dw_row(acc, src, w, (int32_t)(kh * kw), Wo);
-    pfw_qstore_tile(x->st, t, 0, 1, oy * Wo, (int32_t)Wo, acc, Wo);
-  }
+  x->dw_row(acc, src, w, taps, d->n);
+  for (int64_t oy = 1; oy < Ho; oy++) memmove(acc + oy * Wo, acc + oy * d->L, (size_t)Wo * sizeof(int32_t));
+  pfw_qstore_tile(x->st, t, 0, 1, 0, (int32_t)(Ho * Wo), acc, Ho * Wo);
 }
 
 static void dw_slots(void* p, int64_t begin, int64_t end) {
@@ -97,7 +129,7 @@ static void dw_slots(void* p, int64_t begin, int64_t end) {
 
 void pfw_qconv_depthwise_run(const pfw_node* node, const qgeom* q, const qinput* in, const int32_t* wz,
                              const qstore* st, void* scratch) {
-  dw_ctx x = {node, q, in, wz, st, pfw_qdw_row_for(node->isa), NULL, slot_bytes(q), 0};
+  dw_ctx x = {node, q, in, wz, st, pfw_qdw_row_for(node->isa), dw_plan(&q->g), NULL, slot_bytes(q), 0};
   x.scratch = (uint8_t*)(((uintptr_t)scratch + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN);
   atomic_init(&x.next, 0);
   int64_t planes = q->images * q->groups, threads = node->num_threads < 1 ? 1 : node->num_threads;

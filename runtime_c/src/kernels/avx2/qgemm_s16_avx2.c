@@ -47,16 +47,19 @@ const pfw_qgemm_kernel pfw_qgemm_s16_avx2 = {"qgemm_s16_avx2_6x16", MR, 16, micr
  * accumulators hold outputs 0-3, 8-11 and 4-7, 12-15 until the final
  * permute). */
 void pfw_qdw_row_avx2(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n) {
+  __m256i wv[32]; /* the taps in pairs, an odd last one with 0 (taps <= 64) */
+  for (int32_t t = 0; t < taps; t += 2) {
+    int16_t pw[2] = {w[t], t + 1 < taps ? w[t + 1] : 0};
+    wv[t / 2] = pair(pw);
+  }
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
     __m256i lo = _mm256_setzero_si256(), hi = lo;
     for (int32_t t = 0; t < taps; t += 2) {
       __m256i a = _mm256_loadu_si256((const __m256i*)(src[t] + j));
       __m256i b = t + 1 < taps ? _mm256_loadu_si256((const __m256i*)(src[t + 1] + j)) : _mm256_setzero_si256();
-      int16_t pw[2] = {w[t], t + 1 < taps ? w[t + 1] : 0};
-      __m256i wv = pair(pw);
-      lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), wv));
-      hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), wv));
+      lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), wv[t / 2]));
+      hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), wv[t / 2]));
     }
     _mm256_storeu_si256((__m256i*)(out + j), _mm256_permute2x128_si256(lo, hi, 0x20));
     _mm256_storeu_si256((__m256i*)(out + j + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
