@@ -2,8 +2,10 @@
  * portable one always; AVX2, AVX-512 and AVX512-VNNI where present), against a direct int64
  * loop: sizes around the tile edges and the column chunk, uint8 and int8
  * operands, per-row and per-column zero points, strided and pack-function
- * B, batches with shared and per-batch A. Integers must match exactly,
- * and at 1, 2, 3 and 4 threads. */
+ * B, batches with shared and per-batch A; the byte path (int8 A, with
+ * pairs past the vpmaddubsw bound cut and added back) where a kernel has
+ * one and A fits. Integers must match exactly, and at 1, 2, 3 and 4
+ * threads. */
 #include <stdlib.h>
 
 #include "kernels/qgemm.h"
@@ -20,6 +22,7 @@ static uint32_t urand(void) {
 typedef struct qcase {
   int64_t M, N, K, batch;
   bool a_signed, b_signed, a_shared, by_fn;
+  bool a_fits; /* zero points that put every A - za in int8 (the byte path) */
 } qcase;
 
 /* The data: A [batch or 1][M][K], B [batch][K][N] stored as B^T rows
@@ -49,6 +52,18 @@ static void pack_fn(const void* p, int64_t batch, int64_t j0, int64_t nc, int32_
     }
 }
 
+/* The same B as uint8 quads for the byte path (int8 read as uint8 ^ 0x80). */
+static void pack_fn_u8(const void* p, int64_t batch, int64_t j0, int64_t nc, int32_t nr, uint8_t* dst) {
+  const fn_ctx* f = p;
+  int64_t K = f->c->K, kq = (K + 3) / 4;
+  for (int64_t j = 0; j < (nc + nr - 1) / nr * nr; j++)
+    for (int64_t k = 0; k < kq * 4; k++) {
+      uint8_t v = (uint8_t)(j * 7 + k); /* padding: any value (A is 0 there) */
+      if (j < nc && k < K) v = f->d->b[(batch * f->c->N + j0 + j) * K + k] ^ (f->c->b_signed ? 0x80 : 0);
+      dst[(j / nr) * kq * nr * 4 + (k / 4) * nr * 4 + (j % nr) * 4 + k % 4] = v;
+    }
+}
+
 typedef struct sink {
   int32_t* y;
   int64_t M, N;
@@ -69,14 +84,22 @@ static int32_t* run(const pfw_qgemm_kernel* k, const qcase* c, const qdata* d, i
     pfw_qmat am = {d->a + s * c->M * c->K, c->a_signed, c->K, 1, d->za, 1};
     pfw_qgemm_pack_a(k, &am, c->M, c->K, ap + (size_t)s * per);
   }
+  /* The byte path takes one A for all batches. */
+  pfw_qmat a0 = {d->a, c->a_signed, c->K, 1, d->za, 1};
+  size_t a8_bytes = c->a_shared ? pfw_qgemm_a8_size(k, &a0, c->M, c->K) : 0;
+  if (k->micro_u8 && c->a_shared && c->a_fits && c->K > 0) CHECK(a8_bytes > 0);
+  void* a8_mem = a8_bytes ? aligned_alloc(64, (a8_bytes + 63) / 64 * 64) : NULL;
   int32_t* y = calloc((size_t)(c->batch * c->M * c->N) + 1, sizeof(int32_t));
   sink sk = {y, c->M, c->N};
   fn_ctx f = {c, d};
   pfw_qgemm_args g = {.M = c->M, .N = c->N, .K = c->K, .batch = c->batch, .a_packed = ap,
                       .a_batch = c->a_shared ? 0 : (int64_t)per, .store = store, .store_ctx = &sk};
+  if (a8_mem) g.a8 = pfw_qgemm_pack_a8(k, &a0, c->M, c->K, a8_mem);
   if (c->by_fn) {
     g.pack_b = pack_fn;
+    g.pack_b_u8 = pack_fn_u8;
     g.pack_ctx = &f;
+    g.b_offset = d->zb[0] + (c->b_signed ? 128 : 0); /* one zero for all columns in these cases */
   } else {
     g.b = (pfw_qmat){d->b, c->b_signed, 1, c->K, d->zb, 1};
     g.b_batch = c->N * c->K;
@@ -85,7 +108,7 @@ static int32_t* run(const pfw_qgemm_kernel* k, const qcase* c, const qdata* d, i
   void* scratch = malloc(pfw_qgemm_scratch_size(k, &g, threads));
   pfw_qgemm(k, &g, scratch, pool, threads);
   pfw_threadpool_free(pool);
-  free(scratch), free(ap);
+  free(scratch), free(ap), free(a8_mem);
   return y;
 }
 
@@ -101,6 +124,11 @@ static int check_case(const pfw_qgemm_kernel* k, const qcase* c) {
   /* Extremes included: |x - zero| reaches 255 for both signednesses. */
   for (int64_t i = 0; i < c->M; i++) d.za[i] = c->a_signed ? (int32_t)(urand() % 256) - 128 : (int32_t)(urand() % 256);
   for (int64_t i = 0; i < c->N; i++) d.zb[i] = c->b_signed ? (i % 2 ? 127 : -128) : (i % 2 ? 255 : 0);
+  if (c->a_fits) { /* int8 A: symmetric (zero 0), or uint8 about 128; full range, so many pairs are cut */
+    for (int64_t i = 0; i < c->M; i++) d.za[i] = c->a_signed ? 0 : 128;
+    if (c->by_fn)
+      for (int64_t i = 0; i < c->N; i++) d.zb[i] = c->b_signed ? 127 : 255;
+  }
   int bad = 0;
   int32_t* y1 = run(k, c, &d, 1);
   for (int64_t b = 0; b < c->batch && !bad; b++)
@@ -148,11 +176,15 @@ int main(void) {
       for (size_t b = 0; b < sizeof Ns / sizeof Ns[0]; b++)
         for (size_t q = 0; q < sizeof Ks / sizeof Ks[0]; q++) {
           int v = (int)(a + b + q);
-          qcase c = {Ms[a], Ns[b], Ks[q], 1 + v % 3, v % 2 == 0, v % 4 < 2, v % 3 == 0, v % 5 == 1};
+          qcase c = {Ms[a], Ns[b], Ks[q], 1 + v % 3, v % 2 == 0, v % 4 < 2, v % 3 == 0, v % 5 == 1, false};
           CHECK(check_case(k, &c) == 0);
-          cases++;
+          /* and A in int8, one A for all batches: the byte path where the kernel has one */
+          c.a_fits = c.a_shared = true;
+          c.by_fn = v % 2 == 1;
+          CHECK(check_case(k, &c) == 0);
+          cases += 2;
         }
-    qcase empty_k = {5, 9, 0, 2, false, true, false, false};
+    qcase empty_k = {5, 9, 0, 2, false, true, false, false, false};
     CHECK(check_case(k, &empty_k) == 0);
     printf("%s: %d cases\n", k->name, cases + 1);
   }

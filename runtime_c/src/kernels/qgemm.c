@@ -27,6 +27,7 @@ const pfw_qgemm_kernel* pfw_qgemm_kernel_for(pfw_isa isa) {
 int pfw_qgemm_kernels(const pfw_qgemm_kernel** out, int max) {
   int n = 0;
   if (n < max) out[n++] = &pfw_qgemm_s16_generic;
+  if (n < max) out[n++] = &pfw_qgemm_u8_generic;
 #if defined(__x86_64__)
   if (n < max && pfw_cpu_supports(PFW_ISA_AVX2)) out[n++] = &pfw_qgemm_s16_avx2;
   if (n < max && pfw_cpu_supports(PFW_ISA_AVX512)) out[n++] = &pfw_qgemm_s16_avx512;
@@ -34,13 +35,6 @@ int pfw_qgemm_kernels(const pfw_qgemm_kernel** out, int max) {
     out[n++] = &pfw_qgemm_s16_avx512vnni;
 #endif
   return n;
-}
-
-/* Element (r, c) of m minus its zero point. */
-static inline int16_t qat(const pfw_qmat* m, int64_t r, int64_t c, int32_t zero) {
-  int64_t at = r * m->rs + c * m->cs;
-  int32_t v = m->is_signed ? ((const int8_t*)m->data)[at] : ((const uint8_t*)m->data)[at];
-  return (int16_t)(v - zero);
 }
 
 /* Rows [r0, r0 + n) of m (for B: columns, with rs/cs swapped by the caller)
@@ -64,7 +58,7 @@ static void pack_lines(const pfw_qmat* m, int64_t r0, int64_t n, int64_t K, int3
         }
         if (K & 1) d[(K - 1) * w] = (int16_t)(src[K - 1] - z);
       } else {
-        for (int64_t k = 0; k < K; k++) d[(k / 2) * w * 2 + (k & 1)] = qat(m, line, k, z);
+        for (int64_t k = 0; k < K; k++) d[(k / 2) * w * 2 + (k & 1)] = (int16_t)pfw_qmat_at(m, line, k, z);
       }
       if (K & 1) d[(K / 2) * w * 2 + 1] = 0;
     }
@@ -88,12 +82,19 @@ static int64_t chunk_cols(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g) {
   return min64(nc, round_up(g->N, k->nr));
 }
 
-/* int16s of packed B, then mr x nc int32s of C tile, per thread. */
+static size_t align_up(size_t n) { return (n + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN; }
+
+/* Per thread: int16s of packed B, mr x nc int32s of C tile, and for a
+ * kernel with a byte path B's uint8 quads. */
+static size_t b16_bytes(int64_t nc, int64_t K) { return align_up((size_t)(nc * ((K + 1) / 2) * 2) * sizeof(int16_t)); }
+static size_t tile_bytes(const pfw_qgemm_kernel* k, int64_t nc) {
+  return align_up((size_t)(k->mr * nc) * sizeof(int32_t));
+}
+
 static size_t slot_bytes(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g) {
   int64_t nc = chunk_cols(k, g);
-  size_t b = (size_t)(nc * ((g->K + 1) / 2) * 2) * sizeof(int16_t);
-  b = (b + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN;
-  return b + (size_t)(k->mr * nc) * sizeof(int32_t) + PFW_ALIGN;
+  size_t u8 = k->micro_u8 ? (size_t)(nc * ((g->K + 3) / 4) * 4) : 0;
+  return b16_bytes(nc, g->K) + tile_bytes(k, nc) + align_up(u8) + PFW_ALIGN;
 }
 
 size_t pfw_qgemm_scratch_size(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g, int32_t threads) {
@@ -109,15 +110,47 @@ typedef struct qgemm_ctx {
   atomic_llong next;
 } qgemm_ctx;
 
+/* The byte path of one task: B's zero per column (as uint8), B packed as
+ * uint8 quads, then per row panel the tiles, their corrections and the
+ * store. */
+static void run_bytes(const qgemm_ctx* x, int64_t batch, int64_t j0, int64_t n, int32_t* c, uint8_t* bu) {
+  const pfw_qgemm_kernel* k = x->k;
+  const pfw_qgemm_args* g = x->g;
+  const pfw_qgemm_a8* a = g->a8;
+  int32_t zero[MAX_CHUNK];
+  int64_t cols = round_up(n, k->nr), ldc = cols;
+  for (int64_t j = 0; j < cols; j++) {
+    const pfw_qmat* b = &g->b;
+    zero[j] = j >= n ? 0 : g->pack_b ? g->b_offset : (b->zero ? b->zero[(j0 + j) * b->zstep] : 0) + (b->is_signed ? 128 : 0);
+  }
+  if (g->pack_b) {
+    g->pack_b_u8(g->pack_ctx, batch, j0, n, k->nr, bu);
+  } else {
+    pfw_qmat bt = g->b;
+    bt.data = (const int8_t*)g->b.data + batch * g->b_batch;
+    pfw_qgemm_pack_b_u8(&bt, j0, n, g->K, k->nr, bu);
+  }
+  for (int64_t i0 = 0; i0 < g->M; i0 += k->mr) {
+    const int8_t* ap = a->quads + (i0 / k->mr) * a->kq * k->mr * 4;
+    for (int64_t j = 0; j < n; j += k->nr) k->micro_u8(a->kq, ap, bu + (j / k->nr) * a->kq * k->nr * 4, c + j, ldc);
+    int32_t m = (int32_t)min64(k->mr, g->M - i0);
+    pfw_qgemm_fix_tile(a, k->mr, i0, m, bu, k->nr, n, zero, c, ldc);
+    g->store(g->store_ctx, batch, i0, m, j0, (int32_t)n, c, ldc);
+  }
+}
+
 static void run_task(const qgemm_ctx* x, int64_t t, uint8_t* ws) {
   const pfw_qgemm_kernel* k = x->k;
   const pfw_qgemm_args* g = x->g;
   int64_t batch = t / x->chunks, j0 = t % x->chunks * x->nc;
   int64_t n = min64(x->nc, g->N - j0), kp = (g->K + 1) / 2;
   int16_t* bp = (int16_t*)ws;
-  size_t bbytes = (size_t)(x->nc * kp * 2) * sizeof(int16_t);
-  int32_t* c = (int32_t*)(ws + (bbytes + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN);
+  int32_t* c = (int32_t*)(ws + b16_bytes(x->nc, g->K));
   int64_t ldc = round_up(n, k->nr);
+  if (g->a8) {
+    run_bytes(x, batch, j0, n, c, (uint8_t*)c + tile_bytes(k, x->nc));
+    return;
+  }
   if (g->pack_b) {
     g->pack_b(g->pack_ctx, batch, j0, n, k->nr, bp);
   } else {
@@ -177,7 +210,20 @@ static void micro_generic(int64_t kp, const int16_t* a, const int16_t* b, int32_
     for (int32_t j = 0; j < GNR; j++) c[r * ldc + j] = (int32_t)acc[r][j];
 }
 
-const pfw_qgemm_kernel pfw_qgemm_s16_generic = {"qgemm_s16_generic_4x8", GMR, GNR, micro_generic};
+static void micro_u8_generic(int64_t kq, const int8_t* a, const uint8_t* b, int32_t* c, int64_t ldc) {
+  uint32_t acc[GMR][GNR];
+  memset(acc, 0, sizeof acc);
+  for (int64_t q = 0; q < kq; q++, a += GMR * 4, b += GNR * 4)
+    for (int32_t r = 0; r < GMR; r++)
+      for (int32_t j = 0; j < GNR; j++)
+        for (int32_t t = 0; t < 4; t++) acc[r][j] += (uint32_t)(a[r * 4 + t] * b[j * 4 + t]);
+  for (int32_t r = 0; r < GMR; r++)
+    for (int32_t j = 0; j < GNR; j++) c[r * ldc + j] = (int32_t)acc[r][j];
+}
+
+const pfw_qgemm_kernel pfw_qgemm_s16_generic = {"qgemm_generic_4x8", GMR, GNR, micro_generic, NULL, false};
+/* Only for tests: the byte path's packing and corrections on any CPU. */
+const pfw_qgemm_kernel pfw_qgemm_u8_generic = {"qgemm_u8_generic_4x8", GMR, GNR, micro_generic, micro_u8_generic, false};
 
 /* ---- requantisation ------------------------------------------------------------ */
 
@@ -193,7 +239,8 @@ static void requant_row(const int32_t* c, int64_t n, int32_t bias, double m, int
 
 pfw_requant_row_fn pfw_requant_row_for(pfw_isa isa) {
 #if defined(__x86_64__)
-  if (isa == PFW_ISA_AVX2 || isa == PFW_ISA_AVX512) return pfw_requant_row_avx2;
+  if (isa == PFW_ISA_AVX512) return pfw_requant_row_avx512;
+  if (isa == PFW_ISA_AVX2) return pfw_requant_row_avx2;
 #endif
   (void)isa;
   return requant_row;

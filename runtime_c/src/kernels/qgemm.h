@@ -27,6 +27,12 @@ typedef struct pfw_qgemm_kernel {
   /* c[r*ldc + j] = sum over kp pairs p of a[(p*mr + r)*2 + {0,1}] .
    * b[(p*nr + j)*2 + {0,1}], for r < mr and j < nr (a whole tile). */
   void (*micro)(int64_t kp, const int16_t* a, const int16_t* b, int32_t* c, int64_t ldc);
+  /* The byte path, or NULL: c[r*ldc + j] = sum over kq quads q and t < 4
+   * of a[(q*mr + r)*4 + t] * b[(q*nr + j)*4 + t], int8 A times uint8 B
+   * (vpmaddubsw-style: exact when each pair (t = 0, 1 and t = 2, 3) of A
+   * has |a0| + |a1| <= 128, so no int16 pair sum saturates). */
+  void (*micro_u8)(int64_t kq, const int8_t* a, const uint8_t* b, int32_t* c, int64_t ldc);
+  bool u8_exact; /* micro_u8 never saturates (VNNI vpdpbusd): A's pairs need no cut */
 } pfw_qgemm_kernel;
 
 /* The kernel for an ISA level; NULL at the scalar level (the ops run their
@@ -47,6 +53,13 @@ typedef struct pfw_qmat {
   int64_t zstep;
 } pfw_qmat;
 
+/* Element (r, c) of m minus its zero point. */
+static inline int32_t pfw_qmat_at(const pfw_qmat* m, int64_t r, int64_t c, int32_t zero) {
+  int64_t at = r * m->rs + c * m->cs;
+  int32_t v = m->is_signed ? ((const int8_t*)m->data)[at] : ((const uint8_t*)m->data)[at];
+  return v - zero;
+}
+
 /* int16 elements of A packed for M x K, and the packing. */
 size_t pfw_qgemm_packed_a_size(const pfw_qgemm_kernel* k, int64_t M, int64_t K);
 void pfw_qgemm_pack_a(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K, int16_t* dst);
@@ -55,10 +68,39 @@ void pfw_qgemm_pack_a(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, i
  * layout: panels of nr columns (the last one zero-filled), each K/2 pairs
  * (rounded up, the odd row zero) of nr column pairs. */
 typedef void (*pfw_qgemm_pack_fn)(const void* ctx, int64_t batch, int64_t j0, int64_t nc, int32_t nr, int16_t* dst);
+/* The same for the byte path: uint8 quads (K/4 rounded up, each nr
+ * columns of 4 rows) of B's values as uint8, b_offset (below) in the
+ * padding and the tail. */
+typedef void (*pfw_qgemm_pack_u8_fn)(const void* ctx, int64_t batch, int64_t j0, int64_t nc, int32_t nr,
+                                     uint8_t* dst);
 /* Receives rows [i0, i0 + m) x columns [j0, j0 + n) of batch `batch`'s C at
  * c[r*ldc + j] (r < m, j < n). */
 typedef void (*pfw_qgemm_store_fn)(const void* ctx, int64_t batch, int64_t i0, int32_t m, int64_t j0, int32_t n,
                                    const int32_t* c, int64_t ldc);
+
+/* A packed for the byte path (qgemm_bytes.c), for kernels with micro_u8
+ * and an A whose values minus zero all fit int8 (symmetric int8 weights):
+ * int8 quads in panels of mr rows. Where a pair along K breaks the bound,
+ * one value of it is cut back and the excess kept as a residual, added
+ * back exactly from B's int16 packing; rowsum (of the packed values)
+ * takes B's zero point back out, as the byte path multiplies B as uint8. */
+typedef struct pfw_qres {
+  int32_t row, k, v;
+} pfw_qres;
+
+typedef struct pfw_qgemm_a8 {
+  int64_t M, K, kq;
+  const int8_t* quads;  /* ceil(M / mr) panels of kq quads of mr rows */
+  const int32_t* rowsum;
+  const int64_t* res_at; /* per panel p: residuals [res_at[p], res_at[p + 1]) */
+  const pfw_qres* res;
+} pfw_qgemm_a8;
+
+/* Bytes for the byte packing of M x K A (one block: header and arrays),
+ * or 0 when the kernel has no byte path or a value of A does not fit. */
+size_t pfw_qgemm_a8_size(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K);
+/* Packs A into mem (pfw_qgemm_a8_size bytes, aligned); returns the view in it. */
+const pfw_qgemm_a8* pfw_qgemm_pack_a8(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K, void* mem);
 
 typedef struct pfw_qgemm_args {
   int64_t M, N, K, batch;
@@ -71,6 +113,12 @@ typedef struct pfw_qgemm_args {
   const void* pack_ctx;
   pfw_qgemm_store_fn store;
   const void* store_ctx;
+  /* The byte path (one A for every batch), or NULL for the int16 one;
+   * with a pack function it takes pack_b_u8, whose B has one zero point,
+   * b_offset (as uint8: +128 for int8 data). */
+  const pfw_qgemm_a8* a8;
+  pfw_qgemm_pack_u8_fn pack_b_u8;
+  int32_t b_offset;
 } pfw_qgemm_args;
 
 /* Per-thread scratch bytes, and the product split over the pool in tasks
@@ -89,6 +137,8 @@ typedef void (*pfw_requant_row_fn)(const int32_t* c, int64_t n, int32_t bias, do
 pfw_requant_row_fn pfw_requant_row_for(pfw_isa isa);
 void pfw_requant_row_avx2(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo, int32_t hi,
                           void* y, bool is_signed);
+void pfw_requant_row_avx512(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo, int32_t hi,
+                            void* y, bool is_signed);
 
 /* y[j] = clamp(rintf(x[j] / scale) + zero, lo, hi) as uint8 (int8 when
  * is_signed), NaN to lo: QuantizeLinear per tensor, in float32 as ONNX's
@@ -105,10 +155,21 @@ typedef void (*pfw_qdw_row_fn)(int32_t* out, const int16_t* const* src, const in
 pfw_qdw_row_fn pfw_qdw_row_for(pfw_isa isa);
 void pfw_qdw_row_avx2(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n);
 
-/* The portable micro-kernel (4 x 8), used where no SIMD one exists; the
- * AVX2 one is in kernels/avx2/qgemm_s16_avx2.c. */
-extern const pfw_qgemm_kernel pfw_qgemm_s16_generic;
+/* The portable micro-kernel (4 x 8), used where no SIMD one exists (and,
+ * for tests, with a portable byte path); the AVX2 ones are in
+ * kernels/avx2/qgemm_s16_avx2.c and qgemm_u8_avx2.c. */
+extern const pfw_qgemm_kernel pfw_qgemm_s16_generic, pfw_qgemm_u8_generic;
 extern const pfw_qgemm_kernel pfw_qgemm_s16_avx2;
+void pfw_qgemm_micro_u8_avx2(int64_t kq, const int8_t* a, const uint8_t* b, int32_t* c, int64_t ldc);
+void pfw_qgemm_micro_u8_avx512(int64_t kq, const int8_t* a, const uint8_t* b, int32_t* c, int64_t ldc);
+void pfw_qgemm_micro_u8_avx512vnni(int64_t kq, const int8_t* a, const uint8_t* b, int32_t* c, int64_t ldc);
+
+/* The byte path's steps in the driver (qgemm_bytes.c): strided B as
+ * uint8 quads, and a finished tile's corrections (zero[j] times rowsum
+ * out, residuals in) for rows [i0, i0 + m). */
+void pfw_qgemm_pack_b_u8(const pfw_qmat* b, int64_t j0, int64_t nc, int64_t K, int32_t nr, uint8_t* dst);
+void pfw_qgemm_fix_tile(const pfw_qgemm_a8* a, int32_t mr, int64_t i0, int32_t m, const uint8_t* bu, int32_t nr,
+                        int64_t n, const int32_t* zero, int32_t* c, int64_t ldc);
 extern const pfw_qgemm_kernel pfw_qgemm_s16_avx512, pfw_qgemm_s16_avx512vnni;
 
 #endif

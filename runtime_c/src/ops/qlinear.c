@@ -166,6 +166,33 @@ typedef struct qrun {
   int64_t iz0, iy0, ix0;
 } qrun;
 
+/* The runs of columns [p0, p0 + live) of a chunk starting at column j0;
+ * returns their count (at most live). */
+static int32_t panel_runs(const pfw_spatial* g, int64_t j0, int64_t p0, int32_t live, qrun* runs) {
+  int32_t n = 0;
+  for (int32_t c = 0; c < live;) {
+    int64_t o = j0 + p0 + c, ox = o % g->out[2], row = o / g->out[2];
+    int32_t len = (int32_t)(g->out[2] - ox < live - c ? g->out[2] - ox : live - c);
+    runs[n++] = (qrun){c, len, row / g->out[1] * g->s[0] - g->pb[0], row % g->out[1] * g->s[1] - g->pb[1],
+                       ox * g->s[2] - g->pb[2]};
+    c += len;
+  }
+  return n;
+}
+
+/* The columns c of run u with 0 <= ix + c * sx < W at tap offset tx, as
+ * [lo, hi); false when the tap's row (iz, iy) is outside the input. */
+static bool run_span(const pfw_spatial* g, const qrun* u, int64_t tz, int64_t ty, int64_t tx, int64_t* lo,
+                     int64_t* hi, int64_t* at) {
+  int64_t H = g->in[1], W = g->in[2], sx = g->s[2];
+  int64_t iz = u->iz0 + tz, iy = u->iy0 + ty, ix = u->ix0 + tx;
+  if (iz < 0 || iz >= g->in[0] || iy < 0 || iy >= H) return false;
+  *lo = ix >= 0 ? 0 : (-ix + sx - 1) / sx;
+  *hi = ix + (int64_t)(u->len - 1) * sx < W ? u->len : (W - 1 - ix) / sx + 1;
+  *at = (iz * H + iy) * W + ix;
+  return true;
+}
+
 /* Conv's implicit im2col: column j (output position) of batch b, row k =
  * (channel, taps) of the group, as x - x_zero, 0 in the padding. Written
  * panel by panel in order; within a panel, each run of columns in one
@@ -175,7 +202,7 @@ static void pack_im2col(const void* ctx, int64_t b, int64_t j0, int64_t nc, int3
   const qgeom* q = in->q;
   const pfw_spatial* g = &q->g;
   int64_t img = b % q->images, grp = b / q->images;
-  int64_t H = g->in[1], W = g->in[2], D = g->in[0], in_plane = D * H * W, kp = (q->K + 1) / 2;
+  int64_t in_plane = g->in[0] * g->in[1] * g->in[2], kp = (q->K + 1) / 2;
   int64_t kw = g->k[2], khw = g->k[1] * kw, ksz = g->k[0] * khw, sx = g->s[2];
   const uint8_t* xu = (const uint8_t*)in->x + (img * q->C + grp * q->Cg) * in_plane;
   /* int8 data is read as uint8 ^ 0x80 = x + 128, with the zero point moved to match */
@@ -183,33 +210,65 @@ static void pack_im2col(const void* ctx, int64_t b, int64_t j0, int64_t nc, int3
   uint8_t flip = in->is_signed ? 0x80 : 0;
   qrun runs[64]; /* nr <= 64 */
   for (int64_t p0 = 0; p0 < nc; p0 += nr, dst += kp * nr * 2) {
-    int32_t live = (int32_t)(nc - p0 < nr ? nc - p0 : nr), n_runs = 0;
-    for (int32_t c = 0; c < live;) {
-      int64_t o = j0 + p0 + c, ox = o % g->out[2], row = o / g->out[2];
-      int32_t len = (int32_t)(g->out[2] - ox < live - c ? g->out[2] - ox : live - c);
-      runs[n_runs++] = (qrun){c, len, row / g->out[1] * g->s[0] - g->pb[0], row % g->out[1] * g->s[1] - g->pb[1],
-                              ox * sx - g->pb[2]};
-      c += len;
-    }
+    int32_t n_runs = panel_runs(g, j0, p0, (int32_t)(nc - p0 < nr ? nc - p0 : nr), runs);
     memset(dst, 0, (size_t)(kp * nr * 2) * sizeof(int16_t));
     for (int64_t k = 0; k < q->K; k++) {
-      int64_t ci = k / ksz, t = k % ksz;
+      int64_t ci = k / ksz, t = k % ksz, lo, hi, at;
       int64_t tz = t / khw * g->d[0], ty = t / kw % g->k[1] * g->d[1], tx = t % kw * g->d[2];
-      const uint8_t* xc = xu + ci * in_plane;
       int16_t* d = dst + (k / 2) * nr * 2 + (k & 1);
       for (int32_t r = 0; r < n_runs; r++) {
-        const qrun* u = &runs[r];
-        int64_t iz = u->iz0 + tz, iy = u->iy0 + ty, ix = u->ix0 + tx;
-        if (iz < 0 || iz >= D || iy < 0 || iy >= H) continue;
-        /* columns c of the run with 0 <= ix + c*sx < W */
-        int64_t lo = ix >= 0 ? 0 : (-ix + sx - 1) / sx;
-        int64_t hi = ix + (int64_t)(u->len - 1) * sx < W ? u->len : (W - 1 - ix) / sx + 1;
-        const uint8_t* src = xc + (iz * H + iy) * W + ix;
-        int16_t* dc = d + u->c0 * 2;
+        if (!run_span(g, &runs[r], tz, ty, tx, &lo, &hi, &at)) continue;
+        const uint8_t* src = xu + ci * in_plane + at;
+        int16_t* dc = d + runs[r].c0 * 2;
         if (sx == 1)
           for (int64_t c = lo; c < hi; c++) dc[c * 2] = (int16_t)((src[c] ^ flip) - bias);
         else
           for (int64_t c = lo; c < hi; c++) dc[c * 2] = (int16_t)((src[c * sx] ^ flip) - bias);
+      }
+    }
+  }
+}
+
+/* Conv's K order on the byte path: tap-major, the group's channels padded
+ * to whole quads, so that each quad holds four channels at one tap: four
+ * input rows interleaved, with the tap's bounds computed once for all. */
+static int64_t conv_k8(const qgeom* q) { return q->g.k[0] * q->g.k[1] * q->g.k[2] * ((q->Cg + 3) / 4 * 4); }
+
+/* The byte path's im2col: B's uint8 quads in conv_k8 order, x as uint8
+ * (int8 flipped), the zero point in the padding. */
+static void pack_im2col_u8(const void* ctx, int64_t b, int64_t j0, int64_t nc, int32_t nr, uint8_t* dst) {
+  const qinput* in = ctx;
+  const qgeom* q = in->q;
+  const pfw_spatial* g = &q->g;
+  int64_t img = b % q->images, grp = b / q->images;
+  int64_t in_plane = g->in[0] * g->in[1] * g->in[2], sx = g->s[2], cq = (q->Cg + 3) / 4;
+  int64_t kw = g->k[2], khw = g->k[1] * kw, taps = g->k[0] * khw, kq = taps * cq;
+  const uint8_t* xu = (const uint8_t*)in->x + (img * q->C + grp * q->Cg) * in_plane;
+  uint8_t flip = in->is_signed ? 0x80 : 0;
+  qrun runs[64]; /* nr <= 64 */
+  for (int64_t p0 = 0; p0 < nc; p0 += nr, dst += kq * nr * 4) {
+    int32_t n_runs = panel_runs(g, j0, p0, (int32_t)(nc - p0 < nr ? nc - p0 : nr), runs);
+    memset(dst, in->is_signed ? in->xz + 128 : in->xz, (size_t)(kq * nr * 4));
+    for (int64_t t = 0; t < taps; t++) {
+      int64_t tz = t / khw * g->d[0], ty = t / kw % g->k[1] * g->d[1], tx = t % kw * g->d[2], lo, hi, at;
+      for (int32_t r = 0; r < n_runs; r++) {
+        if (!run_span(g, &runs[r], tz, ty, tx, &lo, &hi, &at)) continue;
+        for (int64_t c4 = 0; c4 < cq; c4++) {
+          uint8_t* d = dst + ((t * cq + c4) * nr + runs[r].c0) * 4;
+          const uint8_t* s0 = xu + c4 * 4 * in_plane + at;
+          if (c4 * 4 + 4 <= q->Cg && sx == 1) { /* four whole rows, interleaved (compilers vectorise this) */
+            const uint8_t *s1 = s0 + in_plane, *s2 = s1 + in_plane, *s3 = s2 + in_plane;
+            for (int64_t c = lo; c < hi; c++) {
+              d[c * 4] = s0[c] ^ flip;
+              d[c * 4 + 1] = s1[c] ^ flip;
+              d[c * 4 + 2] = s2[c] ^ flip;
+              d[c * 4 + 3] = s3[c] ^ flip;
+            }
+            continue;
+          }
+          for (int64_t i = 0; i < 4 && c4 * 4 + i < q->Cg; i++)
+            for (int64_t c = lo; c < hi; c++) d[c * 4 + i] = s0[i * in_plane + c * sx] ^ flip;
+        }
       }
     }
   }
@@ -291,7 +350,34 @@ typedef struct qstate {
   bool packed;
   int32_t* wz;
   int16_t* a;
+  const pfw_qgemm_a8* a8; /* instead of a: the byte path's packing (one weight set that fits int8) */
 } qstate;
+
+/* The weights for the byte path: int8 rows of W minus its zero point in
+ * the byte path's K order (conv_k8 for Conv, 0 in the padded channels),
+ * *K8 long; NULL where the int16 path serves instead (several weight
+ * sets, a value outside int8, no memory). */
+static int8_t* weights_i8(const pfw_node* node, const qgeom* q, const pfw_qgemm_kernel* k, int64_t* K8) {
+  if (!k->micro_u8 || weight_sets(q) != 1) return NULL;
+  int64_t taps = q->sig->conv ? q->g.k[0] * q->g.k[1] * q->g.k[2] : 1, cg4 = (q->Cg + 3) / 4 * 4;
+  *K8 = q->sig->conv ? conv_k8(q) : q->K;
+  int32_t* wz = malloc((size_t)q->out_rows * sizeof(int32_t));
+  int8_t* w = calloc((size_t)(q->rows * *K8) + 1, 1);
+  bool ok = wz && w;
+  if (ok) {
+    zeros_of(opt_in(node, q->sig->wz), q->out_rows, wz);
+    pfw_qmat m = weight_mat(node, q, 0, wz, 1);
+    for (int64_t r = 0; r < q->rows && ok; r++)
+      for (int64_t c = 0; c < q->K && ok; c++) {
+        int32_t v = pfw_qmat_at(&m, r, c, wz[r]);
+        ok = v >= -128 && v <= 127;
+        w[r * *K8 + (q->sig->conv ? c % taps * cg4 + c / taps : c)] = (int8_t)v;
+      }
+  }
+  free(wz);
+  if (!ok) free(w);
+  return ok ? w : NULL;
+}
 
 /* Scratch: [x zero points (cols int32)] [multipliers (out_rows)] [packed
  * weights when not constant] [qgemm scratch]. */
@@ -345,14 +431,26 @@ static pfw_status qprod_prepare(pfw_node* node, const qsig* sig, int32_t min_in,
   bool dw = k && pfw_qconv_depthwise_applies(&q);
   bool pack_now = k && !dw && W->is_const && (!wz || wz->is_const);
   size_t per = k ? pfw_qgemm_packed_a_size(k, q.rows, q.K) : 0, sets = (size_t)weight_sets(&q);
+  int64_t K8 = q.K;
+  int8_t* w8 = pack_now ? weights_i8(node, &q, k, &K8) : NULL;
+  pfw_qmat m8 = {w8, true, K8, 1, NULL, 0};
+  size_t a8 = w8 ? pfw_qgemm_a8_size(k, &m8, q.rows, K8) : 0;
   size_t bytes = align_up(sizeof(qstate)) + align_up((size_t)q.out_rows * sizeof(int32_t)) +
-                 (pack_now ? per * sets * sizeof(int16_t) : 0);
+                 (a8 ? a8 : pack_now ? per * sets * sizeof(int16_t) : 0);
   qstate* s = calloc(1, bytes);
-  if (!s) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory for the node's packed weights");
+  if (!s) {
+    free(w8);
+    return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory for the node's packed weights");
+  }
   node->state = s;
   s->wz = (int32_t*)((uint8_t*)s + align_up(sizeof(qstate)));
   s->a = (int16_t*)((uint8_t*)s->wz + align_up((size_t)q.out_rows * sizeof(int32_t)));
-  if (pack_now) {
+  if (a8) {
+    zeros_of(opt_in(node, sig->wz), q.out_rows, s->wz);
+    s->a8 = pfw_qgemm_pack_a8(k, &m8, q.rows, K8, s->a);
+    s->packed = true;
+    pfw_release_packed_input(node, W);
+  } else if (pack_now) {
     pack_weights(node, &q, k, s->wz, s->a);
     s->packed = true;
     pfw_release_packed_input(node, W);
@@ -362,11 +460,12 @@ static pfw_status qprod_prepare(pfw_node* node, const qsig* sig, int32_t min_in,
   if (dw) {
     scratch += pfw_qconv_depthwise_scratch(&q, node->num_threads);
   } else if (k) {
-    pfw_qgemm_args a = {.M = q.rows, .N = q.cols, .K = q.K, .batch = q.batch};
+    pfw_qgemm_args a = {.M = q.rows, .N = q.cols, .K = a8 ? K8 : q.K, .batch = q.batch};
     if (!pack_now) scratch += align_up(per * sets * sizeof(int16_t));
     scratch += pfw_qgemm_scratch_size(k, &a, node->num_threads);
   }
   node->scratch_size = scratch;
+  free(w8);
   return PFW_OK;
 }
 
@@ -450,14 +549,16 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
     a = (const int16_t*)rest;
     rest += align_up(pfw_qgemm_packed_a_size(k, q.rows, q.K) * (size_t)weight_sets(&q) * sizeof(int16_t));
   }
-  pfw_qgemm_args g = {.M = q.rows, .N = q.cols, .K = q.K, .batch = q.batch, .a_packed = a,
-                      .store = pfw_qstore_tile, .store_ctx = &st};
+  pfw_qgemm_args g = {.M = q.rows, .N = q.cols, .K = s->a8 ? s->a8->K : q.K, .batch = q.batch, .a_packed = a,
+                      .store = pfw_qstore_tile, .store_ctx = &st, .a8 = s->a8,
+                      .b_offset = in.is_signed ? in.xz + 128 : in.xz}; /* as im2col reads x */
   size_t per = pfw_qgemm_packed_a_size(k, q.rows, q.K);
   if (sig->conv) {
     /* batch b = group * images + image: the packed W of group b / images */
     g.a_batch = (int64_t)per;
     g.a_every = q.images;
     g.pack_b = pack_im2col;
+    g.pack_b_u8 = pack_im2col_u8;
     g.pack_ctx = &in;
   } else {
     g.a_batch = q.w_shared ? 0 : (int64_t)per;

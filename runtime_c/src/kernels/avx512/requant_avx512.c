@@ -1,0 +1,30 @@
+/* Requantisation rows, AVX-512 (qgemm.h requant_row): sixteen outputs at a
+ * time, the same exact double product and half-to-even rounding as the
+ * scalar reference, and masked loads and stores for the tail instead of a
+ * scalar loop (rows are often short: 7 x 7 planes, 49 outputs). */
+#include "../target_avx512.h"
+#include "../qgemm.h"
+#ifdef PFW_HAVE_AVX512_KERNELS
+
+void pfw_requant_row_avx512(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo,
+                            int32_t hi, void* y, bool is_signed) {
+  (void)is_signed; /* the clamped values' low bytes are right for both */
+  const __m512d vm = _mm512_set1_pd(m), vz = _mm512_set1_pd(zero), vlo = _mm512_set1_pd(lo),
+                vhi = _mm512_set1_pd(hi);
+  const __m512i vb = _mm512_set1_epi32(bias);
+  for (int64_t j = 0; j < n; j += 16) {
+    __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+    __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, c + j), vb);
+    __m256i q[2];
+    for (int h = 0; h < 2; h++) {
+      __m256i part = h ? _mm512_extracti64x4_epi64(a, 1) : _mm512_castsi512_si256(a);
+      __m512d v = _mm512_roundscale_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(part), vm),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      v = _mm512_min_pd(_mm512_max_pd(_mm512_add_pd(v, vz), vlo), vhi);
+      q[h] = _mm512_cvtpd_epi32(v); /* exact: an integer in [lo, hi] */
+    }
+    __m512i all = _mm512_inserti64x4(_mm512_castsi256_si512(q[0]), q[1], 1);
+    _mm_mask_storeu_epi8((uint8_t*)y + j, k, _mm512_cvtepi32_epi8(all));
+  }
+}
+#endif

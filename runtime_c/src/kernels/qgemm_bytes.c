@@ -1,0 +1,135 @@
+/* The integer GEMM's byte path (qgemm.h pfw_qgemm_a8): A as int8 quads
+ * with no pair past the vpmaddubsw bound, B as uint8 quads, and the exact
+ * corrections that make the product the int16 path's.
+ *
+ * With a = A - za (int8) and u = B's uint8 value, b = u - zb, the kernel
+ * computes sum a' u over the cut-back a'; then sum a b = sum a' u -
+ * zb * sum a' + sum (a - a') b, the last term over the cut pairs only.
+ * All in wrapping uint32, like the reference. */
+#include <string.h>
+
+#include "qgemm.h"
+
+#define PAIR_BOUND 128 /* 255 * 128 = 32640 <= INT16_MAX */
+
+static size_t align_up(size_t n) { return (n + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN; }
+static int32_t iabs(int32_t v) { return v < 0 ? -v : v; }
+
+typedef struct a8_sizes {
+  int64_t panels, kq, residuals;
+  size_t quads, rowsum, res_at, total;
+} a8_sizes;
+
+/* Cuts the pair (v[0], v[1]) back to the bound: the larger one keeps its
+ * sign and loses the excess; returns which one was cut (-1: none). */
+static int cut_pair(const pfw_qgemm_kernel* k, int32_t v[2]) {
+  if (k->u8_exact || iabs(v[0]) + iabs(v[1]) <= PAIR_BOUND) return -1;
+  int big = iabs(v[1]) >= iabs(v[0]), small = !big;
+  int32_t keep = PAIR_BOUND - iabs(v[small]); /* in [1, 127]: |v[small]| >= 1 here */
+  v[big] = v[big] < 0 ? -keep : keep;
+  return big;
+}
+
+static bool sizes_of(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K, a8_sizes* s) {
+  s->panels = (M + k->mr - 1) / k->mr;
+  s->kq = (K + 3) / 4;
+  s->residuals = 0;
+  for (int64_t r = 0; r < M; r++) {
+    int32_t z = a->zero ? a->zero[r * a->zstep] : 0;
+    for (int64_t c = 0; c < K; c += 2) {
+      int32_t v[2] = {pfw_qmat_at(a, r, c, z), c + 1 < K ? pfw_qmat_at(a, r, c + 1, z) : 0};
+      if (v[0] < -128 || v[0] > 127 || v[1] < -128 || v[1] > 127) return false;
+      s->residuals += cut_pair(k, v) >= 0;
+    }
+  }
+  s->quads = align_up((size_t)(s->panels * s->kq * k->mr * 4));
+  s->rowsum = align_up((size_t)(s->panels * k->mr) * sizeof(int32_t));
+  s->res_at = align_up((size_t)(s->panels + 1) * sizeof(int64_t));
+  s->total = align_up(sizeof(pfw_qgemm_a8)) + s->quads + s->rowsum + s->res_at +
+             (size_t)s->residuals * sizeof(pfw_qres);
+  return true;
+}
+
+size_t pfw_qgemm_a8_size(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K) {
+  a8_sizes s;
+  if (!k || !k->micro_u8 || M <= 0 || K <= 0 || !sizes_of(k, a, M, K, &s)) return 0;
+  return s.total;
+}
+
+const pfw_qgemm_a8* pfw_qgemm_pack_a8(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K,
+                                      void* mem) {
+  a8_sizes s;
+  sizes_of(k, a, M, K, &s);
+  memset(mem, 0, s.total);
+  uint8_t* p = (uint8_t*)mem + align_up(sizeof(pfw_qgemm_a8));
+  int8_t* quads = (int8_t*)p;
+  int32_t* rowsum = (int32_t*)(p + s.quads);
+  int64_t* res_at = (int64_t*)(p + s.quads + s.rowsum);
+  pfw_qres* res = (pfw_qres*)(p + s.quads + s.rowsum + s.res_at);
+  int64_t nres = 0;
+  for (int64_t r = 0; r < M; r++) {
+    int64_t panel = r / k->mr, row = r % k->mr;
+    if (row == 0) res_at[panel] = nres;
+    int32_t z = a->zero ? a->zero[r * a->zstep] : 0;
+    uint32_t sum = 0;
+    for (int64_t c = 0; c < K; c += 2) {
+      int32_t v[2] = {pfw_qmat_at(a, r, c, z), c + 1 < K ? pfw_qmat_at(a, r, c + 1, z) : 0}, was[2] = {v[0], v[1]};
+      int cut = cut_pair(k, v);
+      if (cut >= 0) res[nres++] = (pfw_qres){(int32_t)r, (int32_t)(c + cut), was[cut] - v[cut]};
+      for (int t = 0; t < 2; t++) {
+        int64_t kk = c + t;
+        quads[((panel * s.kq + kk / 4) * k->mr + row) * 4 + kk % 4] = (int8_t)v[t];
+        sum += (uint32_t)v[t];
+      }
+    }
+    rowsum[r] = (int32_t)sum;
+  }
+  res_at[s.panels] = nres;
+  pfw_qgemm_a8* out = mem;
+  *out = (pfw_qgemm_a8){M, K, s.kq, quads, rowsum, res_at, res};
+  return out;
+}
+
+/* Columns of B are lines of K contiguous-or-strided bytes: each quad
+ * holds 4 of them for nr columns (int8 read as uint8 ^ 0x80 = x + 128). */
+void pfw_qgemm_pack_b_u8(const pfw_qmat* b, int64_t j0, int64_t nc, int64_t K, int32_t nr, uint8_t* dst) {
+  int64_t kq = (K + 3) / 4;
+  uint8_t flip = b->is_signed ? 0x80 : 0;
+  for (int64_t p0 = 0; p0 < nc; p0 += nr, dst += kq * nr * 4)
+    for (int32_t j = 0; j < nr; j++) {
+      uint8_t* d = dst + j * 4;
+      if (p0 + j >= nc) {
+        for (int64_t q = 0; q < kq; q++) memset(d + q * nr * 4, 0, 4);
+        continue;
+      }
+      const uint8_t* src = (const uint8_t*)b->data + (j0 + p0 + j) * b->cs;
+      for (int64_t k = 0; k < K; k++) d[(k / 4) * nr * 4 + k % 4] = src[k * b->rs] ^ flip;
+      for (int64_t k = K; k < kq * 4; k++) d[(k / 4) * nr * 4 + k % 4] = 0;
+    }
+}
+
+void pfw_qgemm_fix_tile(const pfw_qgemm_a8* a, int32_t mr, int64_t i0, int32_t m, const uint8_t* bu, int32_t nr,
+                        int64_t n, const int32_t* zero, int32_t* c, int64_t ldc) {
+  bool one_zero = true; /* Conv's x has one zero point: then a row's correction is one number */
+  for (int64_t j = 1; j < n && one_zero; j++) one_zero = zero[j] == zero[0];
+  for (int32_t r = 0; r < m; r++) {
+    uint32_t rs = (uint32_t)a->rowsum[i0 + r], zr = (uint32_t)zero[0] * rs;
+    int32_t* cr = c + r * ldc;
+    if (one_zero)
+      for (int64_t j = 0; j < n; j++) cr[j] = (int32_t)((uint32_t)cr[j] - zr);
+    else
+      for (int64_t j = 0; j < n; j++) cr[j] = (int32_t)((uint32_t)cr[j] - (uint32_t)zero[j] * rs);
+  }
+  int64_t panel = i0 / mr;
+  for (int64_t e = a->res_at[panel]; e < a->res_at[panel + 1]; e++) {
+    const pfw_qres* q = &a->res[e];
+    int32_t* cr = c + (q->row - i0) * ldc;
+    uint32_t v = (uint32_t)q->v;
+    for (int64_t j0 = 0; j0 < n; j0 += nr) {
+      const uint8_t* b = bu + (j0 / nr) * a->kq * nr * 4 + (q->k / 4) * nr * 4 + q->k % 4;
+      int64_t w = n - j0 < nr ? n - j0 : nr;
+      for (int64_t j = 0; j < w; j++)
+        cr[j0 + j] = (int32_t)((uint32_t)cr[j0 + j] + v * (uint32_t)(b[j * 4] - zero[j0 + j]));
+    }
+  }
+}
