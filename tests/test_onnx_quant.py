@@ -99,6 +99,30 @@ def test_qlinear_conv(monkeypatch, case, w_init, w_bits):
     check(monkeypatch, model, feeds, ort_ok=ort_ok, threads=(1, 3) if case in (7, 12) else (1,))
 
 
+@pytest.mark.parametrize("case", [0, 3, 4, 7])
+def test_qlinear_conv_trained_like_weights(monkeypatch, case):
+    """int8 weights as training leaves them: mostly small, 1 in 16 anywhere
+    in the range. The byte path (vpmaddubsw on AVX2 / AVX-512BW) cuts the
+    few pairs of weights whose sum could saturate and adds the excess back;
+    VNNI takes them whole. Every level must still give the reference's
+    integers."""
+    xdt, _, xshape, wshape, attrs, per_channel, bias = CONV_CASES[case]
+    args = qlinear_conv_args(xdt, np.int8, xshape, wshape, per_channel, bias, True)
+    w = args[3].value
+    w[...] = np.where(RNG.integers(0, 32, w.shape) == 0, w, RNG.integers(-20, 21, w.shape)).astype(np.int8)
+    # The pairs the byte path sees: K tap-major, channels padded to 4. Some must
+    # break the bound, but few enough (<= 1 in 100) that the path is taken.
+    m, cg = w.shape[:2]
+    wt = np.zeros((m, w[0, 0].size, -(-cg // 4) * 4), np.int64)
+    wt[:, :, :cg] = w.reshape(m, cg, -1).transpose(0, 2, 1)
+    wt = wt.reshape(m, -1)
+    wt = np.pad(wt, ((0, 0), (0, wt.shape[1] % 2)))
+    cut = (np.abs(wt[:, 0::2]) + np.abs(wt[:, 1::2]) > 128).mean()
+    assert case != 7 or 0 < cut <= 0.01, cut
+    model, feeds = single_op("QLinearConv", args, opset=13, **attrs)
+    check(monkeypatch, model, feeds, ort_ok=False, threads=(1, 2))
+
+
 def test_requantisation_rounds_ties_to_even(monkeypatch):
     """acc * 0.5 lands exactly on .5 for every odd acc: half to even decides."""
     x = np.arange(0, 64, dtype=np.uint8).reshape(1, 1, 8, 8)

@@ -64,6 +64,8 @@ static void pack_fn_u8(const void* p, int64_t batch, int64_t j0, int64_t nc, int
     }
 }
 
+static int64_t byte_runs, cut_pairs; /* how often the byte path ran, and with how many cut pairs */
+
 typedef struct sink {
   int32_t* y;
   int64_t M, N;
@@ -87,14 +89,18 @@ static int32_t* run(const pfw_qgemm_kernel* k, const qcase* c, const qdata* d, i
   /* The byte path takes one A for all batches. */
   pfw_qmat a0 = {d->a, c->a_signed, c->K, 1, d->za, 1};
   size_t a8_bytes = c->a_shared ? pfw_qgemm_a8_size(k, &a0, c->M, c->K) : 0;
-  if (k->micro_u8 && c->a_shared && c->a_fits && c->K > 0) CHECK(a8_bytes > 0);
+  if (k->micro_u8 && k->u8_exact && c->a_shared && c->a_fits && c->K > 0) CHECK(a8_bytes > 0);
   void* a8_mem = a8_bytes ? aligned_alloc(64, (a8_bytes + 63) / 64 * 64) : NULL;
   int32_t* y = calloc((size_t)(c->batch * c->M * c->N) + 1, sizeof(int32_t));
   sink sk = {y, c->M, c->N};
   fn_ctx f = {c, d};
   pfw_qgemm_args g = {.M = c->M, .N = c->N, .K = c->K, .batch = c->batch, .a_packed = ap,
                       .a_batch = c->a_shared ? 0 : (int64_t)per, .store = store, .store_ctx = &sk};
-  if (a8_mem) g.a8 = pfw_qgemm_pack_a8(k, &a0, c->M, c->K, a8_mem);
+  if (a8_mem) {
+    g.a8 = pfw_qgemm_pack_a8(k, &a0, c->M, c->K, a8_mem);
+    byte_runs++;
+    cut_pairs += g.a8->res_at[(c->M + k->mr - 1) / k->mr];
+  }
   if (c->by_fn) {
     g.pack_b = pack_fn;
     g.pack_b_u8 = pack_fn_u8;
@@ -124,7 +130,10 @@ static int check_case(const pfw_qgemm_kernel* k, const qcase* c) {
   /* Extremes included: |x - zero| reaches 255 for both signednesses. */
   for (int64_t i = 0; i < c->M; i++) d.za[i] = c->a_signed ? (int32_t)(urand() % 256) - 128 : (int32_t)(urand() % 256);
   for (int64_t i = 0; i < c->N; i++) d.zb[i] = c->b_signed ? (i % 2 ? 127 : -128) : (i % 2 ? 255 : 0);
-  if (c->a_fits) { /* int8 A: symmetric (zero 0), or uint8 about 128; full range, so many pairs are cut */
+  if (c->a_fits) { /* int8 A: symmetric (zero 0), or uint8 about 128; mostly small with 1 in 16 anywhere in
+                     * the range, so some pairs are cut (uniform values would cut too many for the byte path) */
+    for (int64_t i = 0; i < sets * c->M * c->K; i++)
+      if (urand() % 16) d.a[i] = (uint8_t)((int32_t)(urand() % 61) - 30 + (c->a_signed ? 0 : 128));
     for (int64_t i = 0; i < c->M; i++) d.za[i] = c->a_signed ? 0 : 128;
     if (c->by_fn)
       for (int64_t i = 0; i < c->N; i++) d.zb[i] = c->b_signed ? 127 : 255;
@@ -184,6 +193,11 @@ int main(void) {
           CHECK(check_case(k, &c) == 0);
           cases += 2;
         }
+    /* the byte path ran, and where the kernel cuts pairs, with cuts */
+    CHECK(!k->micro_u8 || byte_runs > 0);
+    CHECK(!k->micro_u8 || k->u8_exact || cut_pairs > 0);
+    printf("%s: byte path in %lld runs, %lld pairs cut\n", k->name, (long long)byte_runs, (long long)cut_pairs);
+    byte_runs = cut_pairs = 0;
     qcase empty_k = {5, 9, 0, 2, false, true, false, false, false};
     CHECK(check_case(k, &empty_k) == 0);
     printf("%s: %d cases\n", k->name, cases + 1);

@@ -97,7 +97,8 @@ typedef struct pfw_qgemm_a8 {
 } pfw_qgemm_a8;
 
 /* Bytes for the byte packing of M x K A (one block: header and arrays),
- * or 0 when the kernel has no byte path or a value of A does not fit. */
+ * or 0 when the kernel has no byte path, a value of A does not fit, or
+ * more than 1 in 100 pairs would need cutting (the int16 path is faster). */
 size_t pfw_qgemm_a8_size(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K);
 /* Packs A into mem (pfw_qgemm_a8_size bytes, aligned); returns the view in it. */
 const pfw_qgemm_a8* pfw_qgemm_pack_a8(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K, void* mem);

@@ -53,6 +53,10 @@ static bool sizes_of(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, in
 size_t pfw_qgemm_a8_size(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K) {
   a8_sizes s;
   if (!k || !k->micro_u8 || M <= 0 || K <= 0 || !sizes_of(k, a, M, K, &s)) return 0;
+  /* Each residual costs a pass over the tile's columns: past about 1 in
+   * 100 pairs the int16 path is faster (uniform full-range weights cut
+   * half their pairs; trained ones, with a few large values, seldom). */
+  if (s.residuals * 100 > M * ((K + 1) / 2)) return 0;
   return s.total;
 }
 
