@@ -91,7 +91,7 @@ def test_kl_matches_brute_force_full_size():
 def test_kl_hand_computed():
     # 4 bins, 2 levels. i=2: P=[1, 1+2] -> [.25, .75]; Q: one bin per group -> [1, 1] -> [.5, .5].
     # i=3: P=[1, 1, 2] -> /4; groups [0], [1, 2] (3//2 = 1): Q=[1, .5, .5] -> /2.
-    # i=4: P = Q = [1, 1, 0, 2]... groups [0,1], [2,3]: Q=[1, 1, 0, 2]: KL 0.
+    # i=4: P = [1, 1, 0, 2]; groups [0, 1], [2, 3], each count on its nonzero bins: Q = P, KL 0.
     h = np.array([1, 1, 0, 2])
     kl = kl_divergences(h, 2)
     want2 = 0.25 * np.log(0.25 / 0.5) + 0.75 * np.log(0.75 / 0.5)
@@ -257,9 +257,10 @@ def test_worst_layer_ranks_first():
     g = bad_mlp()
     calib = {"x": mlp_data(8, 0)}
     _, report = quantize_with_report(g, "static", calib, report=True)
-    first, *rest = report.layers
+    first = report.layers[0]
     assert first.node == "fc2" and first.share > 0.9
-    assert first.sqnr_db < 10 and all(s.sqnr_db > 25 for s in rest if s.node == "fc1")
+    sq = {s.node: s.sqnr_db for s in report.layers}
+    assert sq["fc2"] < 10 and sq["fc1"] > 25  # fc3 reads fc2's error: low SQNR, but a small share alone
     assert abs(sum(s.share for s in report.layers) - 1.0) <= 1e-12
 
 
