@@ -6,6 +6,7 @@
     pyfw run model.pfw --input x.npy --output out.npz
     pyfw bench model.pfw [--threads N] [--runs N] [--profile] [--against onnxruntime [--onnx model.onnx]]
     pyfw quantize model.pfw -o model_int8.pfw --mode static --calibrate data.npz
+    pyfw quantize model.pfw --calibrate data.npz [--method entropy] [--report] [--accuracy-budget 0.01]
 
 Every failure prints one line, `pyfw <command>: error: <message>`, and exits
 with status 1 (2 for a usage error). PYFW_DEBUG=1 shows the traceback.
@@ -22,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from . import InvalidModelError, __version__
+from ._text import table as _table
 
 
 class _Parser(argparse.ArgumentParser):
@@ -110,15 +112,6 @@ def _cmd_convert(args) -> int:
 
 
 # ---- inspect -----------------------------------------------------------------
-def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
-    widths = [max(len(str(r[i])) for r in [headers] + rows) for i in range(len(headers))]
-
-    def line(cells):
-        out = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
-        return "  ".join(out).rstrip()
-    return [line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows]
-
-
 def _load_graph(path: str):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such file: {path!r}")
@@ -360,8 +353,13 @@ def _cmd_quantize(args) -> int:
     if args.mode == "static" and not args.calibrate:
         raise ValueError("--mode static needs --calibrate DATA.npz (one array per model input, keyed by "
                          "input name, samples stacked on a new leading axis); --mode dynamic needs none")
-    if args.mode == "dynamic" and args.calibrate:
-        raise ValueError("--calibrate is for --mode static; dynamic mode quantizes activations per run")
+    evaluate = args.report or args.accuracy_budget is not None
+    if args.mode == "dynamic" and args.calibrate and not evaluate:
+        raise ValueError("--calibrate is for --mode static; dynamic mode quantizes activations per run "
+                         "(with --report or --accuracy-budget it takes --calibrate data as evaluation samples)")
+    if args.mode == "dynamic" and evaluate and not args.calibrate:
+        raise ValueError(f"{'--report' if args.report else '--accuracy-budget'} needs samples to measure on: "
+                         "pass --calibrate DATA.npz (in dynamic mode used for evaluation only)")
     dst = args.output or os.path.splitext(src)[0] + "_int8.pfw"
     _check_out_dir(dst)
     if os.path.abspath(src) == os.path.abspath(dst):
@@ -370,7 +368,8 @@ def _cmd_quantize(args) -> int:
     from .quant import quantize_with_report
     graph, report = quantize_with_report(src, mode=args.mode, calibration=args.calibrate, method=args.method,
                                          per_channel=not args.per_tensor, exclude=args.exclude,
-                                         percentile=args.percentile)
+                                         percentile=args.percentile, report=args.report,
+                                         accuracy_budget=args.accuracy_budget)
     save(graph, dst)  # atomic: temp file, fsync, rename
     done = ", ".join(f"{op} {k}" for op, k in sorted(report.quantized.items())) or "none"
     added = ", ".join(f"{op} {k}" for op, k in sorted(report.inserted.items())) or "none"
@@ -381,7 +380,11 @@ def _cmd_quantize(args) -> int:
     for name, op, why in report.kept:
         lines.append(f"  kept fp32: {name or '-'} ({op}): {why}")
     lines.append(f"  file size: {before:,} -> {after:,} bytes ({after / before:.2f}x)")
+    if evaluate:
+        lines.append(report.table())
     print("\n".join(lines))
+    for w in report.warnings:
+        print(f"pyfw quantize: warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -403,6 +406,16 @@ def _non_negative_int(s: str) -> int:
         v = -1
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}")
+    return v
+
+
+def _budget(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        v = float("nan")
+    if not (np.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite relative error > 0 (e.g. 0.01), got {s!r}")
     return v
 
 
@@ -466,13 +479,24 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--mode", choices=("static", "dynamic"), default="static", help="default: static")
     q.add_argument("--calibrate", metavar="DATA.npz",
                    help="calibration samples for static mode: one array per input, keyed by input name, "
-                        "samples stacked on a new leading axis")
-    q.add_argument("--method", choices=("minmax", "percentile"), default="minmax",
-                   help="activation range from calibration (default: minmax)")
+                        "samples stacked on a new leading axis (in dynamic mode only with --report or "
+                        "--accuracy-budget, as the samples to measure on)")
+    q.add_argument("--method", choices=("minmax", "percentile", "entropy"), default="minmax",
+                   help="activation range from calibration: extremes, a percentile of |x|, or the |x| "
+                        "threshold of least KL divergence as TensorRT calibrates (default: minmax)")
     q.add_argument("--percentile", type=float, default=99.99,
                    help="for --method percentile: clip |x| at this percentile (default 99.99)")
     q.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor, not per channel")
     q.add_argument("--exclude", nargs="+", action="extend", default=[], metavar="NODE", help="node names to keep fp32")
+    q.add_argument("--report", action="store_true",
+                   help="print a per-layer table on the --calibrate samples: SQNR (dB) of each quantized layer's "
+                        "output vs fp32, its share of the model-output error (that layer alone int8), and per "
+                        "output SQNR, relative error and top-1 agreement; dynamic mode takes --calibrate for it")
+    q.add_argument("--accuracy-budget", type=_budget, metavar="X",
+                   help="largest allowed relative output error ||y_int8 - y_fp32|| / ||y_fp32|| (norms over all "
+                        "--calibrate samples, worst over outputs): the layers with the largest share of the error "
+                        "are kept fp32, one at a time, until it holds; prints the report. If it holds only with "
+                        "every layer fp32, that model is written, with a warning")
     q.set_defaults(func=_cmd_quantize)
     return p
 

@@ -7,9 +7,13 @@ N for every input. `load_calibration` checks all of that and says what is wrong.
 
 `collect_ranges` runs the fp32 model on libpfw once per sample, with the
 tensors to observe made graph outputs, and returns a (lo, hi) range for each:
-"minmax" takes the extremes over all samples; "percentile" builds a 2048-bin
-histogram of |x| over [0, max|x|] (a second pass) and clips both ends at the
-|x| below which `percentile` % of the values fall.
+"minmax" takes the extremes over all samples; "percentile" and "entropy" build a
+2048-bin histogram of |x| over [0, max|x|] (a second pass) and clip both ends
+at a threshold t on |x|, the range becoming (max(lo, -t), min(hi, t)):
+"percentile" takes the |x| below which `percentile` % of the values fall,
+"entropy" the t whose 128-level quantization (256 for a tensor >= 0) of the
+clipped histogram is closest to it in KL divergence (TensorRT's calibration;
+`kl_divergences`).
 """
 from __future__ import annotations
 
@@ -22,6 +26,13 @@ from .. import dtypes as _dt
 from ..ir import Graph
 
 HIST_BINS = 2048
+METHODS = ("minmax", "percentile", "entropy")
+# TensorRT's levels for |x|: a range about 0 gets half of uint8's 256 steps per side.
+ENTROPY_LEVELS = 128
+# Q's count where P holds only clipped values (MXNet and ONNX Runtime smooth
+# by 1e-4 of a count too): clipping a lone outlier past an empty stretch then
+# costs a large finite KL, not inf, so a threshold inside the gap can win.
+KL_EPS = 1e-4
 
 
 def _fmt_shape(shape) -> str:
@@ -96,6 +107,69 @@ def load_calibration(path: str | os.PathLike, graph: Graph) -> dict[str, np.ndar
     return check_calibration(arrays, graph, f"calibration file {path!r}")
 
 
+def kl_divergences(hist: np.ndarray, levels: int = ENTROPY_LEVELS) -> np.ndarray:
+    """KL(P || Q) for each candidate threshold of TensorRT's entropy
+    calibration, from a histogram `hist` of |x| (B bins): entry i - levels is
+    the threshold at the upper edge of bin i - 1, for i = levels .. B.
+
+    P is hist[:i] with the count of every bin from i on added to bin i - 1 (the
+    clipped values land on the threshold). Q quantizes hist[:i] (without those
+    outliers) to `levels` levels: the i bins split into `levels` groups of
+    floor or ceil(i / levels) adjacent bins (group j is bins
+    [j * i // levels, (j + 1) * i // levels)), each group's count spread evenly
+    over the bins of the group where P is nonzero; if the last group holds
+    no count but P's last bin has clipped values, Q gets KL_EPS there. Both
+    are normalised; KL = sum over P > 0 of p log(p / q), inf when hist[:i]
+    is empty. Computed per group from cumulative sums, all candidates at once."""
+    h = np.asarray(hist, np.float64)
+    bins = len(h)
+    if bins < levels:
+        raise ValueError(f"entropy calibration needs at least {levels} histogram bins, got {bins}")
+    total = h.sum()
+    i = np.arange(levels, bins + 1)
+    cum = np.concatenate([[0.0], np.cumsum(h)])
+    nonzero = np.concatenate([[0], np.cumsum(h > 0)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(h > 0, h / total * np.log(h / total), 0.0)
+        bounds = (np.arange(levels + 1)[None, :] * i[:, None]) // levels  # (candidates, levels + 1)
+        mass = cum[bounds[:, 1:]] - cum[bounds[:, :-1]]  # Q's count per group
+        count = (nonzero[bounds[:, 1:]] - nonzero[bounds[:, :-1]]).astype(np.float64)
+        outliers = total - cum[i]
+        last = h[i - 1] + outliers  # P's last bin, in the last group
+        count[:, -1] += (h[i - 1] == 0) & (outliers > 0)
+        p_group = mass.copy()
+        p_group[:, -1] += outliers
+        p_group /= total
+        q_mass = mass.copy()
+        q_mass[:, -1] += KL_EPS * ((mass[:, -1] == 0) & (outliers > 0))
+        q_total = np.where(cum[i] > 0, q_mass.sum(axis=1), np.nan)  # nan: Q empty, KL inf
+        q_bin = q_mass / (count * q_total[:, None])  # Q's value on each nonzero bin of the group
+        cross = np.where(p_group > 0, p_group * np.log(q_bin), 0.0)
+        head = np.concatenate([[0.0], np.cumsum(plogp)])[i - 1]  # sum p log p over bins below i - 1
+        self_info = head + np.where(last > 0, last / total * np.log(last / total), 0.0)
+        kl = self_info - cross.sum(axis=1)
+    kl[~np.isfinite(kl)] = np.inf  # nan where hist[:i] is empty
+    return np.maximum(kl, 0.0)  # float rounding below 0 when P == Q
+
+
+def entropy_threshold(hist: np.ndarray, edge: float, levels: int = ENTROPY_LEVELS) -> float:
+    """The |x| threshold with the smallest KL divergence (`kl_divergences`),
+    from a histogram of |x| over [0, edge]: the upper edge of the last kept
+    bin, as percentile_range gives it (the smallest such threshold on ties).
+    Bin 0 counts as bin 1 does, as NVIDIA's calibrators do: exact zeros (a
+    Relu's output, padding) pile up there, are exact at any threshold, and
+    smearing that spike over a group would push the threshold down to where
+    bin 0 is a group alone."""
+    h = np.array(hist, np.int64)
+    if h.sum() == 0 or edge <= 0:
+        return 0.0
+    h[0] = h[1]
+    if h.sum() == 0:  # every value in bin 0: nothing to clip
+        return float(edge)
+    k = int(np.argmin(kl_divergences(h, levels)))
+    return float(edge) * (levels + k) / len(h)
+
+
 def _observer_graph(graph: Graph, names: list[str]) -> tuple[Graph, list[str]]:
     g = graph.copy()
     for n in names:
@@ -104,12 +178,14 @@ def _observer_graph(graph: Graph, names: list[str]) -> tuple[Graph, list[str]]:
     return g, [n for n in names if n not in g.inputs]
 
 
-def _run_all(graph: Graph, observed: list[str], samples: dict[str, np.ndarray]):
-    """Yields {tensor name: value} per sample, for the `observed` tensors."""
+def run_samples(graph: Graph, observed: list[str], samples: dict[str, np.ndarray]):
+    """Runs `graph` on libpfw once per sample (samples stacked on a leading
+    axis, by input name); yields {tensor name: value} for the `observed`
+    tensors (inputs or any tensor a node writes, made graph outputs on a copy)."""
     from ..format import to_bytes
     from ..runtime import Interpreter
 
-    g, fetched = _observer_graph(graph, observed)
+    g, _ = _observer_graph(graph, observed)
     count = next(iter(samples.values())).shape[0]
     with Interpreter(to_bytes(g)) as it:
         out_names = [o.name for o in it.outputs]
@@ -123,15 +199,15 @@ def _run_all(graph: Graph, observed: list[str], samples: dict[str, np.ndarray]):
 def collect_ranges(graph: Graph, observed: list[str], samples: dict[str, np.ndarray],
                    method: str = "minmax", percentile: float = 99.99) -> dict[str, tuple[float, float]]:
     """{tensor: (lo, hi)} over the calibration samples, for each name in `observed`."""
-    if method not in ("minmax", "percentile"):
-        raise ValueError(f"calibration method must be 'minmax' or 'percentile', got {method!r}")
+    if method not in METHODS:
+        raise ValueError(f"calibration method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     if not 0 < percentile <= 100:
         raise ValueError(f"percentile must be in (0, 100], got {percentile!r}")
     if not observed:
         return {}
     lo = {n: np.inf for n in observed}
     hi = {n: -np.inf for n in observed}
-    for values in _run_all(graph, observed, samples):
+    for values in run_samples(graph, observed, samples):
         for n, v in values.items():
             if v.size:
                 lo[n] = min(lo[n], float(v.min()))
@@ -141,7 +217,7 @@ def collect_ranges(graph: Graph, observed: list[str], samples: dict[str, np.ndar
         return ranges
     edge = {n: max(abs(a), abs(b)) for n, (a, b) in ranges.items()}
     hist = {n: np.zeros(HIST_BINS, np.int64) for n in observed}
-    for values in _run_all(graph, observed, samples):
+    for values in run_samples(graph, observed, samples):
         for n, v in values.items():
             if v.size and edge[n] > 0:
                 h, _ = np.histogram(np.abs(v.astype(np.float64)), bins=HIST_BINS, range=(0.0, edge[n]))
@@ -149,6 +225,9 @@ def collect_ranges(graph: Graph, observed: list[str], samples: dict[str, np.ndar
     from .scheme import percentile_range
     out = {}
     for n, (a, b) in ranges.items():
-        t = percentile_range(hist[n], edge[n], percentile)
+        if method == "percentile":
+            t = percentile_range(hist[n], edge[n], percentile)
+        else:  # uint8 has 256 steps over [0, t] for a tensor >= 0, 128 per side of 0 otherwise
+            t = entropy_threshold(hist[n], edge[n], 2 * ENTROPY_LEVELS if a >= 0 else ENTROPY_LEVELS)
         out[n] = (max(a, -t), min(b, t))
     return out

@@ -20,8 +20,7 @@ original name, so graph inputs and outputs keep their names and dtypes.
 """
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +28,9 @@ from .. import dtypes as _dt
 from ..ir import Graph, Node, Tensor
 from ..ir.graph import fresh_name
 from . import scheme
+
+if TYPE_CHECKING:
+    from .report import Report
 
 # ONNX since_versions of the ops the rewrite emits; a node takes the newest
 # version at or below the graph's opset.
@@ -45,16 +47,6 @@ GEMM_ACTIVATIONS = ("Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid
 
 def op_version(op: str, opset: int) -> int:
     return max((v for v in OP_VERSIONS[op] if v <= opset), default=0)
-
-
-@dataclass
-class Report:
-    """What quantize did: rewritten nodes by op type, nodes left fp32 (name,
-    op, why) and the Quantize/Dequantize nodes it inserted."""
-    mode: str
-    quantized: Counter = field(default_factory=Counter)
-    kept: list[tuple[str, str, str]] = field(default_factory=list)
-    inserted: Counter = field(default_factory=Counter)
 
 
 def _const(g: Graph, name: str):
@@ -170,9 +162,25 @@ def _passthrough(g: Graph, chosen: dict[int, str]) -> set[int]:
 
 
 # ---- the rewrite ----------------------------------------------------------------
+def layer_name(n: Node) -> str:
+    """How reports and budgets name a rewritten node: its name, else its output's."""
+    return n.name or n.outputs[0]
+
+
+def rewrite(g: Graph, mode: str, chosen: dict[int, str], ranges: dict, per_channel: bool, report: Report,
+            expose=()) -> Graph:
+    """The int8 graph: `chosen` nodes of `g` rewritten, unused tensors dropped,
+    validated. Tensors named in `expose` stay readable as float (a QLinearConv
+    output gets its DequantizeLinear) without changing any value."""
+    from ..ir.passes._util import drop_unreferenced
+    out = drop_unreferenced(Rewriter(g, mode, chosen, ranges, per_channel, report, expose).run())
+    out.validate()
+    return out
+
+
 class Rewriter:
     def __init__(self, g: Graph, mode: str, chosen: dict[int, str], ranges: dict, per_channel: bool,
-                 report: Report):
+                 report: Report, expose=()):
         self.src, self.mode, self.chosen, self.ranges = g, mode, chosen, ranges
         self.per_channel, self.report = per_channel, report
         self.g = g.copy()
@@ -181,7 +189,7 @@ class Rewriter:
         self.q: dict[str, tuple[str, str, str, scheme.ActParams | None]] = {}
         self.passthrough = _passthrough(g, chosen)
         # tensors some op reads as float (graph outputs, unrewritten readers, non-x slots)
-        self.float_uses = set(g.outputs)
+        self.float_uses = set(g.outputs) | set(expose)
         for i, n in enumerate(g.nodes):
             for slot, name in enumerate(n.inputs):
                 if name and not ((i in chosen or i in self.passthrough) and slot == 0):
@@ -296,6 +304,7 @@ class Rewriter:
         if y in self.float_uses:
             self.emit("DequantizeLinear", [yq, ys, yz], [y], self.fresh(f"{y}/DequantizeLinear"))
             self.report.inserted["DequantizeLinear"] += 1
+            self.report.values[layer_name(n)] = y
 
     def matmul(self, n: Node) -> None:
         x, y = n.inputs[0], n.outputs[0]
@@ -339,6 +348,7 @@ class Rewriter:
                 self.activation(n, prev, out, name)
             prev = out
         self.report.quantized[n.op_type] += 1
+        self.report.values[layer_name(n)] = y
 
     def activation(self, n: Node, x: str, y: str, name: str) -> None:
         """A Gemm's fused activation as its own node (as the ONNX exporter writes it)."""
