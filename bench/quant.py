@@ -17,6 +17,12 @@ the table also gives the number of distinct fp32 top-1 classes and the median
 relative L2 error of the int8 outputs. Latency pairs (pyfw fp32, ORT fp32) and (pyfw int8,
 ORT int8) are timed in alternating blocks, as in bench/run.py. Progress goes
 to stderr; --quick: 96x96 input, 1 run, no minimum time.
+
+Dynamic mode (int8 weights, activations quantized per run) on the 4-layer
+transformer encoder of bench/models.py: pyfw.quant.quantize(mode="dynamic")
+against onnxruntime.quantization.quantize_dynamic (int8 weights, per
+channel), latency and relative L2 error against each runtime's fp32 on 8
+random inputs. --dynamic-models '' skips it.
 """
 from __future__ import annotations
 
@@ -138,6 +144,55 @@ def bench_model(name: str, size: int, threads: int, runs: int, min_time: float) 
                 fp32_ort=fp32_ort, int8_ort=int8_ort, sizes=sizes)
 
 
+DYNAMIC_MODELS = ["transformer"]
+N_DYNAMIC_TEST = 8
+
+
+def bench_dynamic(name: str, threads: int, runs: int, min_time: float) -> dict:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    progress(f"[{name}] building, converting, quantizing (dynamic)")
+    model = pt_models.MODELS[name]()
+    input_name = model.graph.input[0].name
+    test = samples(model, N_DYNAMIC_TEST, TEST_SEED)
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_fp32, onnx_int8 = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "int8.onnx")
+        pfw_fp32, pfw_int8 = os.path.join(tmp, "fp32.pfw"), os.path.join(tmp, "int8.pfw")
+        onnx.save(model, onnx_fp32)
+        pyfw.format.save(onnx_to_graph(model), pfw_fp32)
+        pyfw.format.save(pyfw.quant.quantize(pfw_fp32, mode="dynamic"), pfw_int8)
+        quantize_dynamic(onnx_fp32, onnx_int8, weight_type=QuantType.QInt8, per_channel=True)
+        sizes = [os.path.getsize(p) for p in (pfw_fp32, pfw_int8, onnx_int8)]
+        s32, s8 = bm.ort_session(onnx_fp32, threads), bm.ort_session(onnx_int8, threads)
+        with Interpreter(pfw_fp32, threads=threads) as p32, Interpreter(pfw_int8, threads=threads) as p8:
+            y = {k: np.stack([run(x) for x in test]) for k, run in (
+                ("pf32", lambda x: p32.run([x])[0]), ("pf8", lambda x: p8.run([x])[0]),
+                ("ort32", lambda x: s32.run(None, {input_name: x})[0]),
+                ("ort8", lambda x: s8.run(None, {input_name: x})[0]))}
+            rel = lambda a, b: float(np.median(np.linalg.norm((a - b).reshape(len(a), -1), axis=1)  # noqa: E731
+                                               / np.linalg.norm(b.reshape(len(b), -1), axis=1)))
+            x = test[0]
+            fp32_pf, fp32_ort, _ = paired_medians(lambda: p32.run([x]), lambda: s32.run(None, {input_name: x}),
+                                                  runs, min_time)
+            int8_pf, int8_ort, n8 = paired_medians(lambda: p8.run([x]), lambda: s8.run(None, {input_name: x}),
+                                                   runs, min_time)
+            progress(f"[{name}] dynamic int8, {threads} thread(s): pyfw {int8_pf:.2f} ms (fp32 {fp32_pf:.2f}), "
+                     f"ORT {int8_ort:.2f} ms (fp32 {fp32_ort:.2f}) ({n8} runs each)")
+    return dict(name=name, err_pf=rel(y["pf8"], y["pf32"]), err_ort=rel(y["ort8"], y["ort32"]),
+                fp32_pf=fp32_pf, int8_pf=int8_pf, fp32_ort=fp32_ort, int8_ort=int8_ort, sizes=sizes)
+
+
+def print_dynamic_table(rows: list[dict], threads: int) -> None:
+    mb = lambda b: f"{b / 2 ** 20:.2f}"  # noqa: E731
+    print(f"\nint8 dynamic quantization, {threads} thread(s), median ms; median relative L2 error of int8 "
+          f"against fp32 in the same runtime on {N_DYNAMIC_TEST} random inputs; sizes in MiB")
+    headers = ["model", "err pyfw", "err ORT", "pyfw fp32", "pyfw int8", "fp32/int8", "ORT fp32", "ORT int8",
+               "pyfw/ORT int8", "fp32.pfw", "int8.pfw", "ORT int8.onnx"]
+    out = [[r["name"], f"{r['err_pf']:.4f}", f"{r['err_ort']:.4f}", f"{r['fp32_pf']:.2f}", f"{r['int8_pf']:.2f}",
+            f"{r['fp32_pf'] / r['int8_pf']:.2f}", f"{r['fp32_ort']:.2f}", f"{r['int8_ort']:.2f}",
+            f"{r['int8_pf'] / r['int8_ort']:.2f}", *map(mb, r["sizes"])] for r in rows]
+    print("\n".join(_table(headers, out, set(range(1, len(headers))))))
+
+
 def print_table(rows: list[dict], size: int, threads: int) -> None:
     mb = lambda b: f"{b / 2 ** 20:.2f}"  # noqa: E731
     print(f"\nint8 static quantization, input 1x3x{size}x{size}, {threads} thread(s), median ms; top-1 agreement "
@@ -161,6 +216,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="at least this many timed runs per model (default 3)")
     ap.add_argument("--min-time", type=float, default=2.0, help="and at least this many seconds (default 2)")
     ap.add_argument("--quick", action="store_true", help=f"{QUICK_SIZE}x{QUICK_SIZE} input, 1 run, no minimum time")
+    ap.add_argument("--dynamic-models", default=",".join(DYNAMIC_MODELS),
+                    help=f"comma-separated, for dynamic mode (default: {','.join(DYNAMIC_MODELS)}; '' for none)")
     args = ap.parse_args()
     names = args.models.split(",") if args.models else MODELS
     unknown = [n for n in names if n not in MODELS]
@@ -174,8 +231,15 @@ def main() -> int:
     if args.runs < 1 or args.min_time < 0:
         ap.error("--runs must be >= 1 and --min-time >= 0")
     runs, min_time = (1, 0.0) if args.quick else (args.runs, args.min_time)
+    dyn = [n for n in args.dynamic_models.split(",") if n]
+    unknown = [n for n in dyn if n not in pt_models.MODELS]
+    if unknown:
+        ap.error(f"unknown dynamic model(s) {', '.join(unknown)}; available: {', '.join(pt_models.MODELS)}")
     rows = [bench_model(n, size, args.threads, runs, min_time) for n in names]
+    dyn_rows = [bench_dynamic(n, args.threads, runs, min_time) for n in dyn]
     print_table(rows, size, args.threads)
+    if dyn_rows:
+        print_dynamic_table(dyn_rows, args.threads)
     return 0
 
 

@@ -234,3 +234,21 @@ def test_maxpool_on_quantized_data(monkeypatch, dt, attrs):
     shape = (2, 3, 11) if len(attrs["kernel_shape"]) == 1 else (2, 3, 9, 12)
     model, feeds = single_op("MaxPool", [q_data(dt, shape)], opset=12, **attrs)
     check(monkeypatch, model, feeds, ort_ok=True)
+
+
+@pytest.mark.parametrize("n", [1, 7, 33, 100, 1029])
+@pytest.mark.parametrize("kind", ["mixed", "positive", "negative"])
+def test_dynamic_quantize_linear(monkeypatch, n, kind):
+    """Range (vector min/max with tails), scale, zero point and the quantized
+    values, at every ISA level, against the reference evaluator exactly."""
+    from onnx import TensorProto, helper
+    x = RNG.standard_normal(n).astype(np.float32) * 3
+    x = np.abs(x) if kind == "positive" else -np.abs(x) if kind == "negative" else x
+    x[RNG.integers(0, n)] = {"mixed": -7.5, "positive": 9.25, "negative": -9.25}[kind]  # the extreme, anywhere
+    node = helper.make_node("DynamicQuantizeLinear", ["x"], ["y", "scale", "zero"])
+    graph = helper.make_graph([node], "dql", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n])],
+                              [helper.make_tensor_value_info("y", TensorProto.UINT8, [n]),
+                               helper.make_tensor_value_info("scale", TensorProto.FLOAT, []),
+                               helper.make_tensor_value_info("zero", TensorProto.UINT8, [])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    check(monkeypatch, model, {"x": x}, ort_ok=False)

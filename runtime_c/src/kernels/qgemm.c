@@ -269,6 +269,23 @@ static void quantize_row(const float* x, int64_t n, float scale, float zero, flo
   }
 }
 
+static void range_row(const float* x, int64_t n, float* lo, float* hi) {
+  float a = 0, b = 0;
+  for (int64_t k = 0; k < n; k++) {
+    a = x[k] < a ? x[k] : a; /* false for NaN: skipped */
+    b = x[k] > b ? x[k] : b;
+  }
+  *lo = a, *hi = b;
+}
+
+pfw_range_row_fn pfw_range_row_for(pfw_isa isa) {
+#if defined(__x86_64__)
+  if (isa == PFW_ISA_AVX2 || isa == PFW_ISA_AVX512) return pfw_range_row_avx2;
+#endif
+  (void)isa;
+  return range_row;
+}
+
 pfw_quantize_row_fn pfw_quantize_row_for(pfw_isa isa) {
 #if defined(__x86_64__)
   if (isa == PFW_ISA_AVX2 || isa == PFW_ISA_AVX512) return pfw_quantize_row_avx2;

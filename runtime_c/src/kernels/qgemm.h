@@ -150,6 +150,12 @@ pfw_quantize_row_fn pfw_quantize_row_for(pfw_isa isa);
 void pfw_quantize_row_avx2(const float* x, int64_t n, float scale, float zero, float lo, float hi, void* y,
                            bool is_signed);
 
+/* *lo = min(0, x[0..n)), *hi = max(0, x[0..n)), NaN elements skipped
+ * (DynamicQuantizeLinear's range; exact, so every ISA agrees). */
+typedef void (*pfw_range_row_fn)(const float* x, int64_t n, float* lo, float* hi);
+pfw_range_row_fn pfw_range_row_for(pfw_isa isa);
+void pfw_range_row_avx2(const float* x, int64_t n, float* lo, float* hi);
+
 /* out[j] = sum over taps t of w[t] * src[t][j], for j < n (a depthwise
  * convolution's output row; exact int32). */
 typedef void (*pfw_qdw_row_fn)(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n);

@@ -122,6 +122,12 @@ void pfw_qstore_tile(const void* ctx, int64_t b, int64_t i0, int32_t m, int64_t 
                        int64_t ldc) {
   const qstore* s = ctx;
   const qgeom* q = s->q;
+  if (!s->mult && !q->sig->conv) { /* MatMulInteger: y[b][col][row], so a tile column is a run of y */
+    int32_t* y = (int32_t*)s->y + (b * q->cols + j0) * q->rows + i0;
+    for (int32_t j = 0; j < n; j++)
+      for (int32_t r = 0; r < m; r++) y[j * q->rows + r] = c[r * ldc + j];
+    return;
+  }
   for (int32_t r = 0; r < m; r++) {
     int64_t ch, base, step;
     if (q->sig->conv) {
@@ -234,6 +240,19 @@ static void pack_im2col(const void* ctx, int64_t b, int64_t j0, int64_t nc, int3
  * input rows interleaved, with the tap's bounds computed once for all. */
 static int64_t conv_k8(const qgeom* q) { return q->g.k[0] * q->g.k[1] * q->g.k[2] * ((q->Cg + 3) / 4 * 4); }
 
+/* Columns [lo, hi) of four input rows (one per channel of a quad, at
+ * column stride sx) interleaved into quads; inlined with sx = 1 and 2 as
+ * constants, which compilers vectorise. */
+static inline void interleave4(uint8_t* d, const uint8_t* const s[4], int64_t lo, int64_t hi, int64_t sx,
+                               uint8_t flip) {
+  for (int64_t c = lo; c < hi; c++) {
+    d[c * 4] = s[0][c * sx] ^ flip;
+    d[c * 4 + 1] = s[1][c * sx] ^ flip;
+    d[c * 4 + 2] = s[2][c * sx] ^ flip;
+    d[c * 4 + 3] = s[3][c * sx] ^ flip;
+  }
+}
+
 /* The byte path's im2col: B's uint8 quads in conv_k8 order, x as uint8
  * (int8 flipped), the zero point in the padding. */
 static void pack_im2col_u8(const void* ctx, int64_t b, int64_t j0, int64_t nc, int32_t nr, uint8_t* dst) {
@@ -255,19 +274,12 @@ static void pack_im2col_u8(const void* ctx, int64_t b, int64_t j0, int64_t nc, i
         if (!run_span(g, &runs[r], tz, ty, tx, &lo, &hi, &at)) continue;
         for (int64_t c4 = 0; c4 < cq; c4++) {
           uint8_t* d = dst + ((t * cq + c4) * nr + runs[r].c0) * 4;
-          const uint8_t* s0 = xu + c4 * 4 * in_plane + at;
-          if (c4 * 4 + 4 <= q->Cg && sx == 1) { /* four whole rows, interleaved (compilers vectorise this) */
-            const uint8_t *s1 = s0 + in_plane, *s2 = s1 + in_plane, *s3 = s2 + in_plane;
-            for (int64_t c = lo; c < hi; c++) {
-              d[c * 4] = s0[c] ^ flip;
-              d[c * 4 + 1] = s1[c] ^ flip;
-              d[c * 4 + 2] = s2[c] ^ flip;
-              d[c * 4 + 3] = s3[c] ^ flip;
-            }
-            continue;
-          }
-          for (int64_t i = 0; i < 4 && c4 * 4 + i < q->Cg; i++)
-            for (int64_t c = lo; c < hi; c++) d[c * 4 + i] = s0[i * in_plane + c * sx] ^ flip;
+          const uint8_t* src[4];
+          /* a padded channel reads channel c4 * 4 again: its weights are 0 */
+          for (int64_t i = 0; i < 4; i++) src[i] = xu + (c4 * 4 + (c4 * 4 + i < q->Cg ? i : 0)) * in_plane + at;
+          if (sx == 1) interleave4(d, src, lo, hi, 1, flip);
+          else if (sx == 2) interleave4(d, src, lo, hi, 2, flip);
+          else interleave4(d, src, lo, hi, sx, flip);
         }
       }
     }

@@ -297,11 +297,8 @@ static pfw_status dynq_prepare(pfw_node* node) {
 static pfw_status dynq_run(pfw_node* node) {
   const float* x = node->in[0]->data;
   int64_t n = pfw_numel(node->in[0]);
-  float lo = 0, hi = 0;
-  for (int64_t k = 0; k < n; k++) {
-    lo = x[k] < lo ? x[k] : lo;
-    hi = x[k] > hi ? x[k] : hi;
-  }
+  float lo, hi;
+  pfw_range_row_for(node->isa)(x, n, &lo, &hi);
   if (!isfinite(lo) || !isfinite(hi))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "input 0 (x) holds an infinite value; its range cannot be quantized");
   float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;

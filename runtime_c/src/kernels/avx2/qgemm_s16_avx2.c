@@ -71,6 +71,33 @@ void pfw_qdw_row_avx2(int32_t* out, const int16_t* const* src, const int16_t* w,
   }
 }
 
+/* range_row (qgemm.c) with four accumulators of 8: min_ps(x, acc) returns
+ * acc where x is NaN, which is the reference's skip; min and max are exact
+ * and order-free, so the result is the reference's. */
+void pfw_range_row_avx2(const float* x, int64_t n, float* lo, float* hi) {
+  __m256 a[4], b[4];
+  for (int i = 0; i < 4; i++) a[i] = b[i] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 32 <= n; k += 32)
+    for (int i = 0; i < 4; i++) {
+      __m256 v = _mm256_loadu_ps(x + k + 8 * i);
+      a[i] = _mm256_min_ps(v, a[i]);
+      b[i] = _mm256_max_ps(v, b[i]);
+    }
+  float la[8], lb[8], mn = 0, mx = 0;
+  _mm256_storeu_ps(la, _mm256_min_ps(_mm256_min_ps(a[0], a[1]), _mm256_min_ps(a[2], a[3])));
+  _mm256_storeu_ps(lb, _mm256_max_ps(_mm256_max_ps(b[0], b[1]), _mm256_max_ps(b[2], b[3])));
+  for (int i = 0; i < 8; i++) {
+    mn = la[i] < mn ? la[i] : mn;
+    mx = lb[i] > mx ? lb[i] : mx;
+  }
+  for (; k < n; k++) {
+    mn = x[k] < mn ? x[k] : mn;
+    mx = x[k] > mx ? x[k] : mx;
+  }
+  *lo = mn, *hi = mx;
+}
+
 /* quantize_row (qgemm.c) 16 lanes at a time: the same IEEE division,
  * rounding and clamp (max_ps returns its second operand for NaN, as fmaxf
  * returns the number). */
