@@ -82,10 +82,10 @@ static void dw_plane(const dw_ctx* x, int64_t t, uint8_t* ws) {
   int32_t bias = x->in->is_signed ? x->in->xz + 128 : x->in->xz; /* int8 read as uint8 ^ 0x80 = x + 128 */
   uint8_t flip = x->in->is_signed ? 0x80 : 0;
   memset(xp, 0, (size_t)d->total * sizeof(int16_t));
-  for (int64_t iy = 0; iy < H; iy++) {
-    int64_t r = iy + g->pb[1];
+  /* padded row r = iy + pb goes to row phase r % sy, index r / sy: stepped, not divided, per row */
+  for (int64_t iy = 0, rp = g->pb[1] % sy, ri = g->pb[1] / sy; iy < H; iy++, rp = rp + 1 == sy ? (ri++, 0) : rp + 1) {
     const uint8_t* s = xu + iy * W;
-    int16_t* row = xp + r % sy * sx * d->sub + r / sy * d->L;
+    int16_t* row = xp + rp * sx * d->sub + ri * d->L;
     if (sx == 2) { /* both phases in one loop, which compilers vectorise (pairs of columns) */
       int64_t pb = g->pb[2];
       int16_t* d0 = row + pb % 2 * d->sub + pb / 2; /* even columns of the input */
