@@ -9,21 +9,26 @@
 void pfw_requant_row_avx512(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo,
                             int32_t hi, void* y, bool is_signed) {
   (void)is_signed; /* the clamped values' low bytes are right for both */
-  const __m512d vm = _mm512_set1_pd(m), vz = _mm512_set1_pd(zero), vlo = _mm512_set1_pd(lo),
-                vhi = _mm512_set1_pd(hi);
-  const __m512i vb = _mm512_set1_epi32(bias);
+  /* The product is clamped (in double, exactly) to one step past the
+   * output range before the rounding conversion, so it cannot overflow
+   * int32; the zero point and the clamp then run on integers. Rounding a
+   * value clamped to lo - zero - 1 gives at most that, which the integer
+   * clamp maps to lo as the reference's order (round, add, clamp) does. */
+  const __m512d vm = _mm512_set1_pd(m), vlo = _mm512_set1_pd((double)lo - zero - 1),
+                vhi = _mm512_set1_pd((double)hi - zero + 1);
+  const __m512i vb = _mm512_set1_epi32(bias), vz = _mm512_set1_epi32(zero), ilo = _mm512_set1_epi32(lo),
+                ihi = _mm512_set1_epi32(hi);
   for (int64_t j = 0; j < n; j += 16) {
     __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
     __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, c + j), vb);
     __m256i q[2];
     for (int h = 0; h < 2; h++) {
       __m256i part = h ? _mm512_extracti64x4_epi64(a, 1) : _mm512_castsi512_si256(a);
-      __m512d v = _mm512_roundscale_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(part), vm),
-                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      v = _mm512_min_pd(_mm512_max_pd(_mm512_add_pd(v, vz), vlo), vhi);
-      q[h] = _mm512_cvtpd_epi32(v); /* exact: an integer in [lo, hi] */
+      __m512d v = _mm512_min_pd(_mm512_max_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(part), vm), vlo), vhi);
+      q[h] = _mm512_cvt_roundpd_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); /* half to even */
     }
-    __m512i all = _mm512_inserti64x4(_mm512_castsi256_si512(q[0]), q[1], 1);
+    __m512i all = _mm512_add_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(q[0]), q[1], 1), vz);
+    all = _mm512_min_epi32(_mm512_max_epi32(all, ilo), ihi);
     _mm_mask_storeu_epi8((uint8_t*)y + j, k, _mm512_cvtepi32_epi8(all));
   }
 }
