@@ -134,7 +134,7 @@ static void run_bytes(const qgemm_ctx* x, int64_t batch, int64_t j0, int64_t n, 
     const int8_t* ap = a->quads + (i0 / k->mr) * a->kq * k->mr * 4;
     for (int64_t j = 0; j < n; j += k->nr) k->micro_u8(a->kq, ap, bu + (j / k->nr) * a->kq * k->nr * 4, c + j, ldc);
     int32_t m = (int32_t)min64(k->mr, g->M - i0);
-    pfw_qgemm_fix_tile(a, k->mr, i0, m, bu, k->nr, n, zero, c, ldc);
+    pfw_qgemm_fix_tile(a, k->mr, i0, m, bu, k->nr, n, zero, g->zero_folded, c, ldc);
     g->store(g->store_ctx, batch, i0, m, j0, (int32_t)n, c, ldc);
   }
 }

@@ -120,6 +120,7 @@ typedef struct pfw_qgemm_args {
   const pfw_qgemm_a8* a8;
   pfw_qgemm_pack_u8_fn pack_b_u8;
   int32_t b_offset;
+  bool zero_folded; /* the store adds -zero * rowsum itself (Conv: in its bias) */
 } pfw_qgemm_args;
 
 /* Per-thread scratch bytes, and the product split over the pool in tasks
@@ -173,10 +174,10 @@ void pfw_qgemm_micro_u8_avx512vnni(int64_t kq, const int8_t* a, const uint8_t* b
 
 /* The byte path's steps in the driver (qgemm_bytes.c): strided B as
  * uint8 quads, and a finished tile's corrections (zero[j] times rowsum
- * out, residuals in) for rows [i0, i0 + m). */
+ * out unless the caller folded it, residuals in) for rows [i0, i0 + m). */
 void pfw_qgemm_pack_b_u8(const pfw_qmat* b, int64_t j0, int64_t nc, int64_t K, int32_t nr, uint8_t* dst);
 void pfw_qgemm_fix_tile(const pfw_qgemm_a8* a, int32_t mr, int64_t i0, int32_t m, const uint8_t* bu, int32_t nr,
-                        int64_t n, const int32_t* zero, int32_t* c, int64_t ldc);
+                        int64_t n, const int32_t* zero, bool zero_folded, int32_t* c, int64_t ldc);
 extern const pfw_qgemm_kernel pfw_qgemm_s16_avx512, pfw_qgemm_s16_avx512vnni;
 
 #endif

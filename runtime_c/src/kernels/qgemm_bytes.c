@@ -120,10 +120,10 @@ void pfw_qgemm_pack_b_u8(const pfw_qmat* b, int64_t j0, int64_t nc, int64_t K, i
 }
 
 void pfw_qgemm_fix_tile(const pfw_qgemm_a8* a, int32_t mr, int64_t i0, int32_t m, const uint8_t* bu, int32_t nr,
-                        int64_t n, const int32_t* zero, int32_t* c, int64_t ldc) {
+                        int64_t n, const int32_t* zero, bool zero_folded, int32_t* c, int64_t ldc) {
   bool one_zero = true; /* Conv's x has one zero point: then a row's correction is one number */
   for (int64_t j = 1; j < n && one_zero; j++) one_zero = zero[j] == zero[0];
-  for (int32_t r = 0; r < m; r++) {
+  for (int32_t r = 0; r < m && !zero_folded; r++) {
     uint32_t rs = (uint32_t)a->rowsum[i0 + r], zr = (uint32_t)zero[0] * rs;
     int32_t* cr = c + r * ldc;
     if (one_zero)

@@ -468,7 +468,7 @@ static pfw_status qprod_prepare(pfw_node* node, const qsig* sig, int32_t min_in,
     pfw_release_packed_input(node, W);
   }
   size_t scratch = align_up((size_t)q.cols * sizeof(int32_t)) +
-                   align_up((size_t)q.out_rows * (sizeof(pfw_requant) + sizeof(double)));
+                   align_up((size_t)q.out_rows * (sizeof(pfw_requant) + sizeof(double) + sizeof(int32_t)));
   if (dw) {
     scratch += pfw_qconv_depthwise_scratch(&q, node->num_threads);
   } else if (k) {
@@ -516,7 +516,9 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
   int32_t* xzs = (int32_t*)scratch;
   pfw_requant* mult = (pfw_requant*)(scratch + align_up((size_t)q.cols * sizeof(int32_t)));
   double* dmult = (double*)(mult + q.out_rows);
-  uint8_t* rest = (uint8_t*)mult + align_up((size_t)q.out_rows * (sizeof(pfw_requant) + sizeof(double)));
+  int32_t* bias_folded = (int32_t*)(dmult + q.out_rows);
+  uint8_t* rest =
+      (uint8_t*)mult + align_up((size_t)q.out_rows * (sizeof(pfw_requant) + sizeof(double) + sizeof(int32_t)));
   const pfw_tensor *X = node->in[sig->x], *xz = opt_in(node, sig->xz), *yz = opt_in(node, sig->yz);
   qstore st = {&q, node->out[0]->data, node->out[0]->dtype, NULL, NULL, NULL, NULL, 0, 0, 0};
   if (sig->xs >= 0) {
@@ -543,6 +545,16 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
   bool per_row = !sig->conv && xz && pfw_numel(xz) > 1;
   zeros_of(xz, per_row ? q.cols : 1, xzs);
   in.xz_step = per_row ? 1 : 0;
+  /* The byte path's x-zero correction (zero times the weights' row sum) is
+   * one number per channel for Conv: folded into the bias it costs nothing
+   * per output. Wrapping like the accumulators; the sum is the same. */
+  bool fold = s->a8 && st.mult && sig->conv;
+  if (fold) {
+    uint32_t zb = (uint32_t)(in.is_signed ? in.xz + 128 : in.xz);
+    for (int64_t i = 0; i < q.out_rows; i++)
+      bias_folded[i] = (int32_t)((st.bias ? (uint32_t)st.bias[i] : 0) - zb * (uint32_t)s->a8->rowsum[i]);
+    st.bias = bias_folded;
+  }
   const pfw_qgemm_kernel* k = pfw_qgemm_kernel_for(node->isa);
   if (!k) {
     zeros_of(opt_in(node, sig->wz), q.out_rows, s->wz);
@@ -562,7 +574,7 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
     rest += align_up(pfw_qgemm_packed_a_size(k, q.rows, q.K) * (size_t)weight_sets(&q) * sizeof(int16_t));
   }
   pfw_qgemm_args g = {.M = q.rows, .N = q.cols, .K = s->a8 ? s->a8->K : q.K, .batch = q.batch, .a_packed = a,
-                      .store = pfw_qstore_tile, .store_ctx = &st, .a8 = s->a8,
+                      .store = pfw_qstore_tile, .store_ctx = &st, .a8 = s->a8, .zero_folded = fold,
                       .b_offset = in.is_signed ? in.xz + 128 : in.xz}; /* as im2col reads x */
   size_t per = pfw_qgemm_packed_a_size(k, q.rows, q.K);
   if (sig->conv) {
