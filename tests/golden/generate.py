@@ -168,7 +168,37 @@ def mixed(rng) -> tuple[onnx.ModelProto, list[np.ndarray]]:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)]), [x, idx, mask]
 
 
-MODELS = {"mlp": mlp, "cnn": cnn, "dtypes": dtypes, "attention": attention, "mixed": mixed}
+def qcnn(rng) -> tuple[onnx.ModelProto, list[np.ndarray]]:
+    """int8 CNN: QuantizeLinear, QLinearConv 3x3 (3 input channels: a
+    partial channel quad), depthwise QLinearConv, 1x1 QLinearConv,
+    DequantizeLinear. Power-of-two scales make every requantisation product
+    exact in float32 too, and 7-bit weights keep ONNX Runtime's uint8 x int8
+    kernels from saturating on any CPU, so its outputs are the exact ones."""
+    def qconv(x, w_shape, name, out, **attrs):
+        m = w_shape[0]
+        w = rng.integers(-63, 64, w_shape).astype(np.int8)
+        ws = (2.0 ** -rng.integers(6, 9, m)).astype(np.float32)
+        b = rng.integers(-300, 300, m).astype(np.int32)
+        inits.extend([_init(f"{name}.w", w), _init(f"{name}.ws", ws), _init(f"{name}.wz", np.zeros(m, np.int8)),
+                      _init(f"{name}.b", b)])
+        nodes.append(helper.make_node("QLinearConv", [x, "s_in" if x == "xq" else "s_act", "z", f"{name}.w",
+                                                      f"{name}.ws", f"{name}.wz", "s_act", "z", f"{name}.b"],
+                                      [out], name=name, **attrs))
+        return out
+
+    inits = [_init("s_in", np.float32(2.0 ** -4)), _init("s_act", np.float32(2.0 ** -2)), _init("z", np.uint8(128))]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s_in", "z"], ["xq"], name="quantize")]
+    h = qconv("xq", (8, 3, 3, 3), "conv1", "h1", pads=[1, 1, 1, 1])
+    h = qconv(h, (8, 1, 3, 3), "dw", "h2", group=8, strides=[2, 2], pads=[1, 1, 1, 1])
+    h = qconv(h, (12, 8, 1, 1), "project", "h3")
+    nodes.append(helper.make_node("DequantizeLinear", [h, "s_act", "z"], ["y"], name="dequantize"))
+    g = helper.make_graph(nodes, "qcnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 10, 10])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 12, 5, 5])], inits)
+    x = (rng.standard_normal((1, 3, 10, 10)) * 2).astype(np.float32)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)]), [x]
+
+
+MODELS = {"mlp": mlp, "cnn": cnn, "dtypes": dtypes, "attention": attention, "mixed": mixed, "qcnn": qcnn}
 
 
 def main() -> int:

@@ -20,6 +20,9 @@ const pfw_qgemm_kernel* pfw_qgemm_kernel_for(pfw_isa isa) {
     case PFW_ISA_AVX512:
       return __builtin_cpu_supports("avx512vnni") ? &pfw_qgemm_s16_avx512vnni : &pfw_qgemm_s16_avx512;
 #endif
+#if defined(__aarch64__)
+    case PFW_ISA_NEON: return pfw_qgemm_neon_has_dotprod() ? &pfw_qgemm_neon_dotprod : &pfw_qgemm_neon;
+#endif
     default: return &pfw_qgemm_s16_generic;
   }
 }
@@ -33,6 +36,10 @@ int pfw_qgemm_kernels(const pfw_qgemm_kernel** out, int max) {
   if (n < max && pfw_cpu_supports(PFW_ISA_AVX512)) out[n++] = &pfw_qgemm_s16_avx512;
   if (n < max && pfw_cpu_supports(PFW_ISA_AVX512) && __builtin_cpu_supports("avx512vnni"))
     out[n++] = &pfw_qgemm_s16_avx512vnni;
+#endif
+#if defined(__aarch64__)
+  if (n < max) out[n++] = &pfw_qgemm_neon;
+  if (n < max && pfw_qgemm_neon_has_dotprod()) out[n++] = &pfw_qgemm_neon_dotprod;
 #endif
   return n;
 }
@@ -221,9 +228,9 @@ static void micro_u8_generic(int64_t kq, const int8_t* a, const uint8_t* b, int3
     for (int32_t j = 0; j < GNR; j++) c[r * ldc + j] = (int32_t)acc[r][j];
 }
 
-const pfw_qgemm_kernel pfw_qgemm_s16_generic = {"qgemm_generic_4x8", GMR, GNR, micro_generic, NULL, false};
+const pfw_qgemm_kernel pfw_qgemm_s16_generic = {"qgemm_generic_4x8", GMR, GNR, micro_generic, NULL, false, 0};
 /* Only for tests: the byte path's packing and corrections on any CPU. */
-const pfw_qgemm_kernel pfw_qgemm_u8_generic = {"qgemm_u8_generic_4x8", GMR, GNR, micro_generic, micro_u8_generic, false};
+const pfw_qgemm_kernel pfw_qgemm_u8_generic = {"qgemm_u8_generic_4x8", GMR, GNR, micro_generic, micro_u8_generic, false, 0};
 
 /* ---- requantisation ------------------------------------------------------------ */
 

@@ -32,7 +32,8 @@ typedef struct pfw_qgemm_kernel {
    * (vpmaddubsw-style: exact when each pair (t = 0, 1 and t = 2, 3) of A
    * has |a0| + |a1| <= 128, so no int16 pair sum saturates). */
   void (*micro_u8)(int64_t kq, const int8_t* a, const uint8_t* b, int32_t* c, int64_t ldc);
-  bool u8_exact; /* micro_u8 never saturates (VNNI vpdpbusd): A's pairs need no cut */
+  bool u8_exact;     /* micro_u8 never saturates (VNNI vpdpbusd, NEON sdot): A's pairs need no cut */
+  int32_t u8_offset; /* micro_u8 multiplies b - u8_offset (128 for sdot's signed bytes), else 0 */
 } pfw_qgemm_kernel;
 
 /* The kernel for an ISA level; NULL at the scalar level (the ops run their
@@ -90,6 +91,7 @@ typedef struct pfw_qres {
 
 typedef struct pfw_qgemm_a8 {
   int64_t M, K, kq;
+  int32_t u8_offset; /* the kernel's (see pfw_qgemm_kernel) */
   const int8_t* quads;  /* ceil(M / mr) panels of kq quads of mr rows */
   const int32_t* rowsum;
   const int64_t* res_at; /* per panel p: residuals [res_at[p], res_at[p + 1]) */
@@ -179,5 +181,9 @@ void pfw_qgemm_pack_b_u8(const pfw_qmat* b, int64_t j0, int64_t nc, int64_t K, i
 void pfw_qgemm_fix_tile(const pfw_qgemm_a8* a, int32_t mr, int64_t i0, int32_t m, const uint8_t* bu, int32_t nr,
                         int64_t n, const int32_t* zero, bool zero_folded, int32_t* c, int64_t ldc);
 extern const pfw_qgemm_kernel pfw_qgemm_s16_avx512, pfw_qgemm_s16_avx512vnni;
+/* AArch64 (kernels/neon/qgemm_neon.c): smlal on the int16 pairs, and with
+ * the dot-product extension sdot on the byte path. */
+extern const pfw_qgemm_kernel pfw_qgemm_neon, pfw_qgemm_neon_dotprod;
+bool pfw_qgemm_neon_has_dotprod(void);
 
 #endif

@@ -90,7 +90,7 @@ const pfw_qgemm_a8* pfw_qgemm_pack_a8(const pfw_qgemm_kernel* k, const pfw_qmat*
   }
   res_at[s.panels] = nres;
   pfw_qgemm_a8* out = mem;
-  *out = (pfw_qgemm_a8){M, K, s.kq, quads, rowsum, res_at, res};
+  *out = (pfw_qgemm_a8){M, K, s.kq, k->u8_offset, quads, rowsum, res_at, res};
   return out;
 }
 
@@ -124,12 +124,13 @@ void pfw_qgemm_fix_tile(const pfw_qgemm_a8* a, int32_t mr, int64_t i0, int32_t m
   bool one_zero = true; /* Conv's x has one zero point: then a row's correction is one number */
   for (int64_t j = 1; j < n && one_zero; j++) one_zero = zero[j] == zero[0];
   for (int32_t r = 0; r < m && !zero_folded; r++) {
-    uint32_t rs = (uint32_t)a->rowsum[i0 + r], zr = (uint32_t)zero[0] * rs;
+    /* the kernel multiplied b - u8_offset: take (zero - u8_offset) times the row sum out */
+    uint32_t rs = (uint32_t)a->rowsum[i0 + r], off = (uint32_t)a->u8_offset, zr = ((uint32_t)zero[0] - off) * rs;
     int32_t* cr = c + r * ldc;
     if (one_zero)
       for (int64_t j = 0; j < n; j++) cr[j] = (int32_t)((uint32_t)cr[j] - zr);
     else
-      for (int64_t j = 0; j < n; j++) cr[j] = (int32_t)((uint32_t)cr[j] - (uint32_t)zero[j] * rs);
+      for (int64_t j = 0; j < n; j++) cr[j] = (int32_t)((uint32_t)cr[j] - ((uint32_t)zero[j] - off) * rs);
   }
   int64_t panel = i0 / mr;
   for (int64_t e = a->res_at[panel]; e < a->res_at[panel + 1]; e++) {

@@ -550,7 +550,7 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
    * per output. Wrapping like the accumulators; the sum is the same. */
   bool fold = s->a8 && st.mult && sig->conv;
   if (fold) {
-    uint32_t zb = (uint32_t)(in.is_signed ? in.xz + 128 : in.xz);
+    uint32_t zb = (uint32_t)(in.is_signed ? in.xz + 128 : in.xz) - (uint32_t)s->a8->u8_offset;
     for (int64_t i = 0; i < q.out_rows; i++)
       bias_folded[i] = (int32_t)((st.bias ? (uint32_t)st.bias[i] : 0) - zb * (uint32_t)s->a8->rowsum[i]);
     st.bias = bias_folded;

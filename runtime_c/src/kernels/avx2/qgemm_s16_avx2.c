@@ -40,7 +40,7 @@ static void micro(int64_t kp, const int16_t* a, const int16_t* b, int32_t* c, in
   STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
 }
 
-const pfw_qgemm_kernel pfw_qgemm_s16_avx2 = {"qgemm_avx2_6x16", MR, 16, micro, pfw_qgemm_micro_u8_avx2, false};
+const pfw_qgemm_kernel pfw_qgemm_s16_avx2 = {"qgemm_avx2_6x16", MR, 16, micro, pfw_qgemm_micro_u8_avx2, false, 0};
 
 /* Sixteen outputs at a time, two taps per vpmaddwd: the taps' rows are
  * interleaved into pairs (unpack works within 128-bit lanes, so the two

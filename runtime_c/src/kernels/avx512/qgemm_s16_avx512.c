@@ -48,7 +48,7 @@ MICRO(micro_madd, DOT_MADD, )
 MICRO(micro_vnni, DOT_VNNI, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,avx512vnni"))))
 
 const pfw_qgemm_kernel pfw_qgemm_s16_avx512 = {"qgemm_avx512_8x32", MR, 32, micro_madd, pfw_qgemm_micro_u8_avx512,
-                                               false};
+                                               false, 0};
 const pfw_qgemm_kernel pfw_qgemm_s16_avx512vnni = {"qgemm_avx512vnni_8x32", MR, 32, micro_vnni,
-                                                   pfw_qgemm_micro_u8_avx512vnni, true};
+                                                   pfw_qgemm_micro_u8_avx512vnni, true, 0};
 #endif
