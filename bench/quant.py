@@ -14,7 +14,9 @@ activations and int8 weights, MinMax calibration on the same 32 inputs.
 Top-1 agreement is the rate of argmax equality of each int8 model with its
 own runtime's fp32 model; with random weights few classes may win at all, so
 the table also gives the number of distinct fp32 top-1 classes and the median
-relative L2 error of the int8 outputs. Latency pairs (pyfw fp32, ORT fp32) and (pyfw int8,
+relative L2 error of the int8 outputs. "pyfw on ORT int8" runs ORT's QDQ
+file converted by pyfw (its QDQ layers fused into QLinearConv/QLinearMatMul).
+Latency pairs (pyfw fp32, ORT fp32) and (pyfw int8,
 ORT int8) are timed in alternating blocks, as in bench/run.py. Progress goes
 to stderr; --quick: 96x96 input, 1 run, no minimum time.
 
@@ -115,6 +117,8 @@ def bench_model(name: str, size: int, threads: int, runs: int, min_time: float) 
         progress(f"[{name}] ORT quantize_static (QDQ, per-channel, U8 activations / S8 weights)")
         ort_quantize(onnx_fp32, onnx_int8, calib, input_name, tmp)
         sizes = [os.path.getsize(p) for p in (pfw_fp32, pfw_int8, onnx_int8)]
+        pfw_qdq = os.path.join(tmp, "ort_qdq.pfw")  # ORT's QDQ model as `pyfw convert` writes it (QDQ fused)
+        pyfw.format.save(onnx_to_graph(onnx_int8), pfw_qdq)
 
         s32, s8 = bm.ort_session(onnx_fp32, threads), bm.ort_session(onnx_int8, threads)
         with Interpreter(pfw_fp32, threads=threads) as p32, Interpreter(pfw_int8, threads=threads) as p8:
@@ -139,8 +143,14 @@ def bench_model(name: str, size: int, threads: int, runs: int, min_time: float) 
                                                    runs, min_time)
             progress(f"[{name}] int8, {threads} thread(s): pyfw {int8_pf:.2f} ms, ORT {int8_ort:.2f} ms "
                      f"({n8} runs each)")
+        with Interpreter(pfw_qdq, threads=threads) as pq:
+            # ORT's own QDQ file in pyfw: outputs against ORT on it, and the latency
+            yq = np.stack([pq.run([x])[0] for x in test])
+            qdq_err = float(np.max(np.abs(yq - y["ort8"])))
+            qdq_pf, _, _ = paired_medians(lambda: pq.run([x]), lambda: s8.run(None, {input_name: x}), runs, min_time)
+            progress(f"[{name}] ORT's QDQ model in pyfw: {qdq_pf:.2f} ms, max |diff| to ORT {qdq_err:.4g}")
     return dict(name=name, agree_pf=agree_pf, agree_ort=agree_ort, classes=classes, err_pf=err_pf, err_ort=err_ort,
-                fp32_pf=fp32_pf, int8_pf=int8_pf,
+                fp32_pf=fp32_pf, int8_pf=int8_pf, qdq_pf=qdq_pf, qdq_err=qdq_err,
                 fp32_ort=fp32_ort, int8_ort=int8_ort, sizes=sizes)
 
 
@@ -199,11 +209,12 @@ def print_table(rows: list[dict], size: int, threads: int) -> None:
           f"and median relative L2 error of int8 against fp32 in the same runtime on {N_TEST} random inputs "
           f"(calibration: {N_CALIB} others), classes: distinct fp32 top-1 classes among them; sizes in MiB")
     headers = ["model", "top1 pyfw", "top1 ORT", "classes", "err pyfw", "err ORT", "pyfw fp32", "pyfw int8",
-               "fp32/int8", "ORT fp32", "ORT int8", "pyfw/ORT int8", "fp32.pfw", "int8.pfw", "ORT int8.onnx"]
+               "fp32/int8", "ORT fp32", "ORT int8", "pyfw/ORT int8", "pyfw on ORT int8", "fp32.pfw", "int8.pfw",
+               "ORT int8.onnx"]
     out = [[r["name"], f"{r['agree_pf']:.3f}", f"{r['agree_ort']:.3f}", str(r["classes"]),
             f"{r['err_pf']:.3f}", f"{r['err_ort']:.3f}", f"{r['fp32_pf']:.2f}", f"{r['int8_pf']:.2f}",
             f"{r['fp32_pf'] / r['int8_pf']:.2f}", f"{r['fp32_ort']:.2f}", f"{r['int8_ort']:.2f}",
-            f"{r['int8_pf'] / r['int8_ort']:.2f}", *map(mb, r["sizes"])] for r in rows]
+            f"{r['int8_pf'] / r['int8_ort']:.2f}", f"{r['qdq_pf']:.2f}", *map(mb, r["sizes"])] for r in rows]
     print("\n".join(_table(headers, out, set(range(1, len(headers))))))
 
 
