@@ -261,7 +261,8 @@ static void qdw_row(int32_t* out, const int16_t* const* src, const int16_t* w, i
 
 pfw_qdw_row_fn pfw_qdw_row_for(pfw_isa isa) {
 #if defined(__x86_64__)
-  if (isa == PFW_ISA_AVX2 || isa == PFW_ISA_AVX512) return pfw_qdw_row_avx2;
+  if (isa == PFW_ISA_AVX512) return pfw_qdw_row_avx512;
+  if (isa == PFW_ISA_AVX2) return pfw_qdw_row_avx2;
 #endif
   (void)isa;
   return qdw_row;

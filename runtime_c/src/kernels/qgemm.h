@@ -164,6 +164,7 @@ void pfw_range_row_avx2(const float* x, int64_t n, float* lo, float* hi);
 typedef void (*pfw_qdw_row_fn)(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n);
 pfw_qdw_row_fn pfw_qdw_row_for(pfw_isa isa);
 void pfw_qdw_row_avx2(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n);
+void pfw_qdw_row_avx512(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n);
 
 /* The portable micro-kernel (4 x 8), used where no SIMD one exists (and,
  * for tests, with a portable byte path); the AVX2 ones are in

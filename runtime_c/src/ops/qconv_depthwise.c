@@ -86,6 +86,11 @@ static void dw_plane(const dw_ctx* x, int64_t t, uint8_t* ws) {
   for (int64_t iy = 0, rp = g->pb[1] % sy, ri = g->pb[1] / sy; iy < H; iy++, rp = rp + 1 == sy ? (ri++, 0) : rp + 1) {
     const uint8_t* s = xu + iy * W;
     int16_t* row = xp + rp * sx * d->sub + ri * d->L;
+    if (sx == 1) { /* one phase: a contiguous row */
+      int16_t* d0 = row + g->pb[2];
+      for (int64_t ix = 0; ix < W; ix++) d0[ix] = (int16_t)((s[ix] ^ flip) - bias);
+      continue;
+    }
     if (sx == 2) { /* both phases in one loop, which compilers vectorise (pairs of columns) */
       int64_t pb = g->pb[2];
       int16_t* d0 = row + pb % 2 * d->sub + pb / 2; /* even columns of the input */
