@@ -16,9 +16,9 @@ const pfw_qgemm_kernel* pfw_qgemm_kernel_for(pfw_isa isa) {
   switch (isa) {
     case PFW_ISA_SCALAR: return NULL;
 #if defined(__x86_64__)
-    case PFW_ISA_AVX2: return &pfw_qgemm_s16_avx2;
+    case PFW_ISA_AVX2: return &pfw_qgemm_avx2;
     case PFW_ISA_AVX512:
-      return __builtin_cpu_supports("avx512vnni") ? &pfw_qgemm_s16_avx512vnni : &pfw_qgemm_s16_avx512;
+      return __builtin_cpu_supports("avx512vnni") ? &pfw_qgemm_avx512vnni : &pfw_qgemm_avx512;
 #endif
 #if defined(__aarch64__)
     case PFW_ISA_NEON: return pfw_qgemm_neon_has_dotprod() ? &pfw_qgemm_neon_dotprod : &pfw_qgemm_neon;
@@ -32,10 +32,10 @@ int pfw_qgemm_kernels(const pfw_qgemm_kernel** out, int max) {
   if (n < max) out[n++] = &pfw_qgemm_s16_generic;
   if (n < max) out[n++] = &pfw_qgemm_u8_generic;
 #if defined(__x86_64__)
-  if (n < max && pfw_cpu_supports(PFW_ISA_AVX2)) out[n++] = &pfw_qgemm_s16_avx2;
-  if (n < max && pfw_cpu_supports(PFW_ISA_AVX512)) out[n++] = &pfw_qgemm_s16_avx512;
+  if (n < max && pfw_cpu_supports(PFW_ISA_AVX2)) out[n++] = &pfw_qgemm_avx2;
+  if (n < max && pfw_cpu_supports(PFW_ISA_AVX512)) out[n++] = &pfw_qgemm_avx512;
   if (n < max && pfw_cpu_supports(PFW_ISA_AVX512) && __builtin_cpu_supports("avx512vnni"))
-    out[n++] = &pfw_qgemm_s16_avx512vnni;
+    out[n++] = &pfw_qgemm_avx512vnni;
 #endif
 #if defined(__aarch64__)
   if (n < max) out[n++] = &pfw_qgemm_neon;

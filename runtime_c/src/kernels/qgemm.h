@@ -2,10 +2,13 @@
  * C[i][j] = sum_k (A[i][k] - za_i) (B[k][j] - zb_j) over uint8/int8
  * operands, exact in int32 (wrapping as the scalar reference does).
  *
- * Both operands are packed as int16 with the zero point already
- * subtracted (so |value| <= 255), in pairs along K: the kernels multiply
- * pairs with pmaddwd-style instructions, whose pair sums cannot overflow,
- * so every kernel gives the scalar reference's integers exactly.
+ * Two packings. The int16 path packs both operands as int16 with the zero
+ * point already subtracted (so |value| <= 255), in pairs along K, for
+ * pmaddwd-style instructions whose pair sums cannot overflow. The byte
+ * path (pfw_qgemm_a8, qgemm_bytes.c), for kernels that have one and
+ * weights that fit int8, packs int8 A and uint8 B in quads along K for
+ * vpdpbusd / sdot / vpmaddubsw: twice the products per instruction. Both
+ * give the scalar reference's integers exactly.
  *
  * A (the constant weights: Conv's W, MatMul's B transposed) is packed
  * once at create in panels of mr rows; B (the activations) is packed per
@@ -167,13 +170,11 @@ void pfw_qdw_row_avx2(int32_t* out, const int16_t* const* src, const int16_t* w,
 void pfw_qdw_row_avx512(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n);
 
 /* The portable micro-kernel (4 x 8), used where no SIMD one exists (and,
- * for tests, with a portable byte path); the AVX2 ones are in
- * kernels/avx2/qgemm_s16_avx2.c and qgemm_u8_avx2.c. */
+ * for tests, with a portable byte path); the SIMD ones are in
+ * kernels/avx2/qgemm_avx2.c, kernels/avx512/qgemm_avx512.c and
+ * kernels/neon/qgemm_neon.c. */
 extern const pfw_qgemm_kernel pfw_qgemm_s16_generic, pfw_qgemm_u8_generic;
-extern const pfw_qgemm_kernel pfw_qgemm_s16_avx2;
-void pfw_qgemm_micro_u8_avx2(int64_t kq, const int8_t* a, const uint8_t* b, int32_t* c, int64_t ldc);
-void pfw_qgemm_micro_u8_avx512(int64_t kq, const int8_t* a, const uint8_t* b, int32_t* c, int64_t ldc);
-void pfw_qgemm_micro_u8_avx512vnni(int64_t kq, const int8_t* a, const uint8_t* b, int32_t* c, int64_t ldc);
+extern const pfw_qgemm_kernel pfw_qgemm_avx2;
 
 /* The byte path's steps in the driver (qgemm_bytes.c): strided B as
  * uint8 quads, and a finished tile's corrections (zero[j] times rowsum
@@ -181,7 +182,7 @@ void pfw_qgemm_micro_u8_avx512vnni(int64_t kq, const int8_t* a, const uint8_t* b
 void pfw_qgemm_pack_b_u8(const pfw_qmat* b, int64_t j0, int64_t nc, int64_t K, int32_t nr, uint8_t* dst);
 void pfw_qgemm_fix_tile(const pfw_qgemm_a8* a, int32_t mr, int64_t i0, int32_t m, const uint8_t* bu, int32_t nr,
                         int64_t n, const int32_t* zero, bool zero_folded, int32_t* c, int64_t ldc);
-extern const pfw_qgemm_kernel pfw_qgemm_s16_avx512, pfw_qgemm_s16_avx512vnni;
+extern const pfw_qgemm_kernel pfw_qgemm_avx512, pfw_qgemm_avx512vnni;
 /* AArch64 (kernels/neon/qgemm_neon.c): smlal on the int16 pairs, and with
  * the dot-product extension sdot on the byte path. */
 extern const pfw_qgemm_kernel pfw_qgemm_neon, pfw_qgemm_neon_dotprod;

@@ -1,8 +1,16 @@
-/* Integer GEMM micro-kernel, AVX2: 6 x 16 int32 tiles from int16 pairs.
- * vpmaddwd multiplies the pairs and adds each pair's two products into an
- * int32 lane; the products are at most 255 * 255, so no pair sum
- * saturates (vpmaddubsw on raw uint8 x int8 could), and the int32 adds
- * wrap as the reference's do: the result is the reference's, exactly. */
+/* Integer GEMM micro-kernels, AVX2: 6 x 16 int32 tiles, and the integer
+ * ops' vector rows (requantisation, quantization, range, depthwise).
+ *
+ * The int16 path (qgemm.h micro): vpmaddwd multiplies the pairs and adds
+ * each pair's two products into an int32 lane; the products are at most
+ * 255 * 255, so no pair sum saturates, and the int32 adds wrap as the
+ * reference's do: the result is the reference's, exactly.
+ *
+ * The byte path (micro_u8): vpmaddubsw multiplies 32 uint8 x int8 byte
+ * pairs into int16 pair sums, vpmaddwd with ones adds a quad's two pairs
+ * into an int32 lane: 32 products per two multiplies. The pair sums would
+ * saturate only where |a0| + |a1| > 128, which the packing (qgemm_bytes.c)
+ * rules out. */
 #include "../target_avx2.h"
 #include "../qgemm.h"
 #ifdef PFW_HAVE_AVX2_KERNELS
@@ -11,36 +19,45 @@
 
 #define MR 6
 
-static inline __m256i pair(const int16_t* p) {
+/* One row's K group of A (a pair of int16 or a quad of int8) in every lane. */
+static inline __m256i lane_of(const void* p) {
   int32_t v;
-  memcpy(&v, p, sizeof v); /* the two int16s of one pair, as one lane */
+  memcpy(&v, p, sizeof v);
   return _mm256_set1_epi32(v);
 }
 
-/* Twelve named accumulators: an array indexed in a loop stayed in memory
- * at -O2. */
-#define ROW(r)                                              \
-  {                                                         \
-    __m256i av = pair(a + (r) * 2);                         \
-    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0)); \
-    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1)); \
+#define DOT_MADD(acc, a, b) _mm256_add_epi32(acc, _mm256_madd_epi16(a, b))
+#define DOT_MADDUBS(acc, a, b) \
+  _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(b, a), _mm256_set1_epi16(1)))
+
+/* Twelve named accumulators (an array indexed in a loop stayed in memory
+ * at -O2); G = K rows per group, so A steps MR * G and B 16 * G elements. */
+#define ROW(DOT, G, r)                   \
+  {                                      \
+    __m256i av = lane_of(a + (r) * (G)); \
+    c##r##0 = DOT(c##r##0, av, b0);      \
+    c##r##1 = DOT(c##r##1, av, b1);      \
   }
-#define STORE(r)                                                 \
-  _mm256_storeu_si256((__m256i*)(c + (r) * ldc), c##r##0);       \
+#define STORE(r)                                           \
+  _mm256_storeu_si256((__m256i*)(c + (r) * ldc), c##r##0); \
   _mm256_storeu_si256((__m256i*)(c + (r) * ldc + 8), c##r##1);
 
-static void micro(int64_t kp, const int16_t* a, const int16_t* b, int32_t* c, int64_t ldc) {
-  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-  __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int64_t p = 0; p < kp; p++, a += MR * 2, b += 32) {
-    __m256i b0 = _mm256_loadu_si256((const __m256i*)b);
-    __m256i b1 = _mm256_loadu_si256((const __m256i*)(b + 16));
-    ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+#define MICRO(name, DOT, TA, TB, G)                                                           \
+  static void name(int64_t groups, const TA* a, const TB* b, int32_t* c, int64_t ldc) {       \
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00; \
+    __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;                 \
+    for (int64_t p = 0; p < groups; p++, a += MR * (G), b += 16 * (G)) {                      \
+      __m256i b0 = _mm256_loadu_si256((const __m256i*)b);                                     \
+      __m256i b1 = _mm256_loadu_si256((const __m256i*)(b + 8 * (G)));                         \
+      ROW(DOT, G, 0) ROW(DOT, G, 1) ROW(DOT, G, 2) ROW(DOT, G, 3) ROW(DOT, G, 4) ROW(DOT, G, 5) \
+    }                                                                                         \
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)                                     \
   }
-  STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
-}
 
-const pfw_qgemm_kernel pfw_qgemm_s16_avx2 = {"qgemm_avx2_6x16", MR, 16, micro, pfw_qgemm_micro_u8_avx2, false, 0};
+MICRO(micro, DOT_MADD, int16_t, int16_t, 2)
+MICRO(micro_u8, DOT_MADDUBS, int8_t, uint8_t, 4)
+
+const pfw_qgemm_kernel pfw_qgemm_avx2 = {"qgemm_avx2_6x16", MR, 16, micro, micro_u8, false, 0};
 
 /* Sixteen outputs at a time, two taps per vpmaddwd: the taps' rows are
  * interleaved into pairs (unpack works within 128-bit lanes, so the two
@@ -50,7 +67,7 @@ void pfw_qdw_row_avx2(int32_t* out, const int16_t* const* src, const int16_t* w,
   __m256i wv[32]; /* the taps in pairs, an odd last one with 0 (taps <= 64) */
   for (int32_t t = 0; t < taps; t += 2) {
     int16_t pw[2] = {w[t], t + 1 < taps ? w[t + 1] : 0};
-    wv[t / 2] = pair(pw);
+    wv[t / 2] = lane_of(pw);
   }
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
