@@ -112,6 +112,7 @@ typedef struct qgemm_ctx {
   const pfw_qgemm_kernel* k;
   const pfw_qgemm_args* g;
   int64_t nc, chunks, tasks;
+  int64_t row_blocks, rows_per; /* tasks also split the rows when columns are few */
   uint8_t* scratch;
   size_t slot;
   atomic_llong next;
@@ -120,7 +121,8 @@ typedef struct qgemm_ctx {
 /* The byte path of one task: B's zero per column (as uint8), B packed as
  * uint8 quads, then per row panel the tiles, their corrections and the
  * store. */
-static void run_bytes(const qgemm_ctx* x, int64_t batch, int64_t j0, int64_t n, int32_t* c, uint8_t* bu) {
+static void run_bytes(const qgemm_ctx* x, int64_t batch, int64_t j0, int64_t n, int64_t r0, int64_t r1, int32_t* c,
+                      uint8_t* bu) {
   const pfw_qgemm_kernel* k = x->k;
   const pfw_qgemm_args* g = x->g;
   const pfw_qgemm_a8* a = g->a8;
@@ -137,7 +139,7 @@ static void run_bytes(const qgemm_ctx* x, int64_t batch, int64_t j0, int64_t n, 
     bt.data = (const int8_t*)g->b.data + batch * g->b_batch;
     pfw_qgemm_pack_b_u8(&bt, j0, n, g->K, k->nr, bu);
   }
-  for (int64_t i0 = 0; i0 < g->M; i0 += k->mr) {
+  for (int64_t i0 = r0; i0 < r1; i0 += k->mr) {
     const int8_t* ap = a->quads + (i0 / k->mr) * a->kq * k->mr * 4;
     for (int64_t j = 0; j < n; j += k->nr) k->micro_u8(a->kq, ap, bu + (j / k->nr) * a->kq * k->nr * 4, c + j, ldc);
     int32_t m = (int32_t)min64(k->mr, g->M - i0);
@@ -149,13 +151,14 @@ static void run_bytes(const qgemm_ctx* x, int64_t batch, int64_t j0, int64_t n, 
 static void run_task(const qgemm_ctx* x, int64_t t, uint8_t* ws) {
   const pfw_qgemm_kernel* k = x->k;
   const pfw_qgemm_args* g = x->g;
-  int64_t batch = t / x->chunks, j0 = t % x->chunks * x->nc;
+  int64_t rb = t % x->row_blocks, batch = t / x->row_blocks / x->chunks, j0 = t / x->row_blocks % x->chunks * x->nc;
+  int64_t r0 = rb * x->rows_per, r1 = min64(g->M, r0 + x->rows_per);
   int64_t n = min64(x->nc, g->N - j0), kp = (g->K + 1) / 2;
   int16_t* bp = (int16_t*)ws;
   int32_t* c = (int32_t*)(ws + b16_bytes(x->nc, g->K));
   int64_t ldc = round_up(n, k->nr);
   if (g->a8) {
-    run_bytes(x, batch, j0, n, c, (uint8_t*)c + tile_bytes(k, x->nc));
+    run_bytes(x, batch, j0, n, r0, r1, c, (uint8_t*)c + tile_bytes(k, x->nc));
     return;
   }
   if (g->pack_b) {
@@ -169,7 +172,7 @@ static void run_task(const qgemm_ctx* x, int64_t t, uint8_t* ws) {
     pack_lines(&bt, j0, n, g->K, k->nr, bp);
   }
   const int16_t* a = g->a_packed + batch / (g->a_every > 1 ? g->a_every : 1) * g->a_batch;
-  for (int64_t i0 = 0; i0 < g->M; i0 += k->mr) {
+  for (int64_t i0 = r0; i0 < r1; i0 += k->mr) {
     const int16_t* ap = a + (i0 / k->mr) * kp * k->mr * 2;
     for (int64_t j = 0; j < n; j += k->nr) k->micro(kp, ap, bp + (j / k->nr) * kp * k->nr * 2, c + j, ldc);
     g->store(g->store_ctx, batch, i0, (int32_t)min64(k->mr, g->M - i0), j0, (int32_t)n, c, ldc);
@@ -192,11 +195,18 @@ void pfw_qgemm(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g, void* scratch
   x.g = g;
   x.nc = chunk_cols(k, g);
   x.chunks = (g->N + x.nc - 1) / x.nc;
-  x.tasks = x.chunks * g->batch;
+  if (threads < 1) threads = 1;
+  /* Too few column chunks for the threads (a 7 x 7 plane, a 128-token
+   * sequence): split the rows too, each task packing its chunk of B.
+   * Every tile is computed the same way whatever the split. */
+  int64_t panels = (g->M + k->mr - 1) / k->mr, col_tasks = x.chunks * g->batch;
+  x.row_blocks = threads == 1 || col_tasks >= 2 * threads ? 1 : min64(panels, (2 * threads + col_tasks - 1) / col_tasks);
+  x.rows_per = (panels + x.row_blocks - 1) / x.row_blocks * k->mr;
+  x.row_blocks = (g->M + x.rows_per - 1) / x.rows_per;
+  x.tasks = col_tasks * x.row_blocks;
   x.slot = slot_bytes(k, g);
   x.scratch = (uint8_t*)(((uintptr_t)scratch + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN);
   atomic_init(&x.next, 0);
-  if (threads < 1) threads = 1;
   pfw_parallel_for(pool, x.tasks < threads ? x.tasks : threads, qgemm_slots, &x);
 }
 
