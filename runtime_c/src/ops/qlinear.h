@@ -51,6 +51,13 @@ typedef struct qinput {
   int64_t xz_step;
 } qinput;
 
+/* Conv's implicit im2col (qim2col.c): pfw_qgemm_pack_fn and
+ * pfw_qgemm_pack_u8_fn over a qinput; the byte path's K is tap-major with
+ * the group's channels padded to quads, pfw_qconv_k8 long. */
+void pfw_qconv_im2col(const void* ctx, int64_t b, int64_t j0, int64_t nc, int32_t nr, int16_t* dst);
+void pfw_qconv_im2col_u8(const void* ctx, int64_t b, int64_t j0, int64_t nc, int32_t nr, uint8_t* dst);
+int64_t pfw_qconv_k8(const qgeom* q);
+
 /* Depthwise QLinearConv / ConvInteger (qconv_depthwise.c): one channel per
  * group, 2-D; a direct loop over a zero-bordered int16 copy of each plane.
  * Exact like the GEMM path, so it serves every level above scalar. */
