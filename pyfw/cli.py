@@ -410,13 +410,11 @@ def _non_negative_int(s: str) -> int:
 
 
 def _budget(s: str) -> float:
+    from .quant import _check_budget  # the one definition of a valid budget
     try:
-        v = float(s)
+        return _check_budget(float(s))
     except ValueError:
-        v = float("nan")
-    if not (np.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite relative error > 0 (e.g. 0.01), got {s!r}")
-    return v
+        raise argparse.ArgumentTypeError(f"expected a finite relative error > 0 (e.g. 0.01), got {s!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -128,10 +128,14 @@ static void run_bytes(const qgemm_ctx* x, int64_t batch, int64_t j0, int64_t n, 
   const pfw_qgemm_a8* a = g->a8;
   int32_t zero[MAX_CHUNK];
   int64_t cols = round_up(n, k->nr), ldc = cols;
+  bool one_zero = true;
   for (int64_t j = 0; j < cols; j++) {
     const pfw_qmat* b = &g->b;
     zero[j] = j >= n ? 0 : g->pack_b ? g->b_offset : (b->zero ? b->zero[(j0 + j) * b->zstep] : 0) + (b->is_signed ? 128 : 0);
+    one_zero = one_zero && (j >= n || zero[j] == zero[0]);
   }
+  pfw_qgemm_zero_fix fix = g->zero_folded ? PFW_QGEMM_ZERO_FOLDED : one_zero ? PFW_QGEMM_ZERO_ONE
+                                                                            : PFW_QGEMM_ZERO_PER_COLUMN;
   if (g->pack_b) {
     g->pack_b_u8(g->pack_ctx, batch, j0, n, k->nr, bu);
   } else {
@@ -143,7 +147,7 @@ static void run_bytes(const qgemm_ctx* x, int64_t batch, int64_t j0, int64_t n, 
     const int8_t* ap = a->quads + (i0 / k->mr) * a->kq * k->mr * 4;
     for (int64_t j = 0; j < n; j += k->nr) k->micro_u8(a->kq, ap, bu + (j / k->nr) * a->kq * k->nr * 4, c + j, ldc);
     int32_t m = (int32_t)min64(k->mr, g->M - i0);
-    pfw_qgemm_fix_tile(a, k->mr, i0, m, bu, k->nr, n, zero, g->zero_folded, c, ldc);
+    pfw_qgemm_fix_tile(a, k->mr, i0, m, bu, k->nr, n, zero, fix, c, ldc);
     g->store(g->store_ctx, batch, i0, m, j0, (int32_t)n, c, ldc);
   }
 }

@@ -180,8 +180,13 @@ extern const pfw_qgemm_kernel pfw_qgemm_avx2;
  * uint8 quads, and a finished tile's corrections (zero[j] times rowsum
  * out unless the caller folded it, residuals in) for rows [i0, i0 + m). */
 void pfw_qgemm_pack_b_u8(const pfw_qmat* b, int64_t j0, int64_t nc, int64_t K, int32_t nr, uint8_t* dst);
+typedef enum pfw_qgemm_zero_fix {
+  PFW_QGEMM_ZERO_FOLDED, /* the caller's store takes it out (Conv: in its bias) */
+  PFW_QGEMM_ZERO_ONE,    /* one zero for every column: one number per row */
+  PFW_QGEMM_ZERO_PER_COLUMN
+} pfw_qgemm_zero_fix;
 void pfw_qgemm_fix_tile(const pfw_qgemm_a8* a, int32_t mr, int64_t i0, int32_t m, const uint8_t* bu, int32_t nr,
-                        int64_t n, const int32_t* zero, bool zero_folded, int32_t* c, int64_t ldc);
+                        int64_t n, const int32_t* zero, pfw_qgemm_zero_fix fix, int32_t* c, int64_t ldc);
 extern const pfw_qgemm_kernel pfw_qgemm_avx512, pfw_qgemm_avx512vnni;
 /* AArch64 (kernels/neon/qgemm_neon.c): smlal on the int16 pairs, and with
  * the dot-product extension sdot on the byte path. */

@@ -15,10 +15,24 @@
 static size_t align_up(size_t n) { return (n + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN; }
 static int32_t iabs(int32_t v) { return v < 0 ? -v : v; }
 
-typedef struct a8_sizes {
-  int64_t panels, kq, residuals;
-  size_t quads, rowsum, res_at, total;
-} a8_sizes;
+/* Where each part of the block lies: the header, then quads, rowsum and
+ * res_at at fixed offsets, the residuals last (so only the total depends
+ * on how many pairs are cut). */
+typedef struct a8_layout {
+  int64_t panels, kq;
+  size_t quads, rowsum, res_at, fixed;
+} a8_layout;
+
+static a8_layout layout_of(const pfw_qgemm_kernel* k, int64_t M, int64_t K) {
+  a8_layout l;
+  l.panels = (M + k->mr - 1) / k->mr;
+  l.kq = (K + 3) / 4;
+  l.quads = align_up((size_t)(l.panels * l.kq * k->mr * 4));
+  l.rowsum = align_up((size_t)(l.panels * k->mr) * sizeof(int32_t));
+  l.res_at = align_up((size_t)(l.panels + 1) * sizeof(int64_t));
+  l.fixed = align_up(sizeof(pfw_qgemm_a8)) + l.quads + l.rowsum + l.res_at;
+  return l;
+}
 
 /* Cuts the pair (v[0], v[1]) back to the bound: the larger one keeps its
  * sign and loses the excess; returns which one was cut (-1: none). */
@@ -30,46 +44,39 @@ static int cut_pair(const pfw_qgemm_kernel* k, int32_t v[2]) {
   return big;
 }
 
-static bool sizes_of(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K, a8_sizes* s) {
-  s->panels = (M + k->mr - 1) / k->mr;
-  s->kq = (K + 3) / 4;
-  s->residuals = 0;
+/* The pairs packing would cut, or -1 when a value of A does not fit int8. */
+static int64_t count_cuts(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K) {
+  int64_t cuts = 0;
   for (int64_t r = 0; r < M; r++) {
     int32_t z = a->zero ? a->zero[r * a->zstep] : 0;
     for (int64_t c = 0; c < K; c += 2) {
       int32_t v[2] = {pfw_qmat_at(a, r, c, z), c + 1 < K ? pfw_qmat_at(a, r, c + 1, z) : 0};
-      if (v[0] < -128 || v[0] > 127 || v[1] < -128 || v[1] > 127) return false;
-      s->residuals += cut_pair(k, v) >= 0;
+      if (v[0] < -128 || v[0] > 127 || v[1] < -128 || v[1] > 127) return -1;
+      cuts += cut_pair(k, v) >= 0;
     }
   }
-  s->quads = align_up((size_t)(s->panels * s->kq * k->mr * 4));
-  s->rowsum = align_up((size_t)(s->panels * k->mr) * sizeof(int32_t));
-  s->res_at = align_up((size_t)(s->panels + 1) * sizeof(int64_t));
-  s->total = align_up(sizeof(pfw_qgemm_a8)) + s->quads + s->rowsum + s->res_at +
-             (size_t)s->residuals * sizeof(pfw_qres);
-  return true;
+  return cuts;
 }
 
 size_t pfw_qgemm_a8_size(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K) {
-  a8_sizes s;
-  if (!k || !k->micro_u8 || M <= 0 || K <= 0 || !sizes_of(k, a, M, K, &s)) return 0;
+  if (!k || !k->micro_u8 || M <= 0 || K <= 0) return 0;
+  int64_t cuts = count_cuts(k, a, M, K);
   /* Each residual costs a pass over the tile's columns: past about 1 in
    * 100 pairs the int16 path is faster (uniform full-range weights cut
    * half their pairs; trained ones, with a few large values, seldom). */
-  if (s.residuals * 100 > M * ((K + 1) / 2)) return 0;
-  return s.total;
+  if (cuts < 0 || cuts * 100 > M * ((K + 1) / 2)) return 0;
+  return layout_of(k, M, K).fixed + (size_t)cuts * sizeof(pfw_qres);
 }
 
 const pfw_qgemm_a8* pfw_qgemm_pack_a8(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K,
                                       void* mem) {
-  a8_sizes s;
-  sizes_of(k, a, M, K, &s);
-  memset(mem, 0, s.total);
+  a8_layout l = layout_of(k, M, K);
+  memset(mem, 0, l.fixed); /* the residuals after it are all written below */
   uint8_t* p = (uint8_t*)mem + align_up(sizeof(pfw_qgemm_a8));
   int8_t* quads = (int8_t*)p;
-  int32_t* rowsum = (int32_t*)(p + s.quads);
-  int64_t* res_at = (int64_t*)(p + s.quads + s.rowsum);
-  pfw_qres* res = (pfw_qres*)(p + s.quads + s.rowsum + s.res_at);
+  int32_t* rowsum = (int32_t*)(p + l.quads);
+  int64_t* res_at = (int64_t*)(p + l.quads + l.rowsum);
+  pfw_qres* res = (pfw_qres*)(p + l.quads + l.rowsum + l.res_at);
   int64_t nres = 0;
   for (int64_t r = 0; r < M; r++) {
     int64_t panel = r / k->mr, row = r % k->mr;
@@ -82,15 +89,15 @@ const pfw_qgemm_a8* pfw_qgemm_pack_a8(const pfw_qgemm_kernel* k, const pfw_qmat*
       if (cut >= 0) res[nres++] = (pfw_qres){(int32_t)r, (int32_t)(c + cut), was[cut] - v[cut]};
       for (int t = 0; t < 2; t++) {
         int64_t kk = c + t;
-        quads[((panel * s.kq + kk / 4) * k->mr + row) * 4 + kk % 4] = (int8_t)v[t];
+        quads[((panel * l.kq + kk / 4) * k->mr + row) * 4 + kk % 4] = (int8_t)v[t];
         sum += (uint32_t)v[t];
       }
     }
     rowsum[r] = (int32_t)sum;
   }
-  res_at[s.panels] = nres;
+  res_at[l.panels] = nres;
   pfw_qgemm_a8* out = mem;
-  *out = (pfw_qgemm_a8){M, K, s.kq, k->u8_offset, quads, rowsum, res_at, res};
+  *out = (pfw_qgemm_a8){M, K, l.kq, k->u8_offset, quads, rowsum, res_at, res};
   return out;
 }
 
@@ -120,10 +127,9 @@ void pfw_qgemm_pack_b_u8(const pfw_qmat* b, int64_t j0, int64_t nc, int64_t K, i
 }
 
 void pfw_qgemm_fix_tile(const pfw_qgemm_a8* a, int32_t mr, int64_t i0, int32_t m, const uint8_t* bu, int32_t nr,
-                        int64_t n, const int32_t* zero, bool zero_folded, int32_t* c, int64_t ldc) {
-  bool one_zero = true; /* Conv's x has one zero point: then a row's correction is one number */
-  for (int64_t j = 1; j < n && one_zero; j++) one_zero = zero[j] == zero[0];
-  for (int32_t r = 0; r < m && !zero_folded; r++) {
+                        int64_t n, const int32_t* zero, pfw_qgemm_zero_fix fix, int32_t* c, int64_t ldc) {
+  bool one_zero = fix == PFW_QGEMM_ZERO_ONE;
+  for (int32_t r = 0; r < m && fix != PFW_QGEMM_ZERO_FOLDED; r++) {
     /* the kernel multiplied b - u8_offset: take (zero - u8_offset) times the row sum out */
     uint32_t rs = (uint32_t)a->rowsum[i0 + r], off = (uint32_t)a->u8_offset, zr = ((uint32_t)zero[0] - off) * rs;
     int32_t* cr = c + r * ldc;

@@ -79,8 +79,8 @@ static void dw_plane(const dw_ctx* x, int64_t t, uint8_t* ws) {
   int16_t* xp = (int16_t*)ws;
   int32_t* acc = (int32_t*)(ws + align_up((size_t)d->total * sizeof(int16_t)));
   const uint8_t* xu = (const uint8_t*)x->in->x + (img * q->C + ch) * H * W;
-  int32_t bias = x->in->is_signed ? x->in->xz + 128 : x->in->xz; /* int8 read as uint8 ^ 0x80 = x + 128 */
-  uint8_t flip = x->in->is_signed ? 0x80 : 0;
+  int32_t bias = qinput_zero_u8(x->in);
+  uint8_t flip = qinput_flip(x->in);
   memset(xp, 0, (size_t)d->total * sizeof(int16_t));
   /* padded row r = iy + pb goes to row phase r % sy, index r / sy: stepped, not divided, per row */
   for (int64_t iy = 0, rp = g->pb[1] % sy, ri = g->pb[1] / sy; iy < H; iy++, rp = rp + 1 == sy ? (ri++, 0) : rp + 1) {

@@ -54,9 +54,8 @@ void pfw_qconv_im2col(const void* ctx, int64_t b, int64_t j0, int64_t nc, int32_
   int64_t in_plane = g->in[0] * g->in[1] * g->in[2], kp = (q->K + 1) / 2;
   int64_t kw = g->k[2], khw = g->k[1] * kw, ksz = g->k[0] * khw, sx = g->s[2];
   const uint8_t* xu = (const uint8_t*)in->x + (img * q->C + grp * q->Cg) * in_plane;
-  /* int8 data is read as uint8 ^ 0x80 = x + 128, with the zero point moved to match */
-  int32_t bias = in->is_signed ? in->xz + 128 : in->xz;
-  uint8_t flip = in->is_signed ? 0x80 : 0;
+  int32_t bias = qinput_zero_u8(in);
+  uint8_t flip = qinput_flip(in);
   qrun runs[64]; /* nr <= 64 */
   for (int64_t p0 = 0; p0 < nc; p0 += nr, dst += kp * nr * 2) {
     int32_t n_runs = panel_runs(g, j0, p0, (int32_t)(nc - p0 < nr ? nc - p0 : nr), runs);
@@ -106,11 +105,11 @@ void pfw_qconv_im2col_u8(const void* ctx, int64_t b, int64_t j0, int64_t nc, int
   int64_t in_plane = g->in[0] * g->in[1] * g->in[2], sx = g->s[2], cq = (q->Cg + 3) / 4;
   int64_t kw = g->k[2], khw = g->k[1] * kw, taps = g->k[0] * khw, kq = taps * cq;
   const uint8_t* xu = (const uint8_t*)in->x + (img * q->C + grp * q->Cg) * in_plane;
-  uint8_t flip = in->is_signed ? 0x80 : 0;
+  uint8_t flip = qinput_flip(in);
   qrun runs[64]; /* nr <= 64 */
   for (int64_t p0 = 0; p0 < nc; p0 += nr, dst += kq * nr * 4) {
     int32_t n_runs = panel_runs(g, j0, p0, (int32_t)(nc - p0 < nr ? nc - p0 : nr), runs);
-    memset(dst, in->is_signed ? in->xz + 128 : in->xz, (size_t)(kq * nr * 4));
+    memset(dst, qinput_zero_u8(in), (size_t)(kq * nr * 4));
     for (int64_t t = 0; t < taps; t++) {
       int64_t tz = t / khw * g->d[0], ty = t / kw % g->k[1] * g->d[1], tx = t % kw * g->d[2], lo, hi, at;
       for (int32_t r = 0; r < n_runs; r++) {

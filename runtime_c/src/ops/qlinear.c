@@ -425,7 +425,7 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
    * per output. Wrapping like the accumulators; the sum is the same. */
   bool fold = s->a8 && st.mult && sig->conv;
   if (fold) {
-    uint32_t zb = (uint32_t)(in.is_signed ? in.xz + 128 : in.xz) - (uint32_t)s->a8->u8_offset;
+    uint32_t zb = (uint32_t)qinput_zero_u8(&in) - (uint32_t)s->a8->u8_offset;
     for (int64_t i = 0; i < q.out_rows; i++)
       bias_folded[i] = (int32_t)((st.bias ? (uint32_t)st.bias[i] : 0) - zb * (uint32_t)s->a8->rowsum[i]);
     st.bias = bias_folded;
@@ -450,7 +450,7 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
   }
   pfw_qgemm_args g = {.M = q.rows, .N = q.cols, .K = s->a8 ? s->a8->K : q.K, .batch = q.batch, .a_packed = a,
                       .store = pfw_qstore_tile, .store_ctx = &st, .a8 = s->a8, .zero_folded = fold,
-                      .b_offset = in.is_signed ? in.xz + 128 : in.xz}; /* as im2col reads x */
+                      .b_offset = qinput_zero_u8(&in)};
   size_t per = pfw_qgemm_packed_a_size(k, q.rows, q.K);
   if (sig->conv) {
     /* batch b = group * images + image: the packed W of group b / images */

@@ -51,6 +51,11 @@ typedef struct qinput {
   int64_t xz_step;
 } qinput;
 
+/* x as the integer kernels read it: uint8, int8 flipped (x ^ 0x80 = x +
+ * 128), and its zero point moved to match. */
+static inline uint8_t qinput_flip(const qinput* in) { return in->is_signed ? 0x80 : 0; }
+static inline int32_t qinput_zero_u8(const qinput* in) { return in->is_signed ? in->xz + 128 : in->xz; }
+
 /* Conv's implicit im2col (qim2col.c): pfw_qgemm_pack_fn and
  * pfw_qgemm_pack_u8_fn over a qinput; the byte path's K is tap-major with
  * the group's channels padded to quads, pfw_qconv_k8 long. */
