@@ -308,6 +308,38 @@ pfw_range_row_fn pfw_range_row_for(pfw_isa isa) {
   return range_row;
 }
 
+static void qwiden_row(int16_t* even, int16_t* odd, const uint8_t* s, int64_t w, uint8_t flip, int32_t zero) {
+  if (!odd) {
+    for (int64_t i = 0; i < w; i++) even[i] = (int16_t)((s[i] ^ flip) - zero);
+    return;
+  }
+  for (int64_t i = 0; i < w; i++) (i & 1 ? odd : even)[i / 2] = (int16_t)((s[i] ^ flip) - zero);
+}
+
+pfw_qwiden_row_fn pfw_qwiden_row_for(pfw_isa isa) {
+#if defined(__x86_64__)
+  if (isa == PFW_ISA_AVX512) return pfw_qwiden_row_avx512;
+  if (isa == PFW_ISA_AVX2) return pfw_qwiden_row_avx2;
+#endif
+  (void)isa;
+  return qwiden_row;
+}
+
+void pfw_interleave4_u8_scalar(uint8_t* d, const uint8_t* const s[4], int64_t lo, int64_t hi, int64_t sx,
+                               uint8_t flip) {
+  for (int64_t c = lo; c < hi; c++)
+    for (int t = 0; t < 4; t++) d[c * 4 + t] = s[t][c * sx] ^ flip;
+}
+
+pfw_interleave4_u8_fn pfw_interleave4_u8_for(pfw_isa isa) {
+#if defined(__x86_64__)
+  if (isa == PFW_ISA_AVX512) return pfw_interleave4_u8_avx512;
+  if (isa == PFW_ISA_AVX2) return pfw_interleave4_u8_avx2;
+#endif
+  (void)isa;
+  return pfw_interleave4_u8_scalar;
+}
+
 pfw_quantize_row_fn pfw_quantize_row_for(pfw_isa isa) {
 #if defined(__x86_64__)
   if (isa == PFW_ISA_AVX2 || isa == PFW_ISA_AVX512) return pfw_quantize_row_avx2;

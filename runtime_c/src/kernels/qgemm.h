@@ -169,6 +169,29 @@ pfw_qdw_row_fn pfw_qdw_row_for(pfw_isa isa);
 void pfw_qdw_row_avx2(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n);
 void pfw_qdw_row_avx512(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n);
 
+/* A depthwise input row as int16 (ops/qconv_depthwise.c): with odd ==
+ * NULL, even[i] = (s[i] ^ flip) - zero for i < w; else the columns split
+ * by parity, even[i] from s[2i] and odd[i] from s[2i + 1] (a stride-2
+ * convolution's two column phases). */
+typedef void (*pfw_qwiden_row_fn)(int16_t* even, int16_t* odd, const uint8_t* s, int64_t w, uint8_t flip,
+                                  int32_t zero);
+pfw_qwiden_row_fn pfw_qwiden_row_for(pfw_isa isa);
+void pfw_qwiden_row_avx2(int16_t* even, int16_t* odd, const uint8_t* s, int64_t w, uint8_t flip, int32_t zero);
+void pfw_qwiden_row_avx512(int16_t* even, int16_t* odd, const uint8_t* s, int64_t w, uint8_t flip, int32_t zero);
+
+/* d[c*4 + t] = s[t][c*sx] ^ flip for lo <= c < hi: four input rows (one
+ * per channel of a quad, column stride sx) interleaved into the byte
+ * path's quads (Conv's im2col, ops/qim2col.c). */
+typedef void (*pfw_interleave4_u8_fn)(uint8_t* d, const uint8_t* const s[4], int64_t lo, int64_t hi, int64_t sx,
+                                      uint8_t flip);
+pfw_interleave4_u8_fn pfw_interleave4_u8_for(pfw_isa isa);
+void pfw_interleave4_u8_scalar(uint8_t* d, const uint8_t* const s[4], int64_t lo, int64_t hi, int64_t sx,
+                               uint8_t flip);
+void pfw_interleave4_u8_avx2(uint8_t* d, const uint8_t* const s[4], int64_t lo, int64_t hi, int64_t sx,
+                             uint8_t flip);
+void pfw_interleave4_u8_avx512(uint8_t* d, const uint8_t* const s[4], int64_t lo, int64_t hi, int64_t sx,
+                               uint8_t flip);
+
 /* The portable micro-kernel (4 x 8), used where no SIMD one exists (and,
  * for tests, with a portable byte path); the SIMD ones are in
  * kernels/avx2/qgemm_avx2.c, kernels/avx512/qgemm_avx512.c and

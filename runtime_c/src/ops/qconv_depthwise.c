@@ -1,9 +1,10 @@
 /* Depthwise QLinearConv and ConvInteger (one input and one output channel
  * per group, 2-D). The GEMM path would multiply 1-row matrices; here each
  * plane is copied once into zero-bordered int16 sub-planes holding
- * x - x_zero (so the padding is exactly the zero point, as ONNX pads), one
- * per (row phase, column phase) of the stride: padded position (r, c) goes
- * to sub-plane (r % sy, c % sx) at (r / sy, c / sx). Every tap then reads
+ * x - x_zero (so the padding is exactly the zero point, as ONNX pads; the
+ * border is zeroed once per thread and run, as every plane fills the same
+ * interior), one per (row phase, column phase) of the stride: padded
+ * position (r, c) goes to sub-plane (r % sy, c % sx) at (r / sy, c / sx). Every tap then reads
  * one sub-plane at a fixed offset from output position oy * L + ox, so the
  * whole output plane is a single long run for kernels/qgemm.h qdw_row
  * (short rows such as 7 or 14 outputs would leave vector lanes idle); the
@@ -62,6 +63,7 @@ typedef struct dw_ctx {
   const int32_t* wz;
   const qstore* st;
   pfw_qdw_row_fn dw_row;
+  pfw_qwiden_row_fn widen;
   dw_layout d;
   uint8_t* scratch;
   size_t slot;
@@ -81,25 +83,14 @@ static void dw_plane(const dw_ctx* x, int64_t t, uint8_t* ws) {
   const uint8_t* xu = (const uint8_t*)x->in->x + (img * q->C + ch) * H * W;
   int32_t bias = qinput_zero_u8(x->in);
   uint8_t flip = qinput_flip(x->in);
-  memset(xp, 0, (size_t)d->total * sizeof(int16_t));
   /* padded row r = iy + pb goes to row phase r % sy, index r / sy: stepped, not divided, per row */
   for (int64_t iy = 0, rp = g->pb[1] % sy, ri = g->pb[1] / sy; iy < H; iy++, rp = rp + 1 == sy ? (ri++, 0) : rp + 1) {
     const uint8_t* s = xu + iy * W;
     int16_t* row = xp + rp * sx * d->sub + ri * d->L;
-    if (sx == 1) { /* one phase: a contiguous row */
-      int16_t* d0 = row + g->pb[2];
-      for (int64_t ix = 0; ix < W; ix++) d0[ix] = (int16_t)((s[ix] ^ flip) - bias);
-      continue;
-    }
-    if (sx == 2) { /* both phases in one loop, which compilers vectorise (pairs of columns) */
+    if (sx <= 2) { /* one phase, or both in one pass */
       int64_t pb = g->pb[2];
-      int16_t* d0 = row + pb % 2 * d->sub + pb / 2; /* even columns of the input */
-      int16_t* d1 = row + (pb + 1) % 2 * d->sub + (pb + 1) / 2;
-      for (int64_t i = 0; i < W / 2; i++) {
-        d0[i] = (int16_t)((s[2 * i] ^ flip) - bias);
-        d1[i] = (int16_t)((s[2 * i + 1] ^ flip) - bias);
-      }
-      if (W % 2) d0[W / 2] = (int16_t)((s[W - 1] ^ flip) - bias);
+      int16_t* d0 = row + (sx == 1 ? pb : pb % 2 * d->sub + pb / 2); /* the input's even columns for sx = 2 */
+      x->widen(d0, sx == 1 ? NULL : row + (pb + 1) % 2 * d->sub + (pb + 1) / 2, s, W, flip, bias);
       continue;
     }
     for (int64_t cp = 0; cp < sx; cp++) {
@@ -128,13 +119,17 @@ static void dw_slots(void* p, int64_t begin, int64_t end) {
   int64_t planes = x->q->images * x->q->groups;
   for (int64_t s = begin; s < end; s++) {
     uint8_t* ws = x->scratch + (size_t)s * x->slot;
+    /* The padding: every plane writes the same interior positions, so the
+     * rest stays zero from here on. */
+    memset(ws, 0, (size_t)x->d.total * sizeof(int16_t));
     for (int64_t t; (t = atomic_fetch_add(&x->next, 1)) < planes;) dw_plane(x, t, ws);
   }
 }
 
 void pfw_qconv_depthwise_run(const pfw_node* node, const qgeom* q, const qinput* in, const int32_t* wz,
                              const qstore* st, void* scratch) {
-  dw_ctx x = {node, q, in, wz, st, pfw_qdw_row_for(node->isa), dw_plan(&q->g), NULL, slot_bytes(q), 0};
+  dw_ctx x = {node, q, in, wz, st, pfw_qdw_row_for(node->isa), pfw_qwiden_row_for(node->isa), dw_plan(&q->g),
+              NULL, slot_bytes(q), 0};
   x.scratch = (uint8_t*)(((uintptr_t)scratch + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN);
   atomic_init(&x.next, 0);
   int64_t planes = q->images * q->groups, threads = node->num_threads < 1 ? 1 : node->num_threads;

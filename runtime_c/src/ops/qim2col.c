@@ -82,19 +82,6 @@ void pfw_qconv_im2col(const void* ctx, int64_t b, int64_t j0, int64_t nc, int32_
  * input rows interleaved, with the tap's bounds computed once for all. */
 int64_t pfw_qconv_k8(const qgeom* q) { return q->g.k[0] * q->g.k[1] * q->g.k[2] * ((q->Cg + 3) / 4 * 4); }
 
-/* Columns [lo, hi) of four input rows (one per channel of a quad, at
- * column stride sx) interleaved into quads; inlined with sx = 1 and 2 as
- * constants, which compilers vectorise. */
-static inline void interleave4(uint8_t* d, const uint8_t* const s[4], int64_t lo, int64_t hi, int64_t sx,
-                               uint8_t flip) {
-  for (int64_t c = lo; c < hi; c++) {
-    d[c * 4] = s[0][c * sx] ^ flip;
-    d[c * 4 + 1] = s[1][c * sx] ^ flip;
-    d[c * 4 + 2] = s[2][c * sx] ^ flip;
-    d[c * 4 + 3] = s[3][c * sx] ^ flip;
-  }
-}
-
 /* The byte path's im2col: B's uint8 quads in conv_k8 order, x as uint8
  * (int8 flipped), the zero point in the padding. */
 void pfw_qconv_im2col_u8(const void* ctx, int64_t b, int64_t j0, int64_t nc, int32_t nr, uint8_t* dst) {
@@ -119,9 +106,7 @@ void pfw_qconv_im2col_u8(const void* ctx, int64_t b, int64_t j0, int64_t nc, int
           const uint8_t* src[4];
           /* a padded channel reads channel c4 * 4 again: its weights are 0 */
           for (int64_t i = 0; i < 4; i++) src[i] = xu + (c4 * 4 + (c4 * 4 + i < q->Cg ? i : 0)) * in_plane + at;
-          if (sx == 1) interleave4(d, src, lo, hi, 1, flip);
-          else if (sx == 2) interleave4(d, src, lo, hi, 2, flip);
-          else interleave4(d, src, lo, hi, sx, flip);
+          in->interleave(d, src, lo, hi, sx, flip);
         }
       }
     }

@@ -416,7 +416,8 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
       st.row = pfw_requant_row_for(node->isa);
     }
   }
-  qinput in = {&q, X->data, X->dtype == PFW_INT8, pfw_quant_zero_at(xz, 0), xzs, 0};
+  qinput in = {&q, X->data, X->dtype == PFW_INT8, pfw_quant_zero_at(xz, 0), xzs, 0,
+               pfw_interleave4_u8_for(node->isa)};
   bool per_row = !sig->conv && xz && pfw_numel(xz) > 1;
   zeros_of(xz, per_row ? q.cols : 1, xzs);
   in.xz_step = per_row ? 1 : 0;

@@ -49,6 +49,7 @@ typedef struct qinput {
   int32_t xz;           /* Conv: per tensor */
   const int32_t* xzs;   /* MatMul: per row of x (1 or cols values) */
   int64_t xz_step;
+  pfw_interleave4_u8_fn interleave; /* the byte path's im2col step for the node's ISA */
 } qinput;
 
 /* x as the integer kernels read it: uint8, int8 flipped (x ^ 0x80 = x +

@@ -88,6 +88,29 @@ void pfw_qdw_row_avx2(int32_t* out, const int16_t* const* src, const int16_t* w,
   }
 }
 
+/* widen_row 16 columns (stride 1) or 32 (two phases) at a time; the
+ * rest, which a full load would read past, as the scalar loop does. */
+void pfw_qwiden_row_avx2(int16_t* even, int16_t* odd, const uint8_t* s, int64_t w, uint8_t flip, int32_t zero) {
+  const __m256i vz = _mm256_set1_epi16((int16_t)zero), low = _mm256_set1_epi16(0xFF);
+  int64_t i = 0;
+  if (!odd) {
+    const __m128i vf = _mm_set1_epi8((char)flip);
+    for (; i + 16 <= w; i += 16) {
+      __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i*)(s + i)), vf);
+      _mm256_storeu_si256((__m256i*)(even + i), _mm256_sub_epi16(_mm256_cvtepu8_epi16(v), vz));
+    }
+    for (; i < w; i++) even[i] = (int16_t)((s[i] ^ flip) - zero);
+    return;
+  }
+  const __m256i vf = _mm256_set1_epi8((char)flip);
+  for (; i + 32 <= w; i += 32) {
+    __m256i v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(s + i)), vf);
+    _mm256_storeu_si256((__m256i*)(even + i / 2), _mm256_sub_epi16(_mm256_and_si256(v, low), vz));
+    _mm256_storeu_si256((__m256i*)(odd + i / 2), _mm256_sub_epi16(_mm256_srli_epi16(v, 8), vz));
+  }
+  for (; i < w; i++) (i & 1 ? odd : even)[i / 2] = (int16_t)((s[i] ^ flip) - zero);
+}
+
 /* range_row (qgemm.c) with four accumulators of 8: min_ps(x, acc) returns
  * acc where x is NaN, which is the reference's skip; min and max are exact
  * and order-free, so the result is the reference's. */

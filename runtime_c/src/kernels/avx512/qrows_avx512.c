@@ -1,36 +1,68 @@
-/* Integer-op rows, AVX-512: requantisation (qgemm.h requant_row), sixteen
- * outputs at a time, the same exact double product and half-to-even
- * rounding as the scalar reference, and masked loads and stores for the
- * tail instead of a scalar loop (rows are often short: 7 x 7 planes, 49
- * outputs); and the depthwise row (qdw_row) 32 outputs at a time. */
+/* Integer-op rows, AVX-512: requantisation (qgemm.h requant_row), 64
+ * outputs at a time, the scalar reference's integers (float32 where that
+ * provably rounds the same, else its exact double product), and masked
+ * loads and stores for the tail instead of a scalar loop (rows are often short: 7 x 7 planes, 49
+ * outputs); the depthwise row (qdw_row) 32 outputs at a time, and its
+ * input rows widened to int16 (qwiden_row). */
 #include "../target_avx512.h"
 #include "../qgemm.h"
 #ifdef PFW_HAVE_AVX512_KERNELS
 
+/* Sixteen outputs of requant_row in double, exactly as the scalar one:
+ * the product is clamped to one step past the output range before the
+ * rounding conversion, so it cannot overflow int32; rounding a value
+ * clamped to lo - zero - 1 gives at most that, which the integer clamp
+ * maps to lo as the reference's order (round, add, clamp) does. */
+static inline __m512i requant16_double(__m512i a, __m512d vm, __m512d vlo, __m512d vhi) {
+  __m256i h[2];
+  for (int i = 0; i < 2; i++) {
+    __m256i part = i ? _mm512_extracti64x4_epi64(a, 1) : _mm512_castsi512_si256(a);
+    __m512d v = _mm512_min_pd(_mm512_max_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(part), vm), vlo), vhi);
+    h[i] = _mm512_cvt_roundpd_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); /* half to even */
+  }
+  return _mm512_inserti64x4(_mm512_castsi256_si512(h[0]), h[1], 1);
+}
+
 void pfw_requant_row_avx512(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo,
                             int32_t hi, void* y, bool is_signed) {
-  (void)is_signed; /* the clamped values' low bytes are right for both */
-  /* The product is clamped (in double, exactly) to one step past the
-   * output range before the rounding conversion, so it cannot overflow
-   * int32; the zero point and the clamp then run on integers. Rounding a
-   * value clamped to lo - zero - 1 gives at most that, which the integer
-   * clamp maps to lo as the reference's order (round, add, clamp) does. */
   const __m512d vm = _mm512_set1_pd(m), vlo = _mm512_set1_pd((double)lo - zero - 1),
                 vhi = _mm512_set1_pd((double)hi - zero + 1);
   const __m512i vb = _mm512_set1_epi32(bias), vz = _mm512_set1_epi32(zero), ilo = _mm512_set1_epi32(lo),
                 ihi = _mm512_set1_epi32(hi);
-  for (int64_t j = 0; j < n; j += 16) {
-    __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
-    __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, c + j), vb);
-    __m256i q[2];
-    for (int h = 0; h < 2; h++) {
-      __m256i part = h ? _mm512_extracti64x4_epi64(a, 1) : _mm512_castsi512_si256(a);
-      __m512d v = _mm512_min_pd(_mm512_max_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(part), vm), vlo), vhi);
-      q[h] = _mm512_cvt_roundpd_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); /* half to even */
+  /* The float32 product (twice as many lanes as double) rounds to the
+   * same integer unless the exact one is near a half: its error is at most
+   * |x m| 2^-23, under 2^-14 while |x m| <= 2^9, and past that the output
+   * saturates either way (the clamp bounds lie within 256 of the zero
+   * point). So a block of 16 whose float products all lie more than 2^-13
+   * from a half keeps them; any other goes through double. */
+  const float mf = (float)m;
+  const bool fast = (double)mf == m;
+  const __m512 fm = _mm512_set1_ps(mf), flo = _mm512_set1_ps((float)(lo - zero - 1)),
+               fhi = _mm512_set1_ps((float)(hi - zero + 1)), near = _mm512_set1_ps(0.5f - 1.0f / 8192);
+  /* packs work within 128-bit lanes: dword 4L + s of the packed vector is
+   * lane L of block s */
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  for (int64_t j = 0; j < n; j += 64) {
+    __m512i q[4];
+    for (int s = 0; s < 4; s++) {
+      int64_t left = n - j - s * 16;
+      __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+      __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, c + j + s * 16), vb), r;
+      __m512 p = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), fm), flo), fhi);
+      __m512 pr = _mm512_roundscale_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      if (fast && !_mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(p, pr)), near, _CMP_GT_OQ))
+        r = _mm512_cvtps_epi32(pr); /* an integer in range: exact */
+      else
+        r = requant16_double(a, vm, vlo, vhi);
+      q[s] = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, vz), ilo), ihi);
     }
-    __m512i all = _mm512_add_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(q[0]), q[1], 1), vz);
-    all = _mm512_min_epi32(_mm512_max_epi32(all, ilo), ihi);
-    _mm_mask_storeu_epi8((uint8_t*)y + j, k, _mm512_cvtepi32_epi8(all));
+    /* to bytes with saturating packs (exact: the values are in range) and
+     * one store; vpmovdb's store form is slow on some cores (Zen 4) */
+    __m512i w0 = _mm512_packs_epi32(q[0], q[1]), w1 = _mm512_packs_epi32(q[2], q[3]);
+    __m512i b = is_signed ? _mm512_packs_epi16(w0, w1) : _mm512_packus_epi16(w0, w1);
+    int64_t left = n - j;
+    __mmask64 k = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+    _mm512_mask_storeu_epi8((uint8_t*)y + j, k, _mm512_permutexvar_epi32(order, b));
   }
 }
 
@@ -60,6 +92,31 @@ void pfw_qdw_row_avx512(int32_t* out, const int16_t* const* src, const int16_t* 
     const int16_t* rest[64];
     for (int32_t t = 0; t < taps; t++) rest[t] = src[t] + j;
     pfw_qdw_row_avx2(out + j, rest, w, taps, n - j);
+  }
+}
+/* widen_row 32 columns (stride 1) or 64 (two phases) at a time, masked at
+ * the end: the parity split is a word's low and high byte. */
+void pfw_qwiden_row_avx512(int16_t* even, int16_t* odd, const uint8_t* s, int64_t w, uint8_t flip, int32_t zero) {
+  const __m512i vz = _mm512_set1_epi16((int16_t)zero), low = _mm512_set1_epi16(0xFF);
+  if (!odd) {
+    const __m256i vf = _mm256_set1_epi8((char)flip);
+    for (int64_t i = 0; i < w; i += 32) {
+      __mmask32 k = w - i >= 32 ? ~(__mmask32)0 : (__mmask32)((UINT64_C(1) << (w - i)) - 1);
+      __m256i v = _mm256_xor_si256(_mm256_maskz_loadu_epi8(k, s + i), vf);
+      _mm512_mask_storeu_epi16(even + i, k, _mm512_sub_epi16(_mm512_cvtepu8_epi16(v), vz));
+    }
+    return;
+  }
+  const __m512i vf = _mm512_set1_epi8((char)flip);
+  for (int64_t i = 0; i < w; i += 64) {
+    int64_t left = w - i;
+    __mmask64 k = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
+    __m512i v = _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, s + i), vf);
+    int64_t ne = left >= 64 ? 32 : (left + 1) / 2, no = left >= 64 ? 32 : left / 2;
+    _mm512_mask_storeu_epi16(even + i / 2, (__mmask32)((UINT64_C(1) << ne) - 1),
+                             _mm512_sub_epi16(_mm512_and_si512(v, low), vz));
+    _mm512_mask_storeu_epi16(odd + i / 2, (__mmask32)((UINT64_C(1) << no) - 1),
+                             _mm512_sub_epi16(_mm512_srli_epi16(v, 8), vz));
   }
 }
 #endif
