@@ -13,7 +13,12 @@ class UnsupportedError(InvalidModelError):
     """A valid model that uses an op, opset, attribute or dtype pyfw lacks."""
 
 
-__all__ = ["InvalidModelError", "UnsupportedError", "__version__"]
+class BackendError(RuntimeError):
+    """A requested backend cannot run here: no OpenCL library or device, or
+    the device failed. The message names what was missing."""
+
+
+__all__ = ["BackendError", "InvalidModelError", "UnsupportedError", "__version__"]
 
 _LAZY = {
     "Tensor": "autograd.tensor", "tensor": "autograd.tensor", "no_grad": "autograd.tensor", "manual_seed": "autograd.tensor",

@@ -233,6 +233,8 @@ def _cmd_run(args) -> int:
         _check_out_dir(args.output)
     from .runtime import Interpreter
     with Interpreter(args.model, threads=args.threads, backend=args.backend) as it:
+        if args.backend != "cpu":
+            print(f"backend: {it.backend_info}", file=sys.stderr)
         feeds = _feeds(args.input, [i.name for i in it.inputs])
         results = it.run(feeds)
         names = [o.name for o in it.outputs]
@@ -264,9 +266,10 @@ def _bench_pyfw(args, shapes):
     from .runtime import Interpreter
     rss0 = bm.peak_rss_mb()
     t0 = time.perf_counter()
-    it = Interpreter(args.model, threads=args.threads)
+    it = Interpreter(args.model, threads=args.threads, backend=args.backend)
     init = (time.perf_counter() - t0) * 1e3
     with it:
+        backend = it.backend_info
         sizes = bm.feed_shapes(it.inputs, shapes)
         feeds = {i.name: bm.random_feed(i.dtype, sizes[i.name]) for i in it.inputs}
         (first,) = bm.timed(lambda: it.run(feeds), 1)
@@ -274,8 +277,29 @@ def _bench_pyfw(args, shapes):
         it.profiling = args.profile
         times = bm.timed(lambda: it.run(feeds), args.runs)
         ops = bm.pfw_op_profile(it.profile()) if args.profile else {}
+        parts = _partitions(it, feeds, args.runs) if it.backend != "cpu" else None
     return {"init": init, "first": first, **bm.stats(times), "rss": bm.peak_rss_mb(), "rss_added": bm.peak_rss_mb() - rss0,
-            "total": sum(times), "ops": ops}, feeds
+            "total": sum(times), "ops": ops, "backend": backend, "partitions": parts}, feeds
+
+
+def _partitions(it, feeds, runs: int):
+    """Per-run ms of each run of consecutive nodes on one backend, and of
+    the copies between host and device, from `runs` profiled runs (apart from
+    the timed ones: profiling waits for each device node)."""
+    from . import benchmark as bm
+    it.profiling = True
+    bm.timed(lambda: it.run(feeds), runs)
+    prof, where, xfer = it.profile(), it.node_backends(), it.profile_transfers()
+    it.profiling = False
+    parts = []
+    for p, b in zip(prof, where):
+        if b == "plan":
+            continue
+        if not parts or parts[-1][0] != b:
+            parts.append([b, 0, 0.0])
+        parts[-1][1] += 1
+        parts[-1][2] += p["total_ms"] / runs
+    return {"parts": parts, "transfers": {k: v / runs for k, v in xfer.items()}}
 
 
 def _bench_ort(args, feeds):
@@ -317,6 +341,7 @@ def _cmd_bench(args) -> int:
     if against:
         results["onnxruntime"] = _bench_ort(args, feeds)
     print(f"model: {args.model}, {args.threads} thread(s), {args.warmup} warm-up + {args.runs} timed runs")
+    print(f"pyfw backend: {pf['backend']}")
     print("inputs: " + ", ".join(f"{n} {_fmt_shape(v.shape)} {v.dtype}" for n, v in feeds.items()))
     rows = []
     for label, key, unit in (("init (load + create)", "init", "ms"), ("first run", "first", "ms"),
@@ -328,6 +353,13 @@ def _cmd_bench(args) -> int:
         rows.append(row)
     headers = [""] + list(results) + (["pyfw/ort"] if against else [])
     print("\n".join(_table(headers, rows, set(range(1, len(headers))))))
+    if pf["partitions"]:
+        parts, xfer = pf["partitions"]["parts"], pf["partitions"]["transfers"]
+        rows = [[str(i), b, str(n), f"{ms:.4g}"] for i, (b, n, ms) in enumerate(parts)]
+        rows.append(["", "host<->device copies", f"{xfer['count']:.3g}", f"{xfer['total_ms']:.4g}"])
+        print(f"\npartitions, per run over {args.runs} profiled runs (each device node waited for; "
+              f"copies: {xfer['bytes'] / 1e6:.4g} MB a run):")
+        print("\n".join(_table(["#", "backend", "nodes", "ms"], rows, {2, 3})))
     if args.profile:
         print("\nper op type over the timed runs (count = node runs; % of the runs' wall time):")
         ops = sorted(set().union(*(r["ops"] for r in results.values())),
@@ -462,6 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--shape", action="append", default=[], metavar="NAME=D0,D1,...",
                    help="the shape to feed an input with dynamic dimensions (repeatable)")
     b.add_argument("--profile", action="store_true", help="per-op-type times from the profiling API")
+    b.add_argument("--backend", choices=("cpu", "opencl", "auto"), default="cpu", help="pyfw's backend (default: cpu)")
     b.add_argument("--against", choices=("onnxruntime",), help="also run ONNX Runtime in this process")
     b.add_argument("--onnx", metavar="MODEL.onnx",
                    help="the ONNX model ONNX Runtime runs (default: the .pfw exported back to ONNX)")

@@ -2,7 +2,9 @@
 # Installs, through apt, the toolchains make demo / make test need when they are
 # missing. `ensure_tools.sh` (default): a JDK with Maven (Java binding) and Go
 # (Go binding). `ensure_tools.sh aarch64`: the AArch64 cross compiler, its libc
-# and qemu-user, which runs the cross-built C tests. Machines of this project's
+# and qemu-user, which runs the cross-built C tests. `ensure_tools.sh opencl`:
+# an OpenCL ICD loader with PoCL's CPU device, which the OpenCL backend's
+# tests run on (libpfw itself only dlopens libOpenCL.so.1). Machines of this project's
 # kind have them; a fresh Debian/Ubuntu box gets them here. Does nothing when
 # everything is present.
 set -euo pipefail
@@ -20,8 +22,14 @@ case "${1:-bindings}" in
     [ -e /usr/aarch64-linux-gnu/include/stdio.h ] || need+=(libc6-dev-arm64-cross)
     command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
     ;;
+  opencl)
+    [ -e /usr/lib/x86_64-linux-gnu/libOpenCL.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libOpenCL.so.1 ] ||
+      need+=(ocl-icd-opencl-dev)
+    ls /etc/OpenCL/vendors/*pocl* >/dev/null 2>&1 || need+=(pocl-opencl-icd)
+    command -v clinfo >/dev/null 2>&1 || need+=(clinfo)
+    ;;
   *)
-    echo "usage: $0 [bindings|aarch64]" >&2
+    echo "usage: $0 [bindings|aarch64|opencl]" >&2
     exit 2
     ;;
 esac

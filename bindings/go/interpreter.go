@@ -157,6 +157,21 @@ func (it *Interpreter) Inputs() []TensorInfo { return copyInfos(it.inputs) }
 // Outputs describes the model's outputs in order.
 func (it *Interpreter) Outputs() []TensorInfo { return copyInfos(it.outputs) }
 
+// Backend reports what the interpreter runs on: name is "cpu" or "opencl";
+// info names the device and how many nodes run there, or, for "auto" on the
+// CPU, why. Both are "" once closed.
+func (it *Interpreter) Backend() (name, info string) {
+	if it == nil {
+		return "", ""
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	if it.ptr == nil {
+		return "", ""
+	}
+	return C.GoString(C.pfw_interpreter_backend(it.ptr)), C.GoString(C.pfw_interpreter_backend_info(it.ptr))
+}
+
 // Close frees the interpreter (and the model, if it was closed and this was
 // its last interpreter). Calling Close again is a no-op.
 func (it *Interpreter) Close() error {

@@ -364,3 +364,42 @@ func TestOptionsAndMetadata(t *testing.T) {
 		t.Errorf("version %q", v)
 	}
 }
+
+// The backend is reported as the C API gives it; "opencl" runs the golden
+// models within the golden tolerance of ONNX Runtime, wherever a device is
+// there (make test sets PFW_REQUIRE_OPENCL=1 and provides PoCL).
+func TestBackend(t *testing.T) {
+	dir, m := findModel(t, "cnn")
+	_, cpu := open(t, filepath.Join(dir, "cnn.pfw"))
+	if name, info := cpu.Backend(); name != "cpu" || info != "cpu" {
+		t.Errorf("default backend %q (%q)", name, info)
+	}
+	model, err := pfw.LoadModel(filepath.Join(dir, "cnn.pfw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.Close()
+	it, err := model.NewInterpreter(pfw.WithBackend("opencl"))
+	if errors.Is(err, &pfw.Error{Status: pfw.StatusBackend}) && os.Getenv("PFW_REQUIRE_OPENCL") != "1" {
+		t.Skipf("no OpenCL device: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name, info := it.Backend(); name != "opencl" || !strings.Contains(info, "nodes on") {
+		t.Errorf("backend %q (%q)", name, info)
+	}
+	got, err := it.Run(modelInputs(t, dir, m)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range m.Outputs {
+		if err := compare(got[i], readGolden(t, dir, g)); err != nil {
+			t.Errorf("output %d on OpenCL: %v", i, err)
+		}
+	}
+	it.Close()
+	if name, info := it.Backend(); name != "" || info != "" {
+		t.Errorf("closed interpreter reports %q, %q", name, info)
+	}
+}

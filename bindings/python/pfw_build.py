@@ -32,6 +32,7 @@ def sources() -> list[str]:
     src = RUNTIME / "src"
     files = sorted(src.glob("*.c")) + sorted((src / "ops").glob("*.c"))
     files += sorted((src / "kernels").glob("*.c")) + sorted((src / "kernels").glob("*/*.c"))
+    files += sorted((src / "backends").glob("*/*.c"))
     return [os.path.relpath(f, ROOT) for f in files]
 
 
@@ -44,7 +45,7 @@ ffi.set_source(
     include_dirs=[os.path.relpath(RUNTIME / "include", ROOT), os.path.relpath(RUNTIME / "src", ROOT)],
     define_macros=[("_POSIX_C_SOURCE", "200809L")],
     extra_compile_args=["-std=c11", "-O3", "-fvisibility=hidden"],
-    libraries=["m", "pthread"],
+    libraries=["m", "pthread", "dl"],
 )
 
 if __name__ == "__main__":

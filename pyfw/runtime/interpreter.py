@@ -5,12 +5,13 @@ expected before anything reaches C."""
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from .. import InvalidModelError, UnsupportedError
+from .. import BackendError, InvalidModelError, UnsupportedError
 from .. import dtypes as _dt
 
 try:
@@ -31,6 +32,8 @@ def _raise(status: int, context: str = "") -> None:
         raise MemoryError(msg)
     if status == lib.PFW_ERR_IO:
         raise OSError(msg)
+    if status == lib.PFW_ERR_BACKEND:
+        raise BackendError(msg)
     if status in (lib.PFW_ERR_INVALID_ARGUMENT, lib.PFW_ERR_SHAPE, lib.PFW_ERR_NOT_FOUND):
         raise ValueError(msg)
     raise RuntimeError(f"{ffi.string(lib.pfw_status_name(status)).decode()}: {msg}")
@@ -71,7 +74,11 @@ def _info(t) -> TensorInfo:
 class Interpreter:
     """Runs a .pfw model. `model` is a path or the file's bytes. `threads`
     sets the intra-op thread count (results do not depend on it). `backend`
-    is "cpu", "opencl" or "auto". Use as a context manager, or call close()."""
+    is "cpu", "opencl" (an OpenCL device; BackendError when there is none)
+    or "auto" (OpenCL when a GPU is there, else the CPU, with a warning
+    saying why). Nodes the device lacks run on the CPU; `backend`,
+    `backend_info` and node_backends() say what runs where. Use as a context
+    manager, or call close()."""
 
     def __init__(self, model: str | os.PathLike | bytes | bytearray | memoryview, threads: int = 1,
                  backend: str = "cpu"):
@@ -111,7 +118,9 @@ class Interpreter:
         self.inputs = [_info(t) for t in self._in]
         self.outputs = [_info(t) for t in self._out]
         self.threads = threads
-        self.backend = backend
+        self.requested_backend = backend
+        if backend == "auto" and self.backend == "cpu" and "auto:" in self.backend_info:
+            warnings.warn(f"pyfw: {self.backend_info}", RuntimeWarning, stacklevel=2)
 
     def _tensor(self, getter, i):
         out = ffi.new("pfw_tensor**")
@@ -154,6 +163,32 @@ class Interpreter:
         self._check_open()
         return int(lib.pfw_interpreter_arena_size(self._it))
 
+    # ---- backend --------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """The backend this interpreter runs on: "cpu" or "opencl"."""
+        self._check_open()
+        return ffi.string(lib.pfw_interpreter_backend(self._it)).decode()
+
+    @property
+    def backend_info(self) -> str:
+        """The device and how many nodes run there; for "auto" on the CPU, why."""
+        self._check_open()
+        return ffi.string(lib.pfw_interpreter_backend_info(self._it)).decode("utf-8", "replace")
+
+    def node_backends(self) -> list[str]:
+        """Where each graph node runs, in graph order: "cpu", "opencl", or
+        "plan" for a node computed while planning (all inputs constant)."""
+        self._check_open()
+        count = ffi.new("int32_t*")
+        _check(lib.pfw_interpreter_profile_count(self._it, count))
+        name = ffi.new("const char**")
+        out = []
+        for i in range(count[0]):
+            _check(lib.pfw_interpreter_node_backend(self._it, i, name))
+            out.append(ffi.string(name[0]).decode())
+        return out
+
     # ---- profiling ------------------------------------------------------
     @property
     def profiling(self) -> bool:
@@ -182,6 +217,15 @@ class Interpreter:
             out.append({"op_type": ffi.string(op[0]).decode(), "name": ffi.string(name[0]).decode("utf-8", "replace"),
                         "calls": int(calls[0]), "total_ms": float(ms[0])})
         return out
+
+    def profile_transfers(self) -> dict:
+        """Host<->device copies made by run() while profiling (the OpenCL
+        backend; zeros on the CPU): count, bytes and total_ms since profiling
+        was last enabled. They are in no node's profile entry."""
+        self._check_open()
+        count, nbytes, ms = ffi.new("int64_t*"), ffi.new("int64_t*"), ffi.new("double*")
+        _check(lib.pfw_interpreter_profile_transfers(self._it, count, nbytes, ms))
+        return {"count": int(count[0]), "bytes": int(nbytes[0]), "total_ms": float(ms[0])}
 
     # ---- running --------------------------------------------------------
     def _check_open(self) -> None:
@@ -250,4 +294,4 @@ class Interpreter:
             return "Interpreter(closed)"
         ins = ", ".join(f"{i.name}: {i.describe()}" for i in self.inputs)
         outs = ", ".join(f"{o.name}: {o.describe()}" for o in self.outputs)
-        return f"Interpreter(inputs=[{ins}], outputs=[{outs}], threads={self.threads})"
+        return f"Interpreter(inputs=[{ins}], outputs=[{outs}], threads={self.threads}, backend={self.backend!r})"

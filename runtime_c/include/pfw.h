@@ -142,7 +142,16 @@ PFW_API void pfw_options_free(pfw_options* options);
 /* Number of threads an interpreter uses (>= 1). Results do not depend on it. */
 PFW_API pfw_status pfw_options_set_num_threads(pfw_options* options, int32_t num_threads);
 
-/* Backend by name: "cpu", "opencl" or "auto". `name` is copied. */
+/* Backend by name: "cpu", "opencl" or "auto". `name` is copied.
+ * "opencl" runs on the OpenCL device (libOpenCL.so.1 is loaded at run time;
+ * PFW_OPENCL_LIBRARY names another file, PFW_OPENCL_DEVICE picks a device by
+ * index or part of its name, else the first GPU, else the first device) and
+ * fails at interpreter creation with PFW_ERR_BACKEND when there is none.
+ * Nodes the device cannot run (ops or dtypes it lacks) run on the CPU, with
+ * tensors copied across only where a value crosses. "auto" uses OpenCL when
+ * a GPU (or the device PFW_OPENCL_DEVICE names) is there, else the CPU; see
+ * pfw_interpreter_backend_info for which and why. Compiled kernels are cached
+ * in PFW_OPENCL_CACHE, else $XDG_CACHE_HOME/pyfw/opencl or ~/.cache/pyfw/opencl. */
 PFW_API pfw_status pfw_options_set_backend(pfw_options* options, const char* name);
 
 /* Largest activation arena (bytes) an interpreter may plan; a model or an
@@ -208,6 +217,20 @@ PFW_API pfw_status pfw_interpreter_invoke(pfw_interpreter* interpreter);
 /* Bytes of the interpreter's activation arena (for tests and tools); 0 for NULL. */
 PFW_API size_t pfw_interpreter_arena_size(const pfw_interpreter* interpreter);
 
+/* The backend this interpreter runs on: "cpu" or "opencl" ("" for NULL).
+ * Borrowed static string. */
+PFW_API const char* pfw_interpreter_backend(const pfw_interpreter* interpreter);
+
+/* One line about it, borrowed from the interpreter (valid until the next
+ * allocate, invoke or free): the device and how many nodes run there, or,
+ * for "auto" on the CPU, why ("" for NULL). */
+PFW_API const char* pfw_interpreter_backend_info(const pfw_interpreter* interpreter);
+
+/* Where node `index` (graph order) runs: "cpu", "opencl", or "plan" for a
+ * node computed while planning. *name is a borrowed static string. */
+PFW_API pfw_status pfw_interpreter_node_backend(const pfw_interpreter* interpreter, int32_t index,
+                                                const char** name);
+
 /* ---- profiling --------------------------------------------------------- */
 
 /* Per-node timing of invoke. enable != 0 turns it on and resets every counter
@@ -230,6 +253,15 @@ PFW_API pfw_status pfw_interpreter_profile_count(const pfw_interpreter* interpre
 PFW_API pfw_status pfw_interpreter_profile_entry(const pfw_interpreter* interpreter, int32_t index,
                                                  const char** op_type, const char** node_name,
                                                  int64_t* calls, double* total_ms);
+
+/* Copies between host and device made by invoke while profiling (the
+ * OpenCL backend; all 0 on the CPU): their number, bytes and total
+ * milliseconds since profiling was last enabled. Device nodes' profile
+ * entries hold their kernels' time (invoke waits for each node while
+ * profiling); these copies are not in any node's entry. Every pointer
+ * argument must be non-NULL. */
+PFW_API pfw_status pfw_interpreter_profile_transfers(const pfw_interpreter* interpreter, int64_t* count,
+                                                     int64_t* bytes, double* total_ms);
 
 /* ---- tensors (borrowed handles from an interpreter) -------------------- */
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "interpreter_internal.h"
+#include "backend.h"
 
 pfw_status pfw_options_create(pfw_options** out) {
   if (!out) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_options_create: out must not be NULL");
@@ -206,8 +206,6 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
                                   pfw_interpreter** out) {
   if (!model || !out) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_create: model and out must not be NULL");
   *out = NULL;
-  if (options && strcmp(options->backend, "opencl") == 0)
-    return pfw_error(PFW_ERR_BACKEND, "backend 'opencl' is not available in this build of libpfw");
   const pfw_graph_desc* g = &model->graphs[0];
   for (int32_t i = 0; i < g->n_inputs; i++) {
     const pfw_tensor_desc* d = &g->tensors[g->inputs[i]];
@@ -227,6 +225,7 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
   it->num_threads = options ? options->num_threads : 1;
   it->arena_limit = options && options->arena_limit ? (size_t)options->arena_limit : physical_memory();
   it->pool = pfw_threadpool_create(it->num_threads);
+  snprintf(it->backend_info, sizeof it->backend_info, "cpu");
   it->tensors = calloc((size_t)g->n_tensors + 1, sizeof(pfw_tensor));
   it->nodes = calloc((size_t)g->n_nodes + 1, sizeof(pfw_node));
   it->io = calloc((size_t)g->n_inputs + (size_t)g->n_outputs + 1, sizeof(pfw_tensor*));
@@ -246,6 +245,8 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
     }
     for (int32_t i = 0; i < g->n_outputs; i++) it->io[g->n_inputs + i] = &it->tensors[g->outputs[i]];
     if (st == PFW_OK) st = bind_nodes(it);
+    const char* backend = options ? options->backend : "cpu";
+    if (st == PFW_OK && strcmp(backend, "cpu") != 0) st = pfw_cl_attach(it, strcmp(backend, "opencl") == 0);
     if (st == PFW_OK) st = first_plan(it);
   }
   if (st != PFW_OK) {
@@ -258,6 +259,7 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
 
 void pfw_interpreter_free(pfw_interpreter* it) {
   if (!it) return;
+  pfw_cl_detach(it);
   if (it->tensors && it->nodes) pfw_unfold(it);
   if (it->tensors)
     for (int32_t i = 0; i < it->graph->n_tensors; i++)
@@ -352,6 +354,7 @@ pfw_status pfw_interpreter_invoke(pfw_interpreter* it) {
   if (!it) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_invoke: interpreter is NULL");
   pfw_status planned = pfw_interpreter_allocate(it); /* a no-op unless inputs changed shape or value */
   if (planned != PFW_OK) return planned;
+  if (it->cl) return pfw_cl_invoke(it);
   for (int32_t i = 0; i < it->graph->n_nodes; i++) {
     pfw_node* n = &it->nodes[i];
     if (n->folded) continue;
@@ -366,3 +369,16 @@ pfw_status pfw_interpreter_invoke(pfw_interpreter* it) {
 }
 
 size_t pfw_interpreter_arena_size(const pfw_interpreter* it) { return it ? it->arena_size : 0; }
+
+const char* pfw_interpreter_backend(const pfw_interpreter* it) { return !it ? "" : it->cl ? "opencl" : "cpu"; }
+
+const char* pfw_interpreter_backend_info(const pfw_interpreter* it) { return it ? it->backend_info : ""; }
+
+pfw_status pfw_interpreter_node_backend(const pfw_interpreter* it, int32_t index, const char** name) {
+  if (!it || !name) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_node_backend: NULL argument");
+  if (index < 0 || index >= it->graph->n_nodes)
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "node index %d out of range (the graph has %d nodes)", index,
+                     it->graph->n_nodes);
+  *name = it->nodes[index].folded ? "plan" : pfw_cl_node_claimed(it, index) ? "opencl" : "cpu";
+  return PFW_OK;
+}

@@ -25,6 +25,8 @@ struct pfw_interpreter {
   bool profiling;        /* time each node in invoke (profile.c) */
   int64_t* prof_calls;   /* per node, allocated when profiling is first enabled */
   int64_t* prof_ns;
+  struct pfw_cl_state* cl; /* the OpenCL backend, or NULL (src/backend.h) */
+  char backend_info[512];  /* pfw_interpreter_backend_info */
 };
 
 /* Runs every prepare in order (shape inference), then plans and places

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "interpreter_internal.h"
+#include "backend.h"
 
 typedef struct {
   size_t size, offset;
@@ -281,6 +281,7 @@ pfw_status pfw_plan(pfw_interpreter* it) {
   for (int32_t i = 0; i < n_items; i++) items[i].size = align_up(items[i].size ? items[i].size : 1);
   size_t arena_size = place(items, n_items, live);
   st = assign(it, &ps, items, n_items, arena_size);
+  if (st == PFW_OK && it->cl) st = pfw_cl_plan(it);
 done:
   free(ps.first);
   free(ps.last);

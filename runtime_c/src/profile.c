@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "interpreter_internal.h"
+#include "backend.h"
 #include "op_types.h"
 
 static int64_t now_ns(void) {
@@ -37,6 +37,7 @@ pfw_status pfw_interpreter_set_profiling(pfw_interpreter* it, int32_t enable) {
     return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory allocating the profile counters");
   memset(it->prof_calls, 0, n * sizeof(int64_t));
   memset(it->prof_ns, 0, n * sizeof(int64_t));
+  pfw_cl_reset_transfers(it);
   it->profiling = true;
   return PFW_OK;
 }
@@ -61,5 +62,15 @@ pfw_status pfw_interpreter_profile_entry(const pfw_interpreter* it, int32_t inde
   *node_name = d->name;
   *calls = it->prof_calls ? it->prof_calls[index] : 0;
   *total_ms = it->prof_ns ? (double)it->prof_ns[index] / 1e6 : 0.0;
+  return PFW_OK;
+}
+
+pfw_status pfw_interpreter_profile_transfers(const pfw_interpreter* it, int64_t* count, int64_t* bytes,
+                                             double* total_ms) {
+  if (!it || !count || !bytes || !total_ms)
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_profile_transfers: NULL argument");
+  int64_t ns;
+  pfw_cl_transfers(it, count, bytes, &ns);
+  *total_ms = (double)ns / 1e6;
   return PFW_OK;
 }

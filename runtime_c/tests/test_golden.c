@@ -17,24 +17,6 @@ static const char* data_dir(void) {
   return d ? d : "build/testdata";
 }
 
-static char* read_file(const char* dir, const char* name, size_t* size) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE* f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "missing golden data %s (run `make golden`)\n", path);
-    exit(2);
-  }
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  char* buf = malloc((size_t)(n > 0 ? n : 0) + 1);
-  *size = fread(buf, 1, (size_t)(n > 0 ? n : 0), f);
-  buf[*size] = '\0';
-  fclose(f);
-  return buf;
-}
-
 /* The manifest's shape of a tensor entry, in dims; returns the rank. */
 static int32_t entry_shape(const json* entry, int64_t* dims) {
   const json* shape = json_get(entry, "shape");
@@ -68,7 +50,7 @@ static void check_outputs(const char* dir, const json* model, pfw_interpreter* i
     int64_t dims[PFW_MAX_RANK];
     int32_t rank = entry_shape(&inputs->items[i], dims);
     size_t size;
-    char* x = read_file(dir, json_get(&inputs->items[i], "file")->string, &size);
+    char* x = pfw_test_read_data(json_get(&inputs->items[i], "file")->string, &size);
     pfw_tensor* in = NULL;
     CHECK_OK(pfw_interpreter_get_input(it, i, &in));
     CHECK(!strcmp(pfw_dtype_name(pfw_tensor_dtype(in)), json_get(&inputs->items[i], "dtype")->string));
@@ -88,7 +70,7 @@ static void check_outputs(const char* dir, const json* model, pfw_interpreter* i
     CHECK(pfw_tensor_rank(out) == rank);
     for (int32_t k = 0; k < rank; k++) CHECK(pfw_tensor_dim(out, k) == dims[k]);
     size_t size;
-    char* want = read_file(dir, json_get(entry, "file")->string, &size);
+    char* want = pfw_test_read_data(json_get(entry, "file")->string, &size);
     const char* got = pfw_tensor_data(out);
     if (!got || pfw_tensor_byte_size(out) != size) {
       CHECK(!"output size differs from ONNX Runtime's");
@@ -114,7 +96,7 @@ static void check_outputs(const char* dir, const json* model, pfw_interpreter* i
 int main(void) {
   const char* dir = data_dir();
   size_t size;
-  char* text = read_file(dir, "manifest.json", &size);
+  char* text = pfw_test_read_data("manifest.json", &size);
   const char* p = text;
   json manifest;
   CHECK(json_value(&p, &manifest));

@@ -11,23 +11,6 @@ static const char* data_dir(void) {
   return d ? d : "build/testdata";
 }
 
-static void* read_file(const char* name, size_t* size) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", data_dir(), name);
-  FILE* f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "missing test data %s (run tests/golden/generate.py)\n", path);
-    exit(2);
-  }
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  void* buf = malloc(n > 0 ? (size_t)n : 1);
-  *size = fread(buf, 1, (size_t)n, f);
-  fclose(f);
-  return buf;
-}
-
 /* Sizes input 0 for the stored input (whose batch may differ from the
  * model's default), allocates, copies it in and invokes. */
 static void feed_and_invoke(pfw_interpreter* it, const float* x, size_t in_size) {
@@ -52,7 +35,7 @@ static void check_golden(const char* name, int threads, int from_buffer) {
   if (from_buffer) {
     size_t size;
     snprintf(file, sizeof file, "%s.pfw", name);
-    bytes = read_file(file, &size);
+    bytes = pfw_test_read_data(file, &size);
     CHECK_OK(pfw_model_load_buffer(bytes, size, &model));
     free(bytes); /* the model keeps its own copy */
   } else {
@@ -71,9 +54,9 @@ static void check_golden(const char* name, int threads, int from_buffer) {
   }
   size_t in_size, out_size;
   snprintf(file, sizeof file, "%s.input0.bin", name);
-  float* x = read_file(file, &in_size);
+  float* x = pfw_test_read_data(file, &in_size);
   snprintf(file, sizeof file, "%s.output0.bin", name);
-  float* want = read_file(file, &out_size);
+  float* want = pfw_test_read_data(file, &out_size);
   pfw_tensor* out = NULL;
   feed_and_invoke(it, x, in_size);
   CHECK_OK(pfw_interpreter_get_output(it, 0, &out));
@@ -100,7 +83,7 @@ static void check_thread_identity(const char* name) {
   if (!model) return;
   size_t in_size;
   snprintf(file, sizeof file, "%s.input0.bin", name);
-  float* x = read_file(file, &in_size);
+  float* x = pfw_test_read_data(file, &in_size);
   void* first = NULL;
   size_t first_size = 0;
   for (int threads = 1; threads <= 3; threads++) {
@@ -162,7 +145,7 @@ static void check_malformed(const char* name) {
   char file[128];
   size_t size, stride = malformed_stride();
   snprintf(file, sizeof file, "%s.pfw", name);
-  uint8_t* good = read_file(file, &size);
+  uint8_t* good = pfw_test_read_data(file, &size);
   uint8_t* bad = malloc(size);
   /* Truncations. */
   for (size_t n = 0; n < size; n += (n < 256 ? 1 : 61)) {

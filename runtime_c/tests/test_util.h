@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int pfw_test_failures = 0;
@@ -32,6 +33,28 @@ static int pfw_test_checks = 0;
   } while (0)
 
 #define CHECK_OK(call) CHECK_STATUS(call, PFW_OK)
+
+/* The bytes of test data file `name` in $PFW_TEST_DATA (default
+ * build/testdata), malloc'ed with a NUL after them (for text); exits when
+ * it is missing. */
+static inline void* pfw_test_read_data(const char* name, size_t* size) {
+  const char* dir = getenv("PFW_TEST_DATA");
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir ? dir : "build/testdata", name);
+  FILE* f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "missing test data %s (run tests/golden/generate.py)\n", path);
+    exit(2);
+  }
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char* buf = malloc((size_t)(n > 0 ? n : 0) + 1);
+  *size = fread(buf, 1, (size_t)(n > 0 ? n : 0), f);
+  buf[*size] = '\0';
+  fclose(f);
+  return buf;
+}
 
 /* |a-b| <= atol + rtol*|b| elementwise. */
 #define CHECK_CLOSE(a, b, n, rtol, atol)                                     \

@@ -216,6 +216,14 @@ JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_interpreterArenaSize(JNIEnv* env
   return (jlong)pfw_interpreter_arena_size(ptr(it));
 }
 
+JNIEXPORT jbyteArray JNICALL Java_dev_pyfw_PfwNative_interpreterBackend(JNIEnv* env, jclass cls, jlong it) {
+  return to_bytes(env, pfw_interpreter_backend(ptr(it)));
+}
+
+JNIEXPORT jbyteArray JNICALL Java_dev_pyfw_PfwNative_interpreterBackendInfo(JNIEnv* env, jclass cls, jlong it) {
+  return to_bytes(env, pfw_interpreter_backend_info(ptr(it)));
+}
+
 /* ---- tensors ------------------------------------------------------------ */
 
 JNIEXPORT jbyteArray JNICALL Java_dev_pyfw_PfwNative_tensorName(JNIEnv* env, jclass cls, jlong t) {

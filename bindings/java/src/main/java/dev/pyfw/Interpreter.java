@@ -201,6 +201,18 @@ public final class Interpreter implements AutoCloseable {
     return PfwNative.interpreterArenaSize(handle);
   }
 
+  /** The backend this interpreter runs on: "cpu" or "opencl". */
+  public synchronized String backend() {
+    checkOpen();
+    return new String(PfwNative.interpreterBackend(handle), StandardCharsets.UTF_8);
+  }
+
+  /** The device and how many nodes run there; for "auto" on the CPU, why. */
+  public synchronized String backendInfo() {
+    checkOpen();
+    return new String(PfwNative.interpreterBackendInfo(handle), StandardCharsets.UTF_8);
+  }
+
   public synchronized boolean isClosed() {
     return handle == 0;
   }

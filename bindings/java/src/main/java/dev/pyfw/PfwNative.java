@@ -147,6 +147,11 @@ final class PfwNative {
 
   static native long interpreterArenaSize(long interpreter);
 
+  /** pfw_interpreter_backend / pfw_interpreter_backend_info, as UTF-8. */
+  static native byte[] interpreterBackend(long interpreter);
+
+  static native byte[] interpreterBackendInfo(long interpreter);
+
   // ---- tensors (borrowed from an interpreter) ------------------------------
   static native byte[] tensorName(long tensor);
 

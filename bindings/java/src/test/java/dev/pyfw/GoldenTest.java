@@ -2,6 +2,8 @@ package dev.pyfw;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
 import java.io.IOException;
@@ -13,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
@@ -37,6 +40,40 @@ class GoldenTest {
         if (dest != null && !dest.isEmpty()) {
           Path dir = Files.createDirectories(Paths.get(dest, "java"));
           Files.write(dir.resolve(c.name + ".output" + i + ".bin"), outs.get(i).toLittleEndian());
+        }
+      }
+    }
+  }
+
+  /**
+   * The cnn golden model on the OpenCL backend within the golden tolerance; skipped without a device unless
+   * PFW_REQUIRE_OPENCL=1 (make test sets it and provides PoCL).
+   */
+  @Test
+  void openclBackendMatchesOnnxRuntime() throws Exception {
+    Golden.Case c = Golden.find("cnn");
+    try (Model model = Model.load(Golden.model(c))) {
+      try (Interpreter cpu = new Interpreter(model, ONE_THREAD)) {
+        assertEquals("cpu", cpu.backend());
+        assertEquals("cpu", cpu.backendInfo());
+      }
+      Interpreter it;
+      try {
+        it = new Interpreter(model, new Interpreter.Options().backend("opencl"));
+      } catch (PfwException e) {
+        assertEquals(PfwException.Status.BACKEND, e.status(), e.getMessage());
+        if ("1".equals(System.getenv("PFW_REQUIRE_OPENCL"))) {
+          fail("PFW_REQUIRE_OPENCL=1 but OpenCL cannot run: " + e.getMessage());
+        }
+        Assumptions.assumeTrue(false, "no OpenCL device: " + e.getMessage());
+        return;
+      }
+      try (it) {
+        assertEquals("opencl", it.backend());
+        assertTrue(it.backendInfo().contains("nodes on"), it.backendInfo());
+        List<Tensor> outs = it.run(Golden.inputs(c));
+        for (int i = 0; i < outs.size(); i++) {
+          Golden.assertClose(c.outputs.get(i), outs.get(i), "cnn on OpenCL, output " + i);
         }
       }
     }
