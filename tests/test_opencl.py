@@ -410,3 +410,18 @@ def test_cli_run_and_bench_on_the_device(tmp_path):
     r = cli("bench", path, "--shape", "x=2,6", "--runs", "2", "--backend", "opencl")
     assert "pyfw backend: opencl: 3 of 4 nodes" in r.stdout
     assert "partitions" in r.stdout and "host<->device copies" in r.stdout
+
+
+def test_a_view_of_a_constant_is_uploaded_once():
+    """Reshape of a weight too big to fold stays a view on the CPU; the device
+    reads the weight's uploaded bytes, not a fresh copy each run."""
+    nodes = [helper.make_node("Reshape", ["w", "shape"], ["wv"]), helper.make_node("MatMul", ["x", "wv"], ["y"])]
+    inits = {"w": randn(200, 100), "shape": np.array([100, 200], np.int64)}
+    model = build(nodes, [value_info("x", np.float32, [4, 100])], [value_info("y", np.float32, None)], inits)
+    x = randn(4, 100)
+    with Interpreter(to_pfw(model), backend="opencl") as it:
+        assert it.node_backends() == ["cpu", "opencl"]
+        it.profiling = True
+        for _ in range(3):
+            assert_match(it.run({"x": x}), ort_run(model, {"x": x}))
+        assert it.profile_transfers()["count"] == 3 * 2  # x up, y down

@@ -27,6 +27,7 @@ struct pfw_cl_state {
   pfw_cl_loc* loc;      /* per tensor, valid where located[t] */
   bool* located;
   bool* made;           /* per tensor: written by a claimed node (this plan) */
+  bool* in_const;       /* per tensor: located in a constant's own buffer (a constant or a view of one) */
   uint8_t* where;       /* per tensor during invoke: ON_HOST | ON_DEV */
   pfw_cl_node* nodes;
   int32_t n_claimed;
@@ -55,20 +56,21 @@ pfw_status pfw_cl_attach(pfw_interpreter* it, bool required) {
   size_t nt = (size_t)it->graph->n_tensors + 1, nn = (size_t)it->graph->n_nodes + 1;
   pfw_cl_state* s = calloc(1, sizeof *s);
   if (s) {
+    s->dev = dev;
+    s->it = it;
     s->own = calloc(nt, sizeof *s->own);
     s->own_cap = calloc(nt, sizeof *s->own_cap);
     s->own_src = calloc(nt, sizeof *s->own_src);
     s->loc = calloc(nt, sizeof *s->loc);
     s->located = calloc(nt, sizeof *s->located);
     s->made = calloc(nt, sizeof *s->made);
+    s->in_const = calloc(nt, sizeof *s->in_const);
     s->where = calloc(nt, 1);
     s->nodes = calloc(nn, sizeof *s->nodes);
   }
   it->cl = s;
-  if (!s || !s->own || !s->own_cap || !s->own_src || !s->loc || !s->located || !s->made || !s->where || !s->nodes)
+  if (!s || !s->own || !s->own_cap || !s->own_src || !s->loc || !s->located || !s->made || !s->in_const || !s->where || !s->nodes)
     return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory creating the OpenCL backend");
-  s->dev = dev;
-  s->it = it;
   cl_int err = 0;
   s->queue = dev->api.clCreateCommandQueue(dev->context, dev->device, 0, &err);
   if (err != CL_SUCCESS) return cl_fail("clCreateCommandQueue", err);
@@ -101,6 +103,7 @@ void pfw_cl_detach(pfw_interpreter* it) {
   free(s->loc);
   free(s->located);
   free(s->made);
+  free(s->in_const);
   free(s->where);
   free(s->nodes);
   free(s);
@@ -151,6 +154,7 @@ static cl_int locate(pfw_cl_state* s, const pfw_tensor* t) {
       s->own_src[r] = o->data;
     }
     s->loc[t->index] = (pfw_cl_loc){s->own[r], (size_t)(p - (const uint8_t*)o->data)};
+    s->in_const[t->index] = !o->is_input;
   }
   s->located[t->index] = true;
   return CL_SUCCESS;
@@ -218,7 +222,7 @@ void pfw_cl_arg_tensor_at(pfw_cl_setup* c, const pfw_tensor* t, int64_t elems) {
     c->err = locate(c->s, t);
     mem = c->s->loc[t->index].mem;
     off = (int64_t)(c->s->loc[t->index].off / pfw_dtype_size(t->dtype)) + elems;
-    if (off > INT32_MAX) c->err = -61; /* CL_INVALID_BUFFER_SIZE: beyond int offsets */
+    if (off > INT32_MAX - pfw_numel(t)) c->too_far = true, off = 0;
   }
   int32_t off32 = (int32_t)off;
   set_arg(c, sizeof mem, &mem);
@@ -252,6 +256,7 @@ pfw_status pfw_cl_plan(pfw_interpreter* it) {
   release_launches(s);
   memset(s->located, 0, (size_t)g->n_tensors * sizeof *s->located);
   memset(s->made, 0, (size_t)g->n_tensors * sizeof *s->made);
+  memset(s->in_const, 0, (size_t)g->n_tensors * sizeof *s->in_const);
   s->n_claimed = 0;
   if (it->arena_size) {
     cl_int err = make_buffer(s, &s->arena, &s->arena_cap, it->arena_size);
@@ -262,8 +267,9 @@ pfw_status pfw_cl_plan(pfw_interpreter* it) {
     pfw_node* n = &it->nodes[i];
     if (n->folded) continue;
     runnable++;
-    pfw_cl_setup c = {s, n, &s->nodes[i], NULL, 0, CL_SUCCESS};
+    pfw_cl_setup c = {s, n, &s->nodes[i], NULL, 0, CL_SUCCESS, false};
     pfw_status st = pfw_cl_setup_node(&c);
+    if (st == PFW_OK && c.too_far) st = PFW_ERR_UNSUPPORTED;
     if (st == PFW_OK && c.err != CL_SUCCESS) st = cl_fail("setting kernel arguments", c.err);
     if (st == PFW_ERR_UNSUPPORTED) {
       drop_node(s, &s->nodes[i]);
@@ -379,7 +385,9 @@ pfw_status pfw_cl_invoke(pfw_interpreter* it) {
   const pfw_graph_desc* g = it->graph;
   for (int32_t t = 0; t < g->n_tensors; t++) {
     const pfw_tensor* x = &it->tensors[t];
-    s->where[t] = x->is_const && !x->is_input && s->located[t] ? ON_HOST | ON_DEV : x->is_const || x->is_input ? ON_HOST : 0;
+    /* A constant, or a view of one, already uploaded this plan, holds the same bytes on both sides. */
+    bool both = s->located[t] && (s->in_const[t] || (x->is_const && !x->is_input));
+    s->where[t] = both ? ON_HOST | ON_DEV : x->is_const || x->is_input ? ON_HOST : 0;
   }
   for (int32_t i = 0; i < g->n_nodes; i++) {
     pfw_node* n = &it->nodes[i];
@@ -391,8 +399,8 @@ pfw_status pfw_cl_invoke(pfw_interpreter* it) {
       for (int32_t j = 0; j < n->n_in && st == PFW_OK; j++)
         if (n->in[j]) st = to_host(s, n->in[j]);
       if (st == PFW_OK) st = it->profiling ? pfw_profile_run(it, i) : n->op->run(n);
-      for (int32_t j = 0; j < n->n_out; j++)
-        if (n->out[j]) s->where[n->out[j]->index] = ON_HOST;
+      for (int32_t j = 0; j < n->n_out; j++) /* a view of a constant keeps both places */
+        if (n->out[j]) s->where[n->out[j]->index] = s->in_const[n->out[j]->index] ? ON_HOST | ON_DEV : ON_HOST;
     }
     if (st != PFW_OK) {
       pfw_error_prefix("node '%s' (%s)", n->desc->name, pfw_op_name(n->desc->op));

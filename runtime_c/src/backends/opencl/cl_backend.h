@@ -66,6 +66,7 @@ typedef struct pfw_cl_setup {
   cl_kernel k;  /* the launch being built */
   cl_uint arg;
   cl_int err;
+  bool too_far; /* a tensor reaches past int element offsets: the CPU runs the node */
 } pfw_cl_setup;
 
 /* Adds a launch of kernel `name` with `dims` global sizes; arguments follow. */

@@ -196,7 +196,7 @@ static void program_to_cache(cl_program prog, const char* path) {
   char tmp[1200];
   snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
   if (bin && g_dev.api.clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644); /* a stale temporary of a dead process is overwritten */
     if (fd >= 0) {
       bool ok = write(fd, bin, size) == (ssize_t)size;
       ok = close(fd) == 0 && ok;

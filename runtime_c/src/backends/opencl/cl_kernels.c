@@ -148,7 +148,7 @@ __kernel void pool2d(__global const float* X, int xo, __global float* Y, int yo,
   if (p >= OH * OW) return;
   int oy = p / OW, ox = p % OW, iy0 = oy * sh - ph, ix0 = ox * sw - pw;
   __global const float* x = X + xo + nc * H * Wd;
-  float acc = mode == 0 ? -INFINITY : 0.0f;
+  float acc = mode == 0 ? -FLT_MAX : 0.0f; /* as the CPU: an all-padding window gives -FLT_MAX */
   int count = 0, padded = 0;
   for (int ky = 0; ky < kh; ky++) {
     int iy = iy0 + ky * dh;
@@ -157,13 +157,13 @@ __kernel void pool2d(__global const float* X, int xo, __global float* Y, int yo,
       if (iy < eh && ix < ew) padded++;
       if (iy < 0 || iy >= H || ix < 0 || ix >= Wd) continue;
       float v = x[iy * Wd + ix];
-      if (mode == 0) acc = v > acc || isnan(v) ? v : acc;
+      if (mode == 0) acc = v > acc ? v : acc; /* NaN skipped, as the CPU does */
       else acc += v;
       count++;
     }
   }
-  if (mode == 1) acc = count ? acc / count : 0.0f;
-  if (mode == 2) acc = padded ? acc / padded : 0.0f;
+  if (mode == 1) acc = count ? acc / count : NAN;
+  if (mode == 2) acc = padded ? acc / padded : NAN;
   Y[yo + nc * OH * OW + p] = acc;
 }
 
@@ -173,8 +173,8 @@ __kernel void global_pool(__global const float* X, int xo, __global float* Y, in
   int pl = get_global_id(0);
   if (pl >= planes) return;
   __global const float* x = X + xo + pl * n;
-  float acc = mode == 0 ? -INFINITY : 0.0f;
-  for (int i = 0; i < n; i++) acc = mode == 0 ? (x[i] > acc || isnan(x[i]) ? x[i] : acc) : acc + x[i];
+  float acc = mode == 0 ? -FLT_MAX : 0.0f;
+  for (int i = 0; i < n; i++) acc = mode == 0 ? (x[i] > acc ? x[i] : acc) : acc + x[i];
   Y[yo + pl] = mode == 0 ? acc : acc / n;
 }
 
