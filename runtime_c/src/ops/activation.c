@@ -13,9 +13,7 @@
 #include "../kernels/vecmath.h"
 #include "ops_common.h"
 
-/* The reduced dimension has n elements at stride `inner`, repeated `outer`
- * times; the axis was checked at prepare. */
-static void softmax_geometry(const pfw_node* node, int64_t* outer, int64_t* n, int64_t* inner) {
+void pfw_softmax_geometry(const pfw_node* node, int64_t* outer, int64_t* n, int64_t* inner) {
   const pfw_tensor* x = node->in[0];
   bool v13 = node->desc->version >= 13;
   int32_t axis = 0;
@@ -88,7 +86,7 @@ static pfw_status softmax_family_run(pfw_node* node, int mode) {
   const void* x = node->in[0]->data;
   void* y = node->out[0]->data;
   int64_t outer, n, inner;
-  softmax_geometry(node, &outer, &n, &inner);
+  pfw_softmax_geometry(node, &outer, &n, &inner);
   if (n == 0) return PFW_OK;
   bool f32 = node->in[0]->dtype == PFW_FLOAT32;
   const pfw_vec_kernels* k = pfw_vec_kernels_for(node->isa);

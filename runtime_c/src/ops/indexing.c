@@ -25,14 +25,6 @@ static void strided_copy(char* dst, const char* src, int32_t rank, const int64_t
   }
 }
 
-static void contiguous_strides(const pfw_tensor* t, int64_t* s) {
-  int64_t acc = 1;
-  for (int32_t k = t->rank - 1; k >= 0; k--) {
-    s[k] = acc;
-    acc *= t->dims[k];
-  }
-}
-
 /* ---- Gather ----------------------------------------------------------------------- */
 
 static pfw_status gather_prepare(pfw_node* node) {
@@ -166,7 +158,7 @@ static pfw_status slice_run(pfw_node* node) {
   pfw_status st = slice_compute(node, &p);
   if (st != PFW_OK) return st;
   int64_t in_stride[PFW_MAX_RANK], stride[PFW_MAX_RANK], offset = 0;
-  contiguous_strides(x, in_stride);
+  pfw_contiguous_strides(x, in_stride);
   for (int32_t k = 0; k < x->rank; k++) {
     offset += p.start[k] * in_stride[k];
     stride[k] = p.step[k] * in_stride[k];
@@ -194,7 +186,7 @@ static pfw_status expand_run(pfw_node* node) {
   const pfw_tensor* x = node->in[0];
   pfw_tensor* y = node->out[0];
   int64_t in_stride[PFW_MAX_RANK], stride[PFW_MAX_RANK];
-  contiguous_strides(x, in_stride);
+  pfw_contiguous_strides(x, in_stride);
   int32_t lead = y->rank - x->rank;
   for (int32_t k = 0; k < y->rank; k++) {
     int32_t j = k - lead; /* right-aligned input axis */
@@ -232,7 +224,7 @@ static pfw_status tile_run(pfw_node* node) {
   size_t es = pfw_dtype_size(x->dtype);
   int64_t total = pfw_numel(y), in_stride[PFW_MAX_RANK], idx[PFW_MAX_RANK] = {0};
   if (total == 0) return PFW_OK;
-  contiguous_strides(x, in_stride);
+  pfw_contiguous_strides(x, in_stride);
   for (int64_t i = 0; i < total; i++) {
     int64_t pos = 0;
     for (int32_t k = 0; k < x->rank; k++) pos += (idx[k] % x->dims[k]) * in_stride[k];
@@ -281,7 +273,7 @@ static pfw_status gather_elements_run(pfw_node* node) {
   pfw_norm_axis(pfw_attr_int(node, "axis", 0), x->rank, "axis", &axis);
   size_t es = pfw_dtype_size(x->dtype);
   int64_t n = pfw_numel(ix), stride[PFW_MAX_RANK], idx[PFW_MAX_RANK] = {0}, k_dim = x->dims[axis];
-  contiguous_strides(x, stride);
+  pfw_contiguous_strides(x, stride);
   for (int64_t i = 0; i < n; i++) {
     int64_t v = pfw_index_at(ix, i);
     if (v < -k_dim || v >= k_dim)
@@ -331,7 +323,7 @@ static pfw_status gather_nd_run(pfw_node* node) {
   const pfw_tensor *x = node->in[0], *ix = node->in[1];
   int32_t b = (int32_t)pfw_attr_int(node, "batch_dims", 0), k = (int32_t)ix->dims[ix->rank - 1];
   int64_t stride[PFW_MAX_RANK], n = pfw_numel(ix) / k, per_batch = 1;
-  contiguous_strides(x, stride);
+  pfw_contiguous_strides(x, stride);
   for (int32_t j = b; j < ix->rank - 1; j++) per_batch *= ix->dims[j];
   size_t es = pfw_dtype_size(x->dtype), slice = (size_t)(b + k < x->rank ? stride[b + k - 1] : 1) * es;
   const int64_t* v = ix->data;

@@ -97,6 +97,20 @@ static inline void pfw_release_packed_input(const pfw_node* node, const pfw_tens
 pfw_status pfw_conv_gemm_prepare(pfw_node* node, const pfw_spatial* g);
 void pfw_conv_gemm_run(pfw_node* node, const pfw_spatial* g);
 
+/* Row-major element strides of t's current shape. */
+static inline void pfw_contiguous_strides(const pfw_tensor* t, int64_t* s) {
+  int64_t acc = 1;
+  for (int32_t k = t->rank - 1; k >= 0; k--) {
+    s[k] = acc;
+    acc *= t->dims[k];
+  }
+}
+
+/* Softmax's rows (activation.c): n elements at stride `inner`, `outer`
+ * times; opset >= 13 reduces the one axis, earlier opsets everything from
+ * the axis on. The axis was checked at prepare. */
+void pfw_softmax_geometry(const pfw_node* node, int64_t* outer, int64_t* n, int64_t* inner);
+
 /* Checks min_in..max_in inputs with input 0 present, and output 0 present. */
 pfw_status pfw_need_io(const pfw_node* node, int32_t min_in, int32_t max_in);
 /* run of an op whose output 0 holds input 0's bytes (a no-op when aliased). */

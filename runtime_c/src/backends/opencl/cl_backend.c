@@ -69,7 +69,8 @@ pfw_status pfw_cl_attach(pfw_interpreter* it, bool required) {
     s->nodes = calloc(nn, sizeof *s->nodes);
   }
   it->cl = s;
-  if (!s || !s->own || !s->own_cap || !s->own_src || !s->loc || !s->located || !s->made || !s->in_const || !s->where || !s->nodes)
+  if (!s || !s->own || !s->own_cap || !s->own_src || !s->loc || !s->located || !s->made || !s->in_const || !s->where ||
+      !s->nodes)
     return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory creating the OpenCL backend");
   cl_int err = 0;
   s->queue = dev->api.clCreateCommandQueue(dev->context, dev->device, 0, &err);

@@ -89,6 +89,16 @@ bool pfw_cl_made_on_device(const pfw_cl_setup* c, const pfw_tensor* t);
 /* The device's largest work-group. */
 size_t pfw_cl_max_work_group(const pfw_cl_setup* c);
 
+/* What every op's setup asks first: float32, an element count the kernels'
+ * int indices reach, and no optional outputs (Indices, Mean...) wanted. */
+static inline bool pfw_cl_f32(const pfw_tensor* t) { return t && t->dtype == PFW_FLOAT32; }
+static inline bool pfw_cl_fits(const pfw_tensor* t) { return t && pfw_numel(t) > 0 && pfw_numel(t) < INT32_MAX; }
+static inline bool pfw_cl_one_output(const pfw_node* n) {
+  for (int32_t j = 1; j < n->n_out; j++)
+    if (n->out[j]) return false;
+  return n->n_out >= 1 && n->out[0];
+}
+
 /* Sets up node c->node on the device: PFW_OK with launches added, or
  * PFW_ERR_UNSUPPORTED (no error message) when the CPU must run it. */
 pfw_status pfw_cl_setup_node(pfw_cl_setup* c);

@@ -209,8 +209,8 @@ __kernel void softmax(__global const float* X, int xo, __global float* Y, int yo
   }
 }
 
-/* LayerNormalization of rows of n elements; Scale and B have n values, or
- * one (per_elem = 0). */
+/* LayerNormalization of rows of n elements; Scale and B have n values
+ * (step 1) or one (step 0). */
 __kernel void layernorm(__global const float* X, int xo, __global const float* S, int so, __global const float* B,
                         int bo, int has_b, __global float* Y, int yo, int rows, int n, int s_step, int b_step,
                         float eps) {

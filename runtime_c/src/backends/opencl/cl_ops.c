@@ -9,17 +9,6 @@
 
 #define NOT_HERE PFW_ERR_UNSUPPORTED
 
-static bool f32(const pfw_tensor* t) { return t && t->dtype == PFW_FLOAT32; }
-
-/* Device kernels index with int. */
-static bool fits(const pfw_tensor* t) { return pfw_numel(t) > 0 && pfw_numel(t) < INT32_MAX; }
-
-static bool one_output(const pfw_node* n) {
-  for (int32_t j = 1; j < n->n_out; j++)
-    if (n->out[j]) return false;
-  return n->n_out >= 1 && n->out[0];
-}
-
 /* Contiguous strides of `t` right-aligned in 8 lanes, 0 along size-1 dims
  * (broadcast), leading lanes dims 1. */
 static void lanes(const pfw_tensor* t, int32_t* dims, int32_t* st) {
@@ -34,7 +23,7 @@ static void lanes(const pfw_tensor* t, int32_t* dims, int32_t* st) {
 static pfw_status unary(pfw_cl_setup* c, int op, float a, float b) {
   const pfw_node* n = c->node;
   const pfw_tensor *x = n->in[0], *y = n->out[0];
-  if (!f32(x) || !f32(y) || !fits(y) || !one_output(n)) return NOT_HERE;
+  if (!pfw_cl_f32(x) || !pfw_cl_f32(y) || !pfw_cl_fits(y) || !pfw_cl_one_output(n)) return NOT_HERE;
   size_t g = (size_t)pfw_numel(y);
   pfw_status st = pfw_cl_launch_add(c, "unary", 1, &g, NULL);
   if (st != PFW_OK) return st;
@@ -58,7 +47,7 @@ static pfw_status clip(pfw_cl_setup* c) {
     for (int32_t i = 1; i < 3 && i < n->n_in; i++) {
       const pfw_tensor* t = n->in[i];
       if (!t) continue;
-      if (!f32(t) || !t->is_const || pfw_numel(t) != 1) return NOT_HERE;
+      if (!pfw_cl_f32(t) || !t->is_const || pfw_numel(t) != 1) return NOT_HERE;
       *(i == 1 ? &lo : &hi) = *(const float*)t->data;
     }
   }
@@ -68,7 +57,8 @@ static pfw_status clip(pfw_cl_setup* c) {
 static pfw_status binary(pfw_cl_setup* c, int op) {
   const pfw_node* n = c->node;
   const pfw_tensor *a = n->in[0], *b = n->n_in > 1 ? n->in[1] : NULL, *y = n->out[0];
-  if (n->n_in != 2 || !f32(a) || !f32(b) || !f32(y) || !fits(y) || y->rank > 8 || !one_output(n)) return NOT_HERE;
+  if (n->n_in != 2 || !pfw_cl_f32(a) || !pfw_cl_f32(b) || !pfw_cl_f32(y) || !pfw_cl_fits(y) || y->rank > 8 ||
+      !pfw_cl_one_output(n)) return NOT_HERE;
   int32_t dims[8], sa[8], sb[8], unused[8];
   lanes(y, dims, unused);
   lanes(a, unused, sa);
@@ -105,20 +95,15 @@ static pfw_status strided_copy(pfw_cl_setup* c, const pfw_tensor* x, const pfw_t
   return PFW_OK;
 }
 
-static void contiguous(const pfw_tensor* t, int64_t* st) {
-  int64_t s = 1;
-  for (int32_t d = t->rank - 1; d >= 0; d--) st[d] = s, s *= t->dims[d];
-}
-
 static pfw_status transpose(pfw_cl_setup* c) {
   const pfw_node* n = c->node;
   const pfw_tensor *x = n->in[0], *y = n->out[0];
-  if (!f32(x) || !fits(y) || x->rank > 8 || !one_output(n)) return NOT_HERE;
+  if (!pfw_cl_f32(x) || !pfw_cl_fits(y) || x->rank > 8 || !pfw_cl_one_output(n)) return NOT_HERE;
   int32_t np = 0;
   const int64_t* perm = pfw_attr_ints(n, "perm", &np);
   int64_t xs[PFW_MAX_RANK], ys[PFW_MAX_RANK];
-  contiguous(x, xs);
-  contiguous(y, ys);
+  pfw_contiguous_strides(x, xs);
+  pfw_contiguous_strides(y, ys);
   int32_t dims[8], sx[8], sy[8];
   for (int32_t l = 0; l < 8; l++) {
     int32_t d = l - (8 - y->rank);
@@ -134,20 +119,20 @@ static pfw_status transpose(pfw_cl_setup* c) {
 static pfw_status concat(pfw_cl_setup* c) {
   const pfw_node* n = c->node;
   const pfw_tensor* y = n->out[0];
-  if (!f32(y) || !fits(y) || y->rank > 8 || !one_output(n)) return NOT_HERE;
+  if (!pfw_cl_f32(y) || !pfw_cl_fits(y) || y->rank > 8 || !pfw_cl_one_output(n)) return NOT_HERE;
   int32_t axis = 0;
   if (pfw_norm_axis(pfw_attr_int(n, "axis", 0), y->rank, "axis", &axis) != PFW_OK) return NOT_HERE;
   int64_t ys[PFW_MAX_RANK], at = 0;
-  contiguous(y, ys);
+  pfw_contiguous_strides(y, ys);
   for (int32_t k = 0; k < n->n_in; k++) {
     const pfw_tensor* x = n->in[k];
-    if (!f32(x)) return NOT_HERE;
+    if (!pfw_cl_f32(x)) return NOT_HERE;
   }
   for (int32_t k = 0; k < n->n_in; k++) {
     const pfw_tensor* x = n->in[k];
     if (pfw_numel(x) == 0) continue;
     int64_t xs[PFW_MAX_RANK];
-    contiguous(x, xs);
+    pfw_contiguous_strides(x, xs);
     int32_t dims[8], sx[8], sy[8];
     for (int32_t l = 0; l < 8; l++) {
       int32_t d = l - (8 - y->rank);
@@ -168,7 +153,8 @@ static pfw_status concat(pfw_cl_setup* c) {
 static pfw_status view(pfw_cl_setup* c) {
   const pfw_node* n = c->node;
   const pfw_tensor *x = n->in[0], *y = n->out[0];
-  if (!x || !one_output(n) || !y->nbytes || x->nbytes != y->nbytes || !pfw_cl_made_on_device(c, x)) return NOT_HERE;
+  if (!x || !pfw_cl_one_output(n) || !y->nbytes || x->nbytes != y->nbytes ||
+      !pfw_cl_made_on_device(c, x)) return NOT_HERE;
   if (pfw_cl_same_place(c, x, y)) return PFW_OK;
   return pfw_cl_copy_add(c, x, y, y->nbytes);
 }

@@ -8,15 +8,6 @@
 
 #define NOT_HERE PFW_ERR_UNSUPPORTED
 
-static bool f32(const pfw_tensor* t) { return t && t->dtype == PFW_FLOAT32; }
-static bool fits(const pfw_tensor* t) { return t && pfw_numel(t) > 0 && pfw_numel(t) < INT32_MAX; }
-
-static bool one_output(const pfw_node* n) {
-  for (int32_t j = 1; j < n->n_out; j++)
-    if (n->out[j]) return false;
-  return n->n_out >= 1 && n->out[0];
-}
-
 static void args_ints(pfw_cl_setup* c, int n, const int64_t* v) {
   for (int i = 0; i < n; i++) pfw_cl_arg_int(c, v[i]);
 }
@@ -25,7 +16,8 @@ pfw_status pfw_cl_setup_conv(pfw_cl_setup* c) {
   const pfw_node* n = c->node;
   const pfw_tensor *X = n->in[0], *W = n->n_in > 1 ? n->in[1] : NULL, *B = n->n_in > 2 ? n->in[2] : NULL;
   const pfw_tensor* Y = n->out[0];
-  if (!f32(X) || !f32(W) || (B && !f32(B)) || !fits(X) || !fits(W) || !fits(Y) || !one_output(n)) return NOT_HERE;
+  if (!pfw_cl_f32(X) || !pfw_cl_f32(W) || (B && !pfw_cl_f32(B)) || !pfw_cl_fits(X) || !pfw_cl_fits(W) ||
+      !pfw_cl_fits(Y) || !pfw_cl_one_output(n)) return NOT_HERE;
   pfw_spatial g;
   int64_t group, dims[PFW_MAX_RANK];
   pfw_activation act;
@@ -51,7 +43,8 @@ pfw_status pfw_cl_setup_conv(pfw_cl_setup* c) {
 pfw_status pfw_cl_setup_pool(pfw_cl_setup* c) {
   const pfw_node* n = c->node;
   const pfw_tensor *X = n->in[0], *Y = n->out[0];
-  if (!f32(X) || !fits(X) || !fits(Y) || !one_output(n) || X->rank < 3 || X->rank > 4) return NOT_HERE;
+  if (!pfw_cl_f32(X) || !pfw_cl_fits(X) || !pfw_cl_fits(Y) || !pfw_cl_one_output(n) || X->rank < 3 ||
+      X->rank > 4) return NOT_HERE;
   int op = n->desc->op;
   int64_t planes = X->dims[0] * X->dims[1], spatial = pfw_numel(X) / planes;
   if (op == PFW_OP_GlobalAveragePool || op == PFW_OP_GlobalMaxPool) {
@@ -98,8 +91,8 @@ pfw_status pfw_cl_setup_gemm(pfw_cl_setup* c) {
   const pfw_node* n = c->node;
   const pfw_tensor *A = n->in[0], *B = n->n_in > 1 ? n->in[1] : NULL, *Y = n->out[0];
   const pfw_tensor* C = n->desc->op == PFW_OP_Gemm && n->n_in > 2 ? n->in[2] : NULL;
-  if (!f32(A) || !f32(B) || (C && !f32(C)) || !fits(A) || !fits(B) || !fits(Y) || !one_output(n) ||
-      pfw_cl_max_work_group(c) < 256)
+  if (!pfw_cl_f32(A) || !pfw_cl_f32(B) || (C && !pfw_cl_f32(C)) || !pfw_cl_fits(A) || !pfw_cl_fits(B) ||
+      !pfw_cl_fits(Y) || !pfw_cl_one_output(n) || pfw_cl_max_work_group(c) < 256)
     return NOT_HERE;
   int64_t M, N, K, a_rs, a_cs, b_rs, b_cs, c_rs = 0, c_cs = 0;
   float alpha = 1, beta = 0;
@@ -160,11 +153,11 @@ pfw_status pfw_cl_setup_gemm(pfw_cl_setup* c) {
 static pfw_status batchnorm(pfw_cl_setup* c) {
   const pfw_node* n = c->node;
   const pfw_tensor* X = n->in[0];
-  if (n->n_in != 5 || !f32(X) || !fits(X) || X->rank < 2 || !one_output(n) || pfw_attr_int(n, "training_mode", 0) ||
-      (n->desc->version < 9 && !pfw_attr_int(n, "spatial", 1)))
+  if (n->n_in != 5 || !pfw_cl_f32(X) || !pfw_cl_fits(X) || X->rank < 2 || !pfw_cl_one_output(n) ||
+      pfw_attr_int(n, "training_mode", 0) || (n->desc->version < 9 && !pfw_attr_int(n, "spatial", 1)))
     return NOT_HERE;
   for (int32_t i = 1; i < 5; i++)
-    if (!f32(n->in[i]) || pfw_numel(n->in[i]) != X->dims[1]) return NOT_HERE;
+    if (!pfw_cl_f32(n->in[i]) || pfw_numel(n->in[i]) != X->dims[1]) return NOT_HERE;
   size_t global = (size_t)pfw_numel(X);
   pfw_status st = pfw_cl_launch_add(c, "batchnorm", 1, &global, NULL);
   if (st != PFW_OK) return st;
@@ -175,21 +168,13 @@ static pfw_status batchnorm(pfw_cl_setup* c) {
   return PFW_OK;
 }
 
-/* Geometry as the CPU's Softmax: opset 13 reduces one axis, earlier ones
- * everything from the axis on. */
+/* Rows as the CPU's Softmax lays them out (its prepare checked the axis). */
 static pfw_status softmax(pfw_cl_setup* c, int log_) {
   const pfw_node* n = c->node;
   const pfw_tensor* X = n->in[0];
-  if (!f32(X) || !fits(X) || X->rank < 1 || !one_output(n)) return NOT_HERE;
-  bool v13 = n->desc->version >= 13;
-  int32_t axis;
-  if (pfw_norm_axis(pfw_attr_int(n, "axis", v13 ? -1 : 1), X->rank, "axis", &axis) != PFW_OK) return NOT_HERE;
-  int64_t outer = 1, len = 1, inner = 1;
-  for (int32_t k = 0; k < X->rank; k++) {
-    if (k < axis) outer *= X->dims[k];
-    else if (k == axis || !v13) len *= X->dims[k];
-    else inner *= X->dims[k];
-  }
+  if (!pfw_cl_f32(X) || !pfw_cl_fits(X) || X->rank < 1 || !pfw_cl_one_output(n)) return NOT_HERE;
+  int64_t outer, len, inner;
+  pfw_softmax_geometry(n, &outer, &len, &inner);
   size_t global = (size_t)(outer * inner);
   pfw_status st = pfw_cl_launch_add(c, "softmax", 1, &global, NULL);
   if (st != PFW_OK) return st;
@@ -203,7 +188,7 @@ static pfw_status layernorm(pfw_cl_setup* c) {
   const pfw_node* n = c->node;
   const pfw_tensor *X = n->in[0], *S = n->n_in > 1 ? n->in[1] : NULL, *B = n->n_in > 2 ? n->in[2] : NULL;
   int32_t axis;
-  if (!f32(X) || !f32(S) || (B && !f32(B)) || !fits(X) || !one_output(n) ||
+  if (!pfw_cl_f32(X) || !pfw_cl_f32(S) || (B && !pfw_cl_f32(B)) || !pfw_cl_fits(X) || !pfw_cl_one_output(n) ||
       pfw_norm_axis(pfw_attr_int(n, "axis", -1), X->rank, "axis", &axis) != PFW_OK)
     return NOT_HERE;
   int64_t len = 1;
