@@ -13,7 +13,7 @@ PY_BUILD   := pyproject.toml setup.py bindings/python/pfw_build.py
 STAMP      := $(VENV)/.pyfw-installed
 
 .PHONY: all test demo venv install tools c-build c-test c-test-asan c-test-aarch64 aarch64-tools golden golden-reset \
-        go-test java-build java-test java-test-asan pytest opencl-tools clean help
+        go-test java-build java-test java-test-asan pytest opencl-tools fuzz fuzz-smoke clean help
 
 all: install
 
@@ -90,6 +90,18 @@ go-test: tools c-build golden
 	    "$$(grep -c '"Action":"fail","Package":"[^"]*","Test"' $(CURDIR)/$(BUILD)/go-test.json) failed"; \
 	  [ $$rc -eq 0 ] || grep '"Output"' $(CURDIR)/$(BUILD)/go-test.json | tail -40; exit $$rc
 
+# ---- fuzzing -------------------------------------------------------------
+# libFuzzer on load -> verify -> create -> invoke (runtime_c/fuzz, clang with
+# ASan + UBSan + LSan; clang comes through apt when missing). make test
+# replays the crash corpus and fuzzes for a minute; make fuzz runs a campaign.
+FUZZ_SECONDS ?= 3600
+FUZZ_JOBS ?= $(JOBS)
+fuzz-smoke: $(STAMP) golden
+	VPY=$(VPY) bash tools/fuzz.sh 60 1
+
+fuzz: $(STAMP) golden
+	VPY=$(VPY) bash tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_JOBS)
+
 # ---- Java binding --------------------------------------------------------
 # Maven builds libpfw_jni (it runs `make c-build` itself) and runs the JUnit suite.
 java-test: tools c-build golden
@@ -131,7 +143,7 @@ test: export PFW_GOLDEN_OUT := $(CURDIR)/$(BUILD)/golden-out
 test: export PFW_GOLDEN_LANGS := $(GOLDEN_LANGS)
 test: export PFW_REQUIRE_OPENCL := 1
 test: export PFW_OPENCL_CACHE := $(CURDIR)/$(BUILD)/opencl-cache
-test: golden-reset c-build c-test c-test-aarch64 go-test java-test pytest
+test: golden-reset c-build c-test c-test-aarch64 fuzz-smoke go-test java-test pytest
 
 golden-reset:
 	rm -rf $(BUILD)/golden-out

@@ -4,7 +4,8 @@
 # (Go binding). `ensure_tools.sh aarch64`: the AArch64 cross compiler, its libc
 # and qemu-user, which runs the cross-built C tests. `ensure_tools.sh opencl`:
 # an OpenCL ICD loader with PoCL's CPU device, which the OpenCL backend's
-# tests run on (libpfw itself only dlopens libOpenCL.so.1). Machines of this project's
+# tests run on (libpfw itself only dlopens libOpenCL.so.1). `fuzz`: clang with
+# libFuzzer. `checkers`: valgrind. Machines of this project's
 # kind have them; a fresh Debian/Ubuntu box gets them here. Does nothing when
 # everything is present.
 set -euo pipefail
@@ -28,8 +29,16 @@ case "${1:-bindings}" in
     ls /etc/OpenCL/vendors/*pocl* >/dev/null 2>&1 || need+=(pocl-opencl-icd)
     command -v clinfo >/dev/null 2>&1 || need+=(clinfo)
     ;;
+  fuzz)
+    command -v clang >/dev/null 2>&1 || need+=(clang)
+    # libFuzzer and clang's sanitizer runtimes (the default clang's, as `clang` is).
+    ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need+=(libclang-rt-dev)
+    ;;
+  checkers)
+    command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+    ;;
   *)
-    echo "usage: $0 [bindings|aarch64|opencl]" >&2
+    echo "usage: $0 [bindings|aarch64|opencl|fuzz|checkers]" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,130 @@
+/* libFuzzer target: one .pfw file from the fuzzer's bytes through the whole
+ * public path a model from an app or the network takes -- load (verify),
+ * interpreter create (shape inference, kernel choice, planning), inputs
+ * sized from the model and filled, invoke, outputs read back.
+ *
+ * Every outcome but a crash, a sanitizer report, a leak or a hang is fine:
+ * a refused file must return a status and a message. The limits below keep
+ * legitimate-but-huge models from reading as out-of-memory or timeouts
+ * (they are refused by the library's own arena limit, the cap users set). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pfw.h"
+
+enum {
+  ARENA_LIMIT = 256 << 20,    /* bytes an interpreter may plan */
+  MAX_INPUT_ELEMENTS = 1 << 20 /* larger inputs are left unfed (invoke is skipped) */
+};
+
+/* Refusals must come with a message. */
+static void check_message(pfw_status st) {
+  if (st == PFW_OK) return;
+  const char* msg = pfw_last_error();
+  if (!msg || !*msg) abort();
+}
+
+/* Deterministic small values: floats in [-2, 2), integers in [-3, 4], so
+ * index- and shape-like inputs hit both valid and invalid values. */
+static void fill(void* data, size_t nbytes, pfw_dtype dtype, uint64_t seed) {
+  uint8_t* p = data;
+  size_t esize = pfw_dtype_size(dtype);
+  for (size_t i = 0; i + esize <= nbytes; i += esize) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    int32_t small = (int32_t)(seed >> 61) - 3;
+    switch (dtype) {
+      case PFW_FLOAT32: {
+        float v = (float)(seed >> 40) / (float)(1 << 22) - 2.0f;
+        memcpy(p + i, &v, 4);
+        break;
+      }
+      case PFW_FLOAT64: {
+        double v = (double)(seed >> 40) / (double)(1 << 22) - 2.0;
+        memcpy(p + i, &v, 8);
+        break;
+      }
+      case PFW_FLOAT16:
+      case PFW_BFLOAT16: {
+        uint16_t v = (uint16_t)(dtype == PFW_FLOAT16 ? 0x3c00 : 0x3f80) ^ (uint16_t)(seed >> 60);
+        memcpy(p + i, &v, 2);
+        break;
+      }
+      case PFW_BOOL:
+        p[i] = (uint8_t)(seed >> 63);
+        break;
+      default: { /* integers: the low bytes of a small two's-complement value */
+        int64_t v = small;
+        memcpy(p + i, &v, esize);
+        break;
+      }
+    }
+  }
+}
+
+/* 0 when every input could be sized and filled, so invoke is worth a try. */
+static int feed_inputs(pfw_interpreter* it, uint64_t seed) {
+  int32_t n = pfw_interpreter_input_count(it);
+  for (int32_t i = 0; i < n; i++) {
+    pfw_tensor* t = NULL;
+    pfw_status st = pfw_interpreter_get_input(it, i, &t);
+    check_message(st);
+    if (st != PFW_OK) return -1;
+    pfw_dtype dtype = pfw_tensor_dtype(t);
+    if (pfw_dtype_size(dtype) == 0) return -1; /* strings are fed by the bindings only */
+    int64_t count = pfw_tensor_element_count(t);
+    if (count < 0 || count > MAX_INPUT_ELEMENTS) return -1;
+    size_t nbytes = pfw_tensor_byte_size(t);
+    void* buf = malloc(nbytes ? nbytes : 1);
+    if (!buf) return -1;
+    fill(buf, nbytes, dtype, seed + (uint64_t)i);
+    st = pfw_tensor_copy_from_buffer(t, buf, nbytes);
+    free(buf);
+    check_message(st);
+    if (st != PFW_OK) return -1;
+  }
+  return 0;
+}
+
+static void read_outputs(pfw_interpreter* it) {
+  int32_t n = pfw_interpreter_output_count(it);
+  for (int32_t i = 0; i < n; i++) {
+    pfw_tensor* t = NULL;
+    pfw_status st = pfw_interpreter_get_output(it, i, &t);
+    check_message(st);
+    if (st != PFW_OK) continue;
+    for (int32_t d = 0; d < pfw_tensor_rank(t); d++) (void)pfw_tensor_dim(t, d);
+    size_t nbytes = pfw_tensor_byte_size(t);
+    if (pfw_dtype_size(pfw_tensor_dtype(t)) == 0 || nbytes > ARENA_LIMIT) continue;
+    void* buf = malloc(nbytes ? nbytes : 1);
+    if (!buf) continue;
+    check_message(pfw_tensor_copy_to_buffer(t, buf, nbytes));
+    free(buf);
+  }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  pfw_model* model = NULL;
+  pfw_status st = pfw_model_load_buffer(data, size, &model);
+  check_message(st);
+  if (st != PFW_OK) return 0;
+  pfw_options* options = NULL;
+  if (pfw_options_create(&options) != PFW_OK) abort();
+  pfw_options_set_arena_limit(options, ARENA_LIMIT);
+  pfw_interpreter* it = NULL;
+  st = pfw_interpreter_create(model, options, &it);
+  pfw_options_free(options);
+  check_message(st);
+  if (st == PFW_OK) {
+    if (feed_inputs(it, size) == 0) {
+      st = pfw_interpreter_invoke(it);
+      check_message(st);
+      if (st == PFW_OK) read_outputs(it);
+    }
+    pfw_interpreter_free(it);
+  }
+  pfw_model_free(model);
+  return 0;
+}

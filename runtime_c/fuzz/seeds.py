@@ -1,0 +1,63 @@
+"""Writes the fuzzer's seed corpus: every model of ONNX's backend suite
+(node, simple and pytorch kinds) that pyfw converts, as .pfw files, plus the
+golden models. Small models that together reach every op's kernel, so the
+campaign starts from files that get past the verifier.
+
+    python runtime_c/fuzz/seeds.py OUT_DIR [--golden DIR] [--max-bytes N]
+"""
+import argparse
+import hashlib
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import onnx
+from onnx.backend.test.loader import load_model_tests
+
+import pyfw.format
+import pyfw.ir
+import pyfw.onnx
+
+KINDS = ("node", "simple", "pytorch-converted", "pytorch-operator")
+
+
+def converted():
+    """(test name, .pfw bytes) for each backend-suite model pyfw converts."""
+    for kind in KINDS:
+        for case in load_model_tests(kind=kind):
+            try:
+                model = case.model if case.model is not None else onnx.load(Path(case.model_dir) / "model.onnx")
+                graph = pyfw.onnx.import_model(model)
+                pyfw.ir.infer_shapes(graph)
+                yield case.name, pyfw.format.to_bytes(graph)
+            except Exception:  # noqa: BLE001 -- ops pyfw does not take are simply not seeds
+                continue
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--golden", type=Path, help="directory of golden .pfw models to add")
+    ap.add_argument("--max-bytes", type=int, default=32768, help="leave out larger models")
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    seen, written = set(), 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, data in converted():
+            digest = hashlib.sha1(data).hexdigest()
+            if len(data) > args.max_bytes or digest in seen:
+                continue
+            seen.add(digest)
+            (args.out / f"{name}.pfw").write_bytes(data)
+            written += 1
+    for path in sorted(args.golden.glob("*.pfw")) if args.golden else ():
+        shutil.copyfile(path, args.out / f"golden_{path.name}")
+        written += 1
+    print(f"{written} seed models in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

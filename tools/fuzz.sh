@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds runtime_c/fuzz/fuzz_model (clang, libFuzzer, ASan + UBSan + LSan),
+# replays the crash corpus (runtime_c/fuzz/crashes: every input that ever
+# crashed it, kept so the bug stays fixed), then fuzzes for SECONDS from the
+# seed corpus (ONNX backend-suite models and the golden models, converted to
+# .pfw) and the growing corpus in build/fuzz/corpus. Exits non-zero on any
+# crash, leak, timeout or out-of-memory; the input is left in
+# build/fuzz/artifacts/ -- add it to runtime_c/fuzz/crashes once fixed.
+#
+#   tools/fuzz.sh [SECONDS] [JOBS]     (default 60 s, 1 job)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_TO_RUN=${1:-60}
+JOBS=${2:-1}
+VPY=${VPY:-.venv/bin/python}
+OUT=build/fuzz
+bash tools/ensure_tools.sh fuzz
+
+cmake -S runtime_c -B "$OUT" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DPFW_FUZZ=ON -DPFW_BUILD_TESTS=OFF > /dev/null
+cmake --build "$OUT" --target fuzz_model -j "$(nproc)" > /dev/null
+[ -d "$OUT/seeds" ] || "$VPY" runtime_c/fuzz/seeds.py "$OUT/seeds" --golden build/testdata
+mkdir -p "$OUT/corpus" "$OUT/artifacts"
+
+# An OpenCL ICD loaded under ASan reports its own leaks; the target is the CPU path.
+export PFW_OPENCL_LIBRARY=/nonexistent
+FLAGS=(-max_len=32768 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -artifact_prefix=artifacts/)
+crashes=("$PWD"/runtime_c/fuzz/crashes/*)
+cd "$OUT"
+rm -f fuzz-*.log
+
+if [ -e "${crashes[0]}" ]; then
+  echo "fuzz: replaying the crash corpus (${#crashes[@]} inputs)"
+  ./fuzz_model "${FLAGS[@]}" "${crashes[@]}" > replay.log 2>&1 || { tail -60 replay.log; exit 1; }
+fi
+
+echo "fuzz: ${SECONDS_TO_RUN} s campaign, ${JOBS} job(s), logs in $OUT/fuzz-*.log"
+rc=0
+if [ "$JOBS" -gt 1 ]; then  # libFuzzer's workers write fuzz-<n>.log themselves
+  ./fuzz_model "${FLAGS[@]}" -jobs="$JOBS" -workers="$JOBS" -max_total_time="$SECONDS_TO_RUN" \
+    -print_final_stats=1 corpus seeds > fuzz-main.log 2>&1 || rc=$?
+else
+  ./fuzz_model "${FLAGS[@]}" -max_total_time="$SECONDS_TO_RUN" -print_final_stats=1 corpus seeds \
+    > fuzz-0.log 2>&1 || rc=$?
+fi
+runs=$(awk '/stat::number_of_executed_units/ {n += $2} END {print n + 0}' fuzz-[0-9]*.log)
+echo "fuzz: ${runs} executions, corpus $(ls corpus | wc -l) files, exit ${rc}"
+if [ "$rc" -ne 0 ]; then
+  grep -h -B2 -A40 "ERROR: \|runtime error" fuzz-*.log | head -80
+  ls artifacts
+  exit "$rc"
+fi
