@@ -13,7 +13,8 @@ PY_BUILD   := pyproject.toml setup.py bindings/python/pfw_build.py
 STAMP      := $(VENV)/.pyfw-installed
 
 .PHONY: all test demo venv install tools c-build c-test c-test-asan c-test-aarch64 aarch64-tools golden golden-reset \
-        go-test java-build java-test java-test-asan pytest opencl-tools fuzz fuzz-smoke clean help
+        go-test java-build java-test java-test-asan pytest opencl-tools fuzz fuzz-smoke c-test-tsan c-test-valgrind\
+        checkers clean help
 
 all: install
 
@@ -90,6 +91,30 @@ go-test: tools c-build golden
 	    "$$(grep -c '"Action":"fail","Package":"[^"]*","Test"' $(CURDIR)/$(BUILD)/go-test.json) failed"; \
 	  [ $$rc -eq 0 ] || grep '"Output"' $(CURDIR)/$(BUILD)/go-test.json | tail -40; exit $$rc
 
+# ThreadSanitizer on many threads x their own interpreters on one model.
+$(BUILD)/tsan/Makefile: runtime_c/CMakeLists.txt
+	cmake -S runtime_c -B $(BUILD)/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPFW_TSAN=ON > /dev/null
+
+c-test-tsan: $(BUILD)/tsan/Makefile golden
+	cmake --build $(BUILD)/tsan --target test_threads -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=1 $(BUILD)/tsan/test_threads
+
+# valgrind memcheck (0 errors, 0 definitely lost) on the release build's
+# model, golden, thread and op tests; the long SIMD kernel sweeps run under
+# ASan only (valgrind emulates no AVX-512, and they take minutes there).
+VALGRIND_TESTS := test_model test_golden test_threads test_backend test_profile test_ops test_ops_shape \
+                  test_ops_math test_ops_conv test_ops_conv_transpose test_ops_seq
+checkers:
+	@bash tools/ensure_tools.sh checkers
+
+c-test-valgrind: c-build golden | checkers
+	@for t in $(VALGRIND_TESTS); do \
+	  env -u PFW_REQUIRE_OPENCL PFW_OPENCL_LIBRARY=/nonexistent PFW_TEST_MALFORMED_STRIDE=5 valgrind -q \
+	    --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/release/$$t \
+	    > $(BUILD)/valgrind-$$t.log 2>&1 || { cat $(BUILD)/valgrind-$$t.log; echo "valgrind: $$t failed"; exit 1; }; \
+	  echo "valgrind: $$t: $$(tail -1 $(BUILD)/valgrind-$$t.log)"; \
+	done
+
 # ---- fuzzing -------------------------------------------------------------
 # libFuzzer on load -> verify -> create -> invoke (runtime_c/fuzz, clang with
 # ASan + UBSan + LSan; clang comes through apt when missing). make test
@@ -143,7 +168,7 @@ test: export PFW_GOLDEN_OUT := $(CURDIR)/$(BUILD)/golden-out
 test: export PFW_GOLDEN_LANGS := $(GOLDEN_LANGS)
 test: export PFW_REQUIRE_OPENCL := 1
 test: export PFW_OPENCL_CACHE := $(CURDIR)/$(BUILD)/opencl-cache
-test: golden-reset c-build c-test c-test-aarch64 fuzz-smoke go-test java-test pytest
+test: golden-reset c-build c-test c-test-aarch64 c-test-tsan c-test-valgrind fuzz-smoke go-test java-test pytest
 
 golden-reset:
 	rm -rf $(BUILD)/golden-out

@@ -14,7 +14,7 @@
 #include "pfw.h"
 
 enum {
-  ARENA_LIMIT = 256 << 20,    /* bytes an interpreter may plan */
+  ARENA_LIMIT = 32 << 20,     /* bytes an interpreter may plan: bigger legitimate models only run slowly */
   MAX_INPUT_ELEMENTS = 1 << 20 /* larger inputs are left unfed (invoke is skipped) */
 };
 

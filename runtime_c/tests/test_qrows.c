@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "kernels/qgemm.h"
+#include "ops/quant.h"
 #include "test_util.h"
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
@@ -154,7 +155,36 @@ static int check_widen(pfw_isa isa) {
   return bad;
 }
 
+/* pfw_requant_apply where acc * mant leaves int64 (accumulators a fuzzed
+ * model made): closed forms, rounding half to even, cut at +-2^40. */
+static void check_requant_wide(void) {
+  const int64_t e40 = INT64_C(1) << 40, e19 = INT64_C(1) << 19;
+  const struct {
+    int64_t acc;
+    float m;
+    int64_t want;
+  } cases[] = {
+      {3 * e40 + e19, 0x1p-20f, 3 << 20},                   /* 3 * 2^20 + 1/2: even stays */
+      {3 * e40 + 3 * e19, 0x1p-20f, (3 << 20) + 2},         /* + 3/2: up to even */
+      {-(3 * e40 + e19), 0x1p-20f, -(3 << 20)},
+      {INT64_C(1) << 50, 0.5f, e40},                        /* 2^49: cut */
+      {-(INT64_C(1) << 62), 0x1p-30f, -(INT64_C(1) << 32)},
+      {INT64_MIN, 1.0f, -e40},
+      {INT64_C(1) << 45, 0x3p-40f, 96},
+      {(INT64_C(1) << 39) - 1, 0x1.fffffep-40f, 1}, /* shift 63: 0.99999994 */
+      {(INT64_C(1) << 38), 0x1p-40f, 0},            /* 1/4 */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int64_t got = pfw_requant_apply(cases[i].acc, pfw_requant_of(cases[i].m));
+    CHECK(got == cases[i].want);
+    if (got != cases[i].want)
+      fprintf(stderr, "requant_apply(%lld, %a) = %lld, want %lld\n", (long long)cases[i].acc, cases[i].m,
+              (long long)got, (long long)cases[i].want);
+  }
+}
+
 int main(void) {
+  check_requant_wide();
   for (size_t i = 0; i < sizeof ISAS / sizeof ISAS[0]; i++) {
     if (ISAS[i] != PFW_ISA_SCALAR && !pfw_cpu_supports(ISAS[i])) continue;
     CHECK(check_requant(ISAS[i]) == 0);

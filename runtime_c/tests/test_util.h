@@ -56,6 +56,21 @@ static inline void* pfw_test_read_data(const char* name, size_t* size) {
   return buf;
 }
 
+/* The golden manifest (tests/golden/generate.py) parsed into *manifest, its
+ * text in *text (free both); returns the "models" array, checked to hold
+ * the golden models. Needs json_mini.h included first. */
+#ifdef PFW_JSON_MINI_H
+static inline const json* pfw_test_manifest(json* manifest, char** text) {
+  size_t size;
+  *text = pfw_test_read_data("manifest.json", &size);
+  const char* p = *text;
+  CHECK(*text && json_value(&p, manifest));
+  const json* models = json_get(manifest, "models");
+  CHECK(models && models->count >= 4);
+  return models;
+}
+#endif
+
 /* |a-b| <= atol + rtol*|b| elementwise. */
 #define CHECK_CLOSE(a, b, n, rtol, atol)                                     \
   do {                                                                      \

@@ -18,6 +18,28 @@ pfw_requant pfw_requant_of(float m) {
   return q;
 }
 
+/* The same rounding as pfw_requant_apply, on a 128-bit product (every
+ * 64-bit compiler pyfw targets has one; elsewhere a long double result,
+ * exact while |acc * m| < 2^64 / 2^11). Reached only by accumulators a
+ * valid model does not produce, so speed does not matter here. */
+int64_t pfw_requant_apply_wide(int64_t acc, pfw_requant q) {
+  const int64_t lim = INT64_C(1) << 40;
+  if (q.mant == 0) return 0;
+  if (q.shift <= 22) return acc > 0 ? lim : -lim; /* |acc * mant| >= 2^62: beyond 2^40 */
+#if defined(__SIZEOF_INT128__)
+  __int128 p = (__int128)acc * q.mant;
+  if (q.shift >= 126) return 0;
+  __int128 f = p >> q.shift; /* floor */
+  unsigned __int128 rem = (unsigned __int128)p & (((unsigned __int128)1 << q.shift) - 1);
+  unsigned __int128 half = (unsigned __int128)1 << (q.shift - 1);
+  f += rem > half || (rem == half && (f & 1));
+  return f > lim ? lim : f < -lim ? -lim : (int64_t)f;
+#else
+  long double v = nearbyintl(ldexpl((long double)acc * q.mant, -q.shift)); /* default: half to even */
+  return v > lim ? lim : v < -lim ? -lim : (int64_t)v;
+#endif
+}
+
 bool pfw_quant_range(pfw_dtype d, int32_t* lo, int32_t* hi) {
   switch (d) {
     case PFW_UINT8: *lo = 0, *hi = 255; return true;

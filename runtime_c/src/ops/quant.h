@@ -16,16 +16,22 @@ typedef struct pfw_requant {
 
 pfw_requant pfw_requant_of(float m);
 
-/* round-half-even(acc * m), saturated to +-2^40 (beyond any output range). */
+pfw_requant pfw_requant_of(float m);
+/* pfw_requant_apply for |acc| >= 2^39, where acc * mant leaves int64. */
+int64_t pfw_requant_apply_wide(int64_t acc, pfw_requant q);
+
+/* round-half-even(acc * m); beyond +-2^40 (past any output range) it may be
+ * cut to +-2^40. Callers clamp to their output range. */
 static inline int64_t pfw_requant_apply(int64_t acc, pfw_requant q) {
-  int64_t p = acc * q.mant; /* |acc| < 2^32, mant < 2^24 */
+  const int64_t lim = INT64_C(1) << 40;
+  if (acc >= (INT64_C(1) << 39) || acc <= -(INT64_C(1) << 39)) return pfw_requant_apply_wide(acc, q);
+  int64_t p = acc * q.mant; /* |acc| < 2^39, mant < 2^24 */
   if (q.shift <= 0) {
     if (p == 0) return 0;
-    if (q.shift < -16) return p > 0 ? (INT64_C(1) << 40) : -(INT64_C(1) << 40);
-    int64_t v = p * (INT64_C(1) << -q.shift);
-    return v > (INT64_C(1) << 40) ? (INT64_C(1) << 40) : v < -(INT64_C(1) << 40) ? -(INT64_C(1) << 40) : v;
+    if (q.shift < -16 || p > (lim >> -q.shift) || p < -(lim >> -q.shift)) return p > 0 ? lim : -lim;
+    return p * (INT64_C(1) << -q.shift);
   }
-  if (q.shift > 60) return 0; /* |p| / 2^shift < 1/2 */
+  if (q.shift > 63) return 0; /* |p| < 2^63, so |p| / 2^shift < 1/2 */
   int64_t f = p >> q.shift;   /* floor: arithmetic shift */
   uint64_t rem = (uint64_t)p & ((UINT64_C(1) << q.shift) - 1), half = UINT64_C(1) << (q.shift - 1);
   return f + (rem > half || (rem == half && (f & 1)));
