@@ -118,11 +118,12 @@ c-test-valgrind: c-build golden | checkers
 # ---- fuzzing -------------------------------------------------------------
 # libFuzzer on load -> verify -> create -> invoke (runtime_c/fuzz, clang with
 # ASan + UBSan + LSan; clang comes through apt when missing). make test
-# replays the crash corpus and fuzzes for a minute; make fuzz runs a campaign.
+# replays the crash corpus and fuzzes about a minute (a fixed seed and input
+# count, so every machine runs the same inputs); make fuzz runs a campaign.
 FUZZ_SECONDS ?= 3600
 FUZZ_JOBS ?= $(JOBS)
 fuzz-smoke: $(STAMP) golden
-	VPY=$(VPY) bash tools/fuzz.sh 60 1
+	VPY=$(VPY) FUZZ_RUNS=150000 bash tools/fuzz.sh 600 1
 
 fuzz: $(STAMP) golden
 	VPY=$(VPY) bash tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_JOBS)

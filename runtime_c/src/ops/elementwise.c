@@ -72,6 +72,7 @@ void pfw_bcast_init(pfw_bcast* it, int32_t n_in, const pfw_tensor* const* in, co
  * first and last rows may be partial. */
 static void bcast_range(const pfw_bcast* it, const pfw_tensor* const* in, pfw_tensor* o, pfw_bcast_row row,
                         const void* ctx, int64_t begin, int64_t end) {
+  if (begin >= end) return; /* also an empty output, where a dim is 0 */
   int32_t r = it->rank, n = it->n_in;
   int64_t inner = it->dims[r - 1];
   int64_t idx[PFW_MAX_RANK] = {0};
