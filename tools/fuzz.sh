@@ -9,10 +9,10 @@
 #
 #   tools/fuzz.sh [SECONDS] [JOBS]     (default 60 s, 1 job)
 #
-# With FUZZ_RUNS=N (make test's smoke run) it is reproducible instead: N
-# inputs from a fixed seed (FUZZ_SEED, default 1), one job, starting from the
-# seeds alone, so every machine fuzzes the same inputs and a pass here is a
-# pass in CI; SECONDS then only caps the time.
+# With FUZZ_RUNS=N: N inputs from a fixed seed (FUZZ_SEED, default 1), one
+# job, from the seeds alone; SECONDS then only caps the time. FUZZ_RUNS=0
+# (make test) replays the crash corpus and every seed and stops: the same
+# inputs on every machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TO_RUN=${1:-60}

@@ -86,7 +86,8 @@ static pfw_status input_bytes(const pfw_tensor* t, size_t* out) {
     if (pfw_mul_overflows(n, t->dims[k], &n))
       return pfw_error(PFW_ERR_SHAPE, "input '%s': shape too large", t->desc->name);
   }
-  if (pfw_mul_overflows(n, (int64_t)pfw_dtype_size(t->dtype), &n) || (uint64_t)n > SIZE_MAX / 2)
+  if (pfw_mul_overflows(n, (int64_t)pfw_dtype_size(t->dtype), &n) || (uint64_t)n > SIZE_MAX / 2 ||
+      pfw_span_overflows(t->dims, t->rank, pfw_dtype_size(t->dtype)))
     return pfw_error(PFW_ERR_SHAPE, "input '%s': shape too large", t->desc->name);
   *out = (size_t)n;
   return PFW_OK;

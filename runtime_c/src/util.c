@@ -107,6 +107,13 @@ int64_t pfw_numel(const pfw_tensor* t) {
   return n;
 }
 
+bool pfw_span_overflows(const int64_t* dims, int32_t rank, size_t esize) {
+  int64_t n = (int64_t)esize;
+  for (int32_t k = 0; k < rank; k++)
+    if (dims[k] > 0 && pfw_mul_overflows(n, dims[k], &n)) return true;
+  return (uint64_t)n > SIZE_MAX / 2;
+}
+
 pfw_status pfw_set_output(pfw_tensor* t, pfw_dtype dtype, int32_t rank, const int64_t* dims) {
   if (!t) return pfw_error(PFW_ERR_INVALID_MODEL, "a required output is absent");
   if (rank < 0 || rank > PFW_MAX_RANK)
@@ -123,7 +130,8 @@ pfw_status pfw_set_output(pfw_tensor* t, pfw_dtype dtype, int32_t rank, const in
   }
   int64_t bytes;
   /* SIZE_MAX/2 leaves the planner room for alignment without overflowing. */
-  if (pfw_mul_overflows(n, (int64_t)esize, &bytes) || (uint64_t)bytes > SIZE_MAX / 2)
+  if (pfw_mul_overflows(n, (int64_t)esize, &bytes) || (uint64_t)bytes > SIZE_MAX / 2 ||
+      pfw_span_overflows(dims, rank, esize))
     return pfw_error(PFW_ERR_SHAPE, "output byte size overflows");
   t->dtype = dtype;
   t->rank = rank;

@@ -64,6 +64,7 @@ static pfw_status verify_tensor(const pfw_tensor_desc* t, int gi, int32_t ti) {
       if (t->dims[i] < 0) return BAD("%s: constant has dynamic dimension %d", w, i);
       if (pfw_mul_overflows(n, t->dims[i], &n)) return BAD("%s: element count overflows", w);
     }
+    if (pfw_span_overflows(t->dims, t->rank, 1)) return BAD("%s: dimensions overflow", w);
     if (pfw_mul_overflows(n, (int64_t)pfw_dtype_size(t->dtype), &bytes) || (uint64_t)bytes != t->data_size)
       return BAD("%s: buffer holds %llu bytes but shape and dtype need %lld x %zu", w,
                  (unsigned long long)t->data_size, (long long)n, pfw_dtype_size(t->dtype));
