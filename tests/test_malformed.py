@@ -173,6 +173,16 @@ def patched(pos, fmt, value, data=BASE):
     return bytes(out)
 
 
+def absent(obj, slot, data=BASE):
+    """data with field `slot` of table obj marked absent in its vtable (a
+    writer that left out the field; tables with equal layouts share a vtable,
+    so it may vanish from those too)."""
+    pos = obj._tab.Pos
+    vtable = pos - struct.unpack_from("<i", data, pos)[0]
+    assert slot < struct.unpack_from("<H", data, vtable)[0] and struct.unpack_from("<H", data, vtable + slot)[0]
+    return patched(vtable + slot, "<H", 0, data)
+
+
 def unchecked(graph):
     """Bytes of a graph written without Graph.validate()."""
     return b"".join(_Writer(graph).chunks())
@@ -242,6 +252,23 @@ def crafted():
         "format_version_0": (patched(L.field(L.m, M_FORMAT), "<I", 0), r"format_version"),
         "format_version_future": (patched(L.field(L.m, M_FORMAT), "<I", 1000), r"format_version"),
     }
+    fc_alpha = L.nodes["fc"].Attrs(0)
+    c.update({  # required fields left out
+        "absent_model_graphs": (absent(L.m, 8), r"no graphs"),
+        "absent_model_buffers": (absent(L.m, 10), r"conv_w.*buffer index"),
+        "absent_graph_tensors": (absent(L.g, 6), r"tensor index \d+ out of range \(0 tensors\)"),
+        "absent_graph_nodes": (absent(L.g, 8), r"no graphs|never produced"),
+        "absent_graph_outputs": (absent(L.g, 12), r"graph 0 has no outputs"),
+        "absent_input_name": (absent(L.tensors["x"], 4), r"graph 0 input 0 \(tensor \d+\) has no name"),
+        "absent_input_shape": (absent(L.tensors["x"], 8), r"conv.*rank 0"),
+        "absent_weight_shape": (absent(L.tensors["conv_w"], 8), r"conv_w.*bytes"),
+        "absent_node_inputs": (absent(L.nodes["conv"], N_INPUTS), r"conv.*got 0"),
+        "absent_node_outputs": (absent(L.nodes["conv"], N_OUTPUTS), r"'c'.*not produced"),
+        "absent_node_op": (absent(L.nodes["conv"], N_OP), r"conv.*custom op without a name"),
+        "absent_node_attrs": (absent(L.nodes["fc"], N_ATTRS), r"kernel_shape.*required|alpha"),
+        "absent_attr_name": (absent(fc_alpha, 4), r"fc.*attribute 0 has no name"),
+        "absent_attr_type": (absent(fc_alpha, A_TYPE), r"alpha.*unknown attribute type 0"),
+    })
     c.update(crafted_graphs())
     return c
 
@@ -345,17 +372,62 @@ def crafted_graphs():
     return {k: (unchecked(graph), rx) for k, (graph, rx) in g.items()}
 
 
+def attention_model():
+    """Token ids -> embedding (Gather) -> one self-attention head with a
+    residual and LayerNormalization: the transformer kinds of op and shape."""
+    d, vocab = 8, 10
+    w = {n: rng.standard_normal((d, d)).astype(f32) for n in ("wq", "wk", "wv")}
+    inits = {"emb": rng.standard_normal((vocab, d)).astype(f32), **w, "scale": np.array(d ** -0.5, f32),
+             "gamma": np.ones(d, f32), "beta": np.zeros(d, f32)}
+    node = helper.make_node
+    nodes = [node("Gather", ["emb", "ids"], ["x"], name="embed"),
+             node("MatMul", ["x", "wq"], ["q"], name="q"), node("MatMul", ["x", "wk"], ["k"], name="k"),
+             node("MatMul", ["x", "wv"], ["v"], name="v"),
+             node("Transpose", ["k"], ["kt"], name="kt", perm=[0, 2, 1]),
+             node("MatMul", ["q", "kt"], ["s"], name="scores"), node("Mul", ["s", "scale"], ["ss"], name="scaled"),
+             node("Softmax", ["ss"], ["p"], name="softmax", axis=-1), node("MatMul", ["p", "v"], ["a"], name="mix"),
+             node("Add", ["a", "x"], ["r"], name="residual"),
+             node("LayerNormalization", ["r", "gamma", "beta"], ["y"], name="norm", axis=-1)]
+    return build(nodes, [value_info("ids", np.int64, [1, 6])], [value_info("y", f32, [1, 6, d])], inits)
+
+
+def quantized_base():
+    """BASE with static int8 quantization (QLinearConv, MatMulInteger...)."""
+    from pyfw.format.reader import load
+    from pyfw.format.writer import to_bytes
+    from pyfw.quant import quantize
+    return to_bytes(quantize(load(BASE), "static", {"x": rng.standard_normal((8, 1, 2, 6, 6)).astype(f32)}))
+
+
+def corruptions(data, tag, n=40):
+    """Truncations, bit flips and 32-bit words set to 0 / 0xFFFFFFFF /
+    0x7FFFFFFF at n points of the FlatBuffer part of another model."""
+    end = 4 + struct.unpack_from("<I", data, 0)[0]
+    cases = {f"{tag}_truncate_{k}": data[:k] for k in sorted({end // 3, end - 1, len(data) - 1})}
+    for off in sorted({int(o) for o in rng.integers(0, end - 4, n)}):
+        cases[f"{tag}_flip_at_{off}"] = patched(off, "<B", data[off] ^ (1 << (off % 8)), data)
+        word = off & ~3
+        for name, v in (("0", 0), ("FFFFFFFF", 0xFFFFFFFF), ("7FFFFFFF", 0x7FFFFFFF)):
+            cases[f"{tag}_word{name}_at_{word}"] = patched(word, "<I", v, data)
+    return cases
+
+
+ATTENTION = to_pfw(attention_model())
+QBASE = quantized_base()
 TRUNC, FUZZ, CRAFTED = truncations(), fuzz(), crafted()
+OTHERS = {**corruptions(ATTENTION, "attention"), **corruptions(QBASE, "int8")}
 
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
-    cases = {**TRUNC, **FUZZ, **{k: v[0] for k, v in CRAFTED.items()}}
+    cases = {**TRUNC, **FUZZ, **{k: v[0] for k, v in CRAFTED.items()}, **OTHERS,
+             "attention": ATTENTION, "int8": QBASE}
     return run_children(cases, tmp_path_factory.mktemp("malformed"), timeout=60)
 
 
 def test_base_model_is_sound_and_matches_onnxruntime():
     check(MODEL, {"x": rng.standard_normal((1, 2, 6, 6)).astype(f32)})
+    check(attention_model(), {"ids": np.array([[0, 3, 9, 3, -1, 5]], np.int64)})
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -377,6 +449,22 @@ def test_truncated(outcomes, cid, mode):
 @pytest.mark.parametrize("cid", list(FUZZ))
 def test_corrupted_bytes(outcomes, cid, mode):
     assert_safe(outcomes[(cid, mode)])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("model", ["attention", "int8"])
+def test_other_base_models_run_in_the_child(outcomes, model, mode):
+    r = outcomes[(model, mode)]
+    assert r["outcome"] == "ran", r
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("cid", list(OTHERS))
+def test_corrupted_attention_and_int8_models(outcomes, cid, mode):
+    r = outcomes[(cid, mode)]
+    assert_safe(r)
+    if "_truncate_" in cid:
+        assert r["outcome"] == "error" and ("byte" in r["msg"] or "truncat" in r["msg"]), r
 
 
 @pytest.mark.parametrize("mode", MODES)

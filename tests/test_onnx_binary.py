@@ -225,6 +225,8 @@ VARIADIC = {
     "three_broadcast": [(3, 1), (1, 4), ()],
     "four_rank_mix": [(4,), (2, 3, 4), (3, 1), (1,)],
     "first_smaller": [(), (2, 3), (2, 3)],
+    # the first fold step broadcasts two single values over the whole output
+    "first_two_single": [(1,), (), (5, 37)],
 }
 
 

@@ -322,6 +322,8 @@ MAXPOOL = [
     case("1d_dilations", P1, kernel_shape=[3], dilations=[2]),
     case("1d_same_upper", P1, kernel_shape=[4], strides=[3], auto_pad="SAME_UPPER"),
     case("1d_long", rand(1, 2, 700), kernel_shape=[3], strides=[1], pads=[1, 1]),
+    # every window clipped on both sides (the border code's tap ranges)
+    case("2d_kernel_wider_than_input", P2, kernel_shape=[3, 12], strides=[2, 5], pads=[1, 6, 1, 6]),
 ]
 
 
@@ -349,6 +351,9 @@ AVGPOOL = [
     case("1d_pads_include", P1, kernel_shape=[3], strides=[2], pads=[1, 1], count_include_pad=1),
     case("1d_ceil", P1, kernel_shape=[4], strides=[3], ceil_mode=1),
     case("1d_ceil_include_pad", P1, kernel_shape=[4], strides=[3], pads=[1, 2], ceil_mode=1, count_include_pad=1),
+    case("2d_kernel_wider_than_input", P2, kernel_shape=[3, 12], strides=[2, 5], pads=[1, 6, 1, 6]),
+    case("2d_kernel_wider_include_pad", P2, kernel_shape=[3, 12], strides=[2, 5], pads=[1, 6, 1, 6],
+         count_include_pad=1),
 ]
 
 

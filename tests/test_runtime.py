@@ -270,6 +270,71 @@ def test_thread_counts_agree(threads):
         assert_match(it.run(f), ort_run(MODEL, f))
 
 
+@pytest.mark.parametrize("limit", [0, -1, 2**64, 1.5, True, "1000"])
+def test_bad_arena_limits(limit):
+    with pytest.raises(ValueError, match="arena_limit"):
+        Interpreter(DATA, arena_limit=limit)
+
+
+def test_arena_limit_refuses_a_plan_that_needs_more():
+    """Batch 64 needs 64*3*4*4 bytes of input a plus the activations; the
+    limit is checked when the plan is made, and a smaller batch fits again."""
+    f = feeds(64)
+    with Interpreter(DATA, arena_limit=4096) as it:
+        with pytest.raises(pyfw.UnsupportedError, match=r"limit of 4096 bytes"):
+            it.run(f)
+        small = feeds(2)
+        assert_match(it.run(small), ort_run(MODEL, small))
+
+
+def folding_model(n):
+    """n ConstantOfShape nodes of 16384 floats (64 KiB each, values 1..n),
+    summed: every value is computed while planning."""
+    nodes = [helper.make_node("ConstantOfShape", [f"shape{i}"], [f"c{i}"],
+                              value=helper.make_tensor("v", onnx.TensorProto.FLOAT, [1], [float(i + 1)]))
+             for i in range(n)]
+    nodes.append(helper.make_node("Sum", [f"c{i}" for i in range(n)], ["y"]))
+    inits = {f"shape{i}": np.array([16384], i64) for i in range(n)}
+    return build(nodes, [], [value_info("y", f32, [16384])], inits)
+
+
+def test_values_folded_while_planning_count_against_the_arena_limit():
+    model = folding_model(40)  # 41 folded values of 64 KiB: 2.6 MB
+    data = to_pfw(model)
+    with Interpreter(data) as it:
+        assert_match(it.run({}), ort_run(model, {}))
+    with pytest.raises(pyfw.UnsupportedError, match=r"values computed while planning need more than the memory"):
+        Interpreter(data, arena_limit=1 << 20)
+    with Interpreter(data, arena_limit=4 << 20) as it:
+        assert_match(it.run({}), ort_run(model, {}))
+
+
+EMPTY_CHILD = r"""
+import sys
+import numpy as np
+from onnx import helper
+sys.path.insert(0, "tests")
+from onnx_util import build, to_pfw, value_info
+from pyfw.runtime import Interpreter
+N = 2**40
+node = helper.make_node("GridSample", ["x", "grid"], ["y"])
+model = build([node], [value_info("x", np.float32, ["N", 0, 3, 2]), value_info("grid", np.float32, ["N", 0, 3, 2])],
+              [value_info("y", np.float32, None)])
+x = np.zeros((N, 0, 3, 2), np.float32)
+with Interpreter(to_pfw(model)) as it:
+    (y,) = it.run({"x": x, "grid": x})
+print(list(y.shape))
+"""
+
+
+def test_empty_output_returns_without_walking_the_other_dims():
+    """GridSample over (2^40, 0, 3, 2): an empty output of 2^40 images of
+    nothing (once a loop over all of them); a child with a time limit."""
+    p = subprocess.run([sys.executable, "-c", EMPTY_CHILD], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.split() == ["[1099511627776,", "0,", "0,", "3]"], p.stdout  # (N, C, H_out, W_out)
+
+
 def test_metadata_names_the_producer(it):
     assert "pyfw" in it.metadata("producer")
     assert it.metadata("no-such-key") is None

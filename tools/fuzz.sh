@@ -24,7 +24,12 @@ bash tools/ensure_tools.sh fuzz
 cmake -S runtime_c -B "$OUT" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPFW_FUZZ=ON -DPFW_BUILD_TESTS=OFF > /dev/null
 cmake --build "$OUT" --target fuzz_model -j "$(nproc)" > /dev/null
-[ -d "$OUT/seeds" ] || "$VPY" runtime_c/fuzz/seeds.py "$OUT/seeds" --golden build/testdata
+# Seeds are remade when seeds.py changes; a half-written set never survives.
+if [ ! -f "$OUT/seeds/.done" ] || [ runtime_c/fuzz/seeds.py -nt "$OUT/seeds/.done" ]; then
+  rm -rf "$OUT/seeds" "$OUT/seeds.tmp"
+  "$VPY" runtime_c/fuzz/seeds.py "$OUT/seeds.tmp" --golden build/testdata
+  touch "$OUT/seeds.tmp/.done" && mv "$OUT/seeds.tmp" "$OUT/seeds"
+fi
 mkdir -p "$OUT/corpus" "$OUT/artifacts"
 
 # An OpenCL ICD loaded under ASan reports its own leaks; the target is the CPU path.

@@ -15,7 +15,7 @@ import (
 type Options struct {
 	Threads    int    // intra-op threads (>= 1; 0 means 1); results do not depend on it
 	Backend    string // "cpu" (the default for ""), "opencl" or "auto"
-	ArenaLimit uint64 // largest activation arena in bytes; 0 means physical memory
+	ArenaLimit uint64 // most bytes the plan may take (arena, inputs, planned values); 0 means physical memory
 }
 
 // Option changes one field of Options, for Model.NewInterpreter.
@@ -27,7 +27,8 @@ func WithThreads(n int) Option { return func(o *Options) { o.Threads = n } }
 // WithBackend picks "cpu", "opencl" or "auto".
 func WithBackend(name string) Option { return func(o *Options) { o.Backend = name } }
 
-// WithArenaLimit caps the activation arena in bytes.
+// WithArenaLimit caps the bytes a plan may take: the activation arena, the
+// input buffers and the values computed while planning.
 func WithArenaLimit(bytes uint64) Option { return func(o *Options) { o.ArenaLimit = bytes } }
 
 // TensorInfo describes an input or output as the model declares it; a -1 in

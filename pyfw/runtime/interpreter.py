@@ -77,17 +77,23 @@ class Interpreter:
     is "cpu", "opencl" (an OpenCL device; BackendError when there is none)
     or "auto" (OpenCL when a GPU is there, else the CPU, with a warning
     saying why). Nodes the device lacks run on the CPU; `backend`,
-    `backend_info` and node_backends() say what runs where. Use as a context
-    manager, or call close()."""
+    `backend_info` and node_backends() say what runs where. `arena_limit`
+    caps the bytes the plan may take (activation arena, input buffers and
+    values computed while planning; None: physical memory): a model or input
+    shape needing more raises UnsupportedError before anything is allocated.
+    Use as a context manager, or call close()."""
 
     def __init__(self, model: str | os.PathLike | bytes | bytearray | memoryview, threads: int = 1,
-                 backend: str = "cpu"):
+                 backend: str = "cpu", arena_limit: int | None = None):
         self._model = ffi.NULL
         self._it = ffi.NULL
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise ValueError(f"threads must be a positive int, got {threads!r}")
         if backend not in ("cpu", "opencl", "auto"):
             raise ValueError(f"backend must be 'cpu', 'opencl' or 'auto', got {backend!r}")
+        if arena_limit is not None and (not isinstance(arena_limit, int) or isinstance(arena_limit, bool)
+                                        or not 0 < arena_limit < 2**64):
+            raise ValueError(f"arena_limit must be a positive int of bytes or None, got {arena_limit!r}")
         out = ffi.new("pfw_model**")
         if isinstance(model, (bytes, bytearray, memoryview)):
             buf = ffi.from_buffer(model)
@@ -103,6 +109,8 @@ class Interpreter:
             _check(lib.pfw_options_create(opts))
             _check(lib.pfw_options_set_num_threads(opts[0], threads))
             _check(lib.pfw_options_set_backend(opts[0], backend.encode()))
+            if arena_limit is not None:
+                _check(lib.pfw_options_set_arena_limit(opts[0], arena_limit))
             it = ffi.new("pfw_interpreter**")
             _check(lib.pfw_interpreter_create(self._model, opts[0], it))
             self._it = it[0]

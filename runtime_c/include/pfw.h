@@ -154,9 +154,11 @@ PFW_API pfw_status pfw_options_set_num_threads(pfw_options* options, int32_t num
  * in PFW_OPENCL_CACHE, else $XDG_CACHE_HOME/pyfw/opencl or ~/.cache/pyfw/opencl. */
 PFW_API pfw_status pfw_options_set_backend(pfw_options* options, const char* name);
 
-/* Largest activation arena (bytes) an interpreter may plan; a model or an
- * input shape that needs more is refused with PFW_ERR_UNSUPPORTED before any
- * allocation. 0 (the default) means the machine's physical memory. */
+/* Most bytes an interpreter may plan: the activation arena (with node
+ * scratch), the graph inputs' buffers and the values computed while planning,
+ * together. A model or an input shape that needs more is refused with
+ * PFW_ERR_UNSUPPORTED before any allocation. 0 (the default) means the
+ * machine's physical memory. */
 PFW_API pfw_status pfw_options_set_arena_limit(pfw_options* options, uint64_t bytes);
 
 /* ---- interpreter ------------------------------------------------------- */

@@ -151,6 +151,7 @@ typedef struct pfw_node {
   int32_t num_threads;  /* threads of the pool (1 without one) */
   pfw_isa isa;          /* kernel level, chosen at create; scalar = reference */
   bool folded;          /* evaluated while planning; skipped at invoke */
+  bool empty;           /* every output has 0 elements: nothing to compute, skipped at invoke */
   const pfw_graph_desc* graph; /* for TENSOR attributes (pfw_attr.tensor) */
   const struct pfw_model* model;
 } pfw_node;

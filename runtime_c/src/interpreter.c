@@ -358,7 +358,7 @@ pfw_status pfw_interpreter_invoke(pfw_interpreter* it) {
   if (it->cl) return pfw_cl_invoke(it);
   for (int32_t i = 0; i < it->graph->n_nodes; i++) {
     pfw_node* n = &it->nodes[i];
-    if (n->folded) continue;
+    if (n->folded || n->empty) continue;
     /* One predictable branch: without profiling no clock is read. */
     pfw_status st = it->profiling ? pfw_profile_run(it, i) : n->op->run(n);
     if (st != PFW_OK) {

@@ -21,6 +21,7 @@ struct pfw_interpreter {
   pfw_tensor** io;       /* graph inputs then outputs */
   uint8_t* arena;
   size_t arena_size, arena_cap, arena_limit;
+  size_t folded_bytes;   /* values computed while planning, under arena_limit too */
   bool unplanned;        /* inputs resized since the last successful plan */
   bool profiling;        /* time each node in invoke (profile.c) */
   int64_t* prof_calls;   /* per node, allocated when profiling is first enabled */

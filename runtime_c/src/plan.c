@@ -46,13 +46,26 @@ void pfw_unfold(pfw_interpreter* it) {
   for (int32_t k = 0; k < it->graph->n_nodes; k++) it->nodes[k].folded = false;
 }
 
+/* Every present output has 0 elements (and there is one). A kernel over an
+ * empty output could still walk its inputs' other, huge dims (N = 2^48
+ * planes of nothing), so such a node is never run, here or at invoke. */
+static bool outputs_empty(const pfw_node* n) {
+  bool any = false;
+  for (int32_t j = 0; j < n->n_out; j++) {
+    if (!n->out[j]) continue;
+    if (pfw_numel(n->out[j]) != 0) return false;
+    any = true;
+  }
+  return any;
+}
+
 /* A node whose inputs are all known while planning (constants, or values
  * computed here), or whose outputs depend only on input shapes, is run now
  * into buffers of its own, so that ops downstream (Reshape, Slice,
  * ConstantOfShape...) can read these values in their prepare. This is what
  * lets shape subgraphs such as Shape -> Gather -> Concat -> Reshape follow
  * dynamic input sizes. */
-static pfw_status fold(pfw_node* n) {
+static pfw_status fold(pfw_node* n, size_t* budget) {
   bool known = (n->op->flags & PFW_OPF_SHAPE_ONLY) != 0;
   if (!known) {
     known = n->n_in > 0;
@@ -63,12 +76,23 @@ static pfw_status fold(pfw_node* n) {
   for (int32_t j = 0; j < n->n_out; j++)
     if (n->out[j]) bytes += n->out[j]->nbytes;
   if (!known || bytes > PFW_FOLD_MAX_BYTES || n->scratch_size > PFW_FOLD_MAX_BYTES) return PFW_OK;
+  /* Folded values live as long as the plan: together they count against the
+   * arena limit, or a file of many small shape nodes could take any amount. */
+  if (bytes > *budget)
+    return pfw_error(PFW_ERR_UNSUPPORTED,
+                     "values computed while planning need more than the memory limit (%zu bytes left of the "
+                     "limit set with pfw_options_set_arena_limit, else physical memory)", *budget);
+  *budget -= bytes;
   for (int32_t j = 0; j < n->n_out; j++) {
     pfw_tensor* o = n->out[j];
     if (!o) continue;
     o->data = malloc(o->nbytes ? o->nbytes : 1);
     if (!o->data) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory evaluating a shape");
     o->folded = o->is_const = true;
+  }
+  if (outputs_empty(n)) {
+    n->folded = true;
+    return PFW_OK;
   }
   void* scratch = n->scratch_size ? malloc(n->scratch_size) : NULL;
   if (n->scratch_size && !scratch) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory evaluating a shape");
@@ -83,6 +107,8 @@ static pfw_status fold(pfw_node* n) {
 static pfw_status run_prepares(pfw_interpreter* it) {
   const pfw_graph_desc* g = it->graph;
   pfw_unfold(it);
+  size_t budget = it->arena_limit;
+  it->folded_bytes = 0;
   for (int32_t i = 0; i < g->n_nodes; i++) {
     pfw_node* n = &it->nodes[i];
     free(n->state);
@@ -90,7 +116,9 @@ static pfw_status run_prepares(pfw_interpreter* it) {
     n->scratch = NULL;
     n->scratch_size = 0;
     pfw_status st = n->op->prepare(n);
-    if (st == PFW_OK) st = fold(n);
+    if (st == PFW_OK) st = fold(n, &budget);
+    n->empty = st == PFW_OK && !n->folded && outputs_empty(n);
+    it->folded_bytes = it->arena_limit - budget;
     if (st != PFW_OK) {
       pfw_error_prefix("node '%s' (%s)", n->desc->name, pfw_op_name(n->desc->op));
       return st;
@@ -215,7 +243,9 @@ static size_t place(plan_item* items, int32_t n, plan_item** live) {
 
 static pfw_status assign(pfw_interpreter* it, plan_state* ps, plan_item* items, int32_t n_items,
                          size_t arena_size) {
-  size_t inputs = 0; /* graph inputs have buffers of their own, under the same limit */
+  /* Graph inputs have buffers of their own, and values folded while planning
+   * too: all under the same limit (folded_bytes <= arena_limit already). */
+  size_t inputs = it->folded_bytes;
   for (int32_t i = 0; i < it->graph->n_inputs; i++) {
     size_t b = it->tensors[it->graph->inputs[i]].nbytes;
     inputs = b > SIZE_MAX - inputs ? SIZE_MAX : inputs + b;
@@ -225,7 +255,8 @@ static pfw_status assign(pfw_interpreter* it, plan_state* ps, plan_item* items, 
     for (int32_t i = 0; i < n_items; i++)
       if (items[i].id >= 0 && (!big || it->tensors[items[i].id].nbytes > big->nbytes)) big = &it->tensors[items[i].id];
     return pfw_error(PFW_ERR_UNSUPPORTED,
-                     "these shapes need a %zu-byte activation arena and %zu bytes of inputs, more than "
+                     "these shapes need a %zu-byte activation arena and %zu bytes of inputs and planned "
+                     "values, more than "
                      "the limit of %zu bytes (physical memory unless set with pfw_options_set_arena_limit); "
                      "the largest tensor is '%s' with %zu bytes",
                      arena_size, inputs, it->arena_limit, big ? big->desc->name : "", big ? big->nbytes : (size_t)0);

@@ -38,7 +38,9 @@ pfw_status pfw_bind_buffer(const pfw_model* m, pfw_tensor_desc* t, uint32_t inde
     return BAD("invalid model: %s ('%s'): buffer index %u out of range (%u buffers)", what,
                t->name, index, buffers->len);
   uint64_t off = fb_vec_u64(buffers, 2 * index), size = fb_vec_u64(buffers, 2 * index + 1);
-  t->data = m->bytes + data_start + off;
+  /* An empty buffer's offset is never checked (nothing is read), so it is not
+   * added to a pointer either: any valid address serves. */
+  t->data = size ? m->bytes + data_start + off : m->bytes;
   t->data_size = size;
   return PFW_OK;
 }
@@ -98,6 +100,7 @@ static pfw_status verify_graph(const pfw_model* m, int gi) {
     if (t < 0 || t >= g->n_tensors) FAIL("invalid model: graph %d input %d: tensor index %d out of range (%d tensors)", gi, i, t, g->n_tensors);
     if (g->tensors[t].data) FAIL("invalid model: graph %d input %d ('%s') is a constant", gi, i, g->tensors[t].name);
     if (state[t]) FAIL("invalid model: graph %d input %d ('%s') is listed twice", gi, i, g->tensors[t].name);
+    if (!g->tensors[t].name[0]) FAIL("invalid model: graph %d input %d (tensor %d) has no name", gi, i, t);
     state[t] = 1;
   }
   for (int32_t ni = 0; ni < g->n_nodes; ni++) {
@@ -121,15 +124,19 @@ static pfw_status verify_graph(const pfw_model* m, int gi) {
     }
     for (int32_t k = 0; k < n->n_attrs; k++) {
       const pfw_attr* a = &n->attrs[k];
+      /* A nameless attribute would be silently ignored, its op running with the default. */
+      if (!a->name[0]) FAIL("invalid model: %s: attribute %d has no name", where, k);
       if (a->type == PFW_ATTR_TENSOR && (a->tensor < 0 || a->tensor >= g->n_tensors || !g->tensors[a->tensor].data))
         FAIL("invalid model: %s: attribute '%s' refers to tensor %d, which is not a constant", where, a->name, a->tensor);
       if (a->type == PFW_ATTR_GRAPH && (a->graph <= 0 || a->graph >= m->n_graphs || a->graph == gi))
         FAIL("invalid model: %s: attribute '%s' refers to graph %d (of %d)", where, a->name, a->graph, m->n_graphs);
     }
   }
+  if (g->n_outputs == 0) FAIL("invalid model: graph %d has no outputs", gi);
   for (int32_t i = 0; i < g->n_outputs; i++) {
     int32_t t = g->outputs[i];
     if (t < 0 || t >= g->n_tensors) FAIL("invalid model: graph %d output %d: tensor index %d out of range (%d tensors)", gi, i, t, g->n_tensors);
+    if (!g->tensors[t].name[0]) FAIL("invalid model: graph %d output %d (tensor %d) has no name", gi, i, t);
     if (!state[t]) FAIL("invalid model: graph %d output %d ('%s') is never produced", gi, i, g->tensors[t].name);
   }
 #undef FAIL

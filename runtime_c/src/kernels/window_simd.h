@@ -18,14 +18,16 @@
 #define PFW_VEC_STRIDE_MAX ((int64_t)1 << 27)
 
 /* Taps [*t0, *t1) of k at dilation d from input position i0 that land in
- * [0, len): pfw_spatial_taps without its divisions, for the border columns
- * (a few taps each; a division costs more than the loop). */
+ * [0, len), for the border columns: pfw_spatial_taps with a division only on
+ * a side that is out of range (the inside case is the common one). Never a
+ * walk over the taps: a kernel may be 2^31 wide. */
 PFW_INLINE void pfw_taps_in(int64_t i0, int64_t k, int64_t d, int64_t len, int64_t* t0, int64_t* t1) {
   int64_t lo = 0, hi = k;
-  while (lo < hi && i0 + lo * d < 0) lo++;
-  while (hi > lo && i0 + (hi - 1) * d >= len) hi--;
+  if (i0 < 0) lo = (-i0 + d - 1) / d;
+  if (i0 + (k - 1) * d >= len) hi = len - 1 - i0 < 0 ? 0 : (len - 1 - i0) / d + 1;
+  if (lo > k) lo = k;
   *t0 = lo;
-  *t1 = hi;
+  *t1 = hi > lo ? hi : lo;
 }
 
 /* Lanes l < n from p[l * s], the rest 0, touching only those elements:

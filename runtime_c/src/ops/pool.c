@@ -137,42 +137,86 @@ typedef struct q8_ctx {
   pfw_spatial g;
 } q8_ctx;
 
-/* One output row at a time: for each tap inside the input, the outputs
- * whose input column is inside too take a running max (a loop the compiler
- * vectorises); values are compared as uint8 after int8 ^ 0x80, which keeps
- * their order. */
+/* Input row (tz, ty) of the window of output row (oz, oy) of plane x. */
+static const uint8_t* q8_input_row(const pfw_spatial* g, const uint8_t* x, int64_t oz, int64_t oy, int64_t tz,
+                                   int64_t ty) {
+  int64_t iz = oz * g->s[0] - g->pb[0] + tz * g->d[0], iy = oy * g->s[1] - g->pb[1] + ty * g->d[1];
+  return x + (iz * g->in[1] + iy) * g->in[2];
+}
+
+/* Output row (oz, oy), columns [j0, j0 + n), as running maxima in row
+ * (values compared as uint8 after int8 ^ 0x80, which keeps their order).
+ * Tap-major: for each column tap in [ta, tb), the outputs whose input column
+ * is inside take a max (a loop the compiler vectorises). */
+static void q8_row_by_tap(const q8_ctx* c, const uint8_t* x, int64_t oz, int64_t oy, int64_t j0, int64_t n,
+                          int64_t ta, int64_t tb, uint8_t* row) {
+  const pfw_spatial* g = &c->g;
+  int64_t Win = g->in[2], s = g->s[2], z0, z1, y0, y1;
+  uint8_t flip = c->is_signed ? 0x80 : 0;
+  pfw_spatial_taps(g, 0, oz, &z0, &z1);
+  pfw_spatial_taps(g, 1, oy, &y0, &y1);
+  for (int64_t tz = z0; tz < z1; tz++)
+    for (int64_t ty = y0; ty < y1; ty++) {
+      const uint8_t* xr = q8_input_row(g, x, oz, oy, tz, ty);
+      for (int64_t tx = ta; tx < tb; tx++) {
+        int64_t off = tx * g->d[2] - g->pb[2]; /* input column of output ox: ox*s + off */
+        int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
+        int64_t hi = Win - 1 - off < 0 ? 0 : (Win - 1 - off) / s + 1;
+        if (lo < j0) lo = j0;
+        if (hi > j0 + n) hi = j0 + n;
+        for (int64_t ox = lo; ox < hi; ox++) {
+          uint8_t v = xr[ox * s + off] ^ flip;
+          row[ox - j0] = v > row[ox - j0] ? v : row[ox - j0];
+        }
+      }
+    }
+}
+
+/* The same a column at a time, over each column's own taps: for windows
+ * far apart (a stride and kernel much wider than the input), where most
+ * taps of [ta, tb) reach no output and the tap-major walk would be long. */
+static void q8_row_by_column(const q8_ctx* c, const uint8_t* x, int64_t oz, int64_t oy, int64_t j0, int64_t n,
+                             uint8_t* row) {
+  const pfw_spatial* g = &c->g;
+  int64_t z0, z1, y0, y1;
+  uint8_t flip = c->is_signed ? 0x80 : 0;
+  pfw_spatial_taps(g, 0, oz, &z0, &z1);
+  pfw_spatial_taps(g, 1, oy, &y0, &y1);
+  for (int64_t ox = j0; ox < j0 + n; ox++) {
+    int64_t x0, x1, bx = ox * g->s[2] - g->pb[2];
+    pfw_spatial_taps(g, 2, ox, &x0, &x1);
+    for (int64_t tz = z0; tz < z1; tz++)
+      for (int64_t ty = y0; ty < y1; ty++) {
+        const uint8_t* xr = q8_input_row(g, x, oz, oy, tz, ty);
+        for (int64_t tx = x0; tx < x1; tx++) {
+          uint8_t v = xr[bx + tx * g->d[2]] ^ flip;
+          row[ox - j0] = v > row[ox - j0] ? v : row[ox - j0];
+        }
+      }
+  }
+}
+
 static void maxpool_q8_planes(void* p, int64_t begin, int64_t end) {
   const q8_ctx* c = p;
   const pfw_spatial* g = &c->g;
-  int64_t Hin = g->in[1], Win = g->in[2], in_plane = g->in[0] * Hin * Win, Wo = g->out[2];
-  int64_t out_plane = g->out[0] * g->out[1] * Wo, s = g->s[2];
+  int64_t in_plane = g->in[0] * g->in[1] * g->in[2], Wo = g->out[2];
+  int64_t out_plane = g->out[0] * g->out[1] * Wo, ta, tb, unused;
   uint8_t flip = c->is_signed ? 0x80 : 0, row[1024];
+  /* The column taps any output reads: window starts grow with ox, so the
+   * last output has the lowest first tap and the first the highest last. */
+  pfw_spatial_taps(g, 2, Wo - 1, &ta, &unused);
+  pfw_spatial_taps(g, 2, 0, &unused, &tb);
+  bool by_tap = tb - ta <= g->in[2];
   for (int64_t plane = begin; plane < end; plane++) {
     const uint8_t* x = (const uint8_t*)c->x + plane * in_plane;
     uint8_t* y = (uint8_t*)c->y + plane * out_plane;
     for (int64_t oz = 0; oz < g->out[0]; oz++)
       for (int64_t oy = 0; oy < g->out[1]; oy++)
         for (int64_t j0 = 0; j0 < Wo; j0 += 1024) {
-          int64_t n = Wo - j0 < 1024 ? Wo - j0 : 1024, z0, z1, y0, y1;
+          int64_t n = Wo - j0 < 1024 ? Wo - j0 : 1024;
           memset(row, 0, (size_t)n); /* the lowest value, also for a window with no input */
-          pfw_spatial_taps(g, 0, oz, &z0, &z1);
-          pfw_spatial_taps(g, 1, oy, &y0, &y1);
-          for (int64_t tz = z0; tz < z1; tz++)
-            for (int64_t ty = y0; ty < y1; ty++) {
-              const uint8_t* xr =
-                  x + ((oz * g->s[0] - g->pb[0] + tz * g->d[0]) * Hin + oy * g->s[1] - g->pb[1] + ty * g->d[1]) * Win;
-              for (int64_t tx = 0; tx < g->k[2]; tx++) {
-                int64_t off = tx * g->d[2] - g->pb[2]; /* input column of output ox: ox*s + off */
-                int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
-                int64_t hi = Win - 1 - off < 0 ? 0 : (Win - 1 - off) / s + 1;
-                if (lo < j0) lo = j0;
-                if (hi > j0 + n) hi = j0 + n;
-                for (int64_t ox = lo; ox < hi; ox++) {
-                  uint8_t v = xr[ox * s + off] ^ flip;
-                  row[ox - j0] = v > row[ox - j0] ? v : row[ox - j0];
-                }
-              }
-            }
+          if (by_tap) q8_row_by_tap(c, x, oz, oy, j0, n, ta, tb, row);
+          else q8_row_by_column(c, x, oz, oy, j0, n, row);
           uint8_t* yr = y + (oz * g->out[1] + oy) * Wo + j0;
           for (int64_t j = 0; j < n; j++) yr[j] = row[j] ^ flip;
         }

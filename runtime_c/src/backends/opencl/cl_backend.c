@@ -399,7 +399,7 @@ pfw_status pfw_cl_invoke(pfw_interpreter* it) {
     } else {
       for (int32_t j = 0; j < n->n_in && st == PFW_OK; j++)
         if (n->in[j]) st = to_host(s, n->in[j]);
-      if (st == PFW_OK) st = it->profiling ? pfw_profile_run(it, i) : n->op->run(n);
+      if (st == PFW_OK && !n->empty) st = it->profiling ? pfw_profile_run(it, i) : n->op->run(n);
       for (int32_t j = 0; j < n->n_out; j++) /* a view of a constant keeps both places */
         if (n->out[j]) s->where[n->out[j]->index] = s->in_const[n->out[j]->index] ? ON_HOST | ON_DEV : ON_HOST;
     }

@@ -20,7 +20,8 @@
   do {                                                                             \
     if (sa && sb) BIN_FORM(OPV, OPS, _mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)); \
     else if (sa) BIN_FORM(OPV, OPS, _mm256_loadu_ps(a + i), _mm256_set1_ps(b[0]));   \
-    else BIN_FORM(OPV, OPS, _mm256_set1_ps(a[0]), _mm256_loadu_ps(b + i));            \
+    else if (sb) BIN_FORM(OPV, OPS, _mm256_set1_ps(a[0]), _mm256_loadu_ps(b + i));   \
+    else BIN_FORM(OPV, OPS, _mm256_set1_ps(a[0]), _mm256_set1_ps(b[0]));               \
   } while (0)
 
 void pfw_vec_binary_f32_avx2(int op, const float* a, int64_t sa, const float* b, int64_t sb, float* o,

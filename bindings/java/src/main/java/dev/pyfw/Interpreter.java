@@ -37,7 +37,10 @@ public final class Interpreter implements AutoCloseable {
       return this;
     }
 
-    /** Largest activation arena in bytes; 0 means the machine's physical memory. */
+    /**
+     * Most bytes the plan may take (activation arena, input buffers and values computed while
+     * planning); 0 means the machine's physical memory.
+     */
     public Options arenaLimit(long bytes) {
       if (bytes < 0) {
         throw new IllegalArgumentException("arena limit must be >= 0, got " + bytes);
