@@ -65,3 +65,21 @@ def test_irfft(opset, n):
     x, z = signal((2, 6), True)
     _, _, got = run(x, opset, 1, n, inverse=1, onesided=1)
     np.testing.assert_allclose(got[..., 0], np.fft.irfft(z, n=n, axis=1), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [65, 100, 128, 1031, 4096])
+@pytest.mark.parametrize("kind", ["fft", "ifft", "rfft", "irfft"])
+def test_long_lengths_take_the_fft(kind, n):
+    """Lengths past the direct sum: radix-2 (128, 4096) and Bluestein (65,
+    100, the prime 1031), against numpy's pocketfft, with padding (n beyond
+    the input) and truncation (n below it)."""
+    for length in (n, n - 7, n + 9):
+        if kind == "irfft":
+            x, z = signal((2, length // 2 + 1), True)
+            _, _, got = run(x, 20, 1, length, inverse=1, onesided=1)
+            np.testing.assert_allclose(got[..., 0], np.fft.irfft(z, n=length, axis=1), rtol=1e-10, atol=1e-12)
+            continue
+        x, z = signal((2, n, 3), kind != "rfft")
+        _, _, got = run(x, 20, 1, length, inverse=int(kind == "ifft"), onesided=int(kind == "rfft"))
+        want = {"fft": np.fft.fft, "ifft": np.fft.ifft, "rfft": np.fft.rfft}[kind](z, n=length, axis=1)
+        np.testing.assert_allclose(got, as_pairs(want), rtol=1e-10, atol=1e-12)

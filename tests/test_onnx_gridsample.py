@@ -58,6 +58,23 @@ def test_gridsample_nd(mode, padding, shape, gshape):
     assert_match(got, ReferenceEvaluator(model).run(None, feeds))
 
 
+@pytest.mark.parametrize("padding", ["border", "reflection"])
+def test_gridsample_empty_axis_has_no_pixel_to_repeat(padding):
+    x = np.zeros((1, 2, 0, 5), f32)
+    model, feeds = single_op("GridSample", [x, grid((1, 3, 4, 2)).astype(f32)], opset=20, padding_mode=padding)
+    with pytest.raises(ValueError, match=f"spatial dimension 0 is 0; padding_mode '{padding}' needs a pixel"):
+        pfw_run(to_pfw(model), feeds)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
+def test_gridsample_empty_axis_with_zeros_padding_samples_zeros(mode):
+    """Every tap of an empty axis is outside: all zeros (the closed form)."""
+    x = np.zeros((1, 2, 0, 5), f32)
+    model, feeds = single_op("GridSample", [x, grid((1, 3, 4, 2)).astype(f32)], opset=20, mode=mode)
+    (y,) = pfw_run(to_pfw(model), feeds)
+    assert y.shape == (1, 2, 3, 4) and not y.any()
+
+
 @pytest.mark.parametrize("size", [(2, 3, 4, 5), (1, 2, 1, 3), (2, 1, 3, 4, 2)], ids=["2d", "2d_one_row", "3d"])
 @pytest.mark.parametrize("align", [0, 1])
 def test_affine_grid(size, align):

@@ -9,6 +9,7 @@ PFW_INLINE float dw_column(const pfw_window_plane* p, int64_t iy0, int64_t ty0, 
   int64_t tx0, tx1, Win = g->in[2], ix0 = ox * g->s[2] - g->pb[2];
   pfw_taps_in(ix0, g->k[2], g->d[2], Win, &tx0, &tx1);
   float acc = 0;
+  if (tx0 == tx1) ty1 = ty0; /* no column tap inside: the rows hold nothing either */
   for (int64_t ty = ty0; ty < ty1; ty++) {
     const float* xr = p->x + (iy0 + ty * g->d[1]) * Win;
     const float* wr = p->w + ty * g->k[2];

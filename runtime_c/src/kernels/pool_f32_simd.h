@@ -16,7 +16,8 @@ PFW_INLINE float pool_column(const pfw_window_plane* p, int64_t oy, int64_t iy0,
   pfw_taps_in(ix0, g->k[2], g->d[2], g->in[2], &tx0, &tx1);
   float mx = -FLT_MAX;
   double sum = 0;
-  for (int64_t ty = ty0; ty < ty1; ty++) {
+  /* No column tap inside: no rows to walk (there may be 2^31 of them). */
+  for (int64_t ty = ty0; ty < ty1 && tx0 < tx1; ty++) {
     const float* xr = p->x + (iy0 + ty * g->d[1]) * g->in[2];
     for (int64_t tx = tx0; tx < tx1; tx++) {
       float v = xr[ix0 + tx * g->d[2]];

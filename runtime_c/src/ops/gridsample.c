@@ -52,7 +52,13 @@ static pfw_status gs_prepare(pfw_node* node) {
     return pfw_error(PFW_ERR_SHAPE, "input 1 (grid) must be (N, out dims..., %d) for input 0's rank %d", (int)r,
                      (int)x->rank);
   int64_t dims[PFW_MAX_RANK] = {x->dims[0], x->dims[1]};
-  for (int32_t a = 0; a < r; a++) dims[2 + a] = g->dims[1 + a];
+  bool empty = x->dims[0] == 0 || x->dims[1] == 0;
+  for (int32_t a = 0; a < r; a++) dims[2 + a] = g->dims[1 + a], empty = empty || g->dims[1 + a] == 0;
+  /* Border and reflection padding repeat the input's pixels: an axis needs one. */
+  for (int32_t a = 0; a < r && p.padding != GS_ZEROS && !empty; a++)
+    if (x->dims[2 + a] == 0)
+      return pfw_error(PFW_ERR_SHAPE, "input 0's spatial dimension %d is 0; padding_mode '%s' needs a pixel to repeat",
+                       (int)a, p.padding == GS_BORDER ? "border" : "reflection");
   return pfw_set_output(node->out[0], x->dtype, x->rank, dims);
 }
 
@@ -113,6 +119,8 @@ static int axis_taps(const gs_params* p, float x, int64_t len, int64_t* idx, dou
       if (p->padding == GS_ZEROS) i = -1;
       else if (p->padding == GS_BORDER) i = i < 0 ? 0 : len - 1;
       else i = (int64_t)reflect((float)i, lo, hi);
+      if (i >= len) i = len - 1; /* float rounding on an axis past 2^24 pixels */
+      if (i < 0 && p->padding != GS_ZEROS) i = 0;
     }
     idx[k] = i;
   }

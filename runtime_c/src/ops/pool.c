@@ -99,7 +99,7 @@ static void pool_planes(void* p, int64_t begin, int64_t end) {
           int64_t bz = oz * g->s[0] - g->pb[0], by = oy * g->s[1] - g->pb[1], bx = ox * g->s[2] - g->pb[2];
           float mx = -FLT_MAX; /* what ONNX Runtime yields for a window with no input */
           double sum = 0;
-          for (int64_t tz = z0; tz < z1; tz++)
+          for (int64_t tz = z0; tz < z1 && x0 < x1; tz++) /* no column tap inside: nothing to walk */
             for (int64_t ty = y0; ty < y1; ty++) {
               const float* row = x + ((bz + tz * g->d[0]) * Hin + by + ty * g->d[1]) * Win + bx;
               for (int64_t tx = x0; tx < x1; tx++) {
@@ -185,7 +185,7 @@ static void q8_row_by_column(const q8_ctx* c, const uint8_t* x, int64_t oz, int6
   for (int64_t ox = j0; ox < j0 + n; ox++) {
     int64_t x0, x1, bx = ox * g->s[2] - g->pb[2];
     pfw_spatial_taps(g, 2, ox, &x0, &x1);
-    for (int64_t tz = z0; tz < z1; tz++)
+    for (int64_t tz = z0; tz < z1 && x0 < x1; tz++)
       for (int64_t ty = y0; ty < y1; ty++) {
         const uint8_t* xr = q8_input_row(g, x, oz, oy, tz, ty);
         for (int64_t tx = x0; tx < x1; tx++) {
