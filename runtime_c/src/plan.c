@@ -65,7 +65,7 @@ static bool outputs_empty(const pfw_node* n) {
  * ConstantOfShape...) can read these values in their prepare. This is what
  * lets shape subgraphs such as Shape -> Gather -> Concat -> Reshape follow
  * dynamic input sizes. */
-static pfw_status fold(pfw_node* n, size_t* budget) {
+static pfw_status fold(pfw_node* n, size_t limit, size_t* used) {
   bool known = (n->op->flags & PFW_OPF_SHAPE_ONLY) != 0;
   if (!known) {
     known = n->n_in > 0;
@@ -78,11 +78,11 @@ static pfw_status fold(pfw_node* n, size_t* budget) {
   if (!known || bytes > PFW_FOLD_MAX_BYTES || n->scratch_size > PFW_FOLD_MAX_BYTES) return PFW_OK;
   /* Folded values live as long as the plan: together they count against the
    * arena limit, or a file of many small shape nodes could take any amount. */
-  if (bytes > *budget)
+  if (bytes > limit - *used)
     return pfw_error(PFW_ERR_UNSUPPORTED,
                      "values computed while planning need more than the memory limit (%zu bytes left of the "
-                     "limit set with pfw_options_set_arena_limit, else physical memory)", *budget);
-  *budget -= bytes;
+                     "limit set with pfw_options_set_arena_limit, else physical memory)", limit - *used);
+  *used += bytes;
   for (int32_t j = 0; j < n->n_out; j++) {
     pfw_tensor* o = n->out[j];
     if (!o) continue;
@@ -107,7 +107,6 @@ static pfw_status fold(pfw_node* n, size_t* budget) {
 static pfw_status run_prepares(pfw_interpreter* it) {
   const pfw_graph_desc* g = it->graph;
   pfw_unfold(it);
-  size_t budget = it->arena_limit;
   it->folded_bytes = 0;
   for (int32_t i = 0; i < g->n_nodes; i++) {
     pfw_node* n = &it->nodes[i];
@@ -116,9 +115,8 @@ static pfw_status run_prepares(pfw_interpreter* it) {
     n->scratch = NULL;
     n->scratch_size = 0;
     pfw_status st = n->op->prepare(n);
-    if (st == PFW_OK) st = fold(n, &budget);
+    if (st == PFW_OK) st = fold(n, it->arena_limit, &it->folded_bytes);
     n->empty = st == PFW_OK && !n->folded && outputs_empty(n);
-    it->folded_bytes = it->arena_limit - budget;
     if (st != PFW_OK) {
       pfw_error_prefix("node '%s' (%s)", n->desc->name, pfw_op_name(n->desc->op));
       return st;

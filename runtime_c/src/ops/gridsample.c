@@ -143,7 +143,6 @@ static pfw_status gs_run(pfw_node* node) {
   gs_params p;
   gs_read(node, &p);
   int32_t r = x->rank - 2;
-  if (pfw_numel(y) == 0) return PFW_OK; /* N may be huge with C = 0 */
   int64_t N = x->dims[0], C = x->dims[1], in_sz = 1, out_sz = 1, stride[GS_MAX_DIMS];
   for (int32_t a = r - 1; a >= 0; a--) stride[a] = in_sz, in_sz *= x->dims[2 + a];
   for (int32_t a = 0; a < r; a++) out_sz *= y->dims[2 + a];

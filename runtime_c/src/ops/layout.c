@@ -45,8 +45,6 @@ static pfw_status space_run(pfw_node* node, bool to_space) {
   int64_t b;
   bool crd;
   block_read(node, &b, &crd);
-  /* An empty H or W leaves nothing to move, but C * b * b could be 2^40 steps. */
-  if (pfw_numel(node->out[0]) == 0) return PFW_OK;
   const pfw_tensor* deep = to_space ? node->in[0] : node->out[0];
   const pfw_tensor* wide = to_space ? node->out[0] : node->in[0];
   int64_t N = deep->dims[0], C = wide->dims[1], H = deep->dims[2], W = deep->dims[3];
