@@ -148,7 +148,7 @@ def test_level_is_within_float_summation_error(op, isa, monkeypatch):
 
 
 @pytest.mark.parametrize("isa", ISAS)
-@pytest.mark.parametrize("name", ["mobilenet_v2", "transformer"])
+@pytest.mark.parametrize("name", ["mobilenet_v2", "transformer", "resnet18"])
 def test_outputs_are_bit_identical_at_every_thread_count(name, isa, monkeypatch):
     monkeypatch.setenv("PFW_ISA", isa)
     model = models.MODELS[name]()

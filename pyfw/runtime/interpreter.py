@@ -156,7 +156,8 @@ class Interpreter:
         self.close()
 
     def __del__(self):
-        self.close()
+        if hasattr(self, "_it"):  # __init__ may have failed before setting it
+            self.close()
 
     def metadata(self, key: str) -> str | None:
         self._check_open()

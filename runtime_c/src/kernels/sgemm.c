@@ -48,7 +48,7 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* The K block step: K split into equal blocks of at most PFW_SGEMM_KC, so no
  * block is a short remainder (576 = 3 x 192, not 256 + 256 + 64). */
-static int64_t kstep(int64_t K) {
+int64_t pfw_sgemm_kstep(int64_t K) {
   int64_t blocks = (K + PFW_SGEMM_KC - 1) / PFW_SGEMM_KC;
   return blocks ? (K + blocks - 1) / blocks : 1;
 }
@@ -81,10 +81,14 @@ static blocks plan_blocks(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, in
   return b;
 }
 
+bool pfw_sgemm_splits_rows(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, int32_t threads) {
+  return !g->b_packed && plan_blocks(k, g, threads).mt > plan_blocks(k, g, 1).mt;
+}
+
 /* Floats of packing space one thread needs. */
 static size_t slot_floats(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g) {
   blocks b = plan_blocks(k, g, 1); /* the largest blocks any thread count uses */
-  int64_t kc = min64(g->K, kstep(g->K));
+  int64_t kc = min64(g->K, pfw_sgemm_kstep(g->K));
   size_t f = 0;
   if (!g->a_packed) f += (size_t)(min64(b.mb, round_up(MC, k->mr)) * kc);
   if (!g->b_packed) f += (size_t)((kc * k->nr + SKEW) * (b.nb / k->nr));
@@ -131,14 +135,14 @@ static void pack_panels(const float* src, int64_t rs, int64_t ks, int64_t i0, in
 void pfw_sgemm_pack_a(const pfw_sgemm_kernel* k, const float* a, int64_t rs, int64_t cs, int64_t M, int64_t K,
                       float* dst) {
   int64_t Mp = round_up(M, k->mr);
-  for (int64_t k0 = 0, ks = kstep(K); k0 < K; k0 += ks)
+  for (int64_t k0 = 0, ks = pfw_sgemm_kstep(K); k0 < K; k0 += ks)
     pack_panels(a, rs, cs, 0, M, k0, min64(ks, K - k0), k->mr, k->mr * min64(ks, K - k0), dst + Mp * k0);
 }
 
 void pfw_sgemm_pack_b(const pfw_sgemm_kernel* k, const float* b, int64_t rs, int64_t cs, int64_t K, int64_t N,
                       float* dst) {
   int64_t Np = round_up(N, k->nr);
-  for (int64_t k0 = 0, ks = kstep(K); k0 < K; k0 += ks)
+  for (int64_t k0 = 0, ks = pfw_sgemm_kstep(K); k0 < K; k0 += ks)
     pack_panels(b, cs, rs, 0, N, k0, min64(ks, K - k0), k->nr, k->nr * min64(ks, K - k0), dst + Np * k0);
 }
 
@@ -198,13 +202,13 @@ static void run_task(const sgemm_ctx* x, int64_t t, float* ws) {
   int64_t aoff = g->a_off ? g->a_off[batch] : 0, boff = g->b_off ? g->b_off[batch] : 0;
   float* y = g->y + batch * g->y_batch;
   float* wa = ws;
-  float* wb = ws + (g->a_packed ? 0 : min64(x->b.mb, mc) * min64(g->K, kstep(g->K)));
+  float* wb = ws + (g->a_packed ? 0 : min64(x->b.mb, mc) * min64(g->K, pfw_sgemm_kstep(g->K)));
   if (g->K == 0) {
     for (int64_t i = i0; i < i1; i++) memset(y + i * g->ldy + j0, 0, (size_t)(j1 - j0) * sizeof(float));
     epilogue(g, batch, i0, j0, (int32_t)(i1 - i0), (int32_t)(j1 - j0), y + i0 * g->ldy + j0);
     return;
   }
-  for (int64_t k0 = 0, ks = kstep(g->K); k0 < g->K; k0 += ks) {
+  for (int64_t k0 = 0, ks = pfw_sgemm_kstep(g->K); k0 < g->K; k0 += ks) {
     int64_t kc = min64(ks, g->K - k0);
     const float* bp = wb;
     int64_t bps = kc * k->nr + (g->b_packed ? 0 : SKEW); /* floats from one B panel to the next */

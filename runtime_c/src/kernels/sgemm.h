@@ -81,6 +81,10 @@ typedef struct pfw_sgemm_args {
   pfw_activation act;
 } pfw_sgemm_args;
 
+/* Whether `threads` make pfw_sgemm cut Y's rows into more tasks than one
+ * thread would, so that each task packs the same B columns again: callers
+ * with a pack function may rather pack B once, shared (conv_gemm.c). */
+bool pfw_sgemm_splits_rows(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, int32_t threads);
 /* Bytes of scratch pfw_sgemm needs for these arguments with `threads`. */
 size_t pfw_sgemm_scratch_size(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, int32_t threads);
 /* Runs the product; `scratch` holds pfw_sgemm_scratch_size bytes (64-byte aligned). */
@@ -89,6 +93,9 @@ void pfw_sgemm(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, void* scratch
 /* Floats of a whole packed A (M x K) or B (K x N). */
 size_t pfw_sgemm_packed_a_floats(const pfw_sgemm_kernel* k, int64_t M, int64_t K);
 size_t pfw_sgemm_packed_b_floats(const pfw_sgemm_kernel* k, int64_t K, int64_t N);
+/* The depth of each K block of a whole packed matrix of depth K (the last
+ * block may be shorter): block k0 starts at rows_padded * k0. */
+int64_t pfw_sgemm_kstep(int64_t K);
 /* Packs a whole matrix given by strides into the layout described above. */
 void pfw_sgemm_pack_a(const pfw_sgemm_kernel* k, const float* a, int64_t rs, int64_t cs, int64_t M, int64_t K,
                       float* dst);

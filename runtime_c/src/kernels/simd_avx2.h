@@ -14,6 +14,7 @@ typedef struct pfw_vsum { __m256d lo, hi; } pfw_vsum; /* 8 double partial sums *
 static inline pfw_v pv_zero(void) { return _mm256_setzero_ps(); }
 static inline pfw_v pv_set1(float a) { return _mm256_set1_ps(a); }
 static inline pfw_v pv_add(pfw_v a, pfw_v b) { return _mm256_add_ps(a, b); }
+static inline pfw_v pv_sub(pfw_v a, pfw_v b) { return _mm256_sub_ps(a, b); }
 static inline pfw_v pv_fma(pfw_v a, pfw_v b, pfw_v c) { return _mm256_fmadd_ps(a, b, c); }
 /* v > m ? v : m per lane (MAXPS returns its second operand on NaN). */
 static inline pfw_v pv_max(pfw_v v, pfw_v m) { return _mm256_max_ps(v, m); }
@@ -42,6 +43,19 @@ static inline pfw_v pv_even(pfw_v a, pfw_v b) {
 static inline pfw_v pv_gather_n(const float* p, int64_t s, int n) {
   __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int32_t)s));
   return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, idx, _mm256_castsi256_ps(pv_mask(n)), 4);
+}
+
+/* r[q] lane l = p[4 l + q], q < 4: the stride-4 split of 32 floats. */
+static inline void pv_deinterleave4(const float* p, pfw_v r[4]) {
+  const __m256i idx = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+  for (int q = 0; q < 4; q++) r[q] = _mm256_i32gather_ps(p + q, idx, 4);
+}
+
+/* Lane l of the result is lane l + k of v (0 <= k < PFW_VL; the top k lanes are v's low ones). */
+static inline pfw_v pv_lanes_down(pfw_v v, int k) {
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256i idx = _mm256_and_si256(_mm256_add_epi32(iota, _mm256_set1_epi32(k)), _mm256_set1_epi32(7));
+  return _mm256_permutevar8x32_ps(v, idx);
 }
 
 static inline pfw_vsum pv_sum_zero(void) { return (pfw_vsum){_mm256_setzero_pd(), _mm256_setzero_pd()}; }

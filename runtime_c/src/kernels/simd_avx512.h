@@ -14,6 +14,7 @@ typedef struct pfw_vsum { __m512d lo, hi; } pfw_vsum; /* 16 double partial sums 
 static inline pfw_v pv_zero(void) { return _mm512_setzero_ps(); }
 static inline pfw_v pv_set1(float a) { return _mm512_set1_ps(a); }
 static inline pfw_v pv_add(pfw_v a, pfw_v b) { return _mm512_add_ps(a, b); }
+static inline pfw_v pv_sub(pfw_v a, pfw_v b) { return _mm512_sub_ps(a, b); }
 static inline pfw_v pv_fma(pfw_v a, pfw_v b, pfw_v c) { return _mm512_fmadd_ps(a, b, c); }
 /* v > m ? v : m per lane (MAXPS returns its second operand on NaN). */
 static inline pfw_v pv_max(pfw_v v, pfw_v m) { return _mm512_max_ps(v, m); }
@@ -39,6 +40,29 @@ static inline pfw_v pv_gather_n(const float* p, int64_t s, int n) {
   __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                    _mm512_set1_epi32((int32_t)s));
   return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), pv_mask(n), idx, p, 4);
+}
+
+/* r[q] lane l = p[4 l + q], q < 4: the stride-4 split of 64 floats, by
+ * permutes (gathers are slow): residues 0, 1 (and 2, 3) of each 32 floats
+ * into the halves of one vector, then the halves joined. */
+static inline void pv_deinterleave4(const float* p, pfw_v r[4]) {
+  const __m512i i01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+  const __m512i i23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+  __m512 l0 = _mm512_loadu_ps(p), l1 = _mm512_loadu_ps(p + 16), l2 = _mm512_loadu_ps(p + 32),
+         l3 = _mm512_loadu_ps(p + 48);
+  __m512 a01 = _mm512_permutex2var_ps(l0, i01, l1), a23 = _mm512_permutex2var_ps(l0, i23, l1);
+  __m512 b01 = _mm512_permutex2var_ps(l2, i01, l3), b23 = _mm512_permutex2var_ps(l2, i23, l3);
+  r[0] = _mm512_shuffle_f32x4(a01, b01, 0x44);
+  r[1] = _mm512_shuffle_f32x4(a01, b01, 0xEE);
+  r[2] = _mm512_shuffle_f32x4(a23, b23, 0x44);
+  r[3] = _mm512_shuffle_f32x4(a23, b23, 0xEE);
+}
+
+/* Lane l of the result is lane l + k of v (0 <= k < PFW_VL; the top k lanes are v's low ones). */
+static inline pfw_v pv_lanes_down(pfw_v v, int k) {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __m512i idx = _mm512_and_si512(_mm512_add_epi32(iota, _mm512_set1_epi32(k)), _mm512_set1_epi32(15));
+  return _mm512_permutexvar_ps(idx, v);
 }
 
 static inline pfw_vsum pv_sum_zero(void) { return (pfw_vsum){_mm512_setzero_pd(), _mm512_setzero_pd()}; }

@@ -1,7 +1,8 @@
 /* Conv, float32, NCHW with 1 to 3 spatial dims: groups, pads / auto_pad,
  * strides, dilations, optional bias, fused activation. Three paths, chosen
  * by the node's ISA level: depthwise convs run conv_depthwise.c, the other
- * convs run as a packed GEMM (conv_gemm.c), and the scalar level runs the
+ * convs run as a packed GEMM (conv_gemm.c; 3x3 stride-1 ones mostly by
+ * Winograd, conv_winograd.c), and the scalar level runs the
  * reference here: a direct loop accumulating each output row in double over
  * (channel, kernel tap), with the valid range of output columns per tap
  * computed once so the inner loop has no branches. Tasks are whole (batch,
@@ -97,7 +98,8 @@ static pfw_status conv_prepare(pfw_node* node) {
   pfw_activation act;
   st = pfw_activation_init(node, &act);
   if (st == PFW_OK) st = pfw_set_output(node->out[0], PFW_FLOAT32, node->in[0]->rank, dims);
-  if (st == PFW_OK && uses_gemm(node)) st = pfw_conv_gemm_prepare(node, &g);
+  if (st == PFW_OK && uses_gemm(node))
+    st = pfw_conv_winograd_applies(node, &g) ? pfw_conv_winograd_prepare(node, &g) : pfw_conv_gemm_prepare(node, &g);
   return st;
 }
 
@@ -178,7 +180,8 @@ static pfw_status conv_run(pfw_node* node) {
   pfw_spatial_init(node, n, X->dims + 2, W->dims + 2, false, &c.g);
   if (pfw_numel(Y) == 0) return PFW_OK;
   if (uses_gemm(node)) {
-    pfw_conv_gemm_run(node, &c.g);
+    if (pfw_conv_winograd_applies(node, &c.g)) pfw_conv_winograd_run(node, &c.g);
+    else pfw_conv_gemm_run(node, &c.g);
     return PFW_OK;
   }
   pfw_activation_init(node, &c.act); /* checked at prepare */

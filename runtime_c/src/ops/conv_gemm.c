@@ -147,6 +147,38 @@ static void group_args(const pfw_node* node, const conv_shape* s, int64_t grp, c
   pfw_activation_init(node, &a->act); /* checked at prepare */
 }
 
+/* When threads would split Y's rows (few output columns, e.g. 7x7 planes),
+ * every row task would build the same im2col panels; instead the threads
+ * first pack one image's whole B together, and the GEMM reads it packed.
+ * Bytes of that B (0 when not shared), 64-byte aligned. */
+static size_t shared_b_bytes(const pfw_sgemm_kernel* k, const conv_shape* s, const pfw_sgemm_args* a,
+                             const pfw_node* node) {
+  if (node->num_threads <= 1 || !pfw_sgemm_splits_rows(k, a, node->num_threads)) return 0;
+  size_t bytes = pfw_sgemm_packed_b_floats(k, s->K, s->out_plane) * sizeof(float);
+  return (bytes + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN;
+}
+
+#define PACK_ROWS 64 /* B rows per packing task */
+
+typedef struct shared_pack {
+  const conv_pack* pack;
+  int64_t batch, K, N, ks, chunks_per_block;
+  int32_t nr;
+  float* dst;
+} shared_pack;
+
+/* Packs row chunks [begin, end): chunk i is rows r0.. of K block i / cpb. */
+static void pack_chunks(void* p, int64_t begin, int64_t end) {
+  const shared_pack* c = p;
+  int64_t np = (c->N + c->nr - 1) / c->nr * c->nr;
+  for (int64_t i = begin; i < end; i++) {
+    int64_t k0 = i / c->chunks_per_block * c->ks, r0 = k0 + i % c->chunks_per_block * PACK_ROWS;
+    int64_t kcb = c->K - k0 < c->ks ? c->K - k0 : c->ks, r1 = r0 + PACK_ROWS < k0 + kcb ? r0 + PACK_ROWS : k0 + kcb;
+    if (r0 >= r1) continue; /* past a short last block */
+    conv_pack_b(c->pack, c->batch, r0, r1 - r0, 0, c->N, c->nr, c->nr * kcb, c->dst + np * k0 + (r0 - k0) * c->nr);
+  }
+}
+
 pfw_status pfw_conv_gemm_prepare(pfw_node* node, const pfw_spatial* g) {
   const pfw_sgemm_kernel* k = pfw_sgemm_kernel_for(node->isa);
   conv_shape s;
@@ -162,7 +194,7 @@ pfw_status pfw_conv_gemm_prepare(pfw_node* node, const pfw_spatial* g) {
   }
   pfw_sgemm_args a;
   group_args(node, &s, 0, NULL, &a);
-  node->scratch_size = pfw_sgemm_scratch_size(k, &a, node->num_threads);
+  node->scratch_size = pfw_sgemm_scratch_size(k, &a, node->num_threads) + shared_b_bytes(k, &s, &a, node);
   return PFW_OK;
 }
 
@@ -173,10 +205,29 @@ void pfw_conv_gemm_run(pfw_node* node, const pfw_spatial* g) {
   conv_pack pack = {NULL, s.C * s.in_plane, s.in_plane, *g, true};
   for (int32_t i = 0; i < PFW_SPATIAL_MAX; i++)
     pack.pointwise = pack.pointwise && g->k[i] == 1 && g->s[i] == 1 && g->pb[i] == 0 && g->out[i] == g->in[i];
+  size_t shared = 0;
+  float* packed_b = NULL;
   for (int64_t grp = 0; grp < s.G; grp++) {
     pack.x = (const float*)node->in[0]->data + grp * s.Cg * s.in_plane;
     pfw_sgemm_args a;
     group_args(node, &s, grp, &pack, &a);
-    pfw_sgemm(k, &a, node->scratch, node->pool, node->num_threads);
+    if (grp == 0) shared = shared_b_bytes(k, &s, &a, node);
+    if (!shared) {
+      pfw_sgemm(k, &a, node->scratch, node->pool, node->num_threads);
+      continue;
+    }
+    packed_b = (float*)(((uintptr_t)node->scratch + PFW_ALIGN - 1) & ~(uintptr_t)(PFW_ALIGN - 1));
+    int64_t ks = pfw_sgemm_kstep(s.K), cpb = (ks + PACK_ROWS - 1) / PACK_ROWS;
+    shared_pack sp = {&pack, 0, s.K, s.out_plane, ks, cpb, k->nr, packed_b};
+    float* y = a.y;
+    a.batch = 1;
+    a.pack_b = NULL;
+    a.b_packed = packed_b;
+    for (int64_t b = 0; b < s.N; b++) { /* one image's B at a time */
+      sp.batch = b;
+      pfw_parallel_for(node->pool, (s.K + ks - 1) / ks * cpb, pack_chunks, &sp);
+      a.y = y + b * a.y_batch;
+      pfw_sgemm(k, &a, (char*)packed_b + shared, node->pool, node->num_threads);
+    }
   }
 }

@@ -96,6 +96,11 @@ static inline void pfw_release_packed_input(const pfw_node* node, const pfw_tens
  * scalar: prepare packs constant weights and sizes scratch; run computes. */
 pfw_status pfw_conv_gemm_prepare(pfw_node* node, const pfw_spatial* g);
 void pfw_conv_gemm_run(pfw_node* node, const pfw_spatial* g);
+/* Conv 3x3 stride 1 by Winograd F(4x4, 3x3) (conv_winograd.c), for the
+ * shapes and levels where pfw_conv_winograd_applies; else the GEMM above. */
+bool pfw_conv_winograd_applies(const pfw_node* node, const pfw_spatial* g);
+pfw_status pfw_conv_winograd_prepare(pfw_node* node, const pfw_spatial* g);
+void pfw_conv_winograd_run(pfw_node* node, const pfw_spatial* g);
 
 /* Row-major element strides of t's current shape. */
 static inline void pfw_contiguous_strides(const pfw_tensor* t, int64_t* s) {
