@@ -22,6 +22,7 @@
 /* Floats between the packed V of two xi: a cache line more than a multiple
  * of the panel size, so 36 streams of stores do not share one L1 set. */
 #define XI_SKEW 16
+#define ROW_MAX 64 /* columns of one packed weight panel row (nr) the prepare buffer holds */
 
 const pfw_wino_kernel* pfw_wino_kernel_for(pfw_isa isa) {
   switch (isa) {
@@ -130,6 +131,7 @@ pfw_status pfw_conv_winograd_prepare(pfw_node* node, const pfw_spatial* g) {
   wino_shape s;
   shape_of(node, g, &s);
   const pfw_tensor* W = node->in[1];
+  if (k->nr > ROW_MAX) return pfw_error(PFW_ERR_INTERNAL, "sgemm panels of %d columns exceed %d", (int)k->nr, ROW_MAX);
   size_t per = pfw_sgemm_packed_b_floats(k, s.C, s.M);
   float* packed = pfw_sgemm_alloc_state(per * PFW_WINO_XI, &node->state);
   if (!packed) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory transforming input 1 (W) for Winograd");
@@ -142,8 +144,7 @@ pfw_status pfw_conv_winograd_prepare(pfw_node* node, const pfw_spatial* g) {
   memset(packed, 0, per * PFW_WINO_XI * sizeof(float));
   const float* w = W->data;
   int64_t nr = k->nr, np = (s.M + nr - 1) / nr * nr, ks = pfw_sgemm_kstep(s.C);
-  float row[PFW_WINO_XI][64];
-  if (nr > 64) return pfw_error(PFW_ERR_INTERNAL, "sgemm panel of %d columns exceeds 64", (int)nr);
+  float row[PFW_WINO_XI][ROW_MAX];
   for (int64_t c = 0; c < s.C; c++) {
     int64_t k0 = c / ks * ks, kcb = s.C - k0 < ks ? s.C - k0 : ks;
     for (int64_t p0 = 0; p0 < s.M; p0 += nr) {

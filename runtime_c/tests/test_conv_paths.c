@@ -1,9 +1,13 @@
-/* Conv 3x3 stride 1 by Winograd F(4x4, 3x3) (ops/conv_winograd.c) on every
- * SIMD level this CPU has, against a direct double-precision loop, within
- * the bound the algorithm's steps allow (tests/test_conv_winograd.py
- * derives it): (C + 16) 2^-24 |A^T| (sum_c |G| |g_c| |G^T| (.) |B^T| |d_c| |B|) |A|
- * + |bias|, computed here tile by tile from the paper's matrices. Also
- * the same bytes at 1, 2 and 3 threads, and which shapes take the path. */
+/* Conv's faster paths on every SIMD level this CPU has, against a direct
+ * double-precision loop, with the same bytes at 1, 2 and 3 threads:
+ * - 3x3 stride 1 by Winograd F(4x4, 3x3) (ops/conv_winograd.c), within the
+ *   bound the algorithm's steps allow (tests/test_conv_winograd.py derives
+ *   it): (C + 16) 2^-24 |A^T| (sum_c |G| |g_c| |G^T| (.) |B^T| |d_c| |B|) |A|
+ *   + |bias|, computed here tile by tile from the paper's matrices; and
+ *   which shapes take the path;
+ * - the GEMM path where threads share one packed im2col (few output
+ *   columns; ops/conv_gemm.c), within the float sum bound
+ *   (K + 4) 2^-24 (sum |w x| + |bias|), K = 9 C terms. */
 #include <stdint.h>
 
 #include "ops/ops_common.h"
@@ -19,10 +23,12 @@ static const double AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1,
 typedef struct wcase {
   int64_t N, C, M, H, W, pads[4]; /* pads: top, left, bottom, right */
   bool bias;
+  int64_t stride;
 } wcase;
 
-static int64_t ho_of(const wcase* c) { return c->H + c->pads[0] + c->pads[2] - 2; }
-static int64_t wo_of(const wcase* c) { return c->W + c->pads[1] + c->pads[3] - 2; }
+static int64_t st_of(const wcase* c) { return c->stride; }
+static int64_t ho_of(const wcase* c) { return (c->H + c->pads[0] + c->pads[2] - 3) / st_of(c) + 1; }
+static int64_t wo_of(const wcase* c) { return (c->W + c->pads[1] + c->pads[3] - 3) / st_of(c) + 1; }
 
 /* Pixel (y, x) of plane p, 0 in the padding; `absolute` takes |x|. */
 static double px(const float* p, const wcase* c, int64_t y, int64_t x, bool absolute) {
@@ -32,16 +38,21 @@ static double px(const float* p, const wcase* c, int64_t y, int64_t x, bool abso
   return absolute ? fabs(v) : v;
 }
 
-static void direct(const wcase* c, const float* x, const float* w, const float* b, double* y) {
-  int64_t Ho = ho_of(c), Wo = wo_of(c);
+/* The convolution in double; with `absolute`, of |w| and |x| (the sum of
+ * |terms| the float bound scales). */
+static void direct(const wcase* c, const float* x, const float* w, const float* b, double* y, bool absolute) {
+  int64_t Ho = ho_of(c), Wo = wo_of(c), st = st_of(c);
   for (int64_t n = 0; n < c->N; n++)
     for (int64_t m = 0; m < c->M; m++)
       for (int64_t oy = 0; oy < Ho; oy++)
         for (int64_t ox = 0; ox < Wo; ox++) {
-          double s = b ? b[m] : 0;
+          double s = b ? (absolute ? fabs(b[m]) : b[m]) : 0;
           for (int64_t ch = 0; ch < c->C; ch++)
-            for (int k = 0; k < 9; k++)
-              s += w[(m * c->C + ch) * 9 + k] * px(x + (n * c->C + ch) * c->H * c->W, c, oy + k / 3, ox + k % 3, false);
+            for (int k = 0; k < 9; k++) {
+              double wv = w[(m * c->C + ch) * 9 + k];
+              s += (absolute ? fabs(wv) : wv) *
+                   px(x + (n * c->C + ch) * c->H * c->W, c, oy * st + k / 3, ox * st + k % 3, absolute);
+            }
           y[((n * c->M + m) * Ho + oy) * Wo + ox] = s;
         }
 }
@@ -95,6 +106,7 @@ static void build(tnode* t, const wcase* c, const float* x, const float* w, cons
   F32(t, w, c->M, c->C, 3, 3)->is_const = true;
   if (b) F32(t, b, c->M);
   tn_ints(t, "pads", 4, c->pads);
+  INTS(t, "strides", c->stride, c->stride);
 }
 
 static float* run(const wcase* c, const float* x, const float* w, const float* b, pfw_isa isa, int32_t threads) {
@@ -125,12 +137,18 @@ static bool applies(const wcase* c, pfw_isa isa) {
   return pfw_conv_winograd_applies(&t.node, &g);
 }
 
-static void test_case(const wcase* c, pfw_isa isa) {
+/* Winograd's bound, or the float sum's for other paths. */
+static void test_case(const wcase* c, pfw_isa isa, bool winograd) {
   int64_t ny = c->N * c->M * ho_of(c) * wo_of(c);
   float *x = frand(c->N * c->C * c->H * c->W), *w = frand(c->M * c->C * 9), *b = c->bias ? frand(c->M) : NULL;
   double *want = malloc(sizeof(double) * (size_t)ny), *e = malloc(sizeof(double) * (size_t)ny);
-  direct(c, x, w, b, want);
-  bound(c, x, w, b, e);
+  direct(c, x, w, b, want, false);
+  if (winograd) {
+    bound(c, x, w, b, e);
+  } else {
+    direct(c, x, w, b, e, true);
+    for (int64_t i = 0; i < ny; i++) e[i] *= (double)(9 * c->C + 4) * 0x1p-24;
+  }
   float* one = run(c, x, w, b, isa, 1);
   int64_t bad = 0;
   for (int64_t i = 0; i < ny; i++) bad += !(fabs(one[i] - want[i]) <= e[i]);
@@ -147,11 +165,11 @@ static void test_case(const wcase* c, pfw_isa isa) {
 
 int main(void) {
   static const wcase cases[] = {
-      {1, 16, 16, 16, 16, {1, 1, 1, 1}, true},   /* the smallest that applies: 16 tiles */
-      {1, 17, 37, 17, 19, {1, 1, 1, 1}, true},   /* odd sizes: partial tiles, rows and vectors */
-      {2, 20, 24, 9, 11, {0, 2, 2, 1}, false},   /* batch, asymmetric pads, no bias */
-      {1, 260, 16, 14, 13, {1, 1, 1, 1}, true},  /* two K blocks */
-      {1, 16, 20, 6, 90, {1, 1, 1, 1}, true},    /* long tile rows: blocks cut rows */
+      {1, 16, 16, 16, 16, {1, 1, 1, 1}, true, 1},   /* the smallest that applies: 16 tiles */
+      {1, 17, 37, 17, 19, {1, 1, 1, 1}, true, 1},   /* odd sizes: partial tiles, rows and vectors */
+      {2, 20, 24, 9, 11, {0, 2, 2, 1}, false, 1},   /* batch, asymmetric pads, no bias */
+      {1, 260, 16, 14, 13, {1, 1, 1, 1}, true, 1},  /* two K blocks */
+      {1, 16, 20, 6, 90, {1, 1, 1, 1}, true, 1},    /* long tile rows: blocks cut rows */
   };
   static const pfw_isa isas[] = {PFW_ISA_AVX2, PFW_ISA_AVX512};
   int ran = 0;
@@ -159,15 +177,21 @@ int main(void) {
     if (!pfw_cpu_supports(isas[k])) continue;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
       CHECK(applies(&cases[i], isas[k]));
-      test_case(&cases[i], isas[k]);
+      test_case(&cases[i], isas[k], true);
       ran++;
     }
+    /* 7x7 outputs: two threads would split the rows, so they share one
+     * packed im2col; stride 2 keeps it off Winograd. */
+    wcase shared = {2, 64, 96, 14, 14, {1, 1, 0, 0}, true, 2};
+    CHECK(!applies(&shared, isas[k]));
+    test_case(&shared, isas[k], false);
+    ran++;
     /* Too few tiles, channels, or not stride 1: the GEMM path. */
-    wcase few = {1, 16, 16, 12, 12, {0, 0, 0, 0}, true}, thin = {1, 8, 64, 32, 32, {1, 1, 1, 1}, true};
+    wcase few = {1, 16, 16, 12, 12, {0, 0, 0, 0}, true, 1}, thin = {1, 8, 64, 32, 32, {1, 1, 1, 1}, true, 1};
     CHECK(!applies(&few, isas[k]) && !applies(&thin, isas[k]));
     CHECK(!applies(&cases[0], PFW_ISA_SCALAR));
   }
-  printf("test_conv_winograd: %d cases on SIMD levels, %d checks, %d failures\n", ran, pfw_test_checks,
+  printf("test_conv_paths: %d cases on SIMD levels, %d checks, %d failures\n", ran, pfw_test_checks,
          pfw_test_failures);
   return pfw_test_failures != 0;
 }
