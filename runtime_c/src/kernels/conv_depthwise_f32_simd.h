@@ -15,7 +15,12 @@ PFW_INLINE float dw_column(const pfw_window_plane* p, int64_t iy0, int64_t ty0, 
     const float* wr = p->w + ty * g->k[2];
     for (int64_t tx = tx0; tx < tx1; tx++) acc = fmaf(xr[ix0 + tx * g->d[2]], wr[tx], acc);
   }
-  return acc + p->bias;
+  float v = acc + p->bias;
+  if (p->clamp) { /* as pfw_activation_row: NaN passes, -0 stays */
+    v = v < p->lo ? p->lo : v;
+    v = v > p->hi ? p->hi : v;
+  }
+  return v;
 }
 
 /* n interior columns from ox: kernel rows [ty0, ty1), k taps a row at
@@ -41,12 +46,18 @@ PFW_INLINE void dw_interior(const pfw_window_plane* p, int64_t iy0, int64_t ty0,
   int64_t Win = g->in[2], dh = g->d[1], xa = p->xa, xb = p->xb;
   int64_t ix = iy0 * Win - g->pb[2]; /* + ox * s: the first tap of column ox, >= 0 inside */
   pfw_v bias = pv_set1(p->bias);
+  /* Without a clamp the bounds are -inf, +inf: max/min then return the
+   * value itself (their second operand), NaN and -0 included. */
+  pfw_v lo = pv_set1(p->clamp ? p->lo : -INFINITY), hi = pv_set1(p->clamp ? p->hi : INFINITY);
   int64_t ox = xa;
-  for (; ox + PFW_VL <= xb; ox += PFW_VL)
-    pv_store_n(y + ox, pv_add(dw_vector(x, ix + ox * s, Win, dh, w, wv, ty0, ty1, k, s, d, PFW_VL), bias), PFW_VL);
+  for (; ox + PFW_VL <= xb; ox += PFW_VL) {
+    pfw_v v = pv_add(dw_vector(x, ix + ox * s, Win, dh, w, wv, ty0, ty1, k, s, d, PFW_VL), bias);
+    pv_store_n(y + ox, pv_min(hi, pv_max(lo, v)), PFW_VL);
+  }
   if (ox < xb) {
     int n = (int)(xb - ox);
-    pv_store_n(y + ox, pv_add(dw_vector(x, ix + ox * s, Win, dh, w, wv, ty0, ty1, k, s, d, n), bias), n);
+    pfw_v v = pv_add(dw_vector(x, ix + ox * s, Win, dh, w, wv, ty0, ty1, k, s, d, n), bias);
+    pv_store_n(y + ox, pv_min(hi, pv_max(lo, v)), n);
   }
 }
 

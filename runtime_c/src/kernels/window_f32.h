@@ -9,7 +9,8 @@
  * compute an output element with the same operations in the same order, so
  * results do not depend on the vector width, the border split or the thread:
  * - depthwise Conv: acc = 0, then acc = fma(x, w, acc) over the valid taps in
- *   order (ky, kx), in float; y = acc + bias (the activation is the caller's);
+ *   order (ky, kx), in float; y = acc + bias, clamped when the plane says so
+ *   (other activations are the caller's);
  * - MaxPool: the reference's `if (v > mx) mx = v` from -FLT_MAX (max_ps with
  *   the new value first is exactly that, NaN inputs skipped alike);
  * - AveragePool: the reference's double sum in tap order, divided in double:
@@ -29,6 +30,8 @@ typedef struct pfw_window_plane {
   const float* x;       /* this plane's input, g->in[1] x g->in[2] */
   const float* w;       /* Conv: this channel's g->k[1] x g->k[2] weights */
   float bias;           /* Conv: B[c], or 0 */
+  bool clamp;           /* Conv: y = min(max(y, lo), hi), NaN kept (a fused Relu or Clip) */
+  float lo, hi;
   bool is_max;          /* pools: MaxPool, else AveragePool */
   bool include_pad;     /* AveragePool's count_include_pad */
   int64_t xa, xb;       /* interior columns (pfw_spatial_interior) */

@@ -6,6 +6,7 @@
  * planes, so results are the same at every thread count.
  *
  * Also home of pfw_window_kernels_for, the table pool.c uses too. */
+#include <math.h>
 #include <string.h>
 
 #include "../kernels/window_f32.h"
@@ -75,7 +76,7 @@ static void window_planes(void* p, int64_t begin, int64_t end) {
     for (int64_t oy = 0; oy < Ho; oy++) {
       float* yr = c->y + (plane * Ho + oy) * Wo;
       c->row(&pl, oy, yr);
-      pfw_activation_row(&c->act, yr, Wo);
+      if (!pl.clamp) pfw_activation_row(&c->act, yr, Wo);
     }
   }
 }
@@ -115,5 +116,11 @@ void pfw_conv_depthwise_run(pfw_node* node) {
   c.y = node->out[0]->data;
   c.C = X->dims[1];
   c.padded = padded_geometry(&c.g, &c.gp);
+  /* Relu and Clip ride in the row kernel, while the row is in registers. */
+  if (c.act.kind == PFW_ACT_RELU || c.act.kind == PFW_ACT_CLIP) {
+    c.base.clamp = true;
+    c.base.lo = c.act.kind == PFW_ACT_RELU ? 0.0f : c.act.alpha;
+    c.base.hi = c.act.kind == PFW_ACT_RELU ? INFINITY : c.act.beta;
+  }
   pfw_window_run(&c, node->pool, X->dims[0] * c.C);
 }
