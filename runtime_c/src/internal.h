@@ -13,6 +13,13 @@
 
 #define PFW_ALIGN 64
 
+/* n rounded up to whole PFW_ALIGN blocks; p moved up to the next PFW_ALIGN
+ * boundary (regions carved out of scratch and state blocks). */
+static inline size_t pfw_align_size(size_t n) { return (n + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN; }
+static inline void* pfw_align_ptr(const void* p) {
+  return (void*)(((uintptr_t)p + PFW_ALIGN - 1) & ~(uintptr_t)(PFW_ALIGN - 1));
+}
+
 /* ---- errors (error.c) ---------------------------------------------------
  * Sets the thread's last error and returns `status` so callers can write
  * `return pfw_error(PFW_ERR_SHAPE, "...", ...);`. */

@@ -147,7 +147,7 @@ static pfw_status size_input(pfw_tensor* t, size_t limit) {
                      "input '%s' needs %zu bytes, more than the memory limit of %zu bytes (physical memory "
                      "unless set with pfw_options_set_arena_limit)",
                      t->desc->name, t->nbytes, limit);
-  size_t cap = (t->nbytes + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN;
+  size_t cap = pfw_align_size(t->nbytes);
   void* block = calloc(1, cap + PFW_ALIGN);
   if (!block) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes for input '%s'", cap, t->desc->name);
   free(t->input_block);

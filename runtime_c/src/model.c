@@ -360,7 +360,7 @@ pfw_status pfw_model_load_buffer(const void* data, size_t size, pfw_model** out)
   if (!data || !out) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_model_load_buffer: data and out must not be NULL");
   *out = NULL;
   pfw_model* m = calloc(1, sizeof *m);
-  size_t cap = (size + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN;
+  size_t cap = pfw_align_size(size);
   if (!m || cap < size || !(m->bytes = aligned_alloc(PFW_ALIGN, cap ? cap : PFW_ALIGN))) {
     free(m);
     return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory copying a %zu-byte model", size);

@@ -210,7 +210,6 @@ static int cmp_offset(const void* x, const void* y) {
   return a->offset < b->offset ? -1 : a->offset > b->offset;
 }
 
-static size_t align_up(size_t n) { return (n + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN; }
 
 /* Best-fit placement; returns the arena size. `live` is scratch space. */
 static size_t place(plan_item* items, int32_t n, plan_item** live) {
@@ -230,13 +229,13 @@ static size_t place(plan_item* items, int32_t n, plan_item** live) {
           best_gap = gap;
         }
       }
-      size_t end = align_up(live[j]->offset + live[j]->size);
+      size_t end = pfw_align_size(live[j]->offset + live[j]->size);
       if (end > cursor) cursor = end;
     }
     items[i].offset = best != SIZE_MAX ? best : cursor;
     if (items[i].offset + items[i].size > total) total = items[i].offset + items[i].size;
   }
-  return align_up(total);
+  return pfw_align_size(total);
 }
 
 static pfw_status assign(pfw_interpreter* it, plan_state* ps, plan_item* items, int32_t n_items,
@@ -307,7 +306,7 @@ pfw_status pfw_plan(pfw_interpreter* it) {
     if (!it->nodes[k].scratch_size) continue;
     items[n_items++] = (plan_item){it->nodes[k].scratch_size, 0, k, k, -1 - k};
   }
-  for (int32_t i = 0; i < n_items; i++) items[i].size = align_up(items[i].size ? items[i].size : 1);
+  for (int32_t i = 0; i < n_items; i++) items[i].size = pfw_align_size(items[i].size ? items[i].size : 1);
   size_t arena_size = place(items, n_items, live);
   st = assign(it, &ps, items, n_items, arena_size);
   if (st == PFW_OK && it->cl) st = pfw_cl_plan(it);

@@ -89,19 +89,20 @@ static int64_t chunk_cols(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g) {
   return min64(nc, round_up(g->N, k->nr));
 }
 
-static size_t align_up(size_t n) { return (n + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN; }
 
 /* Per thread: int16s of packed B, mr x nc int32s of C tile, and for a
  * kernel with a byte path B's uint8 quads. */
-static size_t b16_bytes(int64_t nc, int64_t K) { return align_up((size_t)(nc * ((K + 1) / 2) * 2) * sizeof(int16_t)); }
+static size_t b16_bytes(int64_t nc, int64_t K) {
+  return pfw_align_size((size_t)(nc * ((K + 1) / 2) * 2) * sizeof(int16_t));
+}
 static size_t tile_bytes(const pfw_qgemm_kernel* k, int64_t nc) {
-  return align_up((size_t)(k->mr * nc) * sizeof(int32_t));
+  return pfw_align_size((size_t)(k->mr * nc) * sizeof(int32_t));
 }
 
 static size_t slot_bytes(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g) {
   int64_t nc = chunk_cols(k, g);
   size_t u8 = k->micro_u8 ? (size_t)(nc * ((g->K + 3) / 4) * 4) : 0;
-  return b16_bytes(nc, g->K) + tile_bytes(k, nc) + align_up(u8) + PFW_ALIGN;
+  return b16_bytes(nc, g->K) + tile_bytes(k, nc) + pfw_align_size(u8) + PFW_ALIGN;
 }
 
 size_t pfw_qgemm_scratch_size(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g, int32_t threads) {
@@ -209,7 +210,7 @@ void pfw_qgemm(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g, void* scratch
   x.row_blocks = (g->M + x.rows_per - 1) / x.rows_per;
   x.tasks = col_tasks * x.row_blocks;
   x.slot = slot_bytes(k, g);
-  x.scratch = (uint8_t*)(((uintptr_t)scratch + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN);
+  x.scratch = pfw_align_ptr(scratch);
   atomic_init(&x.next, 0);
   pfw_parallel_for(pool, x.tasks < threads ? x.tasks : threads, qgemm_slots, &x);
 }

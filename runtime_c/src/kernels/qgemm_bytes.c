@@ -12,7 +12,6 @@
 
 #define PAIR_BOUND 128 /* 255 * 128 = 32640 <= INT16_MAX */
 
-static size_t align_up(size_t n) { return (n + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN; }
 static int32_t iabs(int32_t v) { return v < 0 ? -v : v; }
 
 /* Where each part of the block lies: the header, then quads, rowsum and
@@ -27,10 +26,10 @@ static a8_layout layout_of(const pfw_qgemm_kernel* k, int64_t M, int64_t K) {
   a8_layout l;
   l.panels = (M + k->mr - 1) / k->mr;
   l.kq = (K + 3) / 4;
-  l.quads = align_up((size_t)(l.panels * l.kq * k->mr * 4));
-  l.rowsum = align_up((size_t)(l.panels * k->mr) * sizeof(int32_t));
-  l.res_at = align_up((size_t)(l.panels + 1) * sizeof(int64_t));
-  l.fixed = align_up(sizeof(pfw_qgemm_a8)) + l.quads + l.rowsum + l.res_at;
+  l.quads = pfw_align_size((size_t)(l.panels * l.kq * k->mr * 4));
+  l.rowsum = pfw_align_size((size_t)(l.panels * k->mr) * sizeof(int32_t));
+  l.res_at = pfw_align_size((size_t)(l.panels + 1) * sizeof(int64_t));
+  l.fixed = pfw_align_size(sizeof(pfw_qgemm_a8)) + l.quads + l.rowsum + l.res_at;
   return l;
 }
 
@@ -72,7 +71,7 @@ const pfw_qgemm_a8* pfw_qgemm_pack_a8(const pfw_qgemm_kernel* k, const pfw_qmat*
                                       void* mem) {
   a8_layout l = layout_of(k, M, K);
   memset(mem, 0, l.fixed); /* the residuals after it are all written below */
-  uint8_t* p = (uint8_t*)mem + align_up(sizeof(pfw_qgemm_a8));
+  uint8_t* p = (uint8_t*)mem + pfw_align_size(sizeof(pfw_qgemm_a8));
   int8_t* quads = (int8_t*)p;
   int32_t* rowsum = (int32_t*)(p + l.quads);
   int64_t* res_at = (int64_t*)(p + l.quads + l.rowsum);

@@ -146,20 +146,16 @@ void pfw_sgemm_pack_b(const pfw_sgemm_kernel* k, const float* b, int64_t rs, int
     pack_panels(b, cs, rs, 0, N, k0, min64(ks, K - k0), k->nr, k->nr * min64(ks, K - k0), dst + Np * k0);
 }
 
-static float* align_floats(const void* p) {
-  return (float*)(((uintptr_t)p + PFW_ALIGN - 1) & ~(uintptr_t)(PFW_ALIGN - 1));
-}
-
 float* pfw_sgemm_alloc_state(size_t floats, void** state) {
   *state = NULL;
   if (floats > (SIZE_MAX - PFW_ALIGN) / sizeof(float)) return NULL;
   void* block = malloc(floats * sizeof(float) + PFW_ALIGN);
   if (!block) return NULL;
   *state = block;
-  return align_floats(block);
+  return pfw_align_ptr(block);
 }
 
-const float* pfw_sgemm_state_floats(const void* state) { return state ? align_floats(state) : NULL; }
+const float* pfw_sgemm_state_floats(const void* state) { return state ? pfw_align_ptr(state) : NULL; }
 
 typedef struct sgemm_ctx {
   const pfw_sgemm_kernel* k;
@@ -263,12 +259,8 @@ static void plan_tail(const pfw_sgemm_args* g, sgemm_ctx* x) {
   x->act_after = g->act.kind != PFW_ACT_NONE;
   if (!x->in_kernel) return;
   x->tail.bias = g->bias;
-  if (g->act.kind == PFW_ACT_RELU || g->act.kind == PFW_ACT_CLIP) {
-    x->tail.clamp = true;
-    x->tail.lo = g->act.kind == PFW_ACT_RELU ? 0.0f : g->act.alpha;
-    x->tail.hi = g->act.kind == PFW_ACT_RELU ? INFINITY : g->act.beta;
-    x->act_after = false;
-  }
+  x->tail.clamp = pfw_activation_bounds(&g->act, &x->tail.lo, &x->tail.hi);
+  if (x->tail.clamp) x->act_after = false;
 }
 
 void pfw_sgemm(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, void* scratch, pfw_threadpool* pool,
@@ -280,7 +272,7 @@ void pfw_sgemm(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, void* scratch
   x.b = plan_blocks(k, g, threads);
   x.slot = slot_floats(k, g);
   plan_tail(g, &x);
-  x.scratch = align_floats(scratch);
+  x.scratch = pfw_align_ptr(scratch);
   atomic_init(&x.next, 0);
   pfw_parallel_for(pool, x.b.tasks < threads ? x.b.tasks : threads, sgemm_slots, &x);
 }

@@ -63,10 +63,14 @@ const pfw_wino_kernel* pfw_wino_kernel_for(pfw_isa isa);
 extern const pfw_wino_kernel pfw_wino_f32_avx2;
 extern const pfw_wino_kernel pfw_wino_f32_avx512;
 
-/* Scratch floats of the transforms: 6 rows of the tiles' columns rounded
- * up to whole vectors of tiles; the output's 16 vectors. */
+/* Floats per row of the input transform's buffer: the tiles' 4 columns
+ * each, rounded up to whole vectors of tiles, and the 4 + 4 more the last
+ * vector's two stride-4 splits read. */
+static inline int64_t pfw_wino_buf_row(int32_t vl, int64_t tiles) { return 4 * ((tiles + vl - 1) / vl * vl) + 8; }
+/* Scratch floats of the transforms: the input's 6 buffer rows; the
+ * output's 16 vectors. */
 static inline int64_t pfw_wino_input_buf(const pfw_wino_kernel* k, int64_t tiles) {
-  return PFW_WINO_IN * (4 * ((tiles + k->vl - 1) / k->vl * k->vl) + 8);
+  return PFW_WINO_IN * pfw_wino_buf_row(k->vl, tiles);
 }
 static inline int64_t pfw_wino_output_buf(const pfw_wino_kernel* k) { return 16 * (int64_t)k->vl; }
 

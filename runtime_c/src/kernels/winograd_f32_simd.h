@@ -35,9 +35,9 @@ static inline __attribute__((always_inline)) void at6(const pfw_v* m, pfw_v* o) 
 
 static void wino_input(const float* x, int64_t H, int64_t W, int64_t y0, int64_t x0, int64_t tiles,
                        const pfw_wino_dst* to, float* buf) {
-  /* Buffer rows hold the window columns, then zeros up to what the last
-   * vector of tiles reads: 4 (VL + 1) columns from its first tile. */
-  int64_t cols = 4 * tiles + 2, rs = 4 * ((tiles + PFW_VL - 1) / PFW_VL * PFW_VL) + 8;
+  /* Buffer rows hold the window's columns, then zeros up to what the last
+   * vector of tiles reads. */
+  int64_t cols = 4 * tiles + 2, rs = pfw_wino_buf_row(PFW_VL, tiles);
   const float* row[PFW_WINO_IN];
   for (int r = 0; r < PFW_WINO_IN; r++) row[r] = y0 + r >= 0 && y0 + r < H ? x + (y0 + r) * W + x0 : NULL;
   /* Columns [lo, hi) of the window row lie inside the plane. */

@@ -6,7 +6,6 @@
  * planes, so results are the same at every thread count.
  *
  * Also home of pfw_window_kernels_for, the table pool.c uses too. */
-#include <math.h>
 #include <string.h>
 
 #include "../kernels/window_f32.h"
@@ -117,10 +116,6 @@ void pfw_conv_depthwise_run(pfw_node* node) {
   c.C = X->dims[1];
   c.padded = padded_geometry(&c.g, &c.gp);
   /* Relu and Clip ride in the row kernel, while the row is in registers. */
-  if (c.act.kind == PFW_ACT_RELU || c.act.kind == PFW_ACT_CLIP) {
-    c.base.clamp = true;
-    c.base.lo = c.act.kind == PFW_ACT_RELU ? 0.0f : c.act.alpha;
-    c.base.hi = c.act.kind == PFW_ACT_RELU ? INFINITY : c.act.beta;
-  }
+  c.base.clamp = pfw_activation_bounds(&c.act, &c.base.lo, &c.base.hi);
   pfw_window_run(&c, node->pool, X->dims[0] * c.C);
 }

@@ -154,8 +154,7 @@ static void group_args(const pfw_node* node, const conv_shape* s, int64_t grp, c
 static size_t shared_b_bytes(const pfw_sgemm_kernel* k, const conv_shape* s, const pfw_sgemm_args* a,
                              const pfw_node* node) {
   if (node->num_threads <= 1 || !pfw_sgemm_splits_rows(k, a, node->num_threads)) return 0;
-  size_t bytes = pfw_sgemm_packed_b_floats(k, s->K, s->out_plane) * sizeof(float);
-  return (bytes + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN;
+  return pfw_align_size(pfw_sgemm_packed_b_floats(k, s->K, s->out_plane) * sizeof(float));
 }
 
 #define PACK_ROWS 64 /* B rows per packing task */
@@ -216,7 +215,7 @@ void pfw_conv_gemm_run(pfw_node* node, const pfw_spatial* g) {
       pfw_sgemm(k, &a, node->scratch, node->pool, node->num_threads);
       continue;
     }
-    packed_b = (float*)(((uintptr_t)node->scratch + PFW_ALIGN - 1) & ~(uintptr_t)(PFW_ALIGN - 1));
+    packed_b = pfw_align_ptr(node->scratch);
     int64_t ks = pfw_sgemm_kstep(s.K), cpb = (ks + PACK_ROWS - 1) / PACK_ROWS;
     shared_pack sp = {&pack, 0, s.K, s.out_plane, ks, cpb, k->nr, packed_b};
     float* y = a.y;

@@ -10,7 +10,6 @@
  * output element is computed by the same operations whatever the block
  * size or the thread that runs it, so results are bit-identical at every
  * thread count. */
-#include <math.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -81,8 +80,6 @@ static int64_t block_tiles(const pfw_sgemm_kernel* k, const wino_shape* s, int32
   return tb < mr ? mr : tb;
 }
 
-static size_t align_up(size_t v) { return (v + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN; }
-
 /* One thread's scratch, in this order: packed V, GEMM results, the input
  * and output transform buffers, the sgemm driver's scratch. */
 typedef struct wino_slot {
@@ -109,13 +106,13 @@ static void gemm_args(const wino_shape* s, int64_t tiles, const float* v, const 
 static wino_slot slot_of(const pfw_sgemm_kernel* k, const pfw_wino_kernel* wk, const wino_shape* s, int64_t tb) {
   wino_slot w;
   int64_t mp = (tb + k->mr - 1) / k->mr * k->mr, seg = tb < s->tw ? tb : s->tw;
-  w.v = align_up((size_t)(PFW_WINO_XI * (mp * s->C + XI_SKEW)) * sizeof(float));
-  w.y = align_up((size_t)(PFW_WINO_XI * tb * s->M) * sizeof(float));
-  w.in = align_up((size_t)pfw_wino_input_buf(wk, seg) * sizeof(float));
-  w.out = align_up((size_t)pfw_wino_output_buf(wk) * sizeof(float));
+  w.v = pfw_align_size((size_t)(PFW_WINO_XI * (mp * s->C + XI_SKEW)) * sizeof(float));
+  w.y = pfw_align_size((size_t)(PFW_WINO_XI * tb * s->M) * sizeof(float));
+  w.in = pfw_align_size((size_t)pfw_wino_input_buf(wk, seg) * sizeof(float));
+  w.out = pfw_align_size((size_t)pfw_wino_output_buf(wk) * sizeof(float));
   pfw_sgemm_args a;
   gemm_args(s, tb, NULL, NULL, NULL, NULL, NULL, &a);
-  w.gemm = align_up(pfw_sgemm_scratch_size(k, &a, 1));
+  w.gemm = pfw_align_size(pfw_sgemm_scratch_size(k, &a, 1));
   w.total = w.v + w.y + w.in + w.out + w.gemm;
   return w;
 }
@@ -135,7 +132,6 @@ pfw_status pfw_conv_winograd_prepare(pfw_node* node, const pfw_spatial* g) {
   size_t per = pfw_sgemm_packed_b_floats(k, s.C, s.M);
   float* packed = pfw_sgemm_alloc_state(per * PFW_WINO_XI, &node->state);
   if (!packed) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory transforming input 1 (W) for Winograd");
-  memset(packed, 0, per * PFW_WINO_XI * sizeof(float));
   /* U[xi] (C x M) goes straight into sgemm.h's packed B layout: row c of
    * the K block at k0 (depth kcb) holds panel p's nr columns at
    * Np k0 + p nr kcb + (c - k0) nr. One panel row is computed for all 36 xi
@@ -264,17 +260,12 @@ void pfw_conv_winograd_run(pfw_node* node, const pfw_spatial* g) {
   pfw_activation_init(node, &c.act); /* checked at prepare */
   memset(&c.tail, 0, sizeof c.tail);
   c.tail.bias = B && B->data ? B->data : NULL;
-  c.act_after = c.act.kind != PFW_ACT_NONE;
-  if (c.act.kind == PFW_ACT_RELU || c.act.kind == PFW_ACT_CLIP) {
-    c.tail.clamp = true;
-    c.tail.lo = c.act.kind == PFW_ACT_RELU ? 0.0f : c.act.alpha;
-    c.tail.hi = c.act.kind == PFW_ACT_RELU ? INFINITY : c.act.beta;
-    c.act_after = false;
-  }
+  c.tail.clamp = pfw_activation_bounds(&c.act, &c.tail.lo, &c.tail.hi);
+  c.act_after = c.act.kind != PFW_ACT_NONE && !c.tail.clamp;
   c.tb = block_tiles(c.k, &c.s, node->num_threads);
   c.blocks = (c.s.tiles + c.tb - 1) / c.tb;
   c.slot = slot_of(c.k, c.wk, &c.s, c.tb);
-  c.scratch = (char*)(((uintptr_t)node->scratch + PFW_ALIGN - 1) & ~(uintptr_t)(PFW_ALIGN - 1));
+  c.scratch = pfw_align_ptr(node->scratch);
   atomic_init(&c.next, 0);
   int64_t slots = c.blocks < node->num_threads ? c.blocks : node->num_threads;
   pfw_parallel_for(node->pool, slots, wino_slots, &c);

@@ -329,7 +329,7 @@ static void matmul_args(const pfw_node* node, const mm_shape* s, pfw_sgemm_args*
 
 /* Bytes of scratch before the sgemm's: per-batch offsets of A and B. */
 static size_t matmul_offsets_bytes(const pfw_sgemm_args* g) {
-  return g->batch > 1 ? ((size_t)g->batch * 2 * sizeof(int64_t) + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN : 0;
+  return g->batch > 1 ? pfw_align_size((size_t)g->batch * 2 * sizeof(int64_t)) : 0;
 }
 
 static pfw_status matmul_prepack(pfw_node* node, const mm_shape* s) {

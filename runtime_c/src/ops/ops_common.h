@@ -2,6 +2,7 @@
 #ifndef PFW_OPS_COMMON_H
 #define PFW_OPS_COMMON_H
 
+#include <math.h>
 #include <string.h>
 
 #include "internal.h"
@@ -84,6 +85,15 @@ typedef struct pfw_activation {
 pfw_status pfw_activation_init(const pfw_node* node, pfw_activation* act);
 /* y[i] = act(y[i]) for i in [0, n). */
 void pfw_activation_row(const pfw_activation* act, float* y, int64_t n);
+/* Relu and Clip as the bounds of min(max(y, lo), hi) (NaN kept, as
+ * pfw_activation_row does), which kernels apply in registers; false for
+ * the other kinds. */
+static inline bool pfw_activation_bounds(const pfw_activation* act, float* lo, float* hi) {
+  if (act->kind != PFW_ACT_RELU && act->kind != PFW_ACT_CLIP) return false;
+  *lo = act->kind == PFW_ACT_RELU ? 0.0f : act->alpha;
+  *hi = act->kind == PFW_ACT_RELU ? INFINITY : act->beta;
+  return true;
+}
 
 /* Once a model constant is packed into node->state, its mapped pages are
  * dropped so resident memory holds one copy of the weights, not two. */

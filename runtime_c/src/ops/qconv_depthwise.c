@@ -44,12 +44,11 @@ static dw_layout dw_plan(const pfw_spatial* g) {
   return d;
 }
 
-static size_t align_up(size_t n) { return (n + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN; }
 
 /* Per thread: the sub-planes, then the int32 output run. */
 static size_t slot_bytes(const qgeom* q) {
   dw_layout d = dw_plan(&q->g);
-  return align_up((size_t)d.total * sizeof(int16_t)) + (size_t)d.n * sizeof(int32_t) + PFW_ALIGN;
+  return pfw_align_size((size_t)d.total * sizeof(int16_t)) + (size_t)d.n * sizeof(int32_t) + PFW_ALIGN;
 }
 
 size_t pfw_qconv_depthwise_scratch(const qgeom* q, int32_t threads) {
@@ -79,7 +78,7 @@ static void dw_plane(const dw_ctx* x, int64_t t, uint8_t* ws) {
   int64_t ch = t / q->images, img = t % q->images;
   int64_t H = g->in[1], W = g->in[2], Ho = g->out[1], Wo = g->out[2], sy = g->s[1], sx = g->s[2];
   int16_t* xp = (int16_t*)ws;
-  int32_t* acc = (int32_t*)(ws + align_up((size_t)d->total * sizeof(int16_t)));
+  int32_t* acc = (int32_t*)(ws + pfw_align_size((size_t)d->total * sizeof(int16_t)));
   const uint8_t* xu = (const uint8_t*)x->in->x + (img * q->C + ch) * H * W;
   int32_t bias = qinput_zero_u8(x->in);
   uint8_t flip = qinput_flip(x->in);
@@ -130,7 +129,7 @@ void pfw_qconv_depthwise_run(const pfw_node* node, const qgeom* q, const qinput*
                              const qstore* st, void* scratch) {
   dw_ctx x = {node, q, in, wz, st, pfw_qdw_row_for(node->isa), pfw_qwiden_row_for(node->isa), dw_plan(&q->g),
               NULL, slot_bytes(q), 0};
-  x.scratch = (uint8_t*)(((uintptr_t)scratch + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN);
+  x.scratch = pfw_align_ptr(scratch);
   atomic_init(&x.next, 0);
   int64_t planes = q->images * q->groups, threads = node->num_threads < 1 ? 1 : node->num_threads;
   pfw_parallel_for(node->pool, planes < threads ? planes : threads, dw_slots, &x);

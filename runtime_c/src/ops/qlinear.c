@@ -268,7 +268,6 @@ static int8_t* weights_i8(const pfw_node* node, const qgeom* q, const pfw_qgemm_
 
 /* Scratch: [x zero points (cols int32)] [multipliers (out_rows)] [packed
  * weights when not constant] [qgemm scratch]. */
-static size_t align_up(size_t n) { return (n + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN; }
 
 static pfw_status check_operands(const pfw_node* node, const qsig* sig, const qgeom* q) {
   const pfw_tensor *X = node->in[sig->x], *W = node->in[sig->w];
@@ -322,7 +321,7 @@ static pfw_status qprod_prepare(pfw_node* node, const qsig* sig, int32_t min_in,
   int8_t* w8 = pack_now ? weights_i8(node, &q, k, &K8) : NULL;
   pfw_qmat m8 = {w8, true, K8, 1, NULL, 0};
   size_t a8 = w8 ? pfw_qgemm_a8_size(k, &m8, q.rows, K8) : 0;
-  size_t bytes = align_up(sizeof(qstate)) + align_up((size_t)q.out_rows * sizeof(int32_t)) +
+  size_t bytes = pfw_align_size(sizeof(qstate)) + pfw_align_size((size_t)q.out_rows * sizeof(int32_t)) +
                  (a8 ? a8 : pack_now ? per * sets * sizeof(int16_t) : 0);
   qstate* s = calloc(1, bytes);
   if (!s) {
@@ -330,8 +329,8 @@ static pfw_status qprod_prepare(pfw_node* node, const qsig* sig, int32_t min_in,
     return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory for the node's packed weights");
   }
   node->state = s;
-  s->wz = (int32_t*)((uint8_t*)s + align_up(sizeof(qstate)));
-  s->a = (int16_t*)((uint8_t*)s->wz + align_up((size_t)q.out_rows * sizeof(int32_t)));
+  s->wz = (int32_t*)((uint8_t*)s + pfw_align_size(sizeof(qstate)));
+  s->a = (int16_t*)((uint8_t*)s->wz + pfw_align_size((size_t)q.out_rows * sizeof(int32_t)));
   if (a8) {
     zeros_of(opt_in(node, sig->wz), q.out_rows, s->wz);
     s->a8 = pfw_qgemm_pack_a8(k, &m8, q.rows, K8, s->a);
@@ -342,13 +341,13 @@ static pfw_status qprod_prepare(pfw_node* node, const qsig* sig, int32_t min_in,
     s->packed = true;
     pfw_release_packed_input(node, W);
   }
-  size_t scratch = align_up((size_t)q.cols * sizeof(int32_t)) +
-                   align_up((size_t)q.out_rows * (sizeof(pfw_requant) + sizeof(double) + sizeof(int32_t)));
+  size_t scratch = pfw_align_size((size_t)q.cols * sizeof(int32_t)) +
+                   pfw_align_size((size_t)q.out_rows * (sizeof(pfw_requant) + sizeof(double) + sizeof(int32_t)));
   if (dw) {
     scratch += pfw_qconv_depthwise_scratch(&q, node->num_threads);
   } else if (k) {
     pfw_qgemm_args a = {.M = q.rows, .N = q.cols, .K = a8 ? K8 : q.K, .batch = q.batch};
-    if (!pack_now) scratch += align_up(per * sets * sizeof(int16_t));
+    if (!pack_now) scratch += pfw_align_size(per * sets * sizeof(int16_t));
     scratch += pfw_qgemm_scratch_size(k, &a, node->num_threads);
   }
   node->scratch_size = scratch;
@@ -389,11 +388,11 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
   qstate* s = node->state;
   uint8_t* scratch = node->scratch;
   int32_t* xzs = (int32_t*)scratch;
-  pfw_requant* mult = (pfw_requant*)(scratch + align_up((size_t)q.cols * sizeof(int32_t)));
+  pfw_requant* mult = (pfw_requant*)(scratch + pfw_align_size((size_t)q.cols * sizeof(int32_t)));
   double* dmult = (double*)(mult + q.out_rows);
   int32_t* bias_folded = (int32_t*)(dmult + q.out_rows);
   uint8_t* rest =
-      (uint8_t*)mult + align_up((size_t)q.out_rows * (sizeof(pfw_requant) + sizeof(double) + sizeof(int32_t)));
+      (uint8_t*)mult + pfw_align_size((size_t)q.out_rows * (sizeof(pfw_requant) + sizeof(double) + sizeof(int32_t)));
   const pfw_tensor *X = node->in[sig->x], *xz = opt_in(node, sig->xz), *yz = opt_in(node, sig->yz);
   qstore st = {&q, node->out[0]->data, node->out[0]->dtype, NULL, NULL, NULL, NULL, 0, 0, 0};
   if (sig->xs >= 0) {
@@ -447,7 +446,7 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
   if (!s->packed) {
     pack_weights(node, &q, k, s->wz, (int16_t*)rest);
     a = (const int16_t*)rest;
-    rest += align_up(pfw_qgemm_packed_a_size(k, q.rows, q.K) * (size_t)weight_sets(&q) * sizeof(int16_t));
+    rest += pfw_align_size(pfw_qgemm_packed_a_size(k, q.rows, q.K) * (size_t)weight_sets(&q) * sizeof(int16_t));
   }
   pfw_qgemm_args g = {.M = q.rows, .N = q.cols, .K = s->a8 ? s->a8->K : q.K, .batch = q.batch, .a_packed = a,
                       .store = pfw_qstore_tile, .store_ctx = &st, .a8 = s->a8, .zero_folded = fold,
