@@ -68,6 +68,102 @@ PFW_INLINE void dw_square(const pfw_window_plane* p, int64_t iy0, float* y, int6
   dw_interior(p, iy0, 0, K, y, wv, K, S, 1);
 }
 
+/* Where tap column tx of output column 0 lies in a padded row: at tx for
+ * stride 1; for stride 2 the row is stored as its even columns (E of them)
+ * then its odd ones (dw_pad), so the taps of 16 columns are one load. */
+PFW_INLINE int64_t dw_tap(int64_t tx, int64_t S, int64_t E) { return S == 1 ? tx : (tx & 1 ? E : 0) + tx / 2; }
+
+/* Output rows [0, R) of a block whose taps all lie inside x, n columns: each
+ * input row's vector is loaded once and feeds every output row it reaches,
+ * R independent accumulators. Each accumulator still takes its taps in
+ * (ky, kx) order from 0, as dw_vector does. */
+PFW_INLINE void dw_block_columns(const float* x, int64_t Win, int64_t E, const pfw_v* wv, pfw_v bias, pfw_v lo,
+                                 pfw_v hi, float* y, int64_t Wo, int64_t K, int64_t S, int R, int n) {
+  pfw_v acc[4];
+  for (int r = 0; r < R; r++) acc[r] = pv_zero();
+  for (int64_t iy = 0; iy < (R - 1) * S + K; iy++)
+    for (int64_t tx = 0; tx < K; tx++) {
+      pfw_v xv = pv_load_n(x + iy * Win + dw_tap(tx, S, E), n);
+      for (int r = 0; r < R; r++) {
+        int64_t ty = iy - r * S;
+        if (ty >= 0 && ty < K) acc[r] = pv_fma(xv, wv[ty * K + tx], acc[r]);
+      }
+    }
+  for (int r = 0; r < R; r++) pv_store_n(y + r * Wo, pv_min(hi, pv_max(lo, pv_add(acc[r], bias))), n);
+}
+
+/* Plane x (geometry g) into buf, rows Wp floats apart, g->pb[1] rows down
+ * and g->pb[2] columns in; the other elements are the padding, zeroed once
+ * by the caller and never written here. For S == 2 each row goes in as its
+ * even padded columns, then its odd ones: source column i lands on padded
+ * column left + i, so the source's even columns take one half and its odd
+ * ones the other. */
+PFW_INLINE void dw_pad(const pfw_spatial* g, int64_t Hp, int64_t Wp, const float* x, float* buf, int64_t S) {
+  int64_t W = g->in[2], left = g->pb[2], E = (Wp + 1) / 2;
+  int64_t n = W < Wp - left ? W : Wp - left; /* source columns that land in a padded row */
+  for (int64_t iy = 0; iy < g->in[1] && iy + g->pb[1] < Hp && n > 0; iy++) {
+    const float* src = x + iy * W;
+    float* d = buf + (iy + g->pb[1]) * Wp;
+    if (S == 1) { /* vector moves: rows of small planes are shorter than a memcpy call pays for */
+      for (int64_t i = 0; i < n; i += PFW_VL) {
+        int m = n - i < PFW_VL ? (int)(n - i) : PFW_VL;
+        pv_store_n(d + left + i, pv_load_n(src + i, m), m);
+      }
+      continue;
+    }
+    float* de = d + (left & 1 ? E : 0) + left / 2;       /* the source's even columns */
+    float* dodd = d + (left & 1 ? 0 : E) + (left + 1) / 2; /* and its odd ones */
+    for (int64_t i = 0; i < n; i += 2 * PFW_VL) {
+      int m = n - i < 2 * PFW_VL ? (int)(n - i) : 2 * PFW_VL;
+      pfw_v a = pv_load_n(src + i, m < PFW_VL ? m : PFW_VL);
+      pfw_v b = m > PFW_VL ? pv_load_n(src + i + PFW_VL, m - PFW_VL) : pv_zero();
+      pv_store_n(de + i / 2, pv_even(a, b), (m + 1) / 2);
+      if (m > 1) pv_store_n(dodd + i / 2, pv_odd(a, b), m / 2);
+    }
+  }
+}
+
+/* A whole plane of a K x K, stride S kernel, R rows at a time, from x with
+ * rows Win apart and every tap inside; the last block overlaps the one
+ * before when R does not divide the rows (its rows get the same values
+ * again). */
+PFW_INLINE void dw_plane(const pfw_window_plane* p, const float* x, int64_t Win, float* y, int64_t K, int64_t S,
+                         int R) {
+  int64_t Ho = p->g->out[1], Wo = p->g->out[2], E = (Win + 1) / 2;
+  pfw_v wv[25];
+  for (int64_t i = 0; i < K * K; i++) wv[i] = pv_set1(p->w[i]);
+  pfw_v bias = pv_set1(p->bias);
+  pfw_v lo = pv_set1(p->clamp ? p->lo : -INFINITY), hi = pv_set1(p->clamp ? p->hi : INFINITY);
+  for (int64_t oy = 0; oy < Ho; oy += R) {
+    if (oy + R > Ho) oy = Ho - R;
+    const float* xr = x + oy * S * Win;
+    float* yr = y + oy * Wo;
+    int64_t ox = 0;
+    for (; ox + PFW_VL <= Wo; ox += PFW_VL)
+      dw_block_columns(xr + ox, Win, E, wv, bias, lo, hi, yr + ox, Wo, K, S, R, PFW_VL);
+    if (ox < Wo) dw_block_columns(xr + ox, Win, E, wv, bias, lo, hi, yr + ox, Wo, K, S, R, (int)(Wo - ox));
+  }
+}
+
+bool PFW_CONV_DEPTHWISE_PLANE(const pfw_window_plane* p, const pfw_spatial* gp, float* buf, float* y) {
+  const pfw_spatial* g = p->g;
+  int64_t k = g->k[2], s = g->s[2];
+  if (g->k[1] != k || g->s[1] != s || g->d[1] != 1 || g->d[2] != 1 || g->out[1] < 4 || (k != 3 && k != 5) ||
+      (s != 1 && s != 2) || (!buf && s != 1))
+    return false;
+  const float* x = p->x;
+  int64_t Win = g->in[2];
+  if (buf) {
+    dw_pad(g, gp->in[1], gp->in[2], p->x, buf, s);
+    x = buf, Win = gp->in[2];
+  }
+#define DW_PLANE(K, S) \
+  if (k == K && s == S) dw_plane(p, x, Win, y, K, S, 4);
+  DW_PLANE(3, 1) else DW_PLANE(3, 2) else DW_PLANE(5, 1) else DW_PLANE(5, 2)
+#undef DW_PLANE
+  return true;
+}
+
 void PFW_CONV_DEPTHWISE_ROW(const pfw_window_plane* p, int64_t oy, float* y) {
   const pfw_spatial* g = p->g;
   int64_t ty0, ty1, iy0 = oy * g->s[1] - g->pb[1];

@@ -39,6 +39,10 @@ static inline pfw_v pv_even(pfw_v a, pfw_v b) {
   __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
 }
+static inline pfw_v pv_odd(pfw_v a, pfw_v b) {
+  __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
 /* Lanes l < n from p[l * s] for a stride s < 2^28 (int32 offsets). */
 static inline pfw_v pv_gather_n(const float* p, int64_t s, int n) {
   __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int32_t)s));

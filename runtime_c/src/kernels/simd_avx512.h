@@ -35,6 +35,10 @@ static inline pfw_v pv_even(pfw_v a, pfw_v b) {
   const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   return _mm512_permutex2var_ps(a, idx, b);
 }
+static inline pfw_v pv_odd(pfw_v a, pfw_v b) {
+  const __m512i idx = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  return _mm512_permutex2var_ps(a, idx, b);
+}
 /* Lanes l < n from p[l * s] for a stride s < 2^27 (int32 offsets). */
 static inline pfw_v pv_gather_n(const float* p, int64_t s, int n) {
   __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),

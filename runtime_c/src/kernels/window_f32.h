@@ -39,12 +39,20 @@ typedef struct pfw_window_plane {
 
 /* Writes output row oy, g->out[2] values, into y. */
 typedef void (*pfw_window_row_fn)(const pfw_window_plane* p, int64_t oy, float* y);
+/* A whole plane of a depthwise Conv, several output rows at a time, with the
+ * same arithmetic per element as the row kernel: first copied into buf
+ * (geometry gp: no padding, every tap inside; its padding zeroed by the
+ * caller), or with buf NULL read in place (every tap inside already).
+ * False, nothing written, for kernels it does not cover: those run row by
+ * row. */
+typedef bool (*pfw_window_plane_fn)(const pfw_window_plane* p, const pfw_spatial* gp, float* buf, float* y);
 /* The mean (is_max false) or the max of x[0..n): one plane of a global pool. */
 typedef float (*pfw_global_pool_fn)(const float* x, int64_t n, bool is_max);
 
 typedef struct pfw_window_kernels {
   pfw_window_row_fn conv_depthwise, pool;
   pfw_global_pool_fn global_pool;
+  pfw_window_plane_fn conv_depthwise_plane;
 } pfw_window_kernels;
 
 /* A whole window op for pfw_window_run (ops/conv_depthwise.c): `row` over
@@ -55,20 +63,26 @@ typedef struct pfw_window_job {
   pfw_window_row_fn row;
   pfw_window_plane base;
   pfw_spatial g;
-  /* Conv on small planes: each plane is first copied into a zero-padded
-   * stack buffer of geometry `gp` (no padding, every tap inside), so the
-   * whole row is interior: on a 7x7 plane the scalar border columns would
-   * otherwise be most of the work. Chosen from the shapes alone, so every
-   * ISA and thread count takes the same path. */
+  /* Conv: each plane is first copied into a zero-padded buffer of geometry
+   * `gp` (no padding, every tap inside; `pad` floats in each thread's slot
+   * of `scratch`), so every row is interior, and `plane` may do rows
+   * several at a time: the scalar border columns would otherwise cost as
+   * much as a 112-wide row's interior. Chosen from the shapes alone, so
+   * every ISA and thread count takes the same path. */
   bool padded;
   pfw_spatial gp;
+  pfw_window_plane_fn plane;
+  bool inside; /* every tap inside already (no padding): `plane` runs on x */
+  float* scratch;
+  size_t pad;
   const float *x, *w, *b;
   float* y;
   int64_t C;
   pfw_activation act;
 } pfw_window_job;
-/* Sets base.g and the interior from job->g, then runs the N*C planes. */
-void pfw_window_run(pfw_window_job* job, pfw_threadpool* pool, int64_t planes);
+/* Sets base.g and the interior from job->g, then runs the N*C planes on
+ * up to `threads` threads. */
+void pfw_window_run(pfw_window_job* job, pfw_threadpool* pool, int64_t planes, int32_t threads);
 
 /* The kernels for `isa`, or NULL where there are none (scalar, NEON);
  * defined in ops/conv_depthwise.c. */
@@ -77,6 +91,8 @@ const pfw_window_kernels* pfw_window_kernels_for(pfw_isa isa);
 /* kernels/<isa>/conv_depthwise_f32_<isa>.c and pool_f32_<isa>.c (x86-64). */
 void pfw_conv_depthwise_row_f32_avx512(const pfw_window_plane* p, int64_t oy, float* y);
 void pfw_conv_depthwise_row_f32_avx2(const pfw_window_plane* p, int64_t oy, float* y);
+bool pfw_conv_depthwise_plane_f32_avx512(const pfw_window_plane* p, const pfw_spatial* gp, float* buf, float* y);
+bool pfw_conv_depthwise_plane_f32_avx2(const pfw_window_plane* p, const pfw_spatial* gp, float* buf, float* y);
 void pfw_pool_row_f32_avx512(const pfw_window_plane* p, int64_t oy, float* y);
 void pfw_pool_row_f32_avx2(const pfw_window_plane* p, int64_t oy, float* y);
 float pfw_global_pool_f32_avx512(const float* x, int64_t n, bool is_max);

@@ -98,6 +98,8 @@ static pfw_status conv_prepare(pfw_node* node) {
   pfw_activation act;
   st = pfw_activation_init(node, &act);
   if (st == PFW_OK) st = pfw_set_output(node->out[0], PFW_FLOAT32, node->in[0]->rank, dims);
+  if (st == PFW_OK && node->isa != PFW_ISA_SCALAR && pfw_conv_depthwise_applies(node))
+    node->scratch_size = pfw_conv_depthwise_scratch(node);
   if (st == PFW_OK && uses_gemm(node))
     st = pfw_conv_winograd_applies(node, &g) ? pfw_conv_winograd_prepare(node, &g) : pfw_conv_gemm_prepare(node, &g);
   return st;

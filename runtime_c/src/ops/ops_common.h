@@ -262,6 +262,8 @@ bool pfw_conv_depthwise_applies(const pfw_node* node);
 /* group == C == M > 1 with one input channel per group (any rank, ISA). */
 bool pfw_conv_is_depthwise(const pfw_node* node);
 void pfw_conv_depthwise_run(pfw_node* node);
+/* Bytes of scratch pfw_conv_depthwise_run needs (padded planes). */
+size_t pfw_conv_depthwise_scratch(const pfw_node* node);
 pfw_status pfw_conv_check_kernel_bias(const pfw_node* node, const pfw_tensor* W, int32_t n, int64_t M);
 pfw_status pfw_check_element_indices(const pfw_node* node, const pfw_tensor* x, const pfw_tensor* ix, int32_t* axis);
 

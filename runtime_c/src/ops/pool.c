@@ -233,7 +233,7 @@ static void pool_run_simd(const pfw_window_kernels* k, const pool_ctx* r, pfw_no
   c.C = 1;
   c.base.is_max = r->kind == POOL_MAX;
   c.base.include_pad = r->include_pad;
-  pfw_window_run(&c, node->pool, node->in[0]->dims[0] * node->in[0]->dims[1]);
+  pfw_window_run(&c, node->pool, node->in[0]->dims[0] * node->in[0]->dims[1], node->num_threads);
 }
 
 static pfw_status pool_run(pfw_node* node, int kind) {
