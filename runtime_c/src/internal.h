@@ -16,6 +16,8 @@
 /* n rounded up to whole PFW_ALIGN blocks; p moved up to the next PFW_ALIGN
  * boundary (regions carved out of scratch and state blocks). */
 static inline size_t pfw_align_size(size_t n) { return (n + PFW_ALIGN - 1) / PFW_ALIGN * PFW_ALIGN; }
+/* v rounded up to a multiple of `to` (> 0): panel and tile counts. */
+static inline int64_t pfw_round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 static inline void* pfw_align_ptr(const void* p) {
   return (void*)(((uintptr_t)p + PFW_ALIGN - 1) & ~(uintptr_t)(PFW_ALIGN - 1));
 }

@@ -6,8 +6,9 @@
  *   + |bias|, computed here tile by tile from the paper's matrices; and
  *   which shapes take the path;
  * - the GEMM path where threads share one packed im2col (few output
- *   columns; ops/conv_gemm.c), within the float sum bound
- *   (K + 4) 2^-24 (sum |w x| + |bias|), K = 9 C terms. */
+ *   columns; ops/conv_gemm.c), and the transposed GEMM for narrower planes
+ *   (7x7), within the float sum bound (K + 4) 2^-24 (sum |w x| + |bias|),
+ *   K = 9 C / group terms. */
 #include <stdint.h>
 
 #include "ops/ops_common.h"
@@ -24,7 +25,11 @@ typedef struct wcase {
   int64_t N, C, M, H, W, pads[4]; /* pads: top, left, bottom, right */
   bool bias;
   int64_t stride;
+  int64_t group; /* 0: 1 */
+  bool relu;     /* a fused Relu */
 } wcase;
+
+static int64_t groups_of(const wcase* c) { return c->group ? c->group : 1; }
 
 static int64_t st_of(const wcase* c) { return c->stride; }
 static int64_t ho_of(const wcase* c) { return (c->H + c->pads[0] + c->pads[2] - 3) / st_of(c) + 1; }
@@ -47,13 +52,15 @@ static void direct(const wcase* c, const float* x, const float* w, const float* 
       for (int64_t oy = 0; oy < Ho; oy++)
         for (int64_t ox = 0; ox < Wo; ox++) {
           double s = b ? (absolute ? fabs(b[m]) : b[m]) : 0;
-          for (int64_t ch = 0; ch < c->C; ch++)
+          int64_t cg = c->C / groups_of(c), c0 = m / (c->M / groups_of(c)) * cg;
+          for (int64_t ch = 0; ch < cg; ch++)
             for (int k = 0; k < 9; k++) {
-              double wv = w[(m * c->C + ch) * 9 + k];
+              double wv = w[(m * cg + ch) * 9 + k];
               s += (absolute ? fabs(wv) : wv) *
-                   px(x + (n * c->C + ch) * c->H * c->W, c, oy * st + k / 3, ox * st + k % 3, absolute);
+                   px(x + (n * c->C + c0 + ch) * c->H * c->W, c, oy * st + k / 3, ox * st + k % 3, absolute);
             }
-          y[((n * c->M + m) * Ho + oy) * Wo + ox] = s;
+          /* Relu is 1-Lipschitz: the bound on the sum holds after it. */
+          y[((n * c->M + m) * Ho + oy) * Wo + ox] = c->relu && !absolute && s < 0 ? 0 : s;
         }
 }
 
@@ -103,10 +110,12 @@ static void bound(const wcase* c, const float* x, const float* w, const float* b
 static void build(tnode* t, const wcase* c, const float* x, const float* w, const float* b) {
   tn_init(t, PFW_OP_Conv, 11);
   F32(t, x, c->N, c->C, c->H, c->W);
-  F32(t, w, c->M, c->C, 3, 3)->is_const = true;
+  F32(t, w, c->M, c->C / groups_of(c), 3, 3)->is_const = true;
   if (b) F32(t, b, c->M);
   tn_ints(t, "pads", 4, c->pads);
   INTS(t, "strides", c->stride, c->stride);
+  tn_int(t, "group", groups_of(c));
+  if (c->relu) tn_str(t, "activation", "Relu");
 }
 
 static float* run(const wcase* c, const float* x, const float* w, const float* b, pfw_isa isa, int32_t threads) {
@@ -137,17 +146,27 @@ static bool applies(const wcase* c, pfw_isa isa) {
   return pfw_conv_winograd_applies(&t.node, &g);
 }
 
+/* Whether Conv runs c's GEMM transposed at isa (narrow output planes). */
+static bool transposed(const wcase* c, pfw_isa isa) {
+  static float dummy[1];
+  tnode t;
+  build(&t, c, dummy, dummy, NULL);
+  t.node.isa = isa;
+  return pfw_conv_gemm_transposed(&t.node);
+}
+
 /* Winograd's bound, or the float sum's for other paths. */
 static void test_case(const wcase* c, pfw_isa isa, bool winograd) {
   int64_t ny = c->N * c->M * ho_of(c) * wo_of(c);
-  float *x = frand(c->N * c->C * c->H * c->W), *w = frand(c->M * c->C * 9), *b = c->bias ? frand(c->M) : NULL;
+  float *x = frand(c->N * c->C * c->H * c->W), *w = frand(c->M * c->C / groups_of(c) * 9);
+  float* b = c->bias ? frand(c->M) : NULL;
   double *want = malloc(sizeof(double) * (size_t)ny), *e = malloc(sizeof(double) * (size_t)ny);
   direct(c, x, w, b, want, false);
   if (winograd) {
     bound(c, x, w, b, e);
   } else {
     direct(c, x, w, b, e, true);
-    for (int64_t i = 0; i < ny; i++) e[i] *= (double)(9 * c->C + 4) * 0x1p-24;
+    for (int64_t i = 0; i < ny; i++) e[i] *= (double)(9 * c->C / groups_of(c) + 4) * 0x1p-24;
   }
   float* one = run(c, x, w, b, isa, 1);
   int64_t bad = 0;
@@ -165,11 +184,11 @@ static void test_case(const wcase* c, pfw_isa isa, bool winograd) {
 
 int main(void) {
   static const wcase cases[] = {
-      {1, 16, 16, 16, 16, {1, 1, 1, 1}, true, 1},   /* the smallest that applies: 16 tiles */
-      {1, 17, 37, 17, 19, {1, 1, 1, 1}, true, 1},   /* odd sizes: partial tiles, rows and vectors */
-      {2, 20, 24, 9, 11, {0, 2, 2, 1}, false, 1},   /* batch, asymmetric pads, no bias */
-      {1, 260, 16, 14, 13, {1, 1, 1, 1}, true, 1},  /* two K blocks */
-      {1, 16, 20, 6, 90, {1, 1, 1, 1}, true, 1},    /* long tile rows: blocks cut rows */
+      {1, 16, 16, 16, 16, {1, 1, 1, 1}, true, 1, 1, false},   /* the smallest that applies: 16 tiles */
+      {1, 17, 37, 17, 19, {1, 1, 1, 1}, true, 1, 1, false},   /* odd sizes: partial tiles, rows and vectors */
+      {2, 20, 24, 9, 11, {0, 2, 2, 1}, false, 1, 1, false},   /* batch, asymmetric pads, no bias */
+      {1, 260, 16, 14, 13, {1, 1, 1, 1}, true, 1, 1, false},  /* two K blocks */
+      {1, 16, 20, 6, 90, {1, 1, 1, 1}, true, 1, 1, false},    /* long tile rows: blocks cut rows */
   };
   static const pfw_isa isas[] = {PFW_ISA_AVX2, PFW_ISA_AVX512};
   int ran = 0;
@@ -180,14 +199,24 @@ int main(void) {
       test_case(&cases[i], isas[k], true);
       ran++;
     }
-    /* 7x7 outputs: two threads would split the rows, so they share one
+    /* 12x12 outputs: two threads would split the rows, so they share one
      * packed im2col; stride 2 keeps it off Winograd. */
-    wcase shared = {2, 64, 96, 14, 14, {1, 1, 0, 0}, true, 2};
-    CHECK(!applies(&shared, isas[k]));
+    wcase shared = {2, 64, 96, 24, 24, {1, 1, 0, 0}, true, 2, 1, false};
+    CHECK(!applies(&shared, isas[k]) && !transposed(&shared, isas[k]));
     test_case(&shared, isas[k], false);
-    ran++;
+    /* 7x7 outputs fill 32-wide panels badly: the product runs transposed
+     * (batch, groups, bias and a fused Relu applied after it, K blocks). */
+    wcase narrow[] = {{2, 64, 96, 14, 14, {1, 1, 0, 0}, true, 2, 1, true},
+                      {1, 64, 64, 9, 9, {0, 0, 0, 0}, false, 1, 2, false},
+                      {1, 40, 64, 6, 6, {1, 1, 1, 1}, true, 1, 1, true}};
+    for (size_t i = 0; i < sizeof narrow / sizeof narrow[0]; i++) {
+      CHECK(!applies(&narrow[i], isas[k]) && transposed(&narrow[i], isas[k]));
+      test_case(&narrow[i], isas[k], false);
+    }
+    ran += 1 + (int)(sizeof narrow / sizeof narrow[0]);
     /* Too few tiles, channels, or not stride 1: the GEMM path. */
-    wcase few = {1, 16, 16, 12, 12, {0, 0, 0, 0}, true, 1}, thin = {1, 8, 64, 32, 32, {1, 1, 1, 1}, true, 1};
+    wcase few = {1, 16, 16, 12, 12, {0, 0, 0, 0}, true, 1, 1, false};
+    wcase thin = {1, 8, 64, 32, 32, {1, 1, 1, 1}, true, 1, 1, false};
     CHECK(!applies(&few, isas[k]) && !applies(&thin, isas[k]));
     CHECK(!applies(&cases[0], PFW_ISA_SCALAR));
   }

@@ -10,7 +10,6 @@
 #define MAX_CHUNK 256            /* columns per task at most */
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
 
 const pfw_qgemm_kernel* pfw_qgemm_kernel_for(pfw_isa isa) {
   switch (isa) {
@@ -73,7 +72,7 @@ static void pack_lines(const pfw_qmat* m, int64_t r0, int64_t n, int64_t K, int3
 }
 
 size_t pfw_qgemm_packed_a_size(const pfw_qgemm_kernel* k, int64_t M, int64_t K) {
-  return (size_t)(round_up(M, k->mr) * ((K + 1) / 2) * 2);
+  return (size_t)(pfw_round_up(M, k->mr) * ((K + 1) / 2) * 2);
 }
 
 void pfw_qgemm_pack_a(const pfw_qgemm_kernel* k, const pfw_qmat* a, int64_t M, int64_t K, int16_t* dst) {
@@ -86,7 +85,7 @@ static int64_t chunk_cols(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g) {
   nc = nc / k->nr * k->nr;
   if (nc < k->nr) nc = k->nr;
   if (nc > MAX_CHUNK) nc = MAX_CHUNK / k->nr * k->nr;
-  return min64(nc, round_up(g->N, k->nr));
+  return min64(nc, pfw_round_up(g->N, k->nr));
 }
 
 
@@ -128,7 +127,7 @@ static void run_bytes(const qgemm_ctx* x, int64_t batch, int64_t j0, int64_t n, 
   const pfw_qgemm_args* g = x->g;
   const pfw_qgemm_a8* a = g->a8;
   int32_t zero[MAX_CHUNK];
-  int64_t cols = round_up(n, k->nr), ldc = cols;
+  int64_t cols = pfw_round_up(n, k->nr), ldc = cols;
   bool one_zero = true;
   for (int64_t j = 0; j < cols; j++) {
     const pfw_qmat* b = &g->b;
@@ -161,7 +160,7 @@ static void run_task(const qgemm_ctx* x, int64_t t, uint8_t* ws) {
   int64_t n = min64(x->nc, g->N - j0), kp = (g->K + 1) / 2;
   int16_t* bp = (int16_t*)ws;
   int32_t* c = (int32_t*)(ws + b16_bytes(x->nc, g->K));
-  int64_t ldc = round_up(n, k->nr);
+  int64_t ldc = pfw_round_up(n, k->nr);
   if (g->a8) {
     run_bytes(x, batch, j0, n, r0, r1, c, (uint8_t*)c + tile_bytes(k, x->nc));
     return;

@@ -43,7 +43,6 @@ const pfw_sgemm_kernel* pfw_sgemm_kernel_for(pfw_isa isa) {
   }
 }
 
-static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* The K block step: K split into equal blocks of at most PFW_SGEMM_KC, so no
@@ -62,9 +61,9 @@ typedef struct blocks {
 static blocks plan_blocks(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, int32_t threads) {
   blocks b;
   int64_t M = g->M > 0 ? g->M : 1, N = g->N > 0 ? g->N : 1;
-  int64_t mc = round_up(MC, k->mr);
-  b.mb = min64(round_up(M, k->mr), g->b_packed ? mc : round_up(TALL, mc));
-  b.nb = min64(round_up(N, k->nr), round_up(g->a_packed ? NB : WIDE, k->nr)); /* whole panels (NEON's are 12 wide) */
+  int64_t mc = pfw_round_up(MC, k->mr);
+  b.mb = min64(pfw_round_up(M, k->mr), g->b_packed ? mc : pfw_round_up(TALL, mc));
+  b.nb = min64(pfw_round_up(N, k->nr), pfw_round_up(g->a_packed ? NB : WIDE, k->nr)); /* whole panels (NEON's are 12 wide) */
   for (;;) {
     b.mt = (M + b.mb - 1) / b.mb;
     b.nt = (N + b.nb - 1) / b.nb;
@@ -74,8 +73,8 @@ static blocks plan_blocks(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, in
      * packing), else rows; the other dimension once the first is down to
      * two tiles. */
     bool can_n = b.nb > 2 * k->nr, can_m = b.mb > 2 * k->mr;
-    if (can_n && (g->a_packed || !can_m)) b.nb = round_up(b.nb / 2, k->nr);
-    else if (can_m) b.mb = round_up(b.mb / 2, k->mr);
+    if (can_n && (g->a_packed || !can_m)) b.nb = pfw_round_up(b.nb / 2, k->nr);
+    else if (can_m) b.mb = pfw_round_up(b.mb / 2, k->mr);
     else break;
   }
   return b;
@@ -90,9 +89,9 @@ static size_t slot_floats(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g) {
   blocks b = plan_blocks(k, g, 1); /* the largest blocks any thread count uses */
   int64_t kc = min64(g->K, pfw_sgemm_kstep(g->K));
   size_t f = 0;
-  if (!g->a_packed) f += (size_t)(min64(b.mb, round_up(MC, k->mr)) * kc);
+  if (!g->a_packed) f += (size_t)(min64(b.mb, pfw_round_up(MC, k->mr)) * kc);
   if (!g->b_packed) f += (size_t)((kc * k->nr + SKEW) * (b.nb / k->nr));
-  return round_up((int64_t)f, PFW_ALIGN / sizeof(float));
+  return pfw_round_up((int64_t)f, PFW_ALIGN / sizeof(float));
 }
 
 size_t pfw_sgemm_scratch_size(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g, int32_t threads) {
@@ -100,11 +99,11 @@ size_t pfw_sgemm_scratch_size(const pfw_sgemm_kernel* k, const pfw_sgemm_args* g
 }
 
 size_t pfw_sgemm_packed_a_floats(const pfw_sgemm_kernel* k, int64_t M, int64_t K) {
-  return (size_t)(round_up(M, k->mr) * K);
+  return (size_t)(pfw_round_up(M, k->mr) * K);
 }
 
 size_t pfw_sgemm_packed_b_floats(const pfw_sgemm_kernel* k, int64_t K, int64_t N) {
-  return (size_t)(round_up(N, k->nr) * K);
+  return (size_t)(pfw_round_up(N, k->nr) * K);
 }
 
 /* Panels of rows [i0, i0+rows) (rows of the panel direction: A's rows or
@@ -134,14 +133,14 @@ static void pack_panels(const float* src, int64_t rs, int64_t ks, int64_t i0, in
 
 void pfw_sgemm_pack_a(const pfw_sgemm_kernel* k, const float* a, int64_t rs, int64_t cs, int64_t M, int64_t K,
                       float* dst) {
-  int64_t Mp = round_up(M, k->mr);
+  int64_t Mp = pfw_round_up(M, k->mr);
   for (int64_t k0 = 0, ks = pfw_sgemm_kstep(K); k0 < K; k0 += ks)
     pack_panels(a, rs, cs, 0, M, k0, min64(ks, K - k0), k->mr, k->mr * min64(ks, K - k0), dst + Mp * k0);
 }
 
 void pfw_sgemm_pack_b(const pfw_sgemm_kernel* k, const float* b, int64_t rs, int64_t cs, int64_t K, int64_t N,
                       float* dst) {
-  int64_t Np = round_up(N, k->nr);
+  int64_t Np = pfw_round_up(N, k->nr);
   for (int64_t k0 = 0, ks = pfw_sgemm_kstep(K); k0 < K; k0 += ks)
     pack_panels(b, cs, rs, 0, N, k0, min64(ks, K - k0), k->nr, k->nr * min64(ks, K - k0), dst + Np * k0);
 }
@@ -194,7 +193,7 @@ static void run_task(const sgemm_ctx* x, int64_t t, float* ws) {
   int64_t per = x->b.mt * x->b.nt, batch = t / per, r = t % per;
   int64_t i0 = r / x->b.nt * x->b.mb, j0 = r % x->b.nt * x->b.nb;
   int64_t i1 = min64(g->M, i0 + x->b.mb), j1 = min64(g->N, j0 + x->b.nb);
-  int64_t Mp = round_up(g->M, k->mr), Np = round_up(g->N, k->nr), mc = round_up(MC, k->mr);
+  int64_t Mp = pfw_round_up(g->M, k->mr), Np = pfw_round_up(g->N, k->nr), mc = pfw_round_up(MC, k->mr);
   int64_t aoff = g->a_off ? g->a_off[batch] : 0, boff = g->b_off ? g->b_off[batch] : 0;
   float* y = g->y + batch * g->y_batch;
   float* wa = ws;
@@ -218,7 +217,8 @@ static void run_task(const sgemm_ctx* x, int64_t t, float* ws) {
       if (g->a_packed) {
         ap = g->a_packed + aoff + Mp * k0 + c0 * kc;
       } else {
-        pack_panels(g->a + aoff, g->a_rs, g->a_cs, c0, c1 - c0, k0, kc, k->mr, k->mr * kc, wa);
+        if (g->pack_a) g->pack_a(g->pack_ctx, batch, k0, kc, c0, c1 - c0, k->mr, k->mr * kc, wa);
+        else pack_panels(g->a + aoff, g->a_rs, g->a_cs, c0, c1 - c0, k0, kc, k->mr, k->mr * kc, wa);
         ap = wa;
       }
       for (int64_t j = j0; j < j1; j += k->nr) {

@@ -55,8 +55,9 @@ extern const pfw_sgemm_kernel pfw_sgemm_f32_neon;
  * A is M x K, B is K x N, Y is M x N with row stride ldy.
  * Each operand is given one way: prepacked panels (whole matrix, see above;
  * shared by every batch), strided data (element (r, c) at
- * data[off[b] + r * rs + c * cs], off NULL = 0), or, for B only, a pack
- * function that writes B's panels itself (implicit im2col for Conv). */
+ * data[off[b] + r * rs + c * cs], off NULL = 0), or a pack function that
+ * writes the panels itself (implicit im2col for Conv: as B, or as A for
+ * the transposed product, whose panels have the same layout). */
 typedef void (*pfw_sgemm_pack_fn)(const void* ctx, int64_t batch, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
                                   int32_t nr, int64_t panel_stride, float* dst);
 
@@ -71,7 +72,8 @@ typedef struct pfw_sgemm_args {
   const int64_t* b_off;
   const float* b_packed;
   pfw_sgemm_pack_fn pack_b; /* writes panels of rows [k0, k0+kc), columns [j0, j0+nc), panel_stride apart */
-  const void* pack_ctx;
+  pfw_sgemm_pack_fn pack_a; /* the same for A^T: A's rows [j0, j0+nc) are the columns it writes */
+  const void* pack_ctx;     /* of both */
   float* y;
   int64_t ldy, y_batch;     /* Y[b] at y + b * y_batch */
   float alpha, beta;        /* beta applies to c; c NULL = no C term */

@@ -147,6 +147,68 @@ static void group_args(const pfw_node* node, const conv_shape* s, int64_t grp, c
   pfw_activation_init(node, &a->act); /* checked at prepare */
 }
 
+/* Output planes narrower than the micro-kernel's columns fill them badly (49
+ * columns of a 7x7 plane take two 32-wide panels, 77% used). Those convs run
+ * transposed, Y^T = im2col^T W^T: the positions become A's rows, where a
+ * short last tile costs only its rows, and the output channels (whole
+ * panels in CNNs) the columns. W^T is packed at prepare; Y^T goes to scratch
+ * and is transposed into Y with the bias and activation. Every element is
+ * the same sum of the same products in the same order (FMA's multiplication
+ * commutes) with the bias added last: both ways give the same bits. */
+static bool transposed(const pfw_sgemm_kernel* k, const conv_shape* s, const pfw_node* node) {
+  int64_t np = pfw_round_up(s->out_plane, k->nr), mp = pfw_round_up(s->Mg, k->nr);
+  return node->in[1]->is_const && s->K >= 32 && s->out_plane * 5 < np * 4 && s->Mg * 20 >= mp * 19;
+}
+
+static void transposed_args(const pfw_node* node, const conv_shape* s, int64_t grp, const conv_pack* pack,
+                            float* yt, pfw_sgemm_args* a) {
+  const pfw_sgemm_kernel* k = pfw_sgemm_kernel_for(node->isa);
+  const float* packed = pfw_sgemm_state_floats(node->state);
+  memset(a, 0, sizeof *a);
+  a->M = s->out_plane;
+  a->N = s->Mg;
+  a->K = s->K;
+  a->batch = 1;
+  a->pack_a = conv_pack_b; /* A^T = im2col: the same panels as B's, mr wide */
+  a->pack_ctx = pack;
+  a->b_packed = packed ? packed + (size_t)grp * pfw_sgemm_packed_b_floats(k, s->K, s->Mg) : NULL;
+  a->y = yt;
+  a->ldy = s->Mg;
+  a->alpha = 1.0f;
+}
+
+bool pfw_conv_gemm_transposed(const pfw_node* node) {
+  const pfw_sgemm_kernel* k = pfw_sgemm_kernel_for(node->isa);
+  const pfw_tensor *X = node->in[0], *W = node->in[1];
+  pfw_spatial g;
+  conv_shape s;
+  if (!k || pfw_spatial_init(node, X->rank - 2, X->dims + 2, W->dims + 2, false, &g) != PFW_OK) return false;
+  shape_of(node, &g, &s);
+  return transposed(k, &s, node);
+}
+
+/* Y^T's bytes in scratch, ahead of the sgemm's. */
+static size_t yt_bytes(const conv_shape* s) { return pfw_align_size((size_t)(s->out_plane * s->Mg) * sizeof(float)); }
+
+typedef struct untranspose {
+  const float* yt;
+  float* y;
+  const float* bias;
+  int64_t Mg, plane;
+  pfw_activation act;
+} untranspose;
+
+/* Y rows [begin, end) from Y^T's columns, + bias, then the activation. */
+static void untranspose_rows(void* p, int64_t begin, int64_t end) {
+  const untranspose* u = p;
+  for (int64_t m = begin; m < end; m++) {
+    float* yr = u->y + m * u->plane;
+    float b = u->bias ? u->bias[m] : 0.0f;
+    for (int64_t q = 0; q < u->plane; q++) yr[q] = u->yt[q * u->Mg + m] + b;
+    pfw_activation_row(&u->act, yr, u->plane);
+  }
+}
+
 /* When threads would split Y's rows (few output columns, e.g. 7x7 planes),
  * every row task would build the same im2col panels; instead the threads
  * first pack one image's whole B together, and the GEMM reads it packed.
@@ -183,6 +245,18 @@ pfw_status pfw_conv_gemm_prepare(pfw_node* node, const pfw_spatial* g) {
   conv_shape s;
   shape_of(node, g, &s);
   const pfw_tensor* W = node->in[1];
+  if (transposed(k, &s, node) && s.Mg * s.K > 0) {
+    size_t per = pfw_sgemm_packed_b_floats(k, s.K, s.Mg);
+    float* packed = pfw_sgemm_alloc_state(per * (size_t)s.G, &node->state);
+    if (!packed) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory packing input 1 (W)");
+    for (int64_t grp = 0; grp < s.G; grp++) /* B = W^T: element (k, m) at W[m * K + k] */
+      pfw_sgemm_pack_b(k, (const float*)W->data + grp * s.Mg * s.K, 1, s.K, s.K, s.Mg, packed + per * grp);
+    pfw_release_packed_input(node, W);
+    pfw_sgemm_args a;
+    transposed_args(node, &s, 0, NULL, NULL, &a);
+    node->scratch_size = yt_bytes(&s) + pfw_sgemm_scratch_size(k, &a, node->num_threads);
+    return PFW_OK;
+  }
   if (W->is_const && s.Mg * s.K > 0) {
     size_t per = pfw_sgemm_packed_a_floats(k, s.Mg, s.K);
     float* packed = pfw_sgemm_alloc_state(per * (size_t)s.G, &node->state);
@@ -204,6 +278,23 @@ void pfw_conv_gemm_run(pfw_node* node, const pfw_spatial* g) {
   conv_pack pack = {NULL, s.C * s.in_plane, s.in_plane, *g, true};
   for (int32_t i = 0; i < PFW_SPATIAL_MAX; i++)
     pack.pointwise = pack.pointwise && g->k[i] == 1 && g->s[i] == 1 && g->pb[i] == 0 && g->out[i] == g->in[i];
+  if (transposed(k, &s, node) && s.Mg * s.K > 0) {
+    float* yt = pfw_align_ptr(node->scratch);
+    untranspose u = {yt, NULL, NULL, s.Mg, s.out_plane, {0}};
+    pfw_activation_init(node, &u.act); /* checked at prepare */
+    const pfw_tensor* B = node->n_in == 3 ? node->in[2] : NULL;
+    for (int64_t grp = 0; grp < s.G; grp++)
+      for (int64_t b = 0; b < s.N; b++) {
+        pack.x = (const float*)node->in[0]->data + (b * s.C + grp * s.Cg) * s.in_plane;
+        pfw_sgemm_args a;
+        transposed_args(node, &s, grp, &pack, yt, &a);
+        pfw_sgemm(k, &a, (char*)yt + yt_bytes(&s), node->pool, node->num_threads);
+        u.y = (float*)node->out[0]->data + (b * s.M + grp * s.Mg) * s.out_plane;
+        u.bias = B && B->data ? (const float*)B->data + grp * s.Mg : NULL;
+        pfw_parallel_for(node->pool, s.Mg, untranspose_rows, &u);
+      }
+    return;
+  }
   size_t shared = 0;
   float* packed_b = NULL;
   for (int64_t grp = 0; grp < s.G; grp++) {

@@ -104,6 +104,9 @@ static inline void pfw_release_packed_input(const pfw_node* node, const pfw_tens
 
 /* Conv on the packed sgemm kernels (conv_gemm.c), for node->isa above
  * scalar: prepare packs constant weights and sizes scratch; run computes. */
+/* Whether conv_gemm.c runs this Conv's product transposed (narrow output
+ * planes); for tests. */
+bool pfw_conv_gemm_transposed(const pfw_node* node);
 pfw_status pfw_conv_gemm_prepare(pfw_node* node, const pfw_spatial* g);
 void pfw_conv_gemm_run(pfw_node* node, const pfw_spatial* g);
 /* Conv 3x3 stride 1 by Winograd F(4x4, 3x3) (conv_winograd.c), for the
