@@ -39,6 +39,8 @@ static inline void put(panel_row* r, const float* src, int64_t s, int64_t n) {
       for (int64_t e = 0; e < take; e++) r->d[e] = 0.0f;
     else if (s == 1)
       for (int64_t e = 0; e < take; e++) r->d[e] = src[e];
+    else if (s == 2) /* its own loop: a constant stride vectorises */
+      for (int64_t e = 0; e < take; e++) r->d[e] = src[2 * e];
     else
       for (int64_t e = 0; e < take; e++) r->d[e] = src[e * s];
     if (src) src += take * s;
