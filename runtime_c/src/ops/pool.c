@@ -144,6 +144,20 @@ static const uint8_t* q8_input_row(const pfw_spatial* g, const uint8_t* x, int64
   return x + (iz * g->in[1] + iy) * g->in[2];
 }
 
+/* row[i] = max(row[i], x[i * s] ^ flip) for i < n; strides 1 and 2 (most
+ * pools) get loops of their own, as a constant stride vectorises. */
+static inline void q8_max_into(uint8_t* row, const uint8_t* x, int64_t s, int64_t n, uint8_t flip) {
+  if (s == 1) {
+    for (int64_t i = 0; i < n; i++) row[i] = (uint8_t)(x[i] ^ flip) > row[i] ? (uint8_t)(x[i] ^ flip) : row[i];
+  } else if (s == 2) {
+    for (int64_t i = 0; i < n; i++)
+      row[i] = (uint8_t)(x[2 * i] ^ flip) > row[i] ? (uint8_t)(x[2 * i] ^ flip) : row[i];
+  } else {
+    for (int64_t i = 0; i < n; i++)
+      row[i] = (uint8_t)(x[i * s] ^ flip) > row[i] ? (uint8_t)(x[i * s] ^ flip) : row[i];
+  }
+}
+
 /* Output row (oz, oy), columns [j0, j0 + n), as running maxima in row
  * (values compared as uint8 after int8 ^ 0x80, which keeps their order).
  * Tap-major: for each column tap in [ta, tb), the outputs whose input column
@@ -164,10 +178,7 @@ static void q8_row_by_tap(const q8_ctx* c, const uint8_t* x, int64_t oz, int64_t
         int64_t hi = Win - 1 - off < 0 ? 0 : (Win - 1 - off) / s + 1;
         if (lo < j0) lo = j0;
         if (hi > j0 + n) hi = j0 + n;
-        for (int64_t ox = lo; ox < hi; ox++) {
-          uint8_t v = xr[ox * s + off] ^ flip;
-          row[ox - j0] = v > row[ox - j0] ? v : row[ox - j0];
-        }
+        q8_max_into(row + (lo - j0), xr + lo * s + off, s, hi - lo, flip);
       }
     }
 }
