@@ -221,6 +221,11 @@ TRANSPOSE = [
     case("4d_3102", rand(2, 3, 4, 5), perm=[3, 1, 0, 2]),
     case("4d_default", rand(2, 3, 4, 5)),
     case("int64_3d", ints(2, 3, 4), perm=[1, 2, 0]),
+    # dims that follow each other in the input copy as one run; size-1 dims drop out
+    case("5d_channel_shuffle", rand(1, 3, 4, 5, 6), perm=[0, 2, 1, 3, 4]),
+    case("5d_ones_between", rand(2, 1, 3, 1, 4), perm=[4, 1, 0, 3, 2]),
+    case("5d_runs_of_two", rand(2, 3, 4, 5, 2), perm=[2, 3, 0, 1, 4]),
+    case("4d_all_ones", rand(1, 1, 1, 1), perm=[3, 2, 1, 0]),
 ]
 
 

@@ -185,23 +185,37 @@ static pfw_status transpose_run(pfw_node* node) {
   if (pfw_numel(y) == 0) return PFW_OK;
   if (r == 0) return pfw_copy_run(node);
   size_t es = pfw_dtype_size(x->dtype);
-  int64_t xs[PFW_MAX_RANK], s[PFW_MAX_RANK]; /* input strides; by output dim */
+  int64_t xs[PFW_MAX_RANK], s[PFW_MAX_RANK], d[PFW_MAX_RANK]; /* input strides; by output dim */
   int64_t step = 1;
-  for (int32_t k = r - 1; k >= 0; k--) {
+  for (int32_t k = x->rank - 1; k >= 0; k--) {
     xs[k] = step;
     step *= x->dims[k];
   }
-  for (int32_t k = 0; k < r; k++) s[k] = xs[perm[k]];
-  int64_t inner = y->dims[r - 1], outer = pfw_numel(y) / inner;
+  /* Output dims of size 1 go, and a dim whose input follows the previous
+   * one's merges with it (a channel shuffle's H and W are one run of H*W):
+   * the rows copied get as long as the layouts allow. */
+  int32_t n = 0;
+  for (int32_t k = 0; k < r; k++) {
+    if (y->dims[k] == 1) continue;
+    if (n > 0 && s[n - 1] == xs[perm[k]] * y->dims[k]) {
+      d[n - 1] *= y->dims[k], s[n - 1] = xs[perm[k]];
+    } else {
+      d[n] = y->dims[k], s[n] = xs[perm[k]];
+      n++;
+    }
+  }
+  if (n == 0) d[0] = 1, s[0] = 1, n = 1; /* a single element */
+  int64_t inner = d[n - 1], outer = pfw_numel(y) / inner;
   int64_t idx[PFW_MAX_RANK] = {0}, off = 0;
   const char* src = x->data;
   char* dst = y->data;
   for (int64_t row = 0; row < outer; row++) {
-    gather(dst + (size_t)(row * inner) * es, src + (size_t)off * es, inner, s[r - 1], es);
-    for (int32_t k = r - 2; k >= 0; k--) {
+    if (s[n - 1] == 1) memcpy(dst + (size_t)(row * inner) * es, src + (size_t)off * es, (size_t)inner * es);
+    else gather(dst + (size_t)(row * inner) * es, src + (size_t)off * es, inner, s[n - 1], es);
+    for (int32_t k = n - 2; k >= 0; k--) {
       off += s[k];
-      if (++idx[k] < y->dims[k]) break;
-      off -= s[k] * y->dims[k];
+      if (++idx[k] < d[k]) break;
+      off -= s[k] * d[k];
       idx[k] = 0;
     }
   }
