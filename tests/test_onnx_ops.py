@@ -329,6 +329,11 @@ MAXPOOL = [
     case("1d_long", rand(1, 2, 700), kernel_shape=[3], strides=[1], pads=[1, 1]),
     # every window clipped on both sides (the border code's tap ranges)
     case("2d_kernel_wider_than_input", P2, kernel_shape=[3, 12], strides=[2, 5], pads=[1, 6, 1, 6]),
+    # windows spanning the whole input along an axis: outputs reading the same inputs are copied
+    case("2d_rows_span_input", P2, kernel_shape=[40, 2], pads=[20, 0, 20, 1]),
+    case("2d_both_span_input", P2, kernel_shape=[30, 41], strides=[1, 2], pads=[14, 20, 15, 21]),
+    case("2d_same_lower_huge", P2, kernel_shape=[301, 2], auto_pad="SAME_LOWER"),
+    case("3d_span_depth", rand(1, 2, 3, 4, 5), kernel_shape=[9, 2, 2], pads=[4, 0, 0, 4, 1, 1]),
 ]
 
 
@@ -359,12 +364,33 @@ AVGPOOL = [
     case("2d_kernel_wider_than_input", P2, kernel_shape=[3, 12], strides=[2, 5], pads=[1, 6, 1, 6]),
     case("2d_kernel_wider_include_pad", P2, kernel_shape=[3, 12], strides=[2, 5], pads=[1, 6, 1, 6],
          count_include_pad=1),
+    # windows spanning the whole input (copied outputs); with the padding counted they differ again
+    case("2d_rows_span_input", P2, kernel_shape=[40, 2], pads=[20, 0, 20, 1]),
+    case("2d_rows_span_include_pad", P2, kernel_shape=[40, 2], pads=[20, 0, 20, 1], count_include_pad=1),
+    # the same input rows, but the last window runs past the padding: fewer padded taps
+    case("2d_rows_span_ceil_include_pad", P2, kernel_shape=[30, 2], strides=[3, 1], pads=[20, 0, 5, 1], ceil_mode=1,
+         count_include_pad=1),
+    case("2d_both_span_input", P2, kernel_shape=[30, 41], strides=[1, 2], pads=[14, 20, 15, 21]),
+    case("2d_same_lower_huge", P2, kernel_shape=[301, 2], auto_pad="SAME_LOWER"),
+    case("3d_span_depth", rand(1, 2, 3, 4, 5), kernel_shape=[9, 2, 2], pads=[4, 0, 0, 4, 1, 1]),
+    case("3d_span_include_pad", rand(1, 2, 3, 4, 5), kernel_shape=[9, 2, 2], pads=[4, 0, 0, 4, 1, 1],
+         count_include_pad=1),
 ]
 
 
 @pytest.mark.parametrize("args,opset,attrs", AVGPOOL)
 def test_averagepool(args, opset, attrs):
     run("AveragePool", args, opset, attrs)
+
+
+SPANNING = [(op, c) for op, cases in (("MaxPool", MAXPOOL), ("AveragePool", AVGPOOL)) for c in cases if "span" in c.id]
+
+
+@pytest.mark.parametrize("op,c", SPANNING, ids=[f"{op}-{c.id}" for op, c in SPANNING])
+def test_pool_spanning_windows_scalar(monkeypatch, op, c):
+    """The scalar reference copies outputs whose windows read the same inputs too."""
+    monkeypatch.setenv("PFW_ISA", "scalar")
+    run(op, *c.values)
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 6), (2, 3, 7), (1, 4, 1, 1), (1, 2, 2, 3, 4)],

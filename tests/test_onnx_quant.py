@@ -231,7 +231,9 @@ def test_errors_name_the_input():
                                    dict(kernel_shape=[3], strides=[2], pads=[2, 2]),
                                    # kernels wider than the input: the column-at-a-time path
                                    dict(kernel_shape=[20], strides=[6], pads=[10, 10]),
-                                   dict(kernel_shape=[3, 20], strides=[2, 6], pads=[1, 10, 1, 10])])
+                                   dict(kernel_shape=[3, 20], strides=[2, 6], pads=[1, 10, 1, 10]),
+                                   # windows spanning the input: rows and columns reading the same inputs
+                                   dict(kernel_shape=[40, 30], strides=[1, 2], pads=[20, 15, 20, 15])])
 def test_maxpool_on_quantized_data(monkeypatch, dt, attrs):
     """MaxPool on uint8/int8 (quantized tensors pass through it unchanged in scale)."""
     shape = (2, 3, 11) if len(attrs["kernel_shape"]) == 1 else (2, 3, 9, 12)

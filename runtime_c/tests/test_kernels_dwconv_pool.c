@@ -263,6 +263,20 @@ static void test_pools(void) {
         c.is_max = true;
         check_pool(&c, i % 13 == 1);
       }
+  /* Windows spanning the input along rows, columns or both (outputs reading
+   * the same inputs are copied), the padding counted or not. */
+  static const int64_t spans[][8] = {{40, 2, 1, 1, 20, 0, 20, 1}, {3, 41, 1, 2, 1, 20, 1, 21},
+                                     {30, 41, 3, 1, 20, 20, 5, 21}, {25, 25, 1, 1, 12, 12, 12, 12}};
+  for (int sp = 0; sp < 4; sp++)
+    for (int v = 0; v < 4; v++) {
+      win_case c = {.rank = 4, .N = 1, .C = 2, .H = 5 + v, .W = 9 + 3 * v, .k = {spans[sp][0], spans[sp][1]},
+                    .s = {spans[sp][2], spans[sp][3]}, .d = {1, 1},
+                    .pads = {spans[sp][4], spans[sp][5], spans[sp][6], spans[sp][7]}};
+      c.ceil_mode = v % 2, c.include_pad = v / 2, c.is_max = false;
+      check_pool(&c, v == 0);
+      c.is_max = true;
+      check_pool(&c, v == 1);
+    }
   for (int64_t W = 1; W <= 37; W += 4) { /* 1-D */
     win_case c = {.rank = 3, .N = 2, .C = 3, .H = 1, .W = W, .k = {1, 3}, .s = {1, 2}, .d = {1, 1},
                   .pads = {0, 1, 0, W % 3}};

@@ -57,11 +57,20 @@ PFW_INLINE void pool_interior(const pfw_window_plane* p, int64_t iy0, int64_t ty
   if (ox < p->xb) pool_vector(p, iy0, ty0, ty1, y, is_max, cnt, k, s, d, ox, (int)(p->xb - ox));
 }
 
+/* Border columns [o0, o1); one whose window reads what the one before it
+ * read (a kernel spanning the input) takes its value. */
+PFW_INLINE void pool_border(const pfw_window_plane* p, int64_t oy, int64_t iy0, int64_t ty0, int64_t ty1, int64_t o0,
+                            int64_t o1, float* y) {
+  bool pad = !p->is_max && p->include_pad;
+  for (int64_t ox = o0; ox < o1; ox++)
+    y[ox] = ox > 0 && pfw_spatial_same_window(p->g, 2, ox, pad) ? y[ox - 1] : pool_column(p, oy, iy0, ty0, ty1, ox);
+}
+
 void PFW_POOL_ROW(const pfw_window_plane* p, int64_t oy, float* y) {
   const pfw_spatial* g = p->g;
   int64_t ty0, ty1, iy0 = oy * g->s[1] - g->pb[1];
   pfw_spatial_taps(g, 1, oy, &ty0, &ty1);
-  for (int64_t ox = 0; ox < p->xa; ox++) y[ox] = pool_column(p, oy, iy0, ty0, ty1, ox);
+  pool_border(p, oy, iy0, ty0, ty1, 0, p->xa, y);
   int64_t k = g->k[2], s = g->s[2], d = g->d[2];
   /* Interior columns have all k taps, so padded_taps along x is k. */
   int64_t cnt = p->include_pad ? pfw_spatial_padded_taps(g, 1, oy) * k : (ty1 - ty0) * k;
@@ -79,7 +88,7 @@ void PFW_POOL_ROW(const pfw_window_plane* p, int64_t oy, float* y) {
     else pool_interior(p, iy0, ty0, ty1, y, false, cnt, k, s, d);
   } else for (int64_t ox = p->xa; ox < p->xb; ox++) y[ox] = pool_column(p, oy, iy0, ty0, ty1, ox);
 #undef POOL_CASE
-  for (int64_t ox = p->xb; ox < g->out[2]; ox++) y[ox] = pool_column(p, oy, iy0, ty0, ty1, ox);
+  pool_border(p, oy, iy0, ty0, ty1, p->xb, g->out[2], y);
 }
 
 /* Two vectors of partial results a step hide the add latency. */

@@ -76,7 +76,14 @@ static void run_planes(const pfw_window_job* c, int64_t begin, int64_t end, floa
       pad_plane(g, &c->gp, pl.x, buf);
       pl.g = &c->gp, pl.xa = 0, pl.xb = Wo, pl.x = buf;
     }
-    for (int64_t oy = 0; oy < Ho && !done; oy++) c->row(&pl, oy, y + oy * Wo);
+    for (int64_t oy = 0; oy < Ho && !done; oy++) {
+      /* A pool whose window spans the input reads the same rows again. */
+      if (!c->w && oy > 0 && pfw_spatial_same_window(g, 1, oy, !pl.is_max && pl.include_pad)) {
+        memcpy(y + oy * Wo, y + (oy - 1) * Wo, (size_t)Wo * sizeof(float));
+        continue;
+      }
+      c->row(&pl, oy, y + oy * Wo);
+    }
     if (!pl.clamp)
       for (int64_t oy = 0; oy < Ho; oy++) pfw_activation_row(&c->act, y + oy * Wo, Wo);
   }

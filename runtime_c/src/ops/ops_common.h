@@ -51,6 +51,19 @@ static inline int64_t pfw_spatial_padded_taps(const pfw_spatial* g, int32_t a, i
   return t < g->k[a] ? t : g->k[a];
 }
 
+/* Whether output o > 0 along slot a reads the same input positions as
+ * o - 1 (with `padded`, also counting as many padded taps): so along an
+ * axis whose kernel spans the whole input, a pool computes one output and
+ * copies it, instead of walking the whole input for every output. */
+static inline bool pfw_spatial_same_window(const pfw_spatial* g, int32_t a, int64_t o, bool padded) {
+  int64_t t0, t1, u0, u1;
+  pfw_spatial_taps(g, a, o, &t0, &t1);
+  pfw_spatial_taps(g, a, o - 1, &u0, &u1);
+  if (t1 - t0 != u1 - u0) return false;
+  if (t1 > t0 && o * g->s[a] + t0 * g->d[a] != (o - 1) * g->s[a] + u0 * g->d[a]) return false;
+  return !padded || pfw_spatial_padded_taps(g, a, o) == pfw_spatial_padded_taps(g, a, o - 1);
+}
+
 /* Outputs o in [*o0, *o1) along slot a whose k taps all lie in [0, in): the
  * SIMD kernels' interior, where no tap needs a bounds check. Empty ranges
  * come back as *o1 == *o0. */

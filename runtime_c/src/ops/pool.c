@@ -87,14 +87,29 @@ static void pool_planes(void* p, int64_t begin, int64_t end) {
   for (int64_t plane = begin; plane < end; plane++) {
     const float* x = c->x + plane * in_plane;
     float* y = c->y + plane * out_plane;
+    int64_t slab = g->out[1] * g->out[2];
+    bool pad = c->kind == POOL_AVG && c->include_pad; /* the padded taps count too */
     for (int64_t oz = 0; oz < g->out[0]; oz++) {
       int64_t z0, z1;
+      if (oz > 0 && pfw_spatial_same_window(g, 0, oz, pad)) { /* windows spanning the input: one of each */
+        memcpy(y + oz * slab, y + (oz - 1) * slab, (size_t)slab * sizeof(float));
+        continue;
+      }
       pfw_spatial_taps(g, 0, oz, &z0, &z1);
       for (int64_t oy = 0; oy < g->out[1]; oy++) {
         int64_t y0, y1;
+        float* yr = y + (oz * g->out[1] + oy) * g->out[2];
+        if (oy > 0 && pfw_spatial_same_window(g, 1, oy, pad)) {
+          memcpy(yr, yr - g->out[2], (size_t)g->out[2] * sizeof(float));
+          continue;
+        }
         pfw_spatial_taps(g, 1, oy, &y0, &y1);
         for (int64_t ox = 0; ox < g->out[2]; ox++) {
           int64_t x0, x1;
+          if (ox > 0 && pfw_spatial_same_window(g, 2, ox, pad)) {
+            yr[ox] = yr[ox - 1];
+            continue;
+          }
           pfw_spatial_taps(g, 2, ox, &x0, &x1);
           int64_t bz = oz * g->s[0] - g->pb[0], by = oy * g->s[1] - g->pb[1], bx = ox * g->s[2] - g->pb[2];
           float mx = -FLT_MAX; /* what ONNX Runtime yields for a window with no input */
@@ -195,6 +210,10 @@ static void q8_row_by_column(const q8_ctx* c, const uint8_t* x, int64_t oz, int6
   pfw_spatial_taps(g, 1, oy, &y0, &y1);
   for (int64_t ox = j0; ox < j0 + n; ox++) {
     int64_t x0, x1, bx = ox * g->s[2] - g->pb[2];
+    if (ox > j0 && pfw_spatial_same_window(g, 2, ox, false)) {
+      row[ox - j0] = row[ox - j0 - 1];
+      continue;
+    }
     pfw_spatial_taps(g, 2, ox, &x0, &x1);
     for (int64_t tz = z0; tz < z1 && x0 < x1; tz++)
       for (int64_t ty = y0; ty < y1; ty++) {
@@ -222,15 +241,25 @@ static void maxpool_q8_planes(void* p, int64_t begin, int64_t end) {
     const uint8_t* x = (const uint8_t*)c->x + plane * in_plane;
     uint8_t* y = (uint8_t*)c->y + plane * out_plane;
     for (int64_t oz = 0; oz < g->out[0]; oz++)
-      for (int64_t oy = 0; oy < g->out[1]; oy++)
+      for (int64_t oy = 0; oy < g->out[1]; oy++) {
+        uint8_t* yr = y + (oz * g->out[1] + oy) * Wo;
+        /* Windows spanning the input: the row (or slab) before is this one. */
+        if (oz > 0 && pfw_spatial_same_window(g, 0, oz, false)) {
+          memcpy(yr, yr - g->out[1] * Wo, (size_t)Wo);
+          continue;
+        }
+        if (oy > 0 && pfw_spatial_same_window(g, 1, oy, false)) {
+          memcpy(yr, yr - Wo, (size_t)Wo);
+          continue;
+        }
         for (int64_t j0 = 0; j0 < Wo; j0 += 1024) {
           int64_t n = Wo - j0 < 1024 ? Wo - j0 : 1024;
           memset(row, 0, (size_t)n); /* the lowest value, also for a window with no input */
           if (by_tap) q8_row_by_tap(c, x, oz, oy, j0, n, ta, tb, row);
           else q8_row_by_column(c, x, oz, oy, j0, n, row);
-          uint8_t* yr = y + (oz * g->out[1] + oy) * Wo + j0;
-          for (int64_t j = 0; j < n; j++) yr[j] = row[j] ^ flip;
+          for (int64_t j = 0; j < n; j++) yr[j0 + j] = row[j] ^ flip;
         }
+      }
   }
 }
 
