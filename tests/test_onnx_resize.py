@@ -210,3 +210,28 @@ def test_ir_shape_inference(kw):
     graph = pyfw.ir.infer_shapes(pyfw.onnx.import_model(model))
     axes = [a % 4 for a in kw.get("axes", range(4))]
     assert graph.tensor("out0").shape == tuple(-1 if a in axes else X.shape[a] for a in range(4))
+
+
+LIMIT = 64 << 20  # bytes: the arena limit the two tests below run under
+
+
+def test_empty_output_with_a_long_axis_makes_no_tables():
+    """An empty output (a 0 dim) has nothing to compute: prepare builds no
+    tables for its 15 M-element axis (the fuzzer's 1.4 GB case), and the
+    model runs under a 64 MiB limit."""
+    from pyfw.runtime import Interpreter
+    model, feeds = resize(np.zeros((1, 1, 3, 0), f32), scales=np.array([1, 1, 5e6, 1], f32), mode="linear")
+    with Interpreter(to_pfw(model), arena_limit=LIMIT) as it:
+        (y,) = it.run(feeds)
+    assert y.shape == (1, 1, 15_000_000, 0)
+
+
+def test_tables_over_the_memory_limit_are_refused():
+    """Tables grow with the output's axes, not the file: 4 M linear taps
+    (128 MB of tables for a 16 MB output) are refused under a 64 MiB limit
+    with a message naming both sizes, before anything is allocated."""
+    from pyfw import UnsupportedError
+    from pyfw.runtime import Interpreter
+    model, feeds = resize(np.ones((1, 1, 2, 1), f32), scales=np.array([1, 1, 2e6, 1], f32), mode="linear")
+    with pytest.raises(UnsupportedError, match=r"Resize tables need \d+ bytes, more than the memory limit of 67108864"):
+        Interpreter(to_pfw(model), arena_limit=LIMIT)

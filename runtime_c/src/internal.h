@@ -157,6 +157,8 @@ typedef struct pfw_node {
   size_t scratch_size;  /* bytes of scratch the op asks for at prepare */
   void* scratch;        /* planned in the arena; valid during run */
   pfw_threadpool* pool; /* for pfw_parallel_for; set by the interpreter */
+  size_t mem_limit;     /* the interpreter's memory limit (0: none): a prepare whose tables grow with
+                         * attribute or shape values refuses to allocate more than this */
   int32_t num_threads;  /* threads of the pool (1 without one) */
   pfw_isa isa;          /* kernel level, chosen at create; scalar = reference */
   bool folded;          /* evaluated while planning; skipped at invoke */

@@ -57,6 +57,7 @@ static pfw_status bind_nodes(pfw_interpreter* it) {
     n->model = it->model;
     n->pool = it->pool;
     n->num_threads = pfw_threadpool_size(it->pool);
+    n->mem_limit = it->arena_limit;
     n->isa = it->isa;
     n->op = pfw_find_op(d->op);
     if (!n->op) {

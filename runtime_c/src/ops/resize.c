@@ -297,7 +297,8 @@ static pfw_status resize_prepare(pfw_node* node) {
     int64_t n = p.mode == R_NEAREST ? 1 : tap_count(&p, p.scale[a]), e;
     if (n > RESIZE_MAX_TAPS)
       return pfw_error(PFW_ERR_UNSUPPORTED, "scale %g on axis %d is too small to antialias", p.scale[a], (int)a);
-    if (pfw_mul_overflows(n, p.out[a], &e)) return pfw_error(PFW_ERR_SHAPE, "Resize tables overflow");
+    if (pfw_mul_overflows(n, p.out[a], &e) || e > INT64_MAX / 16 - entries)
+      return pfw_error(PFW_ERR_SHAPE, "Resize tables overflow");
     hdr.axis[hdr.n_axes] = a;
     hdr.taps[hdr.n_axes++] = (int32_t)n;
     entries += e;
@@ -309,7 +310,14 @@ static pfw_status resize_prepare(pfw_node* node) {
     }
     if (cur > hdr.max_numel) hdr.max_numel = cur;
   }
+  int64_t out_numel = 1;
+  for (int32_t a = 0; a < x->rank; a++) out_numel = p.out[a] ? out_numel : 0;
+  if (out_numel == 0) /* nothing to compute (the node never runs): no tables for a long axis */
+    return pfw_set_output(node->out[0], x->dtype, x->rank, p.out);
   size_t bytes = sizeof hdr + (size_t)entries * (sizeof(int64_t) + sizeof(double));
+  if (node->mem_limit && bytes > node->mem_limit)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "Resize tables need %zu bytes, more than the memory limit of %zu bytes", bytes,
+                     node->mem_limit);
   resize_state* s = malloc(bytes);
   if (!s) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes of Resize tables", bytes);
   *s = hdr;
@@ -381,6 +389,7 @@ static pfw_status resize_run(pfw_node* node) {
   const resize_state* s = node->state;
   const pfw_tensor* x = node->in[0];
   pfw_tensor* y = node->out[0];
+  if (!s) return PFW_OK; /* an empty output: prepare made no tables */
   if (s->mode == R_NEAREST || s->n_axes == 0) {
     if (s->n_axes == 0) memcpy(y->data, x->data, (size_t)pfw_numel(x) * pfw_dtype_size(x->dtype));
     else run_nearest(s, x, y);
