@@ -145,6 +145,10 @@ PFW_INLINE void dw_plane(const pfw_window_plane* p, const float* x, int64_t Win,
   }
 }
 
+void PFW_CONV_DEPTHWISE_PAD(const pfw_spatial* g, const pfw_spatial* gp, const float* x, float* buf) {
+  dw_pad(g, gp->in[1], gp->in[2], x, buf, 1);
+}
+
 bool PFW_CONV_DEPTHWISE_PLANE(const pfw_window_plane* p, const pfw_spatial* gp, float* buf, float* y) {
   const pfw_spatial* g = p->g;
   int64_t k = g->k[2], s = g->s[2];

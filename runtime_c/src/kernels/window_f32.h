@@ -46,6 +46,10 @@ typedef void (*pfw_window_row_fn)(const pfw_window_plane* p, int64_t oy, float* 
  * False, nothing written, for kernels it does not cover: those run row by
  * row. */
 typedef bool (*pfw_window_plane_fn)(const pfw_window_plane* p, const pfw_spatial* gp, float* buf, float* y);
+/* Plane x (geometry g) into buf (geometry gp), g->pb[1] rows down and
+ * g->pb[2] columns in; buf's other elements are the padding, zeroed by the
+ * caller and never written here. */
+typedef void (*pfw_window_pad_fn)(const pfw_spatial* g, const pfw_spatial* gp, const float* x, float* buf);
 /* The mean (is_max false) or the max of x[0..n): one plane of a global pool. */
 typedef float (*pfw_global_pool_fn)(const float* x, int64_t n, bool is_max);
 
@@ -53,6 +57,7 @@ typedef struct pfw_window_kernels {
   pfw_window_row_fn conv_depthwise, pool;
   pfw_global_pool_fn global_pool;
   pfw_window_plane_fn conv_depthwise_plane;
+  pfw_window_pad_fn pad; /* the copy conv_depthwise_plane makes at stride 1, for the row path */
 } pfw_window_kernels;
 
 /* A whole window op for pfw_window_run (ops/conv_depthwise.c): `row` over
@@ -64,7 +69,7 @@ typedef struct pfw_window_job {
   pfw_window_plane base;
   pfw_spatial g;
   /* Conv: each plane is first copied into a zero-padded buffer of geometry
-   * `gp` (no padding, every tap inside; `pad` floats in each thread's slot
+   * `gp` (no padding, every tap inside; `slot_floats` in each thread's slot
    * of `scratch`), so every row is interior, and `plane` may do rows
    * several at a time: the scalar border columns would otherwise cost as
    * much as a 112-wide row's interior. Chosen from the shapes alone, so
@@ -72,9 +77,10 @@ typedef struct pfw_window_job {
   bool padded;
   pfw_spatial gp;
   pfw_window_plane_fn plane;
+  pfw_window_pad_fn pad;
   bool inside; /* every tap inside already (no padding): `plane` runs on x */
   float* scratch;
-  size_t pad;
+  size_t slot_floats;
   const float *x, *w, *b;
   float* y;
   int64_t C;
@@ -93,6 +99,8 @@ void pfw_conv_depthwise_row_f32_avx512(const pfw_window_plane* p, int64_t oy, fl
 void pfw_conv_depthwise_row_f32_avx2(const pfw_window_plane* p, int64_t oy, float* y);
 bool pfw_conv_depthwise_plane_f32_avx512(const pfw_window_plane* p, const pfw_spatial* gp, float* buf, float* y);
 bool pfw_conv_depthwise_plane_f32_avx2(const pfw_window_plane* p, const pfw_spatial* gp, float* buf, float* y);
+void pfw_conv_depthwise_pad_f32_avx512(const pfw_spatial* g, const pfw_spatial* gp, const float* x, float* buf);
+void pfw_conv_depthwise_pad_f32_avx2(const pfw_spatial* g, const pfw_spatial* gp, const float* x, float* buf);
 void pfw_pool_row_f32_avx512(const pfw_window_plane* p, int64_t oy, float* y);
 void pfw_pool_row_f32_avx2(const pfw_window_plane* p, int64_t oy, float* y);
 float pfw_global_pool_f32_avx512(const float* x, int64_t n, bool is_max);

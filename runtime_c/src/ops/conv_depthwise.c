@@ -14,9 +14,11 @@
 
 #if defined(__x86_64__)
 static const pfw_window_kernels avx512_kernels = {pfw_conv_depthwise_row_f32_avx512, pfw_pool_row_f32_avx512,
-                                                  pfw_global_pool_f32_avx512, pfw_conv_depthwise_plane_f32_avx512};
+                                                  pfw_global_pool_f32_avx512, pfw_conv_depthwise_plane_f32_avx512,
+                                                  pfw_conv_depthwise_pad_f32_avx512};
 static const pfw_window_kernels avx2_kernels = {pfw_conv_depthwise_row_f32_avx2, pfw_pool_row_f32_avx2,
-                                                pfw_global_pool_f32_avx2, pfw_conv_depthwise_plane_f32_avx2};
+                                                pfw_global_pool_f32_avx2, pfw_conv_depthwise_plane_f32_avx2,
+                                                pfw_conv_depthwise_pad_f32_avx2};
 #endif
 
 const pfw_window_kernels* pfw_window_kernels_for(pfw_isa isa) {
@@ -45,23 +47,13 @@ bool pfw_conv_depthwise_applies(const pfw_node* node) {
  * plane); larger planes run unpadded, their border columns scalar. */
 #define PADDED_MAX ((int64_t)1 << 16)
 
-/* The input rows of plane x (geometry g) into buf (geometry gp), g->pb[1]
- * rows down and g->pb[2] columns in. buf's other elements are the padding:
- * zeroed once per task, never written here. */
-static void pad_plane(const pfw_spatial* g, const pfw_spatial* gp, const float* x, float* buf) {
-  int64_t Hp = gp->in[1], Wp = gp->in[2], W = g->in[2], left = g->pb[2];
-  int64_t n = W < Wp - left ? W : Wp - left; /* input columns that land in a padded row */
-  for (int64_t iy = 0; iy < g->in[1] && iy + g->pb[1] < Hp && n > 0; iy++)
-    memcpy(buf + (iy + g->pb[1]) * Wp + left, x + iy * W, (size_t)n * sizeof(float));
-}
-
 static void run_planes(const pfw_window_job* c, int64_t begin, int64_t end, float* buf) {
   const pfw_spatial* g = &c->g;
   int64_t in_plane = g->in[1] * g->in[2], Ho = g->out[1], Wo = g->out[2];
   pfw_window_plane pl = c->base;
-  if (buf) memset(buf, 0, (size_t)(c->gp.in[1] * c->gp.in[2]) * sizeof(float));
   /* The plane kernel reads a stride-1 plane with no padding in place. */
   float* plane_buf = c->inside && g->s[2] == 1 ? NULL : buf;
+  if (plane_buf || (buf && c->padded)) memset(buf, 0, (size_t)(c->gp.in[1] * c->gp.in[2]) * sizeof(float));
   for (int64_t plane = begin; plane < end; plane++) {
     int64_t ch = plane % c->C;
     float* y = c->y + plane * Ho * Wo;
@@ -73,7 +65,7 @@ static void run_planes(const pfw_window_job* c, int64_t begin, int64_t end, floa
     }
     bool done = c->plane && (plane_buf || c->inside) && c->plane(&pl, &c->gp, plane_buf, y);
     if (!done && c->padded && buf) {
-      pad_plane(g, &c->gp, pl.x, buf);
+      c->pad(g, &c->gp, pl.x, buf);
       pl.g = &c->gp, pl.xa = 0, pl.xb = Wo, pl.x = buf;
     }
     for (int64_t oy = 0; oy < Ho && !done; oy++) {
@@ -101,7 +93,7 @@ static void padded_slots(void* p, int64_t begin, int64_t end) {
   const padded_job* pj = p;
   for (int64_t s = begin; s < end; s++)
     run_planes(pj->job, pj->planes * s / pj->slots, pj->planes * (s + 1) / pj->slots,
-               pj->job->scratch + (size_t)s * pj->job->pad);
+               pj->job->scratch + (size_t)s * pj->job->slot_floats);
 }
 
 void pfw_window_run(pfw_window_job* job, pfw_threadpool* pool, int64_t planes, int32_t threads) {
@@ -154,13 +146,14 @@ void pfw_conv_depthwise_run(pfw_node* node) {
   c.y = node->out[0]->data;
   c.C = X->dims[1];
   c.plane = pfw_window_kernels_for(node->isa)->conv_depthwise_plane;
+  c.pad = pfw_window_kernels_for(node->isa)->pad;
   int64_t ya, yb, xa, xb;
   pfw_spatial_interior(&c.g, 1, &ya, &yb);
   pfw_spatial_interior(&c.g, 2, &xa, &xb);
   c.inside = ya == 0 && yb == c.g.out[1] && xa == 0 && xb == c.g.out[2];
   if (padded_geometry(&c.g, &c.gp) && node->scratch) {
     c.scratch = node->scratch;
-    c.pad = pfw_align_size((size_t)(c.gp.in[1] * c.gp.in[2]) * sizeof(float)) / sizeof(float);
+    c.slot_floats = pfw_align_size((size_t)(c.gp.in[1] * c.gp.in[2]) * sizeof(float)) / sizeof(float);
     c.padded = xa > 0 || xb < c.g.out[2]; /* border columns: the row path pads too */
   }
   /* Relu and Clip ride in the row kernel, while the row is in registers. */

@@ -4,5 +4,6 @@
 #include "../simd_avx512.h"
 #define PFW_CONV_DEPTHWISE_ROW pfw_conv_depthwise_row_f32_avx512
 #define PFW_CONV_DEPTHWISE_PLANE pfw_conv_depthwise_plane_f32_avx512
+#define PFW_CONV_DEPTHWISE_PAD pfw_conv_depthwise_pad_f32_avx512
 #include "../conv_depthwise_f32_simd.h"
 #endif
