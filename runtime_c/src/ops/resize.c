@@ -310,10 +310,9 @@ static pfw_status resize_prepare(pfw_node* node) {
     }
     if (cur > hdr.max_numel) hdr.max_numel = cur;
   }
-  int64_t out_numel = 1;
-  for (int32_t a = 0; a < x->rank; a++) out_numel = p.out[a] ? out_numel : 0;
-  if (out_numel == 0) /* nothing to compute (the node never runs): no tables for a long axis */
-    return pfw_set_output(node->out[0], x->dtype, x->rank, p.out);
+  st = pfw_set_output(node->out[0], x->dtype, x->rank, p.out);
+  /* An empty output has nothing to compute (the node never runs): no tables for a long axis. */
+  if (st != PFW_OK || pfw_numel(node->out[0]) == 0) return st;
   size_t bytes = sizeof hdr + (size_t)entries * (sizeof(int64_t) + sizeof(double));
   if (node->mem_limit && bytes > node->mem_limit)
     return pfw_error(PFW_ERR_UNSUPPORTED, "Resize tables need %zu bytes, more than the memory limit of %zu bytes", bytes,
@@ -337,7 +336,7 @@ static pfw_status resize_prepare(pfw_node* node) {
       return pfw_error(PFW_ERR_SHAPE, "Resize scratch too large");
     node->scratch_size = 2 * (size_t)s->max_numel * sizeof(double);
   }
-  return pfw_set_output(node->out[0], x->dtype, x->rank, p.out);
+  return PFW_OK;
 }
 
 /* Nearest: each output element copies one input element (or the fill). */
