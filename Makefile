@@ -105,7 +105,7 @@ c-test-tsan: $(BUILD)/tsan/Makefile golden
 # model, golden, thread and op tests; the long SIMD kernel sweeps run under
 # ASan only (valgrind emulates no AVX-512, and they take minutes there).
 VALGRIND_TESTS := test_model test_golden test_threads test_backend test_profile test_ops test_ops_shape \
-                  test_ops_math test_ops_conv test_ops_conv_transpose test_ops_seq test_conv_paths
+                  test_ops_math test_ops_conv test_ops_conv_transpose test_ops_seq test_conv_paths test_lowp
 checkers:
 	@bash tools/ensure_tools.sh checkers
 

@@ -1,10 +1,17 @@
 """Element types: one table mapping pyfw names, NumPy dtypes and the numbers used
-by ONNX (TensorProto.DataType), schema/pfw.fbs and pfw.h (they are the same)."""
+by ONNX (TensorProto.DataType), schema/pfw.fbs and pfw.h (they are the same).
+
+NumPy has no bfloat16, float8, float4 or 4-/2-bit integers; ml_dtypes (which
+onnx installs) does, and `to_numpy` returns its dtypes for them. Inside pyfw
+(the IR, .pfw files, libpfw) those values are kept as their raw bit patterns
+in `storage(name)`: bfloat16 as uint16, the others one element per byte, the
+value in the low bits -- the same bytes as ml_dtypes' arrays, so feeding and
+fetching is a plain copy."""
 from __future__ import annotations
 
 import numpy as np
 
-# name -> (code, numpy dtype or None when NumPy has none)
+# name -> (code, numpy dtype or the ml_dtypes name when NumPy has none)
 _TABLE = {
     "float32": (1, np.float32),
     "uint8": (2, np.uint8),
@@ -19,11 +26,24 @@ _TABLE = {
     "float64": (11, np.float64),
     "uint32": (12, np.uint32),
     "uint64": (13, np.uint64),
-    "bfloat16": (16, None),
+    "bfloat16": (16, "bfloat16"),
+    "float8e4m3fn": (17, "float8_e4m3fn"),
+    "float8e4m3fnuz": (18, "float8_e4m3fnuz"),
+    "float8e5m2": (19, "float8_e5m2"),
+    "float8e5m2fnuz": (20, "float8_e5m2fnuz"),
+    "uint4": (21, "uint4"),
+    "int4": (22, "int4"),
+    "float4e2m1": (23, "float4_e2m1fn"),
+    "float8e8m0": (24, "float8_e8m0fnu"),
+    "uint2": (25, "uint2"),
+    "int2": (26, "int2"),
 }
 _BY_CODE = {code: name for name, (code, _) in _TABLE.items()}
 
 DTYPES = tuple(_TABLE)
+# The types NumPy lacks, kept as raw bits (see the module docstring).
+RAW_BITS = tuple(name for name, (_, t) in _TABLE.items() if isinstance(t, str))
+_BY_ML_NAME = {t: name for name, (_, t) in _TABLE.items() if isinstance(t, str)}
 
 
 def code(name: str) -> int:
@@ -41,39 +61,57 @@ def from_code(value: int) -> str:
         raise ValueError(f"unknown dtype code {value}") from None
 
 
-def _bfloat16():
-    """NumPy's bfloat16 from ml_dtypes (which onnx installs), or None without it."""
+def _ml_dtype(attr: str):
+    """ml_dtypes' NumPy dtype `attr`, or None without ml_dtypes."""
     try:
         import ml_dtypes
     except ImportError:
         return None
-    return np.dtype(ml_dtypes.bfloat16)
+    t = getattr(ml_dtypes, attr, None)
+    return None if t is None else np.dtype(t)
 
 
 def to_numpy(name: str) -> np.dtype:
     np_type = _TABLE[name][1] if name in _TABLE else None
-    if np_type is None and name == "bfloat16":
-        np_type = _bfloat16()
+    if isinstance(np_type, str):
+        attr, np_type = np_type, _ml_dtype(np_type)
+        if np_type is None:
+            raise ValueError(f"dtype {name!r} needs ml_dtypes ({attr}); install ml_dtypes")
     if np_type is None:
-        raise ValueError(f"dtype {name!r} has no NumPy equivalent"
-                         + (" (install ml_dtypes for bfloat16)" if name == "bfloat16" else ""))
+        raise ValueError(f"dtype {name!r} has no NumPy equivalent")
     return np.dtype(np_type)
 
 
 def from_numpy(dtype) -> str:
     dt = np.dtype(dtype)
     for name, (_, np_type) in _TABLE.items():
-        if np_type is not None and np.dtype(np_type) == dt:
+        if isinstance(np_type, str):
+            if dt.name == np_type and dt == _ml_dtype(np_type):
+                return name
+        elif np.dtype(np_type) == dt:
             return name
-    if dt.name == "bfloat16" and dt == _bfloat16():
-        return "bfloat16"
     raise ValueError(f"NumPy dtype {dt} has no pyfw equivalent")
+
+
+def storage(name: str) -> np.dtype:
+    """The little-endian NumPy dtype pyfw keeps `name`'s values in."""
+    if name == "bfloat16":
+        return np.dtype("<u2")
+    if name in RAW_BITS:
+        return np.dtype("u1")
+    return to_numpy(name).newbyteorder("<")
+
+
+def to_storage(arr: np.ndarray) -> np.ndarray:
+    """`arr` as pyfw keeps it: ml_dtypes arrays viewed as their raw bits."""
+    name = _BY_ML_NAME.get(arr.dtype.name)
+    if name is None or arr.dtype != _ml_dtype(arr.dtype.name):
+        return arr
+    return np.ascontiguousarray(arr).view(storage(name))
 
 
 def itemsize(name: str) -> int:
     """Bytes per element (0 for string)."""
-    if name == "bfloat16":
-        return 2
     if name == "string":
         return 0
-    return to_numpy(name).itemsize
+    return storage(name).itemsize

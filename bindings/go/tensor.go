@@ -24,25 +24,46 @@ const (
 	Uint32   DType = 12
 	Uint64   DType = 13
 	BFloat16 DType = 16 // held as raw bfloat16 bits in a []uint16
+	// One element per byte in a []uint8, the value in the low bits (pfw.h).
+	Float8E4M3FN   DType = 17
+	Float8E4M3FNUZ DType = 18
+	Float8E5M2     DType = 19
+	Float8E5M2FNUZ DType = 20
+	Uint4          DType = 21
+	Int4           DType = 22
+	Float4E2M1     DType = 23
+	Float8E8M0     DType = 24
+	Uint2          DType = 25
+	Int2           DType = 26
 )
 
 var dtypeInfo = map[DType]struct {
 	name   string
 	goType reflect.Type
 }{
-	Float32:  {"float32", reflect.TypeFor[[]float32]()},
-	Uint8:    {"uint8", reflect.TypeFor[[]uint8]()},
-	Int8:     {"int8", reflect.TypeFor[[]int8]()},
-	Uint16:   {"uint16", reflect.TypeFor[[]uint16]()},
-	Int16:    {"int16", reflect.TypeFor[[]int16]()},
-	Int32:    {"int32", reflect.TypeFor[[]int32]()},
-	Int64:    {"int64", reflect.TypeFor[[]int64]()},
-	Bool:     {"bool", reflect.TypeFor[[]bool]()},
-	Float16:  {"float16", reflect.TypeFor[[]uint16]()},
-	Float64:  {"float64", reflect.TypeFor[[]float64]()},
-	Uint32:   {"uint32", reflect.TypeFor[[]uint32]()},
-	Uint64:   {"uint64", reflect.TypeFor[[]uint64]()},
-	BFloat16: {"bfloat16", reflect.TypeFor[[]uint16]()},
+	Float32:        {"float32", reflect.TypeFor[[]float32]()},
+	Uint8:          {"uint8", reflect.TypeFor[[]uint8]()},
+	Int8:           {"int8", reflect.TypeFor[[]int8]()},
+	Uint16:         {"uint16", reflect.TypeFor[[]uint16]()},
+	Int16:          {"int16", reflect.TypeFor[[]int16]()},
+	Int32:          {"int32", reflect.TypeFor[[]int32]()},
+	Int64:          {"int64", reflect.TypeFor[[]int64]()},
+	Bool:           {"bool", reflect.TypeFor[[]bool]()},
+	Float16:        {"float16", reflect.TypeFor[[]uint16]()},
+	Float64:        {"float64", reflect.TypeFor[[]float64]()},
+	Uint32:         {"uint32", reflect.TypeFor[[]uint32]()},
+	Uint64:         {"uint64", reflect.TypeFor[[]uint64]()},
+	BFloat16:       {"bfloat16", reflect.TypeFor[[]uint16]()},
+	Float8E4M3FN:   {"float8e4m3fn", reflect.TypeFor[[]uint8]()},
+	Float8E4M3FNUZ: {"float8e4m3fnuz", reflect.TypeFor[[]uint8]()},
+	Float8E5M2:     {"float8e5m2", reflect.TypeFor[[]uint8]()},
+	Float8E5M2FNUZ: {"float8e5m2fnuz", reflect.TypeFor[[]uint8]()},
+	Uint4:          {"uint4", reflect.TypeFor[[]uint8]()},
+	Int4:           {"int4", reflect.TypeFor[[]uint8]()},
+	Float4E2M1:     {"float4e2m1", reflect.TypeFor[[]uint8]()},
+	Float8E8M0:     {"float8e8m0", reflect.TypeFor[[]uint8]()},
+	Uint2:          {"uint2", reflect.TypeFor[[]uint8]()},
+	Int2:           {"int2", reflect.TypeFor[[]uint8]()},
 }
 
 // String is the name ONNX and NumPy use ("float32").

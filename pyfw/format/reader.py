@@ -55,14 +55,14 @@ class _Reader:
         data = None
         if fb.Buffer() != 0:
             raw = self.buffer(fb.Buffer(), f"{where}: tensor {name!r}")
-            np_type = np.dtype("<u2") if dtype == "bfloat16" else _dt.to_numpy(dtype).newbyteorder("<")
+            np_type = _dt.storage(dtype)
             count = int(np.prod(shape)) if shape else 1
             if shape is None or len(raw) != count * np_type.itemsize:
                 raise InvalidModelError(
                     f"{where}: tensor {name!r} has {len(raw)} bytes of data but shape {shape} of {dtype} needs "
                     f"{count * np_type.itemsize}")
             data = np.frombuffer(raw, dtype=np_type).reshape(shape)
-            if dtype != "bfloat16":
+            if dtype not in _dt.RAW_BITS:
                 data = data.astype(_dt.to_numpy(dtype), copy=False)
         quant = None
         q = fb.Quant()

@@ -43,10 +43,7 @@ def _tensor_bytes(t: Tensor) -> bytes:
     arr = t.data
     if t.dtype == "string":
         raise InvalidModelError(f"tensor {t.name!r}: string constants are not supported in .pfw yet")
-    if t.dtype == "bfloat16":
-        want = np.dtype("<u2")  # bfloat16 is carried as its raw 16-bit pattern
-    else:
-        want = _dt.to_numpy(t.dtype).newbyteorder("<")
+    want = _dt.storage(t.dtype)  # bfloat16, float8, int4... are carried as raw bit patterns
     if arr.dtype != want:
         if arr.dtype.kind != want.kind or arr.dtype.itemsize != want.itemsize:
             raise InvalidModelError(

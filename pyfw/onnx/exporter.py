@@ -4,8 +4,10 @@ The IR already has ONNX's semantics, so export is mostly a copy: constants
 become initializers, inputs and outputs value infos, nodes keep their
 attributes (typed by the op's ONNX schema). Two things are undone: a Conv or
 Gemm carrying a fused activation (pyfw.ir.passes.fuse_activations) is split
-back into the node and the standard activation op, and bfloat16 constants,
-which the IR keeps as raw 16-bit patterns, are written as BFLOAT16.
+back into the node and the standard activation op, and bfloat16, float8,
+float4 and 4-/2-bit integer constants, which the IR keeps as raw bit patterns
+(one element per byte below 16 bits), are written as ONNX stores them (4- and
+2-bit values packed).
 
 `export(module, example_inputs, path)` traces a pyfw.nn module and writes ONNX.
 """
@@ -35,10 +37,9 @@ def _initializer(t: Tensor) -> onnx.TensorProto:
     if t.quant is not None:
         raise UnsupportedError(f"tensor {t.name!r} carries quantization parameters, which ONNX keeps "
                                "in QuantizeLinear/DequantizeLinear nodes; exporting them is not supported yet")
-    if t.dtype == "bfloat16":  # raw bit patterns, as the IR keeps them
-        tp = onnx.TensorProto(name=t.name, data_type=onnx.TensorProto.BFLOAT16, dims=t.data.shape)
-        tp.raw_data = np.ascontiguousarray(t.data, dtype="<u2").tobytes()
-        return tp
+    if t.dtype in _dt.RAW_BITS:  # raw bit patterns in the IR; ONNX packs int4/int2/float4 itself
+        bits = np.ascontiguousarray(t.data, dtype=_dt.storage(t.dtype))
+        return numpy_helper.from_array(bits.view(_dt.to_numpy(t.dtype)), t.name)
     return numpy_helper.from_array(np.asarray(t.data, dtype=_dt.to_numpy(t.dtype)), t.name)
 
 

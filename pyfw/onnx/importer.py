@@ -216,8 +216,7 @@ def _tensor(tp: onnx.TensorProto, base_dir: str, what: str) -> Tensor:
         arr = numpy_helper.to_array(tp, base_dir)
     except (ValueError, TypeError, OSError) as e:
         raise InvalidModelError(f"{what} {tp.name!r}: cannot read its data: {e}") from None
-    if dtype == "bfloat16":
-        arr = arr.view(np.uint16)  # the IR keeps bfloat16 as its raw bit pattern
+    arr = _dt.to_storage(arr)  # the IR keeps bfloat16, float8, int4... as raw bit patterns
     # Not np.ascontiguousarray: it turns a 0-d scalar into shape (1,).
     return Tensor(tp.name, dtype, arr.shape, arr if arr.flags.c_contiguous else arr.copy(order="C"))
 
@@ -269,8 +268,8 @@ def _attr(a: AttributeProto, base_dir: str, where: str):
         raise InvalidModelError(f"{where}: attribute {a.name!r} is not valid UTF-8") from None
     if kind == T.TENSOR:
         t = _tensor(a.t, base_dir, f"{where}: attribute {a.name!r}, tensor")
-        if t.dtype == "bfloat16":  # as an ndarray it would read back as uint16
-            raise UnsupportedError(f"{where}: attribute {a.name!r} is a bfloat16 tensor, not supported yet")
+        if t.dtype in _dt.RAW_BITS:  # as an ndarray it would read back as its raw bits
+            raise UnsupportedError(f"{where}: attribute {a.name!r} is a {t.dtype} tensor, not supported yet")
         return t.data
     kind_name = T.AttributeType.Name(kind) if kind in T.AttributeType.values() else str(kind)
     raise UnsupportedError(f"{where}: attribute {a.name!r} of type {kind_name} is not supported yet")

@@ -82,7 +82,20 @@ typedef enum pfw_dtype {
   PFW_FLOAT64 = 11,
   PFW_UINT32 = 12,
   PFW_UINT64 = 13,
-  PFW_BFLOAT16 = 16
+  PFW_BFLOAT16 = 16,
+  /* One element per byte, the value in the low bits (4 for INT4, UINT4 and
+   * FLOAT4E2M1, 2 for INT2 and UINT2; the rest is ignored on read, 0 on
+   * write): the bytes of ml_dtypes' NumPy arrays. */
+  PFW_FLOAT8E4M3FN = 17,
+  PFW_FLOAT8E4M3FNUZ = 18,
+  PFW_FLOAT8E5M2 = 19,
+  PFW_FLOAT8E5M2FNUZ = 20,
+  PFW_UINT4 = 21,
+  PFW_INT4 = 22,
+  PFW_FLOAT4E2M1 = 23,
+  PFW_FLOAT8E8M0 = 24,
+  PFW_UINT2 = 25,
+  PFW_INT2 = 26
 } pfw_dtype;
 
 typedef struct pfw_model pfw_model;

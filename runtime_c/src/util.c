@@ -19,6 +19,16 @@ PFW_API size_t pfw_dtype_size(pfw_dtype dtype) {
     case PFW_UINT32: return 4;
     case PFW_UINT64: return 8;
     case PFW_BFLOAT16: return 2;
+    case PFW_FLOAT8E4M3FN:
+    case PFW_FLOAT8E4M3FNUZ:
+    case PFW_FLOAT8E5M2:
+    case PFW_FLOAT8E5M2FNUZ:
+    case PFW_UINT4:
+    case PFW_INT4:
+    case PFW_FLOAT4E2M1:
+    case PFW_FLOAT8E8M0:
+    case PFW_UINT2:
+    case PFW_INT2: return 1;
     case PFW_STRING:
     case PFW_DTYPE_UNDEFINED: return 0;
   }
@@ -42,6 +52,16 @@ PFW_API const char* pfw_dtype_name(pfw_dtype dtype) {
     case PFW_UINT32: return "uint32";
     case PFW_UINT64: return "uint64";
     case PFW_BFLOAT16: return "bfloat16";
+    case PFW_FLOAT8E4M3FN: return "float8e4m3fn";
+    case PFW_FLOAT8E4M3FNUZ: return "float8e4m3fnuz";
+    case PFW_FLOAT8E5M2: return "float8e5m2";
+    case PFW_FLOAT8E5M2FNUZ: return "float8e5m2fnuz";
+    case PFW_UINT4: return "uint4";
+    case PFW_INT4: return "int4";
+    case PFW_FLOAT4E2M1: return "float4e2m1";
+    case PFW_FLOAT8E8M0: return "float8e8m0";
+    case PFW_UINT2: return "uint2";
+    case PFW_INT2: return "int2";
   }
   return "unknown";
 }

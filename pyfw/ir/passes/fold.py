@@ -77,12 +77,10 @@ def _run(graph: Graph, nodes: list[Node], wanted: list[str]) -> dict[str, np.nda
 
 
 def _constant(name: str, v: np.ndarray) -> Tensor:
-    """A folded value as an IR constant; bfloat16 (NumPy's through ml_dtypes) is kept
-    as its 16-bit patterns, as the IR keeps bfloat16 everywhere."""
+    """A folded value as an IR constant; bfloat16, float8, int4... (NumPy's through
+    ml_dtypes) are kept as their bit patterns, as the IR keeps them everywhere."""
     v = np.ascontiguousarray(v)
-    if v.dtype.name == "bfloat16":
-        return Tensor(name, "bfloat16", v.shape, v.view(np.uint16))
-    return Tensor(name, _dt.from_numpy(v.dtype), v.shape, v)
+    return Tensor(name, _dt.from_numpy(v.dtype), v.shape, _dt.to_storage(v))
 
 
 def fold_constants(graph: Graph) -> Graph:

@@ -1,7 +1,9 @@
 /* Cast between numeric dtypes and bool. Values pass through long double,
- * which holds every int64/uint64 and double exactly. Float-to-integer casts
+ * which holds every int64/uint64 and double exactly. Integer-to-integer casts
+ * keep the low bits (two's complement), as ONNX says. Float-to-integer casts
  * saturate and NaN becomes 0, so out-of-range values (which ONNX leaves
- * undefined) can never be undefined behaviour here. */
+ * undefined) can never be undefined behaviour here; to int4/int2 they give 0,
+ * as ONNX's reference does. float8/float4/E8M0 follow lowp.c. */
 #include <math.h>
 #include <string.h>
 
@@ -64,6 +66,8 @@ static long double load(const void* p, pfw_dtype d) {
   union { float f; double g; int8_t b; uint8_t ub; int16_t h; uint16_t uh; int32_t i; uint32_t ui;
           int64_t l; uint64_t ul; } v;
   memcpy(&v, p, pfw_dtype_size(d));
+  if (pfw_dtype_is_lowfloat(d)) return pfw_lowp_to_float(d, v.ub);
+  if (pfw_dtype_is_lowint(d)) return pfw_lowint_value(d, v.ub);
   switch (d) {
     case PFW_FLOAT32: return v.f;
     case PFW_FLOAT64: return v.g;
@@ -89,6 +93,15 @@ static long double sat(long double x, long double lo, long double hi) {
 void pfw_store_real(void* p, pfw_dtype d, long double x) {
   union { float f; double g; int8_t b; uint8_t ub; int16_t h; uint16_t uh; int32_t i; uint32_t ui;
           int64_t l; uint64_t ul; } v;
+  if (d == PFW_FLOAT8E8M0) {
+    v.ub = pfw_float_to_e8m0((float)x, true, PFW_ROUND_UP);
+  } else if (pfw_dtype_is_lowfloat(d)) {
+    v.ub = pfw_float_to_lowp(d, (float)x, true);
+  } else if (pfw_dtype_is_lowint(d)) {
+    int32_t lo, hi;
+    pfw_lowint_range(d, &lo, &hi);
+    v.ub = pfw_lowint_wrap(d, (uint64_t)(int64_t)sat(x, lo, hi));
+  }
   switch (d) {
     case PFW_FLOAT32: v.f = (float)x; break;
     case PFW_FLOAT64: v.g = (double)x; break;
@@ -102,9 +115,39 @@ void pfw_store_real(void* p, pfw_dtype d, long double x) {
     case PFW_INT32: v.i = (int32_t)sat(x, INT32_MIN, INT32_MAX); break;
     case PFW_UINT32: v.ui = (uint32_t)sat(x, 0, UINT32_MAX); break;
     case PFW_INT64: v.l = (int64_t)sat(x, (long double)INT64_MIN, (long double)INT64_MAX); break;
-    default: v.ul = (uint64_t)sat(x, 0, (long double)UINT64_MAX); break;
+    case PFW_UINT64: v.ul = (uint64_t)sat(x, 0, (long double)UINT64_MAX); break;
+    default: break; /* the low-precision types, set above */
   }
   memcpy(p, &v, pfw_dtype_size(d));
+}
+
+static bool is_integer(pfw_dtype d) {
+  switch (d) {
+    case PFW_INT8: case PFW_UINT8: case PFW_INT16: case PFW_UINT16: case PFW_INT32: case PFW_UINT32:
+    case PFW_INT64: case PFW_UINT64: return true;
+    default: return pfw_dtype_is_lowint(d);
+  }
+}
+
+/* The low bits of u as integer dtype d. */
+static void store_wrapped(void* p, pfw_dtype d, uint64_t u) {
+  uint8_t b = pfw_dtype_is_lowint(d) ? pfw_lowint_wrap(d, u) : (uint8_t)u;
+  uint16_t h = (uint16_t)u;
+  uint32_t w = (uint32_t)u;
+  switch (pfw_dtype_size(d)) {
+    case 1: memcpy(p, &b, 1); break;
+    case 2: memcpy(p, &h, 2); break;
+    case 4: memcpy(p, &w, 4); break;
+    default: memcpy(p, &u, 8); break;
+  }
+}
+
+static pfw_status round_mode_of(const pfw_node* node, pfw_round_mode* mode) {
+  const char* s = pfw_attr_string(node, "round_mode", "up");
+  *mode = strcmp(s, "up") == 0 ? PFW_ROUND_UP : strcmp(s, "down") == 0 ? PFW_ROUND_DOWN : PFW_ROUND_NEAREST;
+  if (*mode == PFW_ROUND_NEAREST && strcmp(s, "nearest") != 0)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'round_mode' is '%s'; expected up, down or nearest", s);
+  return PFW_OK;
 }
 
 static pfw_status cast_prepare(pfw_node* node) {
@@ -117,6 +160,8 @@ static pfw_status cast_prepare(pfw_node* node) {
   if (to < 0 || to > 255 || !castable((pfw_dtype)to))
     return pfw_error(to == PFW_STRING ? PFW_ERR_UNSUPPORTED : PFW_ERR_INVALID_MODEL,
                      "attribute 'to' is %lld, not a dtype Cast supports", (long long)to);
+  pfw_round_mode mode;
+  if ((st = round_mode_of(node, &mode)) != PFW_OK) return st;
   return pfw_set_output(node->out[0], (pfw_dtype)to, x->rank, x->dims);
 }
 
@@ -138,8 +183,29 @@ static pfw_status cast_run(pfw_node* node) {
       for (int64_t i = 0; i < n; i++) o[i] = (float)((const int8_t*)x->data)[i];
     return PFW_OK;
   }
-  for (int64_t i = 0; i < n; i++)
-    pfw_store_real((char*)y->data + (size_t)i * so, y->dtype, load((const char*)x->data + (size_t)i * si, x->dtype));
+  bool saturate = pfw_attr_int(node, "saturate", 1) != 0;
+  pfw_round_mode mode;
+  round_mode_of(node, &mode); /* checked at prepare */
+  bool wrap = is_integer(x->dtype) && is_integer(y->dtype);
+  bool float_to_lowint = pfw_dtype_is_lowint(y->dtype) && !is_integer(x->dtype) && x->dtype != PFW_BOOL;
+  int32_t lo = 0, hi = 0;
+  if (float_to_lowint) pfw_lowint_range(y->dtype, &lo, &hi);
+  for (int64_t i = 0; i < n; i++) {
+    long double v = load((const char*)x->data + (size_t)i * si, x->dtype);
+    uint8_t* out = (uint8_t*)y->data + (size_t)i * so;
+    if (y->dtype == PFW_FLOAT8E8M0) {
+      *out = pfw_float_to_e8m0((float)v, saturate, mode);
+    } else if (pfw_dtype_is_lowfloat(y->dtype)) {
+      *out = pfw_float_to_lowp(y->dtype, (float)v, saturate);
+    } else if (wrap) {
+      store_wrapped(out, y->dtype, v < 0 ? (uint64_t)(int64_t)v : (uint64_t)v);
+    } else if (float_to_lowint) {
+      long double t = truncl(v); /* NaN fails both tests */
+      *out = t >= lo && t <= hi ? pfw_lowint_wrap(y->dtype, (uint64_t)(int64_t)t) : 0;
+    } else {
+      pfw_store_real(out, y->dtype, v);
+    }
+  }
   return PFW_OK;
 }
 
@@ -153,6 +219,8 @@ static pfw_status cast_like_prepare(pfw_node* node) {
   if (!castable(x->dtype) || !castable(like->dtype))
     return pfw_error(PFW_ERR_UNSUPPORTED, "CastLike from %s to %s is not supported", pfw_dtype_name(x->dtype),
                      pfw_dtype_name(like->dtype));
+  pfw_round_mode mode;
+  if ((st = round_mode_of(node, &mode)) != PFW_OK) return st;
   return pfw_set_output(node->out[0], like->dtype, x->rank, x->dims);
 }
 

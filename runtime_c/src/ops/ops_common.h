@@ -210,6 +210,17 @@ float pfw_half_to_float(uint16_t h);
 uint16_t pfw_float_to_half(float f);
 float pfw_bf16_to_float(uint16_t h);
 uint16_t pfw_float_to_bf16(float f);
+/* The low-precision dtypes (lowp.c): float8, float4 E2M1 and E8M0 bytes <->
+ * float, and the 4-/2-bit integers' values, ranges and wrapping. */
+typedef enum pfw_round_mode { PFW_ROUND_UP, PFW_ROUND_DOWN, PFW_ROUND_NEAREST } pfw_round_mode;
+bool pfw_dtype_is_lowfloat(pfw_dtype d);
+bool pfw_dtype_is_lowint(pfw_dtype d);
+float pfw_lowp_to_float(pfw_dtype d, uint8_t b);
+uint8_t pfw_float_to_lowp(pfw_dtype d, float x, bool saturate);
+uint8_t pfw_float_to_e8m0(float x, bool saturate, pfw_round_mode mode);
+int32_t pfw_lowint_value(pfw_dtype d, uint8_t b);
+void pfw_lowint_range(pfw_dtype d, int32_t* lo, int32_t* hi);
+uint8_t pfw_lowint_wrap(pfw_dtype d, uint64_t v);
 /* Index of a real-number dtype in the order float32, float64, int32, int64,
  * int8, uint8, int16, uint16, uint32, uint64 (for kernel tables), or -1. */
 #define PFW_NUMERIC_TYPES 10

@@ -1,5 +1,6 @@
 /* QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear (ONNX opset
- * 10-21: per tensor, per axis and blocked; uint8, int8, uint16, int16),
+ * 10-25: per tensor, per axis and blocked; uint8, int8, uint16, int16, the
+ * 4- and 2-bit integers, float8 and float4 E2M1),
  * and the helpers the quantized ops share (quant.h). Each computes in
  * float32 exactly as ONNX's reference does (x / scale, rounded half to
  * even; (x - zero) * scale), so results are the reference's bit for bit. */
@@ -57,6 +58,7 @@ float pfw_quant_scale_at(const pfw_tensor* t, int64_t i) {
 
 int32_t pfw_quant_zero_at(const pfw_tensor* t, int64_t i) {
   if (!t) return 0;
+  if (pfw_dtype_is_lowint(t->dtype)) return pfw_lowint_value(t->dtype, ((const uint8_t*)t->data)[i]);
   switch (t->dtype) {
     case PFW_UINT8: return ((const uint8_t*)t->data)[i];
     case PFW_INT8: return ((const int8_t*)t->data)[i];
@@ -156,18 +158,24 @@ static pfw_status layout_of(const pfw_node* node, const pfw_tensor* x, int32_t p
   return PFW_OK;
 }
 
+/* A dtype QuantizeLinear writes and DequantizeLinear reads (E8M0 is a
+ * scale format, not a quantized one). */
+static bool qdq_type(pfw_dtype d) {
+  int32_t lo, hi;
+  return pfw_quant_range(d, &lo, &hi) || pfw_dtype_is_lowint(d) || (pfw_dtype_is_lowfloat(d) && d != PFW_FLOAT8E8M0);
+}
+
 /* Output dtype of QuantizeLinear: the zero point's, else output_dtype, else uint8. */
 static pfw_status q_out_dtype(const pfw_node* node, pfw_dtype* d) {
   const pfw_tensor* zp = node->n_in > 2 ? node->in[2] : NULL;
   int64_t od = pfw_attr_int(node, "output_dtype", 0);
   *d = zp ? zp->dtype : od ? (pfw_dtype)od : PFW_UINT8;
-  int32_t lo, hi;
   if (zp && od && od != (int64_t)zp->dtype)
     return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'output_dtype' (%lld) differs from the zero point's %s",
                      (long long)od, pfw_dtype_name(zp->dtype));
-  if (!pfw_quant_range(*d, &lo, &hi))
-    return pfw_error(PFW_ERR_UNSUPPORTED, "quantizing to %s; supported: uint8, int8, uint16, int16",
-                     pfw_dtype_name(*d));
+  if (od < 0 || od > 255 || !qdq_type(*d))
+    return pfw_error(PFW_ERR_UNSUPPORTED, "quantizing to %s; supported: uint8, int8, uint16, int16, uint4, int4, "
+                     "uint2, int2, float8 and float4e2m1", pfw_dtype_name(*d));
   return PFW_OK;
 }
 
@@ -189,10 +197,9 @@ static pfw_status qdq_prepare(pfw_node* node, bool quantize) {
       return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 (x) is %s; expected float32", pfw_dtype_name(x->dtype));
     if ((st = q_out_dtype(node, &out)) != PFW_OK) return st;
   } else {
-    int32_t lo, hi;
-    if (!pfw_quant_range(x->dtype, &lo, &hi) && x->dtype != PFW_INT32)
-      return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 (x) is %s; expected uint8, int8, uint16, int16 or int32",
-                       pfw_dtype_name(x->dtype));
+    if (!qdq_type(x->dtype) && x->dtype != PFW_INT32)
+      return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 (x) is %s; expected uint8, int8, uint16, int16, int32, "
+                       "a 4- or 2-bit integer, float8 or float4e2m1", pfw_dtype_name(x->dtype));
     out = node->in[1]->dtype;
     int64_t od = pfw_attr_int(node, "output_dtype", 0);
     if (od && od != (int64_t)out)
@@ -222,6 +229,10 @@ static pfw_status quantize_prepare(pfw_node* node) { return qdq_prepare(node, tr
 static pfw_status dequantize_prepare(pfw_node* node) { return qdq_prepare(node, false); }
 
 static void store_q(void* y, pfw_dtype d, int64_t k, int32_t v) {
+  if (pfw_dtype_is_lowint(d)) {
+    ((uint8_t*)y)[k] = pfw_lowint_wrap(d, (uint64_t)(int64_t)v);
+    return;
+  }
   switch (d) {
     case PFW_UINT8: ((uint8_t*)y)[k] = (uint8_t)v; break;
     case PFW_INT8: ((int8_t*)y)[k] = (int8_t)v; break;
@@ -236,7 +247,9 @@ static pfw_status quantize_run(pfw_node* node) {
   if (st != PFW_OK) return st;
   pfw_tensor* y = node->out[0];
   int32_t lo = 0, hi = 255;
-  pfw_quant_range(y->dtype, &lo, &hi);
+  if (pfw_dtype_is_lowint(y->dtype)) pfw_lowint_range(y->dtype, &lo, &hi);
+  else pfw_quant_range(y->dtype, &lo, &hi);
+  bool lowfloat = pfw_dtype_is_lowfloat(y->dtype), saturate = pfw_attr_int(node, "saturate", 1) != 0;
   qlayout L;
   layout_of(node, x, 1, "y_scale", &L); /* checked at prepare */
   const float* xv = x->data;
@@ -254,6 +267,12 @@ static pfw_status quantize_run(pfw_node* node) {
       int64_t p0 = o * L.so + a / L.block * L.sa;
       for (int64_t i = 0; i < L.inner; i++, k++) {
         int64_t p = p0 + i * L.si;
+        if (lowfloat) { /* float8 takes no zero point; float4's is added before rounding */
+          float v = xv[k] / pfw_quant_scale_at(s, p);
+          if (y->dtype == PFW_FLOAT4E2M1 && z) v += pfw_lowp_to_float(z->dtype, ((const uint8_t*)z->data)[p]);
+          ((uint8_t*)y->data)[k] = pfw_float_to_lowp(y->dtype, v, saturate);
+          continue;
+        }
         /* fmaxf/fminf also send NaN to the low end, as the reference's
          * int conversion and clip do. */
         float v = rintf(xv[k] / pfw_quant_scale_at(s, p)) + (float)pfw_quant_zero_at(z, p);
@@ -286,8 +305,13 @@ static pfw_status dequantize_run(pfw_node* node) {
       int64_t p0 = o * L.so + a / L.block * L.sa;
       for (int64_t i = 0; i < L.inner; i++, k++) {
         int64_t p = p0 + i * L.si;
-        float xv = x->dtype == PFW_INT32 ? (float)((const int32_t*)x->data)[k] : (float)pfw_quant_zero_at(x, k);
-        float v = (xv - (float)pfw_quant_zero_at(z, p)) * pfw_quant_scale_at(s, p);
+        float v;
+        if (pfw_dtype_is_lowfloat(x->dtype)) { /* float8 and float4: the zero point is not used */
+          v = pfw_lowp_to_float(x->dtype, ((const uint8_t*)x->data)[k]) * pfw_quant_scale_at(s, p);
+        } else {
+          float xv = x->dtype == PFW_INT32 ? (float)((const int32_t*)x->data)[k] : (float)pfw_quant_zero_at(x, k);
+          v = (xv - (float)pfw_quant_zero_at(z, p)) * pfw_quant_scale_at(s, p);
+        }
         if (y->dtype == PFW_FLOAT16) ((uint16_t*)y->data)[k] = pfw_float_to_half(v);
         else ((float*)y->data)[k] = v;
       }

@@ -14,7 +14,18 @@ public enum DataType {
   FLOAT64(11, 8, "float64"),
   UINT32(12, 4, "uint32"),
   UINT64(13, 8, "uint64"),
-  BFLOAT16(16, 2, "bfloat16");
+  BFLOAT16(16, 2, "bfloat16"),
+  // One element per byte, the value in the low bits (pfw.h): raw bits in a byte[].,
+  FLOAT8E4M3FN(17, 1, "float8e4m3fn"),
+  FLOAT8E4M3FNUZ(18, 1, "float8e4m3fnuz"),
+  FLOAT8E5M2(19, 1, "float8e5m2"),
+  FLOAT8E5M2FNUZ(20, 1, "float8e5m2fnuz"),
+  UINT4(21, 1, "uint4"),
+  INT4(22, 1, "int4"),
+  FLOAT4E2M1(23, 1, "float4e2m1"),
+  FLOAT8E8M0(24, 1, "float8e8m0"),
+  UINT2(25, 1, "uint2"),
+  INT2(26, 1, "int2");
 
   private final int code;
   private final int byteSize;
