@@ -147,8 +147,25 @@ def test_castlike_takes_the_dtype_and_saturate_of_the_like_input():
     np.testing.assert_array_equal(bits(y), bits(x.astype(ml_dtypes.float8_e4m3fn)))
 
 
-def reference(model, feeds):
-    return ReferenceEvaluator(model).run(None, feeds)
+def qdq_matches_reference(x, scale, zero, code, attrs):
+    """QuantizeLinear then DequantizeLinear of x (scale and zero point as
+    initializers): both outputs bit for bit as ONNX's reference evaluator's.
+    Returns the quantized values."""
+    q_attrs = dict(attrs)
+    dq_attrs = {k: v for k, v in attrs.items() if k == "axis"}
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], **q_attrs),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], **dq_attrs)]
+    graph = helper.make_graph(nodes, "g", [value_info("x", np.float32, x.shape)],
+                              [helper.make_tensor_value_info("q", code, x.shape),
+                               helper.make_tensor_value_info("y", TensorProto.FLOAT, x.shape)],
+                              [numpy_helper.from_array(scale, "s"), numpy_helper.from_array(zero, "z")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    onnx.checker.check_model(model, full_check=True)
+    q, y = pfw_run(to_pfw(model), {"x": x})
+    want_q, want_y = ReferenceEvaluator(model).run(None, {"x": x})
+    np.testing.assert_array_equal(bits(q), bits(want_q))
+    np.testing.assert_array_equal(y, want_y)
+    return q
 
 
 @pytest.mark.parametrize("code", list(LOWINTS), ids=NAME.get)
@@ -159,19 +176,7 @@ def test_quantize_dequantize_4_and_2_bit_per_axis_match_the_reference(code):
     x = rng.uniform(-12, 12, (3, 5)).astype(np.float32)
     scale = np.array([0.5, 1.5, 3.0], np.float32)
     zero = np.array([lo, (lo + hi) // 2, hi], t)
-    zp = numpy_helper.from_array(zero, "z")
-    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], axis=0),
-             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], axis=0)]
-    inputs = [value_info("x", np.float32, x.shape)]
-    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info("q", code, x.shape),
-                                                   helper.make_tensor_value_info("y", TensorProto.FLOAT, x.shape)],
-                              [numpy_helper.from_array(scale, "s"), zp])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    onnx.checker.check_model(model, full_check=True)
-    q, y = pfw_run(to_pfw(model), {"x": x})
-    want_q, want_y = reference(model, {"x": x})
-    np.testing.assert_array_equal(bits(q), bits(want_q))
-    np.testing.assert_array_equal(y, want_y)
+    q = qdq_matches_reference(x, scale, zero, code, {"axis": 0})
     assert set(bits(q).ravel()) <= set(bits(codes(t)))  # high bits written as 0
 
 
@@ -182,19 +187,7 @@ def test_quantize_dequantize_float8_and_float4_match_the_reference(code, saturat
     x = np.array([0, 0.3, -0.3, 1, 2.5, -7, 100, -100, 1e5, -1e5, 3e-3], np.float32)
     scale = np.array(0.25, np.float32)
     zero = np.zeros((), t)
-    attrs = {} if code == TensorProto.FLOAT4E2M1 else {"saturate": saturate}
-    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], **attrs),
-             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])]
-    graph = helper.make_graph(nodes, "g", [value_info("x", np.float32, x.shape)],
-                              [helper.make_tensor_value_info("q", code, x.shape),
-                               helper.make_tensor_value_info("y", TensorProto.FLOAT, x.shape)],
-                              [numpy_helper.from_array(scale, "s"), numpy_helper.from_array(zero, "z")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    onnx.checker.check_model(model, full_check=True)
-    q, y = pfw_run(to_pfw(model), {"x": x})
-    want_q, want_y = reference(model, {"x": x})
-    np.testing.assert_array_equal(bits(q), bits(want_q))
-    np.testing.assert_array_equal(y, want_y)
+    qdq_matches_reference(x, scale, zero, code, {} if code == TensorProto.FLOAT4E2M1 else {"saturate": saturate})
 
 
 def test_int4_weights_export_back_packed_and_onnx_runtime_agrees(tmp_path):

@@ -1,8 +1,8 @@
 /* Broadcasting binary and variadic math: Pow (float32/float64/int32/int64
  * base, any numeric exponent), Mod (integers of 8 to 64 bits Python- or
- * C-style, float32/float64 with fmod=1, or 0 from Mod-28), PRelu (slope broadcast to X), and the
- * variadic Max, Min (float32, float64, 8- to 64-bit integers), Sum, Mean (float32,
- * float64). Iteration through pfw_bcast (elementwise.c). */
+ * C-style, float32/float64/float16/bfloat16 with fmod=1, or 0 from Mod-28), PRelu (slope broadcast
+ * to X), and the variadic Max, Min (float32, float64, float16, bfloat16, 8- to 64-bit integers),
+ * Sum, Mean (float32, float64). Iteration through pfw_bcast (elementwise.c). */
 #include <math.h>
 #include <string.h>
 
@@ -23,6 +23,7 @@ static pfw_status two_inputs(const pfw_node* node) {
 }
 
 static bool is_float(pfw_dtype t) { return t == PFW_FLOAT32 || t == PFW_FLOAT64; }
+static bool is_half(pfw_dtype t) { return t == PFW_FLOAT16 || t == PFW_BFLOAT16; }
 
 /* ---- Pow -------------------------------------------------------------------------- */
 
@@ -188,19 +189,28 @@ static double floor_mod(double x, double y) {
 }
 PFW_ROW_LOOP(mod_py_f32, float, float, (float)floor_mod(x, y))
 PFW_ROW_LOOP(mod_py_f64, double, double, floor_mod(x, y))
+/* float16 and bfloat16 through float32: fmod is exact in any binary format,
+ * so only the floor form's final add rounds, once, as float16 arithmetic would. */
+PFW_ROW_LOOP(mod_f16, uint16_t, uint16_t, pfw_float_to_half(fmodf(pfw_half_to_float(x), pfw_half_to_float(y))))
+PFW_ROW_LOOP(mod_py_f16, uint16_t, uint16_t,
+             pfw_float_to_half((float)floor_mod(pfw_half_to_float(x), pfw_half_to_float(y))))
+PFW_ROW_LOOP(mod_bf16, uint16_t, uint16_t, pfw_float_to_bf16(fmodf(pfw_bf16_to_float(x), pfw_bf16_to_float(y))))
+PFW_ROW_LOOP(mod_py_bf16, uint16_t, uint16_t,
+             pfw_float_to_bf16((float)floor_mod(pfw_bf16_to_float(x), pfw_bf16_to_float(y))))
 
 static pfw_status mod_prepare(pfw_node* node) {
   pfw_status st = two_inputs(node);
   if (st != PFW_OK) return st;
   pfw_dtype t = node->in[0]->dtype;
-  if (pfw_numeric_index(t) < 0)
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64, 8- to 64-bit integers",
+  if (pfw_numeric_index(t) < 0 && !is_half(t))
+    return pfw_error(PFW_ERR_UNSUPPORTED,
+                     "input 0 has dtype %s; supported: float32, float64, float16, bfloat16, 8- to 64-bit integers",
                      pfw_dtype_name(t));
   st = pfw_check_input(node, 1, t, -1);
   if (st != PFW_OK) return st;
   int64_t fm = pfw_attr_int(node, "fmod", 0);
   if (fm != 0 && fm != 1) return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'fmod' is %lld; expected 0 or 1", (long long)fm);
-  if (is_float(t) && fm == 0 && node->desc->version < 28)
+  if ((is_float(t) || is_half(t)) && fm == 0 && node->desc->version < 28)
     return pfw_error(PFW_ERR_INVALID_MODEL,
                      "attribute 'fmod' is 0 for %s inputs; before Mod-28 ONNX requires fmod=1 for floats",
                      pfw_dtype_name(t));
@@ -214,10 +224,14 @@ static pfw_status mod_run(pfw_node* node) {
       {mod_py_i8, mod_c_i8}, {mod_u8, mod_u8},       {mod_py_i16, mod_c_i16}, {mod_u16, mod_u16},
       {mod_u32, mod_u32},    {mod_u64, mod_u64},
   };
-  int ti = pfw_numeric_index(node->in[0]->dtype);
+  static const pfw_bcast_row halves[2][2] = {{mod_py_f16, mod_f16}, {mod_py_bf16, mod_bf16}};
+  pfw_dtype t = node->in[0]->dtype;
+  int fm = pfw_attr_int(node, "fmod", 0) == 1;
+  if (is_half(t)) return broadcast_run(node, PFW_CONST_INPUTS(node), 2, halves[t == PFW_BFLOAT16][fm], NULL);
+  int ti = pfw_numeric_index(t);
   if (ti >= 2 && pfw_numel(node->out[0]) > 0 && pfw_has_zero(node->in[1]))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "integer modulo by zero (input 1 holds a 0)");
-  return broadcast_run(node, PFW_CONST_INPUTS(node), 2, table[ti][pfw_attr_int(node, "fmod", 0) == 1], NULL);
+  return broadcast_run(node, PFW_CONST_INPUTS(node), 2, table[ti][fm], NULL);
 }
 
 /* ---- PRelu ------------------------------------------------------------------------ */
@@ -266,6 +280,13 @@ MINMAX_LOOPS(int16_t, i16)
 MINMAX_LOOPS(uint16_t, u16)
 MINMAX_LOOPS(uint32_t, u32)
 MINMAX_LOOPS(uint64_t, u64)
+/* float16/bfloat16: compared as floats, the chosen input's bits kept. */
+#define HMAX(fx, fy, x, y) ((fx) > (fy) || (fx) != (fx) ? (x) : (y))
+#define HMIN(fx, fy, x, y) ((fx) < (fy) || (fx) != (fx) ? (x) : (y))
+PFW_ROW_LOOP(max_f16, uint16_t, uint16_t, HMAX(pfw_half_to_float(x), pfw_half_to_float(y), x, y))
+PFW_ROW_LOOP(min_f16, uint16_t, uint16_t, HMIN(pfw_half_to_float(x), pfw_half_to_float(y), x, y))
+PFW_ROW_LOOP(max_bf16, uint16_t, uint16_t, HMAX(pfw_bf16_to_float(x), pfw_bf16_to_float(y), x, y))
+PFW_ROW_LOOP(min_bf16, uint16_t, uint16_t, HMIN(pfw_bf16_to_float(x), pfw_bf16_to_float(y), x, y))
 /* Sum and Mean are float-only in ONNX; float32 takes pfw_binary_f32_run. */
 PFW_ROW_LOOP(sum_f64, double, double, x + y)
 
@@ -283,9 +304,9 @@ static pfw_status variadic_prepare(pfw_node* node) {
   for (int32_t i = 0; i < node->n_in; i++)
     if (!node->in[i]) return pfw_error(PFW_ERR_INVALID_MODEL, "input %d is absent", (int)i);
   pfw_dtype t = node->in[0]->dtype;
-  if (float_only ? !is_float(t) : pfw_numeric_index(t) < 0)
+  if (float_only ? !is_float(t) : pfw_numeric_index(t) < 0 && !is_half(t))
     return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: %s", pfw_dtype_name(t),
-                     float_only ? "float32, float64" : PFW_NUMERIC_NAMES);
+                     float_only ? "float32, float64" : PFW_NUMERIC_NAMES ", float16, bfloat16");
   for (int32_t i = 1; i < node->n_in; i++) {
     pfw_status st = pfw_check_input(node, i, t, -1);
     if (st != PFW_OK) return st;
@@ -316,8 +337,9 @@ static pfw_status variadic_run(pfw_node* node, int op) {
   pfw_tensor* o = node->out[0];
   int64_t n = pfw_numel(o);
   if (n == 0) return PFW_OK;
+  static const pfw_bcast_row halves[2][2] = {{max_f16, min_f16}, {max_bf16, min_bf16}};
   pfw_dtype t = o->dtype;
-  pfw_bcast_row row = table[pfw_numeric_index(t)][op];
+  pfw_bcast_row row = is_half(t) ? halves[t == PFW_BFLOAT16][op] : table[pfw_numeric_index(t)][op];
   if (node->n_in == 1) {
     size_t es = pfw_dtype_size(t);
     const pfw_tensor* first[1] = {node->in[0]};

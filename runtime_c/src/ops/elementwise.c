@@ -11,7 +11,9 @@
 
 enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV };
 
-static bool binary_dtype_ok(pfw_dtype t) { return pfw_numeric_index(t) >= 0; }
+static bool binary_dtype_ok(pfw_dtype t) {
+  return pfw_numeric_index(t) >= 0 || t == PFW_FLOAT16 || t == PFW_BFLOAT16;
+}
 
 static pfw_status binary_prepare(pfw_node* node) {
   if (node->n_in != 2 || !node->in[0] || !node->in[1])
@@ -20,7 +22,7 @@ static pfw_status binary_prepare(pfw_node* node) {
   const pfw_tensor* a = node->in[0];
   if (!binary_dtype_ok(a->dtype))
     return pfw_error(PFW_ERR_UNSUPPORTED,
-                     "input 0 has dtype %s; supported: float32, float64, 8- to 64-bit integers",
+                     "input 0 has dtype %s; supported: float32, float64, float16, bfloat16, 8- to 64-bit integers",
                      pfw_dtype_name(a->dtype));
   pfw_status st = pfw_check_input(node, 1, a->dtype, -1);
   if (st != PFW_OK) return st;
@@ -174,6 +176,16 @@ BIN_LOOP(add_f64, double, x + y)
 BIN_LOOP(sub_f64, double, x - y)
 BIN_LOOP(mul_f64, double, x * y)
 BIN_LOOP(div_f64, double, x / y)
+/* float16 and bfloat16 through float32, rounded once more: float32 has more
+ * than twice their precision plus two bits, so the result is the correctly
+ * rounded half-precision one (double rounding is innocuous for + - * /). */
+#define HALF_LOOPS(S, TO, FROM)                               \
+  BIN_LOOP(add_##S, uint16_t, FROM(TO(x) + TO(y)))            \
+  BIN_LOOP(sub_##S, uint16_t, FROM(TO(x) - TO(y)))            \
+  BIN_LOOP(mul_##S, uint16_t, FROM(TO(x) * TO(y)))            \
+  BIN_LOOP(div_##S, uint16_t, FROM(TO(x) / TO(y)))
+HALF_LOOPS(f16, pfw_half_to_float, pfw_float_to_half)
+HALF_LOOPS(bf16, pfw_bf16_to_float, pfw_float_to_bf16)
 /* Integer add/sub/mul wrap modulo 2^bits: computed in an unsigned type at
  * least as wide as unsigned int (signed overflow, and the promotion of small
  * unsigned types to int, would be UB), then narrowed. Division truncates
@@ -206,6 +218,8 @@ static bin_fn pick(int op, pfw_dtype t) {
       {add_i16, sub_i16, mul_i16, div_i16}, {add_u16, sub_u16, mul_u16, div_u16},
       {add_u32, sub_u32, mul_u32, div_u32}, {add_u64, sub_u64, mul_u64, div_u64},
   };
+  static const bin_fn halves[2][4] = {{add_f16, sub_f16, mul_f16, div_f16}, {add_bf16, sub_bf16, mul_bf16, div_bf16}};
+  if (t == PFW_FLOAT16 || t == PFW_BFLOAT16) return halves[t == PFW_BFLOAT16][op];
   return table[pfw_numeric_index(t)][op];
 }
 

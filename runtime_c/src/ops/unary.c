@@ -1,11 +1,14 @@
 /* Element-wise unary math: Abs, Neg, Sign (float and int32/int64), Exp, Log,
  * Sqrt, Reciprocal, Floor, Ceil, Round, the trigonometric and hyperbolic
- * functions, Erf (float32/float64), IsNaN, IsInf (bool output) and Not (bool).
+ * functions, Erf, IsNaN, IsInf (bool output) in float32, float64, float16 and
+ * bfloat16, and Not (bool).
  *
  * Also the map engine that activation.c shares: one scalar function per op
  * over doubles. A float32 element is widened, mapped and rounded once, which
  * is at least as accurate as ONNX Runtime's float arithmetic, so results stay
- * within a rounding of it; one function then serves both float dtypes. */
+ * within a rounding of it; one function then serves every float dtype
+ * (float16 and bfloat16 are rounded through float32, as ONNX Runtime computes
+ * them). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -22,9 +25,18 @@ pfw_status pfw_map_prepare(pfw_node* node, pfw_map_fn fn, const double* p, int32
   return pfw_map_prepare_vec(node, fn, p, np, NULL);
 }
 
+static bool map_dtype(pfw_dtype d) {
+  return d == PFW_FLOAT32 || d == PFW_FLOAT64 || d == PFW_FLOAT16 || d == PFW_BFLOAT16;
+}
+#define MAP_DTYPES "float32, float64, float16, bfloat16"
+
 pfw_status pfw_map_prepare_vec(pfw_node* node, pfw_map_fn fn, const double* p, int32_t np, pfw_vec_row_fn vec) {
-  pfw_status st = pfw_float_unary_prepare(node);
+  pfw_status st = pfw_need_io(node, 1, 1);
   if (st != PFW_OK) return st;
+  const pfw_tensor* x = node->in[0];
+  if (!map_dtype(x->dtype))
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: " MAP_DTYPES, pfw_dtype_name(x->dtype));
+  if ((st = pfw_set_output(node->out[0], x->dtype, x->rank, x->dims)) != PFW_OK) return st;
   map_state* s = calloc(1, sizeof *s);
   if (!s) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "map state");
   s->fn = fn;
@@ -38,7 +50,7 @@ typedef struct map_task {
   const map_state* s;
   const void* x;
   void* y;
-  bool f32;
+  pfw_dtype dt;
   pfw_vec_row_fn vec; /* float32 vector form, or NULL */
   int64_t n;          /* elements, for vec_blocks */
 } map_task;
@@ -51,14 +63,22 @@ static void map_chunk(void* ctx, int64_t begin, int64_t end) {
   }
   pfw_map_fn fn = t->s->fn;
   const double* p = t->s->p;
-  if (t->f32) {
+  if (t->dt == PFW_FLOAT32) {
     const float* x = t->x;
     float* y = t->y;
     for (int64_t i = begin; i < end; i++) y[i] = (float)fn(x[i], p);
-  } else {
+  } else if (t->dt == PFW_FLOAT64) {
     const double* x = t->x;
     double* y = t->y;
     for (int64_t i = begin; i < end; i++) y[i] = fn(x[i], p);
+  } else if (t->dt == PFW_FLOAT16) {
+    const uint16_t* x = t->x;
+    uint16_t* y = t->y;
+    for (int64_t i = begin; i < end; i++) y[i] = pfw_float_to_half((float)fn(pfw_half_to_float(x[i]), p));
+  } else {
+    const uint16_t* x = t->x;
+    uint16_t* y = t->y;
+    for (int64_t i = begin; i < end; i++) y[i] = pfw_float_to_bf16((float)fn(pfw_bf16_to_float(x[i]), p));
   }
 }
 
@@ -66,7 +86,7 @@ static void map_chunk(void* ctx, int64_t begin, int64_t end) {
 pfw_status pfw_map_run(pfw_node* node) {
   const map_state* s = node->state;
   if (s->vec) return pfw_vec_map_run(node, s->vec);
-  map_task t = {s, node->in[0]->data, node->out[0]->data, node->in[0]->dtype == PFW_FLOAT32, NULL, 0};
+  map_task t = {s, node->in[0]->data, node->out[0]->data, node->in[0]->dtype, NULL, 0};
   pfw_parallel_for(node->pool, pfw_numel(node->in[0]), map_chunk, &t);
   return PFW_OK;
 }
@@ -81,7 +101,7 @@ static void vec_blocks(void* ctx, int64_t b, int64_t e) {
 
 pfw_status pfw_vec_map_run(pfw_node* node, pfw_vec_row_fn vec) {
   int64_t n = pfw_numel(node->in[0]);
-  map_task t = {NULL, node->in[0]->data, node->out[0]->data, true, vec, n};
+  map_task t = {NULL, node->in[0]->data, node->out[0]->data, PFW_FLOAT32, vec, n};
   pfw_parallel_for(node->pool, (n + PFW_PARALLEL_BLOCK - 1) / PFW_PARALLEL_BLOCK, vec_blocks, &t);
   return PFW_OK;
 }
@@ -162,8 +182,8 @@ static pfw_status signed_prepare(pfw_node* node, pfw_map_fn ffn) {
   if (st != PFW_OK) return st;
   const pfw_tensor* x = node->in[0];
   if (x->dtype == PFW_INT32 || x->dtype == PFW_INT64) return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
-  if (x->dtype != PFW_FLOAT32 && x->dtype != PFW_FLOAT64)
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64, int32, int64",
+  if (!map_dtype(x->dtype))
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: " MAP_DTYPES ", int32, int64",
                      pfw_dtype_name(x->dtype));
   return pfw_map_prepare(node, ffn, NULL, 0);
 }
@@ -201,15 +221,25 @@ static pfw_status bool_out_prepare(pfw_node* node, bool float_in) {
   pfw_status st = pfw_need_io(node, 1, 1);
   if (st != PFW_OK) return st;
   const pfw_tensor* x = node->in[0];
-  bool ok = float_in ? (x->dtype == PFW_FLOAT32 || x->dtype == PFW_FLOAT64) : x->dtype == PFW_BOOL;
+  bool ok = float_in ? map_dtype(x->dtype) : x->dtype == PFW_BOOL;
   if (!ok)
     return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: %s", pfw_dtype_name(x->dtype),
-                     float_in ? "float32, float64" : "bool");
+                     float_in ? MAP_DTYPES : "bool");
   return pfw_set_output(node->out[0], PFW_BOOL, x->rank, x->dims);
 }
 
 static pfw_status isnan_prepare(pfw_node* node) { return bool_out_prepare(node, true); }
 static pfw_status not_prepare(pfw_node* node) { return bool_out_prepare(node, false); }
+
+/* Element i of a float tensor of any map dtype, exactly, as a double. */
+static double float_at(const pfw_tensor* x, int64_t i) {
+  switch (x->dtype) {
+    case PFW_FLOAT32: return ((const float*)x->data)[i];
+    case PFW_FLOAT16: return pfw_half_to_float(((const uint16_t*)x->data)[i]);
+    case PFW_BFLOAT16: return pfw_bf16_to_float(((const uint16_t*)x->data)[i]);
+    default: return ((const double*)x->data)[i];
+  }
+}
 
 /* Classifies every element of a float input into a bool output. */
 #define CLASSIFY(node, expr)                                                     \
@@ -218,8 +248,7 @@ static pfw_status not_prepare(pfw_node* node) { return bool_out_prepare(node, fa
     bool* y_ = (node)->out[0]->data;                                             \
     int64_t n_ = pfw_numel(x_);                                                  \
     for (int64_t i = 0; i < n_; i++) {                                           \
-      double v = x_->dtype == PFW_FLOAT32 ? ((const float*)x_->data)[i]           \
-                                          : ((const double*)x_->data)[i];         \
+      double v = float_at(x_, i);                                                \
       y_[i] = (expr);                                                            \
     }                                                                            \
   } while (0)

@@ -1,0 +1,102 @@
+"""float16 and bfloat16 in the element-wise ops libpfw computes through
+float32: Add/Sub/Mul/Div, Max/Min, Mod, the unary math and activations of
+the map engine, IsNaN/IsInf. Oracles are closed forms in float64 with NumPy
+(and ml_dtypes for bfloat16): + - * / must equal the correctly rounded
+result (float32 holds more than twice their precision, so rounding twice
+changes nothing), Max/Min/Mod are exact, and a map op is f(x) in float64
+rounded to float32 and then to the half type, as documented."""
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from onnx_util import pfw_run, single_op, to_pfw
+
+HALVES = {"float16": np.dtype(np.float16), "bfloat16": np.dtype(ml_dtypes.bfloat16)}
+
+
+def values(dt, n=4096, seed=0):
+    """Every kind of value: random bit patterns (normals, subnormals, infinities, NaNs) and ordinary numbers."""
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, 1 << 16, n, dtype=np.uint16).view(dt)
+    plain = rng.standard_normal(n).astype(np.float32).astype(dt)
+    return np.concatenate([raw, plain])
+
+
+def run(op, *args, out_dtype=None, **attrs):
+    # where ONNX's schemas admit float16 and bfloat16 for these ops (Celu from opset 28)
+    opset = 28 if op == "Celu" else 25
+    model, feeds = single_op(op, list(args), opset=opset, out_dtype=out_dtype, **attrs)
+    return pfw_run(to_pfw(model), feeds)[0]
+
+
+def same(got, want):
+    assert got.dtype == want.dtype and got.shape == want.shape
+    g, w = got.view(np.uint16), want.view(np.uint16)
+    nan_g, nan_w = np.isnan(got.astype(np.float32)), np.isnan(want.astype(np.float32))
+    np.testing.assert_array_equal(nan_g, nan_w)
+    bad = np.nonzero((g != w) & ~nan_w)[0]
+    assert bad.size == 0, [(i, int(g[i]), int(w[i])) for i in bad[:6]]
+
+
+@pytest.mark.parametrize("op,fn", [("Add", np.add), ("Sub", np.subtract), ("Mul", np.multiply),
+                                   ("Div", np.divide)])
+@pytest.mark.parametrize("name", HALVES)
+def test_arithmetic_is_correctly_rounded(name, op, fn):
+    dt = HALVES[name]
+    x, y = values(dt, seed=1), values(dt, seed=2)
+    with np.errstate(all="ignore"):
+        want = fn(x.astype(np.float64), y.astype(np.float64)).astype(dt)
+    same(run(op, x, y), want)
+
+
+@pytest.mark.parametrize("name", HALVES)
+def test_max_min_mod_are_exact(name):
+    dt = HALVES[name]
+    x, y = values(dt, seed=3), values(dt, seed=4)
+    with np.errstate(invalid="ignore"):
+        x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    same(run("Max", x, y), np.where(np.isnan(x64) | (x64 > y64), x, y))
+    same(run("Min", x, y), np.where(np.isnan(x64) | (x64 < y64), x, y))
+    with np.errstate(all="ignore"):
+        same(run("Mod", x, y, fmod=1), np.fmod(x64, y64).astype(dt))
+
+
+def through_float32(f, x, dt):
+    with np.errstate(all="ignore"):
+        return f(x.astype(np.float64)).astype(np.float32).astype(dt)
+
+
+MAPS = [
+    ("Exp", {}, np.exp), ("Log", {}, np.log), ("Sqrt", {}, np.sqrt), ("Sin", {}, np.sin),
+    ("Abs", {}, np.abs), ("Neg", {}, np.negative), ("Floor", {}, np.floor),
+    ("Elu", {"alpha": 0.5}, lambda v: np.where(v > 0, v, 0.5 * np.expm1(v))),
+    ("Celu", {"alpha": 2.0}, lambda v: np.maximum(0, v) + np.minimum(0, 2.0 * np.expm1(v / 2.0))),
+    ("Softsign", {}, lambda v: v / (1 + np.abs(v))),
+]
+
+
+@pytest.mark.parametrize("op,attrs,fn", [m for m in MAPS])
+@pytest.mark.parametrize("name", HALVES)
+def test_map_ops_round_through_float32(name, op, attrs, fn):
+    dt = HALVES[name]
+    x = values(dt, seed=5)
+    same(run(op, x, **attrs), through_float32(fn, x, dt))
+
+
+@pytest.mark.parametrize("name", HALVES)
+def test_isnan_isinf(name):
+    dt = HALVES[name]
+    x = values(dt, seed=6)
+    f = x.astype(np.float32)
+    np.testing.assert_array_equal(run("IsNaN", x, out_dtype=np.bool_), np.isnan(f))
+    np.testing.assert_array_equal(run("IsInf", x, out_dtype=np.bool_, detect_negative=0), np.isposinf(f))
+
+
+def test_an_op_without_half_support_names_the_dtype():
+    import pyfw
+    x = values(HALVES["float16"])[:8]
+    model, feeds = single_op("Relu", [x], opset=21)
+    with pytest.raises(pyfw.UnsupportedError, match="float16"):
+        pfw_run(to_pfw(model), feeds)
