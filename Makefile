@@ -120,14 +120,14 @@ c-test-valgrind: c-build golden | checkers
 # ---- fuzzing -------------------------------------------------------------
 # libFuzzer on load -> verify -> create -> invoke (runtime_c/fuzz, clang with
 # ASan + UBSan + LSan; clang comes through apt when missing). make test
-# runs fuzz-smoke: the crash corpus, the 1,600 seeds, then 150,000 new
+# runs fuzz-smoke: the crash corpus, the 1,800 seeds, then 300,000 new
 # inputs from a fixed random seed (about a minute) -- a real campaign whose
 # inputs are the same on every machine, so CI cannot fail at random: what it
 # finds, it finds here first. fuzz-replay is the corpus and seeds alone;
 # make fuzz runs a long random campaign (SECURITY.md).
 FUZZ_SECONDS ?= 3600
 FUZZ_JOBS ?= $(JOBS)
-FUZZ_SMOKE_RUNS ?= 150000
+FUZZ_SMOKE_RUNS ?= 300000
 fuzz-replay: $(STAMP) golden
 	VPY=$(VPY) FUZZ_RUNS=0 bash tools/fuzz.sh 600 1
 

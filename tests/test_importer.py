@@ -5,7 +5,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import pyfw
+import pyfw.format
 from pyfw.onnx import RULES, import_model
+from pyfw.runtime import Interpreter
 
 f32 = np.float32
 rng = np.random.default_rng(0)
@@ -215,9 +217,20 @@ def test_dropout_in_training_is_unsupported():
     inits = [numpy_helper.from_array(np.array(0.3, f32), "r"), numpy_helper.from_array(np.array(True), "t")]
     with pytest.raises(pyfw.UnsupportedError, match="'drop'.*training"):
         import_model(model_of(nodes, [vi("x", [2])], [vi("y", [2])], inits))
-    used_mask = [helper.make_node("Dropout", ["x"], ["y", "mask"], name="drop")]
-    with pytest.raises(pyfw.UnsupportedError, match="mask"):
-        import_model(model_of(used_mask, [vi("x", [2])], [vi("y", [2]), vi("mask", [2], TensorProto.BOOL)]))
+    # ratio 0 drops nothing even in training: the identity
+    zero = [numpy_helper.from_array(np.array(0.0, f32), "r"), numpy_helper.from_array(np.array(True), "t")]
+    assert [n.op_type for n in import_model(model_of(nodes, [vi("x", [2])], [vi("y", [2])], zero)).nodes] == ["Identity"]
+
+
+def test_dropout_mask_at_inference_is_all_true():
+    nodes = [helper.make_node("Dropout", ["x"], ["y", "mask"], name="drop")]
+    g = import_model(model_of(nodes, [vi("x", [2, 3])], [vi("y", [2, 3]), vi("mask", [2, 3], TensorProto.BOOL)]))
+    pyfw.ir.infer_shapes(g)
+    x = np.arange(6, dtype=f32).reshape(2, 3) - 2
+    with Interpreter(pyfw.format.to_bytes(g)) as it:
+        y, mask = it.run({"x": x})
+    np.testing.assert_array_equal(y, x)
+    assert mask.dtype == np.bool_ and mask.shape == (2, 3) and mask.all()
 
 
 def test_batchnorm_spatial_zero_is_unsupported():

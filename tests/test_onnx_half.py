@@ -11,7 +11,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from onnx_util import pfw_run, single_op, to_pfw
+from onnx_util import Init, pfw_run, single_op, to_pfw
 
 HALVES = {"float16": np.dtype(np.float16), "bfloat16": np.dtype(ml_dtypes.bfloat16)}
 
@@ -100,3 +100,49 @@ def test_an_op_without_half_support_names_the_dtype():
     model, feeds = single_op("Relu", [x], opset=21)
     with pytest.raises(pyfw.UnsupportedError, match="float16"):
         pfw_run(to_pfw(model), feeds)
+
+
+def small_integers(dt, shape, seed):
+    """Values whose products and sums are exact in double (and in float32 up
+    to 2^24), so the only rounding is the final one to the half type."""
+    rng = np.random.default_rng(seed)
+    return (rng.integers(-16, 17, shape) / 4).astype(np.float32).astype(dt)
+
+
+@pytest.mark.parametrize("name", [*HALVES, "float64"])
+def test_matmul_rounds_the_exact_product_once(name):
+    dt = HALVES.get(name, np.dtype(np.float64))
+    a, b = small_integers(dt, (2, 3, 5, 7), 7), small_integers(dt, (3, 7, 4), 8)
+    exact = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    same_or_equal = same if dt.itemsize == 2 else np.testing.assert_array_equal
+    same_or_equal(run("MatMul", a, b), exact.astype(np.float32).astype(dt) if dt.itemsize == 2 else exact)
+
+
+@pytest.mark.parametrize("name", HALVES)
+def test_reductions_and_comparisons(name):
+    dt = HALVES[name]
+    x = small_integers(dt, (3, 4, 5), 9)
+    x64 = x.astype(np.float64)
+    axes = Init(np.array([1], np.int64))
+    same(run("ReduceMax", x, axes, keepdims=0), x64.max(axis=1).astype(dt))
+    same(run("ReduceSum", x, axes, keepdims=0), x64.sum(axis=1).astype(np.float32).astype(dt))
+    y = small_integers(dt, (4, 5), 10)
+    for op, fn in [("Equal", np.equal), ("Less", np.less), ("GreaterOrEqual", np.greater_equal)]:
+        np.testing.assert_array_equal(run(op, x, y, out_dtype=np.bool_), fn(x64, y.astype(np.float64)))
+
+
+@pytest.mark.parametrize("name", HALVES)
+def test_softmax_is_within_one_unit_of_the_exact_value(name):
+    """Computed in float32 with a double sum: within an ulp of float32 of the
+    exact value, so rounded to the half type it is the exact value's nearest
+    code or, only next to a tie, its neighbour."""
+    dt = HALVES[name]
+    x = (np.random.default_rng(11).standard_normal((4, 9)) * 3).astype(np.float32).astype(dt)
+    x64 = x.astype(np.float64)
+    e = np.exp(x64 - x64.max(axis=1, keepdims=True))
+    for op, want in [("Softmax", e / e.sum(axis=1, keepdims=True)),
+                     ("LogSoftmax", np.log(e / e.sum(axis=1, keepdims=True)))]:
+        got = run(op, x, axis=1).astype(np.float64)
+        ulp = np.abs(np.spacing(want.astype(dt).astype(np.float64).astype(np.float32))) * (
+            (1 << 13) if dt == np.float16 else (1 << 16))  # float32 spacing scaled to the half type's
+        assert np.all(np.abs(got - want) <= ulp), (op, np.max(np.abs(got - want) / ulp))

@@ -24,6 +24,7 @@ from onnx import AttributeProto, numpy_helper
 from .. import InvalidModelError, UnsupportedError, __version__
 from .. import dtypes as _dt
 from ..ir import Graph, Node, Tensor
+from ..ir.graph import fresh_name
 
 # Before opset 7 the elementwise ops (and Gemm) used "legacy" broadcasting
 # driven by `broadcast`/`axis` attributes; the IR and runtime only know the
@@ -100,16 +101,29 @@ def _constant(ctx: _Context, node: Node) -> None:
 
 
 def _dropout(ctx: _Context, node: Node) -> Node:
-    """Dropout at inference is the identity on its first output."""
+    """Dropout at inference is the identity on its first output, with an
+    all-true mask; so is training mode with ratio 0 (ONNX: nothing is dropped).
+    Training with a ratio above 0 draws a random mask, which pyfw does not run."""
+    training = False
     if len(node.inputs) > 2 and node.inputs[2]:
         flag = ctx.constant(node.inputs[2])
         if flag is None:
             raise _unsupported(ctx, node, f"training_mode input {node.inputs[2]!r} is not a constant, "
                                           "so Dropout may run in training mode")
-        if bool(np.asarray(flag).reshape(-1)[0]):
-            raise _unsupported(ctx, node, "Dropout in training mode (training_mode=true)")
+        training = bool(np.asarray(flag).reshape(-1)[0])
+    if training:
+        ratio = ctx.constant(node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] else 0.5
+        if ratio is None or float(np.asarray(ratio).reshape(-1)[0]) != 0:
+            raise _unsupported(ctx, node, "Dropout in training mode (training_mode=true) with a ratio other "
+                                          "than a constant 0 (its mask is random)")
     if len(node.outputs) > 1 and node.outputs[1] in ctx.used:
-        raise _unsupported(ctx, node, f"its mask output {node.outputs[1]!r} is used")
+        mask, shape = node.outputs[1], fresh_name(set(ctx.graph.tensors), f"{node.outputs[1]}/shape")
+        ctx.graph.tensors[shape] = Tensor(shape)
+        ctx.graph.nodes.append(Node("Shape", node.inputs[:1], [shape], {}, f"{node.name}/mask_shape", "",
+                                    ctx.version("Shape")))
+        ctx.graph.tensors.setdefault(mask, Tensor(mask))
+        ctx.graph.nodes.append(Node("ConstantOfShape", [shape], [mask], {"value": np.ones(1, np.bool_)},
+                                    f"{node.name}/mask", "", ctx.version("ConstantOfShape")))
     return Node("Identity", node.inputs[:1], node.outputs[:1], {}, node.name, "",
                 ctx.version("Identity"))
 

@@ -27,9 +27,12 @@ void pfw_softmax_geometry(const pfw_node* node, int64_t* outer, int64_t* n, int6
 }
 
 static pfw_status softmax_prepare(pfw_node* node) {
-  pfw_status st = pfw_float_unary_prepare(node);
+  pfw_status st = pfw_need_io(node, 1, 1);
   if (st != PFW_OK) return st;
   const pfw_tensor* x = node->in[0];
+  if (x->dtype == PFW_FLOAT16 || x->dtype == PFW_BFLOAT16) st = pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
+  else st = pfw_float_unary_prepare(node);
+  if (st != PFW_OK) return st;
   if (x->rank == 0) return pfw_error(PFW_ERR_SHAPE, "input 0 is a scalar; Softmax needs rank >= 1");
   int32_t axis;
   /* The output shape was set above; this only validates the axis. */
@@ -69,6 +72,31 @@ enum { SM_SOFT, SM_LOG, SM_HARD };
     }                                                                           \
   } while (0)
 
+/* A float16/bfloat16 column in float32 arithmetic with a double sum, as the
+ * float32 one; the exponentials are recomputed in the last pass instead of
+ * being kept in the 16-bit output, so nothing is rounded twice and y may
+ * still alias x. */
+static float h16(uint16_t v, bool bf) { return bf ? pfw_bf16_to_float(v) : pfw_half_to_float(v); }
+static uint16_t to16(float v, bool bf) { return bf ? pfw_float_to_bf16(v) : pfw_float_to_half(v); }
+
+static void softmax_column_16(const uint16_t* x, uint16_t* y, int64_t n, int64_t inner, int mode, bool bf) {
+  float m = h16(x[0], bf);
+  int64_t arg = 0;
+  for (int64_t i = 1; i < n; i++)
+    if (h16(x[i * inner], bf) > m) m = h16(x[i * inner], bf), arg = i;
+  if (mode == SM_HARD) {
+    for (int64_t i = 0; i < n; i++) y[i * inner] = to16(i == arg ? 1.0f : 0.0f, bf);
+    return;
+  }
+  double sum = 0;
+  for (int64_t i = 0; i < n; i++) sum += expf(h16(x[i * inner], bf) - m);
+  double ls = log(sum);
+  for (int64_t i = 0; i < n; i++) {
+    float d = h16(x[i * inner], bf) - m;
+    y[i * inner] = to16(mode == SM_SOFT ? (float)(expf(d) / sum) : (float)(d - ls), bf);
+  }
+}
+
 typedef struct softmax_task {
   const pfw_vec_kernels* k;
   const float* x;
@@ -100,7 +128,10 @@ static pfw_status softmax_family_run(pfw_node* node, int mode) {
   for (int64_t o = 0; o < outer; o++) {
     for (int64_t j = 0; j < inner; j++) {
       int64_t base = o * n * inner + j;
-      if (f32) SOFTMAX_COLUMN(float, expf, mode);
+      pfw_dtype dt = node->in[0]->dtype;
+      if (dt == PFW_FLOAT16 || dt == PFW_BFLOAT16)
+        softmax_column_16((const uint16_t*)x + base, (uint16_t*)y + base, n, inner, mode, dt == PFW_BFLOAT16);
+      else if (f32) SOFTMAX_COLUMN(float, expf, mode);
       else SOFTMAX_COLUMN(double, exp, mode);
     }
   }

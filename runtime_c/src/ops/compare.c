@@ -1,5 +1,5 @@
 /* Comparisons Equal, Less, LessOrEqual, Greater, GreaterOrEqual (float32,
- * float64 and the 8- to 64-bit integers; Equal also bool) and the logical And, Or, Xor
+ * float64, float16, bfloat16 and the 8- to 64-bit integers; Equal also bool) and the logical And, Or, Xor
  * (bool), all with a bool output; Where (any dtype). Multidirectional
  * broadcasting through pfw_bcast (elementwise.c). */
 #include <string.h>
@@ -24,6 +24,17 @@ CMP_LOOPS(int16_t, i16)
 CMP_LOOPS(uint16_t, u16)
 CMP_LOOPS(uint32_t, u32)
 CMP_LOOPS(uint64_t, u64)
+/* float16 and bfloat16 compared as the floats they hold (so -0 == 0, NaN unequal). */
+#define HALF_CMP_LOOPS(sfx, TO)                                        \
+  PFW_ROW_LOOP(eq_##sfx, uint16_t, bool, TO(x) == TO(y))               \
+  PFW_ROW_LOOP(lt_##sfx, uint16_t, bool, TO(x) < TO(y))                \
+  PFW_ROW_LOOP(le_##sfx, uint16_t, bool, TO(x) <= TO(y))               \
+  PFW_ROW_LOOP(gt_##sfx, uint16_t, bool, TO(x) > TO(y))                \
+  PFW_ROW_LOOP(ge_##sfx, uint16_t, bool, TO(x) >= TO(y))
+HALF_CMP_LOOPS(f16, pfw_half_to_float)
+HALF_CMP_LOOPS(bf16, pfw_bf16_to_float)
+static const pfw_bcast_row half_cmp_table[2][CMP_COUNT] = {
+    {eq_f16, lt_f16, le_f16, gt_f16, ge_f16}, {eq_bf16, lt_bf16, le_bf16, gt_bf16, ge_bf16}};
 /* bool inputs are bytes; any non-zero byte is true. */
 PFW_ROW_LOOP(eq_b, uint8_t, bool, (x != 0) == (y != 0))
 PFW_ROW_LOOP(and_b, uint8_t, bool, x != 0 && y != 0)
@@ -63,9 +74,10 @@ static pfw_status same_dtype_inputs(const pfw_node* node, int32_t n_in, bool ok,
 static pfw_status compare_prepare(pfw_node* node) {
   pfw_dtype t = node->in[0] ? node->in[0]->dtype : PFW_DTYPE_UNDEFINED;
   bool is_equal = node->desc->op == PFW_OP_Equal;
-  bool ok = pfw_numeric_index(t) >= 0 || (is_equal && t == PFW_BOOL);
-  pfw_status st =
-      same_dtype_inputs(node, 2, ok, is_equal ? PFW_NUMERIC_NAMES ", bool" : PFW_NUMERIC_NAMES);
+  bool ok = pfw_numeric_index(t) >= 0 || t == PFW_FLOAT16 || t == PFW_BFLOAT16 || (is_equal && t == PFW_BOOL);
+  pfw_status st = same_dtype_inputs(node, 2, ok,
+                                    is_equal ? PFW_NUMERIC_NAMES ", float16, bfloat16, bool"
+                                             : PFW_NUMERIC_NAMES ", float16, bfloat16");
   return st != PFW_OK ? st : pfw_bcast_prepare(node, 2, PFW_BOOL);
 }
 
@@ -84,6 +96,7 @@ static pfw_status run_rows(pfw_node* node, int32_t n_in, pfw_bcast_row row, cons
 
 static pfw_status compare_run(pfw_node* node, int op) {
   pfw_dtype t = node->in[0]->dtype;
+  if (t == PFW_FLOAT16 || t == PFW_BFLOAT16) return run_rows(node, 2, half_cmp_table[t == PFW_BFLOAT16][op], NULL);
   return run_rows(node, 2, t == PFW_BOOL ? eq_b : cmp_table[pfw_numeric_index(t)][op], NULL);
 }
 

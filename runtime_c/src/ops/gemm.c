@@ -1,4 +1,5 @@
-/* Gemm (Y = alpha * A' B' + beta * C) and MatMul (numpy matmul), float32;
+/* Gemm (Y = alpha * A' B' + beta * C) and MatMul (numpy matmul), float32
+ * (MatMul also float64, float16 and bfloat16 on a scalar reference);
  * Det, the determinant of each trailing square matrix.
  * Products are accumulated in double; rows of the output are independent
  * tasks, so results do not depend on the thread count. */
@@ -376,16 +377,52 @@ static void matmul_packed_run(pfw_node* node, const pfw_sgemm_kernel* k, const m
 static pfw_status matmul_prepare(pfw_node* node) {
   if (node->n_in != 2) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 2 inputs, got %d", (int)node->n_in);
   if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
-  pfw_status st = pfw_check_input(node, 0, PFW_FLOAT32, -1);
-  if (st == PFW_OK) st = pfw_check_input(node, 1, PFW_FLOAT32, -1);
+  pfw_dtype t = node->in[0] ? node->in[0]->dtype : PFW_FLOAT32;
+  if (t != PFW_FLOAT64 && t != PFW_FLOAT16 && t != PFW_BFLOAT16) t = PFW_FLOAT32; /* else: checked as float32 */
+  pfw_status st = pfw_check_input(node, 0, t, -1);
+  if (st == PFW_OK) st = pfw_check_input(node, 1, t, -1);
   if (st != PFW_OK) return st;
   mm_shape s;
   int32_t r = 0;
   int64_t dims[PFW_MAX_RANK + 2];
   st = mm_shape_of(node->in[0], node->in[1], &s, &r, dims);
-  if (st == PFW_OK) st = pfw_set_output(node->out[0], PFW_FLOAT32, r, dims);
-  if (st == PFW_OK) st = matmul_prepack(node, &s);
+  if (st == PFW_OK) st = pfw_set_output(node->out[0], t, r, dims);
+  if (st == PFW_OK && t == PFW_FLOAT32) st = matmul_prepack(node, &s);
   return st;
+}
+
+/* float64, float16 and bfloat16 take the scalar reference: each output a
+ * double sum of exact products, rounded once (through float32 for the
+ * 16-bit types). */
+static double mm_elem(const void* p, pfw_dtype d, int64_t i) {
+  if (d == PFW_FLOAT64) return ((const double*)p)[i];
+  uint16_t h = ((const uint16_t*)p)[i];
+  return d == PFW_FLOAT16 ? pfw_half_to_float(h) : pfw_bf16_to_float(h);
+}
+
+typedef struct mm_any_ctx {
+  const void *a, *b;
+  void* y;
+  pfw_dtype dtype;
+  const mm_shape* s;
+} mm_any_ctx;
+
+static void matmul_rows_any(void* p, int64_t begin, int64_t end) {
+  const mm_any_ctx* c = p;
+  const mm_shape* s = c->s;
+  for (int64_t r = begin; r < end; r++) {
+    int64_t bi = r / s->M, i = r % s->M, ao, bo;
+    mm_batch_offsets(s, bi, &ao, &bo);
+    for (int64_t j = 0; j < s->N; j++) {
+      double acc = 0;
+      for (int64_t k = 0; k < s->K; k++)
+        acc += mm_elem(c->a, c->dtype, ao + i * s->K + k) * mm_elem(c->b, c->dtype, bo + k * s->N + j);
+      int64_t o = r * s->N + j;
+      if (c->dtype == PFW_FLOAT64) ((double*)c->y)[o] = acc;
+      else if (c->dtype == PFW_FLOAT16) ((uint16_t*)c->y)[o] = pfw_float_to_half((float)acc);
+      else ((uint16_t*)c->y)[o] = pfw_float_to_bf16((float)acc);
+    }
+  }
 }
 
 typedef struct mm_ctx {
@@ -419,6 +456,11 @@ static pfw_status matmul_run(pfw_node* node) {
   int64_t batches = 1;
   for (int32_t k = 0; k < s.batch_rank; k++) batches *= s.batch[k];
   if (batches == 0 || s.M == 0 || s.N == 0) return PFW_OK;
+  if (node->in[0]->dtype != PFW_FLOAT32) {
+    mm_any_ctx c = {node->in[0]->data, node->in[1]->data, node->out[0]->data, node->in[0]->dtype, &s};
+    pfw_parallel_for(node->pool, batches * s.M, matmul_rows_any, &c);
+    return PFW_OK;
+  }
   const pfw_sgemm_kernel* k = pfw_sgemm_kernel_for(node->isa);
   if (k) {
     matmul_packed_run(node, k, &s);

@@ -1,6 +1,6 @@
 /* Reductions: ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd
- * (float32, float64, int32, int64), ReduceL1, ReduceL2, ReduceLogSum,
- * ReduceLogSumExp, ReduceSumSquare (float32, float64), with keepdims and
+ * (float32, float64, float16, bfloat16, int32, int64), ReduceL1, ReduceL2,
+ * ReduceLogSum, ReduceLogSumExp, ReduceSumSquare (the float types), with keepdims and
  * noop_with_empty_axes; axes from the attribute (ReduceSum before opset 13,
  * the others before 18) or from input 1, which must be known when planning.
  * ArgMax, ArgMin (keepdims, select_last_index; int64 output).
@@ -72,8 +72,10 @@ static pfw_status reduce_prepare(pfw_node* node) {
   int kind = reduce_kind(node->desc->op);
   bool ints_ok = kind == R_SUM || kind == R_MAX || kind == R_MIN || kind == R_PROD;
   bool is_int = x->dtype == PFW_INT32 || x->dtype == PFW_INT64;
-  if (!(x->dtype == PFW_FLOAT32 || x->dtype == PFW_FLOAT64 || (ints_ok && is_int)))
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64%s",
+  bool is_float = x->dtype == PFW_FLOAT32 || x->dtype == PFW_FLOAT64 || x->dtype == PFW_FLOAT16 ||
+                  x->dtype == PFW_BFLOAT16;
+  if (!(is_float || (ints_ok && is_int)))
+    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64, float16, bfloat16%s",
                      pfw_dtype_name(x->dtype), ints_ok ? ", int32, int64" : "");
   bool mask[PFW_MAX_RANK] = {false}, none = true;
   st = read_axes(node, x->rank, mask, &none);
@@ -126,6 +128,8 @@ static double load(const void* p, pfw_dtype t, int64_t i) {
   switch (t) {
     case PFW_FLOAT32: return ((const float*)p)[i];
     case PFW_FLOAT64: return ((const double*)p)[i];
+    case PFW_FLOAT16: return pfw_half_to_float(((const uint16_t*)p)[i]);
+    case PFW_BFLOAT16: return pfw_bf16_to_float(((const uint16_t*)p)[i]);
     case PFW_INT32: return ((const int32_t*)p)[i];
     default: return (double)((const int64_t*)p)[i];
   }
@@ -191,6 +195,12 @@ static pfw_status reduce_run(pfw_node* node) {
     switch (o->dtype) {
       case PFW_FLOAT32: ((float*)o->data)[i] = (float)reduce_float(s, x->data, x->dtype, base); break;
       case PFW_FLOAT64: ((double*)o->data)[i] = reduce_float(s, x->data, x->dtype, base); break;
+      case PFW_FLOAT16:
+        ((uint16_t*)o->data)[i] = pfw_float_to_half((float)reduce_float(s, x->data, x->dtype, base));
+        break;
+      case PFW_BFLOAT16:
+        ((uint16_t*)o->data)[i] = pfw_float_to_bf16((float)reduce_float(s, x->data, x->dtype, base));
+        break;
       case PFW_INT32: ((int32_t*)o->data)[i] = (int32_t)(uint32_t)(uint64_t)reduce_int(s, x->data, x->dtype, base); break;
       default: ((int64_t*)o->data)[i] = reduce_int(s, x->data, x->dtype, base); break;
     }
