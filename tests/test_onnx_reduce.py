@@ -4,7 +4,7 @@ is the oracle, pyfw runs the converted .pfw. Axes come from the attribute
 import numpy as np
 import pytest
 
-from onnx_util import Init, check_or_reference, single_op
+from onnx_util import Init, check_or_reference, pfw_run, single_op, to_pfw
 
 rng = np.random.default_rng(20261127)
 f32, f64, i32, i64 = np.float32, np.float64, np.int32, np.int64
@@ -107,3 +107,16 @@ def test_arg_default_and_opset11(op):
     for opset in (11, 13):
         model, feeds = single_op(op, [x], opset=opset, out_dtype=i64)
         check_or_reference(model, feeds)
+
+
+@pytest.mark.parametrize("op,fn", [("ReduceMax", np.any), ("ReduceMin", np.all)])
+@pytest.mark.parametrize("shape,axes", [((4, 3, 5), [1]), ((2, 0, 4), [1]), ((3, 4), [0, 1])])
+def test_bool_max_and_min_are_any_and_all(op, fn, shape, axes):
+    """ReduceMax/Min of bool (opset 20): any and all, also over an empty set
+    (false and true: the identities); closed forms in NumPy."""
+    x = rng.random(shape) < 0.3
+    model, feeds = single_op(op, [x, Init(np.array(axes, i64))], opset=20, keepdims=0)
+    (got,) = pfw_run(to_pfw(model), feeds)
+    want = fn(x, axis=tuple(axes))
+    assert got.dtype == np.bool_ and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)

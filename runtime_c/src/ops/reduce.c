@@ -1,5 +1,6 @@
 /* Reductions: ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd
- * (float32, float64, float16, bfloat16, int32, int64), ReduceL1, ReduceL2,
+ * (float32, float64, float16, bfloat16, int32, int64; Max and Min also bool:
+ * any and all), ReduceL1, ReduceL2,
  * ReduceLogSum, ReduceLogSumExp, ReduceSumSquare (the float types), with keepdims and
  * noop_with_empty_axes; axes from the attribute (ReduceSum before opset 13,
  * the others before 18) or from input 1, which must be known when planning.
@@ -74,9 +75,11 @@ static pfw_status reduce_prepare(pfw_node* node) {
   bool is_int = x->dtype == PFW_INT32 || x->dtype == PFW_INT64;
   bool is_float = x->dtype == PFW_FLOAT32 || x->dtype == PFW_FLOAT64 || x->dtype == PFW_FLOAT16 ||
                   x->dtype == PFW_BFLOAT16;
-  if (!(is_float || (ints_ok && is_int)))
+  bool bool_ok = x->dtype == PFW_BOOL && (kind == R_MAX || kind == R_MIN);
+  if (!(is_float || (ints_ok && is_int) || bool_ok))
     return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s; supported: float32, float64, float16, bfloat16%s",
-                     pfw_dtype_name(x->dtype), ints_ok ? ", int32, int64" : "");
+                     pfw_dtype_name(x->dtype), kind == R_MAX || kind == R_MIN ? ", int32, int64, bool"
+                                               : ints_ok ? ", int32, int64" : "");
   bool mask[PFW_MAX_RANK] = {false}, none = true;
   st = read_axes(node, x->rank, mask, &none);
   if (st != PFW_OK) return st;
@@ -172,11 +175,13 @@ static int64_t reduce_int(const reduce_state* s, const void* x, pfw_dtype t, int
   int64_t best = 0;
   for (int64_t r = 0; r < s->count; r++) {
     int64_t i = base + offset_of(r, s->nr, s->rdims, s->rstr);
-    int64_t v = t == PFW_INT32 ? ((const int32_t*)x)[i] : ((const int64_t*)x)[i];
+    int64_t v = t == PFW_INT32 ? ((const int32_t*)x)[i] : t == PFW_BOOL ? ((const uint8_t*)x)[i] != 0
+                                                                       : ((const int64_t*)x)[i];
     if (s->kind == R_SUM) acc += (uint64_t)v;
     else if (s->kind == R_PROD) acc *= (uint64_t)v;
     else if (r == 0 || (s->kind == R_MAX ? v > best : v < best)) best = v;
   }
+  if (t == PFW_BOOL && s->count == 0) return s->kind == R_MIN; /* any() of nothing is false, all() true */
   return s->kind == R_MAX || s->kind == R_MIN ? best : (int64_t)acc;
 }
 
@@ -202,6 +207,7 @@ static pfw_status reduce_run(pfw_node* node) {
         ((uint16_t*)o->data)[i] = pfw_float_to_bf16((float)reduce_float(s, x->data, x->dtype, base));
         break;
       case PFW_INT32: ((int32_t*)o->data)[i] = (int32_t)(uint32_t)(uint64_t)reduce_int(s, x->data, x->dtype, base); break;
+      case PFW_BOOL: ((uint8_t*)o->data)[i] = reduce_int(s, x->data, x->dtype, base) != 0; break;
       default: ((int64_t*)o->data)[i] = reduce_int(s, x->data, x->dtype, base); break;
     }
   }
