@@ -241,6 +241,25 @@ def test_maxpool_on_quantized_data(monkeypatch, dt, attrs):
     check(monkeypatch, model, feeds, ort_ok=True)
 
 
+@pytest.mark.parametrize("isa", ["scalar", None])
+@pytest.mark.parametrize("dt", [np.uint8, np.int8])
+@pytest.mark.parametrize("pads", [[0, 6, 0, 0], [1, 7, 0, 5], [0, 0, 2, 9], [4, 3, 4, 3]])
+def test_maxpool_quantized_pads_wider_than_the_kernel(monkeypatch, isa, dt, pads):
+    """Pads wider than the kernel (ONNX Runtime refuses them): windows wholly
+    in the padding give the dtype's lowest value and no window reads a tap
+    past the kernel (the fuzzer's find: a left pad of 4,098 walked 4,098
+    taps). NumPy closed form: the max over the input padded with the lowest value."""
+    if isa:
+        monkeypatch.setenv("PFW_ISA", isa)
+    x = q_data(dt, (1, 2, 4, 15))
+    model, feeds = single_op("MaxPool", [x], opset=12, kernel_shape=[3, 3], pads=pads)
+    (got,) = pfw_run(to_pfw(model), feeds)
+    lo = np.iinfo(dt).min
+    xp = np.pad(x, [(0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])], constant_values=lo)
+    want = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3)).max(axis=(4, 5))
+    np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("n", [1, 7, 33, 100, 1029])
 @pytest.mark.parametrize("kind", ["mixed", "positive", "negative"])
 def test_dynamic_quantize_linear(monkeypatch, n, kind):

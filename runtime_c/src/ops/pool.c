@@ -233,9 +233,13 @@ static void maxpool_q8_planes(void* p, int64_t begin, int64_t end) {
   int64_t out_plane = g->out[0] * g->out[1] * Wo, ta, tb, unused;
   uint8_t flip = c->is_signed ? 0x80 : 0, row[1024];
   /* The column taps any output reads: window starts grow with ox, so the
-   * last output has the lowest first tap and the first the highest last. */
+   * last output has the lowest first tap and the first the highest last.
+   * A window wholly in the padding reports an empty range that may start
+   * past the kernel (a left pad wider than it): the taps stop at k. */
   pfw_spatial_taps(g, 2, Wo - 1, &ta, &unused);
   pfw_spatial_taps(g, 2, 0, &unused, &tb);
+  if (tb > g->k[2]) tb = g->k[2];
+  if (ta > tb) ta = tb;
   bool by_tap = tb - ta <= g->in[2];
   for (int64_t plane = begin; plane < end; plane++) {
     const uint8_t* x = (const uint8_t*)c->x + plane * in_plane;
