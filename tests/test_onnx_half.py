@@ -146,3 +146,16 @@ def test_softmax_is_within_one_unit_of_the_exact_value(name):
         ulp = np.abs(np.spacing(want.astype(dt).astype(np.float64).astype(np.float32))) * (
             (1 << 13) if dt == np.float16 else (1 << 16))  # float32 spacing scaled to the half type's
         assert np.all(np.abs(got - want) <= ulp), (op, np.max(np.abs(got - want) / ulp))
+
+
+@pytest.mark.parametrize("dt", HALVES)
+@pytest.mark.parametrize("start,limit,delta", [(0.1, 17.3, 0.3), (-3.7, 40.1, 0.77), (5.0, -2.0, -0.35)])
+def test_range_of_half_types_matches_onnx_reference(dt, start, limit, delta):
+    """Range in float16/bfloat16 (opset 27): ONNX's reference evaluator (NumPy's
+    arange in the half type) is the oracle, bit for bit; inexact steps, so
+    every element's rounding is checked."""
+    from onnx.reference import ReferenceEvaluator
+
+    args = [np.array(v, HALVES[dt]) for v in (start, limit, delta)]
+    model, feeds = single_op("Range", args, opset=27)
+    same(pfw_run(to_pfw(model), feeds)[0], ReferenceEvaluator(model).run(None, feeds)[0])

@@ -169,16 +169,6 @@ def test_shape_values_fed_as_inputs_replan_when_they_change():
                 np.testing.assert_array_equal(g, w)
 
 
-def test_values_needed_for_shapes_must_be_known_when_planning():
-    """Range's size depends on its inputs' values; a float input there (not a
-    small integer input the planner reads) is refused by name, not guessed."""
-    import pyfw
-
-    model, feeds = single_op("Range", [np.array(0, f32), Init(np.array(5, f32)), Init(np.array(1, f32))])
-    with pytest.raises(pyfw.UnsupportedError, match="start.*known when planning"):
-        pfw_run(to_pfw(model), feeds)
-
-
 def test_squeeze_of_a_non_unit_axis_names_it():
     # Built directly: ONNX's checker already refuses this model, but a file
     # from elsewhere may still carry it.

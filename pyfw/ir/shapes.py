@@ -432,6 +432,9 @@ SHAPE_RULES.update(_SHAPE_NN_RULES)
 from .shape_quant import RULES as _SHAPE_QUANT_RULES  # noqa: E402
 
 SHAPE_RULES.update(_SHAPE_QUANT_RULES)
+from .shape_control import RULES as _SHAPE_CONTROL_RULES  # noqa: E402
+
+SHAPE_RULES.update(_SHAPE_CONTROL_RULES)
 SHAPE_RULES["LRN"] = _unary
 SHAPE_RULES.update({op: _unary for op in (
     "Abs", "Neg", "Sign", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round",

@@ -59,8 +59,8 @@ def _attribute(name: str, value, schema, where: str) -> AttributeProto:
     declared = schema.attributes.get(name)
     kind = declared.type if declared is not None else None
     T = AttributeProto
-    if isinstance(value, Graph):
-        raise UnsupportedError(f"{where}: attribute {name!r} is a subgraph; exporting subgraphs is not supported yet")
+    if isinstance(value, onnx.GraphProto):
+        return helper.make_attribute(name, value)
     if isinstance(value, np.ndarray):
         return helper.make_attribute(name, numpy_helper.from_array(value))
     if kind == T.FLOAT:
@@ -95,6 +95,9 @@ class _Exporter:
         if n.op_type == "Resize" and self.opset < 10:
             return self.upsample(n)
         attrs = dict(n.attrs)
+        inputs = list(n.inputs)
+        if n.op_type in ("If", "Loop", "Scan"):
+            inputs, attrs = _control(n, attrs)
         act = attrs.pop("activation", None)
         alpha, beta = attrs.pop("activation_alpha", None), attrs.pop("activation_beta", None)
         schema = _schema(n.op_type, self.opset, where)
@@ -105,7 +108,7 @@ class _Exporter:
         if act is not None:
             pre = self.fresh(f"{outputs[0]}_before_{act.lower()}")
             final, outputs[0] = outputs[0], pre
-        self.nodes.append(self._make(n.op_type, list(n.inputs), outputs, n.name, attrs, schema, where))
+        self.nodes.append(self._make(n.op_type, inputs, outputs, n.name, attrs, schema, where))
         if act is not None:
             self.activation(n, act, alpha, beta, pre, final)
 
@@ -185,16 +188,48 @@ class _Exporter:
         self.nodes.append(self._make(act, inputs, [y], name, attrs, schema, where))
 
 
-def export_model(graph: Graph) -> onnx.ModelProto:
-    """`graph` as a standard ONNX model (opset graph.opset), checked by onnx.checker."""
-    graph.validate()
+def _graph_proto(graph: Graph, inputs: list[str]) -> onnx.GraphProto:
     ex = _Exporter(graph)
     for n in graph.nodes:
         ex.node(n)
     inits = [_initializer(t) for t in graph.initializers()]
-    inputs = [_value_info(graph.tensors[i]) for i in graph.inputs]
-    outputs = [_value_info(graph.tensors[o]) for o in graph.outputs]
-    g = helper.make_graph(ex.nodes, graph.name or "main", inputs, outputs, inits + ex.extra_inits)
+    ins = [_value_info(graph.tensors[i]) for i in inputs]
+    outs = [_value_info(graph.tensors[o]) for o in graph.outputs]
+    return helper.make_graph(ex.nodes, graph.name or "main", ins, outs, inits + ex.extra_inits)
+
+
+def _control(n: Node, attrs: dict) -> tuple[list[str], dict]:
+    """If/Loop/Scan pass the values their bodies read from outside as
+    trailing inputs (pyfw.onnx.importer); in ONNX the bodies read them by
+    name. Returns the node's ONNX inputs and attributes (bodies as GraphProtos)."""
+    count = len(n.inputs) - 1 if n.op_type == "If" else attrs.pop("num_outer_inputs", 0)
+    keep = len(n.inputs) - count
+    outer = n.inputs[keep:]
+    for key, body in attrs.items():
+        if not isinstance(body, Graph):
+            continue
+        own = body.inputs[:len(body.inputs) - count]
+        rename = {b: o for b, o in zip(body.inputs[len(own):], outer) if b != o}
+        if rename:  # a pass renamed the outer value (Identity removal...): the body reads the new name
+            clash = sorted(set(rename.values()) & set(body.tensors))
+            if clash:
+                raise UnsupportedError(f"{n.describe()}: graph {body.name!r} has a value named {clash[0]!r} "
+                                       "and also reads one of that name from outside")
+            body = body.copy()
+            for old, new in rename.items():
+                t = body.tensors[old]
+                body.tensors[new] = Tensor(new, t.dtype, t.shape)
+            for m in body.nodes:
+                m.inputs = [rename.get(i, i) for i in m.inputs]
+            body.outputs = [rename.get(o, o) for o in body.outputs]
+        attrs[key] = _graph_proto(body, own)
+    return list(n.inputs[:keep]), attrs
+
+
+def export_model(graph: Graph) -> onnx.ModelProto:
+    """`graph` as a standard ONNX model (opset graph.opset), checked by onnx.checker."""
+    graph.validate()
+    g = _graph_proto(graph, graph.inputs)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", graph.opset)],
                               producer_name="pyfw", producer_version=__version__)
     model.ir_version = min(model.ir_version, MAX_IR_VERSION)

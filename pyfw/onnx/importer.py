@@ -37,15 +37,17 @@ DEFAULT_DOMAINS = ("", "ai.onnx")
 class _Context:
     """What the rules need to know about the model being imported."""
 
-    def __init__(self, model: onnx.ModelProto, graph: Graph, base_dir: str):
+    def __init__(self, model: onnx.ModelProto, graph: Graph, base_dir: str, g: onnx.GraphProto,
+                 outer: "_Context | None" = None):
         self.model = model
         self.graph = graph
         self.opset = graph.opset
         self.base_dir = base_dir
-        g = model.graph
-        # Names something reads: a rule may drop an optional output only when
-        # nothing does.
-        self.used = {i for n in g.node for i in n.input if i} | {o.name for o in g.output}
+        self.outer = outer
+        self.outer_reads: dict[int, list[str]] = {}
+        # Names something reads, subgraphs included: a rule may drop an
+        # optional output only when nothing does.
+        self.used = _read_names(g)
 
     def version(self, op_type: str) -> int:
         return onnx.defs.get_schema(op_type, self.opset, "").since_version
@@ -59,6 +61,73 @@ Rule = Callable[[_Context, Node], "Node | None"]
 
 
 def _copy(ctx: _Context, node: Node) -> Node:
+    return node
+
+
+# ---- control flow ------------------------------------------------------------
+# An ONNX subgraph reads values of the graphs around it by name. pyfw's graphs
+# are closed: each value a body reads from outside becomes an input, appended
+# after the inputs ONNX defines, and the node passes it explicitly, appended
+# after its own inputs in the same order (Loop and Scan say how many in
+# num_outer_inputs; If's inputs after the condition are all such). Constants
+# are copied into the body instead.
+
+def _lookup(ctx: _Context, name: str) -> Tensor | None:
+    while ctx is not None:
+        if name in ctx.graph.tensors:
+            return ctx.graph.tensors[name]
+        ctx = ctx.outer
+    return None
+
+
+def _subgraph(ctx: _Context, g: onnx.GraphProto, where: str) -> Graph:
+    """An If branch or a Loop/Scan body as a Graph; the names it reads from
+    enclosing graphs are recorded in ctx.outer_reads[id(body)]."""
+    _check_supported(g.node, _node_names(g.node), _opsets(ctx.model))
+    body = Graph(g.name or "body", ctx.opset)
+    _fill(_Context(ctx.model, body, ctx.base_dir, g, ctx), g, body)
+    for vi in g.output:
+        if not vi.name:
+            raise InvalidModelError(f"{where}: graph {body.name!r} has an output with an empty name")
+        body.outputs.append(vi.name)
+    defined = set(body.inputs) | {t.name for t in body.initializers()} | {o for n in body.nodes for o in n.outputs}
+    read = [i for n in body.nodes for i in n.inputs if i] + body.outputs
+    outer = []
+    for name in dict.fromkeys(x for x in read if x not in defined):
+        t = _lookup(ctx, name)
+        if t is None:
+            raise InvalidModelError(f"{where}: graph {body.name!r} reads {name!r}, which neither it nor an "
+                                    "enclosing graph defines")
+        body.tensors.pop(name, None)  # value info the body gave for it
+        if t.is_constant:
+            body.add_tensor(Tensor(name, t.dtype, t.shape, t.data, t.quant))
+        else:
+            body.add_input(name, t.dtype)  # dtype and shape come from the node's input (infer_shapes)
+            outer.append(name)
+    body.toposort()
+    ctx.outer_reads[id(body)] = outer
+    return body
+
+
+def _control(ctx: _Context, node: Node) -> Node:
+    """If/Loop/Scan: the values the bodies read from outside become explicit
+    inputs of the node and of every body, in one order."""
+    if node.op_type == "Scan" and node.version < 9:
+        raise _unsupported(ctx, node, "Scan before opset 9 (a batch axis and sequence_lens) is not supported")
+    bodies = [v for v in node.attrs.values() if isinstance(v, Graph)]
+    outer = list(dict.fromkeys(n for b in bodies for n in ctx.outer_reads.get(id(b), [])))
+    for b in bodies:
+        own = [i for i in b.inputs if i not in ctx.outer_reads.get(id(b), [])]
+        for name in outer:
+            if name not in b.tensors:  # read only by the other branch
+                b.add_tensor(Tensor(name, _lookup(ctx, name).dtype))
+        b.inputs = own + outer
+    if node.op_type == "If":
+        node.inputs = node.inputs[:1] + outer
+    else:
+        # Loop's optional M and cond keep their places: its inputs are positional.
+        node.inputs = node.inputs + outer
+        node.attrs["num_outer_inputs"] = len(outer)
     return node
 
 
@@ -168,6 +237,7 @@ RULES: dict[str, Rule] = {op: _copy for op in (
     "Slice", "Expand", "Tile", "LRN", "CastLike", "GatherElements", "Split",
     "Pad", "CumSum", "CumProd", "Trilu",
 )}
+RULES.update(If=_control, Loop=_control, Scan=_control)
 RULES.update(Softmax=_softmax, Constant=_constant, Dropout=_dropout,
              BatchNormalization=_batchnorm, Upsample=_upsample, Resize=_copy)
 # Element-wise math and activations: ONNX's semantics per op version, as is.
@@ -253,8 +323,19 @@ def _value_type(vi: onnx.ValueInfoProto) -> tuple[str, tuple[int, ...] | None] |
     return dtype, shape
 
 
-def _attr(a: AttributeProto, base_dir: str, where: str):
-    """A plain Python value for an attribute."""
+def _read_names(g: onnx.GraphProto) -> set[str]:
+    """Every name the nodes of `g` and of its subgraphs read, and its outputs."""
+    names = {o.name for o in g.output}
+    for n in g.node:
+        names.update(i for i in n.input if i)
+        for a in n.attribute:
+            for sub in ([a.g] if a.type == AttributeProto.GRAPH else list(a.graphs)):
+                names |= _read_names(sub)
+    return names
+
+
+def _attr(a: AttributeProto, base_dir: str, where: str, ctx: "_Context | None" = None):
+    """A plain Python value for an attribute (a subgraph: a Graph, see _subgraph)."""
     T = AttributeProto
     kind = a.type
     if kind == T.UNDEFINED:  # very old models leave `type` unset
@@ -285,6 +366,8 @@ def _attr(a: AttributeProto, base_dir: str, where: str):
         if t.dtype in _dt.RAW_BITS:  # as an ndarray it would read back as its raw bits
             raise UnsupportedError(f"{where}: attribute {a.name!r} is a {t.dtype} tensor, not supported yet")
         return t.data
+    if kind == T.GRAPH and ctx is not None:
+        return _subgraph(ctx, a.g, f"{where}: attribute {a.name!r}")
     kind_name = T.AttributeType.Name(kind) if kind in T.AttributeType.values() else str(kind)
     raise UnsupportedError(f"{where}: attribute {a.name!r} of type {kind_name} is not supported yet")
 
@@ -361,6 +444,49 @@ def _upgrade(proto: onnx.ModelProto, opset: int) -> onnx.ModelProto:
                                f"upgrade it to opset {MIN_OPSET}: {e}") from None
 
 
+def _fill(ctx: _Context, g: onnx.GraphProto, graph: Graph) -> None:
+    """Copies g's initializers, inputs, value info and nodes into `graph`."""
+    base_dir = ctx.base_dir
+    names = _node_names(g.node)
+    if g.sparse_initializer:
+        raise UnsupportedError(f"sparse initializer {g.sparse_initializer[0].values.name!r} is not supported yet")
+    for tp in g.initializer:
+        graph.add_tensor(_tensor(tp, base_dir, "initializer"))
+    # Models from IR version < 4 also list their initializers as inputs; they
+    # stay constants here.
+    for vi in g.input:
+        if vi.name in graph.tensors:
+            continue
+        vt = _value_type(vi)
+        if vt is None and ctx.outer is None:
+            raise InvalidModelError(f"graph input {vi.name!r} has no tensor type")
+        # A body's input may leave its type to the node that feeds it (infer_shapes).
+        graph.add_input(vi.name, *(vt or ("float32", None)))
+    for vi in list(g.value_info) + list(g.output):
+        if vi.name in graph.tensors:
+            continue
+        vt = _value_type(vi)
+        if vt is not None:
+            graph.tensors[vi.name] = Tensor(vi.name, *vt)
+
+    for i, n in enumerate(g.node):
+        where = f"node {names[i]!r} ({n.op_type})"
+        attrs = {a.name: _attr(a, base_dir, where, ctx) for a in n.attribute}
+        try:
+            version = ctx.version(n.op_type)
+        except onnx.defs.SchemaError:
+            raise InvalidModelError(f"{where}: op {n.op_type} does not exist in ONNX opset {ctx.opset}") from None
+        node = Node(n.op_type, list(n.input), list(n.output), attrs, names[i], "", version)
+        node = RULES[n.op_type](ctx, node)
+        if node is not None:
+            # Not graph.add_node(**attrs): an ONNX attribute may be called "name".
+            graph.nodes.append(node)
+            for o in node.outputs:
+                if o and o not in graph.tensors:
+                    graph.tensors[o] = Tensor(o)
+
+
+
 def import_model(model: onnx.ModelProto | str | os.PathLike, base_dir: str | None = None) -> Graph:
     """Imports an ONNX model (a ModelProto or a path) into a pyfw.ir.Graph.
 
@@ -375,52 +501,16 @@ def import_model(model: onnx.ModelProto | str | os.PathLike, base_dir: str | Non
         proto, opset = _upgrade(proto, opset), MIN_OPSET
         opsets = _opsets(proto)
     g = proto.graph
-    names = _node_names(g.node)
-    _check_supported(g.node, names, opsets)
+    _check_supported(g.node, _node_names(g.node), opsets)
 
     graph = Graph(g.name or "main", opset)
     producer = " ".join(p for p in (proto.producer_name, proto.producer_version) if p)
     graph.metadata["producer"] = f"pyfw {__version__} from {producer or 'unknown producer'} (ONNX opset {opset})"
     for kv in proto.metadata_props:
         graph.metadata[f"onnx:{kv.key}"] = kv.value
-    ctx = _Context(proto, graph, base_dir)
+    ctx = _Context(proto, graph, base_dir, g)
 
-    if g.sparse_initializer:
-        raise UnsupportedError(f"sparse initializer {g.sparse_initializer[0].values.name!r} is not supported yet")
-    for tp in g.initializer:
-        graph.add_tensor(_tensor(tp, base_dir, "initializer"))
-    # Models from IR version < 4 also list their initializers as inputs; they
-    # stay constants here.
-    for vi in g.input:
-        if vi.name in graph.tensors:
-            continue
-        vt = _value_type(vi)
-        if vt is None:
-            raise InvalidModelError(f"graph input {vi.name!r} has no tensor type")
-        graph.add_input(vi.name, *vt)
-    for vi in list(g.value_info) + list(g.output):
-        if vi.name in graph.tensors:
-            continue
-        vt = _value_type(vi)
-        if vt is not None:
-            graph.tensors[vi.name] = Tensor(vi.name, *vt)
-
-    for i, n in enumerate(g.node):
-        where = f"node {names[i]!r} ({n.op_type})"
-        attrs = {a.name: _attr(a, base_dir, where) for a in n.attribute}
-        try:
-            version = ctx.version(n.op_type)
-        except onnx.defs.SchemaError:
-            raise InvalidModelError(f"{where}: op {n.op_type} does not exist in ONNX opset {opset}") from None
-        node = Node(n.op_type, list(n.input), list(n.output), attrs, names[i], "", version)
-        node = RULES[n.op_type](ctx, node)
-        if node is not None:
-            # Not graph.add_node(**attrs): an ONNX attribute may be called "name".
-            graph.nodes.append(node)
-            for o in node.outputs:
-                if o and o not in graph.tensors:
-                    graph.tensors[o] = Tensor(o)
-
+    _fill(ctx, g, graph)
     for vi in g.output:
         if not vi.name:
             raise InvalidModelError("the model has a graph output with an empty name")

@@ -81,10 +81,12 @@ class Interpreter:
     caps the bytes the plan may take (activation arena, input buffers and
     values computed while planning; None: physical memory): a model or input
     shape needing more raises UnsupportedError before anything is allocated.
-    Use as a context manager, or call close()."""
+    `loop_limit` caps the iterations one ONNX Loop node may run per run (None:
+    no cap), for models from untrusted sources. Use as a context manager, or
+    call close()."""
 
     def __init__(self, model: str | os.PathLike | bytes | bytearray | memoryview, threads: int = 1,
-                 backend: str = "cpu", arena_limit: int | None = None):
+                 backend: str = "cpu", arena_limit: int | None = None, loop_limit: int | None = None):
         self._model = ffi.NULL
         self._it = ffi.NULL
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
@@ -94,6 +96,9 @@ class Interpreter:
         if arena_limit is not None and (not isinstance(arena_limit, int) or isinstance(arena_limit, bool)
                                         or not 0 < arena_limit < 2**64):
             raise ValueError(f"arena_limit must be a positive int of bytes or None, got {arena_limit!r}")
+        if loop_limit is not None and (not isinstance(loop_limit, int) or isinstance(loop_limit, bool)
+                                       or not 0 < loop_limit < 2**63):
+            raise ValueError(f"loop_limit must be a positive int of iterations or None, got {loop_limit!r}")
         out = ffi.new("pfw_model**")
         if isinstance(model, (bytes, bytearray, memoryview)):
             buf = ffi.from_buffer(model)
@@ -111,6 +116,8 @@ class Interpreter:
             _check(lib.pfw_options_set_backend(opts[0], backend.encode()))
             if arena_limit is not None:
                 _check(lib.pfw_options_set_arena_limit(opts[0], arena_limit))
+            if loop_limit is not None:
+                _check(lib.pfw_options_set_loop_limit(opts[0], loop_limit))
             it = ffi.new("pfw_interpreter**")
             _check(lib.pfw_interpreter_create(self._model, opts[0], it))
             self._it = it[0]

@@ -15,7 +15,8 @@
 
 enum {
   ARENA_LIMIT = 32 << 20,     /* bytes an interpreter may plan: bigger legitimate models only run slowly */
-  MAX_INPUT_ELEMENTS = 1 << 20 /* larger inputs are left unfed (invoke is skipped) */
+  MAX_INPUT_ELEMENTS = 1 << 20, /* larger inputs are left unfed (invoke is skipped) */
+  LOOP_LIMIT = 4096            /* a trip count from the file (or a computed inf) is no hang of the runtime */
 };
 
 /* Refusals must come with a message. */
@@ -113,6 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   pfw_options* options = NULL;
   if (pfw_options_create(&options) != PFW_OK) abort();
   pfw_options_set_arena_limit(options, ARENA_LIMIT);
+  pfw_options_set_loop_limit(options, LOOP_LIMIT);
   pfw_interpreter* it = NULL;
   st = pfw_interpreter_create(model, options, &it);
   pfw_options_free(options);

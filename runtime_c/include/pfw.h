@@ -170,9 +170,19 @@ PFW_API pfw_status pfw_options_set_backend(pfw_options* options, const char* nam
 /* Most bytes an interpreter may plan: the activation arena (with node
  * scratch), the graph inputs' buffers and the values computed while planning,
  * together. A model or an input shape that needs more is refused with
- * PFW_ERR_UNSUPPORTED before any allocation. 0 (the default) means the
- * machine's physical memory. */
+ * PFW_ERR_UNSUPPORTED before any allocation. Tensors whose shapes are known
+ * only at invoke (outputs of If, Loop and Scan, and of nodes whose shapes
+ * come from computed values) are each held under the same limit as they are
+ * sized, and so is each interpreter a subgraph runs in. 0 (the default) means
+ * the machine's physical memory. */
 PFW_API pfw_status pfw_options_set_arena_limit(pfw_options* options, uint64_t bytes);
+
+/* Most iterations one Loop node may run in one invoke (nested loops count
+ * each their own). A Loop that would run more fails the invoke with
+ * PFW_ERR_UNSUPPORTED and a message naming the node, instead of running on:
+ * for apps that run untrusted models, whose trip counts and conditions come
+ * from the file. 0 (the default) means no limit, as ONNX specifies. */
+PFW_API pfw_status pfw_options_set_loop_limit(pfw_options* options, int64_t max_iterations);
 
 /* ---- interpreter ------------------------------------------------------- */
 

@@ -132,6 +132,10 @@ struct pfw_tensor {
   size_t capacity;      /* bytes allocated for a graph input */
   void* input_block;    /* a graph input's allocation (data is its aligned start) */
   bool* unplanned;      /* the owning interpreter's flag: arena data is stale */
+  bool dynamic;         /* its shape is known only once its producer has run (a deferred
+                           node's output): data is a heap block of its own, sized at invoke */
+  void* dyn_block;      /* a dynamic tensor's allocation (data is its aligned start) */
+  size_t dyn_cap;       /* bytes usable in dyn_block */
 };
 
 typedef struct pfw_threadpool pfw_threadpool;
@@ -163,6 +167,15 @@ typedef struct pfw_node {
   pfw_isa isa;          /* kernel level, chosen at create; scalar = reference */
   bool folded;          /* evaluated while planning; skipped at invoke */
   bool empty;           /* every output has 0 elements: nothing to compute, skipped at invoke */
+  bool deferred;        /* prepared at invoke, once its inputs are there (plan.c): its prepare needed
+                         * values or shapes the plan does not know, or an input is dynamic */
+  bool values_known;    /* during a deferred prepare: every input's data is there to read */
+  bool read_values;     /* a deferred prepare read input values: prepare again on every invoke */
+  int64_t* seen;        /* a deferred node's input dtypes, ranks and dims at its last prepare */
+  void* dyn_scratch;    /* a deferred node's scratch block (scratch is its aligned start) */
+  size_t dyn_scratch_cap;
+  struct pfw_interpreter* owner; /* the interpreter running this node */
+  struct pfw_interpreter* sub[2]; /* subgraphs a prepare created (If's branches, a body), freed with state */
   const pfw_graph_desc* graph; /* for TENSOR attributes (pfw_attr.tensor) */
   const struct pfw_model* model;
 } pfw_node;
@@ -191,6 +204,25 @@ typedef struct pfw_op {
 /* prepare reads the values of the float inputs after input 0 (Resize's roi
  * and scales): a small float graph input there is fed like a value input. */
 #define PFW_OPF_PLAN_FLOATS 8u
+/* The outputs' shapes are known only once run() has computed them (If, Loop,
+ * Scan): the node is always deferred, and run() sizes each output with
+ * pfw_dynamic_output before writing it. */
+#define PFW_OPF_RUN_SHAPES 16u
+
+/* A prepare that needs an input's values (or an op whose output shapes come
+ * from its run) returns this: the planner then defers the node to invoke, when
+ * its inputs are there. Internal: it never reaches a caller of pfw.h. */
+#define PFW_DEFER ((pfw_status)100)
+/* Whether a prepare may read input `t`'s values: a value known while
+ * planning, or any input during a deferred prepare. */
+static inline bool pfw_values_known(const pfw_node* node, const struct pfw_tensor* t) {
+  return t->is_const || node->values_known;
+}
+/* Sizes output `j` of a node whose shapes are set at run (PFW_OPF_RUN_SHAPES),
+ * growing its heap block when needed (contents kept up to the old size), and
+ * sets its dtype and dims. Checks sizes as pfw_set_output does and the
+ * interpreter's memory limit. */
+pfw_status pfw_dynamic_output(pfw_node* node, int32_t j, pfw_dtype dtype, int32_t rank, const int64_t* dims);
 
 /* The kernel table (ops/registry.c). NULL when the op has no kernel. */
 const pfw_op* pfw_find_op(uint16_t op_type);

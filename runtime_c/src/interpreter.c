@@ -32,6 +32,14 @@ pfw_status pfw_options_set_arena_limit(pfw_options* options, uint64_t bytes) {
   return PFW_OK;
 }
 
+pfw_status pfw_options_set_loop_limit(pfw_options* options, int64_t max_iterations) {
+  if (!options) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_options_set_loop_limit: options is NULL");
+  if (max_iterations < 0)
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "the loop limit must be >= 0 (0: none), got %lld", (long long)max_iterations);
+  options->loop_limit = max_iterations;
+  return PFW_OK;
+}
+
 pfw_status pfw_options_set_backend(pfw_options* options, const char* name) {
   if (!options || !name) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_options_set_backend: NULL argument");
   if (strcmp(name, "cpu") != 0 && strcmp(name, "opencl") != 0 && strcmp(name, "auto") != 0)
@@ -53,6 +61,7 @@ static pfw_status bind_nodes(pfw_interpreter* it) {
     const pfw_node_desc* d = &g->nodes[i];
     pfw_node* n = &it->nodes[i];
     n->desc = d;
+    n->owner = it;
     n->graph = g;
     n->model = it->model;
     n->pool = it->pool;
@@ -204,29 +213,41 @@ static void init_tensors(pfw_interpreter* it) {
   }
 }
 
-pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* options,
-                                  pfw_interpreter** out) {
-  if (!model || !out) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_create: model and out must not be NULL");
+/* Creates an interpreter over model->graphs[gi]. A subgraph's (parent set)
+ * runs on its parent's pool, level and limit, takes inputs of any rank where
+ * the body leaves it open, and plans when first invoked. */
+static pfw_status create(const pfw_model* model, int32_t gi, const pfw_options* options,
+                         const pfw_interpreter* parent, pfw_interpreter** out) {
   *out = NULL;
-  const pfw_graph_desc* g = &model->graphs[0];
+  const pfw_graph_desc* g = &model->graphs[gi];
   for (int32_t i = 0; i < g->n_inputs; i++) {
     const pfw_tensor_desc* d = &g->tensors[g->inputs[i]];
-    if (!d->has_shape)
+    if (!d->has_shape && !parent)
       return pfw_error(PFW_ERR_UNSUPPORTED, "graph input '%s' has an unknown rank; the runtime needs at least the rank", d->name);
     if (pfw_dtype_size(d->dtype) == 0)
       return pfw_error(PFW_ERR_UNSUPPORTED, "graph input '%s' has dtype %s, which the runtime cannot feed", d->name, pfw_dtype_name(d->dtype));
   }
-  pfw_isa isa;
-  pfw_status ist = pfw_isa_select(&isa);
+  pfw_isa isa = parent ? parent->isa : PFW_ISA_SCALAR;
+  pfw_status ist = parent ? PFW_OK : pfw_isa_select(&isa);
   if (ist != PFW_OK) return ist;
   pfw_interpreter* it = calloc(1, sizeof *it);
   if (!it) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory creating the interpreter");
   it->isa = isa;
   it->model = model;
   it->graph = g;
-  it->num_threads = options ? options->num_threads : 1;
-  it->arena_limit = options && options->arena_limit ? (size_t)options->arena_limit : physical_memory();
-  it->pool = pfw_threadpool_create(it->num_threads);
+  if (parent) {
+    it->num_threads = parent->num_threads;
+    it->arena_limit = parent->arena_limit;
+    it->loop_limit = parent->loop_limit;
+    it->pool = parent->pool;
+    it->depth = parent->depth + 1;
+  } else {
+    it->num_threads = options ? options->num_threads : 1;
+    it->arena_limit = options && options->arena_limit ? (size_t)options->arena_limit : physical_memory();
+    it->loop_limit = options ? options->loop_limit : 0;
+    it->pool = pfw_threadpool_create(it->num_threads);
+    it->owns_pool = true;
+  }
   snprintf(it->backend_info, sizeof it->backend_info, "cpu");
   it->tensors = calloc((size_t)g->n_tensors + 1, sizeof(pfw_tensor));
   it->nodes = calloc((size_t)g->n_nodes + 1, sizeof(pfw_node));
@@ -239,7 +260,7 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
     for (int32_t i = 0; i < g->n_inputs && st == PFW_OK; i++) {
       pfw_tensor* t = it->io[i] = &it->tensors[g->inputs[i]];
       t->is_input = true;
-      t->value_input = is_value_input(g, t);
+      t->value_input = !parent && is_value_input(g, t);
       st = input_bytes(t, &t->nbytes);
       if (st != PFW_OK) st = as_invalid_model();
       /* Before planning: the plan may alias views (Reshape...) onto inputs. */
@@ -249,7 +270,8 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
     if (st == PFW_OK) st = bind_nodes(it);
     const char* backend = options ? options->backend : "cpu";
     if (st == PFW_OK && strcmp(backend, "cpu") != 0) st = pfw_cl_attach(it, strcmp(backend, "opencl") == 0);
-    if (st == PFW_OK) st = first_plan(it);
+    if (st == PFW_OK && parent) it->unplanned = true;
+    else if (st == PFW_OK) st = first_plan(it);
   }
   if (st != PFW_OK) {
     pfw_interpreter_free(it);
@@ -259,21 +281,83 @@ pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* opt
   return PFW_OK;
 }
 
+pfw_status pfw_interpreter_create(const pfw_model* model, const pfw_options* options,
+                                  pfw_interpreter** out) {
+  if (!model || !out) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_create: model and out must not be NULL");
+  return create(model, 0, options, NULL, out);
+}
+
+/* Subgraphs nest through If/Loop/Scan bodies; the verifier only lets a graph
+ * name graphs after it, so nesting ends, and this bounds its depth. */
+#define PFW_SUBGRAPH_DEPTH_MAX 32
+
+pfw_status pfw_subgraph_create(const pfw_node* node, int32_t graph, pfw_interpreter** out) {
+  const pfw_interpreter* parent = node->owner;
+  if (parent->depth >= PFW_SUBGRAPH_DEPTH_MAX)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "subgraphs nest deeper than %d levels", PFW_SUBGRAPH_DEPTH_MAX);
+  pfw_status st = create(node->model, graph, NULL, parent, out);
+  if (st != PFW_OK) pfw_error_prefix("subgraph '%s'", node->model->graphs[graph].name);
+  return st;
+}
+
+pfw_status pfw_subgraph_input(pfw_interpreter* sub, int32_t i, pfw_dtype dtype, int32_t rank,
+                              const int64_t* dims, void** data) {
+  pfw_tensor* t = sub->io[i];
+  const pfw_tensor_desc* d = t->desc;
+  if (dtype != t->dtype)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "subgraph '%s' input %d ('%s') is %s, given %s", sub->graph->name, (int)i,
+                     d->name, pfw_dtype_name(t->dtype), pfw_dtype_name(dtype));
+  bool same = rank == t->rank && memcmp(dims, t->dims, (size_t)rank * sizeof(int64_t)) == 0;
+  if (!same) {
+    if (d->has_shape && rank != d->rank)
+      return pfw_error(PFW_ERR_SHAPE, "subgraph '%s' input %d ('%s') has rank %d, given rank %d", sub->graph->name,
+                       (int)i, d->name, (int)d->rank, (int)rank);
+    for (int32_t k = 0; d->has_shape && k < rank; k++)
+      if (d->dims[k] >= 0 && d->dims[k] != dims[k])
+        return pfw_error(PFW_ERR_SHAPE, "subgraph '%s' input %d ('%s'): dimension %d is fixed at %lld, given %lld",
+                         sub->graph->name, (int)i, d->name, (int)k, (long long)d->dims[k], (long long)dims[k]);
+    pfw_tensor saved = *t;
+    t->rank = rank;
+    memcpy(t->dims, dims, (size_t)rank * sizeof(int64_t));
+    pfw_status st = input_bytes(t, &t->nbytes);
+    if (st == PFW_OK) st = size_input(t, sub->arena_limit);
+    if (st != PFW_OK) {
+      t->rank = saved.rank;
+      memcpy(t->dims, saved.dims, sizeof t->dims);
+      t->nbytes = saved.nbytes;
+      return st;
+    }
+    sub->unplanned = true;
+  }
+  *data = t->data;
+  return PFW_OK;
+}
+
+pfw_status pfw_subgraph_feed(pfw_interpreter* sub, int32_t i, const pfw_tensor* src) {
+  void* data = NULL;
+  pfw_status st = pfw_subgraph_input(sub, i, src->dtype, src->rank, src->dims, &data);
+  if (st == PFW_OK && src->nbytes) memcpy(data, src->data, src->nbytes);
+  return st;
+}
+
 void pfw_interpreter_free(pfw_interpreter* it) {
   if (!it) return;
   pfw_cl_detach(it);
-  if (it->tensors && it->nodes) pfw_unfold(it);
+  if (it->tensors && it->nodes) {
+    pfw_unfold(it);
+    pfw_free_dynamic(it);
+  }
   if (it->tensors)
     for (int32_t i = 0; i < it->graph->n_tensors; i++)
       free(it->tensors[i].input_block);
   if (it->nodes) {
     for (int32_t i = 0; i < it->graph->n_nodes; i++) {
-      free(it->nodes[i].state);
+      pfw_node_release(&it->nodes[i]);
       free(it->nodes[i].in);
       free(it->nodes[i].out);
     }
   }
-  pfw_threadpool_free(it->pool);
+  if (it->owns_pool) pfw_threadpool_free(it->pool);
   free(it->nodes);
   free(it->tensors);
   free(it->io);
@@ -358,12 +442,9 @@ pfw_status pfw_interpreter_invoke(pfw_interpreter* it) {
   if (planned != PFW_OK) return planned;
   if (it->cl) return pfw_cl_invoke(it);
   for (int32_t i = 0; i < it->graph->n_nodes; i++) {
-    pfw_node* n = &it->nodes[i];
-    if (n->folded || n->empty) continue;
-    /* One predictable branch: without profiling no clock is read. */
-    pfw_status st = it->profiling ? pfw_profile_run(it, i) : n->op->run(n);
+    pfw_status st = pfw_run_node(it, i);
     if (st != PFW_OK) {
-      pfw_error_prefix("node '%s' (%s)", n->desc->name, pfw_op_name(n->desc->op));
+      pfw_error_prefix("node '%s' (%s)", it->nodes[i].desc->name, pfw_op_name(it->nodes[i].desc->op));
       return st;
     }
   }

@@ -6,7 +6,9 @@
  * input that dies at that node. Each group, and each node's scratch, is a
  * buffer with a lifetime [first node, last node]; buffers are placed
  * greedily by decreasing size at the best-fitting gap among the buffers
- * whose lifetimes overlap (TFLite's "greedy by size" arena planner). */
+ * whose lifetimes overlap (TFLite's "greedy by size" arena planner).
+ * Nodes whose shapes the plan cannot know are deferred to invoke, their
+ * outputs outside the arena (deferred.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,19 +48,6 @@ void pfw_unfold(pfw_interpreter* it) {
   for (int32_t k = 0; k < it->graph->n_nodes; k++) it->nodes[k].folded = false;
 }
 
-/* Every present output has 0 elements (and there is one). A kernel over an
- * empty output could still walk its inputs' other, huge dims (N = 2^48
- * planes of nothing), so such a node is never run, here or at invoke. */
-static bool outputs_empty(const pfw_node* n) {
-  bool any = false;
-  for (int32_t j = 0; j < n->n_out; j++) {
-    if (!n->out[j]) continue;
-    if (pfw_numel(n->out[j]) != 0) return false;
-    any = true;
-  }
-  return any;
-}
-
 /* A node whose inputs are all known while planning (constants, or values
  * computed here), or whose outputs depend only on input shapes, is run now
  * into buffers of its own, so that ops downstream (Reshape, Slice,
@@ -90,7 +79,7 @@ static pfw_status fold(pfw_node* n, size_t limit, size_t* used) {
     if (!o->data) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory evaluating a shape");
     o->folded = o->is_const = true;
   }
-  if (outputs_empty(n)) {
+  if (pfw_outputs_empty(n)) {
     n->folded = true;
     return PFW_OK;
   }
@@ -104,19 +93,62 @@ static pfw_status fold(pfw_node* n, size_t limit, size_t* used) {
   return st;
 }
 
+/* Frees what a node's prepare left (before the next prepare and at free). */
+void pfw_node_release(pfw_node* n) {
+  free(n->state);
+  n->state = NULL;
+  for (int k = 0; k < 2; k++) {
+    pfw_interpreter_free(n->sub[k]);
+    n->sub[k] = NULL;
+  }
+  n->scratch = NULL;
+  n->scratch_size = 0;
+}
+
+static bool has_dynamic_input(const pfw_node* n) {
+  for (int32_t j = 0; j < n->n_in; j++)
+    if (n->in[j] && n->in[j]->dynamic) return true;
+  return false;
+}
+
+/* Prepares node n while planning, or marks it deferred: its op sets shapes
+ * as it runs (If, Loop, Scan), an input is dynamic, or its prepare needs
+ * input values the plan does not know (PFW_DEFER). A deferred node's
+ * outputs are dynamic: heap blocks sized at invoke, outside the arena. */
+static pfw_status prepare_node(pfw_interpreter* it, pfw_node* n) {
+  pfw_node_release(n);
+  free(n->seen);
+  n->seen = NULL;
+  n->deferred = false;
+  pfw_status st = PFW_OK;
+  if (has_dynamic_input(n)) {
+    n->deferred = true;
+  } else {
+    st = n->op->prepare(n);
+    bool run_shapes = st == PFW_OK && (n->op->flags & PFW_OPF_RUN_SHAPES);
+    if (run_shapes && !(n->seen = calloc(1, sizeof(int64_t))))
+      return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory preparing a node");
+    if (st == PFW_DEFER || run_shapes) {
+      if (st == PFW_DEFER) pfw_node_release(n);
+      pfw_error_clear();
+      n->deferred = true;
+      st = PFW_OK;
+    }
+  }
+  for (int32_t j = 0; j < n->n_out; j++)
+    if (n->out[j]) pfw_set_dynamic(n->out[j], n->deferred);
+  if (st != PFW_OK || n->deferred) return st;
+  return fold(n, it->arena_limit, &it->folded_bytes);
+}
+
 static pfw_status run_prepares(pfw_interpreter* it) {
   const pfw_graph_desc* g = it->graph;
   pfw_unfold(it);
   it->folded_bytes = 0;
   for (int32_t i = 0; i < g->n_nodes; i++) {
     pfw_node* n = &it->nodes[i];
-    free(n->state);
-    n->state = NULL;
-    n->scratch = NULL;
-    n->scratch_size = 0;
-    pfw_status st = n->op->prepare(n);
-    if (st == PFW_OK) st = fold(n, it->arena_limit, &it->folded_bytes);
-    n->empty = st == PFW_OK && !n->folded && outputs_empty(n);
+    pfw_status st = prepare_node(it, n);
+    n->empty = st == PFW_OK && !n->folded && !n->deferred && pfw_outputs_empty(n);
     if (st != PFW_OK) {
       pfw_error_prefix("node '%s' (%s)", n->desc->name, pfw_op_name(n->desc->op));
       return st;
@@ -142,7 +174,7 @@ static void lifetimes(pfw_interpreter* it, plan_state* ps) {
       if (!n->out[j]) continue;
       int32_t t = n->out[j]->index;
       ps->first[t] = ps->last[t] = k;
-      if (!n->folded) ps->flags[t] |= PLAN_ARENA;
+      if (!n->folded && !n->deferred) ps->flags[t] |= PLAN_ARENA;
     }
   }
   /* Inputs stay intact through the run (as in TFLite), so invoking again
@@ -172,7 +204,7 @@ static void share_storage(pfw_interpreter* it, plan_state* ps) {
   for (int32_t k = 0; k < it->graph->n_nodes; k++) {
     const pfw_node* n = &it->nodes[k];
     uint32_t f = n->op->flags;
-    if (n->folded) continue; /* its outputs have buffers of their own */
+    if (n->folded || n->deferred) continue; /* its outputs have buffers of their own */
     if (!(f & (PFW_OPF_ALIAS | PFW_OPF_INPLACE)) || n->n_in < 1 || n->n_out < 1 || !n->in[0] || !n->out[0])
       continue;
     int32_t a = n->in[0]->index, b = n->out[0]->index;
@@ -303,7 +335,7 @@ pfw_status pfw_plan(pfw_interpreter* it) {
     item->id = t;
   }
   for (int32_t k = 0; k < g->n_nodes; k++) {
-    if (!it->nodes[k].scratch_size) continue;
+    if (!it->nodes[k].scratch_size || it->nodes[k].deferred) continue;
     items[n_items++] = (plan_item){it->nodes[k].scratch_size, 0, k, k, -1 - k};
   }
   for (int32_t i = 0; i < n_items; i++) items[i].size = pfw_align_size(items[i].size ? items[i].size : 1);

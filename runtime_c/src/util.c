@@ -217,11 +217,7 @@ static pfw_status plan_vector(const pfw_node* node, int32_t i, const char* what,
   if (t->rank > 1)
     return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) must be a scalar or 1-D, has rank %d", (int)i,
                      what, (int)t->rank);
-  if (!t->is_const)
-    return pfw_error(PFW_ERR_UNSUPPORTED,
-                     "input %d (%s) must be known when planning: a constant, computed from constants "
-                     "and input shapes, or a small graph input",
-                     (int)i, what);
+  if (!pfw_values_known(node, t)) return PFW_DEFER; /* computed at run time: prepared at invoke */
   *count = pfw_numel(t);
   if (*count > max)
     return pfw_error(PFW_ERR_UNSUPPORTED, "input %d (%s) has %lld values; at most %d are supported", (int)i,

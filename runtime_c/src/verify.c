@@ -128,8 +128,10 @@ static pfw_status verify_graph(const pfw_model* m, int gi) {
       if (!a->name[0]) FAIL("invalid model: %s: attribute %d has no name", where, k);
       if (a->type == PFW_ATTR_TENSOR && (a->tensor < 0 || a->tensor >= g->n_tensors || !g->tensors[a->tensor].data))
         FAIL("invalid model: %s: attribute '%s' refers to tensor %d, which is not a constant", where, a->name, a->tensor);
-      if (a->type == PFW_ATTR_GRAPH && (a->graph <= 0 || a->graph >= m->n_graphs || a->graph == gi))
-        FAIL("invalid model: %s: attribute '%s' refers to graph %d (of %d)", where, a->name, a->graph, m->n_graphs);
+      /* Only to a later graph: subgraphs then nest a bounded number of times, never in a cycle. */
+      if (a->type == PFW_ATTR_GRAPH && (a->graph <= gi || a->graph >= m->n_graphs))
+        FAIL("invalid model: %s: attribute '%s' refers to graph %d (of %d; a subgraph must come after the graph "
+             "that uses it)", where, a->name, a->graph, m->n_graphs);
     }
   }
   if (g->n_outputs == 0) FAIL("invalid model: graph %d has no outputs", gi);

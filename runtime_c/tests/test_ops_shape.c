@@ -52,14 +52,17 @@ static void test_reshape(void) {
   CHECK_OK(tn_prepare(&t));
   CHECK_SHAPE(&t.tout[0], 0, 5);
 
-  /* A shape not known while planning (computed from data) is refused at prepare. */
+  /* A shape not known while planning (computed from data) defers the node
+   * to invoke; there, with the values known, it prepares. */
   float x[4] = {1, 2, 3, 4};
   int64_t s2[2] = {2, 2};
   tn_init(&t, PFW_OP_Reshape, 14);
   F32(&t, x, 4);
   tn_in(&t, PFW_INT64, s2, DIMS(2));
-  CHECK_STATUS(tn_prepare(&t), PFW_ERR_UNSUPPORTED);
-  CHECK_ERROR_HAS("known when planning");
+  CHECK_STATUS(tn_prepare(&t), PFW_DEFER);
+  t.node.values_known = true;
+  CHECK_OK(tn_prepare(&t));
+  CHECK_SHAPE(&t.tout[0], 2, 2);
   tn_init(&t, PFW_OP_Reshape, 14);
   F32(&t, x, 4);
   tn_in(&t, PFW_INT32, s2, DIMS(2))->is_const = true;

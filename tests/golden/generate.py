@@ -198,7 +198,54 @@ def qcnn(rng) -> tuple[onnx.ModelProto, list[np.ndarray]]:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)]), [x]
 
 
-MODELS = {"mlp": mlp, "cnn": cnn, "dtypes": dtypes, "attention": attention, "mixed": mixed, "qcnn": qcnn}
+def control(rng) -> tuple[onnx.ModelProto, list[np.ndarray]]:
+    """Control flow and data-dependent shapes: a Loop whose trip count is an
+    input (carried value, a per-iteration scan output, a value read from the
+    enclosing graph), a Scan over x's rows (running sum, reversed row maxima),
+    and an If whose branches give different shapes, chosen by the data."""
+    f = TensorProto.FLOAT
+
+    def vi(name, elem, shape=None):
+        return helper.make_tensor_value_info(name, elem, shape)
+
+    loop_body = helper.make_graph(
+        [helper.make_node("Mul", ["acc", "half"], ["scaled"]),
+         helper.make_node("Add", ["scaled", "x"], ["acc_out"]),  # x: read from the enclosing graph
+         helper.make_node("Identity", ["cond"], ["cond_out"]),
+         helper.make_node("ReduceSum", ["acc_out"], ["total"], keepdims=0)],
+        "loop_body", [vi("i", TensorProto.INT64, []), vi("cond", TensorProto.BOOL, []), vi("acc", f, [4, 3])],
+        [vi("cond_out", TensorProto.BOOL, []), vi("acc_out", f, [4, 3]), vi("total", f, [])],
+        [_init("half", np.float32(0.5))])
+    scan_body = helper.make_graph(
+        [helper.make_node("Add", ["run", "row"], ["run_out"]),
+         helper.make_node("ReduceMax", ["row"], ["row_max"], keepdims=0)],
+        "scan_body", [vi("run", f, [3]), vi("row", f, [3])], [vi("run_out", f, [3]), vi("row_max", f, [])])
+    then_branch = helper.make_graph([helper.make_node("Mul", ["acc", "two"], ["doubled"]),
+                                     helper.make_node("Reshape", ["doubled", "flat"], ["flattened"])], "then",
+                                    [], [vi("flattened", f, [12])],
+                                    [_init("two", np.float32(2)), _init("flat", np.array([-1], np.int64))])
+    else_branch = helper.make_graph([helper.make_node("ReduceSum", ["acc", "rows"], ["column_sums"], keepdims=0)],
+                                    "else", [], [vi("column_sums", f, [3])], [_init("rows", np.array([0], np.int64))])
+    nodes = [
+        helper.make_node("Loop", ["steps", "", "x"], ["acc", "totals"], name="loop", body=loop_body),
+        helper.make_node("Scan", ["zeros", "x"], ["sum", "maxima"], name="scan", body=scan_body,
+                         num_scan_inputs=1, scan_output_directions=[1]),
+        helper.make_node("ReduceSum", ["totals"], ["all"], keepdims=0, name="sum_totals"),
+        helper.make_node("Greater", ["all", "zero"], ["positive"], name="is_positive"),
+        helper.make_node("If", ["positive"], ["picked"], name="pick", then_branch=then_branch,
+                         else_branch=else_branch),
+    ]
+    g = helper.make_graph(nodes, "control",
+                          [vi("x", f, [4, 3]), vi("steps", TensorProto.INT64, [])],
+                          [vi("acc", f, [4, 3]), vi("totals", f, [None]), vi("sum", f, [3]), vi("maxima", f, [4]),
+                           vi("picked", f, ["P"])],
+                          [_init("zeros", np.zeros(3, np.float32)), _init("zero", np.float32(0))])
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)]), [x, np.array(5, np.int64)]
+
+
+MODELS = {"mlp": mlp, "cnn": cnn, "dtypes": dtypes, "attention": attention, "mixed": mixed, "qcnn": qcnn,
+          "control": control}
 
 
 def main() -> int:
@@ -227,7 +274,7 @@ def main() -> int:
         entry = {"name": name, "inputs": [], "outputs": []}
         for kind, arrays in (("input", inputs), ("output", outputs)):
             for i, a in enumerate(arrays):
-                a = np.ascontiguousarray(a)
+                a = np.asarray(a, order="C")  # not ascontiguousarray: it makes a scalar 1-D
                 (out / f"{name}.{kind}{i}.bin").write_bytes(a.astype(a.dtype.newbyteorder("<")).tobytes())
                 entry[kind + "s"].append({"file": f"{name}.{kind}{i}.bin", "dtype": str(a.dtype),
                                           "shape": list(a.shape)})

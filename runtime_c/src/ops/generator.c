@@ -95,9 +95,7 @@ static pfw_status scalar_at(const pfw_node* node, int32_t i, const char* what, d
   if (!t) return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) is required", (int)i, what);
   if (pfw_numel(t) != 1 || t->rank > 1)
     return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) must be a scalar", (int)i, what);
-  if (!t->is_const)
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input %d (%s) must be known when planning (it sets the output size)",
-                     (int)i, what);
+  if (!pfw_values_known(node, t)) return PFW_DEFER; /* computed at run time: prepared at invoke */
   union { float f; double d; int16_t h; int32_t i; int64_t l; } v;
   memcpy(&v, t->data, pfw_dtype_size(t->dtype));
   switch (t->dtype) {
@@ -106,9 +104,11 @@ static pfw_status scalar_at(const pfw_node* node, int32_t i, const char* what, d
     case PFW_INT16: *out = v.h; break;
     case PFW_INT32: *out = v.i; break;
     case PFW_INT64: *out = (double)v.l; break;
+    case PFW_FLOAT16: *out = pfw_half_to_float((uint16_t)v.h); break;
+    case PFW_BFLOAT16: *out = pfw_bf16_to_float((uint16_t)v.h); break;
     default:
-      return pfw_error(PFW_ERR_UNSUPPORTED, "input %d (%s) has dtype %s; supported: float32, float64, int16, "
-                       "int32, int64", (int)i, what, pfw_dtype_name(t->dtype));
+      return pfw_error(PFW_ERR_UNSUPPORTED, "input %d (%s) has dtype %s; supported: float32, float64, float16, "
+                       "bfloat16, int16, int32, int64", (int)i, what, pfw_dtype_name(t->dtype));
   }
   return PFW_OK;
 }
@@ -153,6 +153,21 @@ static pfw_status range_run(pfw_node* node) {
     for (int64_t i = 0; i < n; i++)                           \
       ((T*)y->data)[i] = (T)((uint64_t)(int64_t)s0 + (uint64_t)i * (uint64_t)(int64_t)d0); \
   } while (0)
+  /* Half types: each element computed in float32 from the exact start and
+   * delta, then rounded once. */
+  bool half = y->dtype == PFW_FLOAT16;
+  if (half || y->dtype == PFW_BFLOAT16) {
+    uint16_t s0, d0;
+    memcpy(&s0, s, 2);
+    memcpy(&d0, d, 2);
+    float sf = half ? pfw_half_to_float(s0) : pfw_bf16_to_float(s0);
+    float df = half ? pfw_half_to_float(d0) : pfw_bf16_to_float(d0);
+    for (int64_t i = 0; i < n; i++) {
+      float v = sf + (float)i * df;
+      ((uint16_t*)y->data)[i] = half ? pfw_float_to_half(v) : pfw_float_to_bf16(v);
+    }
+    return PFW_OK;
+  }
   switch (y->dtype) {
     case PFW_FLOAT32: RANGE_FILL(float); break;
     case PFW_FLOAT64: RANGE_FILL(double); break;

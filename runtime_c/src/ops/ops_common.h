@@ -278,6 +278,7 @@ extern const pfw_op pfw_op_QuantizeLinear, pfw_op_DequantizeLinear, pfw_op_Dynam
     pfw_op_QLinearMatMul, pfw_op_ConvInteger, pfw_op_QLinearConv;
 extern const pfw_op pfw_op_Squeeze, pfw_op_Unsqueeze;
 extern const pfw_op pfw_op_Shape, pfw_op_Size, pfw_op_ConstantOfShape, pfw_op_Range;
+extern const pfw_op pfw_op_If, pfw_op_Loop, pfw_op_Scan; /* control.c */
 extern const pfw_op pfw_op_Gather, pfw_op_Slice, pfw_op_Expand, pfw_op_Tile;
 extern const pfw_op pfw_op_Cast;
 extern const pfw_op pfw_op_LRN;

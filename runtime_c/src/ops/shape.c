@@ -47,9 +47,8 @@ static pfw_status reshape_prepare(pfw_node* node) {
     if (st == PFW_OK) st = pfw_check_input(node, 1, PFW_INT64, 1);
     if (st != PFW_OK) return st;
     const pfw_tensor* s = node->in[1];
-    if (!s->is_const || (!s->data && s->dims[0] > 0))
-      return pfw_error(PFW_ERR_UNSUPPORTED,
-                       "input 1 (shape) must be known when planning: a constant, or computed from constants and input shapes");
+    if (!pfw_values_known(node, s)) return PFW_DEFER; /* computed at run time: prepared at invoke */
+    if (!s->data && s->dims[0] > 0) return pfw_error(PFW_ERR_INTERNAL, "input 1 (shape) has no data");
     if (s->dims[0] > PFW_MAX_RANK)
       return pfw_error(PFW_ERR_UNSUPPORTED, "input 1 (shape) has %lld values; the maximum rank is %d",
                        (long long)s->dims[0], PFW_MAX_RANK);

@@ -268,6 +268,7 @@ pfw_status pfw_cl_plan(pfw_interpreter* it) {
     pfw_node* n = &it->nodes[i];
     if (n->folded) continue;
     runnable++;
+    if (n->deferred) continue; /* shapes known only at invoke: the CPU runs it */
     pfw_cl_setup c = {s, n, &s->nodes[i], NULL, 0, CL_SUCCESS, false};
     pfw_status st = pfw_cl_setup_node(&c);
     if (st == PFW_OK && c.too_far) st = PFW_ERR_UNSUPPORTED;
@@ -399,7 +400,7 @@ pfw_status pfw_cl_invoke(pfw_interpreter* it) {
     } else {
       for (int32_t j = 0; j < n->n_in && st == PFW_OK; j++)
         if (n->in[j]) st = to_host(s, n->in[j]);
-      if (st == PFW_OK && !n->empty) st = it->profiling ? pfw_profile_run(it, i) : n->op->run(n);
+      if (st == PFW_OK) st = pfw_run_node(it, i);
       for (int32_t j = 0; j < n->n_out; j++) /* a view of a constant keeps both places */
         if (n->out[j]) s->where[n->out[j]->index] = s->in_const[n->out[j]->index] ? ON_HOST | ON_DEV : ON_HOST;
     }

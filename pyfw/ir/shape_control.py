@@ -1,0 +1,98 @@
+"""Shape rules for control flow: If, Loop and Scan. Each body is inferred in
+turn, its outer-scope inputs (the node's trailing inputs, see
+pyfw.onnx.importer) taking the dtypes of the values the node passes. What
+depends on data (the branch taken, the trip count) stays dynamic."""
+from __future__ import annotations
+
+from .graph import Graph
+
+
+def _infer_body(body: Graph, node, ins, first: int) -> None:
+    """Gives the body's inputs from `first` on the dtypes of the node's inputs
+    from `first` on (the outer-scope values), then infers the body."""
+    from .shapes import infer_shapes
+
+    skip = len(body.inputs) - (len(ins) - first)
+    for name, t in zip(body.inputs[skip:], ins[first:]):
+        if t is not None:
+            body.tensors[name].dtype = t.dtype
+    infer_shapes(body)
+
+
+def _out(body: Graph, k: int):
+    t = body.tensors[body.outputs[k]]
+    return t.dtype, t.shape
+
+
+def _join(a, b):
+    """The shape two branches agree on: equal dims kept, others dynamic."""
+    if a is None or b is None or len(a) != len(b):
+        return None
+    return tuple(x if x == y else -1 for x, y in zip(a, b))
+
+
+def _if(node, ins, c):
+    then, other = node.attr("then_branch"), node.attr("else_branch")
+    for b in (then, other):
+        _infer_body(b, node, ins, 1)
+    out = []
+    for k in range(len(node.outputs)):
+        (dtype, a), (other_dtype, b) = _out(then, k), _out(other, k)
+        if dtype != other_dtype:
+            raise c.fail(f"output {k} is {dtype} in then_branch but {other_dtype} in else_branch")
+        out.append((dtype, _join(a, b)))
+    return out
+
+
+def _carried_shape(before, after):
+    """A loop-carried value keeps its shape only where the body keeps it."""
+    return before if before is not None and after == before else _join(before, after)
+
+
+def _loop(node, ins, c):
+    body = node.attr("body")
+    carried = len(node.inputs) - 2 - node.attr("num_outer_inputs", 0)
+    body.tensors[body.inputs[0]].dtype = "int64"  # the iteration number
+    body.tensors[body.inputs[1]].dtype = "bool"  # the condition
+    for k in range(carried):
+        t = ins[2 + k]
+        if t is not None:
+            body.tensors[body.inputs[2 + k]].dtype = t.dtype
+    _infer_body(body, node, ins, 2 + carried)
+    out = []
+    for k in range(carried):
+        dtype, shape = _out(body, 1 + k)
+        out.append((ins[2 + k].dtype, _carried_shape(ins[2 + k].shape, shape)))
+    for k in range(carried, len(node.outputs)):
+        dtype, shape = _out(body, 1 + k)
+        out.append((dtype, None if shape is None else (-1,) + tuple(shape)))
+    return out
+
+
+def _scan(node, ins, c):
+    body = node.attr("body")
+    m = node.attr("num_scan_inputs")
+    state = len(node.inputs) - m - node.attr("num_outer_inputs", 0)
+    for k in range(state + m):
+        if ins[k] is not None:
+            body.tensors[body.inputs[k]].dtype = ins[k].dtype
+    _infer_body(body, node, ins, state + m)
+    axes = node.attr("scan_input_axes") or [0] * m
+    x = ins[state].shape
+    length = -1 if x is None or node.version < 9 else x[axes[0] % len(x)] if x else -1
+    out = []
+    for k in range(state):
+        out.append((ins[k].dtype, _carried_shape(ins[k].shape, _out(body, k)[1])))
+    out_axes = node.attr("scan_output_axes") or []
+    for k in range(len(node.outputs) - state):
+        dtype, shape = _out(body, state + k)
+        if shape is None:
+            out.append((dtype, None))
+            continue
+        axis = out_axes[k] if k < len(out_axes) else 0
+        axis = axis + len(shape) + 1 if axis < 0 else axis
+        out.append((dtype, tuple(shape[:axis]) + (length,) + tuple(shape[axis:])))
+    return out
+
+
+RULES = {"If": _if, "Loop": _loop, "Scan": _scan}
