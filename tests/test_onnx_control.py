@@ -258,9 +258,29 @@ def test_loop_limit_stops_a_loop_that_would_run_on():
     feeds = {"x": np.zeros((2, 2), f32), "limit": np.array(1.0, f32), "acc0": np.zeros((2, 2), f32),
              "m": np.array(10**12, i64), "go": np.array(True)}
     with Interpreter(to_pfw(model), loop_limit=100) as it:
-        with pytest.raises(pyfw.UnsupportedError, match="Loop.*more than 100 iterations"):
+        with pytest.raises(pyfw.UnsupportedError, match="Loop.*bodies more than 100 times"):
             it.run(feeds)
         feeds["m"] = np.array(100, i64)
         assert_match(it.run(feeds), ort_run(model, feeds))
     with pytest.raises(ValueError, match="loop_limit"):
         Interpreter(to_pfw(model), loop_limit=0)
+
+
+def test_loop_limit_counts_nested_loops_together():
+    """Loops nested in loops multiply their counts: the limit is on the
+    invoke's total, so 3 x 40 inner iterations pass a limit of 123 and 3 x 41
+    do not (a file could otherwise nest its way into a hang)."""
+    inner = graph([helper.make_node("Add", ["v", "one"], ["v_out"])], "inner",
+                  [vi("j", I, []), vi("c", B, []), vi("v", F, [])], [vi("c", B, []), vi("v_out", F, [])],
+                  {"one": np.float32(1)})
+    outer = graph([helper.make_node("Loop", ["n", "", "acc"], ["acc_out"], body=inner)], "outer",
+                  [vi("i", I, []), vi("cond", B, []), vi("acc", F, [])], [vi("cond", B, []), vi("acc_out", F, [])])
+    model = build([helper.make_node("Loop", ["m", "", "zero"], ["total"], body=outer)],
+                  [value_info("m", i64, []), value_info("n", i64, []), value_info("zero", f32, [])],
+                  [value_info("total", f32, [])])
+    with Interpreter(to_pfw(model), loop_limit=123) as it:
+        feeds = {"m": np.array(3, i64), "n": np.array(40, i64), "zero": np.array(0, f32)}
+        assert_match(it.run(feeds), ort_run(model, feeds))  # 3 + 3 x 40 = 123 body runs
+        feeds["n"] = np.array(41, i64)
+        with pytest.raises(pyfw.UnsupportedError, match="more than 123 times"):
+            it.run(feeds)

@@ -81,8 +81,9 @@ class Interpreter:
     caps the bytes the plan may take (activation arena, input buffers and
     values computed while planning; None: physical memory): a model or input
     shape needing more raises UnsupportedError before anything is allocated.
-    `loop_limit` caps the iterations one ONNX Loop node may run per run (None:
-    no cap), for models from untrusted sources. Use as a context manager, or
+    `loop_limit` caps how many Loop and Scan iterations one run may take, all
+    such nodes and nested ones together (None: no cap), for models from
+    untrusted sources. Use as a context manager, or
     call close()."""
 
     def __init__(self, model: str | os.PathLike | bytes | bytearray | memoryview, threads: int = 1,

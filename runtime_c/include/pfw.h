@@ -177,11 +177,12 @@ PFW_API pfw_status pfw_options_set_backend(pfw_options* options, const char* nam
  * the machine's physical memory. */
 PFW_API pfw_status pfw_options_set_arena_limit(pfw_options* options, uint64_t bytes);
 
-/* Most iterations one Loop node may run in one invoke (nested loops count
- * each their own). A Loop that would run more fails the invoke with
+/* Most times one invoke may run Loop and Scan bodies, all such nodes
+ * together, nested ones included. An invoke that would run more fails with
  * PFW_ERR_UNSUPPORTED and a message naming the node, instead of running on:
- * for apps that run untrusted models, whose trip counts and conditions come
- * from the file. 0 (the default) means no limit, as ONNX specifies. */
+ * for apps that run untrusted models, whose trip counts, conditions and
+ * nesting come from the file. 0 (the default) means no limit, as ONNX
+ * specifies. */
 PFW_API pfw_status pfw_options_set_loop_limit(pfw_options* options, int64_t max_iterations);
 
 /* ---- interpreter ------------------------------------------------------- */

@@ -239,12 +239,14 @@ static pfw_status create(const pfw_model* model, int32_t gi, const pfw_options* 
     it->num_threads = parent->num_threads;
     it->arena_limit = parent->arena_limit;
     it->loop_limit = parent->loop_limit;
+    it->runs = parent->runs;
     it->pool = parent->pool;
     it->depth = parent->depth + 1;
   } else {
     it->num_threads = options ? options->num_threads : 1;
     it->arena_limit = options && options->arena_limit ? (size_t)options->arena_limit : physical_memory();
     it->loop_limit = options ? options->loop_limit : 0;
+    it->runs = &it->body_runs;
     it->pool = pfw_threadpool_create(it->num_threads);
     it->owns_pool = true;
   }
@@ -440,6 +442,7 @@ pfw_status pfw_interpreter_invoke(pfw_interpreter* it) {
   if (!it) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_invoke: interpreter is NULL");
   pfw_status planned = pfw_interpreter_allocate(it); /* a no-op unless inputs changed shape or value */
   if (planned != PFW_OK) return planned;
+  if (it->depth == 0) it->body_runs = 0;
   if (it->cl) return pfw_cl_invoke(it);
   for (int32_t i = 0; i < it->graph->n_nodes; i++) {
     pfw_status st = pfw_run_node(it, i);

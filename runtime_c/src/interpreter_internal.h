@@ -22,7 +22,9 @@ struct pfw_interpreter {
   pfw_tensor** io;       /* graph inputs then outputs */
   uint8_t* arena;
   size_t arena_size, arena_cap, arena_limit;
-  int64_t loop_limit;    /* most iterations a Loop node may run per invoke (0: no limit) */
+  int64_t loop_limit;    /* most Loop/Scan body runs per invoke, nested ones included (0: no limit) */
+  int64_t body_runs;     /* this invoke's count, kept by the main interpreter */
+  int64_t* runs;         /* &body_runs of the main interpreter (subgraphs count into their root's) */
   size_t folded_bytes;   /* values computed while planning, under arena_limit too */
   bool unplanned;        /* inputs resized since the last successful plan */
   bool profiling;        /* time each node in invoke (profile.c) */

@@ -254,7 +254,47 @@ static void check_api_misuse(void) {
   pfw_model_free(m);
 }
 
+/* The control golden model runs its Loop body 5 times (steps = 5) and its
+ * Scan body once per row of x (4): 9 body runs. A loop limit of 9 lets the
+ * invoke through, 8 stops it with a message naming the node; bad limits are
+ * refused. */
+static void check_loop_limit(void) {
+  char file[160];
+  snprintf(file, sizeof file, "%s/control.pfw", data_dir());
+  pfw_model* m = NULL;
+  CHECK_OK(pfw_model_load_file(file, &m));
+  size_t size;
+  float* x = pfw_test_read_data("control.input0.bin", &size);
+  const int64_t steps = 5;
+  for (int64_t limit = 8; limit <= 9; limit++) {
+    pfw_options* o = NULL;
+    pfw_interpreter* it = NULL;
+    CHECK_OK(pfw_options_create(&o));
+    CHECK_OK(pfw_options_set_loop_limit(o, limit));
+    CHECK_OK(pfw_interpreter_create(m, o, &it));
+    pfw_tensor *in0 = NULL, *in1 = NULL;
+    CHECK_OK(pfw_interpreter_get_input(it, 0, &in0));
+    CHECK_OK(pfw_interpreter_get_input(it, 1, &in1));
+    CHECK_OK(pfw_tensor_copy_from_buffer(in0, x, size));
+    CHECK_OK(pfw_tensor_copy_from_buffer(in1, &steps, sizeof steps));
+    if (limit == 8) {
+      CHECK_STATUS(pfw_interpreter_invoke(it), PFW_ERR_UNSUPPORTED);
+      CHECK_ERROR_HAS("more than 8 times");
+    } else {
+      CHECK_OK(pfw_interpreter_invoke(it));
+      CHECK_OK(pfw_interpreter_invoke(it)); /* the count is per invoke */
+    }
+    pfw_interpreter_free(it);
+    CHECK_STATUS(pfw_options_set_loop_limit(o, -1), PFW_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(pfw_options_set_loop_limit(NULL, 1), PFW_ERR_INVALID_ARGUMENT);
+    pfw_options_free(o);
+  }
+  free(x);
+  pfw_model_free(m);
+}
+
 int main(void) {
+  check_loop_limit();
   const char* names[] = {"mlp", "cnn"};
   for (int i = 0; i < 2; i++) {
     check_golden(names[i], 1, 0);

@@ -27,8 +27,13 @@ static pfw_status body(pfw_node* node, int k, const char* name, int32_t n_inputs
 
 static pfw_tensor* sub_output(const pfw_interpreter* sub, int32_t j) { return sub->io[sub->graph->n_inputs + j]; }
 
-/* Runs a body, naming it (and the iteration, if >= 0) in an error. */
+/* Runs a body, naming it (and the iteration, if >= 0) in an error. Loop and
+ * Scan iterations count against the invoke's loop limit, nested ones too: a
+ * file could otherwise nest loops until the product of their counts is a hang. */
 static pfw_status invoke(pfw_interpreter* sub, int64_t iteration) {
+  if (iteration >= 0 && sub->loop_limit > 0 && ++*sub->runs > sub->loop_limit)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "the invoke would run loop and scan bodies more than %lld times, the "
+                     "limit set with pfw_options_set_loop_limit", (long long)sub->loop_limit);
   pfw_status st = pfw_interpreter_invoke(sub);
   if (st != PFW_OK && iteration >= 0) pfw_error_prefix("graph '%s', iteration %lld", sub->graph->name, (long long)iteration);
   else if (st != PFW_OK) pfw_error_prefix("graph '%s'", sub->graph->name);
@@ -184,12 +189,9 @@ static pfw_status loop_run(pfw_node* node) {
   if (node->n_in > 0 && node->in[0]) st = scalar(node->in[0], PFW_INT64, "input 0 (M)", &max);
   if (st == PFW_OK && node->n_in > 1 && node->in[1]) st = scalar(node->in[1], PFW_BOOL, "input 1 (cond)", &cond);
   if (st == PFW_OK) st = feed_outer(node, sub, 2 + s->n_carried, s->n_outer);
-  int64_t i = 0, limit = node->owner->loop_limit;
+  int64_t i = 0;
   pfw_tensor* const* carried = node->in + 2;
   for (; st == PFW_OK && i < max && cond; i++) {
-    if (limit > 0 && i == limit)
-      return pfw_error(PFW_ERR_UNSUPPORTED, "the loop would run more than %lld iterations, the limit set with "
-                       "pfw_options_set_loop_limit", (long long)limit);
     st = loop_scalar(sub, 0, PFW_INT64, &i);
     if (st == PFW_OK) st = loop_scalar(sub, 1, PFW_BOOL, &cond);
     if (st == PFW_OK) st = feed_carried(sub, 2, s->n_carried, carried);

@@ -127,7 +127,7 @@ static int64_t offset_of(int64_t i, int32_t n, const int64_t* dims, const int64_
   return off;
 }
 
-static double load(const void* p, pfw_dtype t, int64_t i) {
+static inline double load(const void* p, pfw_dtype t, int64_t i) {
   switch (t) {
     case PFW_FLOAT32: return ((const float*)p)[i];
     case PFW_FLOAT64: return ((const double*)p)[i];
@@ -138,27 +138,52 @@ static double load(const void* p, pfw_dtype t, int64_t i) {
   }
 }
 
-/* One float output: the reduced elements at x + base, visited in order. */
-static double reduce_float(const reduce_state* s, const void* x, pfw_dtype t, int64_t base) {
+/* Steps an odometer over reduced dims from..nr-1 (innermost first) to the
+ * next offset: additions only, no division per element. */
+static inline void advance(const reduce_state* s, int32_t from, int64_t* idx, int64_t* off) {
+  for (int32_t k = from; k < s->nr; k++) {
+    *off += s->rstr[k];
+    if (++idx[k] < s->rdims[k]) return;
+    *off -= s->rdims[k] * s->rstr[k];
+    idx[k] = 0;
+  }
+}
+
+/* Runs `body` (reading v) over the reduced elements at x + base in order:
+ * the innermost reduced dim as a tight strided loop, the others through the
+ * odometer. */
+#define FOR_REDUCED(body)                                                \
+  do {                                                                   \
+    int64_t idx_[PFW_MAX_RANK] = {0}, off_ = base;                       \
+    for (int64_t q_ = 0; q_ < runs; q_++, advance(s, 1, idx_, &off_))    \
+      for (int64_t j_ = 0; j_ < len; j_++) {                             \
+        double v = load(x, t, off_ + j_ * stride);                       \
+        body;                                                            \
+      }                                                                  \
+  } while (0)
+
+/* One float output: the reduced elements at x + base, visited in order.
+ * Inlined per input dtype (reduce_float), so load() is a plain typed read. */
+static inline __attribute__((always_inline)) double reduce_typed(const reduce_state* s, const void* x, pfw_dtype t,
+                                                                int64_t base) {
   double acc = s->kind == R_PROD ? 1 : s->kind == R_MAX ? -INFINITY : s->kind == R_MIN ? INFINITY : 0;
   double m = 0;
-  if (s->kind == R_LOGSUMEXP) { /* the maximum keeps exp() in range */
-    m = -INFINITY;
-    for (int64_t r = 0; r < s->count; r++) m = fmax(m, load(x, t, base + offset_of(r, s->nr, s->rdims, s->rstr)));
-    if (isinf(m)) m = 0;
-  }
-  for (int64_t r = 0; r < s->count; r++) {
-    double v = load(x, t, base + offset_of(r, s->nr, s->rdims, s->rstr));
-    switch (s->kind) {
-      case R_MAX: acc = v > acc || v != v ? v : acc; break;
-      case R_MIN: acc = v < acc || v != v ? v : acc; break;
-      case R_PROD: acc *= v; break;
-      case R_L1: acc += fabs(v); break;
-      case R_L2:
-      case R_SUMSQUARE: acc += v * v; break;
-      case R_LOGSUMEXP: acc += exp(v - m); break;
-      default: acc += v; break; /* Sum, Mean, LogSum */
-    }
+  int64_t len = s->nr ? s->rdims[0] : 1, stride = s->nr ? s->rstr[0] : 0;
+  int64_t runs = len ? s->count / len : 0;
+  switch (s->kind) {
+    case R_MAX: FOR_REDUCED(acc = v > acc || v != v ? v : acc); break;
+    case R_MIN: FOR_REDUCED(acc = v < acc || v != v ? v : acc); break;
+    case R_PROD: FOR_REDUCED(acc *= v); break;
+    case R_L1: FOR_REDUCED(acc += fabs(v)); break;
+    case R_L2:
+    case R_SUMSQUARE: FOR_REDUCED(acc += v * v); break;
+    case R_LOGSUMEXP: /* the maximum keeps exp() in range */
+      m = -INFINITY;
+      FOR_REDUCED(m = fmax(m, v));
+      if (isinf(m)) m = 0;
+      FOR_REDUCED(acc += exp(v - m));
+      break;
+    default: FOR_REDUCED(acc += v); break; /* Sum, Mean, LogSum */
   }
   switch (s->kind) {
     case R_MEAN: return acc / (double)s->count;
@@ -168,13 +193,21 @@ static double reduce_float(const reduce_state* s, const void* x, pfw_dtype t, in
     default: return acc;
   }
 }
+#undef FOR_REDUCED
+
+static double reduce_float(const reduce_state* s, const void* x, pfw_dtype t, int64_t base) {
+  switch (t) {
+    case PFW_FLOAT32: return reduce_typed(s, x, PFW_FLOAT32, base);
+    case PFW_FLOAT64: return reduce_typed(s, x, PFW_FLOAT64, base);
+    default: return reduce_typed(s, x, t, base);
+  }
+}
 
 /* One integer output; Sum and Prod wrap like two's complement. */
 static int64_t reduce_int(const reduce_state* s, const void* x, pfw_dtype t, int64_t base) {
   uint64_t acc = s->kind == R_PROD ? 1 : 0;
-  int64_t best = 0;
-  for (int64_t r = 0; r < s->count; r++) {
-    int64_t i = base + offset_of(r, s->nr, s->rdims, s->rstr);
+  int64_t best = 0, idx[PFW_MAX_RANK] = {0}, i = base;
+  for (int64_t r = 0; r < s->count; r++, advance(s, 0, idx, &i)) {
     int64_t v = t == PFW_INT32 ? ((const int32_t*)x)[i] : t == PFW_BOOL ? ((const uint8_t*)x)[i] != 0
                                                                        : ((const int64_t*)x)[i];
     if (s->kind == R_SUM) acc += (uint64_t)v;
