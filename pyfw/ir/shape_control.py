@@ -1,7 +1,9 @@
-"""Shape rules for control flow: If, Loop and Scan. Each body is inferred in
-turn, its outer-scope inputs (the node's trailing inputs, see
-pyfw.onnx.importer) taking the dtypes of the values the node passes. What
-depends on data (the branch taken, the trip count) stays dynamic."""
+"""Shape rules for control flow (If, Loop, Scan) and for the ops whose
+output sizes the data selects (NonZero, Compress, Unique,
+NonMaxSuppression). Each body is inferred in turn, its outer-scope inputs
+(the node's trailing inputs, see pyfw.onnx.importer) taking the dtypes of
+the values the node passes. What depends on data (the branch taken, the trip
+count, how many elements are selected) stays dynamic."""
 from __future__ import annotations
 
 from .graph import Graph
@@ -95,4 +97,31 @@ def _scan(node, ins, c):
     return out
 
 
-RULES = {"If": _if, "Loop": _loop, "Scan": _scan}
+# Ops whose output sizes are what the data selects: the selected length is dynamic.
+
+def _nonzero(node, ins, c):
+    x = ins[0].shape
+    return [("int64", None if x is None else (max(len(x), 1), -1))]
+
+
+def _along_axis(node, ins, c):
+    """Compress and Unique's Y: the input with its axis' length dynamic, or a
+    dynamic 1-D result without an axis."""
+    from .shapes import _axis
+
+    x, axis = ins[0].shape, node.attr("axis")
+    if axis is None:
+        return ins[0].dtype, (-1,)
+    if x is None:
+        return ins[0].dtype, None
+    a = _axis(c, axis, len(x))
+    return ins[0].dtype, tuple(-1 if k == a else d for k, d in enumerate(x))
+
+
+def _unique(node, ins, c):
+    return [_along_axis(node, ins, c)] + [("int64", (-1,))] * (len(node.outputs) - 1)
+
+
+RULES = {"If": _if, "Loop": _loop, "Scan": _scan, "NonZero": _nonzero,
+         "Compress": lambda node, ins, c: [_along_axis(node, ins, c)], "Unique": _unique,
+         "NonMaxSuppression": lambda node, ins, c: [("int64", (-1, 3))]}

@@ -238,6 +238,7 @@ RULES: dict[str, Rule] = {op: _copy for op in (
     "Pad", "CumSum", "CumProd", "Trilu",
 )}
 RULES.update(If=_control, Loop=_control, Scan=_control)
+RULES.update({op: _copy for op in ("NonZero", "Compress", "Unique", "NonMaxSuppression")})
 RULES.update(Softmax=_softmax, Constant=_constant, Dropout=_dropout,
              BatchNormalization=_batchnorm, Upsample=_upsample, Resize=_copy)
 # Element-wise math and activations: ONNX's semantics per op version, as is.

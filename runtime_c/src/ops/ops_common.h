@@ -210,6 +210,25 @@ float pfw_half_to_float(uint16_t h);
 uint16_t pfw_float_to_half(float f);
 float pfw_bf16_to_float(uint16_t h);
 uint16_t pfw_float_to_bf16(float f);
+/* Element i of a float, integer or bool array of dtype d as a double
+ * (integers past 2^53 rounded; compare int64 values as integers). */
+static inline double pfw_load_real(const void* p, pfw_dtype d, int64_t i) {
+  switch (d) {
+    case PFW_FLOAT32: return ((const float*)p)[i];
+    case PFW_FLOAT64: return ((const double*)p)[i];
+    case PFW_FLOAT16: return pfw_half_to_float(((const uint16_t*)p)[i]);
+    case PFW_BFLOAT16: return pfw_bf16_to_float(((const uint16_t*)p)[i]);
+    case PFW_INT8: return ((const int8_t*)p)[i];
+    case PFW_UINT8: return ((const uint8_t*)p)[i];
+    case PFW_BOOL: return ((const uint8_t*)p)[i] != 0;
+    case PFW_INT16: return ((const int16_t*)p)[i];
+    case PFW_UINT16: return ((const uint16_t*)p)[i];
+    case PFW_INT32: return ((const int32_t*)p)[i];
+    case PFW_UINT32: return ((const uint32_t*)p)[i];
+    case PFW_UINT64: return (double)((const uint64_t*)p)[i];
+    default: return (double)((const int64_t*)p)[i];
+  }
+}
 /* The low-precision dtypes (lowp.c): float8, float4 E2M1 and E8M0 bytes <->
  * float, and the 4-/2-bit integers' values, ranges and wrapping. */
 typedef enum pfw_round_mode { PFW_ROUND_UP, PFW_ROUND_DOWN, PFW_ROUND_NEAREST } pfw_round_mode;
@@ -279,6 +298,7 @@ extern const pfw_op pfw_op_QuantizeLinear, pfw_op_DequantizeLinear, pfw_op_Dynam
 extern const pfw_op pfw_op_Squeeze, pfw_op_Unsqueeze;
 extern const pfw_op pfw_op_Shape, pfw_op_Size, pfw_op_ConstantOfShape, pfw_op_Range;
 extern const pfw_op pfw_op_If, pfw_op_Loop, pfw_op_Scan; /* control.c */
+extern const pfw_op pfw_op_NonZero, pfw_op_Compress, pfw_op_Unique, pfw_op_NonMaxSuppression; /* select.c */
 extern const pfw_op pfw_op_Gather, pfw_op_Slice, pfw_op_Expand, pfw_op_Tile;
 extern const pfw_op pfw_op_Cast;
 extern const pfw_op pfw_op_LRN;

@@ -127,17 +127,6 @@ static int64_t offset_of(int64_t i, int32_t n, const int64_t* dims, const int64_
   return off;
 }
 
-static inline double load(const void* p, pfw_dtype t, int64_t i) {
-  switch (t) {
-    case PFW_FLOAT32: return ((const float*)p)[i];
-    case PFW_FLOAT64: return ((const double*)p)[i];
-    case PFW_FLOAT16: return pfw_half_to_float(((const uint16_t*)p)[i]);
-    case PFW_BFLOAT16: return pfw_bf16_to_float(((const uint16_t*)p)[i]);
-    case PFW_INT32: return ((const int32_t*)p)[i];
-    default: return (double)((const int64_t*)p)[i];
-  }
-}
-
 /* Steps an odometer over reduced dims from..nr-1 (innermost first) to the
  * next offset: additions only, no division per element. */
 static inline void advance(const reduce_state* s, int32_t from, int64_t* idx, int64_t* off) {
@@ -157,13 +146,13 @@ static inline void advance(const reduce_state* s, int32_t from, int64_t* idx, in
     int64_t idx_[PFW_MAX_RANK] = {0}, off_ = base;                       \
     for (int64_t q_ = 0; q_ < runs; q_++, advance(s, 1, idx_, &off_))    \
       for (int64_t j_ = 0; j_ < len; j_++) {                             \
-        double v = load(x, t, off_ + j_ * stride);                       \
+        double v = pfw_load_real(x, t, off_ + j_ * stride);                       \
         body;                                                            \
       }                                                                  \
   } while (0)
 
 /* One float output: the reduced elements at x + base, visited in order.
- * Inlined per input dtype (reduce_float), so load() is a plain typed read. */
+ * Inlined per input dtype (reduce_float), so pfw_load_real is a plain typed read. */
 static inline __attribute__((always_inline)) double reduce_typed(const reduce_state* s, const void* x, pfw_dtype t,
                                                                 int64_t base) {
   double acc = s->kind == R_PROD ? 1 : s->kind == R_MAX ? -INFINITY : s->kind == R_MIN ? INFINITY : 0;
@@ -179,7 +168,7 @@ static inline __attribute__((always_inline)) double reduce_typed(const reduce_st
     case R_SUMSQUARE: FOR_REDUCED(acc += v * v); break;
     case R_LOGSUMEXP: /* the maximum keeps exp() in range */
       m = -INFINITY;
-      FOR_REDUCED(m = fmax(m, v));
+      FOR_REDUCED(m = v > m ? v : m); /* fmax(m, v), a NaN skipped: GCC 12 crashes vectorising fmax here on aarch64 */
       if (isinf(m)) m = 0;
       FOR_REDUCED(acc += exp(v - m));
       break;
@@ -296,9 +285,9 @@ static pfw_status arg_run(pfw_node* node) {
   for (int64_t o = 0; o < outer; o++) {
     for (int64_t j = 0; j < inner; j++) {
       int64_t base = o * n * inner + j, arg = 0;
-      double best = load(x->data, x->dtype, base);
+      double best = pfw_load_real(x->data, x->dtype, base);
       for (int64_t i = 1; i < n; i++) {
-        double v = load(x->data, x->dtype, base + i * inner);
+        double v = pfw_load_real(x->data, x->dtype, base + i * inner);
         /* Ties go to the first index, or the last with select_last_index. */
         bool better = is_max ? (v > best || (last && v == best)) : (v < best || (last && v == best));
         if (better) best = v, arg = i;
