@@ -2,11 +2,13 @@ package pfw_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	pfw "github.com/pyfw/pyfw/bindings/go"
@@ -203,4 +205,41 @@ func checkInfo(t *testing.T, infos []pfw.TensorInfo, golden []goldenTensor) {
 			}
 		}
 	}
+}
+
+// The control golden model runs its Loop body 5 times and its Scan body
+// once per row of x (4): a loop limit of 9 lets Run through, 8 stops it
+// with an error naming the limit; a negative limit is refused.
+func TestLoopLimit(t *testing.T) {
+	dir, models := loadManifest(t)
+	for _, m := range models {
+		if m.Name != "control" {
+			continue
+		}
+		model, err := pfw.LoadModel(filepath.Join(dir, m.Name+".pfw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer model.Close()
+		for _, limit := range []int64{8, 9} {
+			it, err := model.NewInterpreter(pfw.WithLoopLimit(limit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = it.Run(modelInputs(t, dir, m)...)
+			it.Close()
+			if limit == 8 && (!errors.Is(err, &pfw.Error{Status: pfw.StatusUnsupported}) ||
+				!strings.Contains(err.Error(), "more than 8 times")) {
+				t.Errorf("limit 8: got %v", err)
+			}
+			if limit == 9 && err != nil {
+				t.Errorf("limit 9: %v", err)
+			}
+		}
+		if _, err := model.NewInterpreter(pfw.WithLoopLimit(-1)); !errors.Is(err, &pfw.Error{Status: pfw.StatusInvalidArgument}) {
+			t.Errorf("negative limit: got %v", err)
+		}
+		return
+	}
+	t.Fatal("no control model in the golden manifest")
 }

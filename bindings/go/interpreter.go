@@ -16,6 +16,7 @@ type Options struct {
 	Threads    int    // intra-op threads (>= 1; 0 means 1); results do not depend on it
 	Backend    string // "cpu" (the default for ""), "opencl" or "auto"
 	ArenaLimit uint64 // most bytes the plan may take (arena, inputs, planned values); 0 means physical memory
+	LoopLimit  int64  // most Loop/Scan body runs per Run, nested ones included; 0 means no limit
 }
 
 // Option changes one field of Options, for Model.NewInterpreter.
@@ -30,6 +31,11 @@ func WithBackend(name string) Option { return func(o *Options) { o.Backend = nam
 // WithArenaLimit caps the bytes a plan may take: the activation arena, the
 // input buffers and the values computed while planning.
 func WithArenaLimit(bytes uint64) Option { return func(o *Options) { o.ArenaLimit = bytes } }
+
+// WithLoopLimit caps how many times one Run may run Loop and Scan bodies,
+// all such nodes and nested ones together: for models from untrusted sources,
+// whose trip counts come from the file.
+func WithLoopLimit(n int64) Option { return func(o *Options) { o.LoopLimit = n } }
 
 // TensorInfo describes an input or output as the model declares it; a -1 in
 // Shape marks a dynamic dimension.
@@ -107,6 +113,11 @@ func create(mptr *C.pfw_model, o Options) (*Interpreter, error) {
 	if err == nil {
 		err = call("pfw_options_set_arena_limit", func() C.pfw_status {
 			return C.pfw_options_set_arena_limit(opts, C.uint64_t(o.ArenaLimit))
+		})
+	}
+	if err == nil {
+		err = call("pfw_options_set_loop_limit", func() C.pfw_status {
+			return C.pfw_options_set_loop_limit(opts, C.int64_t(o.LoopLimit))
 		})
 	}
 	if err == nil {

@@ -159,6 +159,11 @@ JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_optionsSetArenaLimit(JNIEnv* env,
   check(env, pfw_options_set_arena_limit(ptr(options), (uint64_t)bytes));
 }
 
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_optionsSetLoopLimit(JNIEnv* env, jclass cls, jlong options,
+                                                                   jlong iterations) {
+  check(env, pfw_options_set_loop_limit(ptr(options), (int64_t)iterations));
+}
+
 /* ---- interpreter -------------------------------------------------------- */
 
 JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_interpreterCreate(JNIEnv* env, jclass cls, jlong model,

@@ -16,11 +16,12 @@ import java.util.Map;
  * input shapes resize the interpreter before the run (dynamic dimensions only).
  */
 public final class Interpreter implements AutoCloseable {
-  /** Creation options: thread count, backend, arena limit. */
+  /** Creation options: thread count, backend, arena limit, loop limit. */
   public static final class Options {
     private int threads = 1;
     private String backend = "cpu";
     private long arenaLimit;
+    private long loopLimit;
 
     /** Intra-op threads (>= 1); results do not depend on it. */
     public Options threads(int threads) {
@@ -48,6 +49,18 @@ public final class Interpreter implements AutoCloseable {
       this.arenaLimit = bytes;
       return this;
     }
+
+    /**
+     * Most times one run may run Loop and Scan bodies, all such nodes and nested ones together
+     * (for models from untrusted sources); 0 means no limit.
+     */
+    public Options loopLimit(long iterations) {
+      if (iterations < 0) {
+        throw new IllegalArgumentException("loop limit must be >= 0, got " + iterations);
+      }
+      this.loopLimit = iterations;
+      return this;
+    }
   }
 
   private final Model model;
@@ -73,6 +86,7 @@ public final class Interpreter implements AutoCloseable {
         PfwNative.optionsSetNumThreads(opts, options.threads);
         PfwNative.optionsSetBackend(opts, backend);
         PfwNative.optionsSetArenaLimit(opts, options.arenaLimit);
+        PfwNative.optionsSetLoopLimit(opts, options.loopLimit);
         handle = PfwNative.interpreterCreate(m, opts);
       } finally {
         PfwNative.optionsFree(opts);

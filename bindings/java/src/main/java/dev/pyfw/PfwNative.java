@@ -126,6 +126,8 @@ final class PfwNative {
 
   static native void optionsSetArenaLimit(long options, long bytes) throws PfwException;
 
+  static native void optionsSetLoopLimit(long options, long iterations) throws PfwException;
+
   // ---- interpreter --------------------------------------------------------
   static native long interpreterCreate(long model, long options) throws PfwException;
 

@@ -2,6 +2,7 @@ package dev.pyfw;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
@@ -134,6 +135,22 @@ class GoldenTest {
       Tensor empty = it.run(Tensor.create(new float[0], 0, inWidth)).get(0);
       assertArrayEquals(new long[] {0, outWidth}, empty.shape());
       assertEquals(0, empty.getFloats().length);
+    }
+  }
+
+  /** The control model runs its Loop body 5 times and its Scan body 4 times: a limit of 9 passes, 8 stops it. */
+  @Test
+  void loopLimitStopsARunThatWouldGoPastIt() throws Exception {
+    Golden.Case c = Golden.find("control");
+    try (Model model = Model.load(Golden.model(c))) {
+      try (Interpreter it = new Interpreter(model, new Interpreter.Options().loopLimit(9))) {
+        Golden.assertClose(c.outputs.get(0), it.run(Golden.inputs(c)).get(0), "control output 0");
+      }
+      try (Interpreter it = new Interpreter(model, new Interpreter.Options().loopLimit(8))) {
+        PfwException e = assertThrows(PfwException.class, () -> it.run(Golden.inputs(c)));
+        assertEquals(PfwException.Status.UNSUPPORTED, e.status());
+        assertTrue(e.getMessage().contains("more than 8 times"), e.getMessage());
+      }
     }
   }
 }
