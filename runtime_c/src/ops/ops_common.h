@@ -229,6 +229,23 @@ static inline double pfw_load_real(const void* p, pfw_dtype d, int64_t i) {
     default: return (double)((const int64_t*)p)[i];
   }
 }
+/* Stable bottom-up merge sort of idx[0..n) by before(ctx, a, b) ("a goes
+ * strictly first"); tmp holds n. Indices that tie keep their order. Always
+ * inlined, so each caller's order function is inlined into the loop. */
+typedef bool (*pfw_order_fn)(const void* ctx, int64_t a, int64_t b);
+static inline __attribute__((always_inline)) void pfw_stable_sort(int64_t* idx, int64_t* tmp, int64_t n,
+                                                                  pfw_order_fn before, const void* ctx) {
+  for (int64_t width = 1; width < n; width *= 2) {
+    for (int64_t lo = 0; lo < n; lo += 2 * width) {
+      int64_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+      int64_t i = lo, j = mid, o = lo;
+      while (i < mid && j < hi) tmp[o++] = before(ctx, idx[j], idx[i]) ? idx[j++] : idx[i++];
+      while (i < mid) tmp[o++] = idx[i++];
+      while (j < hi) tmp[o++] = idx[j++];
+    }
+    memcpy(idx, tmp, (size_t)n * sizeof *idx);
+  }
+}
 /* The low-precision dtypes (lowp.c): float8, float4 E2M1 and E8M0 bytes <->
  * float, and the 4-/2-bit integers' values, ranges and wrapping. */
 typedef enum pfw_round_mode { PFW_ROUND_UP, PFW_ROUND_DOWN, PFW_ROUND_NEAREST } pfw_round_mode;

@@ -144,22 +144,6 @@ static int compare(const slices* v, int64_t a, int64_t b) {
   return 0;
 }
 
-/* Stable merge sort of indices by before(ctx, a, b) ("a goes first"):
- * indices that tie keep their order. */
-typedef bool (*order_fn)(const void* ctx, int64_t a, int64_t b);
-static void stable_sort(int64_t* idx, int64_t* tmp, int64_t n, order_fn before, const void* ctx) {
-  for (int64_t width = 1; width < n; width *= 2) {
-    for (int64_t lo = 0; lo < n; lo += 2 * width) {
-      int64_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
-      int64_t i = lo, j = mid, k = lo;
-      while (i < mid && j < hi) tmp[k++] = before(ctx, idx[j], idx[i]) ? idx[j++] : idx[i++];
-      while (i < mid) tmp[k++] = idx[i++];
-      while (j < hi) tmp[k++] = idx[j++];
-    }
-    memcpy(idx, tmp, (size_t)n * sizeof *idx);
-  }
-}
-
 /* Slices by value: equal ones keep their order, so each run of equals
  * starts with its first occurrence. */
 static bool slice_before(const void* ctx, int64_t a, int64_t b) { return compare(ctx, a, b) < 0; }
@@ -192,7 +176,7 @@ static pfw_status unique_run(pfw_node* node) {
   if (!idx) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory in Unique (%lld slices)", (long long)m);
   int64_t *tmp = idx + m, *group = tmp + m, *first = group + m; /* group: each slice's place in Y */
   for (int64_t s = 0; s < m; s++) idx[s] = s;
-  stable_sort(idx, tmp, m, slice_before, &v);
+  pfw_stable_sort(idx, tmp, m, slice_before, &v);
   for (int64_t r = 0; r < m; r++) { /* runs of equal slices, each led by its first occurrence */
     if (r == 0 || compare(&v, idx[r - 1], idx[r]) != 0) first[u++] = idx[r];
     group[idx[r]] = u - 1;
@@ -315,7 +299,7 @@ static pfw_status nms_run(pfw_node* node) {
       int64_t cand = 0, nk = 0;
       for (int64_t i = 0; i < n; i++)
         if (!by_score || sc[i] > min_score) idx[cand++] = i;
-      stable_sort(idx, tmp, cand, score_before, sc);
+      pfw_stable_sort(idx, tmp, cand, score_before, sc);
       for (int64_t r = 0; r < cand && nk < max_out; r++) {
         bool keep = true;
         for (int64_t k = 0; k < nk && keep; k++) keep = !suppresses(bx + idx[r] * 4, bx + kept[k] * 4, center, iou);

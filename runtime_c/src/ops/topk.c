@@ -93,19 +93,8 @@ static bool before(const topk_line* l, int64_t a, int64_t b) {
 #undef RANK
 }
 
-/* Stable bottom-up merge sort of idx[0..n) by rank; tmp holds n. */
-static void merge_sort(const topk_line* l, int64_t* idx, int64_t* tmp, int64_t n) {
-  for (int64_t width = 1; width < n; width *= 2) {
-    for (int64_t lo = 0; lo < n; lo += 2 * width) {
-      int64_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
-      int64_t i = lo, j = mid, o = lo;
-      while (i < mid && j < hi) tmp[o++] = before(l, idx[j], idx[i]) ? idx[j++] : idx[i++];
-      while (i < mid) tmp[o++] = idx[i++];
-      while (j < hi) tmp[o++] = idx[j++];
-    }
-    memcpy(idx, tmp, sizeof(int64_t) * (size_t)n);
-  }
-}
+/* before() for pfw_stable_sort: the context is the line. */
+static bool ranks_before(const void* l, int64_t a, int64_t b) { return before(l, a, b); }
 
 static pfw_status topk_run(pfw_node* node) {
   const pfw_tensor* x = node->in[0];
@@ -122,7 +111,7 @@ static pfw_status topk_run(pfw_node* node) {
     for (int64_t v = 0; v < inner; v++) {
       l.base = (const char*)x->data + (size_t)(u * n * inner + v) * es;
       for (int64_t i = 0; i < n; i++) idx[i] = i;
-      merge_sort(&l, idx, tmp, n);
+      pfw_stable_sort(idx, tmp, n, ranks_before, &l);
       for (int64_t i = 0; i < k; i++) {
         int64_t o = (u * k + i) * inner + v;
         memcpy((char*)values->data + (size_t)o * es, l.base + (size_t)(idx[i] * inner) * es, es);
