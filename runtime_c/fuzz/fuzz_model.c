@@ -16,7 +16,7 @@
 enum {
   ARENA_LIMIT = 32 << 20,     /* bytes an interpreter may plan: bigger legitimate models only run slowly */
   MAX_INPUT_ELEMENTS = 1 << 20, /* larger inputs are left unfed (invoke is skipped) */
-  LOOP_LIMIT = 4096            /* Loop/Scan body runs per invoke: trip counts and nesting from the file are no hang */
+  LOOP_LIMIT = 256             /* Loop/Scan body runs per invoke: trip counts and nesting from the file are no hang (each run re-invokes a body under the sanitizers) */
 };
 
 /* Refusals must come with a message. */
