@@ -19,7 +19,7 @@ def reason(traceback: str) -> str:
 
     last = traceback.strip().splitlines()[-1]
     m = re.search(r"op (\w+), domain '([^']*)'", last)
-    if m:
+    if m and "not supported yet" in last:
         return f"op {m.group(1)} not implemented yet" + (f" (domain {m.group(2)})" if m.group(2) else "")
     if "AssertionError" in last or "Mismatch" in traceback:
         return "outputs differ from the expected values"

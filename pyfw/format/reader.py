@@ -12,6 +12,7 @@ from .. import dtypes as _dt
 from ..ir import Graph, Node, QuantParams, Tensor
 from .generated.pfw.AttrType import AttrType
 from .generated.pfw.Model import Model as fbModel
+from .writer import _KINDS as KINDS
 from .writer import ALIGN, IDENTIFIER, OP_CODES
 
 OP_NAMES = {v: k for k, v in OP_CODES.items()}
@@ -69,7 +70,12 @@ class _Reader:
         if q is not None:
             quant = QuantParams([float(q.Scale(i)) for i in range(q.ScaleLength())],
                                 [int(q.ZeroPoint(i)) for i in range(q.ZeroPointLength())], int(q.Axis()))
-        return Tensor(name, dtype, shape, data, quant)
+        kind = fb.Kind()
+        if kind >= len(KINDS):
+            raise InvalidModelError(f"{where}: tensor {name!r} has unknown value kind {kind}")
+        if data is not None and (kind or fb.Optional()):
+            raise InvalidModelError(f"{where}: constant {name!r} must be a plain tensor")
+        return Tensor(name, dtype, shape, data, quant, KINDS[kind], bool(fb.Optional()))
 
     def graph(self, index: int) -> Graph:
         if index in self.graphs:

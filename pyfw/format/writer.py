@@ -33,6 +33,7 @@ MIN_RUNTIME_VERSION = "0.1.0"
 ALIGN = 64
 IDENTIFIER = b"PFW1"
 OP_CODES = {k: v for k, v in vars(OpType).items() if not k.startswith("_")}
+_KINDS = ("tensor", "sequence")  # schema ValueKind, by number
 
 
 def _align(n: int) -> int:
@@ -117,6 +118,10 @@ class _Writer:
         if shape is not None:
             fbTensor.AddShape(b, shape)
         fbTensor.AddHasShape(b, t.shape is not None)
+        if t.kind != "tensor":
+            fbTensor.AddKind(b, _KINDS.index(t.kind))
+        if t.optional:
+            fbTensor.AddOptional(b, True)
         fbTensor.AddBuffer(b, buf)
         if quant is not None:
             fbTensor.AddQuant(b, quant)

@@ -25,6 +25,9 @@ def fresh_name(taken: set[str], base: str) -> str:
     return name
 
 
+KINDS = ("tensor", "sequence")
+
+
 @dataclass
 class QuantParams:
     scale: list[float]
@@ -39,10 +42,17 @@ class Tensor:
     shape: tuple[int, ...] | None = None
     data: np.ndarray | None = None  # constant value (initializer), else None
     quant: QuantParams | None = None
+    # "tensor", or "sequence" (ONNX sequence<tensor>: dtype and shape are its
+    # elements', shape None when they differ); `optional`: an ONNX optional,
+    # which may hold no value at run time.
+    kind: str = "tensor"
+    optional: bool = False
 
     def __post_init__(self):
         if self.dtype not in _dt.DTYPES:
             raise ValueError(f"tensor {self.name!r}: unknown dtype {self.dtype!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"tensor {self.name!r}: unknown kind {self.kind!r}")
         if self.shape is not None:
             self.shape = tuple(int(d) for d in self.shape)
 
@@ -53,6 +63,20 @@ class Tensor:
     @property
     def rank(self) -> int | None:
         return None if self.shape is None else len(self.shape)
+
+    @property
+    def is_value(self) -> bool:
+        """A sequence or an optional: only the ops made for them take it."""
+        return self.kind != "tensor" or self.optional
+
+    def describe_type(self) -> str:
+        """'float32', 'sequence of float32', 'optional sequence of int64'..."""
+        text = self.dtype if self.kind == "tensor" else f"sequence of {self.dtype}"
+        return f"optional {text}" if self.optional else text
+
+    def clone(self, name: str | None = None) -> "Tensor":
+        return Tensor(self.name if name is None else name, self.dtype, self.shape, self.data, self.quant,
+                      self.kind, self.optional)
 
 
 @dataclass
@@ -92,8 +116,9 @@ class Graph:
         self.tensors[tensor.name] = tensor
         return tensor
 
-    def add_input(self, name: str, dtype: str = "float32", shape=None) -> Tensor:
-        t = self.add_tensor(Tensor(name, dtype, shape))
+    def add_input(self, name: str, dtype: str = "float32", shape=None, kind: str = "tensor",
+                  optional: bool = False) -> Tensor:
+        t = self.add_tensor(Tensor(name, dtype, shape, kind=kind, optional=optional))
         self.inputs.append(name)
         return t
 
@@ -224,7 +249,7 @@ class Graph:
 
     def copy(self) -> "Graph":
         g = Graph(self.name, self.opset)
-        g.tensors = {k: Tensor(t.name, t.dtype, t.shape, t.data, t.quant) for k, t in self.tensors.items()}
+        g.tensors = {k: t.clone() for k, t in self.tensors.items()}
         g.nodes = [Node(n.op_type, list(n.inputs), list(n.outputs), dict(n.attrs), n.name,
                         n.domain, n.version) for n in self.nodes]
         g.inputs = list(self.inputs)

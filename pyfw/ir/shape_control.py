@@ -17,13 +17,24 @@ def _infer_body(body: Graph, node, ins, first: int) -> None:
     skip = len(body.inputs) - (len(ins) - first)
     for name, t in zip(body.inputs[skip:], ins[first:]):
         if t is not None:
-            body.tensors[name].dtype = t.dtype
+            _take_type(body.tensors[name], t)
     infer_shapes(body)
+
+
+def _take_type(b, t) -> None:
+    """Body input b gets the type of the value t the node feeds it."""
+    b.dtype, b.kind, b.optional = t.dtype, t.kind, t.optional
 
 
 def _out(body: Graph, k: int):
     t = body.tensors[body.outputs[k]]
     return t.dtype, t.shape
+
+
+def _value(body: Graph, k: int, shape):
+    """Body output k's type with `shape`: (dtype, shape, kind, optional)."""
+    t = body.tensors[body.outputs[k]]
+    return t.dtype, shape, t.kind, t.optional
 
 
 def _join(a, b):
@@ -39,10 +50,10 @@ def _if(node, ins, c):
         _infer_body(b, node, ins, 1)
     out = []
     for k in range(len(node.outputs)):
-        (dtype, a), (other_dtype, b) = _out(then, k), _out(other, k)
-        if dtype != other_dtype:
-            raise c.fail(f"output {k} is {dtype} in then_branch but {other_dtype} in else_branch")
-        out.append((dtype, _join(a, b)))
+        a, b = then.tensors[then.outputs[k]], other.tensors[other.outputs[k]]
+        if a.dtype != b.dtype or a.kind != b.kind:
+            raise c.fail(f"output {k} is {a.describe_type()} in then_branch but {b.describe_type()} in else_branch")
+        out.append((a.dtype, _join(a.shape, b.shape), a.kind, a.optional or b.optional))
     return out
 
 
@@ -59,12 +70,12 @@ def _loop(node, ins, c):
     for k in range(carried):
         t = ins[2 + k]
         if t is not None:
-            body.tensors[body.inputs[2 + k]].dtype = t.dtype
+            _take_type(body.tensors[body.inputs[2 + k]], t)
     _infer_body(body, node, ins, 2 + carried)
     out = []
     for k in range(carried):
         dtype, shape = _out(body, 1 + k)
-        out.append((ins[2 + k].dtype, _carried_shape(ins[2 + k].shape, shape)))
+        out.append(_value(body, 1 + k, _carried_shape(ins[2 + k].shape, shape)))
     for k in range(carried, len(node.outputs)):
         dtype, shape = _out(body, 1 + k)
         out.append((dtype, None if shape is None else (-1,) + tuple(shape)))

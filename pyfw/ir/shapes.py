@@ -433,8 +433,10 @@ from .shape_quant import RULES as _SHAPE_QUANT_RULES  # noqa: E402
 
 SHAPE_RULES.update(_SHAPE_QUANT_RULES)
 from .shape_control import RULES as _SHAPE_CONTROL_RULES  # noqa: E402
+from .shape_values import RULES as _SHAPE_VALUE_RULES, VALUE_OPS, _identity  # noqa: E402
 
 SHAPE_RULES.update(_SHAPE_CONTROL_RULES)
+SHAPE_RULES.update(_SHAPE_VALUE_RULES, Identity=_identity)
 SHAPE_RULES["LRN"] = _unary
 SHAPE_RULES.update({op: _unary for op in (
     "Abs", "Neg", "Sign", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round",
@@ -475,14 +477,21 @@ def infer_shapes(graph: Graph) -> Graph:
             continue
         ins = [graph.tensor(i) if i else None for i in node.inputs]
         c = _Check(node, ins)
+        if node.op_type not in VALUE_OPS:
+            for i, t in enumerate(ins):
+                if t is not None and t.is_value:
+                    raise c.fail(f"input {node.inputs[i]!r} is {t.describe_type()}; "
+                                 f"{node.op_type} takes tensors")
         results = rule(node, ins, c)
-        for name, (dtype, shape) in zip(node.outputs, results):
+        for name, result in zip(node.outputs, results):
             if not name:
                 continue
+            dtype, shape = result[:2]
+            kind, optional = result[2:] if len(result) > 2 else ("tensor", False)
             t = graph.tensors.get(name)
             if t is None:
-                graph.tensors[name] = Tensor(name, dtype, shape)
+                graph.tensors[name] = Tensor(name, dtype, shape, kind=kind, optional=optional)
             elif t.data is None:
-                t.shape = _merge(shape, t.shape)
-                t.dtype = dtype
+                t.shape = shape if kind != t.kind else _merge(shape, t.shape)
+                t.dtype, t.kind, t.optional = dtype, kind, optional
     return graph

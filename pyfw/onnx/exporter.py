@@ -43,9 +43,16 @@ def _initializer(t: Tensor) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(t.data, dtype=_dt.to_numpy(t.dtype)), t.name)
 
 
+def _type_proto(dtype: str, shape, kind: str, optional: bool) -> onnx.TypeProto:
+    dims = None if shape is None else [d if d >= 0 else None for d in shape]
+    tp = helper.make_tensor_type_proto(_dt.code(dtype), dims)
+    if kind == "sequence":
+        tp = helper.make_sequence_type_proto(tp)
+    return helper.make_optional_type_proto(tp) if optional else tp
+
+
 def _value_info(t: Tensor) -> onnx.ValueInfoProto:
-    shape = None if t.shape is None else [d if d >= 0 else None for d in t.shape]
-    return helper.make_tensor_value_info(t.name, _elem_type(t), shape)
+    return helper.make_value_info(t.name, _type_proto(t.dtype, t.shape, t.kind, t.optional))
 
 
 def _schema(op: str, opset: int, where: str):
@@ -96,8 +103,11 @@ class _Exporter:
             return self.upsample(n)
         attrs = dict(n.attrs)
         inputs = list(n.inputs)
-        if n.op_type in ("If", "Loop", "Scan"):
+        if n.op_type in ("If", "Loop", "Scan", "SequenceMap"):
             inputs, attrs = _control(n, attrs)
+        if n.op_type == "Optional" and "elem_kind" in attrs:  # back to ONNX's TypeProto attribute
+            kind, code = attrs.pop("elem_kind"), attrs.pop("elem_dtype", 1)
+            attrs["type"] = _type_proto(_dt.from_code(code), None, kind, False)
         act = attrs.pop("activation", None)
         alpha, beta = attrs.pop("activation_alpha", None), attrs.pop("activation_beta", None)
         schema = _schema(n.op_type, self.opset, where)
@@ -217,8 +227,7 @@ def _control(n: Node, attrs: dict) -> tuple[list[str], dict]:
                                        "and also reads one of that name from outside")
             body = body.copy()
             for old, new in rename.items():
-                t = body.tensors[old]
-                body.tensors[new] = Tensor(new, t.dtype, t.shape)
+                body.tensors[new] = body.tensors[old].clone(new)
             for m in body.nodes:
                 m.inputs = [rename.get(i, i) for i in m.inputs]
             body.outputs = [rename.get(o, o) for o in body.outputs]

@@ -100,9 +100,10 @@ def _subgraph(ctx: _Context, g: onnx.GraphProto, where: str) -> Graph:
                                     "enclosing graph defines")
         body.tensors.pop(name, None)  # value info the body gave for it
         if t.is_constant:
-            body.add_tensor(Tensor(name, t.dtype, t.shape, t.data, t.quant))
+            body.add_tensor(t.clone())
         else:
-            body.add_input(name, t.dtype)  # dtype and shape come from the node's input (infer_shapes)
+            # dtype and shape come from the node's input (infer_shapes)
+            body.add_input(name, t.dtype, kind=t.kind, optional=t.optional)
             outer.append(name)
     body.toposort()
     ctx.outer_reads[id(body)] = outer
@@ -120,7 +121,8 @@ def _control(ctx: _Context, node: Node) -> Node:
         own = [i for i in b.inputs if i not in ctx.outer_reads.get(id(b), [])]
         for name in outer:
             if name not in b.tensors:  # read only by the other branch
-                b.add_tensor(Tensor(name, _lookup(ctx, name).dtype))
+                t = _lookup(ctx, name)
+                b.add_tensor(Tensor(name, t.dtype, kind=t.kind, optional=t.optional))
         b.inputs = own + outer
     if node.op_type == "If":
         node.inputs = node.inputs[:1] + outer
@@ -128,6 +130,18 @@ def _control(ctx: _Context, node: Node) -> Node:
         # Loop's optional M and cond keep their places: its inputs are positional.
         node.inputs = node.inputs + outer
         node.attrs["num_outer_inputs"] = len(outer)
+    return node
+
+
+def _optional(ctx: _Context, node: Node) -> Node:
+    """Optional's `type` (a TypeProto) becomes plain attributes: elem_kind
+    ("tensor" or "sequence") and elem_dtype (an ONNX dtype number)."""
+    vt = node.attrs.pop("type", None)
+    if vt is not None:
+        if vt["optional"]:
+            raise _unsupported(ctx, node, "an optional of an optional")
+        node.attrs["elem_kind"] = vt["kind"]
+        node.attrs["elem_dtype"] = _dt.code(vt["dtype"])
     return node
 
 
@@ -237,8 +251,12 @@ RULES: dict[str, Rule] = {op: _copy for op in (
     "Slice", "Expand", "Tile", "LRN", "CastLike", "GatherElements", "Split",
     "Pad", "CumSum", "CumProd", "Trilu",
 )}
-RULES.update(If=_control, Loop=_control, Scan=_control)
+RULES.update(If=_control, Loop=_control, Scan=_control, SequenceMap=_control)
+RULES.update({op: _copy for op in (
+    "SequenceEmpty", "SequenceConstruct", "SequenceInsert", "SequenceErase", "SequenceAt", "SequenceLength",
+    "SplitToSequence", "ConcatFromSequence", "OptionalHasElement", "OptionalGetElement")})
 RULES.update({op: _copy for op in ("NonZero", "Compress", "Unique", "NonMaxSuppression")})
+RULES.update(Optional=_optional)
 RULES.update(Softmax=_softmax, Constant=_constant, Dropout=_dropout,
              BatchNormalization=_batchnorm, Upsample=_upsample, Resize=_copy)
 # Element-wise math and activations: ONNX's semantics per op version, as is.
@@ -306,22 +324,28 @@ def _tensor(tp: onnx.TensorProto, base_dir: str, what: str) -> Tensor:
     return Tensor(tp.name, dtype, arr.shape, arr if arr.flags.c_contiguous else arr.copy(order="C"))
 
 
-def _value_type(vi: onnx.ValueInfoProto) -> tuple[str, tuple[int, ...] | None] | None:
-    """(dtype, shape) of a value_info, or None when it has no tensor type to use."""
-    t = vi.type
+def _value_type(vi: onnx.ValueInfoProto) -> dict | None:
+    """Tensor fields (dtype, shape, kind, optional) of a value_info, or None
+    when it has no type to use."""
+    t, optional, kind = vi.type, False, "tensor"
+    if t.WhichOneof("value") == "optional_type":
+        t, optional = t.optional_type.elem_type, True
+    if t.WhichOneof("value") == "sequence_type":
+        t, kind = t.sequence_type.elem_type, "sequence"
     which = t.WhichOneof("value")
     if which is None:
         return None
     if which != "tensor_type":
-        raise UnsupportedError(f"value {vi.name!r} has type {which}; pyfw only supports tensors")
+        raise UnsupportedError(f"value {vi.name!r} has type {which} inside {vi.type.WhichOneof('value')}; pyfw "
+                               "supports tensors, sequences of tensors and optionals of either")
     if t.tensor_type.elem_type == onnx.TensorProto.UNDEFINED:
         return None
     dtype = _dtype(t.tensor_type.elem_type, f"value {vi.name!r}")
-    if not t.tensor_type.HasField("shape"):
-        return dtype, None
-    # A symbolic dimension (dim_param) or one that states nothing is dynamic.
-    shape = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in t.tensor_type.shape.dim)
-    return dtype, shape
+    shape = None
+    if t.tensor_type.HasField("shape"):
+        # A symbolic dimension (dim_param) or one that states nothing is dynamic.
+        shape = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in t.tensor_type.shape.dim)
+    return {"dtype": dtype, "shape": shape, "kind": kind, "optional": optional}
 
 
 def _read_names(g: onnx.GraphProto) -> set[str]:
@@ -367,6 +391,11 @@ def _attr(a: AttributeProto, base_dir: str, where: str, ctx: "_Context | None" =
         if t.dtype in _dt.RAW_BITS:  # as an ndarray it would read back as its raw bits
             raise UnsupportedError(f"{where}: attribute {a.name!r} is a {t.dtype} tensor, not supported yet")
         return t.data
+    if kind == T.TYPE_PROTO:  # Optional's `type`: what an empty optional would hold
+        vt = _value_type(onnx.helper.make_value_info(a.name, a.tp))
+        if vt is None:
+            raise InvalidModelError(f"{where}: attribute {a.name!r} gives no element type")
+        return vt
     if kind == T.GRAPH and ctx is not None:
         return _subgraph(ctx, a.g, f"{where}: attribute {a.name!r}")
     kind_name = T.AttributeType.Name(kind) if kind in T.AttributeType.values() else str(kind)
@@ -462,13 +491,13 @@ def _fill(ctx: _Context, g: onnx.GraphProto, graph: Graph) -> None:
         if vt is None and ctx.outer is None:
             raise InvalidModelError(f"graph input {vi.name!r} has no tensor type")
         # A body's input may leave its type to the node that feeds it (infer_shapes).
-        graph.add_input(vi.name, *(vt or ("float32", None)))
+        graph.add_input(vi.name, **(vt or {}))
     for vi in list(g.value_info) + list(g.output):
         if vi.name in graph.tensors:
             continue
         vt = _value_type(vi)
         if vt is not None:
-            graph.tensors[vi.name] = Tensor(vi.name, *vt)
+            graph.tensors[vi.name] = Tensor(vi.name, **vt)
 
     for i, n in enumerate(g.node):
         where = f"node {names[i]!r} ({n.op_type})"

@@ -47,28 +47,44 @@ def _check(status: int, context: str = "") -> None:
 @dataclass(frozen=True)
 class TensorInfo:
     """An input or output as the model declares it. `shape` has None for each
-    dynamic dimension."""
+    dynamic dimension. `kind` is "tensor", or "sequence" (a list of arrays,
+    whose dtype and shape `dtype` and `shape` give); an `optional` value may
+    be None."""
     name: str
-    shape: tuple[int | None, ...]
+    shape: tuple[int | None, ...] | None  # None: the model leaves the rank open (sequence elements)
     dtype: np.dtype
+    kind: str = "tensor"
+    optional: bool = False
 
     def describe(self) -> str:
-        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
-        if len(self.shape) == 1:
+        dims = "any shape" if self.shape is None else ", ".join("?" if d is None else str(d) for d in self.shape)
+        if self.shape is not None and len(self.shape) == 1:
             dims += ","
-        return f"{self.dtype} ({dims})"
+        text = f"{self.dtype} ({dims})"
+        if self.kind == "sequence":
+            text = f"sequence of {text}"
+        return f"optional {text}" if self.optional else text
 
 
 def _info(t) -> TensorInfo:
     name = ffi.string(lib.pfw_tensor_name(t)).decode("utf-8", "replace")
-    rank = lib.pfw_tensor_rank(t)
-    dims = tuple(None if (d := lib.pfw_tensor_model_dim(t, i)) < 0 else int(d) for i in range(rank))
+    rank = lib.pfw_tensor_model_rank(t)
+    dims = None if rank < 0 else tuple(None if (d := lib.pfw_tensor_model_dim(t, i)) < 0 else int(d)
+                                       for i in range(rank))
     code = lib.pfw_tensor_dtype(t)
     try:
         dtype = _dt.to_numpy(_dt.from_code(code))
     except ValueError:
         raise UnsupportedError(f"tensor {name!r} has dtype code {code}, which NumPy cannot hold") from None
-    return TensorInfo(name, dims, dtype)
+    kind = "sequence" if lib.pfw_tensor_kind(t) == lib.PFW_KIND_SEQUENCE else "tensor"
+    return TensorInfo(name, dims, dtype, kind, bool(lib.pfw_tensor_is_optional(t)))
+
+
+def _array(t, dtype) -> np.ndarray:
+    """A copy of tensor t's current value."""
+    out = np.empty(tuple(lib.pfw_tensor_dim(t, k) for k in range(lib.pfw_tensor_rank(t))), dtype=dtype)
+    _check(lib.pfw_tensor_copy_to_buffer(t, ffi.from_buffer(out), out.nbytes))
+    return out
 
 
 class Interpreter:
@@ -267,44 +283,84 @@ class Interpreter:
             raise ValueError(f"expected {len(names)} input(s) ({', '.join(names)}), got {len(feeds)}")
         return list(feeds)
 
-    def _feed(self, i: int, value) -> np.ndarray:
-        info = self.inputs[i]
+    @staticmethod
+    def _checked(info: TensorInfo, value, what: str) -> np.ndarray:
         arr = value if isinstance(value, np.ndarray) else np.asarray(value)
         if arr.dtype != info.dtype:
-            raise TypeError(f"input {info.name!r} expects {info.dtype}, got {arr.dtype} "
+            raise TypeError(f"{what} expects {info.dtype}, got {arr.dtype} "
                             f"(convert it with .astype(np.{info.dtype}))")
+        if info.shape is None:  # a sequence whose elements' ranks the model leaves open
+            return arr if arr.flags.c_contiguous else np.array(arr, order="C")
         if arr.ndim != len(info.shape):
-            raise ValueError(f"input {info.name!r} expects rank {len(info.shape)} with shape "
+            raise ValueError(f"{what} expects rank {len(info.shape)} with shape "
                              f"{info.describe()}, got shape {arr.shape}")
         for k, (want, got) in enumerate(zip(info.shape, arr.shape)):
             if want is not None and want != got:
-                raise ValueError(f"input {info.name!r} expects shape {info.describe()}, got {arr.shape}: "
+                raise ValueError(f"{what} expects shape {info.describe()}, got {arr.shape}: "
                                  f"dimension {k} must be {want}")
+        # Not np.ascontiguousarray: it turns a 0-d array into shape (1,).
+        return arr if arr.flags.c_contiguous else np.array(arr, order="C")
+
+    def _feed_value(self, i: int, value) -> bool:
+        """Feeds a sequence or an optional's None; False for a tensor, which
+        _feed and run() feed."""
+        info, t = self.inputs[i], self._in[i]
+        if value is None:
+            if not info.optional:
+                raise ValueError(f"input {info.name!r} ({info.describe()}) is not optional: it needs a value")
+            _check(lib.pfw_tensor_set_has_value(t, 0))
+            return True
+        if info.kind != "sequence":
+            return False
+        if isinstance(value, np.ndarray) or not isinstance(value, Sequence):
+            raise TypeError(f"input {info.name!r} is a {info.describe()}: feed a list of arrays, "
+                            f"got {type(value).__name__}")
+        items = [self._checked(info, v, f"element {k} of input {info.name!r}") for k, v in enumerate(value)]
+        _check(lib.pfw_tensor_sequence_clear(t))
+        for arr in items:
+            dims = ffi.new("int64_t[]", list(arr.shape) or [0])
+            _check(lib.pfw_tensor_sequence_append(t, lib.pfw_tensor_dtype(t), dims, arr.ndim,
+                                                  ffi.from_buffer(arr), arr.nbytes))
+        return True
+
+    def _fetch(self, t, info: TensorInfo):
+        if not lib.pfw_tensor_has_value(t):
+            return None
+        if info.kind != "sequence":
+            return _array(t, info.dtype)
+        n, item = ffi.new("int64_t*"), ffi.new("const pfw_tensor**")
+        _check(lib.pfw_tensor_sequence_length(t, n))
+        out = []
+        for k in range(n[0]):
+            _check(lib.pfw_tensor_sequence_item(t, k, item))
+            out.append(_array(item[0], info.dtype))
+        return out
+
+    def _feed(self, i: int, value) -> np.ndarray:
+        info = self.inputs[i]
+        arr = self._checked(info, value, f"input {info.name!r}")
         t = self._in[i]
         current = tuple(lib.pfw_tensor_dim(t, k) for k in range(arr.ndim))
         if current != arr.shape:
             dims = ffi.new("int64_t[]", list(arr.shape) or [0])
             _check(lib.pfw_interpreter_resize_input(self._it, i, dims, arr.ndim))
-        return np.ascontiguousarray(arr)
+        return arr
 
-    def run(self, feeds) -> list[np.ndarray]:
+    def run(self, feeds) -> list:
         """Runs one inference. `feeds`: a dict by input name, a list in input
-        order, or one array for a single-input model. Returns the outputs in
-        order as new NumPy arrays."""
+        order, or one array for a single-input model; a sequence input takes a
+        list of arrays, an optional one None for no value. Returns the outputs
+        in order as new NumPy arrays (a list of them for a sequence, None for
+        an optional holding no value)."""
         self._check_open()
         values = self._order_feeds(feeds)
-        arrays = [self._feed(i, v) for i, v in enumerate(values)]
+        arrays = [None if self._feed_value(i, v) else self._feed(i, v) for i, v in enumerate(values)]
         # Inputs have buffers of their own; invoke plans once for all new shapes.
         for t, arr in zip(self._in, arrays):
-            _check(lib.pfw_tensor_copy_from_buffer(t, ffi.from_buffer(arr), arr.nbytes))
+            if arr is not None:
+                _check(lib.pfw_tensor_copy_from_buffer(t, ffi.from_buffer(arr), arr.nbytes))
         _check(lib.pfw_interpreter_invoke(self._it))
-        results = []
-        for t, info in zip(self._out, self.outputs):
-            shape = tuple(lib.pfw_tensor_dim(t, k) for k in range(lib.pfw_tensor_rank(t)))
-            out = np.empty(shape, dtype=info.dtype)
-            _check(lib.pfw_tensor_copy_to_buffer(t, ffi.from_buffer(out), out.nbytes))
-            results.append(out)
-        return results
+        return [self._fetch(t, info) for t, info in zip(self._out, self.outputs)]
 
     def __repr__(self) -> str:
         if self.closed:

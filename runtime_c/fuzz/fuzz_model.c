@@ -63,6 +63,30 @@ static void fill(void* data, size_t nbytes, pfw_dtype dtype, uint64_t seed) {
   }
 }
 
+/* A sequence input gets 0 to 2 elements shaped as the model declares them
+ * (open dims 2, an open rank 1); an optional one no value now and then. */
+static int feed_sequence(pfw_tensor* t, uint64_t seed) {
+  pfw_dtype dtype = pfw_tensor_dtype(t);
+  int32_t rank = pfw_tensor_model_rank(t) < 0 ? 1 : pfw_tensor_model_rank(t);
+  int64_t dims[PFW_MAX_RANK], count = 1;
+  for (int32_t d = 0; d < rank; d++) {
+    dims[d] = pfw_tensor_model_dim(t, d) < 0 ? 2 : pfw_tensor_model_dim(t, d);
+    if (dims[d] > MAX_INPUT_ELEMENTS || (count *= dims[d]) > MAX_INPUT_ELEMENTS) return -1;
+  }
+  check_message(pfw_tensor_sequence_clear(t));
+  size_t nbytes = (size_t)count * pfw_dtype_size(dtype);
+  void* buf = malloc(nbytes ? nbytes : 1);
+  if (!buf) return -1;
+  for (uint64_t k = 0; k < seed % 3; k++) {
+    fill(buf, nbytes, dtype, seed + k);
+    pfw_status st = pfw_tensor_sequence_append(t, dtype, dims, rank, buf, nbytes);
+    check_message(st);
+    if (st != PFW_OK) break;
+  }
+  free(buf);
+  return 0;
+}
+
 /* 0 when every input could be sized and filled, so invoke is worth a try. */
 static int feed_inputs(pfw_interpreter* it, uint64_t seed) {
   int32_t n = pfw_interpreter_input_count(it);
@@ -73,6 +97,14 @@ static int feed_inputs(pfw_interpreter* it, uint64_t seed) {
     if (st != PFW_OK) return -1;
     pfw_dtype dtype = pfw_tensor_dtype(t);
     if (pfw_dtype_size(dtype) == 0) return -1; /* strings are fed by the bindings only */
+    if (pfw_tensor_is_optional(t) && (seed + (uint64_t)i) % 4 == 0) {
+      check_message(pfw_tensor_set_has_value(t, 0));
+      continue;
+    }
+    if (pfw_tensor_kind(t) == PFW_KIND_SEQUENCE) {
+      if (feed_sequence(t, seed + (uint64_t)i) != 0) return -1;
+      continue;
+    }
     int64_t count = pfw_tensor_element_count(t);
     if (count < 0 || count > MAX_INPUT_ELEMENTS) return -1;
     size_t nbytes = pfw_tensor_byte_size(t);
@@ -87,20 +119,35 @@ static int feed_inputs(pfw_interpreter* it, uint64_t seed) {
   return 0;
 }
 
+static void read_tensor(const pfw_tensor* t) {
+  for (int32_t d = 0; d < pfw_tensor_rank(t); d++) (void)pfw_tensor_dim(t, d);
+  size_t nbytes = pfw_tensor_byte_size(t);
+  if (pfw_dtype_size(pfw_tensor_dtype(t)) == 0 || nbytes > ARENA_LIMIT) return;
+  void* buf = malloc(nbytes ? nbytes : 1);
+  if (!buf) return;
+  check_message(pfw_tensor_copy_to_buffer(t, buf, nbytes));
+  free(buf);
+}
+
 static void read_outputs(pfw_interpreter* it) {
   int32_t n = pfw_interpreter_output_count(it);
   for (int32_t i = 0; i < n; i++) {
     pfw_tensor* t = NULL;
     pfw_status st = pfw_interpreter_get_output(it, i, &t);
     check_message(st);
-    if (st != PFW_OK) continue;
-    for (int32_t d = 0; d < pfw_tensor_rank(t); d++) (void)pfw_tensor_dim(t, d);
-    size_t nbytes = pfw_tensor_byte_size(t);
-    if (pfw_dtype_size(pfw_tensor_dtype(t)) == 0 || nbytes > ARENA_LIMIT) continue;
-    void* buf = malloc(nbytes ? nbytes : 1);
-    if (!buf) continue;
-    check_message(pfw_tensor_copy_to_buffer(t, buf, nbytes));
-    free(buf);
+    if (st != PFW_OK || !pfw_tensor_has_value(t)) continue;
+    if (pfw_tensor_kind(t) != PFW_KIND_SEQUENCE) {
+      read_tensor(t);
+      continue;
+    }
+    int64_t len = 0;
+    check_message(pfw_tensor_sequence_length(t, &len));
+    for (int64_t k = 0; k < len; k++) {
+      const pfw_tensor* item = NULL;
+      st = pfw_tensor_sequence_item(t, k, &item);
+      check_message(st);
+      if (st == PFW_OK) read_tensor(item);
+    }
   }
 }
 

@@ -98,6 +98,13 @@ typedef enum pfw_dtype {
   PFW_INT2 = 26
 } pfw_dtype;
 
+/* What a model value holds (schema/pfw.fbs ValueKind). A sequence's dtype
+ * and model dims are those of its elements. */
+typedef enum pfw_value_kind {
+  PFW_KIND_TENSOR = 0,
+  PFW_KIND_SEQUENCE = 1 /* ONNX sequence<tensor>: an ordered list of tensors of one dtype */
+} pfw_value_kind;
+
 typedef struct pfw_model pfw_model;
 typedef struct pfw_options pfw_options;
 typedef struct pfw_interpreter pfw_interpreter;
@@ -299,6 +306,9 @@ PFW_API pfw_dtype pfw_tensor_dtype(const pfw_tensor* tensor);
  * out-of-range index. */
 PFW_API int32_t pfw_tensor_rank(const pfw_tensor* tensor);
 PFW_API int64_t pfw_tensor_dim(const pfw_tensor* tensor, int32_t index);
+/* Rank as the model declares it: -1 where it leaves the rank open (the
+ * elements of a sequence that may differ in rank). */
+PFW_API int32_t pfw_tensor_model_rank(const pfw_tensor* tensor);
 /* Dimension as the model declares it: -1 marks a dynamic dimension. */
 PFW_API int64_t pfw_tensor_model_dim(const pfw_tensor* tensor, int32_t index);
 /* Number of elements and bytes of the current shape. */
@@ -320,6 +330,38 @@ PFW_API pfw_status pfw_tensor_copy_from_buffer(pfw_tensor* tensor, const void* s
  * `size` must equal pfw_tensor_byte_size(). Copying out of a non-input tensor
  * fails with PFW_ERR_INVALID_ARGUMENT while a plan is pending. */
 PFW_API pfw_status pfw_tensor_copy_to_buffer(const pfw_tensor* tensor, void* dst, size_t size);
+
+/* ---- sequences and optionals -------------------------------------------
+ * An input or output may be an ONNX sequence (pfw_tensor_kind() says
+ * PFW_KIND_SEQUENCE): it holds no data of its own, only elements, each a
+ * tensor. Any value may be an ONNX optional (pfw_tensor_is_optional()): at
+ * run time it may hold no value. */
+
+/* Kind and optionality as the model declares them (TENSOR, 0 for NULL). */
+PFW_API pfw_value_kind pfw_tensor_kind(const pfw_tensor* tensor);
+PFW_API int32_t pfw_tensor_is_optional(const pfw_tensor* tensor);
+/* 1 when the value is there, 0 for an optional holding no value (or NULL). */
+PFW_API int32_t pfw_tensor_has_value(const pfw_tensor* tensor);
+/* Makes an optional input hold no value (has_value 0) or a value again (1:
+ * a sequence input then starts empty). PFW_ERR_INVALID_ARGUMENT for an input
+ * the model does not declare optional, or a tensor that is not an input. */
+PFW_API pfw_status pfw_tensor_set_has_value(pfw_tensor* tensor, int32_t has_value);
+
+/* Number of elements of a sequence (after invoke for an output). */
+PFW_API pfw_status pfw_tensor_sequence_length(const pfw_tensor* sequence, int64_t* length);
+/* Element `index` (0-based) of a sequence: a borrowed, read-only tensor
+ * handle for the pfw_tensor_* queries above (dtype, dims, data,
+ * copy_to_buffer), valid until the sequence next changes (the next invoke,
+ * or a clear/append on an input) or pfw_interpreter_free. */
+PFW_API pfw_status pfw_tensor_sequence_item(const pfw_tensor* sequence, int64_t index, const pfw_tensor** item);
+/* Empties a sequence input (and gives an optional one a value). */
+PFW_API pfw_status pfw_tensor_sequence_clear(pfw_tensor* sequence);
+/* Appends a copy of `size` bytes at `data` (borrowed for the call) as a new
+ * element of shape dims[0..rank) to a sequence input. dtype must be the
+ * sequence's, dims must fit what the model declares for its elements, and
+ * size must be their byte size (PFW_ERR_SHAPE otherwise). */
+PFW_API pfw_status pfw_tensor_sequence_append(pfw_tensor* sequence, pfw_dtype dtype, const int64_t* dims,
+                                              int32_t rank, const void* data, size_t size);
 
 #ifdef __cplusplus
 }

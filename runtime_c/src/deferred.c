@@ -38,9 +38,7 @@ void pfw_set_dynamic(pfw_tensor* t, bool dynamic) {
   t->dyn_cap = 0;
 }
 
-/* Grows a dynamic tensor's block to hold `bytes` (its first `keep` bytes
- * copied over) under the interpreter's memory limit, and points data at it. */
-static pfw_status reserve(pfw_tensor* t, size_t bytes, size_t keep, size_t limit) {
+pfw_status pfw_reserve(pfw_tensor* t, size_t bytes, size_t keep, size_t limit) {
   if (bytes <= t->dyn_cap && t->dyn_block) {
     t->data = pfw_align_ptr(t->dyn_block);
     return PFW_OK;
@@ -70,7 +68,7 @@ pfw_status pfw_dynamic_output(pfw_node* node, int32_t j, pfw_dtype dtype, int32_
   size_t keep = t->data ? t->nbytes : 0;
   pfw_status st = pfw_set_output(t, dtype, rank, dims);
   if (st != PFW_OK) return st;
-  return reserve(t, t->nbytes, keep < t->nbytes ? keep : t->nbytes,
+  return pfw_reserve(t, t->nbytes, keep < t->nbytes ? keep : t->nbytes,
                  node->mem_limit ? node->mem_limit : SIZE_MAX / 2);
 }
 
@@ -131,7 +129,7 @@ static pfw_status prepare_deferred(pfw_node* n) {
   if (st == PFW_DEFER) st = pfw_error(PFW_ERR_INTERNAL, "prepare deferred again with every input known");
   size_t limit = n->mem_limit ? n->mem_limit : SIZE_MAX / 2;
   for (int32_t j = 0; j < n->n_out && st == PFW_OK && !once; j++)
-    if (n->out[j]) st = reserve(n->out[j], n->out[j]->nbytes, 0, limit);
+    if (n->out[j]) st = pfw_reserve(n->out[j], n->out[j]->nbytes, 0, limit);
   if (st == PFW_OK && n->scratch_size > n->dyn_scratch_cap) {
     free(n->dyn_scratch);
     n->dyn_scratch_cap = 0;
@@ -168,7 +166,10 @@ pfw_status pfw_run_node(pfw_interpreter* it, int32_t i) {
 }
 
 void pfw_free_dynamic(pfw_interpreter* it) {
-  for (int32_t t = 0; t < it->graph->n_tensors; t++) pfw_set_dynamic(&it->tensors[t], false);
+  for (int32_t t = 0; t < it->graph->n_tensors; t++) {
+    pfw_set_dynamic(&it->tensors[t], false);
+    pfw_seq_free(&it->tensors[t]);
+  }
   for (int32_t k = 0; k < it->graph->n_nodes; k++) {
     pfw_node* n = &it->nodes[k];
     free(n->seen);

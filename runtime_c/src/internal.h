@@ -51,6 +51,8 @@ typedef struct pfw_tensor_desc {
   const void* data;        /* constant data, or NULL */
   uint64_t data_size;      /* bytes of constant data */
   pfw_quant_desc* quant;   /* NULL when not quantized */
+  pfw_value_kind kind;     /* a sequence's dtype and dims are its elements' */
+  bool optional;           /* may hold no value (ONNX optional) */
 } pfw_tensor_desc;
 
 typedef enum pfw_attr_type {
@@ -136,7 +138,29 @@ struct pfw_tensor {
                            node's output): data is a heap block of its own, sized at invoke */
   void* dyn_block;      /* a dynamic tensor's allocation (data is its aligned start) */
   size_t dyn_cap;       /* bytes usable in dyn_block */
+  /* Sequences and optionals (sequence.c). A sequence's dtype, rank and dims
+   * are its elements' as the model declares them; it has no data of its own. */
+  bool none;            /* an optional holding no value (this run) */
+  struct pfw_sequence* seq; /* a sequence's elements; NULL for a tensor */
 };
+
+/* The elements of a sequence value: tensors of their own (dynamic: heap
+ * blocks), handed out by pfw_tensor_sequence_item. Elements past `count`
+ * keep their blocks for reuse, so a steady state allocates nothing. */
+typedef struct pfw_sequence {
+  int64_t count, cap;
+  struct pfw_tensor* items;
+  size_t bytes;         /* sum of the elements' sizes, under the memory limit */
+  size_t limit;         /* the interpreter's memory limit (for appends through pfw.h) */
+  pfw_tensor_desc item_desc; /* the elements': the sequence's name, kind TENSOR */
+} pfw_sequence;
+
+/* (A tensor without a descriptor, as the op tests make, is a plain tensor.) */
+static inline bool pfw_is_sequence(const struct pfw_tensor* t) { return t->desc && t->desc->kind == PFW_KIND_SEQUENCE; }
+/* Holds something other than a plain tensor value: a sequence or an optional. */
+static inline bool pfw_is_value_kind(const struct pfw_tensor* t) {
+  return t->desc && (t->desc->kind != PFW_KIND_TENSOR || t->desc->optional);
+}
 
 typedef struct pfw_threadpool pfw_threadpool;
 
@@ -208,6 +232,10 @@ typedef struct pfw_op {
  * Scan): the node is always deferred, and run() sizes each output with
  * pfw_dynamic_output before writing it. */
 #define PFW_OPF_RUN_SHAPES 16u
+/* The op takes or makes sequences or optionals (sequence ops, Optional*,
+ * Identity, If, Loop): other ops refuse them while planning. A node with
+ * such an input or output is always deferred. */
+#define PFW_OPF_VALUES 32u
 
 /* A prepare that needs an input's values (or an op whose output shapes come
  * from its run) returns this: the planner then defers the node to invoke, when
@@ -223,6 +251,23 @@ static inline bool pfw_values_known(const pfw_node* node, const struct pfw_tenso
  * sets its dtype and dims. Checks sizes as pfw_set_output does and the
  * interpreter's memory limit. */
 pfw_status pfw_dynamic_output(pfw_node* node, int32_t j, pfw_dtype dtype, int32_t rank, const int64_t* dims);
+
+/* ---- sequences and optionals (sequence.c) ------------------------------
+ * Sets the sequence in `t` to `count` elements (elements kept up to the old
+ * count; new ones empty), growing its element array. */
+pfw_status pfw_seq_resize(pfw_tensor* t, int64_t count, size_t limit);
+/* Element k of `t` shaped (dtype, rank, dims) with its block sized under
+ * `limit` (the sequence's total too); data copied from `src` unless NULL. */
+pfw_status pfw_seq_set(pfw_tensor* t, int64_t k, pfw_dtype dtype, int32_t rank, const int64_t* dims,
+                       const void* src, size_t limit);
+/* dst's value becomes a copy of src's: a tensor (dst a dynamic tensor), a
+ * sequence, or no value (an optional). Kinds must agree. */
+pfw_status pfw_value_copy(pfw_tensor* dst, const pfw_tensor* src, size_t limit);
+/* Frees a sequence's elements and blocks. */
+void pfw_seq_free(pfw_tensor* t);
+/* Grows a dynamic tensor's heap block to hold `bytes` (its first `keep`
+ * bytes kept) under `limit` and points data at it (deferred.c). */
+pfw_status pfw_reserve(pfw_tensor* t, size_t bytes, size_t keep, size_t limit);
 
 /* The kernel table (ops/registry.c). NULL when the op has no kernel. */
 const pfw_op* pfw_find_op(uint16_t op_type);

@@ -222,7 +222,7 @@ static pfw_status create(const pfw_model* model, int32_t gi, const pfw_options* 
   const pfw_graph_desc* g = &model->graphs[gi];
   for (int32_t i = 0; i < g->n_inputs; i++) {
     const pfw_tensor_desc* d = &g->tensors[g->inputs[i]];
-    if (!d->has_shape && !parent)
+    if (!d->has_shape && !parent && d->kind == PFW_KIND_TENSOR)
       return pfw_error(PFW_ERR_UNSUPPORTED, "graph input '%s' has an unknown rank; the runtime needs at least the rank", d->name);
     if (pfw_dtype_size(d->dtype) == 0)
       return pfw_error(PFW_ERR_UNSUPPORTED, "graph input '%s' has dtype %s, which the runtime cannot feed", d->name, pfw_dtype_name(d->dtype));
@@ -262,6 +262,10 @@ static pfw_status create(const pfw_model* model, int32_t gi, const pfw_options* 
     for (int32_t i = 0; i < g->n_inputs && st == PFW_OK; i++) {
       pfw_tensor* t = it->io[i] = &it->tensors[g->inputs[i]];
       t->is_input = true;
+      if (pfw_is_sequence(t)) { /* elements only: appended through pfw.h, or fed by the parent */
+        st = pfw_seq_resize(t, 0, it->arena_limit);
+        continue;
+      }
       t->value_input = !parent && is_value_input(g, t);
       st = input_bytes(t, &t->nbytes);
       if (st != PFW_OK) st = as_invalid_model();
@@ -336,9 +340,16 @@ pfw_status pfw_subgraph_input(pfw_interpreter* sub, int32_t i, pfw_dtype dtype, 
 }
 
 pfw_status pfw_subgraph_feed(pfw_interpreter* sub, int32_t i, const pfw_tensor* src) {
+  pfw_tensor* t = sub->io[i];
+  if (pfw_is_sequence(src) || pfw_is_sequence(t) || src->none) {
+    pfw_status st = pfw_value_copy(t, src, sub->arena_limit);
+    if (st != PFW_OK) pfw_error_prefix("subgraph '%s' input %d", sub->graph->name, (int)i);
+    return st;
+  }
   void* data = NULL;
   pfw_status st = pfw_subgraph_input(sub, i, src->dtype, src->rank, src->dims, &data);
   if (st == PFW_OK && src->nbytes) memcpy(data, src->data, src->nbytes);
+  if (st == PFW_OK) t->none = false;
   return st;
 }
 
@@ -396,6 +407,9 @@ pfw_status pfw_interpreter_resize_input(pfw_interpreter* it, int32_t index, cons
   if (st != PFW_OK) return st;
   if (rank < 0 || (rank > 0 && !dims))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "resize of input '%s': invalid dims", t->desc->name);
+  if (pfw_is_sequence(t))
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "input '%s' is a sequence: each element has its own shape "
+                     "(pfw_tensor_sequence_append)", t->desc->name);
   const pfw_tensor_desc* d = t->desc;
   if (rank != d->rank)
     return pfw_error(PFW_ERR_SHAPE, "input '%s' has rank %d, cannot resize to rank %d", d->name, d->rank, rank);

@@ -106,7 +106,7 @@ static pfw_status dec_i32_vec(pfw_model* m, const fb_table* t, int id, int32_t**
 /* ---- decoding ---------------------------------------------------------- */
 
 enum { F_QUANT_SCALE, F_QUANT_ZP, F_QUANT_AXIS };
-enum { F_T_NAME, F_T_DTYPE, F_T_SHAPE, F_T_BUFFER, F_T_QUANT, F_T_HAS_SHAPE };
+enum { F_T_NAME, F_T_DTYPE, F_T_SHAPE, F_T_BUFFER, F_T_QUANT, F_T_HAS_SHAPE, F_T_KIND, F_T_OPTIONAL };
 enum { F_A_NAME, F_A_TYPE, F_A_I, F_A_F, F_A_S, F_A_INTS, F_A_FLOATS, F_A_STRINGS, F_A_TENSOR, F_A_GRAPH };
 enum { F_N_OP, F_N_CUSTOM, F_N_VERSION, F_N_INPUTS, F_N_OUTPUTS, F_N_ATTRS, F_N_NAME, F_N_DOMAIN };
 enum { F_G_NAME, F_G_TENSORS, F_G_NODES, F_G_INPUTS, F_G_OUTPUTS };
@@ -137,10 +137,16 @@ static pfw_status dec_quant(pfw_model* m, const fb_table* t, pfw_quant_desc** ou
 
 static pfw_status dec_tensor(pfw_model* m, const fb_table* t, pfw_tensor_desc* d,
                              uint32_t* buffer, const char* what) {
-  uint8_t dtype, has_shape;
+  uint8_t dtype, has_shape, kind, optional;
   TRY(dec_string(m, t, F_T_NAME, &d->name, what));
   TRY(fb_u8(t, F_T_DTYPE, PFW_FLOAT32, &dtype, what));
   TRY(fb_u8(t, F_T_HAS_SHAPE, 1, &has_shape, what));
+  TRY(fb_u8(t, F_T_KIND, 0, &kind, what));
+  TRY(fb_u8(t, F_T_OPTIONAL, 0, &optional, what));
+  if (kind > PFW_KIND_SEQUENCE)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "%s: unknown value kind %u", what, (unsigned)kind);
+  d->kind = (pfw_value_kind)kind;
+  d->optional = optional != 0;
   TRY(fb_u32(t, F_T_BUFFER, 0, buffer, what));
   fb_vec sv;
   TRY(fb_vector(t, F_T_SHAPE, 8, &sv, what));

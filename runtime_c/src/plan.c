@@ -115,13 +115,34 @@ static bool has_dynamic_input(const pfw_node* n) {
  * as it runs (If, Loop, Scan), an input is dynamic, or its prepare needs
  * input values the plan does not know (PFW_DEFER). A deferred node's
  * outputs are dynamic: heap blocks sized at invoke, outside the arena. */
+/* Sequences and optionals reach only the ops made for them; such a node
+ * always runs deferred, seeing the values as they are at invoke. */
+static pfw_status check_values(const pfw_node* n, bool* any) {
+  *any = false;
+  for (int32_t side = 0; side < 2; side++) {
+    int32_t count = side ? n->n_out : n->n_in;
+    for (int32_t j = 0; j < count; j++) {
+      const pfw_tensor* t = side ? n->out[j] : n->in[j];
+      if (!t || !pfw_is_value_kind(t)) continue;
+      if (!(n->op->flags & PFW_OPF_VALUES))
+        return pfw_error(PFW_ERR_INVALID_MODEL, "%s %d ('%s') is %s, and %s takes and makes tensors only",
+                         side ? "output" : "input", (int)j, t->desc->name,
+                         pfw_is_sequence(t) ? "a sequence" : "an optional", pfw_op_name(n->desc->op));
+      *any = true;
+    }
+  }
+  return PFW_OK;
+}
+
 static pfw_status prepare_node(pfw_interpreter* it, pfw_node* n) {
   pfw_node_release(n);
   free(n->seen);
   n->seen = NULL;
   n->deferred = false;
-  pfw_status st = PFW_OK;
-  if (has_dynamic_input(n)) {
+  bool values = false;
+  pfw_status st = check_values(n, &values);
+  if (st != PFW_OK) return st;
+  if (values || has_dynamic_input(n)) {
     n->deferred = true;
   } else {
     st = n->op->prepare(n);

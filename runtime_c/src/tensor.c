@@ -11,6 +11,8 @@ int64_t pfw_tensor_dim(const pfw_tensor* t, int32_t i) {
   return t && i >= 0 && i < t->rank ? t->dims[i] : -1;
 }
 
+int32_t pfw_tensor_model_rank(const pfw_tensor* t) { return !t ? 0 : t->desc->has_shape ? t->desc->rank : -1; }
+
 int64_t pfw_tensor_model_dim(const pfw_tensor* t, int32_t i) {
   return t && i >= 0 && i < t->desc->rank ? t->desc->dims[i] : -1;
 }
@@ -22,6 +24,9 @@ const void* pfw_tensor_data(const pfw_tensor* t) {
 }
 
 static pfw_status check_planned(const pfw_tensor* t) {
+  if (pfw_is_sequence(t))
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "'%s' is a sequence: its elements hold the data "
+                     "(pfw_tensor_sequence_item, pfw_tensor_sequence_append)", t->desc->name);
   if (!t->is_input && *t->unplanned)
     return pfw_error(PFW_ERR_INVALID_ARGUMENT,
                      "tensor '%s': inputs were resized; call pfw_interpreter_allocate first", t->desc->name);
@@ -42,6 +47,7 @@ pfw_status pfw_tensor_copy_from_buffer(pfw_tensor* t, const void* src, size_t si
     t->is_const = true;
   }
   if (size) memcpy(t->data, src, size);
+  t->none = false; /* an optional input holds a value again */
   return PFW_OK;
 }
 
@@ -49,6 +55,7 @@ pfw_status pfw_tensor_copy_to_buffer(const pfw_tensor* t, void* dst, size_t size
   if (!t || (!dst && size))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_copy_to_buffer: NULL argument");
   if (check_planned(t) != PFW_OK) return PFW_ERR_INVALID_ARGUMENT;
+  if (t->none) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "'%s' is an optional holding no value", t->desc->name);
   if (size != t->nbytes)
     return pfw_error(PFW_ERR_SHAPE, "tensor '%s' holds %zu bytes, got a %zu-byte buffer", t->desc->name, t->nbytes, size);
   if (size) memcpy(dst, t->data, size);

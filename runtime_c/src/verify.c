@@ -56,6 +56,8 @@ static pfw_status verify_tensor(const pfw_tensor_desc* t, int gi, int32_t ti) {
   if (!t->has_shape && t->rank != 0) return BAD("%s: has_shape is false but %d dims are given", w, t->rank);
   for (int32_t i = 0; i < t->rank; i++)
     if (t->dims[i] < -1) return BAD("%s: dimension %d is %lld", w, i, (long long)t->dims[i]);
+  if (t->data && (t->kind != PFW_KIND_TENSOR || t->optional))
+    return BAD("%s: a constant must be a plain tensor, not a sequence or an optional", w);
   if (t->data) {
     if (t->dtype == PFW_STRING)
       return pfw_error(PFW_ERR_UNSUPPORTED, "graph %d tensor %d ('%s'): string constants are not supported",

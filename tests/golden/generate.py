@@ -244,8 +244,88 @@ def control(rng) -> tuple[onnx.ModelProto, list[np.ndarray]]:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)]), [x, np.array(5, np.int64)]
 
 
+def sequences(rng) -> tuple[onnx.ModelProto, list[np.ndarray]]:
+    """Sequences and optionals inside a graph of tensors: x split into a
+    sequence of rows, each mapped by a body (Tanh(row * w), w read from the
+    enclosing graph), an element inserted and one erased, the rows
+    concatenated and stacked back, one read at a computed position, a Loop
+    that grows a sequence each iteration, and an optional that holds a value
+    or not, as the data says."""
+    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+
+    def vi(name, elem, shape=None):
+        return helper.make_tensor_value_info(name, elem, shape)
+
+    def seq_vi(name, elem, shape=None):
+        return helper.make_value_info(name, helper.make_sequence_type_proto(helper.make_tensor_type_proto(elem, shape)))
+
+    map_body = helper.make_graph([helper.make_node("Mul", ["row", "w"], ["scaled"]),
+                                  helper.make_node("Tanh", ["scaled"], ["mapped"])],
+                                 "map_body", [vi("row", f, [1, 3])], [vi("mapped", f, [1, 3])])
+    loop_body = helper.make_graph(
+        [helper.make_node("Identity", ["cond"], ["cond_out"]),
+         helper.make_node("Cast", ["i"], ["i_float"], to=f),
+         helper.make_node("Mul", ["w", "i_float"], ["grown"]),
+         helper.make_node("SequenceInsert", ["acc", "grown"], ["acc_out"])],
+        "loop_body", [vi("i", i64, []), vi("cond", TensorProto.BOOL, []), seq_vi("acc", f)],
+        [vi("cond_out", TensorProto.BOOL, []), seq_vi("acc_out", f)])
+    nodes = [
+        helper.make_node("SplitToSequence", ["x", "one"], ["rows"], axis=0),
+        helper.make_node("SequenceMap", ["rows"], ["mapped_rows"], body=map_body),
+        helper.make_node("SequenceInsert", ["mapped_rows", "w", "one"], ["inserted"]),
+        helper.make_node("SequenceErase", ["inserted", "minus_one"], ["erased"]),
+        helper.make_node("ConcatFromSequence", ["erased"], ["stacked"], axis=0),
+        helper.make_node("SequenceLength", ["erased"], ["count"]),
+        helper.make_node("Sub", ["count", "two"], ["pos"]),
+        helper.make_node("SequenceAt", ["erased", "pos"], ["picked"]),
+        helper.make_node("SequenceEmpty", [], ["empty"], dtype=f),
+        helper.make_node("Loop", ["steps", "", "empty"], ["grown_seq"], body=loop_body),
+        helper.make_node("ConcatFromSequence", ["grown_seq"], ["layers"], axis=0, new_axis=1),
+        helper.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
+        helper.make_node("Greater", ["total", "zero"], ["positive"]),
+        helper.make_node("If", ["positive"], ["maybe"],
+                         then_branch=helper.make_graph([helper.make_node("Optional", ["w"], ["some"])], "then", [],
+                                                       [helper.make_value_info("some", helper.make_optional_type_proto(
+                                                           helper.make_tensor_type_proto(f, [1, 3])))]),
+                         else_branch=helper.make_graph(
+                             [helper.make_node("Optional", [], ["none"], type=helper.make_tensor_type_proto(f, [1, 3]))],
+                             "else", [], [helper.make_value_info("none", helper.make_optional_type_proto(
+                                 helper.make_tensor_type_proto(f, [1, 3])))])),
+        helper.make_node("OptionalHasElement", ["maybe"], ["has"]),
+    ]
+    w = rng.standard_normal((1, 3)).astype(np.float32)
+    g = helper.make_graph(nodes, "sequences", [vi("x", f, [5, 3]), vi("steps", i64, [])],
+                          [vi("stacked", f, [None, 3]), vi("count", i64, []), vi("picked", f, [1, 3]),
+                           vi("layers", f, [None, 1, 3]), vi("has", TensorProto.BOOL, [])],
+                          [_init("w", w), _init("one", np.int64(1)), _init("minus_one", np.int64(-1)),
+                           _init("two", np.int64(2)), _init("zero", np.float32(0))])
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)]), [x, np.array(4, np.int64)]
+
+
+def sequence_io() -> onnx.ModelProto:
+    """A model whose inputs and outputs are a sequence and an optional, for
+    the C API tests of pfw_tensor_sequence_* (no golden outputs: those tests
+    check closed forms). ys = [2 * x for x in xs], count = len(xs),
+    has = maybe is not None, same = maybe."""
+    f = TensorProto.FLOAT
+    seq = helper.make_sequence_type_proto(helper.make_tensor_type_proto(f, [None, 3]))
+    opt = helper.make_optional_type_proto(helper.make_tensor_type_proto(f, [3]))
+    body = helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "double",
+                             [helper.make_tensor_value_info("x", f, [None, 3])],
+                             [helper.make_tensor_value_info("y", f, [None, 3])])
+    nodes = [helper.make_node("SequenceMap", ["xs"], ["ys"], body=body),
+             helper.make_node("SequenceLength", ["xs"], ["count"]),
+             helper.make_node("OptionalHasElement", ["maybe"], ["has"]),
+             helper.make_node("Identity", ["maybe"], ["same"])]
+    g = helper.make_graph(nodes, "sequence_io", [helper.make_value_info("xs", seq), helper.make_value_info("maybe", opt)],
+                          [helper.make_value_info("ys", seq), helper.make_tensor_value_info("count", TensorProto.INT64, []),
+                           helper.make_tensor_value_info("has", TensorProto.BOOL, []), helper.make_value_info("same", opt)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+
+
 MODELS = {"mlp": mlp, "cnn": cnn, "dtypes": dtypes, "attention": attention, "mixed": mixed, "qcnn": qcnn,
-          "control": control}
+          "control": control, "sequences": sequences}
 
 
 def main() -> int:
@@ -280,6 +360,11 @@ def main() -> int:
                                           "shape": list(a.shape)})
         manifest["models"].append(entry)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    model = sequence_io()
+    onnx.checker.check_model(model, full_check=True)
+    graph = import_model(model)
+    infer_shapes(graph)
+    pfw_format.save(graph, out / "sequence_io.pfw")
     return 0
 
 

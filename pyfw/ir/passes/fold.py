@@ -58,7 +58,7 @@ def _run(graph: Graph, nodes: list[Node], wanted: list[str]) -> dict[str, np.nda
         for i in n.inputs:
             if i and i not in sub.tensors and graph.tensors[i].is_constant:
                 t = graph.tensors[i]
-                sub.tensors[i] = Tensor(t.name, t.dtype, t.shape, t.data, t.quant)
+                sub.tensors[i] = t.clone()
     sub.nodes = [Node(n.op_type, list(n.inputs), list(n.outputs), dict(n.attrs), n.name, n.domain, n.version)
                  for n in nodes]
     for n in sub.nodes:
@@ -92,7 +92,9 @@ def fold_constants(graph: Graph) -> Graph:
     outputs = set(g.outputs)
     foldable: list[Node] = []
     for n in g.nodes:
+        # Sequences and optionals stay as they are: only tensors become constants.
         if (not n.domain and n.op_type not in NOT_FOLDABLE and n.outputs
+                and not any(o and g.tensors[o].is_value for o in n.outputs)
                 and all(not i or i in const for i in n.inputs)
                 and not any(o in outputs for o in n.outputs)):
             foldable.append(n)

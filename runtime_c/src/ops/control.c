@@ -1,4 +1,4 @@
-/* Control flow: If, Loop and Scan run graphs of the model (If's branches, a
+/* Control flow: If, Loop, Scan and SequenceMap run graphs of the model (If's branches, a
  * body) through interpreters of their own (pfw_subgraph_*, which share this
  * interpreter's thread pool). Values a body reads from the enclosing graph
  * come in as explicit inputs: the importer appends them to the node's
@@ -40,42 +40,44 @@ static pfw_status invoke(pfw_interpreter* sub, int64_t iteration) {
   return st;
 }
 
-/* Output j sized and filled as a copy of `src`. */
+/* Output j becomes a copy of `src`: a tensor, a sequence or no value. */
 static pfw_status output_copy(pfw_node* node, int32_t j, const pfw_tensor* src) {
-  pfw_status st = pfw_dynamic_output(node, j, src->dtype, src->rank, src->dims);
-  if (st == PFW_OK && j < node->n_out && node->out[j] && src->nbytes) memcpy(node->out[j]->data, src->data, src->nbytes);
-  return st;
+  if (j >= node->n_out || !node->out[j]) return PFW_OK;
+  return pfw_value_copy(node->out[j], src, node->mem_limit ? node->mem_limit : SIZE_MAX / 2);
 }
 
 /* A one-element tensor's value: a condition (bool) or a trip count (int64). */
 static pfw_status scalar(const pfw_tensor* t, pfw_dtype dtype, const char* what, void* out) {
+  if (pfw_is_value_kind(t) && (pfw_is_sequence(t) || t->none))
+    return pfw_error(PFW_ERR_INVALID_MODEL, "%s must be one %s value, is a sequence or no value", what, pfw_dtype_name(dtype));
   if (t->dtype != dtype || pfw_numel(t) != 1)
     return pfw_error(PFW_ERR_INVALID_MODEL, "%s must be one %s value, is %s with %lld elements", what,
                      pfw_dtype_name(dtype), pfw_dtype_name(t->dtype), (long long)pfw_numel(t));
-  memcpy(out, t->data, pfw_dtype_size(dtype));
+  if (dtype == PFW_BOOL) *(bool*)out = *(const uint8_t*)t->data != 0; /* a file's bool byte may be any value */
+  else memcpy(out, t->data, pfw_dtype_size(dtype));
   return PFW_OK;
 }
 
 /* Feeds carried values into body inputs first..first+n: src[k] may be one of
  * the body's own inputs (an output that passes an input through), which an
  * earlier feed of this round could overwrite, so such values are copied
- * aside first. */
+ * aside first; one fed back into its own slot is already there. */
 static pfw_status feed_carried(pfw_interpreter* sub, int32_t first, int32_t n, pfw_tensor* const* src) {
-  void** saved = calloc((size_t)n + 1, sizeof(void*));
+  pfw_tensor* saved = calloc((size_t)n + 1, sizeof *saved);
   if (!saved) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory feeding a loop body");
   pfw_status st = PFW_OK;
   for (int32_t k = 0; k < n && st == PFW_OK; k++) {
     bool own_input = src[k]->is_input && src[k]->unplanned == &sub->unplanned;
-    if (!own_input || !src[k]->nbytes) continue;
-    if (!(saved[k] = malloc(src[k]->nbytes))) st = pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory feeding a loop body");
-    else memcpy(saved[k], src[k]->data, src[k]->nbytes);
+    if (!own_input || src[k] == sub->io[first + k]) continue;
+    saved[k].desc = src[k]->desc;
+    st = pfw_value_copy(&saved[k], src[k], sub->arena_limit);
   }
-  for (int32_t k = 0; k < n && st == PFW_OK; k++) {
-    void* data = NULL;
-    st = pfw_subgraph_input(sub, first + k, src[k]->dtype, src[k]->rank, src[k]->dims, &data);
-    if (st == PFW_OK && src[k]->nbytes) memmove(data, saved[k] ? saved[k] : src[k]->data, src[k]->nbytes);
+  for (int32_t k = 0; k < n && st == PFW_OK; k++)
+    if (src[k] != sub->io[first + k]) st = pfw_subgraph_feed(sub, first + k, saved[k].desc ? &saved[k] : src[k]);
+  for (int32_t k = 0; k < n; k++) {
+    free(saved[k].dyn_block);
+    pfw_seq_free(&saved[k]);
   }
-  for (int32_t k = 0; k < n; k++) free(saved[k]);
   free(saved);
   return st;
 }
@@ -118,7 +120,7 @@ static pfw_status if_run(pfw_node* node) {
   return st;
 }
 
-const pfw_op pfw_op_If = {PFW_OP_If, if_prepare, if_run, PFW_OPF_RUN_SHAPES};
+const pfw_op pfw_op_If = {PFW_OP_If, if_prepare, if_run, PFW_OPF_RUN_SHAPES | PFW_OPF_VALUES};
 
 /* ---- Loop -------------------------------------------------------------------------- */
 
@@ -168,6 +170,8 @@ static pfw_status loop_scalar(pfw_interpreter* sub, int32_t i, pfw_dtype dtype, 
 /* Appends iteration i's value of scan output k (body output y). */
 static pfw_status loop_append(pfw_node* node, int32_t j, int64_t i, const pfw_tensor* y) {
   pfw_tensor* out = node->out[j];
+  if (pfw_is_value_kind(y) || pfw_is_value_kind(out))
+    return pfw_error(PFW_ERR_INVALID_MODEL, "scan output %d is a sequence or an optional; scan outputs are tensors", (int)j);
   if (i > 0 && (y->dtype != out->dtype || y->rank + 1 != out->rank ||
                 memcmp(y->dims, out->dims + 1, (size_t)y->rank * sizeof(int64_t)) != 0))
     return pfw_error(PFW_ERR_SHAPE, "scan output %d changes dtype or shape at iteration %lld", (int)j, (long long)i);
@@ -214,7 +218,7 @@ static pfw_status loop_run(pfw_node* node) {
   return st;
 }
 
-const pfw_op pfw_op_Loop = {PFW_OP_Loop, loop_prepare, loop_run, PFW_OPF_RUN_SHAPES};
+const pfw_op pfw_op_Loop = {PFW_OP_Loop, loop_prepare, loop_run, PFW_OPF_RUN_SHAPES | PFW_OPF_VALUES};
 
 /* ---- Scan (opset 9 and later) ---------------------------------------------------- */
 
@@ -360,3 +364,57 @@ static pfw_status scan_run(pfw_node* node) {
 }
 
 const pfw_op pfw_op_Scan = {PFW_OP_Scan, scan_prepare, scan_run, PFW_OPF_RUN_SHAPES};
+
+/* ---- SequenceMap --------------------------------------------------------------------
+ * Runs the body once per element of the input sequence: body input k gets
+ * element i of node input k where that is a sequence (all of the same
+ * length), or the whole value otherwise; the trailing num_outer_inputs
+ * inputs are outer-scope values, always passed whole. Body output j becomes
+ * element i of output sequence j. */
+
+static pfw_status map_prepare(pfw_node* node) {
+  int64_t outer = pfw_attr_int(node, "num_outer_inputs", 0);
+  if (outer < 0 || outer > node->n_in - 1)
+    return pfw_error(PFW_ERR_INVALID_MODEL, "num_outer_inputs is %lld for %d inputs", (long long)outer, (int)node->n_in);
+  for (int32_t k = 0; k < node->n_in; k++)
+    if (!node->in[k]) return pfw_error(PFW_ERR_INVALID_MODEL, "input %d is absent", (int)k);
+  for (int32_t j = 0; j < node->n_out; j++)
+    if (!node->out[j] || !pfw_is_sequence(node->out[j]))
+      return pfw_error(PFW_ERR_INVALID_MODEL, "output %d must be a sequence", (int)j);
+  if (!pfw_is_sequence(node->in[0])) return pfw_error(PFW_ERR_INVALID_MODEL, "input 0 must be a sequence");
+  int64_t* p = malloc(sizeof *p);
+  if (!p) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory preparing SequenceMap");
+  *p = outer;
+  node->state = p;
+  return body(node, 0, "body", node->n_in, node->n_out);
+}
+
+static pfw_status map_run(pfw_node* node) {
+  pfw_interpreter* sub = node->sub[0];
+  int32_t mapped = node->n_in - (int32_t)*(const int64_t*)node->state;
+  size_t limit = node->mem_limit ? node->mem_limit : SIZE_MAX / 2;
+  int64_t n = node->in[0]->seq ? node->in[0]->seq->count : 0;
+  pfw_status st = PFW_OK;
+  for (int32_t k = 0; k < node->n_in && st == PFW_OK; k++) {
+    const pfw_tensor* x = node->in[k];
+    if (x->none) st = pfw_error(PFW_ERR_INVALID_MODEL, "input %d ('%s') holds no value", (int)k, x->desc->name);
+    else if (k < mapped && pfw_is_sequence(x) && (x->seq ? x->seq->count : 0) != n)
+      st = pfw_error(PFW_ERR_SHAPE, "input %d has %lld elements but input 0 has %lld", (int)k,
+                     (long long)(x->seq ? x->seq->count : 0), (long long)n);
+    else if (k >= mapped || !pfw_is_sequence(x)) st = pfw_subgraph_feed(sub, k, x); /* whole, once */
+  }
+  for (int32_t j = 0; j < node->n_out && st == PFW_OK; j++) st = pfw_seq_resize(node->out[j], n, limit);
+  for (int64_t i = 0; i < n && st == PFW_OK; i++) {
+    for (int32_t k = 0; k < mapped && st == PFW_OK; k++)
+      if (pfw_is_sequence(node->in[k])) st = pfw_subgraph_feed(sub, k, &node->in[k]->seq->items[i]);
+    if (st == PFW_OK) st = invoke(sub, i);
+    for (int32_t j = 0; j < node->n_out && st == PFW_OK; j++) {
+      const pfw_tensor* y = sub_output(sub, j);
+      if (pfw_is_value_kind(y)) st = pfw_error(PFW_ERR_INVALID_MODEL, "body output %d must be a tensor", (int)j);
+      else st = pfw_seq_set(node->out[j], i, y->dtype, y->rank, y->dims, y->data, limit);
+    }
+  }
+  return st;
+}
+
+const pfw_op pfw_op_SequenceMap = {PFW_OP_SequenceMap, map_prepare, map_run, PFW_OPF_RUN_SHAPES | PFW_OPF_VALUES};

@@ -314,7 +314,10 @@ extern const pfw_op pfw_op_QuantizeLinear, pfw_op_DequantizeLinear, pfw_op_Dynam
     pfw_op_QLinearMatMul, pfw_op_ConvInteger, pfw_op_QLinearConv;
 extern const pfw_op pfw_op_Squeeze, pfw_op_Unsqueeze;
 extern const pfw_op pfw_op_Shape, pfw_op_Size, pfw_op_ConstantOfShape, pfw_op_Range;
-extern const pfw_op pfw_op_If, pfw_op_Loop, pfw_op_Scan; /* control.c */
+extern const pfw_op pfw_op_If, pfw_op_Loop, pfw_op_Scan, pfw_op_SequenceMap; /* control.c */
+extern const pfw_op pfw_op_SequenceEmpty, pfw_op_SequenceConstruct, pfw_op_SequenceInsert, pfw_op_SequenceErase,
+    pfw_op_SequenceAt, pfw_op_SequenceLength, pfw_op_SplitToSequence, pfw_op_ConcatFromSequence, pfw_op_Optional,
+    pfw_op_OptionalHasElement, pfw_op_OptionalGetElement; /* sequence.c */
 extern const pfw_op pfw_op_NonZero, pfw_op_Compress, pfw_op_Unique, pfw_op_NonMaxSuppression; /* select.c */
 extern const pfw_op pfw_op_Gather, pfw_op_Slice, pfw_op_Expand, pfw_op_Tile;
 extern const pfw_op pfw_op_Cast;

@@ -114,14 +114,25 @@ const pfw_op pfw_op_Flatten = {PFW_OP_Flatten, flatten_prepare, pfw_copy_run, PF
 
 /* ---- Identity ------------------------------------------------------------------ */
 
+/* A sequence or an optional passes through as a copy at run (such a node
+ * is deferred: plan.c), a tensor as a view. */
+static bool identity_of_value(const pfw_node* node) {
+  return pfw_is_value_kind(node->in[0]) || pfw_is_value_kind(node->out[0]);
+}
+
 static pfw_status identity_prepare(pfw_node* node) {
   pfw_status st = pfw_need_io(node, 1, 1);
-  if (st != PFW_OK) return st;
+  if (st != PFW_OK || identity_of_value(node)) return st;
   const pfw_tensor* x = node->in[0];
   return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
 }
 
-const pfw_op pfw_op_Identity = {PFW_OP_Identity, identity_prepare, pfw_copy_run, PFW_OPF_ALIAS};
+static pfw_status identity_run(pfw_node* node) {
+  if (!identity_of_value(node)) return pfw_copy_run(node);
+  return pfw_value_copy(node->out[0], node->in[0], node->mem_limit ? node->mem_limit : SIZE_MAX / 2);
+}
+
+const pfw_op pfw_op_Identity = {PFW_OP_Identity, identity_prepare, identity_run, PFW_OPF_ALIAS | PFW_OPF_VALUES};
 
 /* ---- Transpose ----------------------------------------------------------------- */
 

@@ -94,8 +94,22 @@ class Tensor(object):
             return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
         return True
 
+    # Tensor
+    def Kind(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int8Flags, o + self._tab.Pos)
+        return 0
+
+    # Tensor
+    def Optional(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(18))
+        if o != 0:
+            return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
+        return False
+
 def TensorStart(builder):
-    builder.StartObject(6)
+    builder.StartObject(8)
 
 def Start(builder):
     TensorStart(builder)
@@ -141,6 +155,18 @@ def TensorAddHasShape(builder, hasShape):
 
 def AddHasShape(builder, hasShape):
     TensorAddHasShape(builder, hasShape)
+
+def TensorAddKind(builder, kind):
+    builder.PrependInt8Slot(6, kind, 0)
+
+def AddKind(builder, kind):
+    TensorAddKind(builder, kind)
+
+def TensorAddOptional(builder, optional):
+    builder.PrependBoolSlot(7, optional, 0)
+
+def AddOptional(builder, optional):
+    TensorAddOptional(builder, optional)
 
 def TensorEnd(builder):
     return builder.EndObject()
