@@ -64,6 +64,14 @@ static inline bool pfw_spatial_same_window(const pfw_spatial* g, int32_t a, int6
   return !padded || pfw_spatial_padded_taps(g, a, o) == pfw_spatial_padded_taps(g, a, o - 1);
 }
 
+/* MaxPool (float32) by one 1-D pass per axis (pool_max_wide.c): the scratch
+ * bytes it needs for `threads`, or 0 where walking each window is about as
+ * cheap (small windows) or the scratch would pass half of `limit` (0: none);
+ * then the run over `planes` (N x C) planes, equal to the window walk. */
+size_t pfw_maxpool_wide_scratch(const pfw_spatial* g, int32_t threads, size_t limit);
+void pfw_maxpool_wide_run(const pfw_spatial* g, const float* x, float* y, int64_t planes, float* scratch,
+                          pfw_threadpool* pool, int32_t threads);
+
 /* Outputs o in [*o0, *o1) along slot a whose k taps all lie in [0, in): the
  * SIMD kernels' interior, where no tap needs a bounds check. Empty ranges
  * come back as *o1 == *o0. */

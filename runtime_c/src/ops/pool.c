@@ -63,6 +63,8 @@ static pfw_status pool_prepare(pfw_node* node, int kind) {
   int32_t n = X->rank - 2;
   int64_t dims[2 + PFW_SPATIAL_MAX] = {X->dims[0], X->dims[1]};
   for (int32_t i = 0; i < n; i++) dims[2 + i] = g.out[PFW_SPATIAL_MAX - n + i];
+  if (kind == POOL_MAX && X->dtype == PFW_FLOAT32)
+    node->scratch_size = pfw_maxpool_wide_scratch(&g, node->num_threads, node->mem_limit);
   return pfw_set_output(node->out[0], X->dtype, X->rank, dims);
 }
 
@@ -299,6 +301,10 @@ static pfw_status pool_run(pfw_node* node, int kind) {
   c.p = 2;
   if (kind == POOL_LP) lp_order(node, &c.p);
   if (pfw_numel(node->out[0]) == 0) return PFW_OK;
+  if (kind == POOL_MAX && node->scratch_size && node->scratch) { /* windows too wide to walk one by one */
+    pfw_maxpool_wide_run(&c.g, c.x, c.y, X->dims[0] * X->dims[1], node->scratch, node->pool, node->num_threads);
+    return PFW_OK;
+  }
   const pfw_window_kernels* k = pfw_window_kernels_for(node->isa);
   if (k && kind != POOL_LP && n <= 2) {
     pool_run_simd(k, &c, node);

@@ -1,0 +1,65 @@
+"""MaxPool over windows too wide to walk one by one (ops/pool_max_wide.c: one
+1-D pass per axis with a doubling table), against ONNX Runtime and a NumPy
+window-by-window reference, at every kernel level and thread count; NaN,
+-inf and windows wholly in the padding give what the window walk gives."""
+import numpy as np
+import pytest
+
+from onnx_util import check, pfw_run, single_op, to_pfw
+
+rng = np.random.default_rng(21)
+
+
+def reference(x, kernel, strides, pads, dilations, out):
+    """Window-by-window max over the taps inside the input; NaN and -inf
+    count as -FLT_MAX, as does a window with no input."""
+    lowest = np.float32(-np.finfo(np.float32).max)
+    mapped = np.where(x > lowest, x, lowest).astype(np.float32)
+    n = len(kernel)
+    y = np.empty(x.shape[:2] + tuple(out), np.float32)
+    for o in np.ndindex(*out):
+        idx = []
+        for a in range(n):
+            start = o[a] * strides[a] - pads[a]
+            taps = [start + t * dilations[a] for t in range(kernel[a])]
+            idx.append([i for i in taps if 0 <= i < x.shape[2 + a]])
+        window = mapped[(slice(None), slice(None)) + np.ix_(*idx)] if all(idx) else None
+        y[(slice(None), slice(None)) + o] = lowest if window is None else window.reshape(x.shape[:2] + (-1,)).max(-1)
+    return y
+
+
+CASES = [
+    ((1, 2, 120, 160), dict(kernel_shape=[70, 90])),
+    ((1, 1, 300, 300), dict(kernel_shape=[80, 64], strides=[3, 2], dilations=[1, 2])),
+    ((2, 1, 100, 120), dict(kernel_shape=[90, 100], pads=[40, 50, 45, 55], strides=[2, 2])),
+    ((1, 1, 200, 200), dict(kernel_shape=[64, 64], strides=[2, 2], ceil_mode=1, pads=[3, 3, 3, 3])),
+    ((1, 2, 4000), dict(kernel_shape=[1500], strides=[1])),
+    ((1, 1, 3000), dict(kernel_shape=[700], dilations=[3], pads=[500, 650])),
+    ((1, 1, 20, 30, 40), dict(kernel_shape=[12, 20, 25], pads=[2, 3, 4, 5, 6, 7])),
+]
+
+
+@pytest.mark.parametrize("shape, attrs", CASES, ids=[f"{len(s) - 2}d-{k}" for k, (s, _) in enumerate(CASES)])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_wide_maxpool_matches_onnx_runtime(shape, attrs, threads):
+    x = rng.standard_normal(shape).astype(np.float32)
+    check(*single_op("MaxPool", [x], **attrs), threads=threads)
+
+
+@pytest.mark.parametrize("isa", ["scalar", None])
+def test_wide_maxpool_nan_inf_and_padding_windows(monkeypatch, isa):
+    """NaN and -inf inside wide windows, windows that see only padding or
+    only NaN: equal to the window-by-window reference bit for bit."""
+    if isa:
+        monkeypatch.setenv("PFW_ISA", isa)
+    x = rng.standard_normal((1, 2, 90, 110)).astype(np.float32)
+    x[0, 0, :30, :] = np.nan          # windows of nothing but NaN
+    x[0, 1, 10:20, 10:100] = -np.inf
+    x[0, 1, 50, 60] = np.nan
+    kernel, strides, pads, dil = [40, 70], [2, 3], [60, 10, 5, 80], [1, 1]
+    model, feeds = single_op("MaxPool", [x], kernel_shape=kernel, strides=strides, pads=pads)
+    got = pfw_run(to_pfw(model), feeds)[0]
+    out = got.shape[2:]
+    want = reference(x, kernel, strides, pads[:2], dil, out)
+    np.testing.assert_array_equal(got, want)
+    assert (got == -np.finfo(np.float32).max).any()  # windows with no value count
