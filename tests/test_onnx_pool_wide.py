@@ -1,5 +1,6 @@
-"""MaxPool over windows too wide to walk one by one (ops/pool_max_wide.c: one
-1-D pass per axis with a doubling table), against ONNX Runtime and a NumPy
+"""Pools over windows too wide to walk one by one (ops/pool_wide.c: one 1-D
+pass per axis with a doubling table): MaxPool (float32, uint8, int8),
+AveragePool and LpPool against ONNX Runtime, and MaxPool against a NumPy
 window-by-window reference, at every kernel level and thread count; NaN,
 -inf and windows wholly in the padding give what the window walk gives."""
 import numpy as np
@@ -63,3 +64,36 @@ def test_wide_maxpool_nan_inf_and_padding_windows(monkeypatch, isa):
     want = reference(x, kernel, strides, pads[:2], dil, out)
     np.testing.assert_array_equal(got, want)
     assert (got == -np.finfo(np.float32).max).any()  # windows with no value count
+
+
+AVG = [
+    ((1, 2, 120, 160), dict(kernel_shape=[70, 90])),
+    ((2, 1, 100, 120), dict(kernel_shape=[90, 100], pads=[40, 50, 45, 55], strides=[2, 2])),
+    ((2, 1, 100, 120), dict(kernel_shape=[90, 100], pads=[40, 50, 45, 55], strides=[2, 2], count_include_pad=1)),
+    ((1, 1, 200, 200), dict(kernel_shape=[64, 64], strides=[2, 2], ceil_mode=1, pads=[3, 3, 3, 3],
+                            count_include_pad=1)),
+    ((1, 2, 4000), dict(kernel_shape=[1500], strides=[1])),
+    ((1, 1, 20, 30, 40), dict(kernel_shape=[12, 20, 25], pads=[2, 3, 4, 5, 6, 7])),
+]
+
+
+@pytest.mark.parametrize("shape, attrs", AVG, ids=[f"{len(s) - 2}d-{k}" for k, (s, _) in enumerate(AVG)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_wide_averagepool_matches_onnx_runtime(shape, attrs, threads):
+    x = rng.standard_normal(shape).astype(np.float32)
+    check(*single_op("AveragePool", [x], **attrs), threads=threads)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_wide_lppool_matches_onnx_runtime(p):
+    x = rng.standard_normal((1, 2, 100, 110)).astype(np.float32)
+    check(*single_op("LpPool", [x], kernel_shape=[60, 70], strides=[1, 2], p=p))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+@pytest.mark.parametrize("attrs", [dict(kernel_shape=[70, 90]),
+                                   dict(kernel_shape=[64, 64], strides=[2, 3], pads=[30, 10, 20, 40])])
+def test_wide_quantized_maxpool(dtype, attrs):
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max + 1, (1, 2, 150, 160)).astype(dtype)
+    check(*single_op("MaxPool", [x], **attrs))

@@ -249,3 +249,11 @@ def test_optimize_and_export_round_trip_through_onnx_runtime():
     same(ort_run(back, feeds), want)
     with Interpreter(pyfw.format.to_bytes(g2)) as it:
         same(it.run(feeds), want)
+
+
+def test_split_into_more_pieces_than_memory_allows_is_refused_before_allocating():
+    """An empty input whose axis is 3e9 long: 3e9 empty pieces, each an element."""
+    m = model([helper.make_node("SplitToSequence", ["x"], ["s"], axis=1)], [tvi("x", F, [0, "n"])], [svi("s", F)])
+    with Interpreter(to_pfw(m), arena_limit=16 << 20) as it:
+        with pytest.raises(pyfw.UnsupportedError, match="splitting into 3000000000 pieces exceeds the memory limit"):
+            it.run({"x": np.empty((0, 3_000_000_000), f32)})

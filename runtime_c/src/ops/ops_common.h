@@ -64,13 +64,23 @@ static inline bool pfw_spatial_same_window(const pfw_spatial* g, int32_t a, int6
   return !padded || pfw_spatial_padded_taps(g, a, o) == pfw_spatial_padded_taps(g, a, o - 1);
 }
 
-/* MaxPool (float32) by one 1-D pass per axis (pool_max_wide.c): the scratch
- * bytes it needs for `threads`, or 0 where walking each window is about as
- * cheap (small windows) or the scratch would pass half of `limit` (0: none);
- * then the run over `planes` (N x C) planes, equal to the window walk. */
-size_t pfw_maxpool_wide_scratch(const pfw_spatial* g, int32_t threads, size_t limit);
-void pfw_maxpool_wide_run(const pfw_spatial* g, const float* x, float* y, int64_t planes, float* scratch,
-                          pfw_threadpool* pool, int32_t threads);
+/* Pools over wide windows by one 1-D pass per axis (pool_wide.c):
+ * pfw_pool_wide_scratch gives the scratch bytes for `threads`, or 0 where
+ * walking each window is about as cheap (small windows) or the scratch would
+ * pass half of `limit` (0: none); pfw_pool_wide_run pools `planes` (N x C)
+ * planes of x (float32, or uint8/int8 for the max) into y. */
+enum { PFW_POOL_WIDE_MAX, PFW_POOL_WIDE_AVG, PFW_POOL_WIDE_LP };
+typedef struct pfw_pool_wide {
+  pfw_spatial g;
+  int kind;          /* PFW_POOL_WIDE_* */
+  bool include_pad;  /* AveragePool's count_include_pad */
+  double p;          /* LpPool's order */
+  bool q8;           /* uint8/int8 MaxPool, compared as uint8 after ^ flip */
+  uint8_t flip;      /* 0x80 for int8 */
+} pfw_pool_wide;
+size_t pfw_pool_wide_scratch(const pfw_spatial* g, int32_t threads, size_t limit);
+void pfw_pool_wide_run(const pfw_pool_wide* p, const void* x, void* y, int64_t planes, void* scratch,
+                       pfw_threadpool* pool, int32_t threads);
 
 /* Outputs o in [*o0, *o1) along slot a whose k taps all lie in [0, in): the
  * SIMD kernels' interior, where no tap needs a bounds check. Empty ranges

@@ -1,5 +1,6 @@
 /* MaxPool, AveragePool, LpPool and the global pools (average, max, Lp),
- * float32, NCHW with 1 to 3 spatial dims. Each window clips its taps to the input (pfw_spatial_taps),
+ * float32, NCHW with 1 to 3 spatial dims. Windows too wide to walk one by
+ * one run as one pass per axis (pool_wide.c). Each window clips its taps to the input (pfw_spatial_taps),
  * so padding is never read; tasks are whole (batch, channel) planes.
  * Above the scalar level, 1-D/2-D Max/AveragePool and GlobalMax/AveragePool
  * run the SIMD kernels of kernels/window_f32.h (equal to the loops here; see
@@ -63,8 +64,7 @@ static pfw_status pool_prepare(pfw_node* node, int kind) {
   int32_t n = X->rank - 2;
   int64_t dims[2 + PFW_SPATIAL_MAX] = {X->dims[0], X->dims[1]};
   for (int32_t i = 0; i < n; i++) dims[2 + i] = g.out[PFW_SPATIAL_MAX - n + i];
-  if (kind == POOL_MAX && X->dtype == PFW_FLOAT32)
-    node->scratch_size = pfw_maxpool_wide_scratch(&g, node->num_threads, node->mem_limit);
+  node->scratch_size = pfw_pool_wide_scratch(&g, node->num_threads, node->mem_limit);
   return pfw_set_output(node->out[0], X->dtype, X->rank, dims);
 }
 
@@ -289,6 +289,15 @@ static pfw_status pool_run(pfw_node* node, int kind) {
   const int64_t* ks = pfw_attr_ints(node, "kernel_shape", &nk);
   /* Same attributes and shapes as at prepare, where this succeeded. */
   pfw_spatial_init(node, n, X->dims + 2, ks, pfw_attr_int(node, "ceil_mode", 0) != 0, &c.g);
+  if (node->scratch_size && node->scratch && pfw_numel(node->out[0])) { /* windows too wide to walk one by one */
+    pfw_pool_wide w = {c.g, kind == POOL_MAX ? PFW_POOL_WIDE_MAX : kind == POOL_AVG ? PFW_POOL_WIDE_AVG : PFW_POOL_WIDE_LP,
+                       pfw_attr_int(node, "count_include_pad", 0) != 0, 2, X->dtype != PFW_FLOAT32,
+                       X->dtype == PFW_INT8 ? 0x80 : 0};
+    if (kind == POOL_LP) lp_order(node, &w.p);
+    pfw_pool_wide_run(&w, X->data, node->out[0]->data, X->dims[0] * X->dims[1], node->scratch, node->pool,
+                      node->num_threads);
+    return PFW_OK;
+  }
   if (X->dtype != PFW_FLOAT32) {
     q8_ctx q = {X->data, node->out[0]->data, X->dtype == PFW_INT8, c.g};
     if (pfw_numel(node->out[0])) pfw_parallel_for(node->pool, X->dims[0] * X->dims[1], maxpool_q8_planes, &q);
@@ -301,10 +310,6 @@ static pfw_status pool_run(pfw_node* node, int kind) {
   c.p = 2;
   if (kind == POOL_LP) lp_order(node, &c.p);
   if (pfw_numel(node->out[0]) == 0) return PFW_OK;
-  if (kind == POOL_MAX && node->scratch_size && node->scratch) { /* windows too wide to walk one by one */
-    pfw_maxpool_wide_run(&c.g, c.x, c.y, X->dims[0] * X->dims[1], node->scratch, node->pool, node->num_threads);
-    return PFW_OK;
-  }
   const pfw_window_kernels* k = pfw_window_kernels_for(node->isa);
   if (k && kind != POOL_LP && n <= 2) {
     pool_run_simd(k, &c, node);

@@ -162,6 +162,10 @@ static pfw_status split_sizes(const pfw_node* node, int64_t len, int64_t** sizes
     if (piece <= 0) return pfw_error(PFW_ERR_INVALID_MODEL, "split must be positive, is %lld", (long long)piece);
     n = len / piece + (len % piece != 0);
   }
+  /* Each piece becomes an element: as many as the sequence may hold, checked before allocating. */
+  if ((uint64_t)n > limit_of(node) / sizeof(pfw_tensor))
+    return pfw_error(PFW_ERR_UNSUPPORTED, "splitting into %lld pieces exceeds the memory limit of %zu bytes",
+                     (long long)n, limit_of(node));
   int64_t* s = malloc((size_t)(n > 0 ? n : 1) * sizeof *s);
   if (!s) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory splitting into %lld pieces", (long long)n);
   int64_t total = 0;
