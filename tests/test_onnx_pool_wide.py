@@ -29,7 +29,7 @@ def reference(x, kernel, strides, pads, dilations, out):
     return y
 
 
-CASES = [
+MAX = [
     ((1, 2, 120, 160), dict(kernel_shape=[70, 90])),
     ((1, 1, 300, 300), dict(kernel_shape=[80, 64], strides=[3, 2], dilations=[1, 2])),
     ((2, 1, 100, 120), dict(kernel_shape=[90, 100], pads=[40, 50, 45, 55], strides=[2, 2])),
@@ -38,13 +38,24 @@ CASES = [
     ((1, 1, 3000), dict(kernel_shape=[700], dilations=[3], pads=[500, 650])),
     ((1, 1, 20, 30, 40), dict(kernel_shape=[12, 20, 25], pads=[2, 3, 4, 5, 6, 7])),
 ]
+AVG = [
+    ((1, 2, 120, 160), dict(kernel_shape=[70, 90])),
+    ((2, 1, 100, 120), dict(kernel_shape=[90, 100], pads=[40, 50, 45, 55], strides=[2, 2])),
+    ((2, 1, 100, 120), dict(kernel_shape=[90, 100], pads=[40, 50, 45, 55], strides=[2, 2], count_include_pad=1)),
+    ((1, 1, 200, 200), dict(kernel_shape=[64, 64], strides=[2, 2], ceil_mode=1, pads=[3, 3, 3, 3],
+                            count_include_pad=1)),
+    ((1, 2, 4000), dict(kernel_shape=[1500], strides=[1])),
+    ((1, 1, 20, 30, 40), dict(kernel_shape=[12, 20, 25], pads=[2, 3, 4, 5, 6, 7])),
+]
+CASES = [("MaxPool", s, a) for s, a in MAX] + [("AveragePool", s, a) for s, a in AVG]
 
 
-@pytest.mark.parametrize("shape, attrs", CASES, ids=[f"{len(s) - 2}d-{k}" for k, (s, _) in enumerate(CASES)])
+@pytest.mark.parametrize("op, shape, attrs", CASES,
+                         ids=[f"{op}-{len(s) - 2}d-{k}" for k, (op, s, _) in enumerate(CASES)])
 @pytest.mark.parametrize("threads", [1, 3])
-def test_wide_maxpool_matches_onnx_runtime(shape, attrs, threads):
+def test_wide_pool_matches_onnx_runtime(op, shape, attrs, threads):
     x = rng.standard_normal(shape).astype(np.float32)
-    check(*single_op("MaxPool", [x], **attrs), threads=threads)
+    check(*single_op(op, [x], **attrs), threads=threads)
 
 
 @pytest.mark.parametrize("isa", ["scalar", None])
@@ -64,24 +75,6 @@ def test_wide_maxpool_nan_inf_and_padding_windows(monkeypatch, isa):
     want = reference(x, kernel, strides, pads[:2], dil, out)
     np.testing.assert_array_equal(got, want)
     assert (got == -np.finfo(np.float32).max).any()  # windows with no value count
-
-
-AVG = [
-    ((1, 2, 120, 160), dict(kernel_shape=[70, 90])),
-    ((2, 1, 100, 120), dict(kernel_shape=[90, 100], pads=[40, 50, 45, 55], strides=[2, 2])),
-    ((2, 1, 100, 120), dict(kernel_shape=[90, 100], pads=[40, 50, 45, 55], strides=[2, 2], count_include_pad=1)),
-    ((1, 1, 200, 200), dict(kernel_shape=[64, 64], strides=[2, 2], ceil_mode=1, pads=[3, 3, 3, 3],
-                            count_include_pad=1)),
-    ((1, 2, 4000), dict(kernel_shape=[1500], strides=[1])),
-    ((1, 1, 20, 30, 40), dict(kernel_shape=[12, 20, 25], pads=[2, 3, 4, 5, 6, 7])),
-]
-
-
-@pytest.mark.parametrize("shape, attrs", AVG, ids=[f"{len(s) - 2}d-{k}" for k, (s, _) in enumerate(AVG)])
-@pytest.mark.parametrize("threads", [1, 2])
-def test_wide_averagepool_matches_onnx_runtime(shape, attrs, threads):
-    x = rng.standard_normal(shape).astype(np.float32)
-    check(*single_op("AveragePool", [x], **attrs), threads=threads)
 
 
 @pytest.mark.parametrize("p", [1, 2, 3])
