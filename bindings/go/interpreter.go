@@ -38,11 +38,15 @@ func WithArenaLimit(bytes uint64) Option { return func(o *Options) { o.ArenaLimi
 func WithLoopLimit(n int64) Option { return func(o *Options) { o.LoopLimit = n } }
 
 // TensorInfo describes an input or output as the model declares it; a -1 in
-// Shape marks a dynamic dimension.
+// Shape marks a dynamic dimension. A Sequence holds tensors of DType and
+// Shape (nil Shape: their rank is open); an Optional may hold no value. Such
+// inputs and outputs go through RunValues.
 type TensorInfo struct {
-	Name  string
-	DType DType
-	Shape []int64
+	Name     string
+	DType    DType
+	Shape    []int64
+	Sequence bool
+	Optional bool
 }
 
 // Interpreter runs a model's main graph. Its methods may be called from any
@@ -146,11 +150,15 @@ func (it *Interpreter) tensors(op string, n int, get func(C.int32_t, **C.pfw_ten
 			return nil, nil, err
 		}
 		t := handles[i]
-		shape := make([]int64, int(C.pfw_tensor_rank(t)))
+		var shape []int64
+		if rank := int(C.pfw_tensor_model_rank(t)); rank >= 0 {
+			shape = make([]int64, rank)
+		}
 		for k := range shape {
 			shape[k] = int64(C.pfw_tensor_model_dim(t, C.int32_t(k)))
 		}
-		infos[i] = TensorInfo{Name: C.GoString(C.pfw_tensor_name(t)), DType: DType(C.pfw_tensor_dtype(t)), Shape: shape}
+		infos[i] = TensorInfo{Name: C.GoString(C.pfw_tensor_name(t)), DType: DType(C.pfw_tensor_dtype(t)), Shape: shape,
+			Sequence: C.pfw_tensor_kind(t) == C.PFW_KIND_SEQUENCE, Optional: C.pfw_tensor_is_optional(t) != 0}
 	}
 	return handles, infos, nil
 }
@@ -158,7 +166,8 @@ func (it *Interpreter) tensors(op string, n int, get func(C.int32_t, **C.pfw_ten
 func copyInfos(infos []TensorInfo) []TensorInfo {
 	out := make([]TensorInfo, len(infos))
 	for i, info := range infos {
-		out[i] = TensorInfo{Name: info.Name, DType: info.DType, Shape: append([]int64(nil), info.Shape...)}
+		out[i] = info
+		out[i].Shape = append([]int64(nil), info.Shape...)
 	}
 	return out
 }
@@ -244,35 +253,19 @@ func (it *Interpreter) inputNames() []string {
 // Run runs one inference with one tensor per input, in order, resizing
 // inputs whose shape changed. It returns new tensors, one per output.
 func (it *Interpreter) Run(inputs ...Tensor) ([]Tensor, error) {
-	if it == nil {
-		return nil, ErrClosed
-	}
-	it.mu.Lock()
-	defer it.mu.Unlock()
-	if it.ptr == nil {
-		return nil, ErrClosed
-	}
-	if len(inputs) != len(it.inputs) {
-		return nil, argError("Run", "expected %d input(s) %v, got %d", len(it.inputs), it.inputNames(), len(inputs))
-	}
+	values := make([]Value, len(inputs))
 	for i, t := range inputs {
-		if err := it.feed(i, t); err != nil {
-			return nil, err
-		}
+		values[i] = TensorValue(t)
 	}
-	if err := call("pfw_interpreter_invoke", func() C.pfw_status { return C.pfw_interpreter_invoke(it.ptr) }); err != nil {
+	res, err := it.run("Run", values, true)
+	if err != nil {
 		return nil, err
 	}
-	results := make([]Tensor, len(it.outs))
-	for i, h := range it.outs {
-		out, err := readTensor(h, it.outputs[i])
-		if err != nil {
-			return nil, err
-		}
-		results[i] = out
+	out := make([]Tensor, len(res))
+	for i, v := range res {
+		out[i] = v.Tensor
 	}
-	runtime.KeepAlive(it)
-	return results, nil
+	return out, nil
 }
 
 // feed checks input i's dtype and data, resizes it when its shape changed
