@@ -83,12 +83,30 @@ def test_dynamic_dims_metadata_and_names_survive():
         assert_match(ort_run(exported, feeds), ort_run(model, feeds))
 
 
-def as_array(value, value_info):
-    """A test-case value (an array, or a TensorProto in a few Cast cases) as
-    an array of the declared dtype."""
+def as_value(value, type_proto):
+    """A test-case value as the declared type: an array of the declared dtype
+    (a TensorProto in a few Cast cases), a list of them for a sequence, None
+    or the contained value for an optional."""
+    if type_proto.HasField("sequence_type"):
+        return [as_value(v, type_proto.sequence_type.elem_type) for v in value]
+    if type_proto.HasField("optional_type"):
+        return None if value is None else as_value(value, type_proto.optional_type.elem_type)
     if isinstance(value, onnx.TensorProto):
         value = onnx.numpy_helper.to_array(value)
-    return np.asarray(value).astype(helper.tensor_dtype_to_np_dtype(value_info.type.tensor_type.elem_type))
+    return np.asarray(value).astype(helper.tensor_dtype_to_np_dtype(type_proto.tensor_type.elem_type))
+
+
+def assert_same_value(got, want, rtol, atol):
+    """Tensors compared as the backend suite compares them (bfloat16: two of
+    its units); sequences element by element; None only against None."""
+    if want is None or isinstance(want, list):
+        assert type(got) is type(want), f"{type(got).__name__}, expected {type(want).__name__}"
+        if want is not None:
+            assert len(got) == len(want), f"{len(got)} sequence elements, expected {len(want)}"
+            for g, w in zip(got, want):
+                assert_same_value(g, w, rtol, atol)
+        return
+    Runner.assert_similar_outputs([want], [got], rtol, atol)
 
 
 def node_cases():
@@ -109,22 +127,19 @@ def test_backend_node_models_round_trip():
         try:
             pfw, exported = round_trip(case.model)
             inputs, expected = case.data_sets[0]
-            g = case.model.graph
-            args = [i for i in g.input if i.name not in {t.name for t in g.initializer}]
-            feeds = {i.name: as_array(v, i) for i, v in zip(args, inputs)}
-            got = pfw_run(pfw, feeds)
-            # compared as the backend suite compares (bfloat16: two of its units)
-            Runner.assert_similar_outputs([as_array(e, o) for e, o in zip(expected, g.output)], got,
-                                          case.rtol, case.atol)
+            graph = case.model.graph
+            args = [i for i in graph.input if i.name not in {t.name for t in graph.initializer}]
+            feeds = {i.name: as_value(v, i.type) for i, v in zip(args, inputs)}
+            for g, w, o in zip(pfw_run(pfw, feeds), expected, graph.output, strict=True):
+                assert_same_value(g, as_value(w, o.type), case.rtol, case.atol)
             try:
                 original = ort_run(case.model, feeds)
             except Exception:  # ONNX Runtime lacks a kernel for the original: nothing to compare
                 continue
             # The export must mean what the original means: ONNX Runtime runs both (it
             # departs from the spec in a few Attention cases, where libpfw follows the spec).
-            for g, w in zip(original, ort_run(exported, feeds)):
-                assert g.shape == w.shape and g.dtype == w.dtype
-                np.testing.assert_allclose(w, g, rtol=case.rtol, atol=case.atol)
+            for g, w in zip(ort_run(exported, feeds), original, strict=True):
+                assert_same_value(g, w, case.rtol, case.atol)
             compared += 1
         except Exception as e:
             failures.append(f"{case.name}: {type(e).__name__}: {str(e).splitlines()[0][:300]}")

@@ -90,3 +90,24 @@ def test_wide_quantized_maxpool(dtype, attrs):
     info = np.iinfo(dtype)
     x = rng.integers(info.min, info.max + 1, (1, 2, 150, 160)).astype(dtype)
     check(*single_op("MaxPool", [x], **attrs))
+
+
+BANDED = [((1, 1, 200, 240), dict(kernel_shape=[64, 96], pads=[60, 10, 10, 10])),
+          ((1, 1, 20, 30, 100), dict(kernel_shape=[12, 20, 60], strides=[1, 2, 1], pads=[5, 0, 30, 5, 0, 0]))]
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool", "LpPool"])
+@pytest.mark.parametrize("shape, attrs", BANDED, ids=["2d", "3d"])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_wide_pool_in_bands_under_a_memory_limit(op, shape, attrs, threads):
+    """Under an arena limit too small for a whole plane's passes, the plane
+    runs in bands of output columns: the same outputs bit for bit (each
+    window's taps meet in the same order), and ONNX Runtime's to tolerance."""
+    from pyfw.runtime import Interpreter
+    x = rng.standard_normal(shape).astype(np.float32)
+    model, feeds = single_op(op, [x], **attrs)
+    want = check(model, feeds, threads=threads)[0]
+    pfw = to_pfw(model)
+    for limit in (1 << 20, 600 << 10, 500 << 10):
+        with Interpreter(pfw, threads=threads, arena_limit=limit) as it:
+            np.testing.assert_array_equal(it.run(feeds)[0], want, err_msg=f"arena_limit={limit}")

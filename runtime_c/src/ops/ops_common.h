@@ -65,10 +65,11 @@ static inline bool pfw_spatial_same_window(const pfw_spatial* g, int32_t a, int6
 }
 
 /* Pools over wide windows by one 1-D pass per axis (pool_wide.c):
- * pfw_pool_wide_scratch gives the scratch bytes for `threads`, or 0 where
- * walking each window is about as cheap (small windows) or the scratch would
- * pass half of `limit` (0: none); pfw_pool_wide_run pools `planes` (N x C)
- * planes of x (float32, or uint8/int8 for the max) into y. */
+ * pfw_pool_wide_scratch gives the scratch bytes for `threads` (a quarter of
+ * `limit` at most, 0: none), or 0 where walking each window is about as
+ * cheap (small windows) or not one output column's passes fit;
+ * pfw_pool_wide_run pools `planes` (N x C) planes of x (float32, or
+ * uint8/int8 for the max) into y, in the scratch so sized. */
 enum { PFW_POOL_WIDE_MAX, PFW_POOL_WIDE_AVG, PFW_POOL_WIDE_LP };
 typedef struct pfw_pool_wide {
   pfw_spatial g;
@@ -80,7 +81,7 @@ typedef struct pfw_pool_wide {
 } pfw_pool_wide;
 size_t pfw_pool_wide_scratch(const pfw_spatial* g, int32_t threads, size_t limit);
 void pfw_pool_wide_run(const pfw_pool_wide* p, const void* x, void* y, int64_t planes, void* scratch,
-                       pfw_threadpool* pool, int32_t threads);
+                       size_t scratch_size, pfw_threadpool* pool, int32_t threads);
 
 /* Outputs o in [*o0, *o1) along slot a whose k taps all lie in [0, in): the
  * SIMD kernels' interior, where no tap needs a bounds check. Empty ranges

@@ -294,8 +294,8 @@ static pfw_status pool_run(pfw_node* node, int kind) {
                        pfw_attr_int(node, "count_include_pad", 0) != 0, 2, X->dtype != PFW_FLOAT32,
                        X->dtype == PFW_INT8 ? 0x80 : 0};
     if (kind == POOL_LP) lp_order(node, &w.p);
-    pfw_pool_wide_run(&w, X->data, node->out[0]->data, X->dims[0] * X->dims[1], node->scratch, node->pool,
-                      node->num_threads);
+    pfw_pool_wide_run(&w, X->data, node->out[0]->data, X->dims[0] * X->dims[1], node->scratch, node->scratch_size,
+                      node->pool, node->num_threads);
     return PFW_OK;
   }
   if (X->dtype != PFW_FLOAT32) {

@@ -33,71 +33,116 @@ static double levels(int64_t k) {
   return n;
 }
 
-static int64_t longest(const pfw_spatial* g, const int64_t* dims) {
+static int64_t longest(const int64_t* dims) {
   int64_t m = dims[0];
   for (int a = 1; a < PFW_SPATIAL_MAX; a++) m = dims[a] > m ? dims[a] : m;
-  (void)g;
   return m;
 }
 
-/* Doubles of one plane's work: the width pass's result, the height pass's,
- * two lines of inputs (loaded, table) and two of outputs (the pass's, the
- * depth pass's result). */
-static int64_t plane_doubles(const pfw_spatial* g) {
-  return g->in[0] * g->in[1] * g->out[2] + g->in[0] * g->out[1] * g->out[2] + 2 * longest(g, g->in) +
-         2 * longest(g, g->out);
+/* A plane runs in bands of `cols` output columns (the last axis), so that
+ * its scratch stays within the memory the caller allows: per column, the
+ * width pass's result (in0 x in1) and the height pass's (in0 x out1); per
+ * band, two lines of inputs (loaded, table), two of outputs (the pass's,
+ * the depth pass's result) and three arrays on the taps of each output. */
+static int64_t per_column(const pfw_spatial* g) { return g->in[0] * (g->in[1] + g->out[1]); }
+static int64_t per_band(const pfw_spatial* g) {
+  return 2 * longest(g->in) + 2 * longest(g->out) + 3 * (g->out[0] + g->out[1] + g->out[2]);
+}
+
+/* The widest band that `slot_doubles` holds (0: not even one column). */
+static int64_t band_columns(const pfw_spatial* g, double slot_doubles) {
+  double c = (slot_doubles - (double)per_band(g)) / (double)per_column(g);
+  if (c < 1) return 0;
+  return c < (double)g->out[2] ? (int64_t)c : g->out[2];
 }
 
 size_t pfw_pool_wide_scratch(const pfw_spatial* g, int32_t threads, size_t limit) {
-  double need = (double)g->in[0] * (double)g->in[1] * (double)g->out[2] +
-                (double)g->in[0] * (double)g->out[1] * (double)g->out[2];
+  double need = (double)per_column(g) * (double)g->out[2] + (double)per_band(g);
   if (g->out[0] == 0 || g->out[1] == 0 || g->out[2] == 0 || need > (double)(1LL << 50)) return 0; /* nothing to run, or refused */
+  size_t slots = (size_t)(threads > 1 ? threads : 1);
+  /* Bands are cut to a quarter of the caller's limit (else 64 MiB) a thread:
+   * narrower ones would only redo more of the width pass's overlap. */
+  double slot = (limit ? (double)limit / 4 / (double)slots : (double)(64 << 20)) / sizeof(double);
+  int64_t cols = band_columns(g, slot < need ? slot : need);
+  if (cols == 0) return 0; /* slow, but within the memory the caller allows */
   double walk = taps_along(g, 0) * taps_along(g, 1) * taps_along(g, 2);
   double in0 = (double)g->in[0], in1 = (double)g->in[1], in2 = (double)g->in[2];
   double o0 = (double)g->out[0], o1 = (double)g->out[1], o2 = (double)g->out[2];
-  double passes = in0 * in1 * (in2 + o2) * levels(g->k[2]) + in0 * o2 * (in1 + o1) * levels(g->k[1]) +
+  double bands = ceil(o2 / (double)cols), reach = (double)(g->k[2] - 1) * (double)g->d[2] + 1;
+  double width = in2 + bands * (reach < in2 ? reach : in2); /* a band's inputs overlap the next's */
+  double passes = in0 * in1 * (width + o2) * levels(g->k[2]) + in0 * o2 * (in1 + o1) * levels(g->k[1]) +
                   o1 * o2 * (in0 + o0) * levels(g->k[0]);
   /* Small windows stay with the window walk and its SIMD kernels, faster there. */
   if (walk < 4 * passes || walk < (double)(1 << 20)) return 0;
-  size_t slots = (size_t)(threads > 1 ? threads : 1);
-  if (limit && ((double)plane_doubles(g) * sizeof(double) + PFW_ALIGN) * (double)slots > (double)limit / 2)
-    return 0; /* slow, but within the memory the caller allows */
-  return pfw_align_size((size_t)plane_doubles(g) * sizeof(double)) * slots;
+  return pfw_align_size((size_t)(per_band(g) + cols * per_column(g)) * sizeof(double)) * slots;
 }
 
-/* dst[o * ds] = the max or sum over window o along slot a of the line
- * src[i * ss], i < len; w holds len doubles, acc the outputs of a line. */
-static void line_pass(const double* src, int64_t ss, int64_t len, const pfw_spatial* g, int32_t a, bool is_max,
-                      double* dst, int64_t ds, double* w, double* acc) {
-  for (int64_t i = 0; i < len; i++) w[i] = src[i * ss];
-  int64_t d = g->d[a], most = 0;
-  for (int64_t o = 0; o < g->out[a]; o++) {
+/* The taps of outputs [ob, oe) along slot a: where each window's first tap
+ * lies in the input, how many there are, and the most of any; for the max,
+ * the outputs by level (floor(log2 n)), those of level j at
+ * by_level[at[j] .. at[j + 1]), so that each level visits only its own. */
+typedef struct {
+  int64_t *first, *n, *by_level;
+  int64_t count, most, d, at[65];
+} taps;
+
+static int level_of(int64_t n) {
+  int j = 0;
+  while (n >> (j + 1)) j++;
+  return j;
+}
+
+static void taps_of(const pfw_spatial* g, int32_t a, int64_t ob, int64_t oe, taps* t) {
+  t->count = oe - ob;
+  t->most = 0;
+  t->d = g->d[a];
+  memset(t->at, 0, sizeof t->at);
+  for (int64_t o = ob; o < oe; o++) {
     int64_t t0, t1;
     pfw_spatial_taps(g, a, o, &t0, &t1);
-    most = t1 - t0 > most ? t1 - t0 : most;
-    acc[o] = is_max ? -FLT_MAX : 0;
+    t->first[o - ob] = t1 > t0 ? o * g->s[a] - g->pb[a] + t0 * g->d[a] : 0;
+    t->n[o - ob] = t1 - t0;
+    t->most = t1 - t0 > t->most ? t1 - t0 : t->most;
+    if (t1 > t0) t->at[level_of(t1 - t0) + 1]++;
   }
-  for (int64_t span = 1, level = 0; span <= most; span *= 2, level++) {
-    for (int64_t o = 0; o < g->out[a]; o++) {
-      int64_t t0, t1;
-      pfw_spatial_taps(g, a, o, &t0, &t1);
-      int64_t n = t1 - t0;
-      const double* first = w + o * g->s[a] - g->pb[a] + t0 * d;
-      if (is_max && n >= span && n / 2 < span) { /* two spans of `span` cover the n taps */
-        double p = first[0], q = first[(n - span) * d];
+  for (int j = 1; j < 65; j++) t->at[j] += t->at[j - 1];
+  int64_t next[64];
+  memcpy(next, t->at, sizeof next);
+  for (int64_t o = 0; o < t->count; o++)
+    if (t->n[o]) t->by_level[next[level_of(t->n[o])]++] = o;
+}
+
+/* dst[o * ds] = the max or sum over window o of t, of the line src[i * ss]
+ * = input lo + i, i < len (which holds all their taps); w holds len doubles,
+ * acc t->count. */
+static void line_pass(const double* src, int64_t ss, int64_t lo, int64_t len, const taps* t, bool is_max, double* dst,
+                      int64_t ds, double* w, double* acc) {
+  for (int64_t i = 0; i < len; i++) w[i] = src[i * ss];
+  for (int64_t o = 0; o < t->count; o++) acc[o] = is_max ? -FLT_MAX : 0;
+  int64_t d = t->d;
+  for (int64_t span = 1, level = 0; span <= t->most; span *= 2, level++) {
+    if (is_max) {
+      for (int64_t k = t->at[level]; k < t->at[level + 1]; k++) { /* two spans of `span` cover the n taps */
+        int64_t o = t->by_level[k], f = t->first[o] - lo;
+        double p = w[f], q = w[f + (t->n[o] - span) * d];
         acc[o] = q > p ? q : p;
-      } else if (!is_max && ((n >> level) & 1)) { /* the span of this binary digit of n */
-        acc[o] += first[((n >> level >> 1) << level << 1) * d];
+      }
+    } else {
+      for (int64_t o = 0; o < t->count; o++) {
+        int64_t n = t->n[o];
+        if ((n >> level) & 1) /* the span of this binary digit of n */
+          acc[o] += w[t->first[o] - lo + ((n >> level >> 1) << level << 1) * d];
       }
     }
-    if (span > most / 2) break;
+    if (span > t->most / 2) break;
     /* The taps of a span twice as long, wherever such a span fits in the line. */
-    for (int64_t i = 0; i + span * d < len; i++) {
-      double v = w[i + span * d];
-      w[i] = is_max ? (v > w[i] ? v : w[i]) : w[i] + v;
+    if (is_max) {
+      for (int64_t i = 0; i + span * d < len; i++) w[i] = w[i + span * d] > w[i] ? w[i + span * d] : w[i];
+    } else {
+      for (int64_t i = 0; i + span * d < len; i++) w[i] += w[i + span * d];
     }
   }
-  for (int64_t o = 0; o < g->out[a]; o++) dst[o * ds] = acc[o];
+  for (int64_t o = 0; o < t->count; o++) dst[o * ds] = acc[o];
 }
 
 /* What the window walk adds up for one input value. */
@@ -131,26 +176,42 @@ static void store(const pfw_pool_wide* p, void* y, int64_t i, double v, int64_t 
   }
 }
 
-static void plane(const pfw_pool_wide* p, const void* x, void* y, double* scratch) {
+/* Output columns [c0, c0 + cols) of one plane. */
+static void band(const pfw_pool_wide* p, const void* x, void* y, int64_t c0, int64_t cols, double* scratch) {
   const pfw_spatial* g = &p->g;
   bool is_max = p->kind == PFW_POOL_WIDE_MAX;
   int64_t in0 = g->in[0], in1 = g->in[1], in2 = g->in[2], o0 = g->out[0], o1 = g->out[1], o2 = g->out[2];
-  double* r1 = scratch;             /* in0 x in1 x o2: along the width */
-  double* r2 = r1 + in0 * in1 * o2; /* in0 x o1 x o2: then along the height */
-  double* w = r2 + in0 * o1 * o2;
-  double* line = w + longest(g, g->in);
-  double* acc = line + longest(g, g->in);
-  double* col = acc + longest(g, g->out);
+  double* r1 = scratch;               /* in0 x in1 x cols: along the width */
+  double* r2 = r1 + in0 * in1 * cols; /* in0 x o1 x cols: then along the height */
+  double* w = r2 + in0 * o1 * cols;
+  double* line = w + longest(g->in);
+  double* acc = line + longest(g->in);
+  double* col = acc + longest(g->out);
+  int64_t* ints = (int64_t*)(col + longest(g->out));
+  taps along[PFW_SPATIAL_MAX];
+  int64_t ends[PFW_SPATIAL_MAX][2] = {{0, o0}, {0, o1}, {c0, c0 + cols}};
+  for (int32_t a = 0; a < PFW_SPATIAL_MAX; a++) {
+    along[a].first = ints;
+    along[a].n = ints + g->out[a];
+    along[a].by_level = ints + 2 * g->out[a];
+    ints += 3 * g->out[a];
+    taps_of(g, a, ends[a][0], ends[a][1], &along[a]);
+  }
+  /* The inputs the band's windows reach along the width. */
+  int64_t lo = c0 * g->s[2] - g->pb[2], hi = (c0 + cols - 1) * g->s[2] - g->pb[2] + (g->k[2] - 1) * g->d[2] + 1;
+  lo = lo < 0 ? 0 : lo > in2 ? in2 : lo;
+  hi = hi < lo ? lo : hi > in2 ? in2 : hi;
   for (int64_t l = 0; l < in0 * in1; l++) {
-    for (int64_t i = 0; i < in2; i++) line[i] = load(p, x, l * in2 + i);
-    line_pass(line, 1, in2, g, 2, is_max, r1 + l * o2, 1, w, acc);
+    for (int64_t i = lo; i < hi; i++) line[i - lo] = load(p, x, l * in2 + i);
+    line_pass(line, 1, lo, hi - lo, &along[2], is_max, r1 + l * cols, 1, w, acc);
   }
   for (int64_t z = 0; z < in0; z++)
-    for (int64_t ox = 0; ox < o2; ox++)
-      line_pass(r1 + z * in1 * o2 + ox, o2, in1, g, 1, is_max, r2 + z * o1 * o2 + ox, o2, w, acc);
-  for (int64_t q = 0; q < o1 * o2; q++) {
-    line_pass(r2 + q, o1 * o2, in0, g, 0, is_max, col, 1, w, acc);
-    for (int64_t oz = 0; oz < o0; oz++) store(p, y, oz * o1 * o2 + q, col[oz], oz, q / o2, q % o2);
+    for (int64_t ox = 0; ox < cols; ox++)
+      line_pass(r1 + z * in1 * cols + ox, cols, 0, in1, &along[1], is_max, r2 + z * o1 * cols + ox, cols, w, acc);
+  for (int64_t q = 0; q < o1 * cols; q++) {
+    int64_t oy = q / cols, ox = c0 + q % cols;
+    line_pass(r2 + q, o1 * cols, 0, in0, &along[0], is_max, col, 1, w, acc);
+    for (int64_t oz = 0; oz < o0; oz++) store(p, y, (oz * o1 + oy) * o2 + ox, col[oz], oz, oy, ox);
   }
 }
 
@@ -159,7 +220,7 @@ typedef struct {
   const uint8_t* x;
   uint8_t* y;
   double* scratch;
-  int64_t planes, slots, slot_doubles;
+  int64_t planes, slots, slot_doubles, cols;
 } wide_job;
 
 /* One task a thread, each with its scratch slot, planes cut evenly. */
@@ -171,13 +232,17 @@ static void wide_slots(void* arg, int64_t begin, int64_t end) {
   size_t out_plane = (size_t)(g->out[0] * g->out[1] * g->out[2]) * esize;
   for (int64_t s = begin; s < end; s++)
     for (int64_t k = j->planes * s / j->slots; k < j->planes * (s + 1) / j->slots; k++)
-      plane(j->p, j->x + (size_t)k * in_plane, j->y + (size_t)k * out_plane, j->scratch + s * j->slot_doubles);
+      for (int64_t c0 = 0; c0 < g->out[2]; c0 += j->cols)
+        band(j->p, j->x + (size_t)k * in_plane, j->y + (size_t)k * out_plane, c0,
+             g->out[2] - c0 < j->cols ? g->out[2] - c0 : j->cols, j->scratch + s * j->slot_doubles);
 }
 
 void pfw_pool_wide_run(const pfw_pool_wide* p, const void* x, void* y, int64_t planes, void* scratch,
-                       pfw_threadpool* pool, int32_t threads) {
+                       size_t scratch_size, pfw_threadpool* pool, int32_t threads) {
   int64_t slots = threads > 1 ? threads : 1;
-  wide_job j = {p, x, y, scratch, planes, planes < slots ? planes : slots,
-                (int64_t)(pfw_align_size((size_t)plane_doubles(&p->g) * sizeof(double)) / sizeof(double))};
+  /* The slots pfw_pool_wide_scratch sized, and the band they hold. */
+  int64_t slot_doubles = (int64_t)(scratch_size / (size_t)slots / PFW_ALIGN * PFW_ALIGN / sizeof(double));
+  wide_job j = {p, x, y, scratch, planes, planes < slots ? planes : slots, slot_doubles,
+                band_columns(&p->g, (double)slot_doubles)};
   pfw_parallel_for(pool, j.slots, wide_slots, &j);
 }
