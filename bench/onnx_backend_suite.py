@@ -19,8 +19,14 @@ def reason(traceback: str) -> str:
 
     last = traceback.strip().splitlines()[-1]
     m = re.search(r"op (\w+), domain '([^']*)'", last)
-    if m and "not supported yet" in last:
+    if m and ("not supported yet" in last or "custom domain" in last):
         return f"op {m.group(1)} not implemented yet" + (f" (domain {m.group(2)})" if m.group(2) else "")
+    m = re.search(r"\((\w+)\) is not supported yet: .*one of them, (\w+), is not supported", last)
+    if m:  # an op pyfw runs as its ONNX function body
+        return f"op {m.group(1)}: its ONNX function body uses {m.group(2)}, not implemented yet"
+    m = re.search(r"\((\w+)\): (.*) \(op \w+, domain '[^']*', opset \d+\)$", last)
+    if m:  # a case of an op that pyfw refuses
+        return f"op {m.group(1)}: {m.group(2)}" + ("" if "supported" in m.group(2) else " is not supported yet")
     if "AssertionError" in last or "Mismatch" in traceback:
         return "outputs differ from the expected values"
     return " ".join(last.split())[:160]

@@ -131,7 +131,7 @@ def _cmd_inspect(args) -> int:
         out += ["", "metadata:"] + [f"  {key}: {g.metadata[key]}" for key in sorted(g.metadata)]
     for title, names in (("inputs", g.inputs), ("outputs", g.outputs)):
         out += ["", f"{title}:"]
-        rows = [[n, g.tensors[n].dtype, _fmt_shape(g.tensors[n].shape)] for n in names]
+        rows = [[n, g.tensors[n].describe_type(), _fmt_shape(g.tensors[n].shape)] for n in names]
         out += ["  " + r for r in _table(["name", "dtype", "shape"], rows)]
 
     rows, total_params, total_bytes = [], 0, 0

@@ -362,3 +362,18 @@ def test_bench_errors_are_one_line(tmp_path):
         assert msg in line, (args, line)
     line = one_line_error(pyfw("bench", "m.pfw", "--runs", "0", cwd=tmp_path), "bench", status=2)
     assert "argument --runs: expected a positive integer, got '0'" in line
+
+
+def test_inspect_names_sequence_and_optional_types(tmp_path):
+    """Inputs and outputs that are sequences or optionals say so in `inspect`."""
+    seq = helper.make_sequence_type_proto(helper.make_tensor_type_proto(TensorProto.FLOAT, [None, 3]))
+    opt = helper.make_optional_type_proto(helper.make_tensor_type_proto(TensorProto.INT64, [2]))
+    nodes = [helper.make_node("SequenceLength", ["s"], ["n"]), helper.make_node("Identity", ["o"], ["p"])]
+    graph = helper.make_graph(nodes, "values", [helper.make_value_info("s", seq), helper.make_value_info("o", opt)],
+                              [helper.make_tensor_value_info("n", TensorProto.INT64, []),
+                               helper.make_value_info("p", opt)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), tmp_path / "v.onnx")
+    assert pyfw("convert", "v.onnx", cwd=tmp_path).returncode == 0
+    text = pyfw("inspect", "v.pfw", cwd=tmp_path).stdout
+    assert rows(text, "inputs") == [["s", "sequence of float32", "(?, 3)"], ["o", "optional int64", "(2,)"]]
+    assert rows(text, "outputs") == [["n", "int64", "()"], ["p", "optional int64", "(2,)"]]

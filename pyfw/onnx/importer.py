@@ -25,6 +25,7 @@ from .. import InvalidModelError, UnsupportedError, __version__
 from .. import dtypes as _dt
 from ..ir import Graph, Node, Tensor
 from ..ir.graph import fresh_name
+from .functions import expand, has_body, value_types
 
 # Before opset 7 the elementwise ops (and Gemm) used "legacy" broadcasting
 # driven by `broadcast`/`axis` attributes; the IR and runtime only know the
@@ -48,6 +49,15 @@ class _Context:
         # Names something reads, subgraphs included: a rule may drop an
         # optional output only when nothing does.
         self.used = _read_names(g)
+        self._types: dict | None = None
+
+    def types(self) -> dict:
+        """Value types from ONNX's shape inference of the whole model (once)."""
+        if self.outer is not None:
+            return self.outer.types()
+        if self._types is None:
+            self._types = value_types(self.model)
+        return self._types
 
     def version(self, op_type: str) -> int:
         return onnx.defs.get_schema(op_type, self.opset, "").since_version
@@ -191,8 +201,8 @@ def _dropout(ctx: _Context, node: Node) -> Node:
     if len(node.inputs) > 2 and node.inputs[2]:
         flag = ctx.constant(node.inputs[2])
         if flag is None:
-            raise _unsupported(ctx, node, f"training_mode input {node.inputs[2]!r} is not a constant, "
-                                          "so Dropout may run in training mode")
+            raise _unsupported(ctx, node, f"training_mode input {node.inputs[2]!r} is not a constant: "
+                                          "Dropout in training mode (a random mask) is not supported")
         training = bool(np.asarray(flag).reshape(-1)[0])
     if training:
         ratio = ctx.constant(node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] else 0.5
@@ -443,7 +453,7 @@ def _check_supported(nodes, names, opsets) -> None:
     bad = []
     for i, n in enumerate(nodes):
         domain = "" if n.domain == "ai.onnx" else n.domain
-        if domain != "" or n.op_type not in RULES:
+        if domain != "" or (n.op_type not in RULES and not has_body(n.op_type, opsets.get("", 0))):
             bad.append((i, n, domain))
     if not bad:
         return
@@ -499,14 +509,27 @@ def _fill(ctx: _Context, g: onnx.GraphProto, graph: Graph) -> None:
         if vt is not None:
             graph.tensors[vi.name] = Tensor(vi.name, **vt)
 
-    for i, n in enumerate(g.node):
-        where = f"node {names[i]!r} ({n.op_type})"
+    # An op without a kernel that ONNX defines by other ops becomes those ops.
+    work, nodes = list(zip(g.node, names))[::-1], []
+    while work:
+        n, name = work.pop()
+        if n.domain in DEFAULT_DOMAINS and n.op_type not in RULES and has_body(n.op_type, ctx.opset):
+            body = expand(n, name, ctx.opset, ctx.types)
+            for m, _ in body:
+                if m.domain not in DEFAULT_DOMAINS or (m.op_type not in RULES and not has_body(m.op_type, ctx.opset)):
+                    raise UnsupportedError(f"node {name!r} ({n.op_type}) is not supported yet: pyfw runs it as the "
+                                           f"ops ONNX defines it by, and one of them, {m.op_type}, is not supported")
+            work.extend(body[::-1])
+        else:
+            nodes.append((n, name))
+    for n, name in nodes:
+        where = f"node {name!r} ({n.op_type})"
         attrs = {a.name: _attr(a, base_dir, where, ctx) for a in n.attribute}
         try:
             version = ctx.version(n.op_type)
         except onnx.defs.SchemaError:
             raise InvalidModelError(f"{where}: op {n.op_type} does not exist in ONNX opset {ctx.opset}") from None
-        node = Node(n.op_type, list(n.input), list(n.output), attrs, names[i], "", version)
+        node = Node(n.op_type, list(n.input), list(n.output), attrs, name, "", version)
         node = RULES[n.op_type](ctx, node)
         if node is not None:
             # Not graph.add_node(**attrs): an ONNX attribute may be called "name".

@@ -1,0 +1,136 @@
+"""ONNX function ops: ops that ONNX defines as a graph of other ops (SwiGLU,
+MeanVarianceNormalization, CausalConvWithState, LinearAttention...) are
+imported as that graph, as ONNX Runtime runs them, when pyfw has no kernel of
+their own. The body is the one ONNX's schema gives for the model's opset; a
+context-dependent one is built from the node's attributes and input types
+(from ONNX's shape inference). Formal inputs and outputs become the node's,
+attribute references its attributes (or the schema's defaults), and every
+value inside gets a name of its own under the node's name."""
+from __future__ import annotations
+
+import onnx
+from onnx import AttributeProto
+
+from .. import UnsupportedError
+
+
+def _schema(op_type: str, opset: int):
+    try:
+        return onnx.defs.get_schema(op_type, opset, "")
+    except onnx.defs.SchemaError:
+        return None
+
+
+def has_body(op_type: str, opset: int) -> bool:
+    """Whether ONNX defines op_type (default domain) as a function at `opset`."""
+    s = _schema(op_type, opset)
+    return s is not None and any(v <= opset for v in list(s.function_opset_versions)
+                                 + list(s.context_dependent_function_opset_versions))
+
+
+def value_types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
+    """Every value's type that ONNX's shape inference knows, subgraphs included."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # inference is best effort here; a missing type is reported where needed
+        inferred = model
+    out: dict[str, onnx.TypeProto] = {}
+
+    def walk(g: onnx.GraphProto) -> None:
+        for init in g.initializer:
+            out[init.name] = onnx.helper.make_tensor_type_proto(init.data_type, list(init.dims))
+        for vi in list(g.input) + list(g.value_info) + list(g.output):
+            if vi.type.WhichOneof("value"):
+                out.setdefault(vi.name, vi.type)
+        for n in g.node:
+            for a in n.attribute:
+                for sub in ([a.g] if a.type == AttributeProto.GRAPH else list(a.graphs)):
+                    walk(sub)
+
+    walk(inferred.graph)
+    return out
+
+
+def _body(node: onnx.NodeProto, opset: int, types) -> onnx.FunctionProto:
+    s = _schema(node.op_type, opset)
+    fp = onnx.FunctionProto()
+    plain = [v for v in s.function_opset_versions if v <= opset]
+    if plain:
+        fp.ParseFromString(s.get_function_with_opset_version(max(plain)))
+        return fp
+    version = max(v for v in s.context_dependent_function_opset_versions if v <= opset)
+    known = types()
+    missing = [i for i in node.input if i and i not in known]
+    if missing:
+        raise UnsupportedError(f"node {node.name!r} ({node.op_type}): expanding it into the ops ONNX defines it by "
+                               f"needs the type of input {missing[0]!r}, which shape inference does not give")
+    tps = [(known[i] if i else onnx.TypeProto()).SerializeToString() for i in node.input]
+    fp.ParseFromString(s.get_context_dependent_function_with_opset_version(version, node.SerializeToString(), tps))
+    return fp
+
+
+def _substitute(attrs, given: dict[str, AttributeProto], renamed) -> list[AttributeProto]:
+    """A body node's attributes with references to the function's replaced
+    and the values inside its subgraphs renamed."""
+    out = []
+    for a in attrs:
+        if a.ref_attr_name:
+            if a.ref_attr_name in given:
+                b = AttributeProto()
+                b.CopyFrom(given[a.ref_attr_name])
+                b.name = a.name
+                out.append(b)
+            continue  # not given and no default: the inner op's own default
+        b = AttributeProto()
+        b.CopyFrom(a)
+        for g in ([b.g] if b.type == AttributeProto.GRAPH else list(b.graphs)):
+            _rename_graph(g, given, renamed)
+        out.append(b)
+    return out
+
+
+def _rename_node(m: onnx.NodeProto, given, renamed) -> None:
+    attrs = _substitute(m.attribute, given, renamed)
+    ins, outs = [renamed(i) for i in m.input], [renamed(o) for o in m.output]
+    del m.input[:], m.output[:], m.attribute[:]
+    m.input.extend(ins)
+    m.output.extend(outs)
+    m.attribute.extend(attrs)
+
+
+def _rename_graph(g: onnx.GraphProto, given, renamed) -> None:
+    """A body's subgraph, in place: every value gets its name under the node
+    (the function's formal names none of them shadow), as in the body."""
+    for vi in list(g.input) + list(g.output) + list(g.value_info):
+        vi.name = renamed(vi.name)
+    for init in g.initializer:
+        init.name = renamed(init.name)
+    for m in g.node:
+        _rename_node(m, given, renamed)
+
+
+def expand(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[onnx.NodeProto, str]]:
+    """The nodes (with names) that `node`, named `name`, stands for. `types()`
+    gives value types for a context-dependent body."""
+    s = _schema(node.op_type, opset)
+    fp = _body(node, opset, types)
+    given = {a.name: a for a in node.attribute}
+    for key, attr in s.attributes.items():  # the schema's defaults, as ONNX Runtime applies them
+        if key not in given and attr.default_value and attr.default_value.type:
+            given[key] = attr.default_value
+    # A formal input the node leaves out is an absent optional input.
+    rename = {f: node.input[k] if k < len(node.input) else "" for k, f in enumerate(fp.input)}
+    rename.update({f: a for f, a in zip(fp.output, node.output) if a})
+    prefix = f"{name}/"
+
+    def renamed(v: str) -> str:
+        return "" if not v else rename.get(v, prefix + v)
+
+    out = []
+    for k, inner in enumerate(fp.node):
+        m = onnx.NodeProto()
+        m.CopyFrom(inner)
+        _rename_node(m, given, renamed)
+        m.name = f"{prefix}{inner.name or inner.op_type + '_' + str(k)}"
+        out.append((m, m.name))
+    return out

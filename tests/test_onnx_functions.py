@@ -1,0 +1,146 @@
+"""Ops that ONNX defines as functions of other ops, and that pyfw has no kernel
+for (MeanVarianceNormalization, SwiGLU, CausalConvWithState, LinearAttention),
+are imported as the ops of their body: against ONNX Runtime where it runs the
+op, against ONNX's reference evaluator where it does not, inside subgraphs,
+with absent optional inputs, several of them in one graph, exported back to
+ONNX, and with a clear error where the body uses an op pyfw lacks."""
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+from onnx.reference import ReferenceEvaluator
+
+import pyfw.format
+import pyfw.ir
+import pyfw.onnx
+from onnx_util import assert_match, build, check, ort_run, pfw_run, single_op, to_pfw, value_info
+from pyfw import UnsupportedError
+
+rng = np.random.default_rng(5)
+f32 = np.float32
+
+
+def reference(model, feeds):
+    return ReferenceEvaluator(model).run(None, feeds)
+
+
+@pytest.mark.parametrize("axes", [[0, 2, 3], [1], [2, 3]])
+def test_mean_variance_normalization_matches_onnx_runtime(axes):
+    x = (rng.standard_normal((2, 3, 4, 5)) * 3 + 1).astype(f32)
+    check(*single_op("MeanVarianceNormalization", [x], axes=axes))
+
+
+def test_mean_variance_normalization_default_axes():
+    """Without `axes` the schema's default [0, 2, 3] applies (ONNX's own
+    strict shape inference trips on the body's unset Constant, so the model
+    is built unchecked, as the backend suite's test_mvn is)."""
+    x = (rng.standard_normal((2, 3, 4, 5)) * 3 + 1).astype(f32)
+    graph = helper.make_graph([helper.make_node("MeanVarianceNormalization", ["x"], ["y"])], "g",
+                              [value_info("x", f32, x.shape)], [value_info("y", f32, x.shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 10
+    explicit, _ = single_op("MeanVarianceNormalization", [x], axes=[0, 2, 3])
+    want = ort_run(model, {"x": x})
+    assert_match(want, ort_run(explicit, {"in0": x}))
+    assert_match(pfw_run(to_pfw(model), {"x": x}), want)
+
+
+def test_imported_graph_holds_the_body_under_the_node_name():
+    x = rng.standard_normal((2, 3, 4, 5)).astype(f32)
+    model, _ = single_op("MeanVarianceNormalization", [x], axes=[0, 2, 3])
+    graph = pyfw.onnx.import_model(model)
+    ops = [n.op_type for n in graph.nodes]
+    assert "MeanVarianceNormalization" not in ops and "ReduceMean" in ops
+    assert all(n.name.startswith("meanvariancenormalization_node/") for n in graph.nodes)
+    inner = {t for n in graph.nodes for t in n.outputs} - {"out0"}
+    assert all(t.startswith("meanvariancenormalization_node/") for t in inner)
+
+
+@pytest.mark.parametrize("alpha", [None, 0.7])
+def test_swiglu_matches_the_reference_evaluator(alpha):
+    a, b = rng.standard_normal((3, 8)).astype(f32), rng.standard_normal((3, 8)).astype(f32)
+    attrs = {} if alpha is None else {"alpha": alpha}
+    model, feeds = single_op("SwiGLU", [a, b], opset=28, **attrs)
+    got = pfw_run(to_pfw(model), feeds)
+    k = 1.0 if alpha is None else alpha
+    closed = a * (1 / (1 + np.exp(-k * a))) * b  # Swish(a) * b
+    assert_match(got, reference(model, feeds))
+    np.testing.assert_allclose(got[0], closed, rtol=1e-5, atol=1e-6)
+
+
+def test_two_unnamed_function_nodes_with_dynamic_batch():
+    """Each expansion's values have names of their own; the batch dim stays open."""
+    nodes = [helper.make_node("SwiGLU", ["a", "b"], ["h"]),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("SwiGLU", ["r", "b"], ["y"], alpha=0.5)]
+    model = build(nodes, [value_info("a", f32, ["N", 6]), value_info("b", f32, ["N", 6])],
+                  [value_info("y", f32, ["N", 6])], opset=28)
+    pfw = to_pfw(model)
+    for n in (1, 4):
+        feeds = {"a": rng.standard_normal((n, 6)).astype(f32), "b": rng.standard_normal((n, 6)).astype(f32)}
+        assert_match(pfw_run(pfw, feeds), reference(model, feeds))
+
+
+@pytest.mark.parametrize("with_bias, with_past", [(False, False), (True, True), (False, True)])
+@pytest.mark.parametrize("activation", [None, "silu"])
+def test_causal_conv_with_state_absent_optional_inputs(with_bias, with_past, activation):
+    """Left-out formal inputs (bias, past_state) are absent in the body too."""
+    x, w = rng.standard_normal((2, 4, 7)).astype(f32), rng.standard_normal((4, 1, 3)).astype(f32)
+    args = [x, w, rng.standard_normal(4).astype(f32) if with_bias else None,
+            rng.standard_normal((2, 4, 2)).astype(f32) if with_past else None]
+    while args[-1] is None:
+        args.pop()
+    attrs = {} if activation is None else {"activation": activation}
+    model, feeds = single_op("CausalConvWithState", args, opset=27, n_outputs=2, **attrs)
+    assert_match(pfw_run(to_pfw(model), feeds), reference(model, feeds))
+
+
+@pytest.mark.parametrize("update_rule, inputs", [
+    ("linear", ["query", "key", "value"]),
+    ("gated_delta", ["query", "key", "value", "past_state", "decay", "beta"]),
+])
+def test_linear_attention_matches_the_reference_evaluator(update_rule, inputs):
+    shapes = {"query": (2, 3, 16), "key": (2, 3, 16), "value": (2, 3, 16), "past_state": (2, 2, 8, 8),
+              "decay": (2, 3, 16), "beta": (2, 3, 2)}
+    args = [rng.standard_normal(shapes[n]).astype(f32) for n in inputs]
+    if "decay" in inputs:  # decay gates in log space, beta in (0, 1)
+        args[inputs.index("decay")] = -np.abs(args[inputs.index("decay")])
+        args[inputs.index("beta")] = 1 / (1 + np.exp(-args[inputs.index("beta")]))
+    model, feeds = single_op("LinearAttention", args, opset=27, n_outputs=2, q_num_heads=2, kv_num_heads=2,
+                             update_rule=update_rule)
+    assert_match(pfw_run(to_pfw(model), feeds), reference(model, feeds))
+
+
+def test_function_op_inside_a_subgraph_reads_the_outer_scope():
+    """MVN in both If branches, its input from the outer graph (its type from
+    the whole model's shape inference)."""
+    x_vi = value_info("x", f32, [2, 3, 4, 4])
+    then = helper.make_graph([helper.make_node("MeanVarianceNormalization", ["x"], ["t"], axes=[0, 2, 3])], "then", [],
+                             [value_info("t", f32, [2, 3, 4, 4])])
+    other = helper.make_graph([helper.make_node("MeanVarianceNormalization", ["x"], ["e"], axes=[1])], "else", [],
+                              [value_info("e", f32, [2, 3, 4, 4])])
+    nodes = [helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)]
+    model = build(nodes, [value_info("c", np.bool_, []), x_vi], [value_info("y", f32, [2, 3, 4, 4])])
+    pfw = to_pfw(model)
+    x = rng.standard_normal((2, 3, 4, 4)).astype(f32)
+    for c in (True, False):
+        feeds = {"c": np.array(c), "x": x}
+        assert_match(pfw_run(pfw, feeds), ort_run(model, feeds))
+
+
+def test_exported_model_runs_the_body_in_onnx_runtime():
+    x = rng.standard_normal((2, 3, 4, 5)).astype(f32)
+    model, feeds = single_op("MeanVarianceNormalization", [x], axes=[1, 3])
+    graph = pyfw.onnx.import_model(model)
+    pyfw.ir.infer_shapes(graph)
+    exported = pyfw.onnx.export_model(pyfw.format.load(pyfw.format.to_bytes(graph)))
+    onnx.checker.check_model(exported, full_check=True)
+    assert "MeanVarianceNormalization" not in {n.op_type for n in exported.graph.node}
+    assert_match(ort_run(exported, feeds), ort_run(model, feeds))
+
+
+def test_body_with_an_op_pyfw_lacks_names_the_node_and_the_op():
+    x = rng.random((3, 4)).astype(f32)
+    model, _ = single_op("Bernoulli", [x], opset=22)
+    with pytest.raises(UnsupportedError, match=r"'bernoulli_node' \(Bernoulli\).*RandomUniformLike"):
+        pyfw.onnx.import_model(model)
