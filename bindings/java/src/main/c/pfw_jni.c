@@ -7,6 +7,7 @@
  */
 #include <jni.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,21 @@ static char* to_cstring(JNIEnv* env, jbyteArray bytes) {
 }
 
 static void* ptr(jlong handle) { return (void*)(intptr_t)handle; }
+
+/* long[] dims -> d[0..PFW_MAX_RANK] (one spare: a longer array is still passed on
+ * for the runtime to refuse); the count, or -1 with an exception pending. */
+static jsize to_dims(JNIEnv* env, jlongArray dims, int64_t* d, const char* what) {
+  if (!dims) {
+    char message[64];
+    snprintf(message, sizeof message, "%s: dims are null", what);
+    throw_message(env, PFW_ERR_INVALID_ARGUMENT, message);
+    return -1;
+  }
+  jsize rank = (*env)->GetArrayLength(env, dims);
+  jsize n = rank < PFW_MAX_RANK + 1 ? rank : PFW_MAX_RANK + 1;
+  (*env)->GetLongArrayRegion(env, dims, 0, n, (jlong*)d);
+  return n;
+}
 static jlong handle_of(const void* p) { return (jlong)(intptr_t)p; }
 
 /* ---- library ------------------------------------------------------------ */
@@ -198,15 +214,9 @@ JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_interpreterGetOutput(JNIEnv* env
 
 JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_interpreterResizeInput(JNIEnv* env, jclass cls, jlong it,
                                                                       jint index, jlongArray dims) {
-  if (!dims) {
-    throw_message(env, PFW_ERR_INVALID_ARGUMENT, "resize: dims are null");
-    return;
-  }
-  jsize rank = (*env)->GetArrayLength(env, dims);
-  int64_t d[PFW_MAX_RANK + 1]; /* one spare: a longer array is still passed on for the runtime to refuse */
-  jsize n = rank < PFW_MAX_RANK + 1 ? rank : PFW_MAX_RANK + 1;
-  (*env)->GetLongArrayRegion(env, dims, 0, n, (jlong*)d);
-  check(env, pfw_interpreter_resize_input(ptr(it), (int32_t)index, d, (int32_t)n));
+  int64_t d[PFW_MAX_RANK + 1];
+  jsize n = to_dims(env, dims, d, "resize");
+  if (n >= 0) check(env, pfw_interpreter_resize_input(ptr(it), (int32_t)index, d, (int32_t)n));
 }
 
 JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_interpreterAllocate(JNIEnv* env, jclass cls, jlong it) {
@@ -284,4 +294,53 @@ JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_tensorCopyToBuffer(JNIEnv* env, j
   size_t size = 0;
   void* data = direct_address(env, dst, &size);
   if (data) check(env, pfw_tensor_copy_to_buffer(ptr(t), data, size));
+}
+
+/* ---- sequences and optionals --------------------------------------------- */
+
+JNIEXPORT jint JNICALL Java_dev_pyfw_PfwNative_tensorKind(JNIEnv* env, jclass cls, jlong t) {
+  return (jint)pfw_tensor_kind(ptr(t));
+}
+
+JNIEXPORT jboolean JNICALL Java_dev_pyfw_PfwNative_tensorIsOptional(JNIEnv* env, jclass cls, jlong t) {
+  return pfw_tensor_is_optional(ptr(t)) ? JNI_TRUE : JNI_FALSE;
+}
+
+JNIEXPORT jboolean JNICALL Java_dev_pyfw_PfwNative_tensorHasValue(JNIEnv* env, jclass cls, jlong t) {
+  return pfw_tensor_has_value(ptr(t)) ? JNI_TRUE : JNI_FALSE;
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_tensorSetHasValue(JNIEnv* env, jclass cls, jlong t,
+                                                                 jboolean has_value) {
+  check(env, pfw_tensor_set_has_value(ptr(t), has_value ? 1 : 0));
+}
+
+JNIEXPORT jint JNICALL Java_dev_pyfw_PfwNative_tensorModelRank(JNIEnv* env, jclass cls, jlong t) {
+  return pfw_tensor_model_rank(ptr(t));
+}
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_tensorSequenceLength(JNIEnv* env, jclass cls, jlong t) {
+  int64_t n = 0;
+  check(env, pfw_tensor_sequence_length(ptr(t), &n));
+  return (jlong)n;
+}
+
+JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_tensorSequenceItem(JNIEnv* env, jclass cls, jlong t,
+                                                                   jlong index) {
+  const pfw_tensor* item = NULL;
+  if (check(env, pfw_tensor_sequence_item(ptr(t), (int64_t)index, &item))) return 0;
+  return (jlong)(intptr_t)item;
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_tensorSequenceClear(JNIEnv* env, jclass cls, jlong t) {
+  check(env, pfw_tensor_sequence_clear(ptr(t)));
+}
+
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_tensorSequenceAppend(JNIEnv* env, jclass cls, jlong t, jint dtype,
+                                                                    jlongArray dims, jobject src) {
+  int64_t d[PFW_MAX_RANK + 1];
+  jsize n = to_dims(env, dims, d, "sequence append");
+  size_t size = 0;
+  const void* data = n >= 0 ? direct_address(env, src, &size) : NULL;
+  if (data) check(env, pfw_tensor_sequence_append(ptr(t), (pfw_dtype)dtype, d, (int32_t)n, data, size));
 }

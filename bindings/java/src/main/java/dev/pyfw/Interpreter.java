@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -125,11 +126,13 @@ public final class Interpreter implements AutoCloseable {
       throw new PfwException(PfwException.Status.UNSUPPORTED.code(),
           "tensor '" + name + "' has dtype code " + code + ", which Java cannot hold");
     }
-    long[] shape = new long[PfwNative.tensorRank(tensor)];
-    for (int k = 0; k < shape.length; k++) {
+    int rank = PfwNative.tensorModelRank(tensor);
+    long[] shape = rank < 0 ? null : new long[rank];
+    for (int k = 0; k < rank; k++) {
       shape[k] = PfwNative.tensorModelDim(tensor, k);
     }
-    return new TensorInfo(name, dtype, shape);
+    return new TensorInfo(name, dtype, shape, PfwNative.tensorKind(tensor) == PfwNative.KIND_SEQUENCE,
+        PfwNative.tensorIsOptional(tensor));
   }
 
   /** The inputs as the model declares them, in order. */
@@ -142,74 +145,176 @@ public final class Interpreter implements AutoCloseable {
     return outputs;
   }
 
-  /** Runs once with the inputs in model order; returns new output tensors in model order. */
+  /**
+   * Runs once with the inputs in model order; returns new output tensors in model order. Models
+   * with sequence or optional inputs or outputs run through {@link #runValues(Value...)}.
+   */
   public synchronized List<Tensor> run(Tensor... feeds) throws PfwException {
     checkOpen();
     Checks.notNull(feeds, "feeds");
-    if (feeds.length != inputs.size()) {
-      throw new IllegalArgumentException("expected " + inputs.size() + " input(s) (" + names(inputs)
-          + "), got " + feeds.length);
-    }
-    for (int i = 0; i < feeds.length; i++) {
-      feed(i, feeds[i]);
-    }
-    return invoke();
+    return tensors(runValues(inOrder(Arrays.stream(feeds).map(Interpreter::wrap).toArray(Value[]::new)), true));
   }
 
   /** Runs once with the inputs by name; returns new output tensors in model order. */
   public synchronized List<Tensor> run(Map<String, Tensor> feeds) throws PfwException {
     checkOpen();
     Checks.notNull(feeds, "feeds");
+    Map<String, Value> values = new HashMap<>();
+    feeds.forEach((name, t) -> values.put(name, wrap(t)));
+    return tensors(runValues(byName(values), true));
+  }
+
+  /**
+   * Runs once with one {@link Value} per input, in model order: what models with sequence or
+   * optional inputs or outputs need. Returns one new value per output (an optional output that
+   * holds nothing: {@link Value#none()}).
+   */
+  public synchronized List<Value> runValues(Value... feeds) throws PfwException {
+    checkOpen();
+    Checks.notNull(feeds, "feeds");
+    return runValues(inOrder(feeds), false);
+  }
+
+  /** {@link #runValues(Value...)} with the inputs by name. */
+  public synchronized List<Value> runValues(Map<String, Value> feeds) throws PfwException {
+    checkOpen();
+    Checks.notNull(feeds, "feeds");
+    return runValues(byName(feeds), false);
+  }
+
+  private static Value wrap(Tensor t) {
+    return t == null ? null : Value.of(t);
+  }
+
+  private Value[] inOrder(Value[] feeds) {
+    if (feeds.length != inputs.size()) {
+      throw new IllegalArgumentException("expected " + inputs.size() + " input(s) (" + names(inputs)
+          + "), got " + feeds.length);
+    }
+    return feeds;
+  }
+
+  private Value[] byName(Map<String, Value> feeds) {
     for (String name : feeds.keySet()) {
       if (inputs.stream().noneMatch(t -> t.name().equals(name))) {
         throw new IllegalArgumentException("unknown input '" + name + "'; the model's inputs are: "
             + names(inputs));
       }
     }
-    for (int i = 0; i < inputs.size(); i++) {
+    Value[] out = new Value[inputs.size()];
+    for (int i = 0; i < out.length; i++) {
       TensorInfo want = inputs.get(i);
       if (!feeds.containsKey(want.name())) {
         throw new IllegalArgumentException("missing input " + want);
       }
-      feed(i, feeds.get(want.name()));
+      out[i] = feeds.get(want.name());
     }
-    return invoke();
+    return out;
   }
 
-  /** Resizes input {@code index} to its tensor's shape (a no-op when unchanged) and copies the data in. */
-  private void feed(int index, Tensor value) throws PfwException {
+  /** Feeds, invokes and reads back; tensorsOnly (run) refuses models with sequences or optionals. */
+  private List<Value> runValues(Value[] feeds, boolean tensorsOnly) throws PfwException {
+    if (tensorsOnly) {
+      for (TensorInfo info : allValues()) {
+        if (info.isSequence() || info.isOptional()) {
+          throw new IllegalArgumentException("'" + info.name() + "' is " + info.describe() + ": use runValues");
+        }
+      }
+    }
+    for (int i = 0; i < feeds.length; i++) {
+      feed(i, feeds[i]);
+    }
+    PfwNative.interpreterInvoke(handle);
+    List<Value> results = new ArrayList<>(outputHandles.length);
+    for (int i = 0; i < outputHandles.length; i++) {
+      results.add(read(outputHandles[i], outputs.get(i)));
+    }
+    return results;
+  }
+
+  private List<TensorInfo> allValues() {
+    List<TensorInfo> all = new ArrayList<>(inputs);
+    all.addAll(outputs);
+    return all;
+  }
+
+  private static List<Tensor> tensors(List<Value> values) {
+    List<Tensor> out = new ArrayList<>(values.size());
+    for (Value v : values) {
+      out.add(v.tensor());
+    }
+    return out;
+  }
+
+  private void feed(int index, Value value) throws PfwException {
     TensorInfo want = inputs.get(index);
+    long h = inputHandles[index];
     if (value == null) {
       throw new IllegalArgumentException("input '" + want.name() + "' is null");
     }
-    if (value.dtype() != want.dtype()) {
-      throw new IllegalArgumentException("input '" + want.name() + "' expects " + want.dtype() + ", got "
-          + value.dtype());
+    if (value.isNone()) {
+      if (!want.isOptional()) {
+        throw new IllegalArgumentException("input '" + want.name() + "' is not optional: it needs a value");
+      }
+      PfwNative.tensorSetHasValue(h, false);
+      return;
     }
-    ByteBuffer data = value.buffer();
-    PfwNative.interpreterResizeInput(handle, index, value.shape());
-    PfwNative.tensorCopyFromBuffer(inputHandles[index], data);
+    if ((value.kind() == Value.Kind.SEQUENCE) != want.isSequence()) {
+      throw new IllegalArgumentException("input '" + want.name() + "' is " + want.describe() + ", got "
+          + value.describe());
+    }
+    if (!want.isSequence()) {
+      Tensor t = value.tensor();
+      checkDtype(want, t, "input '" + want.name() + "'");
+      ByteBuffer data = t.buffer();
+      PfwNative.interpreterResizeInput(handle, index, t.shape());
+      PfwNative.tensorCopyFromBuffer(h, data);
+      return;
+    }
+    PfwNative.tensorSequenceClear(h);
+    List<Tensor> elements = value.elements();
+    for (int k = 0; k < elements.size(); k++) {
+      Tensor t = elements.get(k);
+      checkDtype(want, t, "element " + k + " of input '" + want.name() + "'");
+      PfwNative.tensorSequenceAppend(h, t.dtype().code(), t.shape(), t.buffer());
+    }
   }
 
-  private List<Tensor> invoke() throws PfwException {
-    PfwNative.interpreterInvoke(handle);
-    List<Tensor> results = new ArrayList<>(outputHandles.length);
-    for (int i = 0; i < outputHandles.length; i++) {
-      long t = outputHandles[i];
-      long[] shape = new long[PfwNative.tensorRank(t)];
-      for (int k = 0; k < shape.length; k++) {
-        shape[k] = PfwNative.tensorDim(t, k);
-      }
-      long bytes = PfwNative.tensorByteSize(t);
-      if (bytes > Integer.MAX_VALUE) {
-        throw new IllegalStateException("output '" + outputs.get(i).name() + "' has " + bytes
-            + " bytes, more than a Java buffer holds");
-      }
-      ByteBuffer data = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
-      PfwNative.tensorCopyToBuffer(t, data);
-      results.add(new Tensor(outputs.get(i).dtype(), shape, data));
+  private static void checkDtype(TensorInfo want, Tensor t, String what) {
+    if (t.dtype() != want.dtype()) {
+      throw new IllegalArgumentException(what + " expects " + want.dtype() + ", got " + t.dtype());
     }
-    return results;
+  }
+
+  /** An output's value: none, a sequence of copied elements, or a copied tensor. */
+  private static Value read(long h, TensorInfo info) throws PfwException {
+    if (!PfwNative.tensorHasValue(h)) {
+      return Value.none();
+    }
+    if (!info.isSequence()) {
+      return Value.of(copy(h, info));
+    }
+    long n = PfwNative.tensorSequenceLength(h);
+    List<Tensor> elements = new ArrayList<>();
+    for (long k = 0; k < n; k++) {
+      elements.add(copy(PfwNative.tensorSequenceItem(h, k), info));
+    }
+    return Value.sequence(elements);
+  }
+
+  private static Tensor copy(long t, TensorInfo info) throws PfwException {
+    long[] shape = new long[PfwNative.tensorRank(t)];
+    for (int k = 0; k < shape.length; k++) {
+      shape[k] = PfwNative.tensorDim(t, k);
+    }
+    long bytes = PfwNative.tensorByteSize(t);
+    if (bytes > Integer.MAX_VALUE) {
+      throw new IllegalStateException("output '" + info.name() + "' has " + bytes
+          + " bytes, more than a Java buffer holds");
+    }
+    ByteBuffer data = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+    PfwNative.tensorCopyToBuffer(t, data);
+    return new Tensor(info.dtype(), shape, data);
   }
 
   /** Bytes of the activation arena under the current input shapes. */

@@ -172,4 +172,28 @@ final class PfwNative {
 
   /** Copies the tensor into {@code dst} (a direct buffer; its capacity is the size). */
   static native void tensorCopyToBuffer(long tensor, ByteBuffer dst) throws PfwException;
+
+  // ---- sequences and optionals ----------------------------------------------
+  static final int KIND_SEQUENCE = 1;
+
+  static native int tensorKind(long tensor);
+
+  static native boolean tensorIsOptional(long tensor);
+
+  static native boolean tensorHasValue(long tensor);
+
+  static native void tensorSetHasValue(long tensor, boolean hasValue) throws PfwException;
+
+  /** The declared rank; -1 where the model leaves it open. */
+  static native int tensorModelRank(long tensor);
+
+  static native long tensorSequenceLength(long tensor) throws PfwException;
+
+  /** A read-only element handle, valid until the sequence next changes. */
+  static native long tensorSequenceItem(long tensor, long index) throws PfwException;
+
+  static native void tensorSequenceClear(long tensor) throws PfwException;
+
+  /** Appends a copy of all of {@code src} (a direct buffer) as an element of shape {@code dims}. */
+  static native void tensorSequenceAppend(long tensor, int dtype, long[] dims, ByteBuffer src) throws PfwException;
 }
