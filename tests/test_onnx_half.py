@@ -159,3 +159,30 @@ def test_range_of_half_types_matches_onnx_reference(dt, start, limit, delta):
     args = [np.array(v, HALVES[dt]) for v in (start, limit, delta)]
     model, feeds = single_op("Range", args, opset=27)
     same(pfw_run(to_pfw(model), feeds)[0], ReferenceEvaluator(model).run(None, feeds)[0])
+
+
+CONVS = [
+    ((2, 4, 9), (6, 2, 3), dict(group=2, strides=[2], pads=[1, 2])),
+    ((1, 3, 8, 7), (4, 3, 3, 2), dict(pads=[1, 0, 2, 1], dilations=[2, 1])),
+    ((2, 6, 7, 6), (6, 1, 3, 3), dict(group=6, strides=[1, 2], auto_pad="SAME_UPPER")),  # depthwise
+    ((1, 2, 4, 5, 6), (3, 2, 2, 3, 2), dict(strides=[1, 2, 1])),
+]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("xs, ws, attrs", CONVS, ids=["1d-grouped", "2d-dilated", "2d-depthwise", "3d"])
+@pytest.mark.parametrize("name", HALVES)
+def test_conv_rounds_the_exact_result_once(name, xs, ws, attrs, bias):
+    """Conv in float16/bfloat16 runs through float32: with operands whose
+    products and sums are exact, each output is the exact value (ONNX's
+    reference evaluator in float64 on the float32 model) rounded to float32
+    and then to the half type, bit for bit."""
+    from onnx_util import reference64
+    dt = HALVES[name]
+    x, w = small_integers(dt, xs, 11), small_integers(dt, ws, 12)
+    args = [x, Init(w)] + ([Init(small_integers(dt, (ws[0],), 13))] if bias else [])
+    model, feeds = single_op("Conv", args, opset=22, **attrs)
+    f32 = [a.astype(np.float32) if isinstance(a, np.ndarray) else Init(a.value.astype(np.float32)) for a in args]
+    exact = reference64(*single_op("Conv", f32, opset=22, **attrs))[0]
+    same(pfw_run(to_pfw(model), feeds)[0], exact.astype(np.float32).astype(dt))
+

@@ -30,12 +30,12 @@ static pfw_status check_kernel_shape(const pfw_node* node, const pfw_tensor* W, 
 }
 
 /* Conv and ConvTranspose: attribute kernel_shape (when given) agrees with W's
- * n spatial dims, and the optional bias B holds M float32 values. */
+ * n spatial dims, and the optional bias B holds M values of W's dtype. */
 pfw_status pfw_conv_check_kernel_bias(const pfw_node* node, const pfw_tensor* W, int32_t n, int64_t M) {
   pfw_status st = check_kernel_shape(node, W, n);
   if (st != PFW_OK) return st;
   if (node->n_in == 3 && node->in[2]) {
-    st = pfw_check_input(node, 2, PFW_FLOAT32, 1);
+    st = pfw_check_input(node, 2, W->dtype, 1);
     if (st != PFW_OK) return st;
     if (node->in[2]->dims[0] != M)
       return pfw_error(PFW_ERR_SHAPE, "input 2 (B) has %lld values, expected %lld (one per output channel)",
@@ -83,12 +83,32 @@ pfw_status pfw_conv_shape(const pfw_node* node, int32_t xi, int32_t wi, pfw_spat
   return PFW_OK;
 }
 
+/* float16 and bfloat16 run through float32 as the other ops do: inputs
+ * widened into scratch, the reference loop, each output rounded once more. */
+static bool is_half(pfw_dtype d) { return d == PFW_FLOAT16 || d == PFW_BFLOAT16; }
+
+static size_t half_scratch(const pfw_node* node) {
+  size_t bias = node->n_in == 3 && node->in[2] ? (size_t)pfw_numel(node->in[2]) : 0;
+  return pfw_align_size((size_t)pfw_numel(node->in[0]) * sizeof(float)) +
+         pfw_align_size((size_t)pfw_numel(node->in[1]) * sizeof(float)) + pfw_align_size(bias * sizeof(float)) +
+         pfw_align_size((size_t)pfw_numel(node->out[0]) * sizeof(float));
+}
+
+static float* widen(const pfw_tensor* t, uint8_t** scratch) {
+  float* out = (float*)*scratch;
+  int64_t n = pfw_numel(t);
+  for (int64_t i = 0; i < n; i++) out[i] = (float)pfw_load_real(t->data, t->dtype, i);
+  *scratch += pfw_align_size((size_t)n * sizeof(float));
+  return out;
+}
+
 static pfw_status conv_prepare(pfw_node* node) {
   if (node->n_in < 2 || node->n_in > 3)
     return pfw_error(PFW_ERR_INVALID_MODEL, "expected 2 or 3 inputs, got %d", (int)node->n_in);
   if (node->n_out < 1) return pfw_error(PFW_ERR_INVALID_MODEL, "expected 1 output");
-  pfw_status st = pfw_check_input(node, 0, PFW_FLOAT32, -1);
-  if (st == PFW_OK) st = pfw_check_input(node, 1, PFW_FLOAT32, -1);
+  pfw_dtype t = node->in[0] && is_half(node->in[0]->dtype) ? node->in[0]->dtype : PFW_FLOAT32;
+  pfw_status st = pfw_check_input(node, 0, t, -1);
+  if (st == PFW_OK) st = pfw_check_input(node, 1, t, -1);
   if (st != PFW_OK) return st;
   pfw_spatial g;
   int64_t group, dims[2 + PFW_SPATIAL_MAX];
@@ -97,10 +117,14 @@ static pfw_status conv_prepare(pfw_node* node) {
   if (st != PFW_OK) return st;
   pfw_activation act;
   st = pfw_activation_init(node, &act);
-  if (st == PFW_OK) st = pfw_set_output(node->out[0], PFW_FLOAT32, node->in[0]->rank, dims);
-  if (st == PFW_OK && node->isa != PFW_ISA_SCALAR && pfw_conv_depthwise_applies(node))
+  if (st == PFW_OK) st = pfw_set_output(node->out[0], t, node->in[0]->rank, dims);
+  if (st != PFW_OK || t != PFW_FLOAT32) {
+    if (st == PFW_OK) node->scratch_size = half_scratch(node);
+    return st; /* 16-bit types take the reference loop in float32 */
+  }
+  if (node->isa != PFW_ISA_SCALAR && pfw_conv_depthwise_applies(node))
     node->scratch_size = pfw_conv_depthwise_scratch(node);
-  if (st == PFW_OK && uses_gemm(node))
+  if (uses_gemm(node))
     st = pfw_conv_winograd_applies(node, &g) ? pfw_conv_winograd_prepare(node, &g) : pfw_conv_gemm_prepare(node, &g);
   return st;
 }
@@ -168,11 +192,12 @@ static void conv_planes(void* p, int64_t begin, int64_t end) {
 }
 
 static pfw_status conv_run(pfw_node* node) {
-  if (node->isa != PFW_ISA_SCALAR && pfw_conv_depthwise_applies(node)) {
+  const pfw_tensor* X = node->in[0];
+  bool half = is_half(X->dtype);
+  if (!half && node->isa != PFW_ISA_SCALAR && pfw_conv_depthwise_applies(node)) {
     pfw_conv_depthwise_run(node);
     return PFW_OK;
   }
-  const pfw_tensor* X = node->in[0];
   const pfw_tensor* W = node->in[1];
   pfw_tensor* Y = node->out[0];
   conv_ctx c;
@@ -181,24 +206,37 @@ static pfw_status conv_run(pfw_node* node) {
    * succeeded at prepare with the same shapes. */
   pfw_spatial_init(node, n, X->dims + 2, W->dims + 2, false, &c.g);
   if (pfw_numel(Y) == 0) return PFW_OK;
-  if (uses_gemm(node)) {
+  if (!half && uses_gemm(node)) {
     if (pfw_conv_winograd_applies(node, &c.g)) pfw_conv_winograd_run(node, &c.g);
     else pfw_conv_gemm_run(node, &c.g);
     return PFW_OK;
   }
   pfw_activation_init(node, &c.act); /* checked at prepare */
-  c.x = X->data;
-  c.w = W->data;
-  c.b = node->n_in == 3 && node->in[2] ? node->in[2]->data : NULL;
-  c.y = Y->data;
+  const pfw_tensor* B = node->n_in == 3 ? node->in[2] : NULL;
+  if (half) {
+    uint8_t* scratch = node->scratch;
+    c.x = widen(X, &scratch);
+    c.w = widen(W, &scratch);
+    c.b = B ? widen(B, &scratch) : NULL;
+    c.y = (float*)scratch;
+  } else {
+    c.x = X->data;
+    c.w = W->data;
+    c.b = B ? B->data : NULL;
+    c.y = Y->data;
+  }
   c.C = X->dims[1];
   c.M = W->dims[0];
   int64_t group = pfw_attr_int(node, "group", 1);
   c.Cg = c.C / group;
   c.Mg = c.M / group;
   int64_t planes = X->dims[0] * c.M;
-  if (pfw_numel(Y) == 0) return PFW_OK;
   pfw_parallel_for(node->pool, planes, conv_planes, &c);
+  if (half) {
+    uint16_t* y = Y->data;
+    for (int64_t i = 0; i < pfw_numel(Y); i++)
+      y[i] = Y->dtype == PFW_FLOAT16 ? pfw_float_to_half(c.y[i]) : pfw_float_to_bf16(c.y[i]);
+  }
   return PFW_OK;
 }
 
