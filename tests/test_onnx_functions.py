@@ -3,7 +3,8 @@ for (MeanVarianceNormalization, SwiGLU, CausalConvWithState, LinearAttention),
 are imported as the ops of their body: against ONNX Runtime where it runs the
 op, against ONNX's reference evaluator where it does not, inside subgraphs,
 with absent optional inputs, several of them in one graph, exported back to
-ONNX, and with a clear error where the body uses an op pyfw lacks."""
+ONNX, and with a clear error where the body uses an op pyfw lacks. Training-
+mode BatchNormalization, expanded the same way, against its closed form."""
 import numpy as np
 import onnx
 import pytest
@@ -144,3 +145,60 @@ def test_body_with_an_op_pyfw_lacks_names_the_node_and_the_op():
     model, _ = single_op("Bernoulli", [x], opset=22)
     with pytest.raises(UnsupportedError, match=r"'bernoulli_node' \(Bernoulli\).*RandomUniformLike"):
         pyfw.onnx.import_model(model)
+
+
+def batchnorm_training(x, s, b, mean, var, eps, momentum):
+    """ONNX's training-mode BatchNormalization in float64: the batch mean and
+    population variance over all axes but 1, and the blended running ones."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    x64 = x.astype(np.float64)
+    bm, bv = x64.mean(axis=axes), x64.var(axis=axes)
+    y = (x64 - bm.reshape(shape)) / np.sqrt(bv.reshape(shape) + eps) * s.reshape(shape) + b.reshape(shape)
+    return y, mean * momentum + bm * (1 - momentum), var * momentum + bv * (1 - momentum)
+
+
+@pytest.mark.parametrize("opset", [15, 18])  # ReduceMean's axes an attribute, then an input
+@pytest.mark.parametrize("shape", [(4, 3, 5, 6), (5, 2, 7)])
+@pytest.mark.parametrize("attrs", [{}, {"epsilon": 1e-2, "momentum": 0.7}])
+def test_batchnorm_training_mode_matches_its_closed_form(opset, shape, attrs):
+    c = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(f32)
+    s, b = rng.standard_normal(c).astype(f32), rng.standard_normal(c).astype(f32)
+    mean, var = rng.standard_normal(c).astype(f32), rng.random(c).astype(f32) + 0.5
+    node = helper.make_node("BatchNormalization", ["x", "s", "b", "mean", "var"], ["y", "out_mean", "out_var"],
+                            training_mode=1, **attrs)
+    model = build([node], [value_info(n, f32, v.shape) for n, v in
+                           (("x", x), ("s", s), ("b", b), ("mean", mean), ("var", var))],
+                  [value_info(n, f32, None) for n in ("y", "out_mean", "out_var")], opset=opset)
+    feeds = {"x": x, "s": s, "b": b, "mean": mean, "var": var}
+    got = pfw_run(to_pfw(model), feeds)
+    want = batchnorm_training(x, s, b, mean, var, attrs.get("epsilon", 1e-5), attrs.get("momentum", 0.9))
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == f32 and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_batchnorm_training_mode_float16_rounds_at_each_op():
+    """float16 X with float32 scale and statistics (BatchNormalization-15's
+    separate types), the running outputs unused: each op of the definition
+    rounds to float16 (through float32), as NumPy replays it here, bit for bit."""
+    def r(v):
+        return np.asarray(v, np.float64).astype(f32).astype(np.float16).astype(np.float64)
+
+    x = rng.standard_normal((3, 4, 5)).astype(np.float16)
+    s, b = rng.standard_normal(4).astype(f32), rng.standard_normal(4).astype(f32)
+    mean, var = np.zeros(4, f32), np.ones(4, f32)
+    node = helper.make_node("BatchNormalization", ["x", "s", "b", "mean", "var"], ["y", "m", "v"], training_mode=1)
+    model = build([node], [value_info("x", np.float16, x.shape)] +
+                  [value_info(n, f32, (4,)) for n in ("s", "b", "mean", "var")],
+                  [value_info("y", np.float16, None)], opset=15)
+    got = pfw_run(to_pfw(model), {"x": x, "s": s, "b": b, "mean": mean, "var": var})[0]
+    x64, per_channel = x.astype(np.float64), (1, -1, 1)
+    batch_mean = r(x64.mean(axis=(0, 2), keepdims=True))
+    d = r(x64 - batch_mean)
+    batch_var = r(r(d * d).mean(axis=(0, 2), keepdims=True))
+    norm = r(d / r(np.sqrt(r(batch_var + r(1e-5)))))
+    want = r(r(norm * r(s).reshape(per_channel)) + r(b).reshape(per_channel))
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(got.astype(np.float64), want)

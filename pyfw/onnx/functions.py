@@ -8,6 +8,7 @@ attribute references its attributes (or the schema's defaults), and every
 value inside gets a name of its own under the node's name."""
 from __future__ import annotations
 
+import numpy as np
 import onnx
 from onnx import AttributeProto
 
@@ -134,3 +135,72 @@ def expand(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[onn
         m.name = f"{prefix}{inner.name or inner.op_type + '_' + str(k)}"
         out.append((m, m.name))
     return out
+
+
+def is_training_batchnorm(node: onnx.NodeProto) -> bool:
+    return node.op_type == "BatchNormalization" and any(
+        a.name == "training_mode" and a.i for a in node.attribute)
+
+
+def expand_training_batchnorm(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[onnx.NodeProto, str]]:
+    """BatchNormalization with training_mode=1 (opset 14+) as the ops it
+    means: the batch's mean and population variance over every axis but 1
+    normalise X, and the running statistics come out blended by momentum:
+    out_mean = mean * momentum + batch_mean * (1 - momentum), alike for var."""
+    from onnx import helper, numpy_helper
+
+    x_type = types().get(node.input[0])
+    if x_type is None or not x_type.tensor_type.HasField("shape"):
+        raise UnsupportedError(f"node {name!r} (BatchNormalization): training_mode=1 needs the rank of input "
+                               f"{node.input[0]!r}, which shape inference does not give")
+    rank = len(x_type.tensor_type.shape.dim)
+    np_dtype = helper.tensor_dtype_to_np_dtype(x_type.tensor_type.elem_type)
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    eps, momentum = attrs.get("epsilon", 1e-5), attrs.get("momentum", 0.9)
+    x, scale, bias, mean, var = node.input[:5]
+    outs = list(node.output) + [""] * (3 - len(node.output))
+    prefix = f"{name}/"
+    nodes: list[onnx.NodeProto] = []
+
+    def add(op, inputs, **kw):
+        out = f"{prefix}{op}_{len(nodes)}"
+        nodes.append(helper.make_node(op, inputs, [kw.pop("output", out)], name=out, **kw))
+        return nodes[-1].output[0]
+
+    def const(value, dtype):
+        return add("Constant", [], value=numpy_helper.from_array(np.asarray(value, dtype)))
+
+    axes = [0] + list(range(2, rank))
+
+    def reduce_mean(v):
+        if opset >= 18:
+            return add("ReduceMean", [v, const(axes, np.int64)], keepdims=1)
+        return add("ReduceMean", [v], axes=axes, keepdims=1)
+
+    batch_mean = reduce_mean(x)
+    d = add("Sub", [x, batch_mean])
+    batch_var = reduce_mean(add("Mul", [d, d]))
+    per_channel = const([-1] + [1] * (rank - 2), np.int64)  # (C, 1, ...) broadcasts against (N, C, ...)
+    norm = add("Div", [d, add("Sqrt", [add("Add", [batch_var, const(eps, np_dtype)])])])
+    # BatchNormalization-15 lets scale/B and the statistics have types of their own.
+    x_elem = x_type.tensor_type.elem_type
+
+    def elem_of(v):
+        t = types().get(v)
+        return t.tensor_type.elem_type if t is not None else x_elem
+
+    def cast(v, elem, given):
+        return v if elem == given else add("Cast", [v], to=elem)
+
+    scale_x, bias_x = cast(scale, x_elem, elem_of(scale)), cast(bias, x_elem, elem_of(bias))
+    add("Add", [add("Mul", [norm, add("Reshape", [scale_x, per_channel])]), add("Reshape", [bias_x, per_channel])],
+        output=outs[0])
+    flat = const([-1], np.int64)
+    for running, batch, out in ((mean, batch_mean, outs[1]), (var, batch_var, outs[2])):
+        if out:
+            elem = elem_of(running)
+            dt = helper.tensor_dtype_to_np_dtype(elem)
+            batch = cast(add("Reshape", [batch, flat]), elem, x_elem)
+            add("Add", [add("Mul", [running, const(momentum, dt)]), add("Mul", [batch, const(1 - momentum, dt)])],
+                output=out)
+    return [(n, n.name) for n in nodes]

@@ -25,7 +25,7 @@ from .. import InvalidModelError, UnsupportedError, __version__
 from .. import dtypes as _dt
 from ..ir import Graph, Node, Tensor
 from ..ir.graph import fresh_name
-from .functions import expand, has_body, value_types
+from .functions import expand, expand_training_batchnorm, has_body, is_training_batchnorm, value_types
 
 # Before opset 7 the elementwise ops (and Gemm) used "legacy" broadcasting
 # driven by `broadcast`/`axis` attributes; the IR and runtime only know the
@@ -224,8 +224,6 @@ def _dropout(ctx: _Context, node: Node) -> Node:
 def _batchnorm(ctx: _Context, node: Node) -> Node:
     if node.attrs.pop("spatial", 1) != 1:  # BatchNormalization-7 only
         raise _unsupported(ctx, node, "spatial=0 (per-activation statistics)")
-    if node.attrs.get("training_mode", 0):  # BatchNormalization-14+
-        raise _unsupported(ctx, node, "training_mode=1")
     extra = [o for o in node.outputs[1:] if o in ctx.used]
     if extra:
         raise _unsupported(ctx, node, f"training outputs {extra} are used")
@@ -520,6 +518,8 @@ def _fill(ctx: _Context, g: onnx.GraphProto, graph: Graph) -> None:
                     raise UnsupportedError(f"node {name!r} ({n.op_type}) is not supported yet: pyfw runs it as the "
                                            f"ops ONNX defines it by, and one of them, {m.op_type}, is not supported")
             work.extend(body[::-1])
+        elif n.domain in DEFAULT_DOMAINS and is_training_batchnorm(n):
+            work.extend(expand_training_batchnorm(n, name, ctx.opset, ctx.types)[::-1])
         else:
             nodes.append((n, name))
     for n, name in nodes:
