@@ -272,6 +272,21 @@ def test_custom_domain_is_named():
                             "'com.example', which pyfw does not support")
 
 
+def test_model_of_another_domain_only_names_the_op():
+    """An ai.onnx.ml-only model (no default-domain opset) is refused for its
+    op, not for the missing default opset; with default-domain nodes and no
+    such opset, the model itself is invalid."""
+    node = helper.make_node("Binarizer", ["x"], ["y"], name="b", domain="ai.onnx.ml", threshold=0.5)
+    graph = helper.make_graph([node], "g", [vi("x", [2])], [vi("y", [2])])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("ai.onnx.ml", 1)])
+    with pytest.raises(pyfw.UnsupportedError, match=r"node 'b' \(op Binarizer, domain 'ai.onnx.ml', opset 1\) uses "
+                                                     "custom domain 'ai.onnx.ml'"):
+        import_model(m)
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [vi("x", [2])], [vi("y", [2])])
+    with pytest.raises(pyfw.InvalidModelError, match="no opset_import for the default ONNX domain"):
+        import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("ai.onnx.ml", 1)]))
+
+
 def test_unsupported_dtype_names_the_tensor():
     c = helper.make_tensor("cplx", TensorProto.COMPLEX64, [1], [1 + 2j])
     with pytest.raises(pyfw.UnsupportedError, match="'cplx'.*COMPLEX64"):

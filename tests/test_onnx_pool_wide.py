@@ -111,3 +111,17 @@ def test_wide_pool_in_bands_under_a_memory_limit(op, shape, attrs, threads):
     for limit in (1 << 20, 600 << 10, 500 << 10):
         with Interpreter(pfw, threads=threads, arena_limit=limit) as it:
             np.testing.assert_array_equal(it.run(feeds)[0], want, err_msg=f"arena_limit={limit}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_long_1d_window_in_narrow_bands(threads):
+    """A 15,000-tap window over 40,000 values under a 1 MiB arena: a band's
+    lines hold only the inputs its windows reach, so it runs in bands of a
+    few hundred outputs; every output equals NumPy's sliding-window max."""
+    from pyfw.runtime import Interpreter
+    x = rng.standard_normal((1, 1, 40000)).astype(np.float32)
+    model, feeds = single_op("MaxPool", [x], kernel_shape=[15000])
+    want = np.lib.stride_tricks.sliding_window_view(x, 15000, axis=2).max(-1)
+    with Interpreter(to_pfw(model), threads=threads, arena_limit=1 << 20) as it:
+        np.testing.assert_array_equal(it.run(feeds)[0], want)
+    np.testing.assert_array_equal(pfw_run(to_pfw(model), feeds, threads)[0], want)

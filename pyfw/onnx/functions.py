@@ -111,7 +111,8 @@ def _rename_graph(g: onnx.GraphProto, given, renamed) -> None:
 
 
 def expand(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[onnx.NodeProto, str]]:
-    """The nodes (with names) that `node`, named `name`, stands for. `types()`
+    """The nodes (with names) that `node` stands for, each node and value
+    named under `name` (a prefix no other name in the model uses). `types()`
     gives value types for a context-dependent body."""
     s = _schema(node.op_type, opset)
     fp = _body(node, opset, types)

@@ -50,6 +50,21 @@ class _Context:
         # optional output only when nothing does.
         self.used = _read_names(g)
         self._types: dict | None = None
+        self._taken: set[str] | None = None
+
+    def unique_prefix(self, base: str) -> str:
+        """A prefix for the values of an expanded node: `base` (or base_1...)
+        that no value name anywhere in the model equals or starts with as base/."""
+        if self.outer is not None:
+            return self.outer.unique_prefix(base)
+        if self._taken is None:
+            self._taken = _all_names(self.model.graph)
+        k, cand = 0, base
+        while cand in self._taken or any(t.startswith(cand + "/") for t in self._taken):
+            k += 1
+            cand = f"{base}_{k}"
+        self._taken.add(cand)
+        return cand
 
     def types(self) -> dict:
         """Value types from ONNX's shape inference of the whole model (once)."""
@@ -356,6 +371,18 @@ def _value_type(vi: onnx.ValueInfoProto) -> dict | None:
     return {"dtype": dtype, "shape": shape, "kind": kind, "optional": optional}
 
 
+def _all_names(g: onnx.GraphProto) -> set[str]:
+    """Every value name in `g` and its subgraphs."""
+    names = {v.name for v in list(g.input) + list(g.output) + list(g.value_info)}
+    names |= {t.name for t in g.initializer}
+    for n in g.node:
+        names.update(n.output)
+        for a in n.attribute:
+            for sub in ([a.g] if a.type == AttributeProto.GRAPH else list(a.graphs)):
+                names |= _all_names(sub)
+    return names
+
+
 def _read_names(g: onnx.GraphProto) -> set[str]:
     """Every name the nodes of `g` and of its subgraphs read, and its outputs."""
     names = {o.name for o in g.output}
@@ -512,14 +539,15 @@ def _fill(ctx: _Context, g: onnx.GraphProto, graph: Graph) -> None:
     while work:
         n, name = work.pop()
         if n.domain in DEFAULT_DOMAINS and n.op_type not in RULES and has_body(n.op_type, ctx.opset):
-            body = expand(n, name, ctx.opset, ctx.types)
+            body = expand(n, ctx.unique_prefix(name), ctx.opset, ctx.types)
             for m, _ in body:
                 if m.domain not in DEFAULT_DOMAINS or (m.op_type not in RULES and not has_body(m.op_type, ctx.opset)):
                     raise UnsupportedError(f"node {name!r} ({n.op_type}) is not supported yet: pyfw runs it as the "
                                            f"ops ONNX defines it by, and one of them, {m.op_type}, is not supported")
+            ctx.used.update(i for m, _ in body for i in m.input)  # what the rules may not drop
             work.extend(body[::-1])
         elif n.domain in DEFAULT_DOMAINS and is_training_batchnorm(n):
-            work.extend(expand_training_batchnorm(n, name, ctx.opset, ctx.types)[::-1])
+            work.extend(expand_training_batchnorm(n, ctx.unique_prefix(name), ctx.opset, ctx.types)[::-1])
         else:
             nodes.append((n, name))
     for n, name in nodes:
@@ -548,6 +576,8 @@ def import_model(model: onnx.ModelProto | str | os.PathLike, base_dir: str | Non
     proto, base_dir = _load(model, base_dir)
     opsets = _opsets(proto)
     if "" not in opsets:
+        # A model of another domain only (ai.onnx.ml, training): say which op pyfw lacks.
+        _check_supported(proto.graph.node, _node_names(proto.graph.node), opsets)
         raise InvalidModelError("the model has no opset_import for the default ONNX domain")
     opset = opsets[""]
     if opset < MIN_OPSET:

@@ -20,11 +20,15 @@
 
 #include "ops_common.h"
 
-/* Taps the window walk reads along slot a, at most: every output's window
- * clipped to the input (O(1): a prepare must not loop over outputs, which
- * may number 2^40 in a file whose plan is refused a moment later). */
+/* Taps the window walk reads along slot a, at most: the windows that reach
+ * the input (those wholly in the padding read none) clipped to it (O(1): a
+ * prepare must not loop over outputs, which may number 2^40 in a file whose
+ * plan is refused a moment later). */
 static double taps_along(const pfw_spatial* g, int32_t a) {
-  return (double)g->out[a] * (double)(g->k[a] < g->in[a] ? g->k[a] : g->in[a]);
+  double reach = (double)(g->k[a] - 1) * (double)g->d[a] + (double)g->in[a];
+  double windows = ceil(reach / (double)g->s[a]) + 1;
+  if (windows > (double)g->out[a]) windows = (double)g->out[a];
+  return windows * (double)(g->k[a] < g->in[a] ? g->k[a] : g->in[a]);
 }
 
 static double levels(int64_t k) {
@@ -33,36 +37,51 @@ static double levels(int64_t k) {
   return n;
 }
 
-static int64_t longest(const int64_t* dims) {
-  int64_t m = dims[0];
-  for (int a = 1; a < PFW_SPATIAL_MAX; a++) m = dims[a] > m ? dims[a] : m;
-  return m;
+static double most3(double a, double b, double c) {
+  double m = a > b ? a : b;
+  return m > c ? m : c;
 }
 
 /* A plane runs in bands of `cols` output columns (the last axis), so that
- * its scratch stays within the memory the caller allows: per column, the
- * width pass's result (in0 x in1) and the height pass's (in0 x out1); per
- * band, two lines of inputs (loaded, table), two of outputs (the pass's,
- * the depth pass's result) and three arrays on the taps of each output. */
-static int64_t per_column(const pfw_spatial* g) { return g->in[0] * (g->in[1] + g->out[1]); }
-static int64_t per_band(const pfw_spatial* g) {
-  return 2 * longest(g->in) + 2 * longest(g->out) + 3 * (g->out[0] + g->out[1] + g->out[2]);
+ * its scratch stays within the memory the caller allows. Doubles a band
+ * needs: per column, the width pass's result (in0 x in1) and the height
+ * pass's (in0 x out1); two lines of inputs (loaded, table) as long as the
+ * longest line a pass reads (along the width: the band's inputs only), two
+ * of outputs (the pass's, the depth pass's result), and three arrays on the
+ * taps of each output along each axis. In double: a file may declare dims
+ * whose products overflow int64, and is refused here before anything runs. */
+static double band_lines(const pfw_spatial* g, double cols) {
+  double span = (cols - 1) * (double)g->s[2] + (double)(g->k[2] - 1) * (double)g->d[2] + 1;
+  return most3((double)g->in[0], (double)g->in[1], span < (double)g->in[2] ? span : (double)g->in[2]);
+}
+
+static double band_doubles(const pfw_spatial* g, double cols) {
+  double in0 = (double)g->in[0], in1 = (double)g->in[1], o0 = (double)g->out[0], o1 = (double)g->out[1];
+  return cols * in0 * (in1 + o1) + 2 * band_lines(g, cols) + 2 * most3(o0, o1, cols) + 3 * (o0 + o1 + cols);
 }
 
 /* The widest band that `slot_doubles` holds (0: not even one column). */
 static int64_t band_columns(const pfw_spatial* g, double slot_doubles) {
-  double c = (slot_doubles - (double)per_band(g)) / (double)per_column(g);
-  if (c < 1) return 0;
-  return c < (double)g->out[2] ? (int64_t)c : g->out[2];
+  if (band_doubles(g, 1) > slot_doubles) return 0;
+  int64_t lo = 1, hi = g->out[2]; /* band_doubles grows with cols: the last that fits */
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo + 1) / 2;
+    if (band_doubles(g, (double)mid) <= slot_doubles) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 size_t pfw_pool_wide_scratch(const pfw_spatial* g, int32_t threads, size_t limit) {
-  double need = (double)per_column(g) * (double)g->out[2] + (double)per_band(g);
-  if (g->out[0] == 0 || g->out[1] == 0 || g->out[2] == 0 || need > (double)(1LL << 50)) return 0; /* nothing to run, or refused */
+  if (g->out[0] == 0 || g->out[1] == 0 || g->out[2] == 0) return 0; /* nothing to run */
+  double need = band_doubles(g, (double)g->out[2]);
+  if (need > (double)(1LL << 50)) return 0; /* refused: the walk's own checks answer for it */
   size_t slots = (size_t)(threads > 1 ? threads : 1);
-  /* Bands are cut to a quarter of the caller's limit (else 64 MiB) a thread:
-   * narrower ones would only redo more of the width pass's overlap. */
-  double slot = (limit ? (double)limit / 4 / (double)slots : (double)(64 << 20)) / sizeof(double);
+  /* Bands are cut to a quarter of the caller's limit a thread; without one,
+   * to 8 MiB, narrower bands staying in cache as the height pass strides
+   * through them, or to one column where that needs more. */
+  double slot = limit ? (double)limit / 4 / (double)slots / sizeof(double) : (double)(8 << 20) / sizeof(double);
+  if (!limit && slot < band_doubles(g, 1)) slot = band_doubles(g, 1);
   int64_t cols = band_columns(g, slot < need ? slot : need);
   if (cols == 0) return 0; /* slow, but within the memory the caller allows */
   double walk = taps_along(g, 0) * taps_along(g, 1) * taps_along(g, 2);
@@ -74,7 +93,7 @@ size_t pfw_pool_wide_scratch(const pfw_spatial* g, int32_t threads, size_t limit
                   o1 * o2 * (in0 + o0) * levels(g->k[0]);
   /* Small windows stay with the window walk and its SIMD kernels, faster there. */
   if (walk < 4 * passes || walk < (double)(1 << 20)) return 0;
-  return pfw_align_size((size_t)(per_band(g) + cols * per_column(g)) * sizeof(double)) * slots;
+  return pfw_align_size((size_t)band_doubles(g, (double)cols) * sizeof(double)) * slots;
 }
 
 /* The taps of outputs [ob, oe) along slot a: where each window's first tap
@@ -181,20 +200,22 @@ static void band(const pfw_pool_wide* p, const void* x, void* y, int64_t c0, int
   const pfw_spatial* g = &p->g;
   bool is_max = p->kind == PFW_POOL_WIDE_MAX;
   int64_t in0 = g->in[0], in1 = g->in[1], in2 = g->in[2], o0 = g->out[0], o1 = g->out[1], o2 = g->out[2];
+  int64_t lines = (int64_t)band_lines(g, (double)cols), outs = (int64_t)most3((double)o0, (double)o1, (double)cols);
   double* r1 = scratch;               /* in0 x in1 x cols: along the width */
   double* r2 = r1 + in0 * in1 * cols; /* in0 x o1 x cols: then along the height */
   double* w = r2 + in0 * o1 * cols;
-  double* line = w + longest(g->in);
-  double* acc = line + longest(g->in);
-  double* col = acc + longest(g->out);
-  int64_t* ints = (int64_t*)(col + longest(g->out));
+  double* line = w + lines;
+  double* acc = line + lines;
+  double* col = acc + outs;
+  int64_t* ints = (int64_t*)(col + outs);
   taps along[PFW_SPATIAL_MAX];
   int64_t ends[PFW_SPATIAL_MAX][2] = {{0, o0}, {0, o1}, {c0, c0 + cols}};
   for (int32_t a = 0; a < PFW_SPATIAL_MAX; a++) {
+    int64_t count = ends[a][1] - ends[a][0];
     along[a].first = ints;
-    along[a].n = ints + g->out[a];
-    along[a].by_level = ints + 2 * g->out[a];
-    ints += 3 * g->out[a];
+    along[a].n = ints + count;
+    along[a].by_level = ints + 2 * count;
+    ints += 3 * count;
     taps_of(g, a, ends[a][0], ends[a][1], &along[a]);
   }
   /* The inputs the band's windows reach along the width. */

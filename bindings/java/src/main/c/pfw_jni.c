@@ -71,19 +71,24 @@ static char* to_cstring(JNIEnv* env, jbyteArray bytes) {
 
 static void* ptr(jlong handle) { return (void*)(intptr_t)handle; }
 
-/* long[] dims -> d[0..PFW_MAX_RANK] (one spare: a longer array is still passed on
- * for the runtime to refuse); the count, or -1 with an exception pending. */
+/* long[] dims -> d[0..PFW_MAX_RANK); the count, or -1 with an exception pending
+ * (null, or more dims than any tensor has). */
 static jsize to_dims(JNIEnv* env, jlongArray dims, int64_t* d, const char* what) {
+  char message[96];
   if (!dims) {
-    char message[64];
     snprintf(message, sizeof message, "%s: dims are null", what);
     throw_message(env, PFW_ERR_INVALID_ARGUMENT, message);
     return -1;
   }
   jsize rank = (*env)->GetArrayLength(env, dims);
-  jsize n = rank < PFW_MAX_RANK + 1 ? rank : PFW_MAX_RANK + 1;
-  (*env)->GetLongArrayRegion(env, dims, 0, n, (jlong*)d);
-  return n;
+  if (rank > PFW_MAX_RANK) {
+    snprintf(message, sizeof message, "%s: %d dims, more than the %d a tensor may have", what, (int)rank,
+             PFW_MAX_RANK);
+    throw_message(env, PFW_ERR_SHAPE, message);
+    return -1;
+  }
+  (*env)->GetLongArrayRegion(env, dims, 0, rank, (jlong*)d);
+  return rank;
 }
 static jlong handle_of(const void* p) { return (jlong)(intptr_t)p; }
 
@@ -214,7 +219,7 @@ JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_interpreterGetOutput(JNIEnv* env
 
 JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_interpreterResizeInput(JNIEnv* env, jclass cls, jlong it,
                                                                       jint index, jlongArray dims) {
-  int64_t d[PFW_MAX_RANK + 1];
+  int64_t d[PFW_MAX_RANK];
   jsize n = to_dims(env, dims, d, "resize");
   if (n >= 0) check(env, pfw_interpreter_resize_input(ptr(it), (int32_t)index, d, (int32_t)n));
 }
@@ -338,7 +343,7 @@ JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_tensorSequenceClear(JNIEnv* env, 
 
 JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_tensorSequenceAppend(JNIEnv* env, jclass cls, jlong t, jint dtype,
                                                                     jlongArray dims, jobject src) {
-  int64_t d[PFW_MAX_RANK + 1];
+  int64_t d[PFW_MAX_RANK];
   jsize n = to_dims(env, dims, d, "sequence append");
   size_t size = 0;
   const void* data = n >= 0 ? direct_address(env, src, &size) : NULL;

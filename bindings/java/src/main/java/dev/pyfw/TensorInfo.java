@@ -33,7 +33,8 @@ public final class TensorInfo {
 
   /**
    * The declared shape (a copy), of the elements for a sequence; -1 marks a dynamic
-   * dimension. Null where the model leaves the rank open (elements of differing ranks).
+   * dimension. Null where the model leaves the rank itself open (a value ONNX declares without a
+   * shape, or sequence elements of differing ranks): check before taking its length.
    */
   public long[] shape() {
     return shape == null ? null : shape.clone();
