@@ -10,6 +10,9 @@
 
 #include "ops_common.h"
 
+/* Output 0, or NULL where the file leaves it out (nothing to compute then). */
+static pfw_tensor* out0(const pfw_node* node) { return node->n_out > 0 ? node->out[0] : NULL; }
+
 static size_t limit_of(const pfw_node* node) { return node->mem_limit ? node->mem_limit : SIZE_MAX / 2; }
 
 /* Input i, which must be a sequence holding a value. */
@@ -36,7 +39,7 @@ static pfw_status tensor_input(const pfw_node* node, int32_t i, const pfw_tensor
 
 /* Output 0, which must be a sequence of `dtype` elements. */
 static pfw_status seq_output(const pfw_node* node, pfw_dtype dtype, pfw_tensor** out) {
-  pfw_tensor* t = node->n_out > 0 ? node->out[0] : NULL;
+  pfw_tensor* t = out0(node);
   if (!t || !pfw_is_sequence(t)) return pfw_error(PFW_ERR_INVALID_MODEL, "output 0 must be a sequence");
   if (dtype != PFW_DTYPE_UNDEFINED && t->desc->dtype != dtype)
     return pfw_error(PFW_ERR_INVALID_MODEL, "output 0 ('%s') holds %s elements, but the values are %s", t->desc->name,
@@ -135,16 +138,16 @@ static pfw_status at_run(pfw_node* node) {
   int64_t n = st == PFW_OK ? seq_len(s) : 0, at = 0;
   if (st == PFW_OK && node->n_in < 2) st = pfw_error(PFW_ERR_INVALID_MODEL, "input 1 (position) is required");
   if (st == PFW_OK) st = position(node, 1, n, false, 0, &at);
-  if (st == PFW_OK && (!node->out[0] || pfw_is_value_kind(node->out[0])))
+  if (st == PFW_OK && (!out0(node) || pfw_is_value_kind(out0(node))))
     st = pfw_error(PFW_ERR_INVALID_MODEL, "output 0 must be a tensor");
-  return st != PFW_OK ? st : pfw_value_copy(node->out[0], &s->seq->items[at], limit_of(node));
+  return st != PFW_OK ? st : pfw_value_copy(out0(node), &s->seq->items[at], limit_of(node));
 }
 
 static pfw_status length_run(pfw_node* node) {
   const pfw_tensor* s = NULL;
   pfw_status st = seq_input(node, 0, &s);
   if (st == PFW_OK) st = pfw_dynamic_output(node, 0, PFW_INT64, 0, NULL);
-  if (st == PFW_OK) *(int64_t*)node->out[0]->data = seq_len(s);
+  if (st == PFW_OK && out0(node)) *(int64_t*)out0(node)->data = seq_len(s);
   return st;
 }
 
@@ -252,11 +255,11 @@ static pfw_status concat_run(pfw_node* node) {
     memcpy(dims, e0->dims, sizeof dims);
     dims[axis] = total;
   }
-  if ((st = pfw_dynamic_output(node, 0, e0->dtype, rank, dims)) != PFW_OK) return st;
+  if ((st = pfw_dynamic_output(node, 0, e0->dtype, rank, dims)) != PFW_OK || !out0(node)) return st;
   int64_t outer = 1, inner = (int64_t)pfw_dtype_size(e0->dtype);
   for (int32_t d = 0; d < axis; d++) outer *= dims[d];
   for (int32_t d = axis + 1; d < rank; d++) inner *= dims[d];
-  uint8_t* y = node->out[0]->data;
+  uint8_t* y = out0(node)->data;
   int64_t at = 0;
   for (int64_t k = 0; k < n; k++) {
     const pfw_tensor* e = &s->seq->items[k];
@@ -271,7 +274,7 @@ static pfw_status concat_run(pfw_node* node) {
 /* ---- Optional, OptionalHasElement, OptionalGetElement ----------------------------- */
 
 static pfw_status optional_run(pfw_node* node) {
-  pfw_tensor* out = node->n_out > 0 ? node->out[0] : NULL;
+  pfw_tensor* out = out0(node);
   if (!out || !out->desc->optional) return pfw_error(PFW_ERR_INVALID_MODEL, "output 0 must be an optional");
   if (node->n_in < 1 || !node->in[0]) {
     out->none = true;
@@ -283,7 +286,7 @@ static pfw_status optional_run(pfw_node* node) {
 static pfw_status has_element_run(pfw_node* node) {
   const pfw_tensor* x = node->n_in > 0 ? node->in[0] : NULL;
   pfw_status st = pfw_dynamic_output(node, 0, PFW_BOOL, 0, NULL);
-  if (st == PFW_OK) *(bool*)node->out[0]->data = x && !x->none;
+  if (st == PFW_OK && out0(node)) *(bool*)out0(node)->data = x && !x->none;
   return st;
 }
 
@@ -291,8 +294,8 @@ static pfw_status get_element_run(pfw_node* node) {
   const pfw_tensor* x = node->n_in > 0 ? node->in[0] : NULL;
   if (!x) return pfw_error(PFW_ERR_INVALID_MODEL, "input 0 is absent");
   if (x->none) return pfw_error(PFW_ERR_INVALID_MODEL, "input 0 ('%s') is an optional holding no value", x->desc->name);
-  if (!node->out[0]) return PFW_OK;
-  return pfw_value_copy(node->out[0], x, limit_of(node));
+  if (!out0(node)) return PFW_OK;
+  return pfw_value_copy(out0(node), x, limit_of(node));
 }
 
 #define SEQ_OP(name, run) \
