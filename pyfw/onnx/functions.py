@@ -29,6 +29,51 @@ def has_body(op_type: str, opset: int) -> bool:
                                  + list(s.context_dependent_function_opset_versions))
 
 
+DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def subgraphs(a: AttributeProto) -> list[onnx.GraphProto]:
+    """The graphs an attribute holds (none for other kinds)."""
+    return [a.g] if a.type == AttributeProto.GRAPH else list(a.graphs)
+
+
+def value_names(g: onnx.GraphProto) -> set[str]:
+    """Every value name in `g` and its subgraphs."""
+    names = {v.name for v in list(g.input) + list(g.output) + list(g.value_info)}
+    names |= {t.name for t in g.initializer}
+    for n in g.node:
+        names.update(n.output)
+        for a in n.attribute:
+            for sub in subgraphs(a):
+                names |= value_names(sub)
+    return names
+
+
+def expand_all(nodes, opset: int, types, prefix, has_kernel) -> list[tuple[onnx.NodeProto, str]]:
+    """`nodes` ((node, name) pairs, in order) with every op that has no kernel
+    (has_kernel(op_type) is false) but an ONNX function body, and every
+    training-mode BatchNormalization, replaced by the ops it stands for,
+    recursively. prefix(name) gives each expansion a prefix of its own."""
+    def runnable(m: onnx.NodeProto) -> bool:
+        return m.domain in DEFAULT_DOMAINS and (has_kernel(m.op_type) or has_body(m.op_type, opset))
+
+    work, out = list(nodes)[::-1], []
+    while work:
+        n, name = work.pop()
+        if n.domain in DEFAULT_DOMAINS and not has_kernel(n.op_type) and has_body(n.op_type, opset):
+            body = expand(n, prefix(name), opset, types)
+            for m, _ in body:
+                if not runnable(m):
+                    raise UnsupportedError(f"node {name!r} ({n.op_type}) is not supported yet: pyfw runs it as the "
+                                           f"ops ONNX defines it by, and one of them, {m.op_type}, is not supported")
+            work.extend(body[::-1])
+        elif n.domain in DEFAULT_DOMAINS and is_training_batchnorm(n):
+            work.extend(expand_training_batchnorm(n, prefix(name), opset, types)[::-1])
+        else:
+            out.append((n, name))
+    return out
+
+
 def value_types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
     """Every value's type that ONNX's shape inference knows, subgraphs included."""
     try:
@@ -45,7 +90,7 @@ def value_types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
                 out.setdefault(vi.name, vi.type)
         for n in g.node:
             for a in n.attribute:
-                for sub in ([a.g] if a.type == AttributeProto.GRAPH else list(a.graphs)):
+                for sub in subgraphs(a):
                     walk(sub)
 
     walk(inferred.graph)
@@ -84,7 +129,7 @@ def _substitute(attrs, given: dict[str, AttributeProto], renamed) -> list[Attrib
             continue  # not given and no default: the inner op's own default
         b = AttributeProto()
         b.CopyFrom(a)
-        for g in ([b.g] if b.type == AttributeProto.GRAPH else list(b.graphs)):
+        for g in subgraphs(b):
             _rename_graph(g, given, renamed)
         out.append(b)
     return out

@@ -25,14 +25,13 @@ from .. import InvalidModelError, UnsupportedError, __version__
 from .. import dtypes as _dt
 from ..ir import Graph, Node, Tensor
 from ..ir.graph import fresh_name
-from .functions import expand, expand_training_batchnorm, has_body, is_training_batchnorm, value_types
+from .functions import expand_all, has_body, subgraphs, value_names, value_types
 
 # Before opset 7 the elementwise ops (and Gemm) used "legacy" broadcasting
 # driven by `broadcast`/`axis` attributes; the IR and runtime only know the
 # numpy-style rules that opset 7 introduced, so older models are upgraded to
 # MIN_OPSET by ONNX's version converter first.
 MIN_OPSET = 7
-DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
 class _Context:
@@ -58,7 +57,7 @@ class _Context:
         if self.outer is not None:
             return self.outer.unique_prefix(base)
         if self._taken is None:
-            self._taken = _all_names(self.model.graph)
+            self._taken = value_names(self.model.graph)
         k, cand = 0, base
         while cand in self._taken or any(t.startswith(cand + "/") for t in self._taken):
             k += 1
@@ -371,25 +370,13 @@ def _value_type(vi: onnx.ValueInfoProto) -> dict | None:
     return {"dtype": dtype, "shape": shape, "kind": kind, "optional": optional}
 
 
-def _all_names(g: onnx.GraphProto) -> set[str]:
-    """Every value name in `g` and its subgraphs."""
-    names = {v.name for v in list(g.input) + list(g.output) + list(g.value_info)}
-    names |= {t.name for t in g.initializer}
-    for n in g.node:
-        names.update(n.output)
-        for a in n.attribute:
-            for sub in ([a.g] if a.type == AttributeProto.GRAPH else list(a.graphs)):
-                names |= _all_names(sub)
-    return names
-
-
 def _read_names(g: onnx.GraphProto) -> set[str]:
     """Every name the nodes of `g` and of its subgraphs read, and its outputs."""
     names = {o.name for o in g.output}
     for n in g.node:
         names.update(i for i in n.input if i)
         for a in n.attribute:
-            for sub in ([a.g] if a.type == AttributeProto.GRAPH else list(a.graphs)):
+            for sub in subgraphs(a):
                 names |= _read_names(sub)
     return names
 
@@ -535,21 +522,8 @@ def _fill(ctx: _Context, g: onnx.GraphProto, graph: Graph) -> None:
             graph.tensors[vi.name] = Tensor(vi.name, **vt)
 
     # An op without a kernel that ONNX defines by other ops becomes those ops.
-    work, nodes = list(zip(g.node, names))[::-1], []
-    while work:
-        n, name = work.pop()
-        if n.domain in DEFAULT_DOMAINS and n.op_type not in RULES and has_body(n.op_type, ctx.opset):
-            body = expand(n, ctx.unique_prefix(name), ctx.opset, ctx.types)
-            for m, _ in body:
-                if m.domain not in DEFAULT_DOMAINS or (m.op_type not in RULES and not has_body(m.op_type, ctx.opset)):
-                    raise UnsupportedError(f"node {name!r} ({n.op_type}) is not supported yet: pyfw runs it as the "
-                                           f"ops ONNX defines it by, and one of them, {m.op_type}, is not supported")
-            ctx.used.update(i for m, _ in body for i in m.input)  # what the rules may not drop
-            work.extend(body[::-1])
-        elif n.domain in DEFAULT_DOMAINS and is_training_batchnorm(n):
-            work.extend(expand_training_batchnorm(n, ctx.unique_prefix(name), ctx.opset, ctx.types)[::-1])
-        else:
-            nodes.append((n, name))
+    nodes = expand_all(zip(g.node, names), ctx.opset, ctx.types, ctx.unique_prefix, RULES.__contains__)
+    ctx.used.update(i for n, _ in nodes for i in n.input)  # what the bodies read, the rules may not drop
     for n, name in nodes:
         where = f"node {name!r} ({n.op_type})"
         attrs = {a.name: _attr(a, base_dir, where, ctx) for a in n.attribute}
