@@ -43,10 +43,11 @@ def build(nodes, inputs, outputs, inits=None, opset=OPSET, name="g", **model_kw)
     return model
 
 
-def single_op(op, args, opset=OPSET, out_dtype=None, n_outputs=1, **attrs):
+def single_op(op, args, opset=OPSET, out_dtype=None, n_outputs=1, out_shape=None, **attrs):
     """A one-node model. `args` are the node's inputs in order: an array is
     fed as a graph input (fixed shape), Init(array) is an initializer, None is
-    an absent optional input. Returns (model, feeds)."""
+    an absent optional input. `out_shape` states the outputs' shape where
+    ONNX's inference cannot. Returns (model, feeds)."""
     names, inputs, inits, feeds = [], [], {}, {}
     for i, a in enumerate(args):
         if a is None:
@@ -64,7 +65,7 @@ def single_op(op, args, opset=OPSET, out_dtype=None, n_outputs=1, **attrs):
     dtype = out_dtype or first.dtype
     outs = [f"out{k}" for k in range(n_outputs)]
     node = helper.make_node(op, names, outs, name=f"{op.lower()}_node", **attrs)
-    model = build([node], inputs, [value_info(o, dtype, None) for o in outs], inits, opset)
+    model = build([node], inputs, [value_info(o, dtype, out_shape) for o in outs], inits, opset)
     return model, feeds
 
 

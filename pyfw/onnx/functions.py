@@ -8,11 +8,11 @@ attribute references its attributes (or the schema's defaults), and every
 value inside gets a name of its own under the node's name."""
 from __future__ import annotations
 
-import numpy as np
 import onnx
 from onnx import AttributeProto
 
 from .. import UnsupportedError
+from . import decompose
 
 
 def _schema(op_type: str, opset: int):
@@ -49,26 +49,38 @@ def value_names(g: onnx.GraphProto) -> set[str]:
     return names
 
 
-def expand_all(nodes, opset: int, types, prefix, has_kernel) -> list[tuple[onnx.NodeProto, str]]:
-    """`nodes` ((node, name) pairs, in order) with every op that has no kernel
-    (has_kernel(op_type) is false) but an ONNX function body, and every
-    training-mode BatchNormalization, replaced by the ops it stands for,
-    recursively. prefix(name) gives each expansion a prefix of its own."""
-    def runnable(m: onnx.NodeProto) -> bool:
-        return m.domain in DEFAULT_DOMAINS and (has_kernel(m.op_type) or has_body(m.op_type, opset))
+def expandable(node: onnx.NodeProto, opset: int, has_kernel) -> bool:
+    """Whether pyfw runs `node` as other ops: a rule in decompose.py for its
+    domain and op (in the default domain, where pyfw has no kernel), or an
+    ONNX function body for a default-domain op without a kernel."""
+    default = node.domain in DEFAULT_DOMAINS
+    if decompose.has_rule(node):  # (a default-domain op only from the opset that has it)
+        return not default or (not has_kernel(node.op_type) and _schema(node.op_type, opset) is not None)
+    return default and not has_kernel(node.op_type) and has_body(node.op_type, opset)
 
+
+def supported(node: onnx.NodeProto, opset: int, has_kernel) -> bool:
+    """Whether pyfw can run `node`, with a kernel or as other ops."""
+    return (node.domain in DEFAULT_DOMAINS and has_kernel(node.op_type)) or expandable(node, opset, has_kernel)
+
+
+def expand_all(nodes, opset: int, types, prefix, has_kernel) -> list[tuple[onnx.NodeProto, str]]:
+    """`nodes` ((node, name) pairs, in order) with every node pyfw runs as
+    other ops (see expandable) and every training-mode BatchNormalization
+    replaced by the ops it stands for, recursively. prefix(name) gives each
+    expansion a prefix of its own."""
     work, out = list(nodes)[::-1], []
     while work:
         n, name = work.pop()
-        if n.domain in DEFAULT_DOMAINS and not has_kernel(n.op_type) and has_body(n.op_type, opset):
+        if decompose.has_rule(n) and expandable(n, opset, has_kernel) or decompose.is_training_batchnorm(n):
+            work.extend(decompose.decompose(n, prefix(name), opset, types)[::-1])
+        elif expandable(n, opset, has_kernel):
             body = expand(n, prefix(name), opset, types)
             for m, _ in body:
-                if not runnable(m):
+                if not supported(m, opset, has_kernel):
                     raise UnsupportedError(f"node {name!r} ({n.op_type}) is not supported yet: pyfw runs it as the "
                                            f"ops ONNX defines it by, and one of them, {m.op_type}, is not supported")
             work.extend(body[::-1])
-        elif n.domain in DEFAULT_DOMAINS and is_training_batchnorm(n):
-            work.extend(expand_training_batchnorm(n, prefix(name), opset, types)[::-1])
         else:
             out.append((n, name))
     return out
@@ -181,72 +193,3 @@ def expand(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[onn
         m.name = f"{prefix}{inner.name or inner.op_type + '_' + str(k)}"
         out.append((m, m.name))
     return out
-
-
-def is_training_batchnorm(node: onnx.NodeProto) -> bool:
-    return node.op_type == "BatchNormalization" and any(
-        a.name == "training_mode" and a.i for a in node.attribute)
-
-
-def expand_training_batchnorm(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[onnx.NodeProto, str]]:
-    """BatchNormalization with training_mode=1 (opset 14+) as the ops it
-    means: the batch's mean and population variance over every axis but 1
-    normalise X, and the running statistics come out blended by momentum:
-    out_mean = mean * momentum + batch_mean * (1 - momentum), alike for var."""
-    from onnx import helper, numpy_helper
-
-    x_type = types().get(node.input[0])
-    if x_type is None or not x_type.tensor_type.HasField("shape"):
-        raise UnsupportedError(f"node {name!r} (BatchNormalization): training_mode=1 needs the rank of input "
-                               f"{node.input[0]!r}, which shape inference does not give")
-    rank = len(x_type.tensor_type.shape.dim)
-    np_dtype = helper.tensor_dtype_to_np_dtype(x_type.tensor_type.elem_type)
-    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    eps, momentum = attrs.get("epsilon", 1e-5), attrs.get("momentum", 0.9)
-    x, scale, bias, mean, var = node.input[:5]
-    outs = list(node.output) + [""] * (3 - len(node.output))
-    prefix = f"{name}/"
-    nodes: list[onnx.NodeProto] = []
-
-    def add(op, inputs, **kw):
-        out = f"{prefix}{op}_{len(nodes)}"
-        nodes.append(helper.make_node(op, inputs, [kw.pop("output", out)], name=out, **kw))
-        return nodes[-1].output[0]
-
-    def const(value, dtype):
-        return add("Constant", [], value=numpy_helper.from_array(np.asarray(value, dtype)))
-
-    axes = [0] + list(range(2, rank))
-
-    def reduce_mean(v):
-        if opset >= 18:
-            return add("ReduceMean", [v, const(axes, np.int64)], keepdims=1)
-        return add("ReduceMean", [v], axes=axes, keepdims=1)
-
-    batch_mean = reduce_mean(x)
-    d = add("Sub", [x, batch_mean])
-    batch_var = reduce_mean(add("Mul", [d, d]))
-    per_channel = const([-1] + [1] * (rank - 2), np.int64)  # (C, 1, ...) broadcasts against (N, C, ...)
-    norm = add("Div", [d, add("Sqrt", [add("Add", [batch_var, const(eps, np_dtype)])])])
-    # BatchNormalization-15 lets scale/B and the statistics have types of their own.
-    x_elem = x_type.tensor_type.elem_type
-
-    def elem_of(v):
-        t = types().get(v)
-        return t.tensor_type.elem_type if t is not None else x_elem
-
-    def cast(v, elem, given):
-        return v if elem == given else add("Cast", [v], to=elem)
-
-    scale_x, bias_x = cast(scale, x_elem, elem_of(scale)), cast(bias, x_elem, elem_of(bias))
-    add("Add", [add("Mul", [norm, add("Reshape", [scale_x, per_channel])]), add("Reshape", [bias_x, per_channel])],
-        output=outs[0])
-    flat = const([-1], np.int64)
-    for running, batch, out in ((mean, batch_mean, outs[1]), (var, batch_var, outs[2])):
-        if out:
-            elem = elem_of(running)
-            dt = helper.tensor_dtype_to_np_dtype(elem)
-            batch = cast(add("Reshape", [batch, flat]), elem, x_elem)
-            add("Add", [add("Mul", [running, const(momentum, dt)]), add("Mul", [batch, const(1 - momentum, dt)])],
-                output=out)
-    return [(n, n.name) for n in nodes]

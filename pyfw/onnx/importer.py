@@ -25,7 +25,8 @@ from .. import InvalidModelError, UnsupportedError, __version__
 from .. import dtypes as _dt
 from ..ir import Graph, Node, Tensor
 from ..ir.graph import fresh_name
-from .functions import expand_all, has_body, subgraphs, value_names, value_types
+from .decompose import DEFAULT_OPSET
+from .functions import expand_all, subgraphs, supported, value_names, value_types
 
 # Before opset 7 the elementwise ops (and Gemm) used "legacy" broadcasting
 # driven by `broadcast`/`axis` attributes; the IR and runtime only know the
@@ -465,14 +466,14 @@ def _check_supported(nodes, names, opsets) -> None:
     bad = []
     for i, n in enumerate(nodes):
         domain = "" if n.domain == "ai.onnx" else n.domain
-        if domain != "" or (n.op_type not in RULES and not has_body(n.op_type, opsets.get("", 0))):
+        if not supported(n, opsets.get("", 0), RULES.__contains__):
             bad.append((i, n, domain))
     if not bad:
         return
     i, n, domain = bad[0]
     label = f"node {n.name!r}" if n.name else f"node #{i} ({names[i]!r}, unnamed in the model)"
     head = f"{label} (op {n.op_type}, domain '{domain}', opset {opsets.get(domain, '?')})"
-    if domain:
+    if domain and not domain.startswith("ai.onnx"):
         msg = f"{head} uses custom domain '{domain}', which pyfw does not support"
     else:
         msg = f"{head} is not supported yet"
@@ -481,6 +482,13 @@ def _check_supported(nodes, names, opsets) -> None:
     if others:
         msg += f"; also unsupported: {', '.join(others)}"
     raise UnsupportedError(msg)
+
+
+def _with_default_opset(proto: onnx.ModelProto) -> onnx.ModelProto:
+    out = onnx.ModelProto()
+    out.CopyFrom(proto)
+    out.opset_import.add(domain="", version=DEFAULT_OPSET)
+    return out
 
 
 def _upgrade(proto: onnx.ModelProto, opset: int) -> onnx.ModelProto:
@@ -550,9 +558,13 @@ def import_model(model: onnx.ModelProto | str | os.PathLike, base_dir: str | Non
     proto, base_dir = _load(model, base_dir)
     opsets = _opsets(proto)
     if "" not in opsets:
-        # A model of another domain only (ai.onnx.ml, training): say which op pyfw lacks.
+        # A model of another domain only (ai.onnx.ml, training): its ops run as
+        # standard ops (decompose.py) read at one opset; or say which op pyfw lacks.
         _check_supported(proto.graph.node, _node_names(proto.graph.node), opsets)
-        raise InvalidModelError("the model has no opset_import for the default ONNX domain")
+        if any(n.domain in ("", "ai.onnx") for n in proto.graph.node):
+            raise InvalidModelError("the model has no opset_import for the default ONNX domain")
+        proto = _with_default_opset(proto)
+        opsets = _opsets(proto)
     opset = opsets[""]
     if opset < MIN_OPSET:
         proto, opset = _upgrade(proto, opset), MIN_OPSET

@@ -1,0 +1,257 @@
+"""Ops that ONNX gives no function body for, imported as the standard ops that
+compute them (as functions.py does for the ops it has a body for): libpfw
+then runs them with kernels it already has and tests. Each rule takes the
+node, a name prefix no other value in the model uses, the model's opset and
+`types()` (value types from ONNX's shape inference), and returns the nodes.
+
+    MaxUnpool         ScatterElements of X into zeros at the flat indices I
+    STFT              frames gathered by index, windowed, one DFT over them
+    MelWeightMatrix   the triangles' bins, then one Where per slope
+    (decompose_ml.py) Adagrad, Momentum, Adam, Binarizer, ArrayFeatureExtractor
+    (decompose_trees.py) TreeEnsemble, TreeEnsembleRegressor
+    BatchNormalization with training_mode=1: batch statistics, blended means
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from .. import UnsupportedError
+from . import decompose_ml, decompose_trees
+
+I64 = np.int64
+
+
+class _Builder:
+    """Appends ONNX nodes named under a prefix, spelling version-dependent
+    forms (axes as attribute or input) for the model's opset."""
+
+    def __init__(self, node: onnx.NodeProto, name: str, opset: int, types):
+        self.node, self.name, self.opset, self.types = node, name, opset, types
+        self.prefix = f"{name}/"
+        self.nodes: list[onnx.NodeProto] = []
+        self.attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+    def add(self, op: str, inputs, output: str | None = None, **attrs) -> str:
+        out = f"{self.prefix}{op}_{len(self.nodes)}"
+        self.nodes.append(helper.make_node(op, list(inputs), [output or out], name=out, **attrs))
+        return self.nodes[-1].output[0]
+
+    def const(self, value, dtype) -> str:
+        return self.add("Constant", [], value=numpy_helper.from_array(np.asarray(value, dtype)))
+
+    def with_axes(self, op: str, x: str, axes, since: int, **attrs) -> str:
+        """op (Squeeze, Unsqueeze, Reduce*) with axes as the input it became at opset `since`."""
+        if self.opset >= since:
+            return self.add(op, [x, self.const(axes, I64)], **attrs)
+        return self.add(op, [x], axes=list(axes), **attrs)
+
+    @property
+    def where(self) -> str:
+        return f"node {self.name!r} ({self.node.op_type})"
+
+    def input(self, k: int) -> str:
+        """The node's input k, or "" where it is left out."""
+        return self.node.input[k] if k < len(self.node.input) else ""
+
+    def elem_type(self, v: str) -> int:
+        t = self.types().get(v)
+        if t is None or not t.tensor_type.elem_type:
+            raise UnsupportedError(f"node {self.name!r} ({self.node.op_type}): running it as standard ops needs the "
+                                   f"element type of {v!r}, which shape inference does not give")
+        return t.tensor_type.elem_type
+
+    def rank(self, v: str) -> int:
+        t = self.types().get(v)
+        if t is None or not t.tensor_type.HasField("shape"):
+            raise UnsupportedError(f"node {self.name!r} ({self.node.op_type}): running it as standard ops needs the "
+                                   f"rank of {v!r}, which shape inference does not give")
+        return len(t.tensor_type.shape.dim)
+
+    def result(self) -> list[tuple[onnx.NodeProto, str]]:
+        return [(n, n.name) for n in self.nodes]
+
+
+def _max_unpool(b: _Builder) -> None:
+    """Y = zeros of the inferred shape, (in - 1) * stride + kernel - pads per
+    spatial axis, with Y.flat[I] = X (I indexes the whole flattened tensor,
+    batch and channel included, as MaxPool's Indices do); a given
+    output_shape then pads Y at the end of each axis, as ONNX's reference does."""
+    x, indices, shape = b.input(0), b.input(1), b.input(2)
+    kernel = list(b.attrs["kernel_shape"])
+    n = len(kernel)
+    if shape and b.opset < 11:
+        raise UnsupportedError(f"node {b.name!r} (MaxUnpool): an output_shape input needs opset 11 or later "
+                               f"(the model has {b.opset})")
+    strides, pads = list(b.attrs.get("strides", [1] * n)), list(b.attrs.get("pads", [0] * (2 * n)))
+    dims = b.add("Shape", [x])
+    spatial = b.add("Gather", [dims, b.const(range(2, 2 + n), I64)])
+    grown = b.add("Mul", [b.add("Sub", [spatial, b.const([1], I64)]), b.const(strides, I64)])
+    extra = [k - pads[i] - pads[i + n] for i, k in enumerate(kernel)]
+    inferred = b.add("Concat", [b.add("Gather", [dims, b.const([0, 1], I64)]),
+                                b.add("Add", [grown, b.const(extra, I64)])], axis=0)
+    total = b.add("ReduceProd", [inferred], keepdims=1)
+    zero = helper.make_tensor("zero", b.elem_type(x), [1], [0])
+    zeros = b.add("ConstantOfShape", [total], value=zero)
+    flat = b.const([-1], I64)
+    scatter = "ScatterElements" if b.opset >= 11 else "Scatter"
+    values = b.add(scatter, [zeros, b.add("Reshape", [indices, flat]), b.add("Reshape", [x, flat])], axis=0)
+    if not shape:
+        b.add("Reshape", [values, inferred], output=b.node.output[0])
+        return
+    grow = b.add("Sub", [b.add("Cast", [shape], to=TensorProto.INT64), inferred])
+    pad_to = b.add("Concat", [b.const([0] * (n + 2), I64), grow], axis=0)
+    b.add("Pad", [b.add("Reshape", [values, inferred]), pad_to], output=b.node.output[0])
+
+
+def _stft(b: _Builder) -> None:
+    """Frame t is signal[:, t*step : t*step + L] for t < (n - L) // step + 1,
+    gathered as one (frames, L) index grid, times the window, and one DFT over
+    axis 2 gives STFT's (batch, frames, bins, 2)."""
+    signal, step, window, length = b.input(0), b.input(1), b.input(2), b.input(3)
+    if not window and not length:
+        raise UnsupportedError(f"node {b.name!r} (STFT): needs a window or a frame_length input")
+    zero, one = b.const(0, I64), b.const(1, I64)
+    if length:
+        frame = b.add("Cast", [length], to=TensorProto.INT64)
+    else:
+        frame = b.with_axes("Squeeze", b.add("Shape", [window]), [0], 13)
+    step = b.add("Cast", [step], to=TensorProto.INT64)
+    n = b.add("Gather", [b.add("Shape", [signal]), one])
+    frames = b.add("Add", [b.add("Div", [b.add("Sub", [n, frame]), step]), one])
+    starts = b.add("Mul", [b.add("Range", [zero, frames, one]), step])
+    grid = b.add("Add", [b.with_axes("Unsqueeze", starts, [1], 13),
+                         b.with_axes("Unsqueeze", b.add("Range", [zero, frame, one]), [0], 13)])
+    x = b.add("Gather", [signal, grid], axis=1)
+    if window:
+        x = b.add("Mul", [x, b.with_axes("Unsqueeze", window, [1], 13)])
+    onesided = int(b.attrs.get("onesided", 1))
+    out = b.node.output[0]
+    if b.opset >= 20:
+        b.add("DFT", [x, "", b.const(2, I64)], output=out, onesided=onesided)
+    else:
+        b.add("DFT", [x], output=out, axis=2, onesided=onesided)
+
+
+def _mel_weight_matrix(b: _Builder) -> None:
+    """ONNX's definition: num_mel_bins + 2 points evenly spaced in mel between
+    the edges (mel = 2595 log10(1 + hz / 700)), each mapped to the bin
+    floor((dft_length + 1) * hz / sample_rate); filter i rises from point i
+    to point i + 1 and falls to point i + 2. The mel edges are float32 and the
+    points float64, as in ONNX's reference."""
+    mels, dft, rate, low, high = (b.input(k) for k in range(5))
+    f32, f64 = TensorProto.FLOAT, TensorProto.DOUBLE
+
+    def mel(hz):
+        hz = b.add("Cast", [hz], to=f32)
+        ratio = b.add("Add", [b.const(1, np.float32), b.add("Div", [hz, b.const(700, np.float32)])])
+        log10 = b.add("Div", [b.add("Log", [ratio]), b.const(np.log(10), np.float32)])
+        return b.add("Mul", [b.const(2595, np.float32), log10])
+
+    low_mel, high_mel = mel(low), mel(high)
+    mels = b.add("Cast", [mels], to=TensorProto.INT64)
+    count = b.add("Add", [mels, b.const(2, I64)])
+    step = b.add("Div", [b.add("Sub", [high_mel, low_mel]), b.add("Cast", [count], to=f32)])
+    points = b.add("Add", [b.add("Mul", [b.add("Cast", [b.add("Range", [b.const(0, I64), count, b.const(1, I64)])],
+                                                to=f64), b.add("Cast", [step], to=f64)]),
+                           b.add("Cast", [low_mel], to=f64)])
+    hz = b.add("Mul", [b.const(700, np.float64), b.add("Sub", [
+        b.add("Pow", [b.const(10, np.float64), b.add("Div", [points, b.const(2595, np.float64)])]),
+        b.const(1, np.float64)])])
+    dft = b.add("Cast", [dft], to=TensorProto.INT64)
+    scaled = b.add("Mul", [b.add("Cast", [b.add("Add", [dft, b.const(1, I64)])], to=f64), hz])
+    bins = b.add("Floor", [b.add("Div", [scaled, b.add("Cast", [rate], to=f64)])])
+    left = b.add("Slice", [bins, b.const([0], I64), b.add("Reshape", [mels, b.const([1], I64)])])
+    center = b.add("Slice", [bins, b.const([1], I64), b.const([-1], I64)])
+    right = b.add("Slice", [bins, b.const([2], I64), b.add("Reshape", [count, b.const([1], I64)])])
+    n_bins = b.add("Add", [b.add("Div", [dft, b.const(2, I64)]), b.const(1, I64)])
+    j = b.with_axes("Unsqueeze", b.add("Cast", [b.add("Range", [b.const(0, I64), n_bins, b.const(1, I64)])], to=f64),
+                    [1], 13)  # (bins, 1) against (mels,) rows
+    zero = b.const(0, np.float64)
+
+    def slope(lo, hi, rising):
+        inside = b.add("And", [b.add("GreaterOrEqual", [j, lo]),
+                               b.add("LessOrEqual" if rising else "Less", [j, hi])])
+        span = b.add("Sub", [hi, lo])
+        # A zero-width rise puts its 1 at the center (x / max(span, 1) keeps 0/0 out).
+        ramp = b.add("Div", [b.add("Sub", [j, lo]) if rising else b.add("Sub", [hi, j]),
+                             b.add("Max", [span, b.const(1, np.float64)])])
+        if rising:
+            ramp = b.add("Where", [b.add("Equal", [span, zero]), b.const(1, np.float64), ramp])
+        return b.add("Where", [inside, ramp, zero])
+
+    up, down = slope(left, center, True), slope(center, right, False)
+    # The fall overwrites the rise where both reach (the center): both are 1 there.
+    weights = b.add("Where", [b.add("Greater", [down, zero]), down, up])
+    to = int(b.attrs.get("output_datatype", TensorProto.FLOAT))
+    b.add("Cast", [weights], output=b.node.output[0], to=to)
+
+
+def is_training_batchnorm(node: onnx.NodeProto) -> bool:
+    return node.op_type == "BatchNormalization" and node.domain in ("", "ai.onnx") and any(
+        a.name == "training_mode" and a.i for a in node.attribute)
+
+
+def _training_batchnorm(b: _Builder) -> None:
+    """BatchNormalization with training_mode=1 (opset 14+) as the ops it
+    means: the batch's mean and population variance over every axis but 1
+    normalise X, and the running statistics come out blended by momentum:
+    out_mean = mean * momentum + batch_mean * (1 - momentum), alike for var."""
+    x, scale, bias, mean, var = b.node.input[:5]
+    rank, x_elem = b.rank(x), b.elem_type(x)
+    np_dtype = helper.tensor_dtype_to_np_dtype(x_elem)
+    eps, momentum = b.attrs.get("epsilon", 1e-5), b.attrs.get("momentum", 0.9)
+    outs = list(b.node.output) + [""] * (3 - len(b.node.output))
+    axes = [0] + list(range(2, rank))
+
+    batch_mean = b.with_axes("ReduceMean", x, axes, 18, keepdims=1)
+    d = b.add("Sub", [x, batch_mean])
+    batch_var = b.with_axes("ReduceMean", b.add("Mul", [d, d]), axes, 18, keepdims=1)
+    per_channel = b.const([-1] + [1] * (rank - 2), I64)  # (C, 1, ...) broadcasts against (N, C, ...)
+    norm = b.add("Div", [d, b.add("Sqrt", [b.add("Add", [batch_var, b.const(eps, np_dtype)])])])
+
+    # BatchNormalization-15 lets scale/B and the statistics have types of their own.
+    def elem_of(v):
+        t = b.types().get(v)
+        return t.tensor_type.elem_type if t is not None else x_elem
+
+    def cast(v, elem, given):
+        return v if elem == given else b.add("Cast", [v], to=elem)
+
+    scale_x, bias_x = cast(scale, x_elem, elem_of(scale)), cast(bias, x_elem, elem_of(bias))
+    b.add("Add", [b.add("Mul", [norm, b.add("Reshape", [scale_x, per_channel])]),
+                  b.add("Reshape", [bias_x, per_channel])], output=outs[0])
+    flat = b.const([-1], I64)
+    for running, batch, out in ((mean, batch_mean, outs[1]), (var, batch_var, outs[2])):
+        if out:
+            elem = elem_of(running)
+            dt = helper.tensor_dtype_to_np_dtype(elem)
+            batch = cast(b.add("Reshape", [batch, flat]), elem, x_elem)
+            b.add("Add", [b.add("Mul", [running, b.const(momentum, dt)]),
+                          b.add("Mul", [batch, b.const(1 - momentum, dt)])], output=out)
+
+
+# (domain, op type): rule. A default-domain rule applies where pyfw has no kernel.
+RULES = {("", "MaxUnpool"): _max_unpool, ("", "STFT"): _stft, ("", "MelWeightMatrix"): _mel_weight_matrix}
+RULES.update(decompose_ml.RULES)
+RULES.update({(decompose_ml.ML, "TreeEnsemble"): decompose_trees.tree_ensemble,
+              (decompose_ml.ML, "TreeEnsembleRegressor"): decompose_trees.tree_ensemble_regressor})
+# The opset the standard ops of a model that imports only other domains are read at.
+DEFAULT_OPSET = 17
+
+
+def domain_of(node: onnx.NodeProto) -> str:
+    return "" if node.domain == "ai.onnx" else node.domain
+
+
+def has_rule(node: onnx.NodeProto) -> bool:
+    return (domain_of(node), node.op_type) in RULES
+
+
+def decompose(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[onnx.NodeProto, str]]:
+    """The standard nodes (with names under `name`) that compute `node`: an op
+    in RULES, or a training-mode BatchNormalization."""
+    b = _Builder(node, name, opset, types)
+    (_training_batchnorm if is_training_batchnorm(node) else RULES[domain_of(node), node.op_type])(b)
+    return b.result()

@@ -1,0 +1,134 @@
+"""Rules (see decompose.py) for ops of ONNX's other domains that are
+arithmetic on tensors: the optimizer updates of ai.onnx.preview.training
+(Adagrad, Momentum, Adam) and the element-wise ai.onnx.ml ops (Binarizer,
+ArrayFeatureExtractor). Each follows ONNX's reference implementation,
+including where it computes in float64 before rounding to X's type."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper
+
+from .. import InvalidModelError
+
+F64 = TensorProto.DOUBLE
+
+
+def _groups(b, per_x: int) -> tuple[list[list[str]], list[str]]:
+    """Inputs 2.. split into per_x + 1 equal groups (X, G, state...), and the
+    outputs padded with "" for those left out."""
+    rest = list(b.node.input[2:])
+    n, extra = divmod(len(rest), per_x + 1)
+    if extra or n == 0:
+        raise InvalidModelError(f"node {b.name!r} ({b.node.op_type}): expects R, T and {per_x + 1} equal groups of "
+                         f"tensors, got {len(rest)} tensors after R and T")
+    groups = [rest[k * n:(k + 1) * n] for k in range(per_x + 1)]
+    outs = list(b.node.output) + [""] * (per_x * n - len(b.node.output))
+    return groups, outs
+
+
+def _in_x_type(b, v: str, x: str) -> str:
+    elem = b.elem_type(x)
+    return v if b.elem_type(v) == elem else b.add("Cast", [v], to=elem)
+
+
+def _regularized(b, x: str, g: str, dtype) -> str:
+    norm = float(b.attrs.get("norm_coefficient", 0.0))
+    return b.add("Add", [b.add("Mul", [b.const(norm, dtype), x]), g])
+
+
+def _adagrad(b) -> None:
+    """r = R / (1 + T * decay_factor); G' = norm_coefficient * X + G;
+    H_new = H + G'^2; X_new = X - r * G' / (sqrt(H_new) + epsilon)."""
+    (xs, gs, hs), outs = _groups(b, 2)
+    n = len(xs)
+    decay, eps = float(b.attrs.get("decay_factor", 0.0)), float(b.attrs.get("epsilon", 1e-6))
+    t = b.add("Cast", [b.input(1)], to=F64)
+    r = b.add("Div", [b.add("Cast", [b.input(0)], to=F64),
+                      b.add("Add", [b.const(1.0, np.float64), b.add("Mul", [t, b.const(decay, np.float64)])])])
+    for k, (x, g, h) in enumerate(zip(xs, gs, hs)):
+        dtype = helper.tensor_dtype_to_np_dtype(b.elem_type(x))
+        g_reg = _regularized(b, x, g, dtype)
+        h_new = b.add("Add", [h, b.add("Mul", [g_reg, g_reg])], output=outs[n + k] or None)
+        h_sqrt = b.add("Add", [b.add("Sqrt", [h_new]), b.const(eps, dtype)])
+        step = b.add("Div", [b.add("Mul", [r, b.add("Cast", [g_reg], to=F64)]), b.add("Cast", [h_sqrt], to=F64)])
+        x_new = b.add("Sub", [b.add("Cast", [x], to=F64), step])
+        if outs[k]:
+            b.add("Cast", [x_new], output=outs[k], to=b.elem_type(x))
+
+
+def _momentum(b) -> None:
+    """G' = norm_coefficient * X + G; V_new = alpha * V + beta' * G' (beta' is
+    1 at T = 0); X_new = X - R * V_new, or with mode "nesterov"
+    X - R * (G' + alpha * V_new)."""
+    (xs, gs, vs), outs = _groups(b, 2)
+    n = len(xs)
+    alpha, beta = float(b.attrs["alpha"]), float(b.attrs["beta"])
+    mode = b.attrs.get("mode", b"standard")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode not in ("standard", "nesterov"):
+        raise InvalidModelError(f"node {b.name!r} (Momentum): mode {mode!r} is neither 'standard' nor 'nesterov'")
+    first = b.add("Greater", [b.input(1), b.const(0, np.int64)])
+    for k, (x, g, v) in enumerate(zip(xs, gs, vs)):
+        dtype = helper.tensor_dtype_to_np_dtype(b.elem_type(x))
+        g_reg = _regularized(b, x, g, dtype)
+        beta_t = b.add("Where", [first, b.const(beta, dtype), b.const(1.0, dtype)])
+        v_new = b.add("Add", [b.add("Mul", [b.const(alpha, dtype), v]), b.add("Mul", [beta_t, g_reg])],
+                      output=outs[n + k] or None)
+        if mode == "nesterov":
+            move = b.add("Add", [g_reg, b.add("Mul", [b.const(alpha, dtype), v_new])])
+        else:
+            move = v_new
+        r = _in_x_type(b, b.input(0), x)
+        b.add("Sub", [x, b.add("Mul", [r, move])], output=outs[k] or None)
+
+
+def _adam(b) -> None:
+    """G' = norm_coefficient * X + G; V_new = alpha V + (1 - alpha) G';
+    H_new = beta H + (1 - beta) G'^2; at T > 0 the rate is
+    R * sqrt(1 - beta^T) / (1 - alpha^T); X_new = (1 - norm_coefficient_post)
+    * (X - rate * V_new / (sqrt(H_new) + epsilon))."""
+    (xs, gs, vs, hs), outs = _groups(b, 3)
+    n = len(xs)
+    alpha, beta = float(b.attrs.get("alpha", 0.9)), float(b.attrs.get("beta", 0.999))
+    eps, post = float(b.attrs.get("epsilon", 1e-6)), float(b.attrs.get("norm_coefficient_post", 0.0))
+    r = b.add("Cast", [b.input(0)], to=F64)
+    t = b.add("Cast", [b.input(1)], to=F64)
+    one = b.const(1.0, np.float64)
+    corrected = b.add("Div", [b.add("Mul", [r, b.add("Sqrt", [b.add("Sub", [one, b.add("Pow", [
+        b.const(beta, np.float64), t])])])]), b.add("Sub", [one, b.add("Pow", [b.const(alpha, np.float64), t])])])
+    rate = b.add("Where", [b.add("Greater", [b.input(1), b.const(0, np.int64)]), corrected, r])
+    for k, (x, g, v, h) in enumerate(zip(xs, gs, vs, hs)):
+        dtype = helper.tensor_dtype_to_np_dtype(b.elem_type(x))
+        g_reg = _regularized(b, x, g, dtype)
+        v_new = b.add("Add", [b.add("Mul", [b.const(alpha, dtype), v]), b.add("Mul", [b.const(1 - alpha, dtype), g_reg])],
+                      output=outs[n + k] or None)
+        h_new = b.add("Add", [b.add("Mul", [b.const(beta, dtype), h]),
+                              b.add("Mul", [b.const(1 - beta, dtype), b.add("Mul", [g_reg, g_reg])])],
+                      output=outs[2 * n + k] or None)
+        ratio = b.add("Div", [v_new, b.add("Add", [b.add("Sqrt", [h_new]), b.const(eps, dtype)])])
+        x_new = b.add("Sub", [b.add("Cast", [x], to=F64), b.add("Mul", [rate, b.add("Cast", [ratio], to=F64)])])
+        if outs[k]:
+            b.add("Cast", [b.add("Mul", [b.const(1 - post, np.float64), x_new])], output=outs[k], to=b.elem_type(x))
+
+
+def _binarizer(b) -> None:
+    """Y = 1 where X > threshold, else 0, in X's type."""
+    x = b.input(0)
+    elem = b.elem_type(x)
+    threshold = b.const(float(b.attrs.get("threshold", 0.0)), helper.tensor_dtype_to_np_dtype(elem))
+    b.add("Cast", [b.add("Greater", [x, threshold])], output=b.node.output[0], to=elem)
+
+
+def _array_feature_extractor(b) -> None:
+    """X[..., I] with I flattened; a 1-D X gives one row (as ONNX Runtime)."""
+    x, indices = b.input(0), b.input(1)
+    picked = b.add("Gather", [x, b.add("Reshape", [indices, b.const([-1], np.int64)])], axis=-1)
+    if b.rank(x) == 1:
+        b.add("Reshape", [picked, b.const([1, -1], np.int64)], output=b.node.output[0])
+    else:
+        b.add("Identity", [picked], output=b.node.output[0])
+
+
+TRAINING, ML = "ai.onnx.preview.training", "ai.onnx.ml"
+RULES = {(TRAINING, "Adagrad"): _adagrad, (TRAINING, "Momentum"): _momentum, (TRAINING, "Adam"): _adam,
+         (ML, "Binarizer"): _binarizer, (ML, "ArrayFeatureExtractor"): _array_feature_extractor}

@@ -1,0 +1,279 @@
+"""Tree ensembles of ai.onnx.ml (TreeEnsemble-5, TreeEnsembleRegressor) as
+standard ops: every tree walked at once, one level per step.
+
+Each tree node and leaf gets a position; a leaf's next position is itself.
+The walk holds one position per (sample, tree), starting at the roots, and
+each of depth-of-the-deepest-tree steps gathers the node's feature of X, its
+split and its comparison, and moves to the true or the false child. The
+leaves' values then come from one (positions, targets) table and are reduced
+over the trees (sum, average, min or max), and a post-transform applied.
+The tables are constants built here from the node's attributes."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+
+from .. import InvalidModelError, UnsupportedError
+
+I64 = np.int64
+LEQ, LT, GTE, GT, EQ, NEQ, MEMBER, LEAF = range(8)
+_CLASSIC_MODES = {"BRANCH_LEQ": LEQ, "BRANCH_LT": LT, "BRANCH_GTE": GTE, "BRANCH_GT": GT, "BRANCH_EQ": EQ,
+                  "BRANCH_NEQ": NEQ, "BRANCH_MEMBER": MEMBER, "LEAF": LEAF}
+_COMPARE = {LEQ: "LessOrEqual", LT: "Less", GTE: "GreaterOrEqual", GT: "Greater", EQ: "Equal"}
+_AGGREGATES = ("AVERAGE", "SUM", "MIN", "MAX")
+_POST = ("NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT")
+
+
+class _Forest:
+    """Positions 0..P-1 and their tables; filled by the two readers below."""
+
+    def __init__(self, where: str):
+        self.where = where
+        self.feature, self.split, self.mode, self.true, self.false = [], [], [], [], []
+        self.missing_true, self.members = [], []
+        self.roots: list[int] = []
+
+    def add(self, feature=0, split=0.0, mode=LEAF, missing_true=False, members=()) -> int:
+        self.feature.append(int(feature))
+        self.split.append(float(split))
+        self.mode.append(int(mode))
+        self.true.append(len(self.true))  # a leaf loops on itself; branches are linked later
+        self.false.append(len(self.false))
+        self.missing_true.append(bool(missing_true))
+        self.members.append(tuple(members))
+        return len(self.mode) - 1
+
+    def depth(self) -> int:
+        """Steps from the roots to the deepest leaf; a cycle is an error."""
+        deepest, seen = 0, {}
+        for root in self.roots:
+            stack = [(root, 0)]
+            while stack:
+                p, d = stack.pop()
+                if self.mode[p] == LEAF:
+                    deepest = max(deepest, d)
+                    continue
+                if d > len(self.mode):
+                    raise InvalidModelError(f"{self.where}: the tree from root position {root} has a cycle")
+                if seen.get(p, -1) >= d:
+                    continue
+                seen[p] = d
+                stack += [(self.true[p], d + 1), (self.false[p], d + 1)]
+        return deepest
+
+
+def _read_ensemble5(b):
+    """TreeEnsemble-5: nodes_* indexed by node, *leafs flags saying whether a
+    child id indexes the leaves."""
+    a = b.attrs
+    modes = numpy_helper.to_array(a["nodes_modes"]).astype(int).tolist()
+    splits = numpy_helper.to_array(a["nodes_splits"]).astype(np.float64).tolist()
+    n = len(modes)
+    weights = numpy_helper.to_array(a["leaf_weights"]).astype(np.float64).tolist()
+    targets = list(a["leaf_targetids"])
+    columns = ("nodes_featureids", "nodes_truenodeids", "nodes_falsenodeids", "nodes_trueleafs", "nodes_falseleafs")
+    lists = [list(a[c]) for c in columns]
+    missing = list(a.get("nodes_missing_value_tracks_true", [0] * n))
+    if any(len(v) != n for v in [splits, *lists, missing]) or len(weights) != len(targets):
+        raise InvalidModelError(f"{b.where}: the nodes_* (or leaf_*) attributes differ in length")
+    members = numpy_helper.to_array(a["membership_values"]).astype(np.float64).tolist() \
+        if "membership_values" in a else []
+    f = _Forest(b.where)
+    sets, current = [], []
+    for v in members:  # NaN ends each MEMBER node's set, in node order
+        if np.isnan(v):
+            sets.append(current)
+            current = []
+        else:
+            current.append(v)
+    if sum(m == MEMBER for m in modes) > len(sets):
+        raise InvalidModelError(f"{b.where}: membership_values holds fewer sets than there are MEMBER nodes")
+    feature, true_ids, false_ids, true_leaf, false_leaf = lists
+    set_of = iter(sets)
+    for i in range(n):
+        if modes[i] not in _COMPARE and modes[i] not in (NEQ, MEMBER):
+            raise InvalidModelError(f"{b.where}: node {i} has mode {modes[i]}, which is not one of 0..6")
+        f.add(feature[i], splits[i], modes[i], missing[i], next(set_of) if modes[i] == MEMBER else ())
+    leaf_pos = [f.add() for _ in weights]
+
+    def child(ids, leaf, i):
+        k = ids[i]
+        if not 0 <= k < (len(weights) if leaf[i] else n):
+            raise InvalidModelError(f"{b.where}: node {i} names child {k}, out of range")
+        return leaf_pos[k] if leaf[i] else k
+
+    for i in range(n):
+        f.true[i], f.false[i] = child(true_ids, true_leaf, i), child(false_ids, false_leaf, i)
+    for r in a["tree_roots"]:  # (a root whose two sides are one leaf walks to it in one step)
+        if not 0 <= r < n:
+            raise InvalidModelError(f"{b.where}: tree root {r} is not a node")
+        f.roots.append(r)
+    values = [(leaf_pos[k], targets[k], w) for k, w in enumerate(weights)]
+    return f, values
+
+
+def _read_classic(b):
+    """TreeEnsembleRegressor: nodes named by (tree id, node id), leaves are
+    nodes of mode LEAF, targets attach to leaves by (tree id, node id)."""
+    a = b.attrs
+    tree_ids, node_ids = list(a.get("nodes_treeids", [])), list(a.get("nodes_nodeids", []))
+    n = len(node_ids)
+    modes = [m.decode() if isinstance(m, bytes) else m for m in a.get("nodes_modes", [])]
+    splits = (numpy_helper.to_array(a["nodes_values_as_tensor"]).tolist() if "nodes_values_as_tensor" in a
+              else list(a.get("nodes_values", [0.0] * n)))
+    columns = [list(a.get(c, [])) for c in ("nodes_featureids", "nodes_truenodeids", "nodes_falsenodeids")]
+    missing = list(a.get("nodes_missing_value_tracks_true", [0] * n))
+    if any(len(v) != n for v in [tree_ids, modes, splits, *columns, missing]):
+        raise InvalidModelError(f"{b.where}: the nodes_* attributes differ in length")
+    f = _Forest(b.where)
+    pos = {}
+    for i in range(n):
+        if modes[i] not in _CLASSIC_MODES or modes[i] == "BRANCH_MEMBER":
+            raise InvalidModelError(f"{b.where}: node {i} has mode {modes[i]!r}")
+        pos[tree_ids[i], node_ids[i]] = f.add(columns[0][i], splits[i], _CLASSIC_MODES[modes[i]], missing[i])
+    children = set()
+    for i in range(n):
+        if modes[i] == "LEAF":
+            continue
+        for side, ids in ((f.true, columns[1]), (f.false, columns[2])):
+            key = (tree_ids[i], ids[i])
+            if key not in pos:
+                raise InvalidModelError(f"{b.where}: tree {tree_ids[i]} node {node_ids[i]} names child {ids[i]}, "
+                                        f"which the tree lacks")
+            side[i] = pos[key]
+            children.add(pos[key])
+    f.roots = [p for p in range(n) if p not in children]
+    t_trees, t_nodes = list(a.get("target_treeids", [])), list(a.get("target_nodeids", []))
+    t_ids = list(a.get("target_ids", []))
+    t_weights = (numpy_helper.to_array(a["target_weights_as_tensor"]).tolist() if "target_weights_as_tensor" in a
+                 else list(a.get("target_weights", [])))
+    if not len(t_trees) == len(t_nodes) == len(t_ids) == len(t_weights):
+        raise InvalidModelError(f"{b.where}: the target_* attributes differ in length")
+    values = []
+    for tr, nd, t, w in zip(t_trees, t_nodes, t_ids, t_weights):
+        if (tr, nd) not in pos:
+            raise InvalidModelError(f"{b.where}: a target names tree {tr} node {nd}, which does not exist")
+        values.append((pos[tr, nd], t, w))
+    return f, values
+
+
+def _walk(b, f: _Forest, x: str, dtype) -> str:
+    """The (samples, trees) positions of the leaves X reaches."""
+    def table(values, np_type):
+        return b.const(np.asarray(values, np_type), np_type)
+
+    feature, split, mode = table(f.feature, I64), table(f.split, dtype), table(f.mode, I64)
+    true, false = table(f.true, I64), table(f.false, I64)
+    n = b.add("Gather", [b.add("Shape", [x]), b.const([0], I64)])
+    pos = b.add("Expand", [b.with_axes("Unsqueeze", table(f.roots, I64), [0], 13),
+                           b.add("Concat", [n, b.const([len(f.roots)], I64)], axis=0)])
+    used = sorted({m for m in f.mode if m != LEAF})
+    width = max([len(s) for s in f.members] + [1])
+    members = table([list(s) + [np.nan] * (width - len(s)) for s in f.members], dtype) if MEMBER in used else None
+    for _ in range(f.depth()):
+        value = b.add("GatherElements", [x, b.add("Gather", [feature, pos])], axis=1)
+        at = b.add("Gather", [split, pos])
+        tests = []
+        for m in used:
+            if m == MEMBER:
+                hits = b.add("Equal", [b.with_axes("Unsqueeze", value, [2], 13), b.add("Gather", [members, pos])])
+                hit = b.add("Cast", [b.with_axes("ReduceMax", b.add("Cast", [hits], to=TensorProto.INT32), [2], 18,
+                                                 keepdims=0)], to=TensorProto.BOOL)
+            elif m == NEQ:
+                hit = b.add("Not", [b.add("Equal", [value, at])])
+            else:
+                hit = b.add(_COMPARE[m], [value, at])
+            if len(used) > 1:
+                hit = b.add("And", [b.add("Equal", [b.add("Gather", [mode, pos]), b.const(m, I64)]), hit])
+            tests.append(hit)
+        go_true = tests[0] if tests else b.const(False, np.bool_)
+        for t in tests[1:]:
+            go_true = b.add("Or", [go_true, t])
+        if any(f.missing_true):
+            nan_true = b.add("And", [b.add("IsNaN", [value]), b.add("Gather", [table(f.missing_true, np.bool_), pos])])
+            go_true = b.add("Or", [go_true, nan_true])
+        pos = b.add("Where", [go_true, b.add("Gather", [true, pos]), b.add("Gather", [false, pos])])
+    return pos
+
+
+def _aggregate(b, f: _Forest, pos: str, values, n_targets: int, aggregate: str, dtype) -> str:
+    """(samples, targets): the leaves' values reduced over the trees."""
+    fill = {"MIN": np.finfo(dtype).max, "MAX": np.finfo(dtype).min}.get(aggregate, 0.0)
+    leaf_table = np.full((len(f.mode), n_targets), fill, np.float64)
+    for p, t, w in values:
+        if not 0 <= t < n_targets:
+            raise InvalidModelError(f"{b.where}: a leaf's target id {t} is outside 0..{n_targets - 1}")
+        if aggregate == "MIN":
+            leaf_table[p, t] = min(leaf_table[p, t], w)
+        elif aggregate == "MAX":
+            leaf_table[p, t] = max(leaf_table[p, t], w)
+        else:
+            leaf_table[p, t] += w
+    leaves = b.add("Gather", [b.const(leaf_table.astype(dtype), dtype), pos])  # (samples, trees, targets)
+    if aggregate in ("SUM", "AVERAGE"):
+        out = b.with_axes("ReduceSum", leaves, [1], 13, keepdims=0)
+        if aggregate == "AVERAGE":
+            out = b.add("Div", [out, b.const(len(f.roots), dtype)])
+        return out
+    return b.with_axes("ReduceMin" if aggregate == "MIN" else "ReduceMax", leaves, [1], 18, keepdims=0)
+
+
+def _post_transform(b, scores: str, post: str, dtype) -> str:
+    if post == "NONE":
+        return scores
+    if post == "SOFTMAX":
+        return b.add("Softmax", [scores], axis=-1)
+    if post == "LOGISTIC":
+        return b.add("Sigmoid", [scores])
+    if post == "SOFTMAX_ZERO":  # a softmax over the non-zero scores; zeros stay zero
+        zero = b.const(0, dtype)
+        nonzero = b.add("Not", [b.add("Equal", [scores, zero])])
+        top = b.with_axes("ReduceMax", scores, [-1], 18, keepdims=1)
+        e = b.add("Where", [nonzero, b.add("Exp", [b.add("Sub", [scores, top])]), zero])
+        return b.add("Div", [e, b.with_axes("ReduceSum", e, [-1], 13, keepdims=1)])
+    raise UnsupportedError(f"{b.where}: post_transform {post} is not supported yet")
+
+
+def _text(v, default: str) -> str:
+    v = default if v is None else v
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def tree_ensemble(b) -> None:
+    """TreeEnsemble (ai.onnx.ml 5)."""
+    x = b.input(0)
+    dtype = helper.tensor_dtype_to_np_dtype(b.elem_type(x))
+    n_targets = int(b.attrs.get("n_targets", 1))
+    aggregate, post = int(b.attrs.get("aggregate_function", 1)), int(b.attrs.get("post_transform", 0))
+    if not 0 <= aggregate < 4 or not 0 <= post < 5:
+        raise InvalidModelError(f"{b.where}: aggregate_function {aggregate} / post_transform {post} out of range")
+    f, values = _read_ensemble5(b)
+    scores = _aggregate(b, f, _walk(b, f, x, dtype), values, n_targets, _AGGREGATES[aggregate], dtype)
+    b.add("Identity", [_post_transform(b, scores, _POST[post], dtype)], output=b.node.output[0])
+
+
+def tree_ensemble_regressor(b) -> None:
+    """TreeEnsembleRegressor (ai.onnx.ml 1 and 3): X of any number type,
+    compared in float32 (float64 where the splits come as a double tensor),
+    float32 out, base_values added before the post-transform."""
+    x = b.input(0)
+    wide = "nodes_values_as_tensor" in b.attrs and b.attrs["nodes_values_as_tensor"].data_type == TensorProto.DOUBLE
+    dtype = np.float64 if wide else np.float32
+    elem = TensorProto.DOUBLE if wide else TensorProto.FLOAT
+    if b.elem_type(x) != elem:
+        x = b.add("Cast", [x], to=elem)
+    n_targets = int(b.attrs.get("n_targets", 1))
+    aggregate = _text(b.attrs.get("aggregate_function"), "SUM")
+    post = _text(b.attrs.get("post_transform"), "NONE")
+    if aggregate not in _AGGREGATES or post not in _POST:
+        raise InvalidModelError(f"{b.where}: aggregate_function {aggregate!r} / post_transform {post!r} unknown")
+    f, values = _read_classic(b)
+    scores = _aggregate(b, f, _walk(b, f, x, dtype), values, n_targets, aggregate, dtype)
+    base = (numpy_helper.to_array(b.attrs["base_values_as_tensor"]).tolist() if "base_values_as_tensor" in b.attrs
+            else list(b.attrs.get("base_values", [])))
+    if base:
+        if len(base) != n_targets:
+            raise InvalidModelError(f"{b.where}: {len(base)} base_values for {n_targets} targets")
+        scores = b.add("Add", [scores, b.const(base, dtype)])
+    out = _post_transform(b, scores, post, dtype)
+    b.add("Cast", [out], output=b.node.output[0], to=TensorProto.FLOAT)

@@ -1,0 +1,180 @@
+"""Ops that ONNX gives no function body for and pyfw imports as standard ops
+(pyfw/onnx/decompose.py): MaxUnpool, STFT and MelWeightMatrix, each against
+ONNX Runtime and a closed form or ONNX's reference evaluator, over the
+attributes and opsets that change the ops they become; the export back to
+ONNX; and clear errors where a node cannot be decomposed."""
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+from onnx.reference import ReferenceEvaluator
+
+import pyfw.onnx
+from onnx_util import Init, assert_match, build, check, ort_run, pfw_run, single_op, to_pfw, value_info
+from pyfw import UnsupportedError
+
+rng = np.random.default_rng(11)
+f32 = np.float32
+
+
+def reference(model, feeds):
+    return ReferenceEvaluator(model).run(None, feeds)
+
+
+def max_pool_with_indices(x, **attrs):
+    """MaxPool's values and Indices from ONNX Runtime: the input MaxUnpool inverts."""
+    node = helper.make_node("MaxPool", ["x"], ["v", "i"], **attrs)
+    model = build([node], [value_info("x", x.dtype, x.shape)],
+                  [value_info("v", x.dtype, None), value_info("i", np.int64, None)])
+    return ort_run(model, {"x": x})
+
+
+def unpool_closed_form(values, indices, shape):
+    out = np.zeros(int(np.prod(shape)), values.dtype)
+    out[indices.ravel()] = values.ravel()
+    return out.reshape(shape)
+
+
+@pytest.mark.parametrize("shape, attrs", [
+    ((2, 3, 8, 8), dict(kernel_shape=[2, 2], strides=[2, 2])),
+    ((1, 2, 9, 7), dict(kernel_shape=[3, 2], strides=[2, 1], pads=[1, 0, 1, 1])),
+    ((2, 2, 12), dict(kernel_shape=[3], strides=[3])),
+    ((1, 2, 4, 6, 4), dict(kernel_shape=[2, 3, 2], strides=[2, 3, 2])),
+])
+@pytest.mark.parametrize("opset", [9, 11, 22])
+def test_max_unpool_inverts_max_pool(shape, attrs, opset):
+    x = rng.standard_normal(shape).astype(f32)
+    values, indices = max_pool_with_indices(x, **attrs)
+    model, feeds = single_op("MaxUnpool", [values, indices], opset=opset, **attrs)
+    got = check(model, feeds)  # ONNX Runtime
+    pads = attrs.get("pads", [0] * 2 * len(attrs["kernel_shape"]))
+    n = len(attrs["kernel_shape"])
+    size = [(values.shape[2 + d] - 1) * attrs["strides"][d] + attrs["kernel_shape"][d] - pads[d] - pads[d + n]
+            for d in range(n)]
+    np.testing.assert_array_equal(got[0], unpool_closed_form(values, indices, [*x.shape[:2], *size]))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float16])
+def test_max_unpool_keeps_the_element_type(dtype):
+    values = rng.integers(-9, 9, (1, 2, 2, 3)).astype(dtype)
+    indices = np.array([[[[0, 3, 5], [6, 9, 11]], [[12, 14, 17], [19, 20, 23]]]], np.int64)
+    model, feeds = single_op("MaxUnpool", [values, indices], kernel_shape=[2, 2], strides=[2, 2], opset=11)
+    got = pfw_run(to_pfw(model), feeds)
+    assert got[0].dtype == dtype
+    np.testing.assert_array_equal(got[0], unpool_closed_form(values, indices, (1, 2, 4, 6)))
+
+
+def test_max_unpool_output_shape_pads_the_end_of_each_axis():
+    """With output_shape the indices still address the inferred shape, which
+    then grows at the end of each axis (ONNX's reference and its test data)."""
+    x = rng.standard_normal((2, 3, 6, 6)).astype(f32)
+    values, indices = max_pool_with_indices(x, kernel_shape=[2, 2], strides=[2, 2])
+    out_shape = np.array([2, 3, 7, 8], np.int64)
+    model, feeds = single_op("MaxUnpool", [values, indices, Init(out_shape)], out_shape=out_shape.tolist(),
+                             kernel_shape=[2, 2], strides=[2, 2])
+    got = pfw_run(to_pfw(model), feeds)
+    assert_match(got, reference(model, feeds))
+    want = np.zeros(out_shape, f32)
+    want[:, :, :6, :6] = unpool_closed_form(values, indices, (2, 3, 6, 6))
+    np.testing.assert_array_equal(got[0], want)
+
+
+def test_max_unpool_refuses_indices_out_of_range_and_old_output_shape():
+    values = np.ones((1, 1, 2, 2), f32)
+    model, feeds = single_op("MaxUnpool", [values, np.array([[[[0, 1, 2, 16]]]], np.int64).reshape(1, 1, 2, 2)],
+                             kernel_shape=[2, 2], strides=[2, 2])
+    with pytest.raises(Exception, match="maxunpool_node/"):
+        pfw_run(to_pfw(model), feeds)
+    model, _ = single_op("MaxUnpool", [values, np.zeros((1, 1, 2, 2), np.int64), Init(np.array([1, 1, 4, 4]))],
+                         out_shape=[1, 1, 4, 4], kernel_shape=[2, 2], strides=[2, 2], opset=10)
+    with pytest.raises(UnsupportedError, match="output_shape input needs opset 11"):
+        pyfw.onnx.import_model(model)
+
+
+def stft_closed_form(signal, step, length, window, onesided):
+    """Frame by frame with NumPy's FFT."""
+    x = signal[..., 0] + (1j * signal[..., 1] if signal.shape[-1] == 2 else 0)
+    frames = (x.shape[1] - length) // step + 1
+    w = np.ones(length) if window is None else window.astype(np.float64)
+    spec = np.stack([np.fft.fft(x[:, t * step:t * step + length] * w, axis=-1) for t in range(frames)], axis=1)
+    if onesided:
+        spec = spec[..., :length // 2 + 1]
+    return np.stack([spec.real, spec.imag], axis=-1)
+
+
+@pytest.mark.parametrize("opset", [17, 20])
+@pytest.mark.parametrize("n, step, length, channels, onesided, windowed", [
+    (128, 8, 16, 1, 1, False),
+    (128, 8, 16, 1, 1, True),
+    (101, 7, 12, 1, 0, True),
+    (64, 5, 9, 2, 0, False),
+    (200, 16, 70, 1, 1, True),  # past 64: libpfw's FFT path
+])
+def test_stft_matches_onnx_runtime_and_numpy(opset, n, step, length, channels, onesided, windowed):
+    signal = rng.standard_normal((2, n, channels)).astype(f32)
+    window = (np.hanning(length) + 0.1).astype(f32) if windowed else None
+    args = [signal, Init(np.array(step, np.int64)), None if window is None else Init(window),
+            Init(np.array(length, np.int64))]
+    model, feeds = single_op("STFT", args, opset=opset, onesided=onesided)
+    got = check(model, feeds)
+    np.testing.assert_allclose(got[0], stft_closed_form(signal, step, length, window, onesided),
+                               rtol=1e-4, atol=2e-4)
+
+
+def test_stft_frame_length_from_the_window_and_a_fed_step():
+    signal = rng.standard_normal((1, 50, 1)).astype(f32)
+    window = np.hamming(10).astype(f32)
+    model, feeds = single_op("STFT", [signal, np.array(4, np.int64), window], opset=17, out_shape=[1, 11, 6, 2])
+    got = check(model, feeds)
+    np.testing.assert_allclose(got[0], stft_closed_form(signal, 4, 10, window, 1), rtol=1e-4, atol=2e-4)
+
+
+def test_stft_needs_a_window_or_a_frame_length():
+    model, _ = single_op("STFT", [np.zeros((1, 16, 1), f32), Init(np.array(4, np.int64))], opset=17,
+                         out_shape=[1, 3, 3, 2])
+    with pytest.raises(UnsupportedError, match="STFT.*needs a window or a frame_length"):
+        pyfw.onnx.import_model(model)
+
+
+def mel_model(mels, dft, rate, low, high, out=TensorProto.FLOAT):
+    args = [Init(np.array(mels, np.int32)), Init(np.array(dft, np.int32)), Init(np.array(rate, np.int32)),
+            Init(np.array(low, f32)), Init(np.array(high, f32))]
+    dtype = helper.tensor_dtype_to_np_dtype(out)
+    return single_op("MelWeightMatrix", args, opset=17, out_dtype=dtype, output_datatype=out)[0]
+
+
+@pytest.mark.parametrize("mels, dft, rate, low, high, out", [
+    (8, 16, 8192, 0.0, 4096.0, TensorProto.FLOAT),
+    (20, 512, 16000, 20.0, 8000.0, TensorProto.FLOAT),
+    (40, 400, 22050, 0.0, 11025.0, TensorProto.DOUBLE),
+    (10, 64, 8000, 300.0, 3400.0, TensorProto.FLOAT16),
+    (30, 33, 16000, 0.0, 8000.0, TensorProto.FLOAT),  # narrow bins: zero-width rises
+])
+def test_mel_weight_matrix_matches_the_reference(mels, dft, rate, low, high, out):
+    """Bit for bit: the bins come from a floor, so the float32 mel edges and
+    float64 points must round as ONNX's reference rounds them."""
+    model = mel_model(mels, dft, rate, low, high, out)
+    got = pfw_run(to_pfw(model), {})
+    assert got[0].shape == (dft // 2 + 1, mels) and got[0].dtype == helper.tensor_dtype_to_np_dtype(out)
+    np.testing.assert_array_equal(got[0], reference(model, {})[0])
+    assert (got[0] >= 0).all() and (got[0] <= 1).all() and got[0].max() == 1
+
+
+# ONNX Runtime runs float32 only, and refuses a filter that reaches the last bin.
+@pytest.mark.parametrize("mels, dft, rate, low, high", [(10, 64, 8000, 300.0, 3400.0),
+                                                        (26, 512, 16000, 20.0, 7000.0)])
+def test_mel_weight_matrix_matches_onnx_runtime(mels, dft, rate, low, high):
+    model = mel_model(mels, dft, rate, low, high)
+    np.testing.assert_allclose(pfw_run(to_pfw(model), {})[0], ort_run(model, {})[0], rtol=1e-6, atol=1e-6)
+
+
+def test_decomposed_ops_export_back_to_onnx():
+    signal = rng.standard_normal((1, 64, 1)).astype(f32)
+    model, feeds = single_op("STFT", [signal, Init(np.array(8, np.int64)), None, Init(np.array(16, np.int64))],
+                             opset=17)
+    graph = pyfw.onnx.import_model(model)
+    assert "STFT" not in {n.op_type for n in graph.nodes} and "DFT" in {n.op_type for n in graph.nodes}
+    assert all(n.name.startswith("stft_node/") for n in graph.nodes)
+    back = pyfw.onnx.export_model(graph)
+    onnx.checker.check_model(back, full_check=True)
+    assert_match(ort_run(back, feeds), ort_run(model, feeds))
