@@ -9,6 +9,7 @@ node, a name prefix no other value in the model uses, the model's opset and
     MelWeightMatrix   the triangles' bins, then one Where per slope
     (decompose_ml.py) Adagrad, Momentum, Adam, Binarizer, ArrayFeatureExtractor
     (decompose_trees.py) TreeEnsemble, TreeEnsembleRegressor
+    (decompose_linear.py) LinearRegressor, LinearClassifier, Scaler, Normalizer, Imputer
     BatchNormalization with training_mode=1: batch statistics, blended means
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .. import UnsupportedError
-from . import decompose_ml, decompose_trees
+from . import decompose_linear, decompose_ml, decompose_trees
 
 I64 = np.int64
 
@@ -68,6 +69,18 @@ class _Builder:
             raise UnsupportedError(f"node {self.name!r} ({self.node.op_type}): running it as standard ops needs the "
                                    f"rank of {v!r}, which shape inference does not give")
         return len(t.tensor_type.shape.dim)
+
+    def declare(self, name: str, elem: int, like: str = "") -> None:
+        """Records the type of output `name` (with the shape of value `like`)
+        for the rules of the nodes after it: ONNX's inference types few
+        ai.onnx.ml outputs."""
+        known = self.types()
+        if not name or name in known:
+            return
+        tp = helper.make_tensor_type_proto(elem, None)
+        if like in known and known[like].tensor_type.HasField("shape"):
+            tp.tensor_type.shape.CopyFrom(known[like].tensor_type.shape)
+        known[name] = tp
 
     def result(self) -> list[tuple[onnx.NodeProto, str]]:
         return [(n, n.name) for n in self.nodes]
@@ -235,8 +248,13 @@ def _training_batchnorm(b: _Builder) -> None:
 # (domain, op type): rule. A default-domain rule applies where pyfw has no kernel.
 RULES = {("", "MaxUnpool"): _max_unpool, ("", "STFT"): _stft, ("", "MelWeightMatrix"): _mel_weight_matrix}
 RULES.update(decompose_ml.RULES)
-RULES.update({(decompose_ml.ML, "TreeEnsemble"): decompose_trees.tree_ensemble,
-              (decompose_ml.ML, "TreeEnsembleRegressor"): decompose_trees.tree_ensemble_regressor})
+ML = decompose_ml.ML
+RULES.update({(ML, "TreeEnsemble"): decompose_trees.tree_ensemble,
+              (ML, "TreeEnsembleRegressor"): decompose_trees.tree_ensemble_regressor,
+              (ML, "LinearRegressor"): decompose_linear.linear_regressor,
+              (ML, "LinearClassifier"): decompose_linear.linear_classifier,
+              (ML, "Scaler"): decompose_linear.scaler, (ML, "Normalizer"): decompose_linear.normalizer,
+              (ML, "Imputer"): decompose_linear.imputer})
 # The opset the standard ops of a model that imports only other domains are read at.
 DEFAULT_OPSET = 17
 

@@ -116,12 +116,14 @@ def _binarizer(b) -> None:
     x = b.input(0)
     elem = b.elem_type(x)
     threshold = b.const(float(b.attrs.get("threshold", 0.0)), helper.tensor_dtype_to_np_dtype(elem))
+    b.declare(b.node.output[0], elem, like=x)
     b.add("Cast", [b.add("Greater", [x, threshold])], output=b.node.output[0], to=elem)
 
 
 def _array_feature_extractor(b) -> None:
     """X[..., I] with I flattened; a 1-D X gives one row (as ONNX Runtime)."""
     x, indices = b.input(0), b.input(1)
+    b.declare(b.node.output[0], b.elem_type(x))
     picked = b.add("Gather", [x, b.add("Reshape", [indices, b.const([-1], np.int64)])], axis=-1)
     if b.rank(x) == 1:
         b.add("Reshape", [picked, b.const([1, -1], np.int64)], output=b.node.output[0])

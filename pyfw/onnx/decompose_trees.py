@@ -218,23 +218,25 @@ def _aggregate(b, f: _Forest, pos: str, values, n_targets: int, aggregate: str, 
     return b.with_axes("ReduceMin" if aggregate == "MIN" else "ReduceMax", leaves, [1], 18, keepdims=0)
 
 
-def _post_transform(b, scores: str, post: str, dtype) -> str:
+def post_transform(b, scores: str, post: str, dtype) -> str:
     if post == "NONE":
         return scores
     if post == "SOFTMAX":
         return b.add("Softmax", [scores], axis=-1)
     if post == "LOGISTIC":
         return b.add("Sigmoid", [scores])
-    if post == "SOFTMAX_ZERO":  # a softmax over the non-zero scores; zeros stay zero
-        zero = b.const(0, dtype)
-        nonzero = b.add("Not", [b.add("Equal", [scores, zero])])
+    if post == "SOFTMAX_ZERO":
+        # A softmax over the scores that are not (within 1e-7 of) zero; those
+        # stay near zero (times exp(-max)) and out of the sum, as in ONNX Runtime.
         top = b.with_axes("ReduceMax", scores, [-1], 18, keepdims=1)
-        e = b.add("Where", [nonzero, b.add("Exp", [b.add("Sub", [scores, top])]), zero])
-        return b.add("Div", [e, b.with_axes("ReduceSum", e, [-1], 13, keepdims=1)])
+        nonzero = b.add("Greater", [b.add("Abs", [scores]), b.const(1e-7, dtype)])
+        e = b.add("Where", [nonzero, b.add("Exp", [b.add("Sub", [scores, top])]), b.const(0, dtype)])
+        small = b.add("Where", [nonzero, b.const(0, dtype), b.add("Mul", [scores, b.add("Exp", [b.add("Neg", [top])])])])
+        return b.add("Add", [b.add("Div", [e, b.with_axes("ReduceSum", e, [-1], 13, keepdims=1)]), small])
     raise UnsupportedError(f"{b.where}: post_transform {post} is not supported yet")
 
 
-def _text(v, default: str) -> str:
+def text(v, default: str) -> str:
     v = default if v is None else v
     return v.decode() if isinstance(v, bytes) else v
 
@@ -249,7 +251,8 @@ def tree_ensemble(b) -> None:
         raise InvalidModelError(f"{b.where}: aggregate_function {aggregate} / post_transform {post} out of range")
     f, values = _read_ensemble5(b)
     scores = _aggregate(b, f, _walk(b, f, x, dtype), values, n_targets, _AGGREGATES[aggregate], dtype)
-    b.add("Identity", [_post_transform(b, scores, _POST[post], dtype)], output=b.node.output[0])
+    b.declare(b.node.output[0], b.elem_type(x))
+    b.add("Identity", [post_transform(b, scores, _POST[post], dtype)], output=b.node.output[0])
 
 
 def tree_ensemble_regressor(b) -> None:
@@ -263,8 +266,8 @@ def tree_ensemble_regressor(b) -> None:
     if b.elem_type(x) != elem:
         x = b.add("Cast", [x], to=elem)
     n_targets = int(b.attrs.get("n_targets", 1))
-    aggregate = _text(b.attrs.get("aggregate_function"), "SUM")
-    post = _text(b.attrs.get("post_transform"), "NONE")
+    aggregate = text(b.attrs.get("aggregate_function"), "SUM")
+    post = text(b.attrs.get("post_transform"), "NONE")
     if aggregate not in _AGGREGATES or post not in _POST:
         raise InvalidModelError(f"{b.where}: aggregate_function {aggregate!r} / post_transform {post!r} unknown")
     f, values = _read_classic(b)
@@ -275,5 +278,6 @@ def tree_ensemble_regressor(b) -> None:
         if len(base) != n_targets:
             raise InvalidModelError(f"{b.where}: {len(base)} base_values for {n_targets} targets")
         scores = b.add("Add", [scores, b.const(base, dtype)])
-    out = _post_transform(b, scores, post, dtype)
+    out = post_transform(b, scores, post, dtype)
+    b.declare(b.node.output[0], TensorProto.FLOAT)
     b.add("Cast", [out], output=b.node.output[0], to=TensorProto.FLOAT)

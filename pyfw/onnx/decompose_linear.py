@@ -1,0 +1,148 @@
+"""Rules (see decompose.py) for ai.onnx.ml's linear models and feature
+transforms, the steps of scikit-learn pipelines as its converters write them:
+LinearRegressor, LinearClassifier, Scaler, Normalizer, Imputer. They compute
+in float32 (float64 where X is), as ONNX Runtime does, and give float32."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto
+
+from .. import InvalidModelError, UnsupportedError
+from .decompose_trees import post_transform, text
+
+F32 = TensorProto.FLOAT
+
+
+def _features(b) -> tuple[str, type]:
+    """X as float32, or as float64 where it is."""
+    x = b.input(0)
+    elem = b.elem_type(x)
+    if elem == TensorProto.DOUBLE:
+        return x, np.float64
+    return (x if elem == F32 else b.add("Cast", [x], to=F32)), np.float32
+
+
+def _scores(b, x: str, dtype, rows: int) -> str:
+    """X (N, F) times the coefficients as `rows` rows of F, plus intercepts."""
+    coef = np.asarray(b.attrs.get("coefficients", []), np.float64)
+    if rows <= 0 or coef.size % rows:
+        raise InvalidModelError(f"{b.where}: {coef.size} coefficients do not split into {rows} rows")
+    scores = b.add("MatMul", [x, b.const(coef.reshape(rows, -1).T, dtype)])
+    intercepts = list(b.attrs.get("intercepts", []))
+    if intercepts:
+        if len(intercepts) not in (1, rows):
+            raise InvalidModelError(f"{b.where}: {len(intercepts)} intercepts for {rows} rows of coefficients")
+        scores = b.add("Add", [scores, b.const(intercepts, dtype)])
+    return scores
+
+
+def _to_float(b, v: str, dtype, output: str) -> None:
+    b.declare(output, F32, like=b.input(0))
+    if dtype == np.float32:
+        b.add("Identity", [v], output=output)
+    else:
+        b.add("Cast", [v], output=output, to=F32)
+
+
+def linear_regressor(b) -> None:
+    """Y = X C^T + intercepts, C as `targets` rows, then the post-transform."""
+    x, dtype = _features(b)
+    scores = _scores(b, x, dtype, int(b.attrs.get("targets", 1)))
+    out = post_transform(b, scores, text(b.attrs.get("post_transform"), "NONE"), dtype)
+    _to_float(b, out, dtype, b.node.output[0])
+
+
+def linear_classifier(b) -> None:
+    """Scores as LinearRegressor's, one row per class; one row for two classes
+    means scores (-s, s). Labels: the class of the highest score, or with one
+    score the first label where it reaches 0 (0.5 after a transform)."""
+    if "classlabels_strings" in b.attrs:
+        raise UnsupportedError(f"{b.where}: string class labels need string tensors, which pyfw lacks")
+    labels = list(b.attrs.get("classlabels_ints", []))
+    x, dtype = _features(b)
+    rows = len(b.attrs.get("coefficients", [])) // _feature_count(b)
+    scores = _scores(b, x, dtype, rows)
+    post = text(b.attrs.get("post_transform"), "NONE")
+    binary = rows == 1 and len(labels) == 2
+    if binary:  # as ONNX Runtime: (1 - s, s), or (1 - logistic(s), logistic(s)); class 1 where s > 0
+        best = b.add("Cast", [b.add("Greater", [b.add("Squeeze", [scores, b.const([1], np.int64)]),
+                                                b.const(0, dtype)])], to=TensorProto.INT64)
+        if post == "LOGISTIC":
+            scores = b.add("Sigmoid", [scores])
+        elif post == "PROBIT":
+            raise UnsupportedError(f"{b.where}: post_transform PROBIT is not supported yet")
+        scores = b.add("Concat", [b.add("Sub", [b.const(1, dtype), scores]), scores], axis=1)
+    else:
+        scores = post_transform(b, scores, post, dtype)
+    outs = list(b.node.output) + [""]
+    if outs[0]:
+        b.declare(outs[0], TensorProto.INT64)
+        if binary:
+            b.add("Gather", [b.const(labels, np.int64), best], output=outs[0])
+        elif rows == 1:
+            hit = b.add("GreaterOrEqual", [b.add("Squeeze", [scores, b.const([1], np.int64)]),
+                                           b.const(0.0 if post == "NONE" else 0.5, dtype)])
+            first = labels[0] if labels else 1
+            b.add("Where", [hit, b.const(first, np.int64), b.const(0, np.int64)], output=outs[0])
+        else:
+            best = b.add("ArgMax", [scores], axis=1, keepdims=0)
+            if len(labels) < rows:
+                raise InvalidModelError(f"{b.where}: {len(labels)} class labels for {rows} rows of coefficients")
+            b.add("Gather", [b.const(labels, np.int64), best], output=outs[0])
+    if outs[1]:
+        b.declare(outs[1], F32)
+        _to_float(b, scores, dtype, outs[1])
+
+
+def _feature_count(b) -> int:
+    t = b.types().get(b.input(0))
+    dims = t.tensor_type.shape.dim if t is not None else []
+    if len(dims) != 2 or not dims[1].HasField("dim_value"):
+        raise UnsupportedError(f"{b.where}: needs X's feature count (its second dimension), which shape inference "
+                               f"does not give")
+    return dims[1].dim_value
+
+
+def scaler(b) -> None:
+    """Y = (X - offset) * scale, per feature or one value for all."""
+    x, dtype = _features(b)
+    offset, scale = b.const(b.attrs.get("offset", [0.0]), dtype), b.const(b.attrs.get("scale", [1.0]), dtype)
+    _to_float(b, b.add("Mul", [b.add("Sub", [x, offset]), scale]), dtype, b.node.output[0])
+
+
+def normalizer(b) -> None:
+    """Each row divided by its max, L1 or L2 norm (a zero one leaves it as is)."""
+    x, dtype = _features(b)
+    norm = text(b.attrs.get("norm"), "MAX")
+    if norm == "MAX":  # max(X), not of |X|: ONNX's formula, as ONNX Runtime (its reference takes |X|)
+        size = b.with_axes("ReduceMax", x, [1], 18, keepdims=1)
+    elif norm == "L1":
+        size = b.with_axes("ReduceSum", b.add("Abs", [x]), [1], 13, keepdims=1)
+    elif norm == "L2":
+        size = b.add("Sqrt", [b.with_axes("ReduceSum", b.add("Mul", [x, x]), [1], 13, keepdims=1)])
+    else:
+        raise InvalidModelError(f"{b.where}: norm {norm!r} is not MAX, L1 or L2")
+    zero = b.add("Equal", [size, b.const(0, dtype)])  # "if the divisor is zero, Y == X"
+    out = b.add("Where", [zero, x, b.add("Div", [x, size])])
+    _to_float(b, out, dtype, b.node.output[0])
+
+
+def imputer(b) -> None:
+    """X with each value equal to the replaced one (NaN: each NaN) set to the
+    imputed value of its column (or the one value for all)."""
+    x = b.input(0)
+    elem = b.elem_type(x)
+    floats = elem in (TensorProto.FLOAT, TensorProto.DOUBLE)
+    values = list(b.attrs.get("imputed_value_floats" if floats else "imputed_value_int64s", []))
+    if not values:
+        raise InvalidModelError(f"{b.where}: no imputed_value_{'floats' if floats else 'int64s'} for X of this type")
+    dtype = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}.get(elem, np.int64)
+    if not floats and elem != TensorProto.INT64:
+        raise UnsupportedError(f"{b.where}: X must be float, double or int64")
+    replaced = b.attrs.get("replaced_value_float" if floats else "replaced_value_int64", 0)
+    if floats and np.isnan(replaced):
+        missing = b.add("IsNaN", [x])
+    else:
+        missing = b.add("Equal", [x, b.const(replaced, dtype)])
+    b.declare(b.node.output[0], elem, like=x)
+    b.add("Where", [missing, b.const(values, dtype), x], output=b.node.output[0])

@@ -1,0 +1,152 @@
+"""ai.onnx.ml's linear models and feature transforms (LinearRegressor,
+LinearClassifier, Scaler, Normalizer, Imputer), which pyfw imports as
+standard ops (pyfw/onnx/decompose_linear.py), against ONNX Runtime; and a
+scikit-learn-style pipeline of them (impute, scale, classify) in one model."""
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+import pyfw.onnx
+from onnx_util import ort_run, pfw_run, to_pfw, value_info
+from pyfw import UnsupportedError
+
+ML = "ai.onnx.ml"
+f32 = np.float32
+rng = np.random.default_rng(8)
+
+
+def ml_model(nodes, x, outputs):
+    """`nodes` reading "X" (x's dtype, (N, F)); outputs: name -> (dtype, shape)."""
+    graph = helper.make_graph(nodes, "g", [value_info("X", x.dtype, ["N", x.shape[1]])],
+                              [value_info(k, dt, shape) for k, (dt, shape) in outputs.items()])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid(ML, 1), helper.make_opsetid("", 17)])
+    m.ir_version = 10
+    onnx.checker.check_model(m)
+    return m
+
+
+def same_as_ort(m, x, exact_ints=True):
+    got = pfw_run(to_pfw(m), {"X": x})
+    want = ort_run(m, {"X": x})
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        if w.dtype.kind in "iu" and exact_ints:
+            np.testing.assert_array_equal(g, w)
+        else:
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+    return got
+
+
+@pytest.mark.parametrize("targets, post", [(1, "NONE"), (3, "NONE"), (3, "SOFTMAX"), (2, "LOGISTIC")])
+@pytest.mark.parametrize("dtype", [f32, np.float64, np.int64])
+def test_linear_regressor(targets, post, dtype):
+    """ONNX Runtime runs float32 X only: int64 X against it as float32 (the
+    same values), float64 X against the closed form (post_transform NONE)."""
+    x = (rng.normal(size=(9, 4)) * 3).astype(dtype)
+    coef = rng.normal(size=targets * 4).tolist()
+    node = helper.make_node("LinearRegressor", ["X"], ["Y"], domain=ML, coefficients=coef,
+                            intercepts=rng.normal(size=targets).tolist(), targets=targets, post_transform=post)
+    m = ml_model([node], x, {"Y": (f32, ["N", targets])})
+    if dtype == f32:
+        got = same_as_ort(m, x)
+    else:
+        got = pfw_run(to_pfw(m), {"X": x})
+        xf = x.astype(f32)
+        if dtype == np.int64:
+            np.testing.assert_allclose(got[0], ort_run(ml_model([node], xf, {"Y": (f32, ["N", targets])}),
+                                                       {"X": xf})[0], rtol=1e-5, atol=1e-6)
+    if post == "NONE":
+        want = x.astype(np.float64) @ np.array(coef).reshape(targets, 4).T + node.attribute[1].floats
+        np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("classes, rows, post", [
+    (3, 3, "NONE"), (3, 3, "SOFTMAX"), (4, 4, "LOGISTIC"), (3, 3, "SOFTMAX_ZERO"),
+    (2, 1, "NONE"), (2, 1, "LOGISTIC"), (2, 2, "SOFTMAX"),
+])
+def test_linear_classifier(classes, rows, post):
+    x = rng.normal(size=(11, 5)).astype(f32)
+    labels = [7, 3, 11, 5][:classes]
+    node = helper.make_node("LinearClassifier", ["X"], ["label", "scores"], domain=ML,
+                            coefficients=rng.normal(size=rows * 5).tolist(), intercepts=rng.normal(size=rows).tolist(),
+                            classlabels_ints=labels, post_transform=post)
+    m = ml_model([node], x, {"label": (np.int64, ["N"]), "scores": (f32, ["N", max(rows, classes)])})
+    got = same_as_ort(m, x)
+    assert set(got[0]) <= set(labels)
+
+
+def test_linear_classifier_string_labels_are_refused():
+    x = rng.normal(size=(2, 3)).astype(f32)
+    node = helper.make_node("LinearClassifier", ["X"], ["label", "scores"], domain=ML, coefficients=[0.0] * 6,
+                            intercepts=[0.0, 0.0], classlabels_strings=["a", "b"])
+    graph = helper.make_graph([node], "g", [value_info("X", f32, ["N", 3])],
+                              [helper.make_tensor_value_info("label", onnx.TensorProto.STRING, ["N"]),
+                               value_info("scores", f32, ["N", 2])])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid(ML, 1), helper.make_opsetid("", 17)])
+    with pytest.raises(UnsupportedError, match="'label' has dtype STRING|string class labels need string tensors"):
+        pyfw.onnx.import_model(m)
+
+
+@pytest.mark.parametrize("dtype", [f32, np.float64, np.int64])
+@pytest.mark.parametrize("per_feature", [True, False])
+def test_scaler(dtype, per_feature):
+    x = (rng.normal(size=(6, 3)) * 10).astype(dtype)
+    n = 3 if per_feature else 1
+    offset, scale = rng.normal(size=n).tolist(), rng.normal(size=n).tolist()
+    node = helper.make_node("Scaler", ["X"], ["Y"], domain=ML, offset=offset, scale=scale)
+    got = same_as_ort(ml_model([node], x, {"Y": (f32, ["N", 3])}), x)
+    np.testing.assert_allclose(got[0], (x - np.float32(offset)) * np.float32(scale), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("norm", ["MAX", "L1", "L2"])
+def test_normalizer(norm):
+    """MAX divides by the row's max (ONNX's formula and ONNX Runtime; ONNX's
+    reference takes the max of |X|); a zero divisor leaves the row as is."""
+    x = rng.normal(size=(7, 4)).astype(f32)
+    x[3] = 0
+    x[5] = [-1, 0, -2, -0.5]  # max 0
+    x[6] = [-1, -3, -2, -0.5]  # max < 0
+    node = helper.make_node("Normalizer", ["X"], ["Y"], domain=ML, norm=norm)
+    got = same_as_ort(ml_model([node], x, {"Y": (f32, ["N", 4])}), x)
+    size = {"MAX": x.max(1), "L1": np.abs(x).sum(1), "L2": np.sqrt((x.astype(np.float64) ** 2).sum(1))}[norm]
+    np.testing.assert_allclose(got[0], np.where(size[:, None] == 0, x, x / np.where(size == 0, 1, size)[:, None]),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("replaced", [np.nan, -1.0])
+@pytest.mark.parametrize("per_feature", [True, False])
+def test_imputer_floats(replaced, per_feature):
+    x = np.round(rng.normal(size=(8, 3))).astype(f32)
+    x[rng.random(x.shape) < 0.3] = replaced
+    values = [1.5, -2.0, 3.25] if per_feature else [9.0]
+    node = helper.make_node("Imputer", ["X"], ["Y"], domain=ML, imputed_value_floats=values,
+                            replaced_value_float=replaced)
+    got = same_as_ort(ml_model([node], x, {"Y": (f32, ["N", 3])}), x)
+    hit = np.isnan(x) if np.isnan(replaced) else x == replaced
+    np.testing.assert_array_equal(got[0], np.where(hit, np.broadcast_to(np.float32(values), x.shape), x))
+
+
+def test_imputer_int64():
+    x = rng.integers(-2, 3, (6, 2)).astype(np.int64)
+    node = helper.make_node("Imputer", ["X"], ["Y"], domain=ML, imputed_value_int64s=[100, 200],
+                            replaced_value_int64=0)
+    got = same_as_ort(ml_model([node], x, {"Y": (np.int64, ["N", 2])}), x)
+    np.testing.assert_array_equal(got[0], np.where(x == 0, [100, 200], x))
+
+
+def test_a_pipeline_of_imputer_scaler_and_classifier():
+    x = rng.normal(size=(20, 4)).astype(f32)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    nodes = [helper.make_node("Imputer", ["X"], ["filled"], domain=ML, imputed_value_floats=[0.0] * 4,
+                              replaced_value_float=np.nan),
+             helper.make_node("Scaler", ["filled"], ["scaled"], domain=ML, offset=[0.1, 0.2, -0.1, 0.0],
+                              scale=[1.5, 0.5, 2.0, 1.0]),
+             helper.make_node("LinearClassifier", ["scaled"], ["label", "probabilities"], domain=ML,
+                              coefficients=rng.normal(size=12).tolist(), intercepts=[0.1, -0.2, 0.0],
+                              classlabels_ints=[0, 1, 2], post_transform="SOFTMAX", multi_class=1)]
+    m = ml_model(nodes, x, {"label": (np.int64, ["N"]), "probabilities": (f32, ["N", 3])})
+    got = same_as_ort(m, x)
+    np.testing.assert_allclose(got[1].sum(1), 1, rtol=1e-6)
+    assert {n.op_type for n in pyfw.onnx.import_model(m).nodes} <= {
+        "IsNaN", "Where", "Constant", "Sub", "Mul", "MatMul", "Add", "Softmax", "ArgMax", "Gather", "Identity"}
