@@ -246,3 +246,70 @@ def test_a_tree_that_is_one_leaf():
     got = pfw_run(to_pfw(m), {"X": x})[0]
     np.testing.assert_array_equal(got, ort_run(m, {"X": x})[0])
     np.testing.assert_array_equal(got[:, 0], np.where(x[:, 0] <= 1.0, 1.0, 10.0) + 100.0)
+
+
+def classifier(forest, labels, post="NONE", base=None, class_id=None):
+    """TreeEnsembleClassifier attributes from a forest whose leaves hold
+    (class, weight) pairs; class_id puts every weight on that one class."""
+    attrs = classic(forest, len(labels), post=post, base=base)
+    for key in ("treeids", "nodeids", "ids", "weights"):
+        attrs[f"class_{key}"] = attrs.pop(f"target_{key}")
+    if class_id is not None:
+        attrs["class_ids"] = [class_id] * len(attrs["class_ids"])
+    for key in ("n_targets", "aggregate_function"):
+        attrs.pop(key)
+    attrs["classlabels_int64s"] = labels
+    return attrs
+
+
+def classifier_model(x, attrs, n_scores):
+    node = helper.make_node("TreeEnsembleClassifier", ["X"], ["label", "scores"], domain=ML, **attrs)
+    graph = helper.make_graph([node], "g", [value_info("X", x.dtype, ["N", x.shape[1]])],
+                              [value_info("label", np.int64, ["N"]), value_info("scores", f32, ["N", n_scores])])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid(ML, 3), helper.make_opsetid("", 17)])
+    m.ir_version = 10
+    onnx.checker.check_model(m)
+    return m
+
+
+def positive_weights(forest, rng):
+    for t in forest:
+        stack = [t]
+        while stack:
+            n = stack.pop()
+            if "leaf" in n:
+                n["leaf"] = [(c, float(np.float32(rng.uniform(0.01, 1)))) for c, _ in n["leaf"]]
+            else:
+                stack += [n["true"], n["false"]]
+    return forest
+
+
+@pytest.mark.parametrize("post, base", [("NONE", None), ("SOFTMAX", [0.1, -0.2, 0.3]), ("LOGISTIC", None),
+                                        ("SOFTMAX_ZERO", None)])
+def test_tree_ensemble_classifier_multiclass_matches_onnx_runtime(post, base):
+    rng = np.random.default_rng(60)
+    forest = positive_weights(random_forest(rng, 5, 4, 3, 5, modes=[0, 1, 2, 3]), rng)
+    x = features(rng, 45, 4)
+    m = classifier_model(x, classifier(forest, [10, 20, 30], post, base), 3)
+    got, want = pfw_run(to_pfw(m), {"X": x}), ort_run(m, {"X": x})
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got[0], want[0])
+
+
+@pytest.mark.parametrize("class_id, positive, post, base", [
+    (0, True, "NONE", None),       # a random forest's probability of class 1
+    (1, True, "NONE", None),
+    (0, False, "NONE", None),
+    (0, False, "LOGISTIC", [0.3]),  # gradient boosting: log-odds, an initial value
+    (0, True, "LOGISTIC", None),
+])
+def test_tree_ensemble_classifier_binary_matches_onnx_runtime(class_id, positive, post, base):
+    rng = np.random.default_rng(70 + class_id)
+    forest = random_forest(rng, 4, 3, 1, 4, modes=[0, 1, 3])
+    if positive:
+        positive_weights(forest, rng)
+    x = features(rng, 50, 3)
+    m = classifier_model(x, classifier(forest, [0, 1], post, base, class_id), 2)
+    got, want = pfw_run(to_pfw(m), {"X": x}), ort_run(m, {"X": x})
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got[0], want[0])

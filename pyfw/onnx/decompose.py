@@ -8,7 +8,7 @@ node, a name prefix no other value in the model uses, the model's opset and
     STFT              frames gathered by index, windowed, one DFT over them
     MelWeightMatrix   the triangles' bins, then one Where per slope
     (decompose_ml.py) Adagrad, Momentum, Adam, Binarizer, ArrayFeatureExtractor
-    (decompose_trees.py) TreeEnsemble, TreeEnsembleRegressor
+    (decompose_trees.py) TreeEnsemble, TreeEnsembleRegressor, TreeEnsembleClassifier
     (decompose_linear.py) LinearRegressor, LinearClassifier, Scaler, Normalizer, Imputer
     BatchNormalization with training_mode=1: batch statistics, blended means
 """
@@ -251,6 +251,7 @@ RULES.update(decompose_ml.RULES)
 ML = decompose_ml.ML
 RULES.update({(ML, "TreeEnsemble"): decompose_trees.tree_ensemble,
               (ML, "TreeEnsembleRegressor"): decompose_trees.tree_ensemble_regressor,
+              (ML, "TreeEnsembleClassifier"): decompose_trees.tree_ensemble_classifier,
               (ML, "LinearRegressor"): decompose_linear.linear_regressor,
               (ML, "LinearClassifier"): decompose_linear.linear_classifier,
               (ML, "Scaler"): decompose_linear.scaler, (ML, "Normalizer"): decompose_linear.normalizer,

@@ -112,15 +112,22 @@ def _read_ensemble5(b):
     return f, values
 
 
-def _read_classic(b):
-    """TreeEnsembleRegressor: nodes named by (tree id, node id), leaves are
-    nodes of mode LEAF, targets attach to leaves by (tree id, node id)."""
+def _floats(a, name: str) -> list[float]:
+    """Attribute `name` (floats) or `name`_as_tensor (a double tensor)."""
+    if f"{name}_as_tensor" in a:
+        return numpy_helper.to_array(a[f"{name}_as_tensor"]).astype(np.float64).ravel().tolist()
+    return list(a.get(name, []))
+
+
+def _read_classic(b, kind: str):
+    """TreeEnsembleRegressor/Classifier: nodes named by (tree id, node id),
+    leaves are nodes of mode LEAF, and `kind`_* ("target" or "class") values
+    attach to leaves by (tree id, node id)."""
     a = b.attrs
     tree_ids, node_ids = list(a.get("nodes_treeids", [])), list(a.get("nodes_nodeids", []))
     n = len(node_ids)
     modes = [m.decode() if isinstance(m, bytes) else m for m in a.get("nodes_modes", [])]
-    splits = (numpy_helper.to_array(a["nodes_values_as_tensor"]).tolist() if "nodes_values_as_tensor" in a
-              else list(a.get("nodes_values", [0.0] * n)))
+    splits = _floats(a, "nodes_values") or [0.0] * n
     columns = [list(a.get(c, [])) for c in ("nodes_featureids", "nodes_truenodeids", "nodes_falsenodeids")]
     missing = list(a.get("nodes_missing_value_tracks_true", [0] * n))
     if any(len(v) != n for v in [tree_ids, modes, splits, *columns, missing]):
@@ -143,12 +150,11 @@ def _read_classic(b):
             side[i] = pos[key]
             children.add(pos[key])
     f.roots = [p for p in range(n) if p not in children]
-    t_trees, t_nodes = list(a.get("target_treeids", [])), list(a.get("target_nodeids", []))
-    t_ids = list(a.get("target_ids", []))
-    t_weights = (numpy_helper.to_array(a["target_weights_as_tensor"]).tolist() if "target_weights_as_tensor" in a
-                 else list(a.get("target_weights", [])))
+    t_trees, t_nodes = list(a.get(f"{kind}_treeids", [])), list(a.get(f"{kind}_nodeids", []))
+    t_ids = list(a.get(f"{kind}_ids", []))
+    t_weights = _floats(a, f"{kind}_weights")
     if not len(t_trees) == len(t_nodes) == len(t_ids) == len(t_weights):
-        raise InvalidModelError(f"{b.where}: the target_* attributes differ in length")
+        raise InvalidModelError(f"{b.where}: the {kind}_* attributes differ in length")
     values = []
     for tr, nd, t, w in zip(t_trees, t_nodes, t_ids, t_weights):
         if (tr, nd) not in pos:
@@ -255,29 +261,81 @@ def tree_ensemble(b) -> None:
     b.add("Identity", [post_transform(b, scores, _POST[post], dtype)], output=b.node.output[0])
 
 
-def tree_ensemble_regressor(b) -> None:
-    """TreeEnsembleRegressor (ai.onnx.ml 1 and 3): X of any number type,
-    compared in float32 (float64 where the splits come as a double tensor),
-    float32 out, base_values added before the post-transform."""
+def _classic_scores(b, kind: str, n_targets: int, aggregate: str) -> tuple[str, type]:
+    """TreeEnsembleRegressor/Classifier's scores before the post-transform:
+    X (any number type) compared in float32, or in float64 where the splits
+    come as a double tensor; base_values added."""
     x = b.input(0)
     wide = "nodes_values_as_tensor" in b.attrs and b.attrs["nodes_values_as_tensor"].data_type == TensorProto.DOUBLE
     dtype = np.float64 if wide else np.float32
     elem = TensorProto.DOUBLE if wide else TensorProto.FLOAT
     if b.elem_type(x) != elem:
         x = b.add("Cast", [x], to=elem)
+    f, values = _read_classic(b, kind)
+    scores = _aggregate(b, f, _walk(b, f, x, dtype), values, n_targets, aggregate, dtype)
+    base = _floats(b.attrs, "base_values")
+    if base:
+        if len(base) != n_targets:
+            raise InvalidModelError(f"{b.where}: {len(base)} base_values for {n_targets} outputs")
+        scores = b.add("Add", [scores, b.const(base, dtype)])
+    return scores, dtype
+
+
+def _float_out(b, v: str, output: str) -> None:
+    b.declare(output, TensorProto.FLOAT)
+    b.add("Cast", [v], output=output, to=TensorProto.FLOAT)
+
+
+def tree_ensemble_regressor(b) -> None:
+    """TreeEnsembleRegressor (ai.onnx.ml 1 and 3), float32 out."""
     n_targets = int(b.attrs.get("n_targets", 1))
     aggregate = text(b.attrs.get("aggregate_function"), "SUM")
     post = text(b.attrs.get("post_transform"), "NONE")
     if aggregate not in _AGGREGATES or post not in _POST:
         raise InvalidModelError(f"{b.where}: aggregate_function {aggregate!r} / post_transform {post!r} unknown")
-    f, values = _read_classic(b)
-    scores = _aggregate(b, f, _walk(b, f, x, dtype), values, n_targets, aggregate, dtype)
-    base = (numpy_helper.to_array(b.attrs["base_values_as_tensor"]).tolist() if "base_values_as_tensor" in b.attrs
-            else list(b.attrs.get("base_values", [])))
-    if base:
-        if len(base) != n_targets:
-            raise InvalidModelError(f"{b.where}: {len(base)} base_values for {n_targets} targets")
-        scores = b.add("Add", [scores, b.const(base, dtype)])
-    out = post_transform(b, scores, post, dtype)
-    b.declare(b.node.output[0], TensorProto.FLOAT)
-    b.add("Cast", [out], output=b.node.output[0], to=TensorProto.FLOAT)
+    scores, dtype = _classic_scores(b, "target", n_targets, aggregate)
+    _float_out(b, post_transform(b, scores, post, dtype), b.node.output[0])
+
+
+def tree_ensemble_classifier(b) -> None:
+    """TreeEnsembleClassifier (ai.onnx.ml 1 and 3), integer labels: per-class
+    sums of the leaves' class weights plus base_values, post-transformed; the
+    label of the highest score. Binary (two labels, every leaf weight on
+    class 0): s is that sum and the scores (1 - s, s) with class 1 where
+    s > 0.5 when every weight is positive, else (-s, s) with class 1 where
+    s > 0, as ONNX Runtime does; LOGISTIC gives the logistic of (-s, s)."""
+    if "classlabels_strings" in b.attrs:
+        raise UnsupportedError(f"{b.where}: string class labels need string tensors, which pyfw lacks")
+    labels = list(b.attrs.get("classlabels_int64s", []))
+    post = text(b.attrs.get("post_transform"), "NONE")
+    if post not in _POST or post == "PROBIT":
+        raise UnsupportedError(f"{b.where}: post_transform {post!r} is not supported")
+    ids = set(b.attrs.get("class_ids", []))
+    binary = len(labels) == 2 and ids == {0}
+    if len(labels) < 2 or (not binary and max(ids, default=0) >= len(labels)):
+        raise InvalidModelError(f"{b.where}: class ids {sorted(ids)} for {len(labels)} class labels")
+    outs = list(b.node.output) + [""]
+    if binary:
+        if post in ("SOFTMAX", "SOFTMAX_ZERO"):
+            raise UnsupportedError(f"{b.where}: post_transform {post} of a binary classifier is not supported")
+        b.attrs = dict(b.attrs, base_values=_floats(b.attrs, "base_values")[:1])
+        b.attrs.pop("base_values_as_tensor", None)
+        s, dtype = _classic_scores(b, "class", 1, "SUM")
+        positive = all(w > 0 for w in _floats(b.attrs, "class_weights"))
+        cut = 0.5 if positive else 0.0
+        best = b.add("Cast", [b.add("Greater", [b.add("Squeeze", [s, b.const([1], I64)]), b.const(cut, dtype)])],
+                     to=TensorProto.INT64)
+        if post == "LOGISTIC":
+            scores = b.add("Sigmoid", [b.add("Concat", [b.add("Neg", [s]), s], axis=1)])
+        else:
+            first = b.add("Sub", [b.const(1, dtype), s]) if positive else b.add("Neg", [s])
+            scores = b.add("Concat", [first, s], axis=1)
+    else:
+        raw, dtype = _classic_scores(b, "class", len(labels), "SUM")
+        scores = post_transform(b, raw, post, dtype)
+        best = b.add("ArgMax", [scores], axis=1, keepdims=0)
+    if outs[0]:
+        b.declare(outs[0], TensorProto.INT64)
+        b.add("Gather", [b.const(labels, I64), best], output=outs[0])
+    if outs[1]:
+        _float_out(b, scores, outs[1])
