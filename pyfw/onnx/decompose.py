@@ -7,6 +7,7 @@ node, a name prefix no other value in the model uses, the model's opset and
     MaxUnpool         ScatterElements of X into zeros at the flat indices I
     STFT              frames gathered by index, windowed, one DFT over them
     MelWeightMatrix   the triangles' bins, then one Where per slope
+    (decompose_vision.py) DeformConv, RoiAlign
     (decompose_ml.py) Adagrad, Momentum, Adam, Binarizer, ArrayFeatureExtractor
     (decompose_trees.py) TreeEnsemble, TreeEnsembleRegressor, TreeEnsembleClassifier
     (decompose_linear.py) LinearRegressor, LinearClassifier, Scaler, Normalizer, Imputer
@@ -19,7 +20,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .. import UnsupportedError
-from . import decompose_linear, decompose_ml, decompose_trees
+from . import decompose_linear, decompose_ml, decompose_trees, decompose_vision
 
 I64 = np.int64
 
@@ -51,6 +52,12 @@ class _Builder:
     @property
     def where(self) -> str:
         return f"node {self.name!r} ({self.node.op_type})"
+
+    def require(self, opset: int) -> None:
+        """The ops this node becomes need `opset` (the model's opset reads every op)."""
+        if self.opset < opset:
+            raise UnsupportedError(f"{self.where}: pyfw runs it as standard ops of opset {opset} or later, and the "
+                                   f"model's default-domain opset is {self.opset}")
 
     def input(self, k: int) -> str:
         """The node's input k, or "" where it is left out."""
@@ -246,7 +253,8 @@ def _training_batchnorm(b: _Builder) -> None:
 
 
 # (domain, op type): rule. A default-domain rule applies where pyfw has no kernel.
-RULES = {("", "MaxUnpool"): _max_unpool, ("", "STFT"): _stft, ("", "MelWeightMatrix"): _mel_weight_matrix}
+RULES = {("", "MaxUnpool"): _max_unpool, ("", "STFT"): _stft, ("", "MelWeightMatrix"): _mel_weight_matrix,
+         ("", "DeformConv"): decompose_vision.deform_conv, ("", "RoiAlign"): decompose_vision.roi_align}
 RULES.update(decompose_ml.RULES)
 ML = decompose_ml.ML
 RULES.update({(ML, "TreeEnsemble"): decompose_trees.tree_ensemble,

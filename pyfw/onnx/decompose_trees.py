@@ -165,6 +165,7 @@ def _read_classic(b, kind: str):
 
 def _walk(b, f: _Forest, x: str, dtype) -> str:
     """The (samples, trees) positions of the leaves X reaches."""
+    b.require(11)  # GatherElements
     def table(values, np_type):
         return b.const(np.asarray(values, np_type), np_type)
 

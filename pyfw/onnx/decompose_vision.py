@@ -1,0 +1,198 @@
+"""Rules (see decompose.py) for the sampling ops of detection models:
+DeformConv and RoiAlign as the four bilinear neighbours of every sample
+point gathered (GatherElements) and weighted, then DeformConv's taps reduced
+by one grouped MatMul and RoiAlign's bins averaged or maxed. Both follow
+ONNX's reference: its boundary rules, its tap and channel order."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper
+
+from .. import InvalidModelError, UnsupportedError
+
+I64 = np.int64
+
+
+def _dims(b, v: str) -> list[int | None]:
+    t = b.types().get(v)
+    if t is None or not t.tensor_type.HasField("shape"):
+        return []
+    return [d.dim_value if d.HasField("dim_value") else None for d in t.tensor_type.shape.dim]
+
+
+def _dim(b, v: str, axis: int) -> str:
+    """Dimension `axis` of v, a 1-element int64 tensor."""
+    return b.add("Gather", [b.add("Shape", [v]), b.const([axis], I64)])
+
+
+def _cat(b, *parts) -> str:
+    """A shape from ints and 1-element tensors."""
+    return b.add("Concat", [p if isinstance(p, str) else b.const([p], I64) for p in parts], axis=0)
+
+
+def _within(b, v: str, last: str) -> str:
+    """0 <= v <= last."""
+    return b.add("Not", [b.add("Or", [b.add("Less", [v, b.const(0, np.float64)]), b.add("Greater", [v, last])])])
+
+
+def _clamp(b, v: str, last: str) -> str:
+    return b.add("Max", [b.add("Min", [v, last]), b.const(0, np.float64)])
+
+
+def _gather_weighted(b, flat: str, pixel: str, weight: str) -> str:
+    """flat (..., C, HW) read at pixel (..., P) for every channel, times
+    weight (..., P): (..., C, P)."""
+    shape = b.add("Shape", [pixel])
+    lead, points = (b.add("Slice", [shape, b.const([s], I64), b.const([e], I64)]) for s, e in ((0, -1), (-1, 2 ** 62)))
+    channels = b.add("Slice", [b.add("Shape", [flat]), b.const([-2], I64), b.const([-1], I64)])
+    index = b.add("Expand", [b.with_axes("Unsqueeze", pixel, [-2], 13), b.add("Concat", [lead, channels, points],
+                                                                             axis=0)])
+    return b.add("Mul", [b.add("GatherElements", [flat, index], axis=-1), b.with_axes("Unsqueeze", weight, [-2], 13)])
+
+
+def deform_conv(b) -> None:
+    """Y[n, o] = B[o] + sum over c (of o's group) and taps k of
+    W[o, c, k] * mask * X[n, c] sampled bilinearly (zeros outside) at
+    (oh * stride - pad + k_h * dilation + offset_h, likewise w)."""
+    x, w, offset, bias, mask = (b.input(k) for k in range(5))
+    w_dims = _dims(b, w)
+    if len(w_dims) != 4 or None in w_dims:
+        raise UnsupportedError(f"{b.where}: needs a 2-D weight of known shape (oC, C/group, kH, kW); "
+                               f"DeformConv over other ranks is not supported")
+    oc, cg, kh, kw = w_dims
+    kh, kw = b.attrs.get("kernel_shape", [kh, kw])
+    group, groups = int(b.attrs.get("group", 1)), int(b.attrs.get("offset_group", 1))
+    sh, sw = b.attrs.get("strides", [1, 1])
+    dh, dw = b.attrs.get("dilations", [1, 1])
+    pt, pl = b.attrs.get("pads", [0, 0, 0, 0])[:2]
+    c = cg * group
+    if c % groups or oc % group:
+        raise InvalidModelError(f"{b.where}: {c} input channels do not split into {groups} offset groups, or "
+                                f"{oc} output channels into {group} groups")
+    taps = kh * kw
+    # Sampling points and weights in float64, as ONNX's reference: a point on
+    # a pixel reads that pixel alone.
+    dtype, f64 = np.float64, TensorProto.DOUBLE
+    out_h, out_w = _dim(b, offset, 2), _dim(b, offset, 3)
+    one = b.const(1, I64)
+
+    def rows(size, step, pad):  # (o * step - pad) for o < size
+        r = b.add("Range", [b.const(0, I64), b.with_axes("Squeeze", size, [0], 13), one])
+        return b.add("Sub", [b.add("Mul", [b.add("Cast", [r], to=f64), b.const(step, dtype)]), b.const(pad, dtype)])
+
+    tap_h = np.repeat(np.arange(kh) * dh, kw).astype(dtype)  # tap k = i * kW + j
+    tap_w = np.tile(np.arange(kw) * dw, kh).astype(dtype)
+    base_h = b.add("Add", [b.const(tap_h.reshape(taps, 1, 1), dtype), b.with_axes("Unsqueeze", rows(out_h, sh, pt),
+                                                                                  [0, 2], 13)])
+    base_w = b.add("Add", [b.const(tap_w.reshape(taps, 1, 1), dtype), b.with_axes("Unsqueeze", rows(out_w, sw, pl),
+                                                                                  [0, 1], 13)])
+    moves = b.add("Reshape", [b.add("Cast", [offset], to=f64), _cat(b, -1, groups, taps, 2, out_h, out_w)])
+    at_h = b.add("Add", [base_h, b.add("Gather", [moves, b.const(0, I64)], axis=3)])  # (N, G, K, oH, oW)
+    at_w = b.add("Add", [base_w, b.add("Gather", [moves, b.const(1, I64)], axis=3)])
+
+    height, width = _dim(b, x, 2), _dim(b, x, 3)
+    flat = b.add("Reshape", [x, _cat(b, -1, groups, c // groups, b.add("Mul", [height, width]))])
+    at_h, at_w = (b.add("Reshape", [v, b.const([0, 0, -1], I64)]) for v in (at_h, at_w))  # (N, G, K*oH*oW)
+    low_h, low_w = b.add("Floor", [at_h]), b.add("Floor", [at_w])
+    frac_h, frac_w = b.add("Sub", [at_h, low_h]), b.add("Sub", [at_w, low_w])
+    last_h, last_w = (b.add("Sub", [b.add("Cast", [d], to=f64), b.const(1, dtype)]) for d in (height, width))
+    zero, one_f = b.const(0, dtype), b.const(1, dtype)
+    parts = []
+    for dy in (0, 1):  # the four neighbours; one outside the image reads 0 (as GridSample's zeros padding)
+        y = b.add("Add", [low_h, b.const(dy, dtype)])
+        wy = frac_h if dy else b.add("Sub", [one_f, frac_h])
+        for dx in (0, 1):
+            xx = b.add("Add", [low_w, b.const(dx, dtype)])
+            wx = frac_w if dx else b.add("Sub", [one_f, frac_w])
+            inside = b.add("And", [_within(b, y, last_h), _within(b, xx, last_w)])
+            weight = b.add("Cast", [b.add("Where", [inside, b.add("Mul", [wy, wx]), zero])], to=b.elem_type(x))
+            pixel = b.add("Add", [b.add("Mul", [_clamp(b, y, last_h), b.add("Cast", [width], to=f64)]),
+                                  _clamp(b, xx, last_w)])
+            parts.append(_gather_weighted(b, flat, b.add("Cast", [pixel], to=TensorProto.INT64), weight))
+    sampled = b.add("Add", [b.add("Add", [parts[0], parts[1]]), b.add("Add", [parts[2], parts[3]])])
+    points = b.add("Mul", [out_h, out_w])
+    sampled = b.add("Reshape", [sampled, _cat(b, -1, groups, c // groups, taps, points)])
+    if mask:
+        sampled = b.add("Mul", [sampled, b.add("Reshape", [mask, _cat(b, -1, groups, 1, taps, points)])])
+    columns = b.add("Reshape", [sampled, _cat(b, -1, group, cg * taps, points)])
+    weights = b.add("Reshape", [w, b.const([group, oc // group, cg * taps], I64)])
+    y = b.add("Reshape", [b.add("MatMul", [weights, columns]), _cat(b, -1, oc, out_h, out_w)])
+    if bias:
+        y = b.add("Add", [y, b.add("Reshape", [bias, b.const([oc, 1, 1], I64)])])
+    b.add("Identity", [y], output=b.node.output[0])
+
+
+def roi_align(b) -> None:
+    """Each RoI's output bin averages (or takes the max of) sampling_ratio^2
+    points; a point beyond [-1, size] reads 0, others clamp into the image
+    and interpolate their four neighbours (max mode: the largest weighted
+    neighbour), as ONNX's reference and ONNX Runtime do."""
+    x, rois, batch = b.input(0), b.input(1), b.input(2)
+    b.require(11)  # GatherElements
+    a = b.attrs
+    ratio = int(a.get("sampling_ratio", 0))
+    if ratio <= 0:
+        raise UnsupportedError(f"{b.where}: sampling_ratio {ratio} (a sampling grid sized per RoI from its data) is "
+                               f"not supported; a fixed sampling_ratio is")
+    mode = a.get("mode", b"avg")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    ctm = a.get("coordinate_transformation_mode", b"half_pixel" if b.opset >= 16 else b"output_half_pixel")
+    half_pixel = (ctm.decode() if isinstance(ctm, bytes) else ctm) == "half_pixel"
+    out_h, out_w = int(a.get("output_height", 1)), int(a.get("output_width", 1))
+    elem = b.elem_type(x)
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    scale = float(a.get("spatial_scale", 1.0))
+    box = b.add("Sub", [b.add("Mul", [b.add("Cast", [rois], to=elem), b.const(scale, dtype)]),
+                        b.const(0.5 if half_pixel else 0.0, dtype)])  # (R, 4): x1, y1, x2, y2
+
+    def axis(k, count, size_axis):
+        """Per RoI, the points' clamped coordinate, low and high pixel, weight
+        of the high one and whether each point is inside [-1, size]: (R, count*ratio)."""
+        start = b.add("Gather", [box, b.const([k], I64)], axis=1)
+        length = b.add("Sub", [b.add("Gather", [box, b.const([k + 2], I64)], axis=1), start])
+        if not half_pixel:
+            length = b.add("Max", [length, b.const(1, dtype)])
+        steps = (np.arange(count)[:, None] + (np.arange(ratio) + 0.5) / ratio).ravel()
+        at = b.add("Add", [start, b.add("Mul", [b.const(steps[None, :], dtype),
+                                                b.add("Div", [length, b.const(count, dtype)])])])
+        size_i = _dim(b, x, size_axis)
+        size = b.add("Cast", [size_i], to=elem)
+        inside = b.add("Not", [b.add("Or", [b.add("Less", [at, b.const(-1, dtype)]), b.add("Greater", [at, size])])])
+        last = b.add("Sub", [size, b.const(1, dtype)])
+        at = b.add("Max", [at, b.const(0, dtype)])
+        low = b.add("Floor", [at])
+        edge = b.add("Not", [b.add("Less", [low, last])])
+        low = b.add("Where", [edge, last, low])
+        high = b.add("Where", [edge, last, b.add("Add", [low, b.const(1, dtype)])])
+        frac = b.add("Sub", [b.add("Where", [edge, last, at]), low])
+        return [b.add("Cast", [v], to=TensorProto.INT64) for v in (low, high)] + [frac, inside, size_i]
+
+    y_low, y_high, ly, y_in, _ = axis(1, out_h, 2)
+    x_low, x_high, lx, x_in, width = axis(0, out_w, 3)
+
+    def outer(u, v, op):  # (R, Py) op (R, Px) -> (R, Py * Px)
+        return b.add("Reshape", [b.add(op, [b.with_axes("Unsqueeze", u, [2], 13), b.with_axes("Unsqueeze", v, [1], 13)]),
+                                 b.const([0, -1], I64)])
+
+    inside = b.add("Cast", [outer(y_in, x_in, "And")], to=elem)
+    one = b.const(1, dtype)
+    hy, hx = b.add("Sub", [one, ly]), b.add("Sub", [one, lx])
+    images = b.add("Gather", [x, batch], axis=0)  # (R, C, H, W)
+    flat = b.add("Reshape", [images, b.const([0, 0, -1], I64)])
+    parts = []
+    for ys, xs, wy, wx in ((y_low, x_low, hy, hx), (y_low, x_high, hy, lx), (y_high, x_low, ly, hx),
+                           (y_high, x_high, ly, lx)):
+        pixel = outer(b.add("Mul", [ys, width]), xs, "Add")  # (R, P)
+        parts.append(_gather_weighted(b, flat, pixel, b.add("Mul", [outer(wy, wx, "Mul"), inside])))
+    if mode == "avg":
+        points = b.add("Add", [b.add("Add", [parts[0], parts[1]]), b.add("Add", [parts[2], parts[3]])])
+    elif mode == "max":
+        points = b.add("Max", parts)
+    else:
+        raise InvalidModelError(f"{b.where}: mode {mode!r} is neither 'avg' nor 'max'")
+    bins = b.add("Reshape", [points, b.const([0, 0, out_h, ratio, out_w, ratio], I64)])
+    if mode == "avg":
+        y = b.add("Div", [b.with_axes("ReduceSum", bins, [3, 5], 13, keepdims=0), b.const(ratio * ratio, dtype)])
+    else:
+        y = b.with_axes("ReduceMax", bins, [3, 5], 18, keepdims=0)
+    b.add("Identity", [y], output=b.node.output[0])
