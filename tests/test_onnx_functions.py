@@ -212,3 +212,31 @@ def test_batchnorm_training_mode_float16_rounds_at_each_op():
     want = r(r(norm * r(s).reshape(per_channel)) + r(b).reshape(per_channel))
     assert got.dtype == np.float16
     np.testing.assert_array_equal(got.astype(np.float64), want)
+
+
+@pytest.mark.parametrize("q_heads, kv_heads, scale", [(2, 2, None), (4, 2, 0.3)])
+def test_flex_attention_of_the_preview_domain_runs_as_its_body(q_heads, kv_heads, scale):
+    """ai.onnx.preview's FlexAttention (a context-dependent function) with a
+    score_mod subgraph (scores * 0.5): against ONNX's reference evaluator and
+    the closed form softmax(0.5 * scale * Q K^T) V, K/V heads shared by
+    contiguous groups of query heads."""
+    q = rng.standard_normal((2, q_heads, 5, 8)).astype(f32)
+    k, v = rng.standard_normal((2, kv_heads, 6, 8)).astype(f32), rng.standard_normal((2, kv_heads, 6, 3)).astype(f32)
+    half = helper.make_graph([helper.make_node("Mul", ["s", "c"], ["o"])], "score_mod",
+                             [value_info("s", f32, None)], [value_info("o", f32, None)],
+                             [onnx.numpy_helper.from_array(np.array(0.5, f32), "c")])
+    attrs = {"score_mod": half} | ({} if scale is None else {"scale": scale})
+    node = helper.make_node("FlexAttention", ["q", "k", "v"], ["y"], domain="ai.onnx.preview", **attrs)
+    graph = helper.make_graph([node], "g", [value_info(n, f32, a.shape) for n, a in (("q", q), ("k", k), ("v", v))],
+                              [value_info("y", f32, (2, q_heads, 5, 3))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 26),
+                                                    helper.make_opsetid("ai.onnx.preview", 1)])
+    model.ir_version = 10
+    feeds = {"q": q, "k": k, "v": v}
+    got = pfw_run(to_pfw(model), feeds)
+    assert_match(got, reference(model, feeds))
+    kk, vv = np.repeat(k, q_heads // kv_heads, axis=1), np.repeat(v, q_heads // kv_heads, axis=1)
+    s = 0.5 * (scale if scale is not None else 1 / np.sqrt(8)) * (q.astype(np.float64) @ kk.swapaxes(-1, -2))
+    p = np.exp(s - s.max(-1, keepdims=True))
+    np.testing.assert_allclose(got[0], (p / p.sum(-1, keepdims=True)) @ vv, rtol=1e-5, atol=1e-6)
+    assert all(n.domain == "" for n in pyfw.onnx.import_model(model).nodes)

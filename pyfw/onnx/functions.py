@@ -15,21 +15,27 @@ from .. import UnsupportedError
 from . import decompose
 
 
-def _schema(op_type: str, opset: int):
+def _schema(op_type: str, opset: int, domain: str = ""):
     try:
-        return onnx.defs.get_schema(op_type, opset, "")
+        return onnx.defs.get_schema(op_type, opset, domain)
     except onnx.defs.SchemaError:
         return None
 
 
-def has_body(op_type: str, opset: int) -> bool:
-    """Whether ONNX defines op_type (default domain) as a function at `opset`."""
-    s = _schema(op_type, opset)
+def has_body(op_type: str, opset: int, domain: str = "") -> bool:
+    """Whether ONNX defines op_type of `domain` as a function at `opset`."""
+    s = _schema(op_type, opset, domain)
     return s is not None and any(v <= opset for v in list(s.function_opset_versions)
                                  + list(s.context_dependent_function_opset_versions))
 
 
 DEFAULT_DOMAINS = ("", "ai.onnx")
+# Other domains whose function ops run as their bodies (FlexAttention).
+BODY_DOMAINS = ("ai.onnx.preview",)
+
+
+def _domain(node: onnx.NodeProto) -> str:
+    return "" if node.domain in DEFAULT_DOMAINS else node.domain
 
 
 def subgraphs(a: AttributeProto) -> list[onnx.GraphProto]:
@@ -49,22 +55,25 @@ def value_names(g: onnx.GraphProto) -> set[str]:
     return names
 
 
-def expandable(node: onnx.NodeProto, opset: int, has_kernel) -> bool:
+def expandable(node: onnx.NodeProto, opsets: dict[str, int], has_kernel) -> bool:
     """Whether pyfw runs `node` as other ops: a rule in decompose.py for its
     domain and op (in the default domain, where pyfw has no kernel), or an
-    ONNX function body for a default-domain op without a kernel."""
-    default = node.domain in DEFAULT_DOMAINS
+    ONNX function body (default-domain ops without a kernel, BODY_DOMAINS).
+    `opsets` maps each domain the model imports ("" the default) to its version."""
+    domain, opset = _domain(node), opsets.get("", 0)
     if decompose.has_rule(node):  # (a default-domain op only from the opset that has it)
-        return not default or (not has_kernel(node.op_type) and _schema(node.op_type, opset) is not None)
-    return default and not has_kernel(node.op_type) and has_body(node.op_type, opset)
+        return domain != "" or (not has_kernel(node.op_type) and _schema(node.op_type, opset) is not None)
+    if domain == "":
+        return not has_kernel(node.op_type) and has_body(node.op_type, opset)
+    return domain in BODY_DOMAINS and domain in opsets and has_body(node.op_type, opsets[domain], domain)
 
 
-def supported(node: onnx.NodeProto, opset: int, has_kernel) -> bool:
+def supported(node: onnx.NodeProto, opsets: dict[str, int], has_kernel) -> bool:
     """Whether pyfw can run `node`, with a kernel or as other ops."""
-    return (node.domain in DEFAULT_DOMAINS and has_kernel(node.op_type)) or expandable(node, opset, has_kernel)
+    return (_domain(node) == "" and has_kernel(node.op_type)) or expandable(node, opsets, has_kernel)
 
 
-def expand_all(nodes, opset: int, types, prefix, has_kernel) -> list[tuple[onnx.NodeProto, str]]:
+def expand_all(nodes, opsets: dict[str, int], types, prefix, has_kernel) -> list[tuple[onnx.NodeProto, str]]:
     """`nodes` ((node, name) pairs, in order) with every node pyfw runs as
     other ops (see expandable) and every training-mode BatchNormalization
     replaced by the ops it stands for, recursively. prefix(name) gives each
@@ -72,12 +81,12 @@ def expand_all(nodes, opset: int, types, prefix, has_kernel) -> list[tuple[onnx.
     work, out = list(nodes)[::-1], []
     while work:
         n, name = work.pop()
-        if decompose.has_rule(n) and expandable(n, opset, has_kernel) or decompose.is_training_batchnorm(n):
-            work.extend(decompose.decompose(n, prefix(name), opset, types)[::-1])
-        elif expandable(n, opset, has_kernel):
-            body = expand(n, prefix(name), opset, types)
+        if decompose.has_rule(n) and expandable(n, opsets, has_kernel) or decompose.is_training_batchnorm(n):
+            work.extend(decompose.decompose(n, prefix(name), opsets[""], types)[::-1])
+        elif expandable(n, opsets, has_kernel):
+            body = expand(n, prefix(name), opsets, types)
             for m, _ in body:
-                if not supported(m, opset, has_kernel):
+                if not supported(m, opsets, has_kernel):
                     raise UnsupportedError(f"node {name!r} ({n.op_type}) is not supported yet: pyfw runs it as the "
                                            f"ops ONNX defines it by, and one of them, {m.op_type}, is not supported")
             work.extend(body[::-1])
@@ -110,7 +119,7 @@ def value_types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
 
 
 def _body(node: onnx.NodeProto, opset: int, types) -> onnx.FunctionProto:
-    s = _schema(node.op_type, opset)
+    s = _schema(node.op_type, opset, _domain(node))
     fp = onnx.FunctionProto()
     plain = [v for v in s.function_opset_versions if v <= opset]
     if plain:
@@ -167,11 +176,12 @@ def _rename_graph(g: onnx.GraphProto, given, renamed) -> None:
         _rename_node(m, given, renamed)
 
 
-def expand(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[onnx.NodeProto, str]]:
+def expand(node: onnx.NodeProto, name: str, opsets: dict[str, int], types) -> list[tuple[onnx.NodeProto, str]]:
     """The nodes (with names) that `node` stands for, each node and value
     named under `name` (a prefix no other name in the model uses). `types()`
     gives value types for a context-dependent body."""
-    s = _schema(node.op_type, opset)
+    opset = opsets[_domain(node)]
+    s = _schema(node.op_type, opset, _domain(node))
     fp = _body(node, opset, types)
     given = {a.name: a for a in node.attribute}
     for key, attr in s.attributes.items():  # the schema's defaults, as ONNX Runtime applies them

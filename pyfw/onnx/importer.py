@@ -466,7 +466,7 @@ def _check_supported(nodes, names, opsets) -> None:
     bad = []
     for i, n in enumerate(nodes):
         domain = "" if n.domain == "ai.onnx" else n.domain
-        if not supported(n, opsets.get("", 0), RULES.__contains__):
+        if not supported(n, opsets, RULES.__contains__):
             bad.append((i, n, domain))
     if not bad:
         return
@@ -530,7 +530,7 @@ def _fill(ctx: _Context, g: onnx.GraphProto, graph: Graph) -> None:
             graph.tensors[vi.name] = Tensor(vi.name, **vt)
 
     # An op without a kernel that ONNX defines by other ops becomes those ops.
-    nodes = expand_all(zip(g.node, names), ctx.opset, ctx.types, ctx.unique_prefix, RULES.__contains__)
+    nodes = expand_all(zip(g.node, names), _opsets(ctx.model), ctx.types, ctx.unique_prefix, RULES.__contains__)
     ctx.used.update(i for n, _ in nodes for i in n.input)  # what the bodies read, the rules may not drop
     for n, name in nodes:
         where = f"node {name!r} ({n.op_type})"
