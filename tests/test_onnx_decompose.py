@@ -178,3 +178,69 @@ def test_decomposed_ops_export_back_to_onnx():
     back = pyfw.onnx.export_model(graph)
     onnx.checker.check_model(back, full_check=True)
     assert_match(ort_run(back, feeds), ort_run(model, feeds))
+
+
+def tfidf_closed_form(x, pool, counts_at, indexes, low, high, skips, mode, weights):
+    """Counts by brute force: each n-gram length, each skip distance (unigrams once)."""
+    rows = x.reshape(-1, x.shape[-1]).astype(np.int64)
+    bounds = list(counts_at) + [len(pool)]
+    grams = [tuple(pool[bounds[k] + i * (k + 1):bounds[k] + (i + 1) * (k + 1)])
+             for k in range(len(counts_at)) for i in range((bounds[k + 1] - bounds[k]) // (k + 1))]
+    y = np.zeros((len(rows), max(indexes) + 1), np.float32)
+    for r, row in enumerate(rows):
+        for g, col in zip(grams, indexes):
+            n = len(g)
+            if not low <= n <= high:
+                continue
+            for d in [1] if n == 1 else range(1, skips + 2):
+                y[r, col] += sum(tuple(row[i:i + (n - 1) * d + 1:d]) == g for i in range(len(row) - (n - 1) * d))
+    if mode == "IDF":
+        y = (y > 0).astype(np.float32)
+    if mode != "TF" and weights:
+        y = y * np.float32(weights)
+    return y.reshape(y.shape[1:]) if x.ndim == 1 else y
+
+
+@pytest.mark.parametrize("shape, low, high, skips, mode, dtype, opset", [
+    ((3, 12), 1, 2, 0, "TF", np.int64, 9),
+    ((2, 15), 2, 3, 2, "TF", np.int32, 17),
+    ((14,), 1, 3, 1, "TFIDF", np.int32, 11),
+    ((4, 10), 1, 1, 3, "IDF", np.int64, 17),
+    ((2, 9), 2, 2, 4, "IDF", np.int64, 9),
+])
+def test_tfidf_vectorizer(shape, low, high, skips, mode, dtype, opset):
+    """Against ONNX Runtime and the brute-force count, with a pool of uni-, bi-
+    and trigrams drawn from a small vocabulary so that n-grams repeat."""
+    rng = np.random.default_rng(shape[-1] + skips)
+    x = rng.integers(0, 4, shape).astype(dtype)
+    pool, counts_at = [], []
+    for n, k in ((1, 3), (2, 5), (3, 4)):
+        counts_at.append(len(pool))
+        seen = {tuple(rng.integers(0, 4, n)) for _ in range(k * 3)}
+        pool += [int(v) for g in sorted(seen)[:k] for v in g]
+    total = 3 + 5 + 4
+    if mode == "TF":
+        indexes = rng.permutation(total + 2)[:total].tolist()  # columns left over stay 0
+        weights = []
+    else:  # weights go by output column (ONNX Runtime, ONNX's reference): one per column
+        indexes = rng.permutation(total).tolist()
+        weights = rng.uniform(0.5, 2, total).round(2).tolist()
+    attrs = dict(min_gram_length=low, max_gram_length=high, max_skip_count=skips, mode=mode, ngram_counts=counts_at,
+                 ngram_indexes=indexes, pool_int64s=pool) | ({"weights": weights} if weights else {})
+    model, feeds = single_op("TfIdfVectorizer", [x], opset=opset, out_dtype=np.float32, **attrs)
+    got = check(model, feeds)
+    np.testing.assert_allclose(got[0], tfidf_closed_form(x, pool, counts_at, indexes, low, high, skips, mode, weights),
+                               rtol=1e-6)
+
+
+def test_tfidf_vectorizer_refuses_strings_and_unknown_rows_before_opset_10():
+    attrs = dict(min_gram_length=1, max_gram_length=1, max_skip_count=0, mode="TF", ngram_counts=[0],
+                 ngram_indexes=[0], pool_int64s=[1])
+    node = helper.make_node("TfIdfVectorizer", ["x"], ["y"], **attrs)
+    graph = helper.make_graph([node], "g", [value_info("x", np.int64, ["N", "C"])], [value_info("y", f32, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)])
+    with pytest.raises(UnsupportedError, match="before opset 10 the rows' length must be known"):
+        pyfw.onnx.import_model(model)
+    model.opset_import[0].version = 17  # from 10 on, Slice reads computed bounds
+    x = np.array([[1, 2, 1], [0, 1, 1]], np.int64)
+    np.testing.assert_array_equal(pfw_run(to_pfw(model), {"x": x})[0], [[2], [2]])

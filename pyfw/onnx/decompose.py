@@ -70,6 +70,13 @@ class _Builder:
                                    f"element type of {v!r}, which shape inference does not give")
         return t.tensor_type.elem_type
 
+    def dims(self, v: str) -> list[int | None]:
+        """v's dimensions as shape inference gives them (None where unknown); [] without a shape."""
+        t = self.types().get(v)
+        if t is None or not t.tensor_type.HasField("shape"):
+            return []
+        return [d.dim_value if d.HasField("dim_value") else None for d in t.tensor_type.shape.dim]
+
     def rank(self, v: str) -> int:
         t = self.types().get(v)
         if t is None or not t.tensor_type.HasField("shape"):

@@ -1,14 +1,16 @@
 """Rules (see decompose.py) for ops of ONNX's other domains that are
 arithmetic on tensors: the optimizer updates of ai.onnx.preview.training
-(Adagrad, Momentum, Adam) and the element-wise ai.onnx.ml ops (Binarizer,
-ArrayFeatureExtractor). Each follows ONNX's reference implementation,
+(Adagrad, Momentum, Adam), the element-wise ai.onnx.ml ops (Binarizer,
+ArrayFeatureExtractor) and TfIdfVectorizer over integer n-grams. Each follows ONNX's reference implementation,
 including where it computes in float64 before rounding to X's type."""
 from __future__ import annotations
 
 import numpy as np
 from onnx import TensorProto, helper
 
-from .. import InvalidModelError
+from .. import InvalidModelError, UnsupportedError
+
+I64 = np.int64
 
 F64 = TensorProto.DOUBLE
 
@@ -131,6 +133,75 @@ def _array_feature_extractor(b) -> None:
         b.add("Identity", [picked], output=b.node.output[0])
 
 
+def _tfidf_vectorizer(b) -> None:
+    """TfIdfVectorizer over integer n-grams: for each n-gram length n and
+    each skip distance d (1 for unigrams, 1..max_skip_count + 1 otherwise),
+    the windows X[i], X[i + d], ..., X[i + (n - 1) d] compared with every pool
+    n-gram of that length and counted; the counts land in the output columns
+    that ngram_indexes give (one constant matrix), then TF / IDF / TFIDF."""
+    a = b.attrs
+    if "pool_strings" in a:
+        raise UnsupportedError(f"{b.where}: a pool of strings needs string tensors, which pyfw lacks")
+    pool, starts = list(a.get("pool_int64s", [])), list(a.get("ngram_counts", []))
+    columns = list(a.get("ngram_indexes", []))
+    low, high, skips = int(a["min_gram_length"]), int(a["max_gram_length"]), int(a["max_skip_count"])
+    mode = a["mode"].decode() if isinstance(a["mode"], bytes) else a["mode"]
+    weights = list(a.get("weights", []))
+    bounds = starts + [len(pool)]
+    grams = [np.asarray(pool[bounds[k]:bounds[k + 1]], np.int64).reshape(-1, k + 1) for k in range(len(starts))]
+    if sum(len(g) for g in grams) != len(columns) or mode not in ("TF", "IDF", "TFIDF") or not columns:
+        raise InvalidModelError(f"{b.where}: ngram_counts, the pool and ngram_indexes do not agree, or mode "
+                                f"{mode!r} is not TF, IDF or TFIDF")
+    x = b.input(0)
+    rank = b.rank(x)
+    rows = b.add("Cast", [x if rank == 2 else b.with_axes("Unsqueeze", x, [0], 13)], to=TensorProto.INT64)
+    # Slice takes its bounds as inputs from opset 10; before, they must be known here.
+    known = b.dims(x)[-1:] if b.opset < 10 else [0]
+    if known == [None] or not known:
+        raise UnsupportedError(f"{b.where}: before opset 10 the rows' length must be known (Slice takes constant "
+                               f"bounds)")
+    width = b.add("Gather", [b.add("Shape", [rows]), b.const([1], I64)])
+
+    def window(start, cut):  # X[:, start : C - cut]
+        if b.opset < 10:
+            return b.add("Slice", [rows], starts=[start], ends=[known[0] - cut], axes=[1])
+        end = b.add("Sub", [width, b.const([cut], I64)])
+        return b.add("Slice", [rows, b.const([start], I64), end, b.const([1], I64)])
+
+    zero_row = b.with_axes("ReduceSum", b.add("Mul", [b.add("Cast", [rows], to=TensorProto.FLOAT),
+                                                      b.const(0, np.float32)]), [1], 13, keepdims=1)
+    counts = []
+    for n, pool_n in enumerate(grams, start=1):
+        if not low <= n <= high:  # counted by no window: zero columns
+            counts.append(b.add("Mul", [zero_row, b.const(np.zeros(len(pool_n), np.float32), np.float32)]))
+            continue
+        total = None
+        for d in ([1] if n == 1 else range(1, skips + 2)):
+            hits = None
+            for j in range(n):  # X[:, j*d : C - (n-1-j)*d] against the pool's j-th items
+                part = window(j * d, (n - 1 - j) * d)
+                eq = b.add("Equal", [b.with_axes("Unsqueeze", part, [2], 13), b.const(pool_n[:, j], I64)])
+                hits = eq if hits is None else b.add("And", [hits, eq])
+            found = b.with_axes("ReduceSum", b.add("Cast", [hits], to=TensorProto.FLOAT), [1], 13, keepdims=0)
+            total = found if total is None else b.add("Add", [total, found])
+        counts.append(total)
+    counts = counts[0] if len(counts) == 1 else b.add("Concat", counts, axis=1)
+    size = max(columns) + 1
+    place = np.zeros((len(columns), size), np.float32)
+    place[np.arange(len(columns)), columns] = 1
+    y = b.add("MatMul", [counts, b.const(place, np.float32)])
+    if mode == "IDF":
+        y = b.add("Cast", [b.add("Greater", [y, b.const(0, np.float32)])], to=TensorProto.FLOAT)
+    if mode != "TF" and weights:  # by output column, as ONNX Runtime and ONNX's reference read them
+        if len(weights) != size:
+            raise InvalidModelError(f"{b.where}: {len(weights)} weights for {size} output columns")
+        y = b.add("Mul", [y, b.const(weights, np.float32)])
+    if rank != 2:
+        y = b.add("Reshape", [y, b.const([-1], I64)])
+    b.add("Identity", [y], output=b.node.output[0])
+
+
 TRAINING, ML = "ai.onnx.preview.training", "ai.onnx.ml"
 RULES = {(TRAINING, "Adagrad"): _adagrad, (TRAINING, "Momentum"): _momentum, (TRAINING, "Adam"): _adam,
-         (ML, "Binarizer"): _binarizer, (ML, "ArrayFeatureExtractor"): _array_feature_extractor}
+         (ML, "Binarizer"): _binarizer, (ML, "ArrayFeatureExtractor"): _array_feature_extractor,
+         ("", "TfIdfVectorizer"): _tfidf_vectorizer}

@@ -13,13 +13,6 @@ from .. import InvalidModelError, UnsupportedError
 I64 = np.int64
 
 
-def _dims(b, v: str) -> list[int | None]:
-    t = b.types().get(v)
-    if t is None or not t.tensor_type.HasField("shape"):
-        return []
-    return [d.dim_value if d.HasField("dim_value") else None for d in t.tensor_type.shape.dim]
-
-
 def _dim(b, v: str, axis: int) -> str:
     """Dimension `axis` of v, a 1-element int64 tensor."""
     return b.add("Gather", [b.add("Shape", [v]), b.const([axis], I64)])
@@ -55,7 +48,7 @@ def deform_conv(b) -> None:
     W[o, c, k] * mask * X[n, c] sampled bilinearly (zeros outside) at
     (oh * stride - pad + k_h * dilation + offset_h, likewise w)."""
     x, w, offset, bias, mask = (b.input(k) for k in range(5))
-    w_dims = _dims(b, w)
+    w_dims = b.dims(w)
     if len(w_dims) != 4 or None in w_dims:
         raise UnsupportedError(f"{b.where}: needs a 2-D weight of known shape (oC, C/group, kH, kW); "
                                f"DeformConv over other ranks is not supported")
