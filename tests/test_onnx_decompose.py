@@ -244,3 +244,46 @@ def test_tfidf_vectorizer_refuses_strings_and_unknown_rows_before_opset_10():
     model.opset_import[0].version = 17  # from 10 on, Slice reads computed bounds
     x = np.array([[1, 2, 1], [0, 1, 1]], np.int64)
     np.testing.assert_array_equal(pfw_run(to_pfw(model), {"x": x})[0], [[2], [2]])
+
+
+@pytest.mark.parametrize("shape, attrs", [
+    ((2, 3, 7, 8), dict(kernel_shape=[2, 2], strides=[2, 2])),
+    ((1, 2, 9, 7), dict(kernel_shape=[3, 3], strides=[2, 1], pads=[1, 0, 1, 1])),
+    ((1, 2, 9, 9), dict(kernel_shape=[3, 2], strides=[2, 2], dilations=[2, 1], ceil_mode=1)),
+    ((2, 1, 8, 7), dict(kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER")),
+    ((1, 2, 7, 6), dict(kernel_shape=[2, 3], strides=[3, 2], auto_pad="SAME_LOWER")),
+    ((1, 2, 6, 5), dict(kernel_shape=[2, 2], strides=[1, 1], storage_order=1)),
+    ((2, 2, 11), dict(kernel_shape=[3], strides=[2], pads=[1, 1])),
+    ((1, 2, 4, 5, 6), dict(kernel_shape=[2, 2, 3], strides=[2, 1, 2])),
+])
+def test_max_pool_indices_match_onnx_runtime(shape, attrs):
+    """Values from a small integer range, so windows hold ties: the first maximum wins."""
+    x = np.random.default_rng(len(shape)).integers(-3, 4, shape).astype(f32)
+    values, indices = max_pool_with_indices(x, **attrs)
+    node = helper.make_node("MaxPool", ["x"], ["v", "i"], **attrs)
+    model = build([node], [value_info("x", x.dtype, x.shape)],
+                  [value_info("v", x.dtype, None), value_info("i", np.int64, None)])
+    got = pfw_run(to_pfw(model), {"x": x})
+    np.testing.assert_array_equal(got[0], values)
+    np.testing.assert_array_equal(got[1], indices)
+    order = "F" if attrs.get("storage_order") else "C"
+    planes = x.reshape(-1, *x.shape[2:])  # every index reads back its value
+    flat = np.stack([p.ravel(order=order) for p in planes]).ravel()
+    np.testing.assert_array_equal(flat[got[1]], got[0])
+
+
+def test_max_pool_indices_alone_and_into_max_unpool():
+    """Only the Indices read (the values output unused), and MaxPool ->
+    MaxUnpool in one model: each window keeps its maximum in place."""
+    x = np.random.default_rng(9).standard_normal((2, 3, 6, 6)).astype(f32)
+    pool = helper.make_node("MaxPool", ["x"], ["v", "i"], kernel_shape=[2, 2], strides=[2, 2])
+    unpool = helper.make_node("MaxUnpool", ["v", "i"], ["y"], kernel_shape=[2, 2], strides=[2, 2])
+    model = build([pool, unpool], [value_info("x", f32, x.shape)], [value_info("y", f32, x.shape)])
+    got = pfw_run(to_pfw(model), {"x": x})[0]
+    np.testing.assert_array_equal(got, ort_run(model, {"x": x})[0])
+    windows = x.reshape(2, 3, 3, 2, 3, 2)
+    keep = windows == windows.max(axis=(3, 5), keepdims=True)
+    np.testing.assert_array_equal(got, np.where(keep, windows, 0).reshape(x.shape))
+    alone = build([helper.make_node("MaxPool", ["x"], ["v", "i"], kernel_shape=[3, 3])],
+                  [value_info("x", f32, x.shape)], [value_info("i", np.int64, None)])
+    np.testing.assert_array_equal(pfw_run(to_pfw(alone), {"x": x})[0], ort_run(alone, {"x": x})[0])

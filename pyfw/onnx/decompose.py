@@ -283,9 +283,20 @@ def has_rule(node: onnx.NodeProto) -> bool:
     return (domain_of(node), node.op_type) in RULES
 
 
+def is_partial(node: onnx.NodeProto) -> bool:
+    """An op pyfw has a kernel for, used in a form the kernel lacks: a
+    training-mode BatchNormalization, a MaxPool whose Indices are read."""
+    return is_training_batchnorm(node) or decompose_vision.is_max_pool_with_indices(node)
+
+
 def decompose(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[onnx.NodeProto, str]]:
     """The standard nodes (with names under `name`) that compute `node`: an op
-    in RULES, or a training-mode BatchNormalization."""
+    in RULES, or a form is_partial() names."""
     b = _Builder(node, name, opset, types)
-    (_training_batchnorm if is_training_batchnorm(node) else RULES[domain_of(node), node.op_type])(b)
+    if is_training_batchnorm(node):
+        _training_batchnorm(b)
+    elif decompose_vision.is_max_pool_with_indices(node):
+        decompose_vision.max_pool_indices(b)
+    else:
+        RULES[domain_of(node), node.op_type](b)
     return b.result()

@@ -189,3 +189,67 @@ def roi_align(b) -> None:
     else:
         y = b.with_axes("ReduceMax", bins, [3, 5], 18, keepdims=0)
     b.add("Identity", [y], output=b.node.output[0])
+
+
+def is_max_pool_with_indices(node) -> bool:
+    return node.op_type == "MaxPool" and node.domain in ("", "ai.onnx") and len(node.output) > 1 and bool(
+        node.output[1])
+
+
+def max_pool_indices(b) -> None:
+    """MaxPool's values from its kernel; its Indices (the flat index, batch
+    and channel included, of each window's first maximum; storage_order 1
+    counts the spatial axes column-major) from the windows gathered by one
+    constant (output, tap) map of the input, padding read as -inf."""
+    b.require(11)  # Range, Pad with inputs
+    x = b.input(0)
+    a = dict(b.attrs)
+    spatial, out = b.dims(x)[2:], b.dims(b.node.output[0])[2:]
+    if not spatial or None in spatial or len(out) != len(spatial) or None in out:
+        raise UnsupportedError(f"{b.where}: output 1 (Indices) needs the spatial sizes of the input and output, "
+                               f"which shape inference does not give")
+    n = len(spatial)
+    kernel = list(a["kernel_shape"])
+    strides, dilations = list(a.get("strides", [1] * n)), list(a.get("dilations", [1] * n))
+    pads = list(a.get("pads", [0] * 2 * n))
+    auto = a.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    for i in range(n):
+        if auto in ("SAME_UPPER", "SAME_LOWER"):
+            total = max((out[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - spatial[i], 0)
+            pads[i] = total // 2 if auto == "SAME_UPPER" else total - total // 2
+        elif auto == "VALID":
+            pads[i] = 0
+    # (output position, tap) -> flat input index, or `size` for a tap in the padding
+    size = int(np.prod(spatial))
+    axes = [np.arange(out[i])[:, None] * strides[i] - pads[i] + np.arange(kernel[i])[None, :] * dilations[i]
+            for i in range(n)]  # per axis: (out, k) input coordinate
+    grids = np.meshgrid(*[ax.reshape(-1) for ax in axes], indexing="ij")  # per axis: flattened (out*k,...)
+    coords = [g.reshape([v for i in range(n) for v in (out[i], kernel[i])]) for g in grids]
+    order = [2 * i for i in range(n)] + [2 * i + 1 for i in range(n)]  # (outs..., taps...)
+    coords = [np.transpose(cd, order).reshape(int(np.prod(out)), int(np.prod(kernel))) for cd in coords]
+    inside = np.logical_and.reduce([(cd >= 0) & (cd < spatial[i]) for i, cd in enumerate(coords)])
+    row_major = np.ravel_multi_index([np.clip(cd, 0, spatial[i] - 1) for i, cd in enumerate(coords)], spatial)
+    counted = row_major
+    if int(a.get("storage_order", 0)) == 1:
+        counted = np.ravel_multi_index([np.clip(cd, 0, spatial[i] - 1) for i, cd in enumerate(coords)], spatial,
+                                       order="F")
+    taps = np.where(inside, row_major, size).astype(np.int64)
+    points, k = taps.shape
+    if b.node.output[0]:
+        values = {key: v for key, v in a.items() if key != "storage_order"}  # (it orders the indices only)
+        b.add("MaxPool", [x], output=b.node.output[0], **values)
+    elem = b.elem_type(x)
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    lowest = -np.inf if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).min
+    flat = b.add("Reshape", [x, b.const([0, 0, -1], I64)])
+    padded = b.add("Pad", [flat, b.const([0, 0, 0, 0, 0, 1], I64), b.const(lowest, dtype)])
+    windows = b.add("Reshape", [b.add("Gather", [padded, b.const(taps.reshape(-1), I64)], axis=2),
+                                b.const([0, 0, points, k], I64)])
+    tap = b.add("ArgMax", [windows], axis=3, keepdims=0, select_last_index=0)
+    pick = b.add("Add", [tap, b.const(np.arange(points) * k, I64)])
+    where = b.add("Gather", [b.const(counted.reshape(-1).astype(np.int64), I64), pick])  # (N, C, P)
+    lead = b.add("Slice", [b.add("Shape", [x]), b.const([0], I64), b.const([2], I64)])
+    planes = b.add("Range", [b.const(0, I64), b.add("ReduceProd", [lead], keepdims=0), b.const(1, I64)])
+    offset = b.add("Mul", [b.add("Reshape", [planes, _cat(b, lead, 1)]), b.const(size, I64)])
+    b.add("Reshape", [b.add("Add", [where, offset]), _cat(b, lead, *out)], output=b.node.output[1])

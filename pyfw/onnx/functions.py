@@ -75,13 +75,13 @@ def supported(node: onnx.NodeProto, opsets: dict[str, int], has_kernel) -> bool:
 
 def expand_all(nodes, opsets: dict[str, int], types, prefix, has_kernel) -> list[tuple[onnx.NodeProto, str]]:
     """`nodes` ((node, name) pairs, in order) with every node pyfw runs as
-    other ops (see expandable) and every training-mode BatchNormalization
-    replaced by the ops it stands for, recursively. prefix(name) gives each
-    expansion a prefix of its own."""
+    other ops (see expandable), and every kernel op in a form its kernel
+    lacks (decompose.is_partial), replaced by the ops it stands for,
+    recursively. prefix(name) gives each expansion a prefix of its own."""
     work, out = list(nodes)[::-1], []
     while work:
         n, name = work.pop()
-        if decompose.has_rule(n) and expandable(n, opsets, has_kernel) or decompose.is_training_batchnorm(n):
+        if decompose.has_rule(n) and expandable(n, opsets, has_kernel) or decompose.is_partial(n):
             work.extend(decompose.decompose(n, prefix(name), opsets[""], types)[::-1])
         elif expandable(n, opsets, has_kernel):
             body = expand(n, prefix(name), opsets, types)
