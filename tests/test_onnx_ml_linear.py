@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper
+from onnx.reference import ReferenceEvaluator
 
 import pyfw.onnx
 from onnx_util import ort_run, pfw_run, to_pfw, value_info
@@ -150,3 +151,65 @@ def test_a_pipeline_of_imputer_scaler_and_classifier():
     np.testing.assert_allclose(got[1].sum(1), 1, rtol=1e-6)
     assert {n.op_type for n in pyfw.onnx.import_model(m).nodes} <= {
         "IsNaN", "Where", "Constant", "Sub", "Mul", "MatMul", "Add", "Softmax", "ArgMax", "Gather", "Identity"}
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, f32])
+def test_one_hot_encoder(dtype):
+    x = rng.integers(0, 6, (5, 3)).astype(dtype)  # 4 and 5 are unseen: rows of zeros
+    node = helper.make_node("OneHotEncoder", ["X"], ["Y"], domain=ML, cats_int64s=[3, 0, 1, 2], zeros=1)
+    m = ml_model([node], x, {"Y": (f32, ["N", 3, 4])})
+    if dtype == np.int32:  # ONNX Runtime has no int32 kernel: ONNX's reference
+        got = pfw_run(to_pfw(m), {"X": x})
+        np.testing.assert_array_equal(got[0], ReferenceEvaluator(m).run(None, {"X": x})[0])
+    else:
+        got = same_as_ort(m, x)
+    np.testing.assert_array_equal(got[0], (x[..., None] == np.array([3, 0, 1, 2])).astype(f32))
+
+
+def test_one_hot_encoder_zeros_0_is_refused():
+    x = np.zeros((2, 3), np.int64)
+    node = helper.make_node("OneHotEncoder", ["X"], ["Y"], domain=ML, cats_int64s=[0, 1], zeros=0)
+    with pytest.raises(UnsupportedError, match=r"\(OneHotEncoder\): zeros=0"):
+        pyfw.onnx.import_model(ml_model([node], x, {"Y": (f32, ["N", 3, 2])}))
+
+
+@pytest.mark.parametrize("rows", [4, None])
+def test_feature_vectorizer_cuts_and_pads(rows):
+    """(N, C_i) inputs, or (C_i,) ones (one sample each, as ONNX Runtime reads them)."""
+    lead = (rows,) if rows else ()
+    a, b, c = (rng.normal(size=lead + (s,)).astype(np.float64) for s in (3, 2, 1))
+    node = helper.make_node("FeatureVectorizer", ["a", "b", "c"], ["y"], domain=ML, inputdimensions=[2, 4, 1])
+    graph = helper.make_graph([node], "g", [value_info(n, np.float64, list(v.shape)) for n, v in zip("abc", (a, b, c))],
+                              [value_info("y", f32, [rows or 1, 7])])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid(ML, 1), helper.make_opsetid("", 17)])
+    m.ir_version = 10
+    feeds = {"a": a, "b": b, "c": c}
+    got = pfw_run(to_pfw(m), feeds)[0]
+    a, b, c = (v.reshape(rows or 1, -1) for v in (a, b, c))
+    want = np.concatenate([a[:, :2], b, np.zeros((rows or 1, 2)), c], axis=1).astype(f32)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, ort_run(m, feeds)[0])
+
+
+@pytest.mark.parametrize("keys, values, default, x_dtype", [
+    ({"keys_int64s": [3, 1, 7]}, {"values_floats": [0.5, -1.0, 2.5], "default_float": 9.0}, 9.0, np.int64),
+    ({"keys_floats": [0.5, 1.5]}, {"values_int64s": [10, 20], "default_int64": -7}, -7, f32),
+    ({"keys_int64s": [1, 2, 1]}, {"values_int64s": [5, 6, 8]}, -1, np.int64),  # a repeated key: its last value
+])
+def test_label_encoder_numbers(keys, values, default, x_dtype):
+    x = np.array([[1, 3, 7, 2], [0, 1, 3, 3]]).astype(x_dtype) if x_dtype != f32 else \
+        np.array([[0.5, 1.5, 2.0, 0.5]], f32)
+    out = np.int64 if "values_int64s" in values else f32
+    node = helper.make_node("LabelEncoder", ["X"], ["Y"], domain=ML, **keys, **values)
+    graph = helper.make_graph([node], "g", [value_info("X", x_dtype, list(x.shape))],
+                              [value_info("Y", out, list(x.shape))])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid(ML, 2), helper.make_opsetid("", 17)])
+    m.ir_version = 10
+    got = pfw_run(to_pfw(m), {"X": x})[0]
+    k = next(iter(keys.values()))
+    v = next(val for name, val in values.items() if name.startswith("values"))
+    table = dict(zip(k, v))
+    np.testing.assert_array_equal(got, np.vectorize(lambda t: table.get(t, default))(x).astype(out))
+    np.testing.assert_array_equal(got, ReferenceEvaluator(m).run(None, {"X": x})[0])
+    if len(set(k)) == len(k):
+        np.testing.assert_array_equal(got, ort_run(m, {"X": x})[0])

@@ -10,7 +10,8 @@ node, a name prefix no other value in the model uses, the model's opset and
     (decompose_vision.py) DeformConv, RoiAlign
     (decompose_ml.py) Adagrad, Momentum, Adam, Binarizer, ArrayFeatureExtractor
     (decompose_trees.py) TreeEnsemble, TreeEnsembleRegressor, TreeEnsembleClassifier
-    (decompose_linear.py) LinearRegressor, LinearClassifier, Scaler, Normalizer, Imputer
+    (decompose_linear.py) LinearRegressor, LinearClassifier, Scaler, Normalizer, Imputer, OneHotEncoder,
+                          FeatureVectorizer, LabelEncoder
     BatchNormalization with training_mode=1: batch statistics, blended means
 """
 from __future__ import annotations
@@ -270,7 +271,9 @@ RULES.update({(ML, "TreeEnsemble"): decompose_trees.tree_ensemble,
               (ML, "LinearRegressor"): decompose_linear.linear_regressor,
               (ML, "LinearClassifier"): decompose_linear.linear_classifier,
               (ML, "Scaler"): decompose_linear.scaler, (ML, "Normalizer"): decompose_linear.normalizer,
-              (ML, "Imputer"): decompose_linear.imputer})
+              (ML, "Imputer"): decompose_linear.imputer, (ML, "OneHotEncoder"): decompose_linear.one_hot_encoder,
+              (ML, "FeatureVectorizer"): decompose_linear.feature_vectorizer,
+              (ML, "LabelEncoder"): decompose_linear.label_encoder})
 # The opset the standard ops of a model that imports only other domains are read at.
 DEFAULT_OPSET = 17
 

@@ -1,11 +1,12 @@
 """Rules (see decompose.py) for ai.onnx.ml's linear models and feature
 transforms, the steps of scikit-learn pipelines as its converters write them:
-LinearRegressor, LinearClassifier, Scaler, Normalizer, Imputer. They compute
-in float32 (float64 where X is), as ONNX Runtime does, and give float32."""
+LinearRegressor, LinearClassifier, Scaler, Normalizer, Imputer, OneHotEncoder,
+FeatureVectorizer, LabelEncoder (numbers). The models compute in float32
+(float64 where X is), as ONNX Runtime does, and give float32."""
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto
+from onnx import TensorProto, helper, numpy_helper
 
 from .. import InvalidModelError, UnsupportedError
 from .decompose_trees import post_transform, text
@@ -146,3 +147,71 @@ def imputer(b) -> None:
         missing = b.add("Equal", [x, b.const(replaced, dtype)])
     b.declare(b.node.output[0], elem, like=x)
     b.add("Where", [missing, b.const(values, dtype), x], output=b.node.output[0])
+
+
+def one_hot_encoder(b) -> None:
+    """(..., C) -> (..., C, categories) float: 1 where X equals the category.
+    An unseen category gives a row of zeros (zeros=1); zeros=0 asks for an
+    error on one, which standard ops cannot raise, so it is refused."""
+    if "cats_strings" in b.attrs:
+        raise UnsupportedError(f"{b.where}: string categories need string tensors, which pyfw lacks")
+    cats = list(b.attrs.get("cats_int64s", []))
+    if not cats:
+        raise InvalidModelError(f"{b.where}: no cats_int64s")
+    if int(b.attrs.get("zeros", 1)) == 0:
+        raise UnsupportedError(f"{b.where}: zeros=0 (an error for an unseen category) is not supported")
+    x = b.input(0)
+    elem = b.elem_type(x)
+    dtype = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64, TensorProto.INT32: np.int32}.get(
+        elem, np.int64)
+    hit = b.add("Equal", [b.with_axes("Unsqueeze", x, [-1], 13), b.const(cats, dtype)])
+    b.declare(b.node.output[0], F32)
+    b.add("Cast", [hit], output=b.node.output[0], to=F32)
+
+
+def feature_vectorizer(b) -> None:
+    """Inputs (N, C_i) (or (C_i,), one sample), each cut or zero-padded to
+    inputdimensions[i] columns, concatenated as float32."""
+    b.require(11)  # Pad and Slice with inputs
+    sizes = list(b.attrs.get("inputdimensions", []))
+    inputs = [v for v in b.node.input]
+    if len(sizes) != len(inputs) or not inputs or "" in inputs:
+        raise InvalidModelError(f"{b.where}: {len(sizes)} inputdimensions for {len(inputs)} inputs")
+    parts = []
+    for given, size in zip(inputs, sizes):
+        v = b.add("Cast", [given], to=F32)
+        if b.rank(given) == 1:  # one sample of C features, as ONNX Runtime reads it (its reference: C samples)
+            v = b.with_axes("Unsqueeze", v, [0], 13)
+        grown = b.add("Pad", [v, b.const([0, 0, 0, size], np.int64)])  # then the first `size` columns
+        parts.append(b.add("Slice", [grown, b.const([0], np.int64), b.const([size], np.int64),
+                                     b.const([1], np.int64)]))
+    b.declare(b.node.output[0], F32)
+    b.add("Concat", parts, output=b.node.output[0], axis=1)
+
+
+def label_encoder(b) -> None:
+    """Numbers to numbers: each X equal to a key becomes its value (the last
+    one for a repeated key, as ONNX's reference), others the default."""
+    a = b.attrs
+    if any(k in a for k in ("keys_strings", "values_strings", "default_string")):
+        raise UnsupportedError(f"{b.where}: string keys or values need string tensors, which pyfw lacks")
+    keys = (numpy_helper.to_array(a["keys_tensor"]).ravel().tolist() if "keys_tensor" in a
+            else list(a.get("keys_int64s", a.get("keys_floats", []))))
+    if "values_tensor" in a:
+        values = numpy_helper.to_array(a["values_tensor"]).ravel()
+        default = numpy_helper.to_array(a["default_tensor"]).ravel()[0] if "default_tensor" in a else 0
+    elif "values_int64s" in a:
+        values, default = np.asarray(a["values_int64s"], np.int64), a.get("default_int64", -1)
+    else:
+        values, default = np.asarray(a.get("values_floats", []), np.float32), a.get("default_float", -0.0)
+    if not keys or len(keys) != len(values):
+        raise InvalidModelError(f"{b.where}: {len(keys)} keys for {len(values)} values")
+    x = b.input(0)
+    key_type = helper.tensor_dtype_to_np_dtype(b.elem_type(x))
+    hits = b.add("Equal", [b.with_axes("Unsqueeze", x, [-1], 13), b.const(keys, key_type)])
+    as_int = b.add("Cast", [hits], to=TensorProto.INT32)
+    which = b.add("ArgMax", [as_int], axis=-1, keepdims=0, select_last_index=1)
+    found = b.add("Cast", [b.with_axes("ReduceMax", as_int, [-1], 18, keepdims=0)], to=TensorProto.BOOL)
+    value = b.add("Gather", [b.const(values, values.dtype), which])
+    b.declare(b.node.output[0], helper.np_dtype_to_tensor_dtype(values.dtype))
+    b.add("Where", [found, value, b.const(default, values.dtype)], output=b.node.output[0])
