@@ -64,31 +64,26 @@ def test_max_unpool_keeps_the_element_type(dtype):
     np.testing.assert_array_equal(got[0], unpool_closed_form(values, indices, (1, 2, 4, 6)))
 
 
-def test_max_unpool_output_shape_pads_the_end_of_each_axis():
-    """With output_shape the indices still address the inferred shape, which
-    then grows at the end of each axis (ONNX's reference and its test data)."""
-    x = rng.standard_normal((2, 3, 6, 6)).astype(f32)
+@pytest.mark.parametrize("opset", [9, 11, 22])
+def test_max_unpool_output_shape_is_what_the_indices_address(opset):
+    """MaxPool over an odd-sized input, then MaxUnpool back to its shape (as
+    PyTorch's max_unpool with output_size exports): the indices address
+    output_shape, as in ONNX Runtime."""
+    x = rng.standard_normal((2, 3, 7, 7)).astype(f32)
     values, indices = max_pool_with_indices(x, kernel_shape=[2, 2], strides=[2, 2])
-    out_shape = np.array([2, 3, 7, 8], np.int64)
-    model, feeds = single_op("MaxUnpool", [values, indices, Init(out_shape)], out_shape=out_shape.tolist(),
-                             kernel_shape=[2, 2], strides=[2, 2])
+    model, feeds = single_op("MaxUnpool", [values, indices, Init(np.array(x.shape, np.int64))], opset=opset,
+                             out_shape=list(x.shape), kernel_shape=[2, 2], strides=[2, 2])
     got = pfw_run(to_pfw(model), feeds)
-    assert_match(got, reference(model, feeds))
-    want = np.zeros(out_shape, f32)
-    want[:, :, :6, :6] = unpool_closed_form(values, indices, (2, 3, 6, 6))
-    np.testing.assert_array_equal(got[0], want)
+    np.testing.assert_array_equal(got[0], ort_run(model, feeds)[0])
+    np.testing.assert_array_equal(got[0], unpool_closed_form(values, indices, x.shape))
 
 
-def test_max_unpool_refuses_indices_out_of_range_and_old_output_shape():
+def test_max_unpool_refuses_indices_out_of_range():
     values = np.ones((1, 1, 2, 2), f32)
     model, feeds = single_op("MaxUnpool", [values, np.array([[[[0, 1, 2, 16]]]], np.int64).reshape(1, 1, 2, 2)],
                              kernel_shape=[2, 2], strides=[2, 2])
     with pytest.raises(Exception, match="maxunpool_node/"):
         pfw_run(to_pfw(model), feeds)
-    model, _ = single_op("MaxUnpool", [values, np.zeros((1, 1, 2, 2), np.int64), Init(np.array([1, 1, 4, 4]))],
-                         out_shape=[1, 1, 4, 4], kernel_shape=[2, 2], strides=[2, 2], opset=10)
-    with pytest.raises(UnsupportedError, match="output_shape input needs opset 11"):
-        pyfw.onnx.import_model(model)
 
 
 def stft_closed_form(signal, step, length, window, onesided):
@@ -196,8 +191,8 @@ def tfidf_closed_form(x, pool, counts_at, indexes, low, high, skips, mode, weigh
                 y[r, col] += sum(tuple(row[i:i + (n - 1) * d + 1:d]) == g for i in range(len(row) - (n - 1) * d))
     if mode == "IDF":
         y = (y > 0).astype(np.float32)
-    if mode != "TF" and weights:
-        y = y * np.float32(weights)
+    if mode != "TF" and weights:  # the i-th weight is the i-th pool n-gram's
+        y[:, indexes] *= np.float32(weights)
     return y.reshape(y.shape[1:]) if x.ndim == 1 else y
 
 
@@ -219,17 +214,14 @@ def test_tfidf_vectorizer(shape, low, high, skips, mode, dtype, opset):
         seen = {tuple(rng.integers(0, 4, n)) for _ in range(k * 3)}
         pool += [int(v) for g in sorted(seen)[:k] for v in g]
     total = 3 + 5 + 4
-    if mode == "TF":
-        indexes = rng.permutation(total + 2)[:total].tolist()  # columns left over stay 0
-        weights = []
-    else:  # weights go by output column (ONNX Runtime, ONNX's reference): one per column
-        indexes = rng.permutation(total).tolist()
-        weights = rng.uniform(0.5, 2, total).round(2).tolist()
+    indexes = rng.permutation(total + 2)[:total].tolist()  # columns left over stay 0
+    weights = rng.uniform(0.5, 2, total).round(2).tolist() if mode != "TF" else []
     attrs = dict(min_gram_length=low, max_gram_length=high, max_skip_count=skips, mode=mode, ngram_counts=counts_at,
                  ngram_indexes=indexes, pool_int64s=pool) | ({"weights": weights} if weights else {})
     model, feeds = single_op("TfIdfVectorizer", [x], opset=opset, out_dtype=np.float32, **attrs)
-    got = check(model, feeds)
-    np.testing.assert_allclose(got[0], tfidf_closed_form(x, pool, counts_at, indexes, low, high, skips, mode, weights),
+    got = pfw_run(to_pfw(model), feeds)[0]
+    np.testing.assert_allclose(got, ort_run(model, feeds)[0], rtol=1e-6)
+    np.testing.assert_allclose(got, tfidf_closed_form(x, pool, counts_at, indexes, low, high, skips, mode, weights),
                                rtol=1e-6)
 
 

@@ -182,3 +182,49 @@ def test_unsupported_ml_op_is_named_not_called_a_custom_domain():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(ML, 1)])
     with pytest.raises(UnsupportedError, match=r"op SVMRegressor, domain 'ai.onnx.ml', opset 1\) is not supported yet"):
         pyfw.onnx.import_model(model)
+
+
+def test_binarizer_integer_x_against_a_fractional_threshold():
+    x = np.array([[-1, 0, 1]], np.int64)
+    model = model_of("Binarizer", ML, 1, {"x": x}, {"y": (np.int64, x.shape)}, threshold=-0.5)
+    got = pfw_run(to_pfw(model), {"x": x})[0]
+    np.testing.assert_array_equal(got, [[0, 1, 1]])
+    np.testing.assert_array_equal(got, ReferenceEvaluator(model).run(None, {"x": x})[0])
+
+
+def node_model(op, domain, inputs, outputs, version=1, default=17, **attrs):
+    node = helper.make_node(op, [n for n, _ in inputs], [n for n, _ in outputs], domain=domain, **attrs)
+    graph = helper.make_graph([node], "g", [value_info(n, f32, s) for n, s in inputs],
+                              [value_info(n, f32, s) for n, s in outputs])
+    imports = [helper.make_opsetid("", default)] + ([helper.make_opsetid(domain, version)] if domain else [])
+    return helper.make_model(graph, opset_imports=imports)
+
+
+@pytest.mark.parametrize("model, message", [
+    (lambda: node_model("Momentum", TRAINING, [("R", []), ("T", []), ("X", [2]), ("G", [2]), ("V", [2])],
+                        [("X2", [2]), ("V2", [2])], mode="standard", norm_coefficient=0.0), "no 'alpha' attribute"),
+    (lambda: node_model("TfIdfVectorizer", "", [("x", [2, 4])], [("y", [2, 2])], min_gram_length=1,
+                        max_gram_length=2, max_skip_count=0, ngram_counts=[0, 2], ngram_indexes=[0, 1, 2],
+                        pool_int64s=[1, 2, 3]), "no 'mode' attribute|do not cut the pool"),
+    (lambda: node_model("TfIdfVectorizer", "", [("x", [2, 4])], [("y", [2, 2])], min_gram_length=1,
+                        max_gram_length=1, max_skip_count=0, ngram_counts=[0], ngram_indexes=[0, -1],
+                        pool_int64s=[1, 2], mode="TF"), "ngram_indexes \\(all >= 0\\)"),
+    (lambda: node_model("MaxUnpool", "", [("x", [1, 1, 2, 2]), ("i", [1, 1, 2, 2])], [("y", [1, 1, 4, 4])]),
+     "no 'kernel_shape' attribute"),
+    (lambda: node_model("DeformConv", "", [("x", [1, 2, 4, 4]), ("w", [2, 2, 2, 2]), ("o", [1, 8, 3, 3])],
+                        [("y", [1, 2, 3, 3])], default=19, group=0), "do not fit together|do not split"),
+    (lambda: node_model("TreeEnsemble", ML, [("x", [2, 2])], [("y", [2, 1])], version=5, tree_roots=[0]),
+     "no 'nodes_modes' attribute"),
+])
+def test_malformed_attributes_name_the_node(model, message):
+    with pytest.raises(InvalidModelError, match=message):
+        pyfw.onnx.import_model(model())
+
+
+def test_a_preview_function_needs_opset_13():
+    q = np.zeros((1, 1, 2, 4), f32)
+    node = helper.make_node("FlexAttention", ["q", "k", "v"], ["y"], domain="ai.onnx.preview")
+    graph = helper.make_graph([node], "g", [value_info(n, f32, q.shape) for n in "qkv"], [value_info("y", f32, q.shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12), helper.make_opsetid("ai.onnx.preview", 1)])
+    with pytest.raises(UnsupportedError, match="its ONNX body needs default-domain opset 13"):
+        pyfw.onnx.import_model(model)

@@ -213,3 +213,32 @@ def test_label_encoder_numbers(keys, values, default, x_dtype):
     np.testing.assert_array_equal(got, ReferenceEvaluator(m).run(None, {"X": x})[0])
     if len(set(k)) == len(k):
         np.testing.assert_array_equal(got, ort_run(m, {"X": x})[0])
+
+
+def test_one_dimensional_x_is_one_sample():
+    """A 1-D X: Normalizer keeps it 1-D, LinearRegressor reads one sample (1, F), as ONNX Runtime."""
+    x = rng.normal(size=(5,)).astype(f32)
+    graph = helper.make_graph(
+        [helper.make_node("Normalizer", ["X"], ["n"], domain=ML, norm="L2"),
+         helper.make_node("LinearRegressor", ["X"], ["r"], domain=ML, coefficients=[1.0, 2.0, 0.5, -1.0, 3.0],
+                          intercepts=[0.25])],
+        "g", [value_info("X", f32, [5])], [value_info("n", f32, [5]), value_info("r", f32, [1, 1])])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid(ML, 1), helper.make_opsetid("", 17)])
+    m.ir_version = 10
+    got, want = pfw_run(to_pfw(m), {"X": x}), ort_run(m, {"X": x})
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+
+
+@pytest.mark.parametrize("post", ["SOFTMAX", "LOGISTIC"])
+def test_linear_regressor_float64_post_transform(post):
+    """ONNX Runtime runs no float64 LinearRegressor: the closed form."""
+    x = rng.normal(size=(6, 3))
+    coef, intercepts = rng.normal(size=6), rng.normal(size=2)
+    node = helper.make_node("LinearRegressor", ["X"], ["Y"], domain=ML, coefficients=coef.tolist(),
+                            intercepts=intercepts.tolist(), targets=2, post_transform=post)
+    got = pfw_run(to_pfw(ml_model([node], x, {"Y": (f32, ["N", 2])})), {"X": x})[0]
+    s = x @ np.float32(coef).astype(np.float64).reshape(2, 3).T + np.float32(intercepts)
+    want = np.exp(s) / np.exp(s).sum(1, keepdims=True) if post == "SOFTMAX" else 1 / (1 + np.exp(-s))
+    np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -122,7 +122,7 @@ def features(rng, n, n_features, nan=True):
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("aggregate", [0, 1, 2, 3])
-def test_tree_ensemble_matches_the_reference(seed, aggregate):
+def test_tree_ensemble_matches_the_reference_and_onnx_runtime(seed, aggregate):
     rng = np.random.default_rng(seed)
     n_targets = 1 + seed % 3
     forest = random_forest(rng, 1 + seed, 4, n_targets, 2 + seed, modes=[0, 1, 2, 3, 4, 5])
@@ -130,8 +130,11 @@ def test_tree_ensemble_matches_the_reference(seed, aggregate):
     m = model("TreeEnsemble", 5, x, n_targets, ensemble5(forest, n_targets, aggregate))
     got = pfw_run(to_pfw(m), {"X": x})[0]
     want = ReferenceEvaluator(m).run(None, {"X": x})[0]
+    # A target no reached leaf scores: ONNX's reference leaves MIN/MAX's start (the largest float), ONNX Runtime 0.
+    want = np.where(np.abs(want) == np.finfo(f32).max, 0, want)
     assert got.shape == (33, n_targets) and got.dtype == f32
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got, ort_run(m, {"X": x})[0], rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("post", [0, 3])
@@ -313,3 +316,38 @@ def test_tree_ensemble_classifier_binary_matches_onnx_runtime(class_id, positive
     got, want = pfw_run(to_pfw(m), {"X": x}), ort_run(m, {"X": x})
     np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(got[0], want[0])
+
+
+def test_float64_features_compare_in_float64():
+    """0.50000001 is above a 0.5 split in float64 but not once rounded to float32."""
+    x = np.array([[0.50000001], [0.25]], np.float64)
+    forest = [{"feature": 0, "split": 0.5, "mode": 0, "missing": 0, "true": {"leaf": [(0, 1.0)]},
+               "false": {"leaf": [(0, 2.0)]}}]
+    m = model("TreeEnsembleRegressor", 3, x, 1, classic(forest, 1))
+    got = pfw_run(to_pfw(m), {"X": x})[0]
+    np.testing.assert_array_equal(got, ort_run(m, {"X": x})[0])
+    np.testing.assert_array_equal(got, [[2.0], [1.0]])
+
+
+def test_trees_at_default_opset_11():
+    """LessOrEqual/GreaterOrEqual came in opset 12: below it they are Less|Greater or Equal."""
+    rng = np.random.default_rng(80)
+    forest = random_forest(rng, 3, 3, 1, 4, modes=[0, 2])
+    x = features(rng, 30, 3)
+    m = model("TreeEnsembleRegressor", 1, x, 1, classic(forest, 1))
+    m.opset_import[1].version = 11
+    np.testing.assert_allclose(pfw_run(to_pfw(m), {"X": x})[0], ort_run(m, {"X": x})[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("post", ["NONE", "SOFTMAX"])
+def test_classifier_labels_only_from_scored_classes(post):
+    """Negative weights on classes 0 and 1 only: class 2 (score 0, from no
+    leaf) is never the label, as in ONNX Runtime."""
+    forest = [{"feature": 0, "split": 0.5, "mode": 0, "missing": 0,
+               "true": {"leaf": [(0, -1.0), (1, -2.0)]}, "false": {"leaf": [(0, -3.0), (1, -0.5)]}}]
+    x = np.array([[0.4], [0.9]], f32)
+    m = classifier_model(x, classifier(forest, [10, 20, 30], post), 3)
+    got, want = pfw_run(to_pfw(m), {"X": x}), ort_run(m, {"X": x})
+    np.testing.assert_array_equal(got[0], [10, 20])
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-6, atol=1e-7)

@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .. import UnsupportedError
+from .. import InvalidModelError, UnsupportedError
 from . import decompose_linear, decompose_ml, decompose_trees, decompose_vision
 
 I64 = np.int64
@@ -54,6 +54,33 @@ class _Builder:
     def where(self) -> str:
         return f"node {self.name!r} ({self.node.op_type})"
 
+    def attr(self, name: str):
+        """A required attribute."""
+        if name not in self.attrs:
+            raise InvalidModelError(f"{self.where}: has no {name!r} attribute, which it needs")
+        return self.attrs[name]
+
+    def text(self, name: str, default: str) -> str:
+        """A string attribute (ONNX gives bytes)."""
+        v = self.attrs.get(name, default)
+        return v.decode() if isinstance(v, bytes) else v
+
+    def dim(self, v: str, axis: int) -> str:
+        """Dimension `axis` of v, a 1-element int64 tensor."""
+        return self.add("Gather", [self.add("Shape", [v]), self.const([axis], I64)])
+
+    def cat(self, *parts) -> str:
+        """A 1-D int64 tensor (a shape) from ints and 1-element tensors."""
+        return self.add("Concat", [p if isinstance(p, str) else self.const([p], I64) for p in parts], axis=0)
+
+    def compare(self, op: str, a: str, c: str) -> str:
+        """a op c; LessOrEqual/GreaterOrEqual (opset 12) are Or(Less|Greater,
+        Equal) before it (NaN compares false either way)."""
+        if op in ("LessOrEqual", "GreaterOrEqual") and self.opset < 12:
+            strict = self.add("Less" if op == "LessOrEqual" else "Greater", [a, c])
+            return self.add("Or", [strict, self.add("Equal", [a, c])])
+        return self.add(op, [a, c])
+
     def require(self, opset: int) -> None:
         """The ops this node becomes need `opset` (the model's opset reads every op)."""
         if self.opset < opset:
@@ -67,8 +94,8 @@ class _Builder:
     def elem_type(self, v: str) -> int:
         t = self.types().get(v)
         if t is None or not t.tensor_type.elem_type:
-            raise UnsupportedError(f"node {self.name!r} ({self.node.op_type}): running it as standard ops needs the "
-                                   f"element type of {v!r}, which shape inference does not give")
+            raise UnsupportedError(f"{self.where}: running it as standard ops needs the element type of {v!r}, "
+                                   f"which shape inference does not give")
         return t.tensor_type.elem_type
 
     def dims(self, v: str) -> list[int | None]:
@@ -81,8 +108,8 @@ class _Builder:
     def rank(self, v: str) -> int:
         t = self.types().get(v)
         if t is None or not t.tensor_type.HasField("shape"):
-            raise UnsupportedError(f"node {self.name!r} ({self.node.op_type}): running it as standard ops needs the "
-                                   f"rank of {v!r}, which shape inference does not give")
+            raise UnsupportedError(f"{self.where}: running it as standard ops needs the rank of {v!r}, which shape "
+                                   f"inference does not give")
         return len(t.tensor_type.shape.dim)
 
     def declare(self, name: str, elem: int, like: str = "") -> None:
@@ -102,35 +129,33 @@ class _Builder:
 
 
 def _max_unpool(b: _Builder) -> None:
-    """Y = zeros of the inferred shape, (in - 1) * stride + kernel - pads per
-    spatial axis, with Y.flat[I] = X (I indexes the whole flattened tensor,
-    batch and channel included, as MaxPool's Indices do); a given
-    output_shape then pads Y at the end of each axis, as ONNX's reference does."""
+    """Y = zeros of the output shape with Y.flat[I] = X: I indexes the whole
+    flattened output, batch and channel included, as MaxPool's Indices do.
+    The output shape is output_shape where given (ONNX Runtime's reading, the
+    one PyTorch's max_unpool with output_size exports), else per spatial axis
+    (in - 1) * stride + kernel - pad_begin - pad_end."""
     x, indices, shape = b.input(0), b.input(1), b.input(2)
-    kernel = list(b.attrs["kernel_shape"])
+    kernel = list(b.attr("kernel_shape"))
     n = len(kernel)
-    if shape and b.opset < 11:
-        raise UnsupportedError(f"node {b.name!r} (MaxUnpool): an output_shape input needs opset 11 or later "
-                               f"(the model has {b.opset})")
     strides, pads = list(b.attrs.get("strides", [1] * n)), list(b.attrs.get("pads", [0] * (2 * n)))
-    dims = b.add("Shape", [x])
-    spatial = b.add("Gather", [dims, b.const(range(2, 2 + n), I64)])
-    grown = b.add("Mul", [b.add("Sub", [spatial, b.const([1], I64)]), b.const(strides, I64)])
-    extra = [k - pads[i] - pads[i + n] for i, k in enumerate(kernel)]
-    inferred = b.add("Concat", [b.add("Gather", [dims, b.const([0, 1], I64)]),
-                                b.add("Add", [grown, b.const(extra, I64)])], axis=0)
-    total = b.add("ReduceProd", [inferred], keepdims=1)
+    if len(strides) != n or len(pads) != 2 * n:
+        raise InvalidModelError(f"{b.where}: strides {strides} and pads {pads} do not fit kernel_shape {kernel}")
+    if shape:
+        shape = b.add("Cast", [shape], to=TensorProto.INT64)
+    else:
+        dims = b.add("Shape", [x])
+        spatial = b.add("Gather", [dims, b.const(range(2, 2 + n), I64)])
+        grown = b.add("Mul", [b.add("Sub", [spatial, b.const([1], I64)]), b.const(strides, I64)])
+        extra = [k - pads[i] - pads[i + n] for i, k in enumerate(kernel)]
+        shape = b.add("Concat", [b.add("Gather", [dims, b.const([0, 1], I64)]),
+                                 b.add("Add", [grown, b.const(extra, I64)])], axis=0)
+    total = b.add("ReduceProd", [shape], keepdims=1)
     zero = helper.make_tensor("zero", b.elem_type(x), [1], [0])
     zeros = b.add("ConstantOfShape", [total], value=zero)
     flat = b.const([-1], I64)
     scatter = "ScatterElements" if b.opset >= 11 else "Scatter"
     values = b.add(scatter, [zeros, b.add("Reshape", [indices, flat]), b.add("Reshape", [x, flat])], axis=0)
-    if not shape:
-        b.add("Reshape", [values, inferred], output=b.node.output[0])
-        return
-    grow = b.add("Sub", [b.add("Cast", [shape], to=TensorProto.INT64), inferred])
-    pad_to = b.add("Concat", [b.const([0] * (n + 2), I64), grow], axis=0)
-    b.add("Pad", [b.add("Reshape", [values, inferred]), pad_to], output=b.node.output[0])
+    b.add("Reshape", [values, shape], output=b.node.output[0])
 
 
 def _stft(b: _Builder) -> None:
@@ -139,7 +164,7 @@ def _stft(b: _Builder) -> None:
     axis 2 gives STFT's (batch, frames, bins, 2)."""
     signal, step, window, length = b.input(0), b.input(1), b.input(2), b.input(3)
     if not window and not length:
-        raise UnsupportedError(f"node {b.name!r} (STFT): needs a window or a frame_length input")
+        raise UnsupportedError(f"{b.where}: needs a window or a frame_length input")
     zero, one = b.const(0, I64), b.const(1, I64)
     if length:
         frame = b.add("Cast", [length], to=TensorProto.INT64)
@@ -297,9 +322,17 @@ def decompose(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[
     in RULES, or a form is_partial() names."""
     b = _Builder(node, name, opset, types)
     if is_training_batchnorm(node):
-        _training_batchnorm(b)
+        rule = _training_batchnorm
     elif decompose_vision.is_max_pool_with_indices(node):
-        decompose_vision.max_pool_indices(b)
+        rule = decompose_vision.max_pool_indices
     else:
-        RULES[domain_of(node), node.op_type](b)
+        rule = RULES[domain_of(node), node.op_type]
+    try:
+        rule(b)
+    except (InvalidModelError, UnsupportedError):
+        raise
+    except KeyError as e:
+        raise InvalidModelError(f"{b.where}: has no {e} attribute, which it needs") from None
+    except (ValueError, IndexError, TypeError, ZeroDivisionError) as e:  # attributes of the wrong size or kind
+        raise InvalidModelError(f"{b.where}: its attributes do not fit together: {e}") from None
     return b.result()

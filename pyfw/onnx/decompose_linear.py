@@ -9,15 +9,18 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 from .. import InvalidModelError, UnsupportedError
-from .decompose_trees import post_transform, text
+from .decompose_trees import post_transform
 
 F32 = TensorProto.FLOAT
 
 
-def _features(b) -> tuple[str, type]:
-    """X as float32, or as float64 where it is."""
+def _features(b, rows: bool = True) -> tuple[str, type]:
+    """X as float32, or as float64 where it is; with `rows`, a 1-D X as one
+    sample (1, F), as ONNX Runtime reads it."""
     x = b.input(0)
     elem = b.elem_type(x)
+    if rows and b.rank(x) == 1:
+        x = b.with_axes("Unsqueeze", x, [0], 13)
     if elem == TensorProto.DOUBLE:
         return x, np.float64
     return (x if elem == F32 else b.add("Cast", [x], to=F32)), np.float32
@@ -49,7 +52,7 @@ def linear_regressor(b) -> None:
     """Y = X C^T + intercepts, C as `targets` rows, then the post-transform."""
     x, dtype = _features(b)
     scores = _scores(b, x, dtype, int(b.attrs.get("targets", 1)))
-    out = post_transform(b, scores, text(b.attrs.get("post_transform"), "NONE"), dtype)
+    out = post_transform(b, scores, b.text("post_transform", "NONE"), dtype)
     _to_float(b, out, dtype, b.node.output[0])
 
 
@@ -63,10 +66,10 @@ def linear_classifier(b) -> None:
     x, dtype = _features(b)
     rows = len(b.attrs.get("coefficients", [])) // _feature_count(b)
     scores = _scores(b, x, dtype, rows)
-    post = text(b.attrs.get("post_transform"), "NONE")
+    post = b.text("post_transform", "NONE")
     binary = rows == 1 and len(labels) == 2
     if binary:  # as ONNX Runtime: (1 - s, s), or (1 - logistic(s), logistic(s)); class 1 where s > 0
-        best = b.add("Cast", [b.add("Greater", [b.add("Squeeze", [scores, b.const([1], np.int64)]),
+        best = b.add("Cast", [b.add("Greater", [b.with_axes("Squeeze", scores, [1], 13),
                                                 b.const(0, dtype)])], to=TensorProto.INT64)
         if post == "LOGISTIC":
             scores = b.add("Sigmoid", [scores])
@@ -81,8 +84,8 @@ def linear_classifier(b) -> None:
         if binary:
             b.add("Gather", [b.const(labels, np.int64), best], output=outs[0])
         elif rows == 1:
-            hit = b.add("GreaterOrEqual", [b.add("Squeeze", [scores, b.const([1], np.int64)]),
-                                           b.const(0.0 if post == "NONE" else 0.5, dtype)])
+            hit = b.compare("GreaterOrEqual", b.with_axes("Squeeze", scores, [1], 13),
+                            b.const(0.0 if post == "NONE" else 0.5, dtype))
             first = labels[0] if labels else 1
             b.add("Where", [hit, b.const(first, np.int64), b.const(0, np.int64)], output=outs[0])
         else:
@@ -106,21 +109,22 @@ def _feature_count(b) -> int:
 
 def scaler(b) -> None:
     """Y = (X - offset) * scale, per feature or one value for all."""
-    x, dtype = _features(b)
+    x, dtype = _features(b, rows=False)
     offset, scale = b.const(b.attrs.get("offset", [0.0]), dtype), b.const(b.attrs.get("scale", [1.0]), dtype)
     _to_float(b, b.add("Mul", [b.add("Sub", [x, offset]), scale]), dtype, b.node.output[0])
 
 
 def normalizer(b) -> None:
-    """Each row divided by its max, L1 or L2 norm (a zero one leaves it as is)."""
-    x, dtype = _features(b)
-    norm = text(b.attrs.get("norm"), "MAX")
+    """Each row (the last axis) divided by its max, L1 or L2 norm (a zero one
+    leaves it as is)."""
+    x, dtype = _features(b, rows=False)
+    norm = b.text("norm", "MAX")
     if norm == "MAX":  # max(X), not of |X|: ONNX's formula, as ONNX Runtime (its reference takes |X|)
-        size = b.with_axes("ReduceMax", x, [1], 18, keepdims=1)
+        size = b.with_axes("ReduceMax", x, [-1], 18, keepdims=1)
     elif norm == "L1":
-        size = b.with_axes("ReduceSum", b.add("Abs", [x]), [1], 13, keepdims=1)
+        size = b.with_axes("ReduceSum", b.add("Abs", [x]), [-1], 13, keepdims=1)
     elif norm == "L2":
-        size = b.add("Sqrt", [b.with_axes("ReduceSum", b.add("Mul", [x, x]), [1], 13, keepdims=1)])
+        size = b.add("Sqrt", [b.with_axes("ReduceSum", b.add("Mul", [x, x]), [-1], 13, keepdims=1)])
     else:
         raise InvalidModelError(f"{b.where}: norm {norm!r} is not MAX, L1 or L2")
     zero = b.add("Equal", [size, b.const(0, dtype)])  # "if the divisor is zero, Y == X"

@@ -21,7 +21,7 @@ def _groups(b, per_x: int) -> tuple[list[list[str]], list[str]]:
     rest = list(b.node.input[2:])
     n, extra = divmod(len(rest), per_x + 1)
     if extra or n == 0:
-        raise InvalidModelError(f"node {b.name!r} ({b.node.op_type}): expects R, T and {per_x + 1} equal groups of "
+        raise InvalidModelError(f"{b.where}: expects R, T and {per_x + 1} equal groups of "
                          f"tensors, got {len(rest)} tensors after R and T")
     groups = [rest[k * n:(k + 1) * n] for k in range(per_x + 1)]
     outs = list(b.node.output) + [""] * (per_x * n - len(b.node.output))
@@ -64,11 +64,10 @@ def _momentum(b) -> None:
     X - R * (G' + alpha * V_new)."""
     (xs, gs, vs), outs = _groups(b, 2)
     n = len(xs)
-    alpha, beta = float(b.attrs["alpha"]), float(b.attrs["beta"])
-    mode = b.attrs.get("mode", b"standard")
-    mode = mode.decode() if isinstance(mode, bytes) else mode
+    alpha, beta = float(b.attr("alpha")), float(b.attr("beta"))
+    mode = b.text("mode", "standard")
     if mode not in ("standard", "nesterov"):
-        raise InvalidModelError(f"node {b.name!r} (Momentum): mode {mode!r} is neither 'standard' nor 'nesterov'")
+        raise InvalidModelError(f"{b.where}: mode {mode!r} is neither 'standard' nor 'nesterov'")
     first = b.add("Greater", [b.input(1), b.const(0, np.int64)])
     for k, (x, g, v) in enumerate(zip(xs, gs, vs)):
         dtype = helper.tensor_dtype_to_np_dtype(b.elem_type(x))
@@ -117,9 +116,13 @@ def _binarizer(b) -> None:
     """Y = 1 where X > threshold, else 0, in X's type."""
     x = b.input(0)
     elem = b.elem_type(x)
-    threshold = b.const(float(b.attrs.get("threshold", 0.0)), helper.tensor_dtype_to_np_dtype(elem))
     b.declare(b.node.output[0], elem, like=x)
-    b.add("Cast", [b.add("Greater", [x, threshold])], output=b.node.output[0], to=elem)
+    threshold = float(b.attrs.get("threshold", 0.0))
+    if elem not in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16):  # an integer X against a real
+        above = b.add("Greater", [b.add("Cast", [x], to=TensorProto.DOUBLE), b.const(threshold, np.float64)])
+    else:
+        above = b.add("Greater", [x, b.const(threshold, helper.tensor_dtype_to_np_dtype(elem))])
+    b.add("Cast", [above], output=b.node.output[0], to=elem)
 
 
 def _array_feature_extractor(b) -> None:
@@ -142,16 +145,22 @@ def _tfidf_vectorizer(b) -> None:
     a = b.attrs
     if "pool_strings" in a:
         raise UnsupportedError(f"{b.where}: a pool of strings needs string tensors, which pyfw lacks")
-    pool, starts = list(a.get("pool_int64s", [])), list(a.get("ngram_counts", []))
-    columns = list(a.get("ngram_indexes", []))
-    low, high, skips = int(a["min_gram_length"]), int(a["max_gram_length"]), int(a["max_skip_count"])
-    mode = a["mode"].decode() if isinstance(a["mode"], bytes) else a["mode"]
+    pool, starts = list(a.get("pool_int64s", [])), list(b.attr("ngram_counts"))
+    columns = list(b.attr("ngram_indexes"))
+    low, high = int(b.attr("min_gram_length")), int(b.attr("max_gram_length"))
+    skips, mode = int(b.attr("max_skip_count")), b.text("mode", "")
     weights = list(a.get("weights", []))
     bounds = starts + [len(pool)]
+    if any(bounds[k + 1] < bounds[k] or (bounds[k + 1] - bounds[k]) % (k + 1) for k in range(len(starts))):
+        raise InvalidModelError(f"{b.where}: ngram_counts {starts} do not cut the pool of {len(pool)} into whole "
+                                f"n-grams")
     grams = [np.asarray(pool[bounds[k]:bounds[k + 1]], np.int64).reshape(-1, k + 1) for k in range(len(starts))]
-    if sum(len(g) for g in grams) != len(columns) or mode not in ("TF", "IDF", "TFIDF") or not columns:
-        raise InvalidModelError(f"{b.where}: ngram_counts, the pool and ngram_indexes do not agree, or mode "
-                                f"{mode!r} is not TF, IDF or TFIDF")
+    if sum(len(g) for g in grams) != len(columns) or not columns or min(columns) < 0:
+        raise InvalidModelError(f"{b.where}: {len(columns)} ngram_indexes (all >= 0) for "
+                                f"{sum(len(g) for g in grams)} n-grams in the pool")
+    if mode not in ("TF", "IDF", "TFIDF") or (weights and len(weights) != len(columns)):
+        raise InvalidModelError(f"{b.where}: mode {mode!r} (TF, IDF or TFIDF) with {len(weights)} weights for "
+                                f"{len(columns)} n-grams")
     x = b.input(0)
     rank = b.rank(x)
     rows = b.add("Cast", [x if rank == 2 else b.with_axes("Unsqueeze", x, [0], 13)], to=TensorProto.INT64)
@@ -185,17 +194,14 @@ def _tfidf_vectorizer(b) -> None:
             found = b.with_axes("ReduceSum", b.add("Cast", [hits], to=TensorProto.FLOAT), [1], 13, keepdims=0)
             total = found if total is None else b.add("Add", [total, found])
         counts.append(total)
-    counts = counts[0] if len(counts) == 1 else b.add("Concat", counts, axis=1)
-    size = max(columns) + 1
-    place = np.zeros((len(columns), size), np.float32)
-    place[np.arange(len(columns)), columns] = 1
-    y = b.add("MatMul", [counts, b.const(place, np.float32)])
+    counts = counts[0] if len(counts) == 1 else b.add("Concat", counts, axis=1)  # (rows, pool n-grams)
     if mode == "IDF":
-        y = b.add("Cast", [b.add("Greater", [y, b.const(0, np.float32)])], to=TensorProto.FLOAT)
-    if mode != "TF" and weights:  # by output column, as ONNX Runtime and ONNX's reference read them
-        if len(weights) != size:
-            raise InvalidModelError(f"{b.where}: {len(weights)} weights for {size} output columns")
-        y = b.add("Mul", [y, b.const(weights, np.float32)])
+        counts = b.add("Cast", [b.add("Greater", [counts, b.const(0, np.float32)])], to=TensorProto.FLOAT)
+    # The i-th weight is the i-th pool n-gram's, as the spec and ONNX Runtime read it (ONNX's reference
+    # takes it by output column); the counts then go to their columns.
+    place = np.zeros((len(columns), max(columns) + 1), np.float32)
+    place[np.arange(len(columns)), columns] = weights if mode != "TF" and weights else 1
+    y = b.add("MatMul", [counts, b.const(place, np.float32)])
     if rank != 2:
         y = b.add("Reshape", [y, b.const([-1], I64)])
     b.add("Identity", [y], output=b.node.output[0])

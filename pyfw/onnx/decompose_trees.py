@@ -66,13 +66,13 @@ def _read_ensemble5(b):
     """TreeEnsemble-5: nodes_* indexed by node, *leafs flags saying whether a
     child id indexes the leaves."""
     a = b.attrs
-    modes = numpy_helper.to_array(a["nodes_modes"]).astype(int).tolist()
-    splits = numpy_helper.to_array(a["nodes_splits"]).astype(np.float64).tolist()
+    modes = numpy_helper.to_array(b.attr("nodes_modes")).astype(int).tolist()
+    splits = numpy_helper.to_array(b.attr("nodes_splits")).astype(np.float64).tolist()
     n = len(modes)
-    weights = numpy_helper.to_array(a["leaf_weights"]).astype(np.float64).tolist()
-    targets = list(a["leaf_targetids"])
+    weights = numpy_helper.to_array(b.attr("leaf_weights")).astype(np.float64).tolist()
+    targets = list(b.attr("leaf_targetids"))
     columns = ("nodes_featureids", "nodes_truenodeids", "nodes_falsenodeids", "nodes_trueleafs", "nodes_falseleafs")
-    lists = [list(a[c]) for c in columns]
+    lists = [list(b.attr(c)) for c in columns]
     missing = list(a.get("nodes_missing_value_tracks_true", [0] * n))
     if any(len(v) != n for v in [splits, *lists, missing]) or len(weights) != len(targets):
         raise InvalidModelError(f"{b.where}: the nodes_* (or leaf_*) attributes differ in length")
@@ -104,7 +104,7 @@ def _read_ensemble5(b):
 
     for i in range(n):
         f.true[i], f.false[i] = child(true_ids, true_leaf, i), child(false_ids, false_leaf, i)
-    for r in a["tree_roots"]:  # (a root whose two sides are one leaf walks to it in one step)
+    for r in b.attr("tree_roots"):  # (a root whose two sides are one leaf walks to it in one step)
         if not 0 <= r < n:
             raise InvalidModelError(f"{b.where}: tree root {r} is not a node")
         f.roots.append(r)
@@ -189,7 +189,7 @@ def _walk(b, f: _Forest, x: str, dtype) -> str:
             elif m == NEQ:
                 hit = b.add("Not", [b.add("Equal", [value, at])])
             else:
-                hit = b.add(_COMPARE[m], [value, at])
+                hit = b.compare(_COMPARE[m], value, at)
             if len(used) > 1:
                 hit = b.add("And", [b.add("Equal", [b.add("Gather", [mode, pos]), b.const(m, I64)]), hit])
             tests.append(hit)
@@ -203,10 +203,13 @@ def _walk(b, f: _Forest, x: str, dtype) -> str:
     return pos
 
 
-def _aggregate(b, f: _Forest, pos: str, values, n_targets: int, aggregate: str, dtype) -> str:
-    """(samples, targets): the leaves' values reduced over the trees."""
+def _aggregate(b, f: _Forest, pos: str, values, n_targets: int, aggregate: str, dtype) -> tuple[str, str]:
+    """(samples, targets): the leaves' values reduced over the trees, and
+    whether any leaf reached holds a value for the target (one that none
+    does is 0 under MIN and MAX too, as in ONNX Runtime)."""
     fill = {"MIN": np.finfo(dtype).max, "MAX": np.finfo(dtype).min}.get(aggregate, 0.0)
     leaf_table = np.full((len(f.mode), n_targets), fill, np.float64)
+    holds = np.zeros((len(f.mode), n_targets), np.int32)
     for p, t, w in values:
         if not 0 <= t < n_targets:
             raise InvalidModelError(f"{b.where}: a leaf's target id {t} is outside 0..{n_targets - 1}")
@@ -216,13 +219,17 @@ def _aggregate(b, f: _Forest, pos: str, values, n_targets: int, aggregate: str, 
             leaf_table[p, t] = max(leaf_table[p, t], w)
         else:
             leaf_table[p, t] += w
+        holds[p, t] = 1
     leaves = b.add("Gather", [b.const(leaf_table.astype(dtype), dtype), pos])  # (samples, trees, targets)
+    reached = b.with_axes("ReduceMax", b.add("Gather", [b.const(holds, np.int32), pos]), [1], 18, keepdims=0)
+    scored = b.add("Greater", [reached, b.const(0, np.int32)])
     if aggregate in ("SUM", "AVERAGE"):
         out = b.with_axes("ReduceSum", leaves, [1], 13, keepdims=0)
         if aggregate == "AVERAGE":
             out = b.add("Div", [out, b.const(len(f.roots), dtype)])
-        return out
-    return b.with_axes("ReduceMin" if aggregate == "MIN" else "ReduceMax", leaves, [1], 18, keepdims=0)
+        return out, scored
+    out = b.with_axes("ReduceMin" if aggregate == "MIN" else "ReduceMax", leaves, [1], 18, keepdims=0)
+    return b.add("Where", [scored, out, b.const(0, dtype)]), scored
 
 
 def post_transform(b, scores: str, post: str, dtype) -> str:
@@ -243,11 +250,6 @@ def post_transform(b, scores: str, post: str, dtype) -> str:
     raise UnsupportedError(f"{b.where}: post_transform {post} is not supported yet")
 
 
-def text(v, default: str) -> str:
-    v = default if v is None else v
-    return v.decode() if isinstance(v, bytes) else v
-
-
 def tree_ensemble(b) -> None:
     """TreeEnsemble (ai.onnx.ml 5)."""
     x = b.input(0)
@@ -257,29 +259,31 @@ def tree_ensemble(b) -> None:
     if not 0 <= aggregate < 4 or not 0 <= post < 5:
         raise InvalidModelError(f"{b.where}: aggregate_function {aggregate} / post_transform {post} out of range")
     f, values = _read_ensemble5(b)
-    scores = _aggregate(b, f, _walk(b, f, x, dtype), values, n_targets, _AGGREGATES[aggregate], dtype)
+    scores, _ = _aggregate(b, f, _walk(b, f, x, dtype), values, n_targets, _AGGREGATES[aggregate], dtype)
     b.declare(b.node.output[0], b.elem_type(x))
     b.add("Identity", [post_transform(b, scores, _POST[post], dtype)], output=b.node.output[0])
 
 
-def _classic_scores(b, kind: str, n_targets: int, aggregate: str) -> tuple[str, type]:
-    """TreeEnsembleRegressor/Classifier's scores before the post-transform:
-    X (any number type) compared in float32, or in float64 where the splits
-    come as a double tensor; base_values added."""
+def _classic_scores(b, kind: str, n_targets: int, aggregate: str) -> tuple[str, str, type]:
+    """TreeEnsembleRegressor/Classifier's scores before the post-transform
+    (and which targets a reached leaf scores): X compared in float64 where X
+    or the splits (a double tensor) are, else in float32; base_values added."""
     x = b.input(0)
-    wide = "nodes_values_as_tensor" in b.attrs and b.attrs["nodes_values_as_tensor"].data_type == TensorProto.DOUBLE
+    wide = b.elem_type(x) == TensorProto.DOUBLE or (
+        "nodes_values_as_tensor" in b.attrs and b.attrs["nodes_values_as_tensor"].data_type == TensorProto.DOUBLE)
     dtype = np.float64 if wide else np.float32
     elem = TensorProto.DOUBLE if wide else TensorProto.FLOAT
     if b.elem_type(x) != elem:
         x = b.add("Cast", [x], to=elem)
     f, values = _read_classic(b, kind)
-    scores = _aggregate(b, f, _walk(b, f, x, dtype), values, n_targets, aggregate, dtype)
+    scores, scored = _aggregate(b, f, _walk(b, f, x, dtype), values, n_targets, aggregate, dtype)
     base = _floats(b.attrs, "base_values")
     if base:
         if len(base) != n_targets:
             raise InvalidModelError(f"{b.where}: {len(base)} base_values for {n_targets} outputs")
         scores = b.add("Add", [scores, b.const(base, dtype)])
-    return scores, dtype
+        scored = b.const(np.ones(n_targets, np.bool_), np.bool_)  # every class has a score
+    return scores, scored, dtype
 
 
 def _float_out(b, v: str, output: str) -> None:
@@ -290,11 +294,11 @@ def _float_out(b, v: str, output: str) -> None:
 def tree_ensemble_regressor(b) -> None:
     """TreeEnsembleRegressor (ai.onnx.ml 1 and 3), float32 out."""
     n_targets = int(b.attrs.get("n_targets", 1))
-    aggregate = text(b.attrs.get("aggregate_function"), "SUM")
-    post = text(b.attrs.get("post_transform"), "NONE")
+    aggregate = b.text("aggregate_function", "SUM")
+    post = b.text("post_transform", "NONE")
     if aggregate not in _AGGREGATES or post not in _POST:
         raise InvalidModelError(f"{b.where}: aggregate_function {aggregate!r} / post_transform {post!r} unknown")
-    scores, dtype = _classic_scores(b, "target", n_targets, aggregate)
+    scores, _, dtype = _classic_scores(b, "target", n_targets, aggregate)
     _float_out(b, post_transform(b, scores, post, dtype), b.node.output[0])
 
 
@@ -308,7 +312,7 @@ def tree_ensemble_classifier(b) -> None:
     if "classlabels_strings" in b.attrs:
         raise UnsupportedError(f"{b.where}: string class labels need string tensors, which pyfw lacks")
     labels = list(b.attrs.get("classlabels_int64s", []))
-    post = text(b.attrs.get("post_transform"), "NONE")
+    post = b.text("post_transform", "NONE")
     if post not in _POST or post == "PROBIT":
         raise UnsupportedError(f"{b.where}: post_transform {post!r} is not supported")
     ids = set(b.attrs.get("class_ids", []))
@@ -321,10 +325,10 @@ def tree_ensemble_classifier(b) -> None:
             raise UnsupportedError(f"{b.where}: post_transform {post} of a binary classifier is not supported")
         b.attrs = dict(b.attrs, base_values=_floats(b.attrs, "base_values")[:1])
         b.attrs.pop("base_values_as_tensor", None)
-        s, dtype = _classic_scores(b, "class", 1, "SUM")
+        s, _, dtype = _classic_scores(b, "class", 1, "SUM")
         positive = all(w > 0 for w in _floats(b.attrs, "class_weights"))
         cut = 0.5 if positive else 0.0
-        best = b.add("Cast", [b.add("Greater", [b.add("Squeeze", [s, b.const([1], I64)]), b.const(cut, dtype)])],
+        best = b.add("Cast", [b.add("Greater", [b.with_axes("Squeeze", s, [1], 13), b.const(cut, dtype)])],
                      to=TensorProto.INT64)
         if post == "LOGISTIC":
             scores = b.add("Sigmoid", [b.add("Concat", [b.add("Neg", [s]), s], axis=1)])
@@ -332,9 +336,10 @@ def tree_ensemble_classifier(b) -> None:
             first = b.add("Sub", [b.const(1, dtype), s]) if positive else b.add("Neg", [s])
             scores = b.add("Concat", [first, s], axis=1)
     else:
-        raw, dtype = _classic_scores(b, "class", len(labels), "SUM")
+        raw, scored, dtype = _classic_scores(b, "class", len(labels), "SUM")
         scores = post_transform(b, raw, post, dtype)
-        best = b.add("ArgMax", [scores], axis=1, keepdims=0)
+        # The label: the best of the classes a leaf (or base_values) scores, as ONNX Runtime.
+        best = b.add("ArgMax", [b.add("Where", [scored, scores, b.const(-np.inf, dtype)])], axis=1, keepdims=0)
     if outs[0]:
         b.declare(outs[0], TensorProto.INT64)
         b.add("Gather", [b.const(labels, I64), best], output=outs[0])

@@ -13,16 +13,6 @@ from .. import InvalidModelError, UnsupportedError
 I64 = np.int64
 
 
-def _dim(b, v: str, axis: int) -> str:
-    """Dimension `axis` of v, a 1-element int64 tensor."""
-    return b.add("Gather", [b.add("Shape", [v]), b.const([axis], I64)])
-
-
-def _cat(b, *parts) -> str:
-    """A shape from ints and 1-element tensors."""
-    return b.add("Concat", [p if isinstance(p, str) else b.const([p], I64) for p in parts], axis=0)
-
-
 def _within(b, v: str, last: str) -> str:
     """0 <= v <= last."""
     return b.add("Not", [b.add("Or", [b.add("Less", [v, b.const(0, np.float64)]), b.add("Greater", [v, last])])])
@@ -66,7 +56,7 @@ def deform_conv(b) -> None:
     # Sampling points and weights in float64, as ONNX's reference: a point on
     # a pixel reads that pixel alone.
     dtype, f64 = np.float64, TensorProto.DOUBLE
-    out_h, out_w = _dim(b, offset, 2), _dim(b, offset, 3)
+    out_h, out_w = b.dim(offset, 2), b.dim(offset, 3)
     one = b.const(1, I64)
 
     def rows(size, step, pad):  # (o * step - pad) for o < size
@@ -79,12 +69,12 @@ def deform_conv(b) -> None:
                                                                                   [0, 2], 13)])
     base_w = b.add("Add", [b.const(tap_w.reshape(taps, 1, 1), dtype), b.with_axes("Unsqueeze", rows(out_w, sw, pl),
                                                                                   [0, 1], 13)])
-    moves = b.add("Reshape", [b.add("Cast", [offset], to=f64), _cat(b, -1, groups, taps, 2, out_h, out_w)])
+    moves = b.add("Reshape", [b.add("Cast", [offset], to=f64), b.cat(-1, groups, taps, 2, out_h, out_w)])
     at_h = b.add("Add", [base_h, b.add("Gather", [moves, b.const(0, I64)], axis=3)])  # (N, G, K, oH, oW)
     at_w = b.add("Add", [base_w, b.add("Gather", [moves, b.const(1, I64)], axis=3)])
 
-    height, width = _dim(b, x, 2), _dim(b, x, 3)
-    flat = b.add("Reshape", [x, _cat(b, -1, groups, c // groups, b.add("Mul", [height, width]))])
+    height, width = b.dim(x, 2), b.dim(x, 3)
+    flat = b.add("Reshape", [x, b.cat(-1, groups, c // groups, b.add("Mul", [height, width]))])
     at_h, at_w = (b.add("Reshape", [v, b.const([0, 0, -1], I64)]) for v in (at_h, at_w))  # (N, G, K*oH*oW)
     low_h, low_w = b.add("Floor", [at_h]), b.add("Floor", [at_w])
     frac_h, frac_w = b.add("Sub", [at_h, low_h]), b.add("Sub", [at_w, low_w])
@@ -104,12 +94,12 @@ def deform_conv(b) -> None:
             parts.append(_gather_weighted(b, flat, b.add("Cast", [pixel], to=TensorProto.INT64), weight))
     sampled = b.add("Add", [b.add("Add", [parts[0], parts[1]]), b.add("Add", [parts[2], parts[3]])])
     points = b.add("Mul", [out_h, out_w])
-    sampled = b.add("Reshape", [sampled, _cat(b, -1, groups, c // groups, taps, points)])
+    sampled = b.add("Reshape", [sampled, b.cat(-1, groups, c // groups, taps, points)])
     if mask:
-        sampled = b.add("Mul", [sampled, b.add("Reshape", [mask, _cat(b, -1, groups, 1, taps, points)])])
-    columns = b.add("Reshape", [sampled, _cat(b, -1, group, cg * taps, points)])
+        sampled = b.add("Mul", [sampled, b.add("Reshape", [mask, b.cat(-1, groups, 1, taps, points)])])
+    columns = b.add("Reshape", [sampled, b.cat(-1, group, cg * taps, points)])
     weights = b.add("Reshape", [w, b.const([group, oc // group, cg * taps], I64)])
-    y = b.add("Reshape", [b.add("MatMul", [weights, columns]), _cat(b, -1, oc, out_h, out_w)])
+    y = b.add("Reshape", [b.add("MatMul", [weights, columns]), b.cat(-1, oc, out_h, out_w)])
     if bias:
         y = b.add("Add", [y, b.add("Reshape", [bias, b.const([oc, 1, 1], I64)])])
     b.add("Identity", [y], output=b.node.output[0])
@@ -127,10 +117,9 @@ def roi_align(b) -> None:
     if ratio <= 0:
         raise UnsupportedError(f"{b.where}: sampling_ratio {ratio} (a sampling grid sized per RoI from its data) is "
                                f"not supported; a fixed sampling_ratio is")
-    mode = a.get("mode", b"avg")
-    mode = mode.decode() if isinstance(mode, bytes) else mode
-    ctm = a.get("coordinate_transformation_mode", b"half_pixel" if b.opset >= 16 else b"output_half_pixel")
-    half_pixel = (ctm.decode() if isinstance(ctm, bytes) else ctm) == "half_pixel"
+    mode = b.text("mode", "avg")
+    half_pixel = b.text("coordinate_transformation_mode",
+                        "half_pixel" if b.opset >= 16 else "output_half_pixel") == "half_pixel"
     out_h, out_w = int(a.get("output_height", 1)), int(a.get("output_width", 1))
     elem = b.elem_type(x)
     dtype = helper.tensor_dtype_to_np_dtype(elem)
@@ -148,7 +137,7 @@ def roi_align(b) -> None:
         steps = (np.arange(count)[:, None] + (np.arange(ratio) + 0.5) / ratio).ravel()
         at = b.add("Add", [start, b.add("Mul", [b.const(steps[None, :], dtype),
                                                 b.add("Div", [length, b.const(count, dtype)])])])
-        size_i = _dim(b, x, size_axis)
+        size_i = b.dim(x, size_axis)
         size = b.add("Cast", [size_i], to=elem)
         inside = b.add("Not", [b.add("Or", [b.add("Less", [at, b.const(-1, dtype)]), b.add("Greater", [at, size])])])
         last = b.add("Sub", [size, b.const(1, dtype)])
@@ -209,11 +198,10 @@ def max_pool_indices(b) -> None:
         raise UnsupportedError(f"{b.where}: output 1 (Indices) needs the spatial sizes of the input and output, "
                                f"which shape inference does not give")
     n = len(spatial)
-    kernel = list(a["kernel_shape"])
+    kernel = list(b.attr("kernel_shape"))
     strides, dilations = list(a.get("strides", [1] * n)), list(a.get("dilations", [1] * n))
     pads = list(a.get("pads", [0] * 2 * n))
-    auto = a.get("auto_pad", b"NOTSET")
-    auto = auto.decode() if isinstance(auto, bytes) else auto
+    auto = b.text("auto_pad", "NOTSET")
     for i in range(n):
         if auto in ("SAME_UPPER", "SAME_LOWER"):
             total = max((out[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - spatial[i], 0)
@@ -251,5 +239,5 @@ def max_pool_indices(b) -> None:
     where = b.add("Gather", [b.const(counted.reshape(-1).astype(np.int64), I64), pick])  # (N, C, P)
     lead = b.add("Slice", [b.add("Shape", [x]), b.const([0], I64), b.const([2], I64)])
     planes = b.add("Range", [b.const(0, I64), b.add("ReduceProd", [lead], keepdims=0), b.const(1, I64)])
-    offset = b.add("Mul", [b.add("Reshape", [planes, _cat(b, lead, 1)]), b.const(size, I64)])
-    b.add("Reshape", [b.add("Add", [where, offset]), _cat(b, lead, *out)], output=b.node.output[1])
+    offset = b.add("Mul", [b.add("Reshape", [planes, b.cat(lead, 1)]), b.const(size, I64)])
+    b.add("Reshape", [b.add("Add", [where, offset]), b.cat(lead, *out)], output=b.node.output[1])

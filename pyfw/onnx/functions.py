@@ -183,6 +183,12 @@ def expand(node: onnx.NodeProto, name: str, opsets: dict[str, int], types) -> li
     opset = opsets[_domain(node)]
     s = _schema(node.op_type, opset, _domain(node))
     fp = _body(node, opset, types)
+    # The body's default-domain ops are read at the model's opset; the body may
+    # say which it needs (preview bodies, which do not, use opset-13 forms).
+    needed = {o.domain: o.version for o in fp.opset_import}.get("", 13 if _domain(node) else 0)
+    if opsets.get("", 0) < needed:
+        raise UnsupportedError(f"node {name!r} ({node.op_type}): its ONNX body needs default-domain opset {needed} "
+                               f"or later, and the model imports {opsets.get('', 0)}")
     given = {a.name: a for a in node.attribute}
     for key, attr in s.attributes.items():  # the schema's defaults, as ONNX Runtime applies them
         if key not in given and attr.default_value and attr.default_value.type:
