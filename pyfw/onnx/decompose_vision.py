@@ -1,8 +1,9 @@
 """Rules (see decompose.py) for the sampling ops of detection models:
 DeformConv and RoiAlign as the four bilinear neighbours of every sample
-point gathered (GatherElements) and weighted, then DeformConv's taps reduced
-by one grouped MatMul and RoiAlign's bins averaged or maxed. Both follow
-ONNX's reference: its boundary rules, its tap and channel order."""
+point gathered (one GatherND over (..., H*W, C) reads all channels per
+index) and weighted, then DeformConv's taps reduced by one grouped MatMul
+and RoiAlign's bins averaged or maxed. Both follow ONNX's reference: its
+boundary rules, its tap and channel order."""
 from __future__ import annotations
 
 import numpy as np
@@ -22,15 +23,11 @@ def _clamp(b, v: str, last: str) -> str:
     return b.add("Max", [b.add("Min", [v, last]), b.const(0, np.float64)])
 
 
-def _gather_weighted(b, flat: str, pixel: str, weight: str) -> str:
-    """flat (..., C, HW) read at pixel (..., P) for every channel, times
-    weight (..., P): (..., C, P)."""
-    shape = b.add("Shape", [pixel])
-    lead, points = (b.add("Slice", [shape, b.const([s], I64), b.const([e], I64)]) for s, e in ((0, -1), (-1, 2 ** 62)))
-    channels = b.add("Slice", [b.add("Shape", [flat]), b.const([-2], I64), b.const([-1], I64)])
-    index = b.add("Expand", [b.with_axes("Unsqueeze", pixel, [-2], 13), b.add("Concat", [lead, channels, points],
-                                                                             axis=0)])
-    return b.add("Mul", [b.add("GatherElements", [flat, index], axis=-1), b.with_axes("Unsqueeze", weight, [-2], 13)])
+def _gather_weighted(b, pixels: str, index: str, weight: str, batch: int) -> str:
+    """pixels (..., HW, C) read at index (..., P, k), times weight (..., P):
+    (..., P, C), one GatherND (batch_dims `batch`) with no index per channel."""
+    picked = b.add("GatherND", [pixels, index], batch_dims=batch)
+    return b.add("Mul", [picked, b.with_axes("Unsqueeze", weight, [-1], 13)])
 
 
 def deform_conv(b) -> None:
@@ -74,7 +71,9 @@ def deform_conv(b) -> None:
     at_w = b.add("Add", [base_w, b.add("Gather", [moves, b.const(1, I64)], axis=3)])
 
     height, width = b.dim(x, 2), b.dim(x, 3)
-    flat = b.add("Reshape", [x, b.cat(-1, groups, c // groups, b.add("Mul", [height, width]))])
+    b.require(12)  # GatherND's batch_dims
+    pixels = b.add("Transpose", [b.add("Reshape", [x, b.cat(-1, groups, c // groups, b.add("Mul", [height, width]))])],
+                   perm=[0, 1, 3, 2])  # (N, G, H*W, C/G)
     at_h, at_w = (b.add("Reshape", [v, b.const([0, 0, -1], I64)]) for v in (at_h, at_w))  # (N, G, K*oH*oW)
     low_h, low_w = b.add("Floor", [at_h]), b.add("Floor", [at_w])
     frac_h, frac_w = b.add("Sub", [at_h, low_h]), b.add("Sub", [at_w, low_w])
@@ -91,12 +90,14 @@ def deform_conv(b) -> None:
             weight = b.add("Cast", [b.add("Where", [inside, b.add("Mul", [wy, wx]), zero])], to=b.elem_type(x))
             pixel = b.add("Add", [b.add("Mul", [_clamp(b, y, last_h), b.add("Cast", [width], to=f64)]),
                                   _clamp(b, xx, last_w)])
-            parts.append(_gather_weighted(b, flat, b.add("Cast", [pixel], to=TensorProto.INT64), weight))
-    sampled = b.add("Add", [b.add("Add", [parts[0], parts[1]]), b.add("Add", [parts[2], parts[3]])])
+            index = b.with_axes("Unsqueeze", b.add("Cast", [pixel], to=TensorProto.INT64), [-1], 13)
+            parts.append(_gather_weighted(b, pixels, index, weight, 2))
+    sampled = b.add("Add", [b.add("Add", [parts[0], parts[1]]), b.add("Add", [parts[2], parts[3]])])  # (N, G, P, C/G)
     points = b.add("Mul", [out_h, out_w])
-    sampled = b.add("Reshape", [sampled, b.cat(-1, groups, c // groups, taps, points)])
+    sampled = b.add("Reshape", [sampled, b.cat(-1, groups, taps, points, c // groups)])
     if mask:
-        sampled = b.add("Mul", [sampled, b.add("Reshape", [mask, b.cat(-1, groups, 1, taps, points)])])
+        sampled = b.add("Mul", [sampled, b.add("Reshape", [mask, b.cat(-1, groups, taps, points, 1)])])
+    sampled = b.add("Transpose", [sampled], perm=[0, 1, 4, 2, 3])  # (N, G, C/G, K, oH*oW)
     columns = b.add("Reshape", [sampled, b.cat(-1, group, cg * taps, points)])
     weights = b.add("Reshape", [w, b.const([group, oc // group, cg * taps], I64)])
     y = b.add("Reshape", [b.add("MatMul", [weights, columns]), b.cat(-1, oc, out_h, out_w)])
@@ -111,7 +112,7 @@ def roi_align(b) -> None:
     and interpolate their four neighbours (max mode: the largest weighted
     neighbour), as ONNX's reference and ONNX Runtime do."""
     x, rois, batch = b.input(0), b.input(1), b.input(2)
-    b.require(11)  # GatherElements
+    b.require(12)  # GatherND's batch_dims
     a = b.attrs
     ratio = int(a.get("sampling_ratio", 0))
     if ratio <= 0:
@@ -159,25 +160,29 @@ def roi_align(b) -> None:
     inside = b.add("Cast", [outer(y_in, x_in, "And")], to=elem)
     one = b.const(1, dtype)
     hy, hx = b.add("Sub", [one, ly]), b.add("Sub", [one, lx])
-    images = b.add("Gather", [x, batch], axis=0)  # (R, C, H, W)
-    flat = b.add("Reshape", [images, b.const([0, 0, -1], I64)])
+    pixels = b.add("Transpose", [b.add("Reshape", [x, b.const([0, 0, -1], I64)])], perm=[0, 2, 1])  # (N, HW, C)
+    image = None  # (R, P, 1): each point's batch index
     parts = []
     for ys, xs, wy, wx in ((y_low, x_low, hy, hx), (y_low, x_high, hy, lx), (y_high, x_low, ly, hx),
                            (y_high, x_high, ly, lx)):
-        pixel = outer(b.add("Mul", [ys, width]), xs, "Add")  # (R, P)
-        parts.append(_gather_weighted(b, flat, pixel, b.add("Mul", [outer(wy, wx, "Mul"), inside])))
+        pixel = b.with_axes("Unsqueeze", outer(b.add("Mul", [ys, width]), xs, "Add"), [-1], 13)  # (R, P, 1)
+        if image is None:
+            image = b.add("Expand", [b.with_axes("Unsqueeze", b.add("Cast", [batch], to=TensorProto.INT64), [1, 2],
+                                                 13), b.add("Shape", [pixel])])
+        index = b.add("Concat", [image, pixel], axis=-1)
+        parts.append(_gather_weighted(b, pixels, index, b.add("Mul", [outer(wy, wx, "Mul"), inside]), 0))
     if mode == "avg":
         points = b.add("Add", [b.add("Add", [parts[0], parts[1]]), b.add("Add", [parts[2], parts[3]])])
     elif mode == "max":
         points = b.add("Max", parts)
     else:
         raise InvalidModelError(f"{b.where}: mode {mode!r} is neither 'avg' nor 'max'")
-    bins = b.add("Reshape", [points, b.const([0, 0, out_h, ratio, out_w, ratio], I64)])
+    bins = b.add("Reshape", [points, b.const([0, out_h, ratio, out_w, ratio, -1], I64)])  # (R, oH, r, oW, r, C)
     if mode == "avg":
-        y = b.add("Div", [b.with_axes("ReduceSum", bins, [3, 5], 13, keepdims=0), b.const(ratio * ratio, dtype)])
+        y = b.add("Div", [b.with_axes("ReduceSum", bins, [2, 4], 13, keepdims=0), b.const(ratio * ratio, dtype)])
     else:
-        y = b.with_axes("ReduceMax", bins, [3, 5], 18, keepdims=0)
-    b.add("Identity", [y], output=b.node.output[0])
+        y = b.with_axes("ReduceMax", bins, [2, 4], 18, keepdims=0)
+    b.add("Transpose", [y], output=b.node.output[0], perm=[0, 3, 1, 2])
 
 
 def is_max_pool_with_indices(node) -> bool:
