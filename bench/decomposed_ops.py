@@ -8,19 +8,19 @@ ORT / pyfw (below 1: ONNX Runtime is faster).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from onnx import helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from onnx_util import Init, single_op, to_pfw  # noqa: E402
 from test_onnx_trees import classic, classifier, classifier_model, model, positive_weights, \
     random_forest  # noqa: E402
+
+from timing import alternating_medians, one_thread_session  # noqa: E402
 
 from pyfw.runtime import Interpreter  # noqa: E402
 
@@ -74,25 +74,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     args = ap.parse_args()
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
     print(f"{'case':<54} {'pyfw ms':>9} {'ORT ms':>9} {'ORT/pyfw':>9}")
     for name, make in CASES:
         m, feeds = make()
-        sess = ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        sess = one_thread_session(m)
         with Interpreter(to_pfw(m), threads=1) as it:
             for g, w in zip(it.run(feeds), sess.run(None, feeds), strict=True):  # the same answer first
                 # (to 1e-4 of the largest value: ORT's STFT is 3e-5 of it off float64 NumPy, pyfw 5e-8)
                 np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(w).max())))
-            mine, theirs = [], []
-            for _ in range(args.runs):
-                t = time.perf_counter()
-                it.run(feeds)
-                mine.append(time.perf_counter() - t)
-                t = time.perf_counter()
-                sess.run(None, feeds)
-                theirs.append(time.perf_counter() - t)
-        a, b = statistics.median(mine) * 1e3, statistics.median(theirs) * 1e3
+            a, b = alternating_medians(lambda: it.run(feeds), lambda: sess.run(None, feeds), args.runs)
         print(f"{name:<54} {a:9.2f} {b:9.2f} {b / a:9.2f}", flush=True)
     return 0
 

@@ -7,17 +7,17 @@ alternating runs; prints the median latency and ORT / pyfw.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from onnx import TensorProto, helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from onnx_util import to_pfw  # noqa: E402
+
+from timing import alternating_medians, one_thread_session  # noqa: E402
 
 from pyfw.runtime import Interpreter  # noqa: E402
 
@@ -45,25 +45,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
     print(f"{'case':<42} {'pyfw ms':>9} {'ORT ms':>9} {'ORT/pyfw':>9}")
     for name, op, shape, attrs in CASES:
         m = model(op, shape, attrs)
         x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-        sess = ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        sess = one_thread_session(m)
         with Interpreter(to_pfw(m), threads=1) as it:
-            mine, theirs = [], []
             want = sess.run(None, {"x": x})[0]
             np.testing.assert_allclose(it.run({"x": x})[0], want, rtol=1e-5, atol=1e-5)  # same answer first
-            for _ in range(args.runs):
-                t = time.perf_counter()
-                it.run({"x": x})
-                mine.append(time.perf_counter() - t)
-                t = time.perf_counter()
-                sess.run(None, {"x": x})
-                theirs.append(time.perf_counter() - t)
-        a, b = statistics.median(mine) * 1e3, statistics.median(theirs) * 1e3
+            a, b = alternating_medians(lambda: it.run({"x": x}), lambda: sess.run(None, {"x": x}), args.runs)
         print(f"{name:<42} {a:9.1f} {b:9.1f} {b / a:9.1f}", flush=True)
     return 0
 
