@@ -242,3 +242,34 @@ def test_linear_regressor_float64_post_transform(post):
     s = x @ np.float32(coef).astype(np.float64).reshape(2, 3).T + np.float32(intercepts)
     want = np.exp(s) / np.exp(s).sum(1, keepdims=True) if post == "SOFTMAX" else 1 / (1 + np.exp(-s))
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kernel, params, one_class", [
+    ("LINEAR", [0.0, 0.0, 0], 0), ("POLY", [0.3, 1.0, 3], 0), ("RBF", [0.5, 0.0, 0], 0), ("SIGMOID", [0.2, -0.5, 0], 0),
+    ("RBF", [0.8, 0.0, 0], 1),
+])
+def test_svm_regressor(kernel, params, one_class):
+    x = rng.normal(size=(12, 4)).astype(f32)
+    sv = rng.normal(size=(7, 4)).astype(f32)
+    coef, rho = rng.normal(size=7).astype(f32), [0.25]
+    node = helper.make_node("SVMRegressor", ["X"], ["Y"], domain=ML, coefficients=coef.tolist(), kernel_type=kernel,
+                            kernel_params=params, n_supports=7, one_class=one_class, rho=rho,
+                            support_vectors=sv.ravel().tolist())
+    got = same_as_ort(ml_model([node], x, {"Y": (f32, ["N", 1])}), x)
+    xd, svd = x.astype(np.float64), sv.astype(np.float64)
+    dots = xd @ svd.T
+    k = {"LINEAR": dots, "POLY": (params[0] * dots + params[1]) ** 3,
+         "SIGMOID": np.tanh(params[0] * dots + params[1]),
+         "RBF": np.exp(-params[0] * ((xd[:, None] - svd[None]) ** 2).sum(-1))}[kernel]
+    score = k @ coef.astype(np.float64) + rho[0]
+    want = np.where(score > 0, 1.0, -1.0) if one_class else score
+    np.testing.assert_allclose(got[0][:, 0], want, rtol=1e-5, atol=1e-5)
+
+
+def test_svm_regressor_linear_without_support_vectors():
+    x = rng.normal(size=(5, 3)).astype(f32)
+    node = helper.make_node("SVMRegressor", ["X"], ["Y"], domain=ML, coefficients=[0.5, -1.0, 2.0], n_supports=0,
+                            kernel_type="LINEAR", kernel_params=[0.0, 0.0, 0],
+                            rho=[0.1])
+    got = same_as_ort(ml_model([node], x, {"Y": (f32, ["N", 1])}), x)
+    np.testing.assert_allclose(got[0][:, 0], x @ np.float32([0.5, -1.0, 2.0]) + 0.1, rtol=1e-6)

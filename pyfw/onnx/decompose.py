@@ -11,7 +11,7 @@ node, a name prefix no other value in the model uses, the model's opset and
     (decompose_ml.py) Adagrad, Momentum, Adam, Binarizer, ArrayFeatureExtractor
     (decompose_trees.py) TreeEnsemble, TreeEnsembleRegressor, TreeEnsembleClassifier
     (decompose_linear.py) LinearRegressor, LinearClassifier, Scaler, Normalizer, Imputer, OneHotEncoder,
-                          FeatureVectorizer, LabelEncoder
+                          FeatureVectorizer, LabelEncoder, SVMRegressor
     BatchNormalization with training_mode=1: batch statistics, blended means
 """
 from __future__ import annotations
@@ -298,7 +298,7 @@ RULES.update({(ML, "TreeEnsemble"): decompose_trees.tree_ensemble,
               (ML, "Scaler"): decompose_linear.scaler, (ML, "Normalizer"): decompose_linear.normalizer,
               (ML, "Imputer"): decompose_linear.imputer, (ML, "OneHotEncoder"): decompose_linear.one_hot_encoder,
               (ML, "FeatureVectorizer"): decompose_linear.feature_vectorizer,
-              (ML, "LabelEncoder"): decompose_linear.label_encoder})
+              (ML, "LabelEncoder"): decompose_linear.label_encoder, (ML, "SVMRegressor"): decompose_linear.svm_regressor})
 # The opset the standard ops of a model that imports only other domains are read at.
 DEFAULT_OPSET = 17
 

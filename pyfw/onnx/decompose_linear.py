@@ -1,7 +1,7 @@
 """Rules (see decompose.py) for ai.onnx.ml's linear models and feature
 transforms, the steps of scikit-learn pipelines as its converters write them:
-LinearRegressor, LinearClassifier, Scaler, Normalizer, Imputer, OneHotEncoder,
-FeatureVectorizer, LabelEncoder (numbers). The models compute in float32
+LinearRegressor, LinearClassifier, SVMRegressor, Scaler, Normalizer, Imputer,
+OneHotEncoder, FeatureVectorizer, LabelEncoder (numbers). The models compute in float32
 (float64 where X is), as ONNX Runtime does, and give float32."""
 from __future__ import annotations
 
@@ -219,3 +219,41 @@ def label_encoder(b) -> None:
     value = b.add("Gather", [b.const(values, values.dtype), which])
     b.declare(b.node.output[0], helper.np_dtype_to_tensor_dtype(values.dtype))
     b.add("Where", [found, value, b.const(default, values.dtype)], output=b.node.output[0])
+
+
+def svm_regressor(b) -> None:
+    """score = sum_j coef_j K(x, sv_j) + rho (a linear model where
+    n_supports is 0); one_class gives 1 where score > 0, else -1. K is
+    LINEAR x.v, POLY (gamma x.v + coef0)^degree, SIGMOID tanh(gamma x.v +
+    coef0) or RBF exp(-gamma |x - v|^2)."""
+    x, dtype = _features(b)
+    a = b.attrs
+    coef = np.asarray(b.attr("coefficients"), np.float64)
+    rho = list(b.attr("rho"))
+    supports = int(a.get("n_supports", 0))
+    gamma, coef0, degree = (list(a.get("kernel_params", [])) + [0.0, 0.0, 0.0])[:3]
+    kernel = b.text("kernel_type", "LINEAR") if supports else "LINEAR"
+    if supports:
+        vectors = np.asarray(b.attr("support_vectors"), np.float64).reshape(supports, -1)
+        if len(coef) != supports:
+            raise InvalidModelError(f"{b.where}: {len(coef)} coefficients for {supports} support vectors")
+        dots = b.add("MatMul", [x, b.const(vectors.T, dtype)])  # (N, S)
+        if kernel == "LINEAR":
+            k = dots
+        elif kernel in ("POLY", "SIGMOID"):
+            k = b.add("Add", [b.add("Mul", [dots, b.const(gamma, dtype)]), b.const(coef0, dtype)])
+            k = b.add("Pow", [k, b.const(float(int(degree)), dtype)]) if kernel == "POLY" else b.add("Tanh", [k])
+        elif kernel == "RBF":  # |x|^2 - 2 x.v + |v|^2, never below 0
+            norms = b.with_axes("ReduceSum", b.add("Mul", [x, x]), [1], 13, keepdims=1)
+            far = b.add("Add", [b.add("Sub", [norms, b.add("Mul", [dots, b.const(2, dtype)])]),
+                                b.const((vectors ** 2).sum(axis=1), dtype)])
+            k = b.add("Exp", [b.add("Mul", [b.add("Max", [far, b.const(0, dtype)]), b.const(-gamma, dtype)])])
+        else:
+            raise InvalidModelError(f"{b.where}: kernel_type {kernel!r} is not LINEAR, POLY, RBF or SIGMOID")
+        score = b.add("MatMul", [k, b.const(coef.reshape(-1, 1), dtype)])
+    else:
+        score = b.add("MatMul", [x, b.const(coef.reshape(-1, 1), dtype)])
+    score = b.add("Add", [score, b.const(rho[:1], dtype)])
+    if int(a.get("one_class", 0)):
+        score = b.add("Where", [b.add("Greater", [score, b.const(0, dtype)]), b.const(1, dtype), b.const(-1, dtype)])
+    _to_float(b, post_transform(b, score, b.text("post_transform", "NONE"), dtype), dtype, b.node.output[0])
