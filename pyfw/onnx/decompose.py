@@ -7,12 +7,16 @@ node, a name prefix no other value in the model uses, the model's opset and
     MaxUnpool         ScatterElements of X into zeros at the flat indices I
     STFT              frames gathered by index, windowed, one DFT over them
     MelWeightMatrix   the triangles' bins, then one Where per slope
-    (decompose_vision.py) DeformConv, RoiAlign
-    (decompose_ml.py) Adagrad, Momentum, Adam, Binarizer, ArrayFeatureExtractor
-    (decompose_trees.py) TreeEnsemble, TreeEnsembleRegressor, TreeEnsembleClassifier
-    (decompose_linear.py) LinearRegressor, LinearClassifier, Scaler, Normalizer, Imputer, OneHotEncoder,
-                          FeatureVectorizer, LabelEncoder, SVMRegressor
     BatchNormalization with training_mode=1: batch statistics, blended means
+    decompose_vision  DeformConv, RoiAlign, MaxPool's Indices output
+    decompose_ml      TfIdfVectorizer; Adagrad, Momentum, Adam (preview.training);
+                      Binarizer, ArrayFeatureExtractor (ai.onnx.ml)
+    decompose_trees   TreeEnsemble, TreeEnsembleRegressor, TreeEnsembleClassifier
+    decompose_linear  LinearRegressor, LinearClassifier, SVMRegressor, Scaler,
+                      Normalizer, Imputer, OneHotEncoder, FeatureVectorizer,
+                      LabelEncoder
+They are correct first and fast second: bench/decomposed_ops.py measures
+them against ONNX Runtime's own kernels.
 """
 from __future__ import annotations
 
