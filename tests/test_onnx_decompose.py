@@ -279,3 +279,16 @@ def test_max_pool_indices_alone_and_into_max_unpool():
     alone = build([helper.make_node("MaxPool", ["x"], ["v", "i"], kernel_shape=[3, 3])],
                   [value_info("x", f32, x.shape)], [value_info("i", np.int64, None)])
     np.testing.assert_array_equal(pfw_run(to_pfw(alone), {"x": x})[0], ort_run(alone, {"x": x})[0])
+
+
+def test_max_pool_indices_with_a_symbolic_batch():
+    """The batch and channel offsets come from the input's shape at run time."""
+    node = helper.make_node("MaxPool", ["x"], ["v", "i"], kernel_shape=[2, 2], strides=[2, 2])
+    model = build([node], [value_info("x", f32, ["N", "C", 6, 4])],
+                  [value_info("v", f32, None), value_info("i", np.int64, None)])
+    pfw = to_pfw(model)
+    for n, c in ((1, 2), (3, 1)):
+        x = rng.standard_normal((n, c, 6, 4)).astype(f32)
+        got, want = pfw_run(pfw, {"x": x}), ort_run(model, {"x": x})
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_array_equal(got[0], want[0])

@@ -242,7 +242,13 @@ def max_pool_indices(b) -> None:
     tap = b.add("ArgMax", [windows], axis=3, keepdims=0, select_last_index=0)
     pick = b.add("Add", [tap, b.const(np.arange(points) * k, I64)])
     where = b.add("Gather", [b.const(counted.reshape(-1).astype(np.int64), I64), pick])  # (N, C, P)
-    lead = b.add("Slice", [b.add("Shape", [x]), b.const([0], I64), b.const([2], I64)])
-    planes = b.add("Range", [b.const(0, I64), b.add("ReduceProd", [lead], keepdims=0), b.const(1, I64)])
-    offset = b.add("Mul", [b.add("Reshape", [planes, b.cat(lead, 1)]), b.const(size, I64)])
-    b.add("Reshape", [b.add("Add", [where, offset]), b.cat(lead, *out)], output=b.node.output[1])
+    known = b.dims(x)[:2]
+    if len(known) == 2 and None not in known:  # constant offsets keep every shape static for the planner
+        offset = b.const((np.arange(known[0] * known[1]) * size).reshape(*known, 1), I64)
+        shape = b.const(known + list(out), I64)
+    else:
+        lead = b.add("Slice", [b.add("Shape", [x]), b.const([0], I64), b.const([2], I64)])
+        planes = b.add("Range", [b.const(0, I64), b.add("ReduceProd", [lead], keepdims=0), b.const(1, I64)])
+        offset = b.add("Mul", [b.add("Reshape", [planes, b.cat(lead, 1)]), b.const(size, I64)])
+        shape = b.cat(lead, *out)
+    b.add("Reshape", [b.add("Add", [where, offset]), shape], output=b.node.output[1])
