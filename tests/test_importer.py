@@ -276,10 +276,10 @@ def test_model_of_another_domain_only_names_the_op():
     """An ai.onnx.ml-only model (no default-domain opset) is refused for its
     op, not for the missing default opset; with default-domain nodes and no
     such opset, the model itself is invalid."""
-    node = helper.make_node("SVMClassifier", ["x"], ["y"], name="b", domain="ai.onnx.ml")
+    node = helper.make_node("DictVectorizer", ["x"], ["y"], name="b", domain="ai.onnx.ml")
     graph = helper.make_graph([node], "g", [vi("x", [2])], [vi("y", [2])])
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("ai.onnx.ml", 1)])
-    with pytest.raises(pyfw.UnsupportedError, match=r"node 'b' \(op SVMClassifier, domain 'ai.onnx.ml', opset 1\) is "
+    with pytest.raises(pyfw.UnsupportedError, match=r"node 'b' \(op DictVectorizer, domain 'ai.onnx.ml', opset 1\) is "
                                                      "not supported yet"):
         import_model(m)
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [vi("x", [2])], [vi("y", [2])])

@@ -177,10 +177,10 @@ def test_ml_op_beside_default_domain_ops():
 
 
 def test_unsupported_ml_op_is_named_not_called_a_custom_domain():
-    node = helper.make_node("SVMClassifier", ["x"], ["y"], domain=ML)
+    node = helper.make_node("DictVectorizer", ["x"], ["y"], domain=ML)
     graph = helper.make_graph([node], "g", [value_info("x", f32, (2, 3))], [value_info("y", f32, (2, 1))])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(ML, 1)])
-    with pytest.raises(UnsupportedError, match=r"op SVMClassifier, domain 'ai.onnx.ml', opset 1\) is not supported yet"):
+    with pytest.raises(UnsupportedError, match=r"op DictVectorizer, domain 'ai.onnx.ml', opset 1\) is not supported yet"):
         pyfw.onnx.import_model(model)
 
 

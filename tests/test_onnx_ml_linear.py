@@ -273,3 +273,44 @@ def test_svm_regressor_linear_without_support_vectors():
                             rho=[0.1])
     got = same_as_ort(ml_model([node], x, {"Y": (f32, ["N", 1])}), x)
     np.testing.assert_allclose(got[0][:, 0], x @ np.float32([0.5, -1.0, 2.0]) + 0.1, rtol=1e-6)
+
+
+def svc(classes, per_class, features, kernel, params, post="NONE", positive=False):
+    """An SVMClassifier as skl2onnx writes sklearn's SVC (probability=False)."""
+    total = sum(per_class)
+    coef = rng.normal(size=(classes - 1) * total)
+    if positive:
+        coef = np.abs(coef)
+    return helper.make_node(
+        "SVMClassifier", ["X"], ["label", "scores"], domain=ML, classlabels_ints=list(range(3, 3 + classes)),
+        coefficients=coef.astype(f32).tolist(), kernel_type=kernel, kernel_params=params,
+        rho=(rng.normal(size=classes * (classes - 1) // 2) * 0.1).astype(f32).tolist(),
+        support_vectors=rng.normal(size=total * features).astype(f32).tolist(), vectors_per_class=per_class,
+        post_transform=post)
+
+
+@pytest.mark.parametrize("classes, per_class, kernel, params, post, positive", [
+    (2, [3, 4], "RBF", [0.5, 0.0, 0], "NONE", False),
+    (2, [2, 2], "LINEAR", [0.0, 0.0, 0], "LOGISTIC", False),
+    (2, [3, 2], "POLY", [0.2, 1.0, 2], "NONE", True),  # ONNX's reference would say class 1 throughout
+    (3, [2, 3, 2], "RBF", [0.3, 0.0, 0], "NONE", False),
+    (4, [2, 1, 3, 2], "SIGMOID", [0.1, 0.5, 0], "NONE", False),
+    (4, [2, 2, 2, 2], "LINEAR", [0.0, 0.0, 0], "SOFTMAX", False),
+])
+def test_svm_classifier_matches_onnx_runtime(classes, per_class, kernel, params, post, positive):
+    x = rng.normal(size=(25, 4)).astype(f32)
+    node = svc(classes, per_class, 4, kernel, params, post, positive)
+    n_scores = 2 if classes == 2 else classes * (classes - 1) // 2
+    m = ml_model([node], x, {"label": (np.int64, ["N"]), "scores": (f32, ["N", n_scores])})
+    got = same_as_ort(m, x)
+    decisions = got[1][:, -1] if post == "NONE" else None
+    if decisions is not None:  # both labels' paths are taken
+        assert (decisions > 0).any() and (decisions < 0).any() or classes > 2 or positive
+
+
+def test_svm_classifier_probabilities_are_refused():
+    x = np.zeros((2, 4), f32)
+    node = svc(2, [2, 2], 4, "RBF", [0.5, 0.0, 0])
+    node.attribute.extend([helper.make_attribute("prob_a", [1.0]), helper.make_attribute("prob_b", [0.0])])
+    with pytest.raises(UnsupportedError, match=r"\(SVMClassifier\): probabilities"):
+        pyfw.onnx.import_model(ml_model([node], x, {"label": (np.int64, ["N"]), "scores": (f32, ["N", 2])}))

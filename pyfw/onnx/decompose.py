@@ -12,7 +12,8 @@ node, a name prefix no other value in the model uses, the model's opset and
     decompose_ml      TfIdfVectorizer; Adagrad, Momentum, Adam (preview.training);
                       Binarizer, ArrayFeatureExtractor (ai.onnx.ml)
     decompose_trees   TreeEnsemble, TreeEnsembleRegressor, TreeEnsembleClassifier
-    decompose_linear  LinearRegressor, LinearClassifier, SVMRegressor, Scaler,
+    decompose_linear  LinearRegressor, LinearClassifier, SVMRegressor, SVMClassifier,
+                      Scaler,
                       Normalizer, Imputer, OneHotEncoder, FeatureVectorizer,
                       LabelEncoder
 They are correct first and fast second: bench/decomposed_ops.py measures
@@ -302,7 +303,8 @@ RULES.update({(ML, "TreeEnsemble"): decompose_trees.tree_ensemble,
               (ML, "Scaler"): decompose_linear.scaler, (ML, "Normalizer"): decompose_linear.normalizer,
               (ML, "Imputer"): decompose_linear.imputer, (ML, "OneHotEncoder"): decompose_linear.one_hot_encoder,
               (ML, "FeatureVectorizer"): decompose_linear.feature_vectorizer,
-              (ML, "LabelEncoder"): decompose_linear.label_encoder, (ML, "SVMRegressor"): decompose_linear.svm_regressor})
+              (ML, "LabelEncoder"): decompose_linear.label_encoder, (ML, "SVMRegressor"): decompose_linear.svm_regressor,
+              (ML, "SVMClassifier"): decompose_linear.svm_classifier})
 # The opset the standard ops of a model that imports only other domains are read at.
 DEFAULT_OPSET = 17
 

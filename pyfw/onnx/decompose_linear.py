@@ -1,8 +1,9 @@
 """Rules (see decompose.py) for ai.onnx.ml's linear models and feature
 transforms, the steps of scikit-learn pipelines as its converters write them:
-LinearRegressor, LinearClassifier, SVMRegressor, Scaler, Normalizer, Imputer,
-OneHotEncoder, FeatureVectorizer, LabelEncoder (numbers). The models compute in float32
-(float64 where X is), as ONNX Runtime does, and give float32."""
+LinearRegressor, LinearClassifier, SVMRegressor, SVMClassifier, Scaler,
+Normalizer, Imputer, OneHotEncoder, FeatureVectorizer, LabelEncoder (numbers).
+The models compute in float32 (float64 where X is), as ONNX Runtime does, and
+give float32."""
 from __future__ import annotations
 
 import numpy as np
@@ -221,39 +222,99 @@ def label_encoder(b) -> None:
     b.add("Where", [found, value, b.const(default, values.dtype)], output=b.node.output[0])
 
 
+def _svm_kernel(b, x: str, vectors, dtype) -> str:
+    """K(x, v) for every support vector v: (N, S). LINEAR x.v, POLY (gamma
+    x.v + coef0)^degree, SIGMOID tanh(gamma x.v + coef0), RBF exp(-gamma
+    |x - v|^2) (as |x|^2 - 2 x.v + |v|^2, never below 0)."""
+    gamma, coef0, degree = (list(b.attrs.get("kernel_params", [])) + [0.0, 0.0, 0.0])[:3]
+    kernel = b.text("kernel_type", "LINEAR")
+    dots = b.add("MatMul", [x, b.const(vectors.T, dtype)])
+    if kernel == "LINEAR":
+        return dots
+    if kernel in ("POLY", "SIGMOID"):
+        k = b.add("Add", [b.add("Mul", [dots, b.const(gamma, dtype)]), b.const(coef0, dtype)])
+        return b.add("Pow", [k, b.const(float(int(degree)), dtype)]) if kernel == "POLY" else b.add("Tanh", [k])
+    if kernel == "RBF":
+        norms = b.with_axes("ReduceSum", b.add("Mul", [x, x]), [1], 13, keepdims=1)
+        far = b.add("Add", [b.add("Sub", [norms, b.add("Mul", [dots, b.const(2, dtype)])]),
+                            b.const((vectors ** 2).sum(axis=1), dtype)])
+        return b.add("Exp", [b.add("Mul", [b.add("Max", [far, b.const(0, dtype)]), b.const(-gamma, dtype)])])
+    raise InvalidModelError(f"{b.where}: kernel_type {kernel!r} is not LINEAR, POLY, RBF or SIGMOID")
+
+
 def svm_regressor(b) -> None:
     """score = sum_j coef_j K(x, sv_j) + rho (a linear model where
-    n_supports is 0); one_class gives 1 where score > 0, else -1. K is
-    LINEAR x.v, POLY (gamma x.v + coef0)^degree, SIGMOID tanh(gamma x.v +
-    coef0) or RBF exp(-gamma |x - v|^2)."""
+    n_supports is 0); one_class gives 1 where score > 0, else -1."""
     x, dtype = _features(b)
     a = b.attrs
     coef = np.asarray(b.attr("coefficients"), np.float64)
     rho = list(b.attr("rho"))
     supports = int(a.get("n_supports", 0))
-    gamma, coef0, degree = (list(a.get("kernel_params", [])) + [0.0, 0.0, 0.0])[:3]
-    kernel = b.text("kernel_type", "LINEAR") if supports else "LINEAR"
     if supports:
         vectors = np.asarray(b.attr("support_vectors"), np.float64).reshape(supports, -1)
         if len(coef) != supports:
             raise InvalidModelError(f"{b.where}: {len(coef)} coefficients for {supports} support vectors")
-        dots = b.add("MatMul", [x, b.const(vectors.T, dtype)])  # (N, S)
-        if kernel == "LINEAR":
-            k = dots
-        elif kernel in ("POLY", "SIGMOID"):
-            k = b.add("Add", [b.add("Mul", [dots, b.const(gamma, dtype)]), b.const(coef0, dtype)])
-            k = b.add("Pow", [k, b.const(float(int(degree)), dtype)]) if kernel == "POLY" else b.add("Tanh", [k])
-        elif kernel == "RBF":  # |x|^2 - 2 x.v + |v|^2, never below 0
-            norms = b.with_axes("ReduceSum", b.add("Mul", [x, x]), [1], 13, keepdims=1)
-            far = b.add("Add", [b.add("Sub", [norms, b.add("Mul", [dots, b.const(2, dtype)])]),
-                                b.const((vectors ** 2).sum(axis=1), dtype)])
-            k = b.add("Exp", [b.add("Mul", [b.add("Max", [far, b.const(0, dtype)]), b.const(-gamma, dtype)])])
-        else:
-            raise InvalidModelError(f"{b.where}: kernel_type {kernel!r} is not LINEAR, POLY, RBF or SIGMOID")
-        score = b.add("MatMul", [k, b.const(coef.reshape(-1, 1), dtype)])
+        score = b.add("MatMul", [_svm_kernel(b, x, vectors, dtype), b.const(coef.reshape(-1, 1), dtype)])
     else:
         score = b.add("MatMul", [x, b.const(coef.reshape(-1, 1), dtype)])
     score = b.add("Add", [score, b.const(rho[:1], dtype)])
     if int(a.get("one_class", 0)):
         score = b.add("Where", [b.add("Greater", [score, b.const(0, dtype)]), b.const(1, dtype), b.const(-1, dtype)])
     _to_float(b, post_transform(b, score, b.text("post_transform", "NONE"), dtype), dtype, b.node.output[0])
+
+
+def svm_classifier(b) -> None:
+    """libsvm's one-against-one SVC without probabilities: for each class
+    pair (i, j), i < j, the decision rho_e + sum over i's vectors of
+    coef[j-1, v] K(x, v) + sum over j's of coef[i, v] K(x, v), one column of
+    a constant (vectors, pairs) matrix; i gets the vote where it is > 0, else
+    j; the label is the class with most votes (the first on a tie). Two
+    classes: label 0 where the decision is > 0, as ONNX Runtime (ONNX's
+    reference gives label 1 whenever every coefficient is >= 0), scores
+    (-d, d) post-transformed. More classes: the pairs' decisions."""
+    a = b.attrs
+    if "classlabels_strings" in a:
+        raise UnsupportedError(f"{b.where}: string class labels need string tensors, which pyfw lacks")
+    if a.get("prob_a"):
+        raise UnsupportedError(f"{b.where}: probabilities (prob_a/prob_b: libsvm's pairwise coupling, an iteration "
+                               f"to a data-dependent stop) are not supported")
+    per_class = [int(v) for v in a.get("vectors_per_class", [])]
+    if not per_class or sum(per_class) == 0:
+        raise UnsupportedError(f"{b.where}: the linear form (no support vectors) is not supported")
+    labels = list(b.attr("classlabels_ints"))
+    classes, total = len(labels), sum(per_class)
+    coef = np.asarray(b.attr("coefficients"), np.float64).reshape(-1, total)
+    rho = list(b.attr("rho"))
+    pairs = [(i, j) for i in range(classes) for j in range(i + 1, classes)]
+    if len(per_class) != classes or len(coef) != classes - 1 or len(rho) != len(pairs):
+        raise InvalidModelError(f"{b.where}: {len(per_class)} vectors_per_class, {len(coef)} coefficient rows and "
+                                f"{len(rho)} rho for {classes} classes")
+    start = np.concatenate([[0], np.cumsum(per_class)])
+    weights = np.zeros((total, len(pairs)))
+    wins, losses = np.zeros((len(pairs), classes)), np.zeros((len(pairs), classes))
+    for e, (i, j) in enumerate(pairs):
+        weights[start[i]:start[i + 1], e] = coef[j - 1, start[i]:start[i + 1]]
+        weights[start[j]:start[j + 1], e] = coef[i, start[j]:start[j + 1]]
+        wins[e, i], losses[e, j] = 1, 1
+    x, dtype = _features(b)
+    vectors = np.asarray(b.attr("support_vectors"), np.float64).reshape(total, -1)
+    decision = b.add("Add", [b.add("MatMul", [_svm_kernel(b, x, vectors, dtype), b.const(weights, dtype)]),
+                             b.const(rho, dtype)])  # (N, pairs)
+    first = b.add("Cast", [b.add("Greater", [decision, b.const(0, dtype)])], to=F32)
+    votes = b.add("Add", [b.add("MatMul", [first, b.const(wins, np.float32)]),
+                          b.add("MatMul", [b.add("Sub", [b.const(1, np.float32), first]), b.const(losses, np.float32)])])
+    best = b.add("ArgMax", [votes], axis=1, keepdims=0)
+    post = b.text("post_transform", "NONE")
+    if classes == 2:
+        scores = b.add("Concat", [b.add("Neg", [decision]), decision], axis=1)
+        if post == "PROBIT":
+            raise UnsupportedError(f"{b.where}: post_transform PROBIT of a binary SVM is not supported")
+    else:
+        scores = decision
+    scores = post_transform(b, scores, post, dtype)
+    outs = list(b.node.output) + [""]
+    if outs[0]:
+        b.declare(outs[0], TensorProto.INT64)
+        b.add("Gather", [b.const(labels, np.int64), best], output=outs[0])
+    if outs[1]:
+        _to_float(b, scores, dtype, outs[1])
