@@ -224,13 +224,13 @@ def test_optimised_and_exported_control_flow():
 
 
 def test_control_flow_errors_name_what_is_wrong():
-    # Scan-8 has a batch axis and sequence_lens: refused by name.
+    # Scan-8 (a batch axis) runs as nested Loops (tests/test_onnx_decompose.py); its sequence_lens is refused.
     body = graph([helper.make_node("Add", ["s", "a"], ["s_out"])], "body", [vi("s", F, [2]), vi("a", F, [2])],
                  [vi("s_out", F, [2])])
-    scan8 = build([helper.make_node("Scan", ["", "s0", "xs"], ["s"], body=body, num_scan_inputs=1)],
-                  [value_info("s0", f32, [1, 2]), value_info("xs", f32, [1, 3, 2])], [value_info("s", f32, [1, 2])],
-                  opset=8)
-    with pytest.raises(pyfw.UnsupportedError, match="Scan before opset 9"):
+    scan8 = build([helper.make_node("Scan", ["lens", "s0", "xs"], ["s"], body=body, num_scan_inputs=1)],
+                  [value_info("lens", np.int64, [1]), value_info("s0", f32, [1, 2]), value_info("xs", f32, [1, 3, 2])],
+                  [value_info("s", f32, [1, 2])], opset=8)
+    with pytest.raises(pyfw.UnsupportedError, match="sequence_lens"):
         pyfw.onnx.import_model(scan8)
     # A body reading a value no graph defines (onnx.checker would refuse it too).
     lost = graph([helper.make_node("Add", ["nowhere", "x"], ["t"])], "then", [], [vi("t", F, [1])])

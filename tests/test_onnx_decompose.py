@@ -292,3 +292,40 @@ def test_max_pool_indices_with_a_symbolic_batch():
         got, want = pfw_run(pfw, {"x": x}), ort_run(model, {"x": x})
         np.testing.assert_array_equal(got[1], want[1])
         np.testing.assert_array_equal(got[0], want[0])
+
+
+def scan8_model(directions, seq_lens=False):
+    """Scan-8 over batch 3: states (sum, product), scan inputs a (forward or
+    reversed) and b; scan outputs the running sum and a * b."""
+    body = helper.make_graph(
+        [helper.make_node("Add", ["sum_in", "a_t"], ["sum_out"]), helper.make_node("Mul", ["prod_in", "b_t"], ["prod_out"]),
+         helper.make_node("Identity", ["sum_out"], ["running"]), helper.make_node("Mul", ["a_t", "b_t"], ["ab"])],
+        "body", [value_info(n, f32, [2]) for n in ("sum_in", "prod_in", "a_t", "b_t")],
+        [value_info(n, f32, [2]) for n in ("sum_out", "prod_out", "running", "ab")])
+    node = helper.make_node("Scan", ["lens" if seq_lens else "", "s0", "p0", "a", "b"],
+                            ["sum", "prod", "runs", "abs"], body=body, num_scan_inputs=2, directions=directions)
+    ins = [value_info("s0", f32, [3, 2]), value_info("p0", f32, [3, 2]), value_info("a", f32, [3, 4, 2]),
+           value_info("b", f32, [3, 4, 2])] + ([value_info("lens", np.int64, [3])] if seq_lens else [])
+    outs = [value_info("sum", f32, [3, 2]), value_info("prod", f32, [3, 2]), value_info("runs", f32, [3, 4, 2]),
+            value_info("abs", f32, [3, 4, 2])]
+    return build([node], ins, outs, opset=8)
+
+
+@pytest.mark.parametrize("directions", [[0, 0], [1, 0]])
+def test_scan_of_opset_8_runs_as_nested_loops(directions):
+    feeds = {k: rng.standard_normal(s).astype(f32) for k, s in (("s0", (3, 2)), ("p0", (3, 2)), ("a", (3, 4, 2)),
+                                                                 ("b", (3, 4, 2)))}
+    model = scan8_model(directions)
+    got = pfw_run(to_pfw(model), feeds)
+    for g, w in zip(got, ort_run(model, feeds), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
+    a = feeds["a"][:, ::-1] if directions[0] else feeds["a"]  # the closed form
+    np.testing.assert_allclose(got[0], feeds["s0"] + a.sum(1), rtol=1e-5)
+    np.testing.assert_allclose(got[1], feeds["p0"] * feeds["b"].prod(1), rtol=1e-5)
+    np.testing.assert_allclose(got[2], feeds["s0"][:, None] + np.cumsum(a, axis=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[3], a * feeds["b"], rtol=1e-6)
+
+
+def test_scan_of_opset_8_with_sequence_lens_is_refused():
+    with pytest.raises(UnsupportedError, match=r"\(Scan\): sequence_lens"):
+        pyfw.onnx.import_model(scan8_model([0, 0], seq_lens=True))

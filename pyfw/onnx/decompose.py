@@ -8,6 +8,7 @@ node, a name prefix no other value in the model uses, the model's opset and
     STFT              frames gathered by index, windowed, one DFT over them
     MelWeightMatrix   the triangles' bins, then one Where per slope
     BatchNormalization with training_mode=1: batch statistics, blended means
+    decompose_scan8   Scan of opset 8 (batch axis): two nested Loops
     decompose_vision  DeformConv, RoiAlign, MaxPool's Indices output
     decompose_ml      TfIdfVectorizer; Adagrad, Momentum, Adam (preview.training);
                       Binarizer, ArrayFeatureExtractor (ai.onnx.ml)
@@ -26,7 +27,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .. import InvalidModelError, UnsupportedError
-from . import decompose_linear, decompose_ml, decompose_trees, decompose_vision
+from . import decompose_linear, decompose_ml, decompose_scan8, decompose_trees, decompose_vision
 
 I64 = np.int64
 
@@ -317,10 +318,12 @@ def has_rule(node: onnx.NodeProto) -> bool:
     return (domain_of(node), node.op_type) in RULES
 
 
-def is_partial(node: onnx.NodeProto) -> bool:
+def is_partial(node: onnx.NodeProto, opset: int) -> bool:
     """An op pyfw has a kernel for, used in a form the kernel lacks: a
-    training-mode BatchNormalization, a MaxPool whose Indices are read."""
-    return is_training_batchnorm(node) or decompose_vision.is_max_pool_with_indices(node)
+    training-mode BatchNormalization, a MaxPool whose Indices are read, a
+    Scan of opset 8 (batch axis)."""
+    return (is_training_batchnorm(node) or decompose_vision.is_max_pool_with_indices(node)
+            or decompose_scan8.is_scan8(node, opset))
 
 
 def decompose(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[onnx.NodeProto, str]]:
@@ -331,6 +334,8 @@ def decompose(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[
         rule = _training_batchnorm
     elif decompose_vision.is_max_pool_with_indices(node):
         rule = decompose_vision.max_pool_indices
+    elif decompose_scan8.is_scan8(node, opset):
+        rule = decompose_scan8.scan8
     else:
         rule = RULES[domain_of(node), node.op_type]
     try:

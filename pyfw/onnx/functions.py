@@ -81,7 +81,7 @@ def expand_all(nodes, opsets: dict[str, int], types, prefix, has_kernel) -> list
     work, out = list(nodes)[::-1], []
     while work:
         n, name = work.pop()
-        if (decompose.has_rule(n) and expandable(n, opsets, has_kernel)) or decompose.is_partial(n):
+        if (decompose.has_rule(n) and expandable(n, opsets, has_kernel)) or decompose.is_partial(n, opsets[""]):
             work.extend(decompose.decompose(n, prefix(name), opsets[""], types)[::-1])
         elif expandable(n, opsets, has_kernel):
             body = expand(n, prefix(name), opsets, types)

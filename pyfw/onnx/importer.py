@@ -138,8 +138,6 @@ def _subgraph(ctx: _Context, g: onnx.GraphProto, where: str) -> Graph:
 def _control(ctx: _Context, node: Node) -> Node:
     """If/Loop/Scan: the values the bodies read from outside become explicit
     inputs of the node and of every body, in one order."""
-    if node.op_type == "Scan" and node.version < 9:
-        raise _unsupported(ctx, node, "Scan before opset 9 (a batch axis and sequence_lens) is not supported")
     bodies = [v for v in node.attrs.values() if isinstance(v, Graph)]
     outer = list(dict.fromkeys(n for b in bodies for n in ctx.outer_reads.get(id(b), [])))
     for b in bodies:
