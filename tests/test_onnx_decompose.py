@@ -329,3 +329,17 @@ def test_scan_of_opset_8_runs_as_nested_loops(directions):
 def test_scan_of_opset_8_with_sequence_lens_is_refused():
     with pytest.raises(UnsupportedError, match=r"\(Scan\): sequence_lens"):
         pyfw.onnx.import_model(scan8_model([0, 0], seq_lens=True))
+
+
+def test_scan_of_opset_8_without_states_exports_to_valid_onnx():
+    """Scan outputs only (no state): Loop-1 carries at least one value, so the
+    rewrite carries dummies; the export passes ONNX's full check and runs in ONNX Runtime."""
+    body = helper.make_graph([helper.make_node("Mul", ["a_t", "a_t"], ["sq"])], "body", [value_info("a_t", f32, [2])],
+                             [value_info("sq", f32, [2])])
+    model = build([helper.make_node("Scan", ["", "a"], ["squares"], body=body, num_scan_inputs=1)],
+                  [value_info("a", f32, [2, 3, 2])], [value_info("squares", f32, [2, 3, 2])], opset=8)
+    a = rng.standard_normal((2, 3, 2)).astype(f32)
+    np.testing.assert_allclose(pfw_run(to_pfw(model), {"a": a})[0], a * a, rtol=1e-6)
+    exported = pyfw.onnx.export_model(pyfw.onnx.import_model(model))
+    onnx.checker.check_model(exported, full_check=True)
+    np.testing.assert_allclose(ort_run(exported, {"a": a})[0], a * a, rtol=1e-6)

@@ -37,6 +37,9 @@ def scan8(b) -> None:
     scalar = [helper.make_tensor_value_info(f"{p}{n}", t, []) for n, t in
               (("t", TensorProto.INT64), ("cond", TensorProto.BOOL), ("i", TensorProto.INT64),
                ("cond_o", TensorProto.BOOL))]
+    # Loop-1 (before opset 11) carries at least one value: a Loop without one carries a dummy.
+    dummy_in, dummy_out, step_in, step_out = (helper.make_tensor_value_info(f"{p}{n}", TensorProto.INT64, [])
+                                              for n in ("dummy", "dummy_next", "step_dummy", "step_dummy_next"))
     # Inner Loop: one step of the Scan, the body's own nodes and names.
     steps = f"{p}steps"
     inner_nodes = []
@@ -50,9 +53,14 @@ def scan8(b) -> None:
         inner_nodes.append(helper.make_node("Gather", [f"{p}x_{k}", at], [body.input[n_state + k].name], axis=0))
     inner_nodes += list(body.node)
     inner_nodes.append(helper.make_node("Identity", [scalar[1].name], [f"{p}cond_out"]))
+    inner_dummy = n_state == 0
+    if inner_dummy:
+        inner_nodes.append(helper.make_node("Identity", [step_in.name], [step_out.name]))
     inner = helper.make_graph(
-        inner_nodes, f"{body.name}_steps", [scalar[0], scalar[1], *body.input[:n_state]],
-        [helper.make_tensor_value_info(f"{p}cond_out", TensorProto.BOOL, []), *body.output],
+        inner_nodes, f"{body.name}_steps",
+        [scalar[0], scalar[1], *body.input[:n_state], *([step_in] if inner_dummy else [])],
+        [helper.make_tensor_value_info(f"{p}cond_out", TensorProto.BOOL, []), *body.output[:n_state],
+         *([step_out] if inner_dummy else []), *body.output[n_state:]],
         list(body.initializer))
     # Outer Loop: one batch element.
     outer_nodes = [helper.make_node("Constant", [], [f"{p}one"], value=helper.make_tensor("one", TensorProto.INT64,
@@ -66,13 +74,17 @@ def scan8(b) -> None:
     outer_nodes.insert(0, helper.make_node("Constant", [], [f"{p}zero"],
                                            value=helper.make_tensor("zero", TensorProto.INT64, [], [0])))
     results = [f"{p}r_{k}" for k in range(len(body.output))]
-    outer_nodes.append(helper.make_node("Loop", [steps, "", *[f"{p}s_{k}" for k in range(n_state)]], results,
-                                        body=inner))
+    carried = [f"{p}s_{k}" for k in range(n_state)] + ([f"{p}zero"] if inner_dummy else [])
+    inner_results = results[:n_state] + ([f"{p}inner_dummy"] if inner_dummy else []) + results[n_state:]
+    outer_nodes.append(helper.make_node("Loop", [steps, "", *carried], inner_results, body=inner))
     outer_nodes.append(helper.make_node("Identity", [scalar[3].name], [f"{p}cond_o_out"]))
+    outer_nodes.append(helper.make_node("Identity", [dummy_in.name], [dummy_out.name]))
     out_types = [helper.make_tensor_value_info(r, v.type.tensor_type.elem_type, None)
                  for r, v in zip(results, body.output)]
-    outer = helper.make_graph(outer_nodes, f"{body.name}_batch", [scalar[2], scalar[3]],
-                              [helper.make_tensor_value_info(f"{p}cond_o_out", TensorProto.BOOL, []), *out_types])
+    outer = helper.make_graph(outer_nodes, f"{body.name}_batch", [scalar[2], scalar[3], dummy_in],
+                              [helper.make_tensor_value_info(f"{p}cond_o_out", TensorProto.BOOL, []), dummy_out,
+                               *out_types])
     batch = b.add("Gather", [b.add("Shape", [inputs[n_state] if n_scan else inputs[0]]), b.const(0, I64)], axis=0)
     outs = list(node.output) + [""] * (len(body.output) - len(node.output))
-    b.nodes.append(helper.make_node("Loop", [batch, ""], outs, name=f"{p}Loop", body=outer))
+    b.nodes.append(helper.make_node("Loop", [batch, "", b.const(0, I64)], [f"{p}dummy_final", *outs],
+                                    name=f"{p}Loop", body=outer))
