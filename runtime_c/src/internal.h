@@ -309,6 +309,8 @@ pfw_status pfw_broadcast_shape(int32_t ra, const int64_t* a, int32_t rb, const i
 pfw_status pfw_norm_axis(int64_t axis, int32_t rank, const char* what, int32_t* out);
 /* Overflow-checked a*b for non-negative a and b. */
 bool pfw_mul_overflows(int64_t a, int64_t b, int64_t* out);
+/* Overflow-checked a+b. */
+bool pfw_add_overflows(int64_t a, int64_t b, int64_t* out);
 /* Whether dims (zeros counted as ones) times esize pass SIZE_MAX / 2: a
  * tensor with a 0 dim is empty, but its other dims still scale strides and
  * loops, so they must fit as if it were not. */

@@ -121,6 +121,12 @@ bool pfw_mul_overflows(int64_t a, int64_t b, int64_t* out) {
   return false;
 }
 
+bool pfw_add_overflows(int64_t a, int64_t b, int64_t* out) {
+  if ((b > 0 && a > INT64_MAX - b) || (b < 0 && a < INT64_MIN - b)) return true;
+  *out = a + b;
+  return false;
+}
+
 int64_t pfw_numel(const pfw_tensor* t) {
   int64_t n = 1;
   for (int32_t k = 0; k < t->rank; k++) n *= t->dims[k]; /* set_output checked it fits */

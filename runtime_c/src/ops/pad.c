@@ -55,7 +55,14 @@ static pfw_status pad_prepare(pfw_node* node) {
   const pfw_tensor* x = node->in[0];
   int64_t dims[PFW_MAX_RANK];
   for (int32_t k = 0; k < x->rank; k++) {
-    dims[k] = x->dims[k] + p.begin[k] + p.end[k];
+    /* Pads past 2^61 make no tensor that fits anyway; the bound keeps the
+     * sums here and the source index o - begin at run within int64. */
+    const int64_t limit = INT64_MAX / 4;
+    int64_t grown;
+    if (p.begin[k] < -limit || p.begin[k] > limit || p.end[k] < -limit || p.end[k] > limit ||
+        pfw_add_overflows(x->dims[k], p.begin[k], &grown) || pfw_add_overflows(grown, p.end[k], &dims[k]))
+      return pfw_error(PFW_ERR_SHAPE, "pads %lld and %lld on axis %d (size %lld) are out of range",
+                       (long long)p.begin[k], (long long)p.end[k], (int)k, (long long)x->dims[k]);
     if (dims[k] < 0)
       return pfw_error(PFW_ERR_SHAPE, "pads crop axis %d (size %lld) below zero", (int)k, (long long)x->dims[k]);
     if (p.mode != PAD_CONSTANT && x->dims[k] == 0 && dims[k] > 0)
