@@ -318,26 +318,28 @@ def has_rule(node: onnx.NodeProto) -> bool:
     return (domain_of(node), node.op_type) in RULES
 
 
+def _partial_rule(node: onnx.NodeProto, opset: int):
+    """The rule for an op pyfw has a kernel for, used in a form the kernel
+    lacks (a training-mode BatchNormalization, a MaxPool whose Indices are
+    read, a Scan of opset 8), or None."""
+    if is_training_batchnorm(node):
+        return _training_batchnorm
+    if decompose_vision.is_max_pool_with_indices(node):
+        return decompose_vision.max_pool_indices
+    if decompose_scan8.is_scan8(node, opset):
+        return decompose_scan8.scan8
+    return None
+
+
 def is_partial(node: onnx.NodeProto, opset: int) -> bool:
-    """An op pyfw has a kernel for, used in a form the kernel lacks: a
-    training-mode BatchNormalization, a MaxPool whose Indices are read, a
-    Scan of opset 8 (batch axis)."""
-    return (is_training_batchnorm(node) or decompose_vision.is_max_pool_with_indices(node)
-            or decompose_scan8.is_scan8(node, opset))
+    return _partial_rule(node, opset) is not None
 
 
 def decompose(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[onnx.NodeProto, str]]:
     """The standard nodes (with names under `name`) that compute `node`: an op
     in RULES, or a form is_partial() names."""
     b = _Builder(node, name, opset, types)
-    if is_training_batchnorm(node):
-        rule = _training_batchnorm
-    elif decompose_vision.is_max_pool_with_indices(node):
-        rule = decompose_vision.max_pool_indices
-    elif decompose_scan8.is_scan8(node, opset):
-        rule = decompose_scan8.scan8
-    else:
-        rule = RULES[domain_of(node), node.op_type]
+    rule = _partial_rule(node, opset) or RULES[domain_of(node), node.op_type]
     try:
         rule(b)
     except (InvalidModelError, UnsupportedError):

@@ -177,11 +177,13 @@ def _tfidf_vectorizer(b) -> None:
         end = b.add("Sub", [width, b.const([cut], I64)])
         return b.add("Slice", [rows, b.const([start], I64), end, b.const([1], I64)])
 
-    zero_row = b.with_axes("ReduceSum", b.add("Mul", [b.add("Cast", [rows], to=TensorProto.FLOAT),
-                                                      b.const(0, np.float32)]), [1], 13, keepdims=1)
+    zero_row = None  # (rows, 1) zeros, made only for a pool length no window counts
     counts = []
     for n, pool_n in enumerate(grams, start=1):
         if not low <= n <= high:  # counted by no window: zero columns
+            if zero_row is None:
+                zero_row = b.with_axes("ReduceSum", b.add("Mul", [b.add("Cast", [rows], to=TensorProto.FLOAT),
+                                                                  b.const(0, np.float32)]), [1], 13, keepdims=1)
             counts.append(b.add("Mul", [zero_row, b.const(np.zeros(len(pool_n), np.float32), np.float32)]))
             continue
         total = None

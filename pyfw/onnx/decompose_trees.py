@@ -203,10 +203,12 @@ def _walk(b, f: _Forest, x: str, dtype) -> str:
     return pos
 
 
-def _aggregate(b, f: _Forest, pos: str, values, n_targets: int, aggregate: str, dtype) -> tuple[str, str]:
+def _aggregate(b, f: _Forest, pos: str, values, n_targets: int, aggregate: str, dtype,
+               want_scored: bool = False) -> tuple[str, str | None]:
     """(samples, targets): the leaves' values reduced over the trees, and
-    whether any leaf reached holds a value for the target (one that none
-    does is 0 under MIN and MAX too, as in ONNX Runtime)."""
+    (where asked for, or needed: a target no reached leaf holds is 0 under
+    MIN and MAX too, as in ONNX Runtime) whether any leaf reached holds a
+    value for the target; else None, and the run gathers no such mask."""
     fill = {"MIN": np.finfo(dtype).max, "MAX": np.finfo(dtype).min}.get(aggregate, 0.0)
     leaf_table = np.full((len(f.mode), n_targets), fill, np.float64)
     holds = np.zeros((len(f.mode), n_targets), np.int32)
@@ -221,8 +223,10 @@ def _aggregate(b, f: _Forest, pos: str, values, n_targets: int, aggregate: str, 
             leaf_table[p, t] += w
         holds[p, t] = 1
     leaves = b.add("Gather", [b.const(leaf_table.astype(dtype), dtype), pos])  # (samples, trees, targets)
-    reached = b.with_axes("ReduceMax", b.add("Gather", [b.const(holds, np.int32), pos]), [1], 18, keepdims=0)
-    scored = b.add("Greater", [reached, b.const(0, np.int32)])
+    scored = None
+    if want_scored or aggregate in ("MIN", "MAX"):
+        reached = b.with_axes("ReduceMax", b.add("Gather", [b.const(holds, np.int32), pos]), [1], 18, keepdims=0)
+        scored = b.add("Greater", [reached, b.const(0, np.int32)])
     if aggregate in ("SUM", "AVERAGE"):
         out = b.with_axes("ReduceSum", leaves, [1], 13, keepdims=0)
         if aggregate == "AVERAGE":
@@ -264,7 +268,8 @@ def tree_ensemble(b) -> None:
     b.add("Identity", [post_transform(b, scores, _POST[post], dtype)], output=b.node.output[0])
 
 
-def _classic_scores(b, kind: str, n_targets: int, aggregate: str) -> tuple[str, str, type]:
+def _classic_scores(b, kind: str, n_targets: int, aggregate: str,
+                    want_scored: bool = False) -> tuple[str, str | None, type]:
     """TreeEnsembleRegressor/Classifier's scores before the post-transform
     (and which targets a reached leaf scores): X compared in float64 where X
     or the splits (a double tensor) are, else in float32; base_values added."""
@@ -276,13 +281,14 @@ def _classic_scores(b, kind: str, n_targets: int, aggregate: str) -> tuple[str, 
     if b.elem_type(x) != elem:
         x = b.add("Cast", [x], to=elem)
     f, values = _read_classic(b, kind)
-    scores, scored = _aggregate(b, f, _walk(b, f, x, dtype), values, n_targets, aggregate, dtype)
     base = _floats(b.attrs, "base_values")
+    scores, scored = _aggregate(b, f, _walk(b, f, x, dtype), values, n_targets, aggregate, dtype,
+                                want_scored and not base)
     if base:
         if len(base) != n_targets:
             raise InvalidModelError(f"{b.where}: {len(base)} base_values for {n_targets} outputs")
         scores = b.add("Add", [scores, b.const(base, dtype)])
-        scored = b.const(np.ones(n_targets, np.bool_), np.bool_)  # every class has a score
+        scored = b.const(np.ones(n_targets, np.bool_), np.bool_) if want_scored else None  # every class has one
     return scores, scored, dtype
 
 
@@ -336,7 +342,7 @@ def tree_ensemble_classifier(b) -> None:
             first = b.add("Sub", [b.const(1, dtype), s]) if positive else b.add("Neg", [s])
             scores = b.add("Concat", [first, s], axis=1)
     else:
-        raw, scored, dtype = _classic_scores(b, "class", len(labels), "SUM")
+        raw, scored, dtype = _classic_scores(b, "class", len(labels), "SUM", want_scored=True)
         scores = post_transform(b, raw, post, dtype)
         # The label: the best of the classes a leaf (or base_values) scores, as ONNX Runtime.
         best = b.add("ArgMax", [b.add("Where", [scored, scores, b.const(-np.inf, dtype)])], axis=1, keepdims=0)
