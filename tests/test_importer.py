@@ -212,11 +212,12 @@ def test_dropout_becomes_identity():
     g.validate()
 
 
-def test_dropout_in_training_is_unsupported():
+def test_dropout_in_training_draws_a_mask():
+    """Its values are checked in test_onnx_random.py; here, the form it takes."""
     nodes = [helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="drop")]
     inits = [numpy_helper.from_array(np.array(0.3, f32), "r"), numpy_helper.from_array(np.array(True), "t")]
-    with pytest.raises(pyfw.UnsupportedError, match="'drop'.*training"):
-        import_model(model_of(nodes, [vi("x", [2])], [vi("y", [2])], inits))
+    ops = [n.op_type for n in import_model(model_of(nodes, [vi("x", [2])], [vi("y", [2])], inits)).nodes]
+    assert ops[0] == "RandomUniformLike" and ops[-1] == "Where" and "Dropout" not in ops
     # ratio 0 drops nothing even in training: the identity
     zero = [numpy_helper.from_array(np.array(0.0, f32), "r"), numpy_helper.from_array(np.array(True), "t")]
     assert [n.op_type for n in import_model(model_of(nodes, [vi("x", [2])], [vi("y", [2])], zero)).nodes] == ["Identity"]

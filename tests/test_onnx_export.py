@@ -138,7 +138,13 @@ def test_backend_node_models_round_trip():
                 continue
             # The export must mean what the original means: ONNX Runtime runs both (it
             # departs from the spec in a few Attention cases, where libpfw follows the spec).
-            for g, w in zip(ort_run(exported, feeds), original, strict=True):
+            try:
+                back = ort_run(exported, feeds)
+            except Exception as e:  # an op the import introduced that ONNX Runtime lacks a kernel for
+                if "NOT_IMPLEMENTED" in str(e) and not any(f"for {n.op_type}(" in str(e) for n in graph.node):
+                    continue  # (Dropout in training mode: RandomUniformLike-22)
+                raise
+            for g, w in zip(back, original, strict=True):
                 assert_same_value(g, w, case.rtol, case.atol)
             compared += 1
         except Exception as e:

@@ -17,6 +17,7 @@ type Options struct {
 	Backend    string // "cpu" (the default for ""), "opencl" or "auto"
 	ArenaLimit uint64 // most bytes the plan may take (arena, inputs, planned values); 0 means physical memory
 	LoopLimit  int64  // most Loop/Scan body runs per Run, nested ones included; 0 means no limit
+	Seed       uint64 // seed of the random ops without a seed attribute of their own (default 0)
 }
 
 // Option changes one field of Options, for Model.NewInterpreter.
@@ -36,6 +37,11 @@ func WithArenaLimit(bytes uint64) Option { return func(o *Options) { o.ArenaLimi
 // all such nodes and nested ones together: for models from untrusted sources,
 // whose trip counts come from the file.
 func WithLoopLimit(n int64) Option { return func(o *Options) { o.LoopLimit = n } }
+
+// WithSeed seeds the random ops (RandomNormal, RandomUniform, Bernoulli,
+// Dropout in training mode...) that have no seed attribute: every Run draws
+// new values, and an interpreter with the same seed repeats them.
+func WithSeed(seed uint64) Option { return func(o *Options) { o.Seed = seed } }
 
 // TensorInfo describes an input or output as the model declares it; a -1 in
 // Shape marks a dynamic dimension. A Sequence holds tensors of DType and
@@ -123,6 +129,9 @@ func create(mptr *C.pfw_model, o Options) (*Interpreter, error) {
 		err = call("pfw_options_set_loop_limit", func() C.pfw_status {
 			return C.pfw_options_set_loop_limit(opts, C.int64_t(o.LoopLimit))
 		})
+	}
+	if err == nil {
+		err = call("pfw_options_set_seed", func() C.pfw_status { return C.pfw_options_set_seed(opts, C.uint64_t(o.Seed)) })
 	}
 	if err == nil {
 		err = call("pfw_interpreter_create", func() C.pfw_status { return C.pfw_interpreter_create(mptr, opts, &it.ptr) })

@@ -403,3 +403,52 @@ func TestBackend(t *testing.T) {
 		t.Errorf("closed interpreter reports %q, %q", name, info)
 	}
 }
+
+// Random ops: at the default seed an interpreter gives the golden draws
+// (NumPy's Philox stream); WithSeed moves the unseeded nodes only; each run
+// continues the stream, and a new interpreter with the same seed repeats it.
+func TestSeed(t *testing.T) {
+	dir, m := findModel(t, "random_draws")
+	path := filepath.Join(dir, "random_draws.pfw")
+	x := readGolden(t, dir, m.Inputs[0])
+	runs := func(opts ...pfw.Option) [2][][]byte {
+		_, it := open(t, path, opts...)
+		var got [2][][]byte
+		for r := range got {
+			outs, err := it.Run(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range outs {
+				raw, err := o.Bytes()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[r] = append(got[r], raw)
+			}
+		}
+		return got
+	}
+	base := runs()
+	for i, g := range m.Outputs {
+		want, _ := readGolden(t, dir, g).Bytes()
+		if !bytes.Equal(base[0][i], want) {
+			t.Errorf("output %d differs from the golden draws", i)
+		}
+		if bytes.Equal(base[1][i], base[0][i]) {
+			t.Errorf("output %d: the second run repeated the first", i)
+		}
+	}
+	again, other := runs(pfw.WithSeed(0)), runs(pfw.WithSeed(7))
+	for r := range base {
+		for i := range base[r] {
+			if !bytes.Equal(again[r][i], base[r][i]) {
+				t.Errorf("run %d output %d: the same seed gave other values", r, i)
+			}
+			seeded := i == 1 // the node with a seed attribute
+			if bytes.Equal(other[r][i], base[r][i]) != seeded {
+				t.Errorf("run %d output %d: WithSeed(7) equal to seed 0 is %v, want %v", r, i, !seeded, seeded)
+			}
+		}
+	}
+}

@@ -165,6 +165,33 @@ def _eyelike(node, ins, c):
     return [(dtype, ins[0].shape)]
 
 
+def _random(node, ins, c):
+    """RandomUniform/RandomNormal: `shape`, `dtype` (float32); their -Like
+    forms: the input's shape, and its dtype unless `dtype` says."""
+    like = node.op_type.endswith("Like")
+    if like:
+        _required(c, 1)
+    code = node.attr("dtype")
+    dtype = _dt.from_code(code) if code is not None else ins[0].dtype if like else "float32"
+    if dtype not in ("float16", "bfloat16", "float32", "float64"):
+        raise c.fail(f"dtype {dtype} is not a float type: {node.op_type} draws float16, bfloat16, float32 or float64")
+    if like:
+        return [(dtype, ins[0].shape)]
+    shape = node.attr("shape")
+    if shape is None:
+        raise c.fail("attribute 'shape' is required")
+    return [(dtype, tuple(int(d) for d in shape))]
+
+
+def _multinomial(node, ins, c):
+    """(batch, classes) -> (batch, sample_size) of int32 (or `dtype`)."""
+    _required(c, 1)
+    x = ins[0].shape
+    if x is not None and len(x) != 2:
+        raise c.fail(f"{c.name(0)} has rank {len(x)}; Multinomial takes (batch, classes)")
+    return [(_dt.from_code(node.attr("dtype", 6)), (-1 if x is None else x[0], int(node.attr("sample_size", 1))))]
+
+
 def _window(node, ins, c):
     _required(c, 1)
     size = _array(ins[0])
@@ -292,4 +319,5 @@ RULES = {"Resize": _resize, "NegativeLogLikelihoodLoss": _loss, "SoftmaxCrossEnt
          "DepthToSpace": _space, "SpaceToDepth": _space, "ReverseSequence": _unary,
          "CenterCropPad": _center_crop_pad, "GridSample": _grid_sample,
          "AffineGrid": _affine_grid, "GatherND": _gather_nd, "DFT": _dft,
-         "Det": _det, "Col2Im": _col2im}
+         "Det": _det, "Col2Im": _col2im, "RandomUniform": _random, "RandomUniformLike": _random,
+         "RandomNormal": _random, "RandomNormalLike": _random, "Multinomial": _multinomial}

@@ -4,6 +4,7 @@ then runs them with kernels it already has and tests. Each rule takes the
 node, a name prefix no other value in the model uses, the model's opset and
 `types()` (value types from ONNX's shape inference), and returns the nodes.
 
+    Bernoulli         U < p for U from RandomUniformLike (ONNX's function body has U > p)
     MaxUnpool         ScatterElements of X into zeros at the flat indices I
     STFT              frames gathered by index, windowed, one DFT over them
     MelWeightMatrix   the triangles' bins, then one Where per slope
@@ -291,8 +292,22 @@ def _training_batchnorm(b: _Builder) -> None:
                           b.add("Mul", [batch, b.const(1 - momentum, dt)])], output=out)
 
 
+def _bernoulli(b: _Builder) -> None:
+    """1 with probability p, as ONNX's spec, ONNX Runtime and PyTorch have it:
+    U < p for U uniform in [0, 1). (ONNX's function body tests U > p, and
+    ONNX Runtime 1.32's kernel agrees with it: 1 with probability 1 - p.) U is float32 (float64 for a float64 p), so p = 1
+    always gives 1 and p = 0 never does."""
+    p = b.input(0)
+    elem = b.elem_type(p)
+    drawn = TensorProto.DOUBLE if elem == TensorProto.DOUBLE else TensorProto.FLOAT
+    seed = {"seed": float(b.attrs["seed"])} if "seed" in b.attrs else {}
+    u = b.add("RandomUniformLike", [p], dtype=drawn, **seed)
+    below = b.add("Less", [u, p if elem == drawn else b.add("Cast", [p], to=drawn)])
+    b.add("Cast", [below], output=b.node.output[0], to=int(b.attrs.get("dtype", elem)))
+
+
 # (domain, op type): rule. A default-domain rule applies where pyfw has no kernel.
-RULES = {("", "MaxUnpool"): _max_unpool, ("", "STFT"): _stft, ("", "MelWeightMatrix"): _mel_weight_matrix,
+RULES = {("", "Bernoulli"): _bernoulli, ("", "MaxUnpool"): _max_unpool, ("", "STFT"): _stft, ("", "MelWeightMatrix"): _mel_weight_matrix,
          ("", "DeformConv"): decompose_vision.deform_conv, ("", "RoiAlign"): decompose_vision.roi_align}
 RULES.update(decompose_ml.RULES)
 ML = decompose_ml.ML

@@ -99,11 +99,15 @@ class Interpreter:
     shape needing more raises UnsupportedError before anything is allocated.
     `loop_limit` caps how many Loop and Scan iterations one run may take, all
     such nodes and nested ones together (None: no cap), for models from
-    untrusted sources. Use as a context manager, or
-    call close()."""
+    untrusted sources. `seed` seeds the random ops that have no seed
+    attribute (RandomNormal, RandomUniform, their -Like forms, Multinomial,
+    Bernoulli, Dropout in training mode): each run draws new values, and
+    an interpreter with the same seed repeats them. Use as a context
+    manager, or call close()."""
 
     def __init__(self, model: str | os.PathLike | bytes | bytearray | memoryview, threads: int = 1,
-                 backend: str = "cpu", arena_limit: int | None = None, loop_limit: int | None = None):
+                 backend: str = "cpu", arena_limit: int | None = None, loop_limit: int | None = None,
+                 seed: int = 0):
         self._model = ffi.NULL
         self._it = ffi.NULL
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
@@ -116,6 +120,8 @@ class Interpreter:
         if loop_limit is not None and (not isinstance(loop_limit, int) or isinstance(loop_limit, bool)
                                        or not 0 < loop_limit < 2**63):
             raise ValueError(f"loop_limit must be a positive int of iterations or None, got {loop_limit!r}")
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+            raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
         out = ffi.new("pfw_model**")
         if isinstance(model, (bytes, bytearray, memoryview)):
             buf = ffi.from_buffer(model)
@@ -135,6 +141,7 @@ class Interpreter:
                 _check(lib.pfw_options_set_arena_limit(opts[0], arena_limit))
             if loop_limit is not None:
                 _check(lib.pfw_options_set_loop_limit(opts[0], loop_limit))
+            _check(lib.pfw_options_set_seed(opts[0], seed))
             it = ffi.new("pfw_interpreter**")
             _check(lib.pfw_interpreter_create(self._model, opts[0], it))
             self._it = it[0]

@@ -192,6 +192,14 @@ PFW_API pfw_status pfw_options_set_arena_limit(pfw_options* options, uint64_t by
  * specifies. */
 PFW_API pfw_status pfw_options_set_loop_limit(pfw_options* options, int64_t max_iterations);
 
+/* Seed of the random ops (RandomUniform, RandomNormal, their -Like forms,
+ * Multinomial, Bernoulli, Dropout in training mode) that have no `seed`
+ * attribute of their own; 0 by default. Each such node draws its own stream
+ * from this seed and its place in the model; every invoke continues it, so
+ * runs differ from each other and an interpreter created with the same seed
+ * repeats them. Values do not depend on the thread count. */
+PFW_API pfw_status pfw_options_set_seed(pfw_options* options, uint64_t seed);
+
 /* ---- interpreter ------------------------------------------------------- */
 
 /* Creates an interpreter for graph 0 of `model`: infers shapes, chooses a

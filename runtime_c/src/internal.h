@@ -198,6 +198,7 @@ typedef struct pfw_node {
   int64_t* seen;        /* a deferred node's input dtypes, ranks and dims at its last prepare */
   void* dyn_scratch;    /* a deferred node's scratch block (scratch is its aligned start) */
   size_t dyn_scratch_cap;
+  uint64_t rng_blocks;   /* random ops: generator blocks drawn so far (kept across re-plans, ops/random.c) */
   struct pfw_interpreter* owner; /* the interpreter running this node */
   struct pfw_interpreter* sub[2]; /* subgraphs a prepare created (If's branches, a body), freed with state */
   const pfw_graph_desc* graph; /* for TENSOR attributes (pfw_attr.tensor) */
@@ -236,6 +237,9 @@ typedef struct pfw_op {
  * Identity, If, Loop): other ops refuse them while planning. A node with
  * such an input or output is always deferred. */
 #define PFW_OPF_VALUES 32u
+/* The outputs differ from run to run (random ops): never evaluated while
+ * planning, even when every input is known. */
+#define PFW_OPF_RANDOM 64u
 
 /* A prepare that needs an input's values (or an op whose output shapes come
  * from its run) returns this: the planner then defers the node to invoke, when

@@ -40,6 +40,12 @@ pfw_status pfw_options_set_loop_limit(pfw_options* options, int64_t max_iteratio
   return PFW_OK;
 }
 
+pfw_status pfw_options_set_seed(pfw_options* options, uint64_t seed) {
+  if (!options) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_options_set_seed: options is NULL");
+  options->seed = seed;
+  return PFW_OK;
+}
+
 pfw_status pfw_options_set_backend(pfw_options* options, const char* name) {
   if (!options || !name) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_options_set_backend: NULL argument");
   if (strcmp(name, "cpu") != 0 && strcmp(name, "opencl") != 0 && strcmp(name, "auto") != 0)
@@ -239,6 +245,7 @@ static pfw_status create(const pfw_model* model, int32_t gi, const pfw_options* 
     it->num_threads = parent->num_threads;
     it->arena_limit = parent->arena_limit;
     it->loop_limit = parent->loop_limit;
+    it->seed = parent->seed;
     it->runs = parent->runs;
     it->pool = parent->pool;
     it->depth = parent->depth + 1;
@@ -246,6 +253,7 @@ static pfw_status create(const pfw_model* model, int32_t gi, const pfw_options* 
     it->num_threads = options ? options->num_threads : 1;
     it->arena_limit = options && options->arena_limit ? (size_t)options->arena_limit : physical_memory();
     it->loop_limit = options ? options->loop_limit : 0;
+    it->seed = options ? options->seed : 0;
     it->runs = &it->body_runs;
     it->pool = pfw_threadpool_create(it->num_threads);
     it->owns_pool = true;

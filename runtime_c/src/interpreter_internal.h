@@ -9,6 +9,7 @@ struct pfw_options {
   char backend[16];
   uint64_t arena_limit;  /* 0 = physical memory */
   int64_t loop_limit;    /* 0 = none */
+  uint64_t seed;         /* random ops without a seed of their own */
 };
 
 struct pfw_interpreter {
@@ -23,6 +24,7 @@ struct pfw_interpreter {
   uint8_t* arena;
   size_t arena_size, arena_cap, arena_limit;
   int64_t loop_limit;    /* most Loop/Scan body runs per invoke, nested ones included (0: no limit) */
+  uint64_t seed;         /* random ops without a seed attribute draw from it (ops/random.c) */
   int64_t body_runs;     /* this invoke's count, kept by the main interpreter */
   int64_t* runs;         /* &body_runs of the main interpreter (subgraphs count into their root's) */
   size_t folded_bytes;   /* values computed while planning, under arena_limit too */

@@ -56,6 +56,7 @@ void pfw_unfold(pfw_interpreter* it) {
  * dynamic input sizes. */
 static pfw_status fold(pfw_node* n, size_t limit, size_t* used) {
   bool known = (n->op->flags & PFW_OPF_SHAPE_ONLY) != 0;
+  if (n->op->flags & PFW_OPF_RANDOM) return PFW_OK;
   if (!known) {
     known = n->n_in > 0;
     for (int32_t j = 0; j < n->n_in; j++)

@@ -1,6 +1,7 @@
 /* Many threads, each with its own interpreter (and its own thread pool), on
- * one shared model: every run must give the bytes a lone interpreter gives,
- * which test_golden checks against ONNX Runtime. Built once more with
+ * one shared model: every run must give the bytes a lone interpreter gives
+ * in the same run (random ops draw anew each run), which test_golden checks
+ * against ONNX Runtime. Built once more with
  * ThreadSanitizer (make c-test-tsan), where it must report no race. */
 #include <pthread.h>
 #include <stdint.h>
@@ -17,8 +18,8 @@ typedef struct {
   const json* entry; /* the manifest's model entry */
   char* inputs[MAX_IO];
   size_t input_sizes[MAX_IO];
-  char* want[MAX_IO]; /* a lone interpreter's outputs */
-  size_t want_sizes[MAX_IO];
+  char* want[RUNS][MAX_IO]; /* a lone interpreter's outputs, run by run */
+  size_t want_sizes[RUNS][MAX_IO];
 } job;
 
 typedef struct {
@@ -66,8 +67,8 @@ static void* work(void* arg) {
         continue;
       }
       const void* got = pfw_tensor_data(out);
-      if (!got || pfw_tensor_byte_size(out) != w->job->want_sizes[i] ||
-          memcmp(got, w->job->want[i], w->job->want_sizes[i]) != 0)
+      if (!got || pfw_tensor_byte_size(out) != w->job->want_sizes[r][i] ||
+          memcmp(got, w->job->want[r][i], w->job->want_sizes[r][i]) != 0)
         w->mismatches++;
     }
   }
@@ -84,14 +85,16 @@ static int prepare(job* j) {
   pfw_interpreter* it = NULL;
   CHECK_OK(pfw_interpreter_create(j->model, NULL, &it));
   if (!it) return 0;
-  CHECK_OK(run_once(j, it));
   CHECK(pfw_interpreter_output_count(it) <= MAX_IO);
-  for (int i = 0; i < pfw_interpreter_output_count(it) && i < MAX_IO; i++) {
-    pfw_tensor* out = NULL;
-    CHECK_OK(pfw_interpreter_get_output(it, i, &out));
-    j->want_sizes[i] = out ? pfw_tensor_byte_size(out) : 0;
-    j->want[i] = malloc(j->want_sizes[i] + 1);
-    if (out && pfw_tensor_data(out)) memcpy(j->want[i], pfw_tensor_data(out), j->want_sizes[i]);
+  for (int r = 0; r < RUNS; r++) {
+    CHECK_OK(run_once(j, it));
+    for (int i = 0; i < pfw_interpreter_output_count(it) && i < MAX_IO; i++) {
+      pfw_tensor* out = NULL;
+      CHECK_OK(pfw_interpreter_get_output(it, i, &out));
+      j->want_sizes[r][i] = out ? pfw_tensor_byte_size(out) : 0;
+      j->want[r][i] = malloc(j->want_sizes[r][i] + 1);
+      if (out && pfw_tensor_data(out)) memcpy(j->want[r][i], pfw_tensor_data(out), j->want_sizes[r][i]);
+    }
   }
   pfw_interpreter_free(it);
   return 1;
@@ -124,7 +127,10 @@ int main(void) {
       }
       printf("%s: %d threads x %d runs, each with its own interpreter, matched a lone run\n", name, WORKERS, RUNS);
     }
-    for (int i = 0; i < MAX_IO; i++) free(j.inputs[i]), free(j.want[i]);
+    for (int i = 0; i < MAX_IO; i++) {
+      free(j.inputs[i]);
+      for (int r = 0; r < RUNS; r++) free(j.want[r][i]);
+    }
     pfw_model_free(model);
   }
   json_free(&manifest);

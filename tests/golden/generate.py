@@ -324,8 +324,37 @@ def sequence_io() -> onnx.ModelProto:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
 
 
+def philox_uniform(key0: int, key1: int, shape, dtype) -> np.ndarray:
+    """NumPy's Philox uniforms for key (key0, key1): libpfw's random ops draw
+    this stream word for word."""
+    return np.random.Generator(np.random.Philox(key=np.array([key0, key1], np.uint64))).random(shape, dtype=dtype)
+
+
+def random_draws(rng) -> tuple[onnx.ModelProto, list[np.ndarray], list[np.ndarray]]:
+    """Random ops at the interpreter's default seed 0: an unseeded
+    RandomUniform (node 0: key (0, 2^63 | 1)), a seeded one over [-1, 1), and x
+    plus an unseeded RandomUniformLike (node 2). The expected outputs come from
+    NumPy's Philox, not ONNX Runtime, whose generator is another."""
+    nodes = [helper.make_node("RandomUniform", [], ["u"], shape=[2, 3], name="draw"),
+             helper.make_node("RandomUniform", [], ["v"], shape=[5], dtype=TensorProto.DOUBLE, seed=5.0, low=-1.0,
+                              high=1.0, name="seeded"),
+             helper.make_node("RandomUniformLike", ["x"], ["noise"], name="noise"),
+             helper.make_node("Add", ["x", "noise"], ["y"], name="add")]
+    f = TensorProto.FLOAT
+    g = helper.make_graph(nodes, "random_draws", [helper.make_tensor_value_info("x", f, [2, 2])],
+                          [helper.make_tensor_value_info("u", f, [2, 3]),
+                           helper.make_tensor_value_info("v", TensorProto.DOUBLE, [5]),
+                           helper.make_tensor_value_info("y", f, [2, 2])])
+    x = rng.standard_normal((2, 2)).astype(np.float32)
+    unseeded = 1 << 63
+    outputs = [philox_uniform(0, unseeded | 1, (2, 3), np.float32),
+               -1.0 + 2.0 * philox_uniform(5, 0, 5, np.float64),
+               x + philox_uniform(0, unseeded | 3, (2, 2), np.float32)]
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)]), [x], outputs
+
+
 MODELS = {"mlp": mlp, "cnn": cnn, "dtypes": dtypes, "attention": attention, "mixed": mixed, "qcnn": qcnn,
-          "control": control, "sequences": sequences}
+          "control": control, "sequences": sequences, "random_draws": random_draws}
 
 
 def main() -> int:
@@ -342,11 +371,11 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     manifest = {"models": []}
     for name, build in MODELS.items():
-        model, inputs = build(np.random.default_rng(len(name)))
+        model, inputs, *oracle = build(np.random.default_rng(len(name)))
         onnx.checker.check_model(model, full_check=True)
         sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         feeds = {i.name: x for i, x in zip(sess.get_inputs(), inputs)}
-        outputs = sess.run(None, feeds)
+        outputs = oracle[0] if oracle else sess.run(None, feeds)
         (out / f"{name}.onnx").write_bytes(model.SerializeToString())
         graph = import_model(model)
         infer_shapes(graph)

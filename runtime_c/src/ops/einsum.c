@@ -62,8 +62,10 @@ static pfw_status einsum_prepare(pfw_node* node) {
   const char* eq = pfw_attr_string(node, "equation", NULL);
   if (!eq) return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'equation' is required");
   pfw_dtype t = node->in[0]->dtype;
-  if (t != PFW_FLOAT32 && t != PFW_FLOAT64 && t != PFW_INT32 && t != PFW_INT64)
-    return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 is %s; Einsum supports float32, float64, int32, int64",
+  if (t != PFW_FLOAT32 && t != PFW_FLOAT64 && t != PFW_FLOAT16 && t != PFW_BFLOAT16 && t != PFW_INT32 &&
+      t != PFW_INT64)
+    return pfw_error(PFW_ERR_UNSUPPORTED,
+                     "input 0 is %s; Einsum supports float32, float64, float16, bfloat16, int32, int64",
                      pfw_dtype_name(t));
   for (int32_t i = 1; i < node->n_in; i++)
     if ((st = pfw_check_input(node, i, t, -1)) != PFW_OK) return st;
@@ -165,9 +167,6 @@ static pfw_status einsum_prepare(pfw_node* node) {
   return pfw_set_output(node->out[0], t, n_out, dims);
 }
 
-static double get_f(const pfw_tensor* t, int64_t i) {
-  return t->dtype == PFW_FLOAT32 ? ((const float*)t->data)[i] : ((const double*)t->data)[i];
-}
 static uint64_t get_i(const pfw_tensor* t, int64_t i) {
   return t->dtype == PFW_INT32 ? (uint64_t)(int64_t)((const int32_t*)t->data)[i] : (uint64_t)((const int64_t*)t->data)[i];
 }
@@ -175,7 +174,7 @@ static uint64_t get_i(const pfw_tensor* t, int64_t i) {
 static pfw_status einsum_run(pfw_node* node) {
   const einsum_state* s = node->state;
   pfw_tensor* y = node->out[0];
-  bool is_float = y->dtype == PFW_FLOAT32 || y->dtype == PFW_FLOAT64;
+  bool is_float = y->dtype != PFW_INT32 && y->dtype != PFW_INT64;
   int64_t outs = 1, sums = 1, idx[EIN_MAX_LABELS] = {0}, off[EIN_MAX_IN] = {0};
   for (int j = 0; j < s->n_out; j++) outs *= s->size[j];
   for (int j = s->n_out; j < s->n_labels; j++) sums *= s->size[j];
@@ -189,7 +188,7 @@ static pfw_status einsum_run(pfw_node* node) {
     for (int64_t r = 0; r < sums; r++) {
       if (is_float) {
         double p = 1;
-        for (int32_t i = 0; i < s->n_in; i++) p *= get_f(node->in[i], off[i]);
+        for (int32_t i = 0; i < s->n_in; i++) p *= pfw_load_real(node->in[i]->data, node->in[i]->dtype, off[i]);
         acc += p;
       } else {
         uint64_t p = 1;
@@ -207,6 +206,8 @@ static pfw_status einsum_run(pfw_node* node) {
     switch (y->dtype) {
       case PFW_FLOAT32: ((float*)y->data)[o] = (float)acc; break;
       case PFW_FLOAT64: ((double*)y->data)[o] = acc; break;
+      case PFW_FLOAT16: /* summed in double (as the reference sums bfloat16 in float32), rounded once */
+      case PFW_BFLOAT16: pfw_store_real((uint16_t*)y->data + o, y->dtype, (float)acc); break;
       case PFW_INT32: ((int32_t*)y->data)[o] = (int32_t)(uint32_t)iacc; break;
       default: ((int64_t*)y->data)[o] = (int64_t)iacc; break;
     }

@@ -340,6 +340,8 @@ extern const pfw_op pfw_op_SequenceEmpty, pfw_op_SequenceConstruct, pfw_op_Seque
 extern const pfw_op pfw_op_NonZero, pfw_op_Compress, pfw_op_Unique, pfw_op_NonMaxSuppression; /* select.c */
 extern const pfw_op pfw_op_Gather, pfw_op_Slice, pfw_op_Expand, pfw_op_Tile;
 extern const pfw_op pfw_op_Cast;
+extern const pfw_op pfw_op_RandomUniform, pfw_op_RandomUniformLike, pfw_op_RandomNormal, pfw_op_RandomNormalLike,
+    pfw_op_Multinomial; /* random.c */
 extern const pfw_op pfw_op_LRN;
 
 /* Depthwise Conv (conv_depthwise.c): group == C == M, 1-D or 2-D, run by the

@@ -185,6 +185,10 @@ JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_optionsSetLoopLimit(JNIEnv* env, 
   check(env, pfw_options_set_loop_limit(ptr(options), (int64_t)iterations));
 }
 
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_optionsSetSeed(JNIEnv* env, jclass cls, jlong options, jlong seed) {
+  check(env, pfw_options_set_seed(ptr(options), (uint64_t)seed));
+}
+
 /* ---- interpreter -------------------------------------------------------- */
 
 JNIEXPORT jlong JNICALL Java_dev_pyfw_PfwNative_interpreterCreate(JNIEnv* env, jclass cls, jlong model,

@@ -17,12 +17,13 @@ import java.util.Map;
  * input shapes resize the interpreter before the run (dynamic dimensions only).
  */
 public final class Interpreter implements AutoCloseable {
-  /** Creation options: thread count, backend, arena limit, loop limit. */
+  /** Creation options: thread count, backend, arena limit, loop limit, seed. */
   public static final class Options {
     private int threads = 1;
     private String backend = "cpu";
     private long arenaLimit;
     private long loopLimit;
+    private long seed;
 
     /** Intra-op threads (>= 1); results do not depend on it. */
     public Options threads(int threads) {
@@ -62,6 +63,16 @@ public final class Interpreter implements AutoCloseable {
       this.loopLimit = iterations;
       return this;
     }
+
+    /**
+     * Seed of the random ops (RandomNormal, RandomUniform, Bernoulli, Dropout in training mode...)
+     * that have no seed attribute, read as an unsigned 64-bit value (default 0): every run draws new
+     * values, and an interpreter with the same seed repeats them.
+     */
+    public Options seed(long seed) {
+      this.seed = seed;
+      return this;
+    }
   }
 
   private final Model model;
@@ -88,6 +99,7 @@ public final class Interpreter implements AutoCloseable {
         PfwNative.optionsSetBackend(opts, backend);
         PfwNative.optionsSetArenaLimit(opts, options.arenaLimit);
         PfwNative.optionsSetLoopLimit(opts, options.loopLimit);
+        PfwNative.optionsSetSeed(opts, options.seed);
         handle = PfwNative.interpreterCreate(m, opts);
       } finally {
         PfwNative.optionsFree(opts);

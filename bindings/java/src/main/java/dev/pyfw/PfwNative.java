@@ -128,6 +128,8 @@ final class PfwNative {
 
   static native void optionsSetLoopLimit(long options, long iterations) throws PfwException;
 
+  static native void optionsSetSeed(long options, long seed) throws PfwException;
+
   // ---- interpreter --------------------------------------------------------
   static native long interpreterCreate(long model, long options) throws PfwException;
 

@@ -153,4 +153,38 @@ class GoldenTest {
       }
     }
   }
+
+  /** Two runs of random_draws at {@code seed}: each output's bytes, run by run. */
+  private static byte[][][] draws(Model model, Golden.Case c, long seed) throws PfwException {
+    try (Interpreter it = new Interpreter(model, new Interpreter.Options().seed(seed))) {
+      byte[][][] got = new byte[2][][];
+      for (int r = 0; r < 2; r++) {
+        got[r] = it.run(Golden.inputs(c)).stream().map(Tensor::toLittleEndian).toArray(byte[][]::new);
+      }
+      return got;
+    }
+  }
+
+  /**
+   * Random ops: the default seed gives the golden draws (NumPy's Philox stream); seed(7) moves the unseeded
+   * nodes only; each run continues the stream, and a new interpreter with the same seed repeats it.
+   */
+  @Test
+  void seedMovesTheUnseededRandomNodes() throws Exception {
+    Golden.Case c = Golden.find("random_draws");
+    try (Model model = Model.load(Golden.model(c))) {
+      byte[][][] base = draws(model, c, 0);
+      byte[][][] again = draws(model, c, 0);
+      byte[][][] other = draws(model, c, 7);
+      for (int i = 0; i < c.outputs.size(); i++) {
+        assertArrayEquals(Golden.load(c.outputs.get(i)).toLittleEndian(), base[0][i], "output " + i);
+        assertTrue(!Arrays.equals(base[0][i], base[1][i]), "output " + i + ": the second run repeated the first");
+        boolean seeded = i == 1; // the node with a seed attribute
+        for (int r = 0; r < 2; r++) {
+          assertArrayEquals(base[r][i], again[r][i], "run " + r + " output " + i + ": same seed");
+          assertEquals(seeded, Arrays.equals(base[r][i], other[r][i]), "run " + r + " output " + i + ": seed 7");
+        }
+      }
+    }
+  }
 }
