@@ -379,6 +379,53 @@ def test_kernel_cache(tmp_path):
     assert bins[0].read_bytes() != b"not a program binary"
 
 
+GROUP_PROBE = """
+import json, sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from onnx import helper
+from onnx_util import build, value_info, to_pfw
+import pyfw
+from pyfw.runtime import Interpreter
+rng = np.random.default_rng(0)
+nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("Add", ["r", "x"], ["y"])]
+model = build(nodes, [value_info("x", np.float32, [8, 8])], [value_info("y", np.float32, [8, 8])],
+              inits={{"w": rng.standard_normal((8, 8)).astype(np.float32)}})
+x = rng.standard_normal((8, 8)).astype(np.float32)
+try:
+    with Interpreter(to_pfw(model)) as cpu, Interpreter(to_pfw(model), backend="opencl") as dev:
+        want, got = cpu.run({{"x": x}})[0], dev.run({{"x": x}})[0]
+        print(json.dumps([dev.node_backends(), float(np.abs(got - want).max())]))
+except pyfw.BackendError as e:
+    print(json.dumps(["error", str(e)]))
+"""
+
+
+def group_probe(cap):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("PFW_OPENCL")}
+    e["PFW_OPENCL_MAX_WORK_GROUP"] = cap
+    r = subprocess.run([sys.executable, "-c", GROUP_PROBE.format(tests=str(ROOT / "tests"))], env=e,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("cap, matmul_on", [("4096", "opencl"), ("64", "cpu"), ("1", "cpu")])
+def test_kernels_the_device_cannot_group_run_on_the_cpu(cap, matmul_on):
+    """MatMul's kernel needs groups of 16 x 16: on a device (or kernel) that
+    takes fewer, the node runs on the CPU; the rest stay on the device, in
+    groups the kernel takes, and the outputs stay the CPU's."""
+    backends, err = group_probe(cap)
+    assert backends == [matmul_on, "opencl", "opencl"]
+    assert err < 1e-5
+
+
+def test_bad_work_group_cap_is_a_clear_error():
+    out = group_probe("lots")
+    assert out[0] == "error" and "PFW_OPENCL_MAX_WORK_GROUP='lots'" in out[1]
+
+
 @pytest.mark.no_device
 def test_libpfw_links_no_opencl():
     """OpenCL comes through dlopen only: the library runs where there is none."""

@@ -167,7 +167,9 @@ PFW_API pfw_status pfw_options_set_num_threads(pfw_options* options, int32_t num
  * PFW_OPENCL_LIBRARY names another file, PFW_OPENCL_DEVICE picks a device by
  * index or part of its name, else the first GPU, else the first device) and
  * fails at interpreter creation with PFW_ERR_BACKEND when there is none.
- * Nodes the device cannot run (ops or dtypes it lacks) run on the CPU, with
+ * Nodes the device cannot run (ops or dtypes it lacks, or a kernel needing
+ * larger work-groups than the device gives it; PFW_OPENCL_MAX_WORK_GROUP
+ * lowers that limit) run on the CPU, with
  * tensors copied across only where a value crosses. "auto" uses OpenCL when
  * a GPU (or the device PFW_OPENCL_DEVICE names) is there, else the CPU; see
  * pfw_interpreter_backend_info for which and why. Compiled kernels are cached

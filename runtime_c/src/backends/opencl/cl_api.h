@@ -22,6 +22,7 @@ typedef cl_uint cl_device_info;
 typedef cl_uint cl_program_info;
 typedef cl_uint cl_program_build_info;
 typedef cl_uint cl_bool;
+typedef cl_uint cl_kernel_work_group_info;
 typedef struct _cl_platform_id* cl_platform_id;
 typedef struct _cl_device_id* cl_device_id;
 typedef struct _cl_context* cl_context;
@@ -50,6 +51,7 @@ typedef struct _cl_event* cl_event;
 #define CL_PROGRAM_BINARY_SIZES 0x1165u
 #define CL_PROGRAM_BINARIES 0x1166u
 #define CL_PROGRAM_BUILD_LOG 0x1183u
+#define CL_KERNEL_WORK_GROUP_SIZE 0x11B0u
 
 /* One pointer per entry point; X(name, return type, parameters). */
 #define PFW_CL_FUNCTIONS(X)                                                                                       \
@@ -75,6 +77,8 @@ typedef struct _cl_event* cl_event;
   X(clReleaseProgram, cl_int, (cl_program))                                                                       \
   X(clCreateKernel, cl_kernel, (cl_program, const char*, cl_int*))                                               \
   X(clReleaseKernel, cl_int, (cl_kernel))                                                                         \
+  X(clGetKernelWorkGroupInfo, cl_int,                                                                             \
+    (cl_kernel, cl_device_id, cl_kernel_work_group_info, size_t, void*, size_t*))                                \
   X(clSetKernelArg, cl_int, (cl_kernel, cl_uint, size_t, const void*))                                           \
   X(clEnqueueNDRangeKernel, cl_int,                                                                               \
     (cl_command_queue, cl_kernel, cl_uint, const size_t*, const size_t*, const size_t*, cl_uint, const cl_event*, \

@@ -184,8 +184,22 @@ pfw_status pfw_cl_launch_add(pfw_cl_setup* c, const char* name, cl_uint dims, co
     return cl_fail("clCreateKernel", err);
   }
   l->dims = dims;
-  /* Default groups of 64 along dim 0; every kernel checks its bounds. */
-  size_t dflt[3] = {c->s->dev->max_work_group < 64 ? c->s->dev->max_work_group : 64, 1, 1};
+  /* A kernel may take fewer work-items a group than the device (registers,
+   * local memory): a fixed group it cannot take leaves the node to the CPU,
+   * instead of failing at the first enqueue. */
+  size_t most = c->s->dev->max_work_group;
+  err = c->s->dev->api.clGetKernelWorkGroupInfo(l->kernel, c->s->dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof most,
+                                                &most, NULL);
+  if (err != CL_SUCCESS) return cl_fail("clGetKernelWorkGroupInfo", err);
+  if (most > c->s->dev->max_work_group) most = c->s->dev->max_work_group;
+  if (most < 1) most = 1;
+  size_t group = 1;
+  for (cl_uint d = 0; local && d < dims; d++) group *= local[d];
+  if (group > most)
+    return pfw_error(PFW_ERR_UNSUPPORTED, "kernel '%s' takes groups of at most %zu work-items on this device, not %zu",
+                     name, most, group);
+  /* Default groups of up to 64 along dim 0; every kernel checks its bounds. */
+  size_t dflt[3] = {most < 64 ? most : 64, 1, 1};
   l->has_local = true;
   for (cl_uint d = 0; d < dims; d++) {
     l->local[d] = local ? local[d] : dflt[d];
@@ -247,7 +261,6 @@ bool pfw_cl_same_place(pfw_cl_setup* c, const pfw_tensor* a, const pfw_tensor* b
 
 bool pfw_cl_made_on_device(const pfw_cl_setup* c, const pfw_tensor* t) { return c->s->made[t->index]; }
 
-size_t pfw_cl_max_work_group(const pfw_cl_setup* c) { return c->s->dev->max_work_group; }
 
 /* ---- planning ---------------------------------------------------------- */
 

@@ -86,8 +86,6 @@ void pfw_cl_arg_ints(pfw_cl_setup* c, const int32_t* v, int n);
 bool pfw_cl_same_place(pfw_cl_setup* c, const pfw_tensor* a, const pfw_tensor* b);
 /* Whether a node claimed earlier in this plan writes `t`. */
 bool pfw_cl_made_on_device(const pfw_cl_setup* c, const pfw_tensor* t);
-/* The device's largest work-group. */
-size_t pfw_cl_max_work_group(const pfw_cl_setup* c);
 
 /* What every op's setup asks first: float32, an element count the kernels'
  * int indices reach, and no optional outputs (Indices, Mean...) wanted. */

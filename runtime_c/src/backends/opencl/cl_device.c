@@ -135,6 +135,19 @@ static pfw_status choose_device(void) {
                               g_dev.platform_version, NULL);
   g_dev.api.clGetDeviceInfo(g_dev.device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof g_dev.max_work_group,
                             &g_dev.max_work_group, NULL);
+  /* PFW_OPENCL_MAX_WORK_GROUP lowers it: to run as a device with small
+   * groups would (the tests of the CPU fallback), or past a driver that
+   * overstates it. */
+  const char* cap = getenv("PFW_OPENCL_MAX_WORK_GROUP");
+  if (cap && *cap) {
+    char* end = NULL;
+    unsigned long long v = strtoull(cap, &end, 10);
+    if (*end || v < 1 || cap[0] == '-') {
+      snprintf(g_error, sizeof g_error, "PFW_OPENCL_MAX_WORK_GROUP='%s' is not a positive number of work-items", cap);
+      return PFW_ERR_BACKEND;
+    }
+    if (v < g_dev.max_work_group) g_dev.max_work_group = (size_t)v;
+  }
   g_dev.api.clGetDeviceInfo(g_dev.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof g_dev.max_alloc, &g_dev.max_alloc,
                             NULL);
   return PFW_OK;

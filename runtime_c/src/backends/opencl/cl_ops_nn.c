@@ -92,7 +92,7 @@ pfw_status pfw_cl_setup_gemm(pfw_cl_setup* c) {
   const pfw_tensor *A = n->in[0], *B = n->n_in > 1 ? n->in[1] : NULL, *Y = n->out[0];
   const pfw_tensor* C = n->desc->op == PFW_OP_Gemm && n->n_in > 2 ? n->in[2] : NULL;
   if (!pfw_cl_f32(A) || !pfw_cl_f32(B) || (C && !pfw_cl_f32(C)) || !pfw_cl_fits(A) || !pfw_cl_fits(B) ||
-      !pfw_cl_fits(Y) || !pfw_cl_one_output(n) || pfw_cl_max_work_group(c) < 256)
+      !pfw_cl_fits(Y) || !pfw_cl_one_output(n))
     return NOT_HERE;
   int64_t M, N, K, a_rs, a_cs, b_rs, b_cs, c_rs = 0, c_cs = 0;
   float alpha = 1, beta = 0;
