@@ -10,7 +10,7 @@ from onnx.reference import ReferenceEvaluator
 
 import pyfw.onnx
 from onnx_util import ort_run, pfw_run, to_pfw, value_info
-from pyfw import UnsupportedError
+from pyfw import InvalidModelError, UnsupportedError
 
 ML = "ai.onnx.ml"
 f32 = np.float32
@@ -308,9 +308,33 @@ def test_svm_classifier_matches_onnx_runtime(classes, per_class, kernel, params,
         assert (decisions > 0).any() and (decisions < 0).any() or classes > 2 or positive
 
 
-def test_svm_classifier_probabilities_are_refused():
+@pytest.mark.parametrize("classes, per_class, kernel, params, post", [
+    (2, [3, 4], "RBF", [0.5, 0.0, 0], "NONE"),
+    (2, [2, 3], "LINEAR", [0.0, 0.0, 0], "NONE"),
+    (3, [2, 3, 2], "RBF", [0.3, 0.0, 0], "NONE"),
+    (3, [2, 2, 2], "POLY", [0.2, 1.0, 2], "LOGISTIC"),
+    (4, [2, 1, 3, 2], "SIGMOID", [0.1, 0.5, 0], "NONE"),
+    (5, [1, 2, 1, 2, 3], "LINEAR", [0.0, 0.0, 0], "SOFTMAX"),
+])
+def test_svm_classifier_probabilities_match_onnx_runtime(classes, per_class, kernel, params, post):
+    """SVC(probability=True): Platt's sigmoid per pair, then libsvm's pairwise
+    coupling (an iteration that stops per sample). ONNX Runtime is the oracle
+    (ONNX's reference evaluator couples 3 classes or more differently)."""
+    x = (rng.normal(size=(40, 4)) * 2).astype(f32)
+    node = svc(classes, per_class, 4, kernel, params, post)
+    pairs = classes * (classes - 1) // 2
+    node.attribute.extend([helper.make_attribute("prob_a", (-rng.uniform(0.5, 3, pairs)).tolist()),
+                           helper.make_attribute("prob_b", rng.uniform(-0.5, 0.5, pairs).tolist())])
+    m = ml_model([node], x, {"label": (np.int64, ["N"]), "scores": (f32, ["N", classes])})
+    label, probs = same_as_ort(m, x)
+    if post == "NONE":  # probabilities: rows sum to 1 (to the iteration's tolerance), and vary
+        np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
+        assert probs.argmax(axis=1).min() != probs.argmax(axis=1).max() or classes == 2
+
+
+def test_svm_classifier_probabilities_need_one_pair_of_coefficients_per_pair():
     x = np.zeros((2, 4), f32)
-    node = svc(2, [2, 2], 4, "RBF", [0.5, 0.0, 0])
-    node.attribute.extend([helper.make_attribute("prob_a", [1.0]), helper.make_attribute("prob_b", [0.0])])
-    with pytest.raises(UnsupportedError, match=r"\(SVMClassifier\): probabilities"):
-        pyfw.onnx.import_model(ml_model([node], x, {"label": (np.int64, ["N"]), "scores": (f32, ["N", 2])}))
+    node = svc(3, [2, 2, 2], 4, "RBF", [0.5, 0.0, 0])
+    node.attribute.extend([helper.make_attribute("prob_a", [1.0, 2.0]), helper.make_attribute("prob_b", [0.0, 0.0])])
+    with pytest.raises(InvalidModelError, match=r"\(SVMClassifier\): 2 prob_a and 2 prob_b for 3 class pairs"):
+        pyfw.onnx.import_model(ml_model([node], x, {"label": (np.int64, ["N"]), "scores": (f32, ["N", 3])}))

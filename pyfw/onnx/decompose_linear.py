@@ -13,6 +13,7 @@ from .. import InvalidModelError, UnsupportedError
 from .decompose_trees import post_transform
 
 F32 = TensorProto.FLOAT
+I64 = np.int64
 
 
 def _features(b, rows: bool = True) -> tuple[str, type]:
@@ -263,8 +264,74 @@ def svm_regressor(b) -> None:
     _to_float(b, post_transform(b, score, b.text("post_transform", "NONE"), dtype), dtype, b.node.output[0])
 
 
+def _svm_probabilities(b, decision: str, pairs: list) -> str:
+    """libsvm's probability estimates (svm_predict_probability), as ONNX
+    Runtime gives them, in float64: each pair's decision d through Platt's
+    sigmoid r = 1 / (1 + exp(d A + B)), clipped to [1e-7, 1 - 1e-7], then
+    coupled by libsvm's multiclass_probability -- two classes too, as ONNX
+    Runtime does (libsvm itself gives (r, 1 - r) there, which the iteration
+    reaches to within its tolerance): from p = 1/k, rounds of one Gauss-Seidel sweep
+    over the classes, at most max(100, k), each sample stopping once every
+    |(Q p)_t - p'Q p| < 0.005 / k -- a Loop in which a sample that has
+    stopped takes steps of 0. (ONNX's reference evaluator fills each row of Q
+    past its diagonal with one dot product, so it differs from libsvm and
+    ONNX Runtime from 3 classes on.)"""
+    f64, k, n_pairs = np.float64, max(j for _, j in pairs) + 1, len(pairs)
+    prob_a, prob_b = np.asarray(b.attr("prob_a"), f64), np.asarray(b.attr("prob_b"), f64)
+    if len(prob_a) != n_pairs or len(prob_b) != n_pairs:
+        raise InvalidModelError(f"{b.where}: {len(prob_a)} prob_a and {len(prob_b)} prob_b for {n_pairs} class pairs")
+    d = b.add("Cast", [decision], to=TensorProto.DOUBLE)
+    r = b.add("Reciprocal", [b.add("Add", [b.const(1, f64), b.add("Exp", [b.add(
+        "Add", [b.add("Mul", [d, b.const(prob_a, f64)]), b.const(prob_b, f64)])])])])
+    r = b.add("Min", [b.add("Max", [r, b.const(1e-7, f64)]), b.const(1 - 1e-7, f64)])
+    # R[i, j] = r of pair (i, j), R[j, i] = 1 - r, as (N, k, k); Q = diag(sum_j R[j, t]^2) - R * R^T.
+    upper, lower = np.zeros((n_pairs, k * k)), np.zeros((n_pairs, k * k))
+    for e, (i, j) in enumerate(pairs):
+        upper[e, i * k + j], lower[e, j * k + i] = 1, 1
+    flat = b.add("Add", [b.add("MatMul", [r, b.const(upper, f64)]),
+                         b.add("MatMul", [b.add("Sub", [b.const(1, f64), r]), b.const(lower, f64)])])
+    rr = b.add("Reshape", [flat, b.const([-1, k, k], I64)])
+    diag = b.with_axes("ReduceSum", b.add("Mul", [rr, rr]), [1], 13, keepdims=0)  # (N, k): Q[t, t]
+    q = b.add("Sub", [b.add("Mul", [b.with_axes("Unsqueeze", diag, [2], 13), b.const(np.eye(k), f64)]),
+                      b.add("Mul", [rr, b.add("Transpose", [rr], perm=[0, 2, 1])])])
+    batch = b.add("Gather", [b.add("Shape", [diag]), b.const([0], I64)], axis=0)
+    p0 = b.add("Expand", [b.const(1 / k, f64), b.add("Shape", [diag])])
+    done0 = b.add("Expand", [b.const(False, np.bool_), batch])
+    # One round; body values are named under the node's prefix too.
+    sub = type(b)(b.node, f"{b.name}/round", b.opset, b.types)
+    io = {n: f"{sub.prefix}{n}" for n in ("i", "cond", "p", "done", "cond_out", "p_out", "done_out")}
+    qp = sub.with_axes("Squeeze", sub.add("MatMul", [q, sub.with_axes("Unsqueeze", io["p"], [2], 13)]), [2], 13)
+    pqp = sub.with_axes("ReduceSum", sub.add("Mul", [io["p"], qp]), [1], 13, keepdims=1)
+    err = sub.with_axes("ReduceMax", sub.add("Abs", [sub.add("Sub", [qp, pqp])]), [1], 18, keepdims=0)
+    done = sub.add("Or", [io["done"], sub.add("Less", [err, sub.const(0.005 / k, f64)])], output=io["done_out"])
+    active, p = sub.with_axes("Unsqueeze", sub.add("Not", [done]), [1], 13), io["p"]
+    for t in range(k):
+        qp_t, q_tt = (sub.add("Gather", [v, sub.const([t], I64)], axis=1) for v in (qp, diag))
+        diff = sub.add("Where", [active, sub.add("Div", [sub.add("Sub", [pqp, qp_t]), q_tt]), sub.const(0, f64)])
+        grow = sub.add("Add", [sub.const(1, f64), diff])
+        p = sub.add("Add", [p, sub.add("Mul", [diff, sub.const(np.eye(k)[t], f64)])])
+        step = sub.add("Mul", [diff, sub.add("Add", [sub.add("Mul", [diff, q_tt]), sub.add("Mul", [sub.const(2, f64),
+                                                                                                   qp_t])])])
+        pqp = sub.add("Div", [sub.add("Div", [sub.add("Add", [pqp, step]), grow]), grow])
+        row = sub.with_axes("Squeeze", sub.add("Gather", [q, sub.const([t], I64)], axis=1), [1], 13)
+        qp = sub.add("Div", [sub.add("Add", [qp, sub.add("Mul", [diff, row])]), grow])
+        p = sub.add("Div", [p, grow], output=io["p_out"] if t == k - 1 else None)
+    left = sub.with_axes("ReduceSum", sub.add("Cast", [active], to=TensorProto.INT64), [0, 1], 13, keepdims=0)
+    sub.add("Greater", [left, sub.const(0, I64)], output=io["cond_out"])
+    scalar = helper.make_tensor_value_info
+    body = helper.make_graph(sub.nodes, f"{b.name}/coupling",
+                             [scalar(io["i"], TensorProto.INT64, []), scalar(io["cond"], TensorProto.BOOL, []),
+                              scalar(io["p"], TensorProto.DOUBLE, None), scalar(io["done"], TensorProto.BOOL, None)],
+                             [scalar(io["cond_out"], TensorProto.BOOL, []), scalar(io["p_out"], TensorProto.DOUBLE, None),
+                              scalar(io["done_out"], TensorProto.BOOL, None)])
+    probs = f"{b.prefix}probabilities"
+    b.nodes.append(helper.make_node("Loop", [b.const(max(100, k), I64), "", p0, done0], [probs, f"{b.prefix}stopped"],
+                                    name=f"{b.prefix}coupling", body=body))
+    return probs
+
+
 def svm_classifier(b) -> None:
-    """libsvm's one-against-one SVC without probabilities: for each class
+    """libsvm's one-against-one SVC: for each class
     pair (i, j), i < j, the decision rho_e + sum over i's vectors of
     coef[j-1, v] K(x, v) + sum over j's of coef[i, v] K(x, v), one column of
     a constant (vectors, pairs) matrix; i gets the vote where it is > 0, else
@@ -275,9 +342,6 @@ def svm_classifier(b) -> None:
     a = b.attrs
     if "classlabels_strings" in a:
         raise UnsupportedError(f"{b.where}: string class labels need string tensors, which pyfw lacks")
-    if a.get("prob_a"):
-        raise UnsupportedError(f"{b.where}: probabilities (prob_a/prob_b: libsvm's pairwise coupling, an iteration "
-                               f"to a data-dependent stop) are not supported")
     per_class = [int(v) for v in a.get("vectors_per_class", [])]
     if not per_class or sum(per_class) == 0:
         raise UnsupportedError(f"{b.where}: the linear form (no support vectors) is not supported")
@@ -305,7 +369,10 @@ def svm_classifier(b) -> None:
                           b.add("MatMul", [b.add("Sub", [b.const(1, np.float32), first]), b.const(losses, np.float32)])])
     best = b.add("ArgMax", [votes], axis=1, keepdims=0)
     post = b.text("post_transform", "NONE")
-    if classes == 2:
+    if a.get("prob_a"):
+        scores = b.add("Cast", [_svm_probabilities(b, decision, pairs)], to=helper.np_dtype_to_tensor_dtype(
+            np.dtype(dtype)))
+    elif classes == 2:
         scores = b.add("Concat", [b.add("Neg", [decision]), decision], axis=1)
         if post == "PROBIT":
             raise UnsupportedError(f"{b.where}: post_transform PROBIT of a binary SVM is not supported")
