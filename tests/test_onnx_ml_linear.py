@@ -338,3 +338,32 @@ def test_svm_classifier_probabilities_need_one_pair_of_coefficients_per_pair():
     node.attribute.extend([helper.make_attribute("prob_a", [1.0, 2.0]), helper.make_attribute("prob_b", [0.0, 0.0])])
     with pytest.raises(InvalidModelError, match=r"\(SVMClassifier\): 2 prob_a and 2 prob_b for 3 class pairs"):
         pyfw.onnx.import_model(ml_model([node], x, {"label": (np.int64, ["N"]), "scores": (f32, ["N", 3])}))
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # sklearn 1.9 deprecates SVC(probability=True), still there
+@pytest.mark.parametrize("dataset, classes, kernel", [("iris", 3, "rbf"), ("digits", 4, "rbf"), ("digits", 5, "poly"),
+                                                      ("iris", 3, "sigmoid")])
+def test_svm_classifier_probabilities_match_sklearn(dataset, classes, kernel):
+    """scikit-learn's SVC(probability=True), written as skl2onnx writes it:
+    pyfw's probabilities are libsvm's predict_proba (libsvm couples the
+    pairs in float64, as pyfw does; two classes it does not iterate, so
+    three or more here), and its labels are predict's."""
+    from sklearn import datasets
+    from sklearn.svm import SVC
+
+    data = datasets.load_iris() if dataset == "iris" else datasets.load_digits(n_class=classes)
+    x, y = data.data.astype(f32), data.target
+    if dataset == "digits":
+        x /= 16
+    clf = SVC(kernel=kernel, probability=True, random_state=0, gamma=0.5 if kernel == "sigmoid" else "scale",
+              coef0=0.5 if kernel != "rbf" else 0.0, degree=3).fit(x[::2], y[::2])
+    node = helper.make_node(
+        "SVMClassifier", ["X"], ["label", "scores"], domain=ML, classlabels_ints=clf.classes_.tolist(),
+        coefficients=clf.dual_coef_.ravel().tolist(), kernel_type=kernel.upper(),
+        kernel_params=[float(clf._gamma), float(clf.coef0), float(clf.degree)], rho=clf.intercept_.tolist(),
+        support_vectors=clf.support_vectors_.ravel().tolist(), vectors_per_class=clf.n_support_.tolist(),
+        prob_a=clf.probA_.tolist(), prob_b=clf.probB_.tolist())
+    test = x[1::2]
+    m = ml_model([node], test, {"label": (np.int64, ["N"]), "scores": (f32, ["N", classes])})
+    label, probs = pfw_run(to_pfw(m), {"X": test})
+    np.testing.assert_array_equal(label, clf.predict(test))
+    np.testing.assert_allclose(probs, clf.predict_proba(test.astype(np.float64)), rtol=1e-4, atol=1e-5)
