@@ -232,7 +232,7 @@ def _cmd_run(args) -> int:
     if args.output:
         _check_out_dir(args.output)
     from .runtime import Interpreter
-    with Interpreter(args.model, threads=args.threads, backend=args.backend) as it:
+    with Interpreter(args.model, threads=args.threads, backend=args.backend, seed=args.seed) as it:
         if args.backend != "cpu":
             print(f"backend: {it.backend_info}", file=sys.stderr)
         feeds = _feeds(args.input, [i.name for i in it.inputs])
@@ -431,6 +431,13 @@ def _positive_int(s: str) -> int:
     return v
 
 
+def _seed(s: str) -> int:
+    v = _non_negative_int(s)
+    if v >= 2**64:
+        raise argparse.ArgumentTypeError(f"expected an integer below 2**64, got {s!r}")
+    return v
+
+
 def _non_negative_int(s: str) -> int:
     try:
         v = int(s)
@@ -481,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", metavar="FILE.npz", help="save every output, keyed by output name")
     r.add_argument("-t", "--threads", type=_positive_int, default=1, help="intra-op threads (default 1)")
     r.add_argument("--backend", choices=("cpu", "opencl", "auto"), default="cpu", help="default: cpu")
+    r.add_argument("--seed", type=_seed, default=0,
+                   help="seed of the random ops without a seed attribute (default 0: every run repeats them)")
     r.set_defaults(func=_cmd_run)
 
     b = sub.add_parser("bench", help="time a model in libpfw (and ONNX Runtime), optionally per op type",

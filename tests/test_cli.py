@@ -164,6 +164,21 @@ def test_run_npz_input_and_printed_summary(tmp_path):
         assert_close(np.float32(re.search(r"max (\S+),", line).group(1)), want[name].max())
 
 
+def test_run_seed_moves_the_random_ops(tmp_path):
+    graph = helper.make_graph([helper.make_node("RandomNormal", [], ["y"], shape=[3, 4])], "r", [],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "r.onnx")
+    assert pyfw("convert", "r.onnx", cwd=tmp_path).returncode == 0
+    outs = {}
+    for name, seed in (("a", "0"), ("b", "0"), ("c", "7")):
+        proc = pyfw("run", "r.pfw", "--seed", seed, "-o", f"{name}.npz", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        outs[name] = np.load(tmp_path / f"{name}.npz")["y"]
+    np.testing.assert_array_equal(outs["a"], outs["b"])
+    assert not np.array_equal(outs["a"], outs["c"])
+    assert "expected a non-negative integer" in pyfw("run", "r.pfw", "--seed", "-1", cwd=tmp_path).stderr
+
+
 def test_run_two_inputs_positional_and_by_name(tmp_path):
     nodes = [helper.make_node("Sub", ["a", "b"], ["d"]), helper.make_node("Tanh", ["d"], ["y"])]
     graph = helper.make_graph(nodes, "two", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 3]) for n in "ab"],
