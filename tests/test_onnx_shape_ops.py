@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnx_util import Init, build, check, ort_run, pfw_run, single_op, to_pfw, value_info
+from onnx_util import Init, build, check, check_or_reference, ort_run, pfw_run, single_op, to_pfw, value_info
 
 rng = np.random.default_rng(7)
 f32, i64 = np.float32, np.int64
@@ -239,3 +239,28 @@ MORE = [
 def test_more_ops_match_onnxruntime(op, args, opset, attrs):
     model, feeds = single_op(op, args, opset=opset, **attrs)
     check(model, feeds)
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 3, 4), (2, 1, 3, 5)])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.uint8, np.float16])
+def test_gather_and_gather_elements_every_axis(shape, dtype):
+    """Every axis, indices narrower than the data off the axis and negative
+    ones, elements of 4, 8, 1 and 2 bytes (the typed and byte-copy paths)."""
+    data = (rng.standard_normal(shape) * 50).astype(dtype)
+    for axis in range(-len(shape), len(shape)):
+        k = shape[axis]
+        ix_shape = tuple(max(1, d - 1) if a != axis % len(shape) else d + 2 for a, d in enumerate(shape))
+        ix = rng.integers(-k, k, ix_shape).astype(np.int64)
+        check(*single_op("GatherElements", [data, ix], opset=13, axis=axis))
+        table = rng.integers(-k, k, (4, 3)).astype(np.int32)
+        check(*single_op("Gather", [data, table], opset=13, axis=axis))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int8, np.int64, np.bool_])
+@pytest.mark.parametrize("shapes", [[(3, 4), (3, 4), (3, 4)], [(1, 4), (3, 1), (4,)], [(2, 1, 5), (5,), (3, 1)]])
+def test_where_every_element_width(dtype, shapes):
+    cond = rng.random(shapes[0]) < 0.5
+    x, y = ((rng.standard_normal(s) * 20).astype(dtype) for s in shapes[1:])
+    # (ONNX Runtime has no bool Where: ONNX's reference evaluator answers for it)
+    check_or_reference(*single_op("Where", [cond, x, y], opset=16, out_dtype=dtype,
+                                  out_shape=np.broadcast_shapes(*shapes)))

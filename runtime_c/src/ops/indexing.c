@@ -57,12 +57,23 @@ static pfw_status gather_run(pfw_node* node) {
   for (int32_t k = axis + 1; k < x->rank; k++) inner *= x->dims[k];
   size_t block = (size_t)inner * pfw_dtype_size(x->dtype);
   char* y = node->out[0]->data;
+  /* A lookup of 4- or 8-byte values (a tree walk's node tables) copies them
+   * as integers: a memcpy call per element cost ten times the copy. */
+  int table = outer == 1 && (block == 4 || block == 8) ? (int)block : 0;
   for (int64_t j = 0; j < n_idx; j++) {
     int64_t v = pfw_index_at(ix, j);
     if (v < -k_dim || v >= k_dim)
       return pfw_error(PFW_ERR_INVALID_ARGUMENT, "index %lld at position %lld is out of range [%lld, %lld)",
                        (long long)v, (long long)j, (long long)-k_dim, (long long)k_dim);
     if (v < 0) v += k_dim;
+    if (table == 4) {
+      ((uint32_t*)y)[j] = ((const uint32_t*)x->data)[v];
+      continue;
+    }
+    if (table == 8) {
+      ((uint64_t*)y)[j] = ((const uint64_t*)x->data)[v];
+      continue;
+    }
     for (int64_t o = 0; o < outer; o++)
       if (block)
         memcpy(y + ((size_t)o * (size_t)n_idx + (size_t)j) * block,
@@ -274,16 +285,26 @@ static pfw_status gather_elements_run(pfw_node* node) {
   size_t es = pfw_dtype_size(x->dtype);
   int64_t n = pfw_numel(ix), stride[PFW_MAX_RANK], idx[PFW_MAX_RANK] = {0}, k_dim = x->dims[axis];
   pfw_contiguous_strides(x, stride);
+  /* The offset of element idx with its axis coordinate at 0, kept as idx
+   * steps (an odometer), so an element costs an add, not a rank-long sum. */
+  int64_t base = 0;
+  char* y = node->out[0]->data;
   for (int64_t i = 0; i < n; i++) {
     int64_t v = pfw_index_at(ix, i);
     if (v < -k_dim || v >= k_dim)
       return pfw_error(PFW_ERR_INVALID_ARGUMENT, "index %lld at position %lld is out of range [%lld, %lld)",
                        (long long)v, (long long)i, (long long)-k_dim, (long long)k_dim);
     if (v < 0) v += k_dim;
-    int64_t pos = 0;
-    for (int32_t k = 0; k < x->rank; k++) pos += (k == axis ? v : idx[k]) * stride[k];
-    memcpy((char*)node->out[0]->data + (size_t)i * es, (const char*)x->data + (size_t)pos * es, es);
-    for (int32_t k = ix->rank - 1; k >= 0 && ++idx[k] == ix->dims[k]; k--) idx[k] = 0;
+    int64_t pos = base + v * stride[axis];
+    if (es == 4) ((uint32_t*)y)[i] = ((const uint32_t*)x->data)[pos];
+    else if (es == 8) ((uint64_t*)y)[i] = ((const uint64_t*)x->data)[pos];
+    else memcpy(y + (size_t)i * es, (const char*)x->data + (size_t)pos * es, es);
+    for (int32_t k = ix->rank - 1; k >= 0; k--) {
+      if (k != axis) base += stride[k];
+      if (++idx[k] < ix->dims[k]) break;
+      if (k != axis) base -= stride[k] * ix->dims[k];
+      idx[k] = 0;
+    }
   }
   return PFW_OK;
 }
