@@ -1,6 +1,7 @@
 """Writes the fuzzer's seed corpus: every model of ONNX's backend suite
-(node, simple and pytorch kinds) that pyfw converts, as .pfw files, plus the
-golden models. Small models that together reach every op's kernel, so the
+(node, simple and pytorch kinds) that pyfw converts, as .pfw files, the
+golden models, and models of the ops the suite has no test model for (the
+random ops). Small models that together reach every op's kernel, so the
 campaign starts from files that get past the verifier.
 
     python runtime_c/fuzz/seeds.py OUT_DIR [--golden DIR] [--max-bytes N]
@@ -13,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import onnx
+from onnx import TensorProto, helper
 from onnx.backend.test.loader import load_model_tests
 
 import pyfw.format
@@ -35,6 +37,25 @@ def converted():
                 continue
 
 
+def extra_models():
+    """(name, model) for kernels no backend-suite model reaches."""
+    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+    vi = helper.make_tensor_value_info
+    cases = {
+        "random_normal": ([helper.make_node("RandomNormal", [], ["y"], shape=[3, 5], mean=1.0, scale=2.0)], [],
+                          [vi("y", f, [3, 5])]),
+        "random_normal_like": ([helper.make_node("RandomNormalLike", ["x"], ["y"], dtype=TensorProto.DOUBLE)],
+                               [vi("x", f, [2, 7])], [vi("y", TensorProto.DOUBLE, [2, 7])]),
+        "random_uniform_half": ([helper.make_node("RandomUniform", [], ["y"], shape=[9], dtype=TensorProto.FLOAT16,
+                                                  seed=3.0)], [], [vi("y", TensorProto.FLOAT16, [9])]),
+        "multinomial": ([helper.make_node("Multinomial", ["x"], ["y"], sample_size=4, dtype=i64)],
+                        [vi("x", f, [2, 3])], [vi("y", i64, [2, 4])]),
+    }
+    for name, (nodes, ins, outs) in cases.items():
+        yield name, helper.make_model(helper.make_graph(nodes, name, ins, outs),
+                                      opset_imports=[helper.make_opsetid("", 17)])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
@@ -52,6 +73,11 @@ def main(argv=None):
             seen.add(digest)
             (args.out / f"{name}.pfw").write_bytes(data)
             written += 1
+    for name, model in extra_models():
+        graph = pyfw.onnx.import_model(model)
+        pyfw.ir.infer_shapes(graph)
+        (args.out / f"extra_{name}.pfw").write_bytes(pyfw.format.to_bytes(graph))
+        written += 1
     for path in sorted(args.golden.glob("*.pfw")) if args.golden else ():
         shutil.copyfile(path, args.out / f"golden_{path.name}")
         written += 1
