@@ -82,6 +82,19 @@ def test_unique_matches_numpy(sorted_, axis, dtype):
         np.testing.assert_array_equal(g, w, err_msg=name)
 
 
+def test_unique_unsorted_of_values_seen_in_reverse_order():
+    """sorted=0 orders the distinct values by first occurrence; values that
+    appear in the reverse of their sorted order made that u^2 steps (a fuzz
+    timeout): 200,000 distinct ones now take milliseconds."""
+    x = np.arange(200_000, 0, -1, dtype=i64)
+    x[::7] = x[1::7][: x[::7].size]  # repeats too
+    node = helper.make_node("Unique", ["x"], ["y", "index", "inverse", "counts"], sorted=0)
+    model = build([node], [value_info("x", i64, x.shape)],
+                  [value_info("y", i64, None)] + [value_info(n, i64, None) for n in ("index", "inverse", "counts")])
+    for g, w in zip(pfw_run(to_pfw(model), {"x": x}), numpy_unique(x, None, 0)):
+        np.testing.assert_array_equal(g, w)
+
+
 def nms_model(center):
     inputs = [value_info("boxes", f32, [None, None, 4]), value_info("scores", f32, [None, None, None]),
               value_info("max_out", i64, [1]), value_info("iou", f32, [1]), value_info("min_score", f32, [1])]

@@ -148,6 +148,11 @@ static int compare(const slices* v, int64_t a, int64_t b) {
  * starts with its first occurrence. */
 static bool slice_before(const void* ctx, int64_t a, int64_t b) { return compare(ctx, a, b) < 0; }
 
+/* Groups by the index of their first occurrence. */
+static bool group_before(const void* first, int64_t a, int64_t b) {
+  return ((const int64_t*)first)[a] < ((const int64_t*)first)[b];
+}
+
 static pfw_status unique_prepare(pfw_node* node) {
   pfw_status st = pfw_need_io(node, 1, 1);
   return st != PFW_OK ? st : check_real(node, 0);
@@ -183,12 +188,9 @@ static pfw_status unique_run(pfw_node* node) {
   }
   if (!sorted) { /* Y in order of first occurrence: renumber the groups */
     for (int64_t g = 0; g < u; g++) tmp[g] = g;
-    for (int64_t g = 1; g < u; g++) /* insertion by first index: first[] is already nearly so */
-      for (int64_t h = g; h > 0 && first[tmp[h - 1]] > first[tmp[h]]; h--) {
-        int64_t t = tmp[h];
-        tmp[h] = tmp[h - 1];
-        tmp[h - 1] = t;
-      }
+    /* By first index, in u log u: values sorted in the reverse of their
+     * order of appearance made an insertion sort take u^2 steps. */
+    pfw_stable_sort(tmp, idx, u, group_before, first);
     int64_t* rank_of = idx; /* idx is free now: old group -> new place */
     for (int64_t g = 0; g < u; g++) rank_of[tmp[g]] = g;
     for (int64_t s = 0; s < m; s++) group[s] = rank_of[group[s]];
