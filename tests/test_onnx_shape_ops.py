@@ -264,3 +264,29 @@ def test_where_every_element_width(dtype, shapes):
     # (ONNX Runtime has no bool Where: ONNX's reference evaluator answers for it)
     check_or_reference(*single_op("Where", [cond, x, y], opset=16, out_dtype=dtype,
                                   out_shape=np.broadcast_shapes(*shapes)))
+
+
+CAST_PAIRS = [(np.bool_, np.int32), (np.bool_, np.int64), (np.bool_, f32), (np.bool_, np.float64),
+              (np.int32, np.bool_), (np.int64, np.bool_), (f32, np.bool_),
+              (i64, np.int32), (np.uint8, np.int32), (np.int8, np.int32),
+              (np.int32, i64), (np.uint8, i64), (np.int8, i64),
+              (np.int32, f32), (i64, f32), (np.uint8, f32), (np.int8, f32), (np.float64, f32),
+              (np.int32, np.float64), (i64, np.float64), (f32, np.float64)]
+
+
+@pytest.mark.parametrize("src, dst", CAST_PAIRS, ids=[f"{np.dtype(a).name}-{np.dtype(b).name}" for a, b in CAST_PAIRS])
+def test_cast_common_pairs_as_numpy_casts(src, dst):
+    """The typed-loop casts give NumPy's astype: integers wrap, int64 and
+    float64 round to the nearest float32, anything nonzero (NaN too) is true."""
+    if np.dtype(src).kind == "b":
+        x = rng.random(1000) < 0.5
+    elif np.dtype(src).kind in "iu":
+        info = np.iinfo(src)
+        x = rng.integers(info.min, info.max, 1000, dtype=src, endpoint=True)
+    else:
+        x = (rng.standard_normal(1000) * 1e9).astype(src)
+        x[:5] = [np.nan, 0.0, -0.0, np.inf, 1e-30]
+    model, feeds = single_op("Cast", [x], out_dtype=dst, to=helper.np_dtype_to_tensor_dtype(np.dtype(dst)))
+    (got,) = pfw_run(to_pfw(model), feeds)
+    assert got.dtype == dst
+    np.testing.assert_array_equal(got, x.astype(dst))

@@ -165,24 +165,68 @@ static pfw_status cast_prepare(pfw_node* node) {
   return pfw_set_output(node->out[0], (pfw_dtype)to, x->rank, x->dims);
 }
 
+#define CAST_LOOP(TI, TO, expr)                            \
+  do {                                                     \
+    const TI* a = x->data;                                 \
+    TO* o = y->data;                                       \
+    for (int64_t i = 0; i < n; i++) o[i] = (TO)(expr);     \
+    return true;                                           \
+  } while (0)
+
+/* The common casts as typed loops; false for the rest. An element through
+ * the general path's long double costs about 20 ns. Each gives what that
+ * path gives: integers wrap (through the unsigned type of the width),
+ * int64 and float64 round to float32 once, anything nonzero is true. */
+static bool cast_common(const pfw_tensor* x, pfw_tensor* y, int64_t n) {
+  pfw_dtype from = x->dtype, to = y->dtype;
+  if (to == PFW_BOOL) {
+    if (from == PFW_INT32) CAST_LOOP(int32_t, uint8_t, a[i] != 0);
+    if (from == PFW_INT64) CAST_LOOP(int64_t, uint8_t, a[i] != 0);
+    if (from == PFW_FLOAT32) CAST_LOOP(float, uint8_t, a[i] != 0);
+    return false;
+  }
+  if (from == PFW_BOOL) {
+    if (to == PFW_INT32) CAST_LOOP(uint8_t, int32_t, a[i] != 0);
+    if (to == PFW_INT64) CAST_LOOP(uint8_t, int64_t, a[i] != 0);
+    if (to == PFW_FLOAT32) CAST_LOOP(uint8_t, float, a[i] != 0);
+    if (to == PFW_FLOAT64) CAST_LOOP(uint8_t, double, a[i] != 0);
+    return false;
+  }
+  switch (to) {
+    case PFW_INT32: /* as uint32: the low 32 bits, as the general path keeps them */
+      if (from == PFW_INT64) CAST_LOOP(int64_t, uint32_t, (uint64_t)a[i]);
+      if (from == PFW_UINT8) CAST_LOOP(uint8_t, int32_t, a[i]);
+      if (from == PFW_INT8) CAST_LOOP(int8_t, int32_t, a[i]);
+      return false;
+    case PFW_INT64:
+      if (from == PFW_INT32) CAST_LOOP(int32_t, int64_t, a[i]);
+      if (from == PFW_UINT8) CAST_LOOP(uint8_t, int64_t, a[i]);
+      if (from == PFW_INT8) CAST_LOOP(int8_t, int64_t, a[i]);
+      return false;
+    case PFW_FLOAT32: /* integers round to nearest, as the general path does */
+      if (from == PFW_INT32) CAST_LOOP(int32_t, float, a[i]);
+      if (from == PFW_INT64) CAST_LOOP(int64_t, float, a[i]);
+      if (from == PFW_UINT8) CAST_LOOP(uint8_t, float, a[i]);
+      if (from == PFW_INT8) CAST_LOOP(int8_t, float, a[i]);
+      if (from == PFW_FLOAT64) CAST_LOOP(double, float, a[i]);
+      return false;
+    case PFW_FLOAT64:
+      if (from == PFW_INT32) CAST_LOOP(int32_t, double, a[i]);
+      if (from == PFW_INT64) CAST_LOOP(int64_t, double, a[i]);
+      if (from == PFW_FLOAT32) CAST_LOOP(float, double, a[i]);
+      return false;
+    default:
+      return false;
+  }
+}
+
 static pfw_status cast_run(pfw_node* node) {
   const pfw_tensor* x = node->in[0];
   pfw_tensor* y = node->out[0];
   size_t si = pfw_dtype_size(x->dtype), so = pfw_dtype_size(y->dtype);
   int64_t n = pfw_numel(x);
   if (x->dtype == y->dtype) return pfw_copy_run(node);
-  /* Integers to float32 (dequantization's int32 accumulators, uint8
-   * images): the conversion rounds to nearest as the general path does. */
-  if (y->dtype == PFW_FLOAT32 && (x->dtype == PFW_INT32 || x->dtype == PFW_UINT8 || x->dtype == PFW_INT8)) {
-    float* o = y->data;
-    if (x->dtype == PFW_INT32)
-      for (int64_t i = 0; i < n; i++) o[i] = (float)((const int32_t*)x->data)[i];
-    else if (x->dtype == PFW_UINT8)
-      for (int64_t i = 0; i < n; i++) o[i] = (float)((const uint8_t*)x->data)[i];
-    else
-      for (int64_t i = 0; i < n; i++) o[i] = (float)((const int8_t*)x->data)[i];
-    return PFW_OK;
-  }
+  if (cast_common(x, y, n)) return PFW_OK;
   bool saturate = pfw_attr_int(node, "saturate", 1) != 0;
   pfw_round_mode mode;
   round_mode_of(node, &mode); /* checked at prepare */

@@ -57,22 +57,21 @@ static pfw_status gather_run(pfw_node* node) {
   for (int32_t k = axis + 1; k < x->rank; k++) inner *= x->dims[k];
   size_t block = (size_t)inner * pfw_dtype_size(x->dtype);
   char* y = node->out[0]->data;
-  /* A lookup of 4- or 8-byte values (a tree walk's node tables) copies them
+  /* A lookup of 1- to 8-byte values (a tree walk's node tables) copies them
    * as integers: a memcpy call per element cost ten times the copy. */
-  int table = outer == 1 && (block == 4 || block == 8) ? (int)block : 0;
+  int table = outer == 1 && (block == 1 || block == 2 || block == 4 || block == 8) ? (int)block : 0;
   for (int64_t j = 0; j < n_idx; j++) {
     int64_t v = pfw_index_at(ix, j);
     if (v < -k_dim || v >= k_dim)
       return pfw_error(PFW_ERR_INVALID_ARGUMENT, "index %lld at position %lld is out of range [%lld, %lld)",
                        (long long)v, (long long)j, (long long)-k_dim, (long long)k_dim);
     if (v < 0) v += k_dim;
-    if (table == 4) {
-      ((uint32_t*)y)[j] = ((const uint32_t*)x->data)[v];
-      continue;
-    }
-    if (table == 8) {
-      ((uint64_t*)y)[j] = ((const uint64_t*)x->data)[v];
-      continue;
+    switch (table) {
+      case 1: ((uint8_t*)y)[j] = ((const uint8_t*)x->data)[v]; continue;
+      case 2: ((uint16_t*)y)[j] = ((const uint16_t*)x->data)[v]; continue;
+      case 4: ((uint32_t*)y)[j] = ((const uint32_t*)x->data)[v]; continue;
+      case 8: ((uint64_t*)y)[j] = ((const uint64_t*)x->data)[v]; continue;
+      default: break;
     }
     for (int64_t o = 0; o < outer; o++)
       if (block)

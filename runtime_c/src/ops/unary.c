@@ -254,6 +254,13 @@ static double float_at(const pfw_tensor* x, int64_t i) {
   } while (0)
 
 static pfw_status isnan_run(pfw_node* node) {
+  const pfw_tensor* x = node->in[0];
+  if (x->dtype == PFW_FLOAT32) { /* without the per-element dtype switch: it cost 8x */
+    const float* a = x->data;
+    bool* y = node->out[0]->data;
+    for (int64_t i = 0, n = pfw_numel(x); i < n; i++) y[i] = a[i] != a[i];
+    return PFW_OK;
+  }
   CLASSIFY(node, isnan(v));
   return PFW_OK;
 }
