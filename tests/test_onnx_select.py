@@ -144,3 +144,20 @@ def test_unique_working_memory_is_held_to_the_limit():
     with Interpreter(to_pfw(model), arena_limit=1 << 16) as it:
         with pytest.raises(pyfw.UnsupportedError, match="Unique of 4096 slices"):
             it.run(feeds)
+
+
+def test_unique_and_compress_of_empty_slices_under_a_huge_outer_dim():
+    """(2^40, 3, 0): three empty slices along axis 1 under 2^40 rows of
+    nothing. The copies used to walk the 2^40 rows (a fuzz timeout)."""
+    x = np.zeros((2**40, 3, 0), f32)
+    node = helper.make_node("Unique", ["x"], ["y", "index", "inverse", "counts"], axis=1)
+    model = build([node], [value_info("x", f32, x.shape)],
+                  [value_info("y", f32, None)] + [value_info(n, i64, None) for n in ("index", "inverse", "counts")])
+    y, index, inverse, counts = pfw_run(to_pfw(model), {"x": x})
+    assert y.shape == (2**40, 1, 0)
+    np.testing.assert_array_equal(index, [0])
+    np.testing.assert_array_equal(inverse, [0, 0, 0])
+    np.testing.assert_array_equal(counts, [3])
+    model, feeds = single_op("Compress", [x, np.array([True, False, True])], axis=1, out_shape=[2**40, 2, 0])
+    (got,) = pfw_run(to_pfw(model), feeds)
+    assert got.shape == (2**40, 2, 0) and got.dtype == f32
