@@ -323,6 +323,32 @@ def test_opset_6_legacy_broadcast_is_upgraded():
         import_model(axis_model)
 
 
+@pytest.mark.parametrize("shape, slope_from", [((2, 3, 4), "init"), ((2, 3, 4, 5), "input"), ((2, 3, 2, 2, 2), "init"),
+                                               ((4, 3), "init")])
+def test_opset_6_prelu_slope_is_per_channel(shape, slope_from):
+    """PRelu-6 has one slope per channel (axis 1) where the slope is not of
+    size 1; PRelu-7 would broadcast a (C,) slope from the last axis (and
+    refuse (2, 3, 4) against (3,)). The closed form is the oracle: ONNX
+    Runtime has no PRelu-6 kernel."""
+    from onnx_util import pfw_run
+
+    from pyfw.format import to_bytes
+    from pyfw.ir import infer_shapes
+
+    rng = np.random.default_rng(1)
+    c = shape[1]
+    slope = rng.uniform(0.1, 0.9, c).astype(np.float32)
+    inits = [numpy_helper.from_array(slope, "s")] if slope_from == "init" else []
+    inputs = [vi("x", list(shape))] + ([vi("s", [c])] if slope_from == "input" else [])
+    m = model_of([helper.make_node("PRelu", ["x", "s"], ["y"])], inputs, [vi("y", list(shape))], inits, opset=6)
+    x = rng.standard_normal(shape).astype(np.float32)
+    feeds = {"x": x} if slope_from == "init" else {"x": x, "s": slope}
+    (got,) = pfw_run(to_bytes(infer_shapes(import_model(m))), feeds)
+    per_channel = slope.reshape((c,) + (1,) * (len(shape) - 2))
+    np.testing.assert_array_equal(got, np.where(x < 0, per_channel * x, x))
+    assert m.graph.node[0].input[1] == "s"  # the caller's model is left as it was
+
+
 def test_bad_files(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\xff\xff not a protobuf")

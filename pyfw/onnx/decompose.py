@@ -12,6 +12,7 @@ node, a name prefix no other value in the model uses, the model's opset and
     decompose_scan8   Scan of opset 8 (batch axis): two nested Loops
     decompose_vision  DeformConv, RoiAlign, MaxPool's Indices output
     decompose_ml      TfIdfVectorizer; Adagrad, Momentum, Adam (preview.training);
+    decompose_gradient  Gradient (preview.training): reverse-mode differentiation
                       Binarizer, ArrayFeatureExtractor (ai.onnx.ml)
     decompose_trees   TreeEnsemble, TreeEnsembleRegressor, TreeEnsembleClassifier
     decompose_linear  LinearRegressor, LinearClassifier, SVMRegressor, SVMClassifier,
@@ -28,7 +29,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .. import InvalidModelError, UnsupportedError
-from . import decompose_linear, decompose_ml, decompose_scan8, decompose_trees, decompose_vision
+from . import decompose_gradient, decompose_linear, decompose_ml, decompose_scan8, decompose_trees, decompose_vision
 
 I64 = np.int64
 
@@ -37,8 +38,10 @@ class _Builder:
     """Appends ONNX nodes named under a prefix, spelling version-dependent
     forms (axes as attribute or input) for the model's opset."""
 
-    def __init__(self, node: onnx.NodeProto, name: str, opset: int, types):
+    def __init__(self, node: onnx.NodeProto, name: str, opset: int, types, producers=None):
         self.node, self.name, self.opset, self.types = node, name, opset, types
+        # value name -> (node, name, index) of the node's graph, for rules that read the graph (Gradient)
+        self.producers = producers or {}
         self.prefix = f"{name}/"
         self.nodes: list[onnx.NodeProto] = []
         self.attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -310,6 +313,7 @@ def _bernoulli(b: _Builder) -> None:
 RULES = {("", "Bernoulli"): _bernoulli, ("", "MaxUnpool"): _max_unpool, ("", "STFT"): _stft, ("", "MelWeightMatrix"): _mel_weight_matrix,
          ("", "DeformConv"): decompose_vision.deform_conv, ("", "RoiAlign"): decompose_vision.roi_align}
 RULES.update(decompose_ml.RULES)
+RULES[decompose_ml.TRAINING, "Gradient"] = decompose_gradient.gradient
 ML = decompose_ml.ML
 RULES.update({(ML, "TreeEnsemble"): decompose_trees.tree_ensemble,
               (ML, "TreeEnsembleRegressor"): decompose_trees.tree_ensemble_regressor,
@@ -350,10 +354,11 @@ def is_partial(node: onnx.NodeProto, opset: int) -> bool:
     return _partial_rule(node, opset) is not None
 
 
-def decompose(node: onnx.NodeProto, name: str, opset: int, types) -> list[tuple[onnx.NodeProto, str]]:
+def decompose(node: onnx.NodeProto, name: str, opset: int, types, producers=None) -> list[tuple[onnx.NodeProto, str]]:
     """The standard nodes (with names under `name`) that compute `node`: an op
-    in RULES, or a form is_partial() names."""
-    b = _Builder(node, name, opset, types)
+    in RULES, or a form is_partial() names. `producers` maps the values of
+    node's graph to their (node, name, index)."""
+    b = _Builder(node, name, opset, types, producers)
     rule = _partial_rule(node, opset) or RULES[domain_of(node), node.op_type]
     try:
         rule(b)

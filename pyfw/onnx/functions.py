@@ -79,10 +79,11 @@ def expand_all(nodes, opsets: dict[str, int], types, prefix, has_kernel) -> list
     lacks (decompose.is_partial), replaced by the ops it stands for,
     recursively. prefix(name) gives each expansion a prefix of its own."""
     work, out = list(nodes)[::-1], []
+    producers = {o: (n, name, k) for k, (n, name) in enumerate(work[::-1]) for o in n.output if o}
     while work:
         n, name = work.pop()
         if (decompose.has_rule(n) and expandable(n, opsets, has_kernel)) or decompose.is_partial(n, opsets[""]):
-            work.extend(decompose.decompose(n, prefix(name), opsets[""], types)[::-1])
+            work.extend(decompose.decompose(n, prefix(name), opsets[""], types, producers)[::-1])
         elif expandable(n, opsets, has_kernel):
             body = expand(n, prefix(name), opsets, types)
             for m, _ in body:

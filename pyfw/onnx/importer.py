@@ -27,12 +27,7 @@ from ..ir import Graph, Node, Tensor
 from ..ir.graph import fresh_name
 from .decompose import DEFAULT_OPSET
 from .functions import expand_all, subgraphs, supported, value_names, value_types
-
-# Before opset 7 the elementwise ops (and Gemm) used "legacy" broadcasting
-# driven by `broadcast`/`axis` attributes; the IR and runtime only know the
-# numpy-style rules that opset 7 introduced, so older models are upgraded to
-# MIN_OPSET by ONNX's version converter first.
-MIN_OPSET = 7
+from .legacy import MIN_OPSET, upgrade
 
 
 class _Context:
@@ -538,19 +533,6 @@ def _with_default_opset(proto: onnx.ModelProto) -> onnx.ModelProto:
     return out
 
 
-def _upgrade(proto: onnx.ModelProto, opset: int) -> onnx.ModelProto:
-    """Models older than opset 7 go through ONNX's own version converter, whose
-    adapters rewrite legacy broadcasting (broadcast/axis attributes), is_test
-    and consumed_inputs into their opset-7 forms."""
-    from onnx import version_converter
-
-    try:
-        return version_converter.convert_version(proto, MIN_OPSET)
-    except Exception as e:  # the converter raises bare RuntimeErrors
-        raise UnsupportedError(f"the model uses ONNX opset {opset} and ONNX's version converter could not "
-                               f"upgrade it to opset {MIN_OPSET}: {e}") from None
-
-
 def _fill(ctx: _Context, g: onnx.GraphProto, graph: Graph) -> None:
     """Copies g's initializers, inputs, value info and nodes into `graph`."""
     base_dir = ctx.base_dir
@@ -614,7 +596,7 @@ def import_model(model: onnx.ModelProto | str | os.PathLike, base_dir: str | Non
         opsets = _opsets(proto)
     opset = opsets[""]
     if opset < MIN_OPSET:
-        proto, opset = _upgrade(proto, opset), MIN_OPSET
+        proto, opset = upgrade(proto, opset), MIN_OPSET  # legacy.py
         opsets = _opsets(proto)
     g = proto.graph
     _check_supported(g.node, _node_names(g.node), opsets)

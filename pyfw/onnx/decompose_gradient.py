@@ -1,0 +1,248 @@
+"""The Gradient op of ai.onnx.preview.training as standard ops: reverse-mode
+differentiation of the part of the graph that computes `y` from `xs` and
+`zs`, evaluated at the values the node's inputs give (xs' values, then zs').
+
+The differentiated graph is the nodes on a path from xs or zs to y; the
+values it reads from elsewhere are held fixed. Where the node's inputs are
+the tensors xs and zs name, the forward values the graph computes anyway are
+reused; otherwise that part of the graph is computed again from the inputs.
+y's gradient is seeded with ones (the gradient of the sum of y where y is not
+a scalar, as PyTorch's backward(ones) has it), and an x that y does not
+depend on gets zeros. Ops with a rule below are differentiable; any other op
+on the path is refused by name.
+"""
+from __future__ import annotations
+
+import numpy as np
+from onnx import helper
+
+from .. import InvalidModelError, UnsupportedError
+
+I64 = np.int64
+
+
+class _Pass:
+    """The backward pass of one Gradient node, emitting through builder b."""
+
+    def __init__(self, b, producers: dict):
+        self.b, self.producers = b, producers
+        self.grads: dict[str, list[str]] = {}
+
+    def add_grad(self, v: str, g: str) -> None:
+        self.grads.setdefault(v, []).append(g)
+
+    def grad(self, v: str) -> str | None:
+        parts = self.grads.get(v)
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else self.b.add("Sum", parts)
+
+    def dims(self, v: str, where: str) -> list[int | None]:
+        t = self.b.types().get(v)
+        if t is None or not t.tensor_type.HasField("shape"):
+            raise UnsupportedError(f"{self.b.where}: differentiating {where} needs the shape of {v!r}, which shape "
+                                   f"inference does not give")
+        return self.b.dims(v)
+
+    def reduce_to(self, g: str, like: str, value: str, out: str, where: str) -> str:
+        """g (of out's shape) summed over the axes along which `like` was
+        broadcast to it, in the shape of `value` (like's value in the pass)."""
+        gd, ld = self.dims(out, where), self.dims(like, where)
+        lead = len(gd) - len(ld)
+        axes = list(range(lead))
+        for k, d in enumerate(ld):
+            if d == 1 and gd[lead + k] != 1:
+                axes.append(lead + k)
+            elif d is None or gd[lead + k] is None:
+                if d != gd[lead + k]:
+                    raise UnsupportedError(f"{self.b.where}: differentiating {where} needs to know whether "
+                                           f"{like!r} is broadcast along axis {k}, which shape inference does not "
+                                           f"say")
+        if not axes:
+            return g
+        summed = self.b.with_axes("ReduceSum", g, axes, 13, keepdims=1)
+        return self.b.add("Reshape", [summed, self.b.add("Shape", [value])])
+
+
+def _attrs(n) -> dict:
+    return {a.name: helper.get_attribute_value(a) for a in n.attribute}
+
+
+def _last_two(rank: int) -> list[int]:
+    return list(range(rank - 2)) + [rank - 1, rank - 2]
+
+
+def _backward(p: _Pass, n, name: str, inputs: list[str], outputs: list[str], g: str) -> list[str | None]:
+    """The gradients of node n's inputs (None where not differentiable), given
+    g, the gradient of its first output; inputs/outputs are the values the
+    pass computes with (the forward recomputed where it is), while n's own
+    names carry the types shape inference gave."""
+    b, op, where = p.b, n.op_type, f"node {name!r} ({n.op_type})"
+    a, o, two = (inputs or [""])[0], outputs[0], len(inputs) > 1
+
+    def const(value, like: str) -> str:  # a scalar of the element type of n's value `like`
+        return b.const(value, helper.tensor_dtype_to_np_dtype(b.elem_type(like)))
+
+    def red(v: str, k: int) -> str:
+        return p.reduce_to(v, n.input[k], inputs[k], n.output[0], where)
+
+    if op == "Identity":
+        return [g]
+    if op == "Neg":
+        return [b.add("Neg", [g])]
+    if op == "Sum":
+        return [red(g, k) for k in range(len(inputs))]
+    if op in ("Add", "Sub") and two:
+        return [red(g, 0), red(g if op == "Add" else b.add("Neg", [g]), 1)]
+    if op == "Mul" and two:
+        return [red(b.add("Mul", [g, inputs[1]]), 0), red(b.add("Mul", [g, a]), 1)]
+    if op == "Div" and two:
+        db = b.add("Neg", [b.add("Div", [b.add("Mul", [g, o]), inputs[1]])])
+        return [red(b.add("Div", [g, inputs[1]]), 0), red(db, 1)]
+    if op == "Pow" and two and b.elem_type(n.input[0]) == b.elem_type(n.input[1]):
+        # d(a^e)/da = e a^(e-1); d(a^e)/de = a^e ln a
+        e = inputs[1]
+        da = b.add("Mul", [g, b.add("Mul", [e, b.add("Pow", [a, b.add("Sub", [e, const(1, n.input[1])])])])])
+        return [red(da, 0), red(b.add("Mul", [g, b.add("Mul", [o, b.add("Log", [a])])]), 1)]
+    if op == "Relu":
+        zero = const(0, n.input[0])
+        return [b.add("Where", [b.add("Greater", [a, zero]), g, zero])]
+    if op == "Sigmoid":
+        return [b.add("Mul", [g, b.add("Mul", [o, b.add("Sub", [const(1, n.output[0]), o])])])]
+    if op == "Tanh":
+        return [b.add("Mul", [g, b.add("Sub", [const(1, n.output[0]), b.add("Mul", [o, o])])])]
+    if op == "Exp":
+        return [b.add("Mul", [g, o])]
+    if op == "Log":
+        return [b.add("Div", [g, a])]
+    if op == "Sqrt":
+        return [b.add("Div", [g, b.add("Add", [o, o])])]
+    if op == "MatMul":
+        ra, rb = len(p.dims(n.input[0], where)), len(p.dims(n.input[1], where))
+        if ra < 2 or rb < 2:
+            raise UnsupportedError(f"{b.where}: differentiating {where} with a 1-D operand is not supported yet")
+        ga = b.add("MatMul", [g, b.add("Transpose", [inputs[1]], perm=_last_two(rb))])
+        gb = b.add("MatMul", [b.add("Transpose", [a], perm=_last_two(ra)), g])
+        return [red(ga, 0), red(gb, 1)]
+    if op == "Gemm":
+        b.require(11)  # Gemm without C
+        at = _attrs(n)
+        alpha, beta = float(at.get("alpha", 1.0)), float(at.get("beta", 1.0))
+        ta, tb = int(at.get("transA", 0)), int(at.get("transB", 0))
+        w = inputs[1]
+        # Y = alpha A' B' + beta C: dA' = alpha g B'^T and dB' = alpha A'^T g, transposed back.
+        ga = b.add("Gemm", [w, g], alpha=alpha, transA=tb, transB=1) if ta else \
+            b.add("Gemm", [g, w], alpha=alpha, transB=1 - tb)
+        gb = b.add("Gemm", [g, a], alpha=alpha, transA=1, transB=ta) if tb else \
+            b.add("Gemm", [a, g], alpha=alpha, transA=1 - ta)
+        out = [ga, gb]
+        if len(inputs) > 2 and inputs[2]:
+            out.append(red(b.add("Mul", [g, const(beta, n.output[0])]), 2))
+        return out
+    if op == "Reshape":
+        return [b.add("Reshape", [g, b.add("Shape", [a])]), None]
+    if op == "Transpose":
+        perm = _attrs(n).get("perm") or list(range(len(p.dims(n.input[0], where))))[::-1]
+        return [b.add("Transpose", [g], perm=[int(k) for k in np.argsort(perm)])]
+    if op in ("ReduceSum", "ReduceMean"):
+        return [_reduce_backward(b, n, inputs, o, g), None]
+    if op == "Cast":
+        return [b.add("Cast", [g], to=b.elem_type(n.input[0]))]
+    raise UnsupportedError(f"{b.where}: {where} lies between xs and y, and pyfw has no gradient for {op} yet")
+
+
+def _reduce_backward(b, n, inputs: list[str], o: str, g: str) -> str:
+    """g spread back over the reduced axes (divided by their size for the
+    mean). With keepdims=0 the axes come back from the shape of the same
+    reduction with keepdims=1, which holds for axes given as an input too."""
+    if not _attrs(n).get("keepdims", 1):
+        kept = b.add("Shape", [b.add(n.op_type, inputs, **{**_attrs(n), "keepdims": 1})])
+        g = b.add("Reshape", [g, kept])
+    g = b.add("Expand", [g, b.add("Shape", [inputs[0]])])
+    if n.op_type == "ReduceMean":
+        count = b.add("Div", [b.add("Size", [inputs[0]]), b.add("Size", [o])])
+        g = b.add("Div", [g, b.add("Cast", [count], to=b.elem_type(n.input[0]))])
+    return g
+
+
+def _forward_nodes(p: _Pass, y: str, leaves: set[str]) -> list:
+    """The nodes on a path from the leaves to y, in graph order."""
+    on_path: dict[str, bool] = {}
+
+    def depends(v: str) -> bool:
+        if v in leaves:
+            return True
+        if v not in on_path:
+            on_path[v] = False  # a cycle (invalid anyway) ends here
+            n = p.producers.get(v)
+            # Every input is visited (no short cut): each path to y counts.
+            on_path[v] = n is not None and any([depends(i) for i in n[0].input if i])
+        return on_path[v]
+
+    if not depends(y):
+        return []
+    seen, order = set(), []
+    for v, ok in on_path.items():
+        if ok and v not in leaves:
+            n, name, _ = p.producers[v]
+            if id(n) not in seen:
+                seen.add(id(n))
+                order.append((p.producers[v][2], n, name))
+    return [(n, name) for _, n, name in sorted(order, key=lambda t: t[0])]
+
+
+def gradient(b) -> None:
+    """The Gradient node b.node, through b (a decompose._Builder whose
+    `producers` maps each value of the node's graph to its producer)."""
+    xs, zs = [s.decode() if isinstance(s, bytes) else s for s in b.attr("xs")], \
+        [s.decode() if isinstance(s, bytes) else s for s in b.attrs.get("zs", [])]
+    y = b.attr("y")
+    y = y.decode() if isinstance(y, bytes) else y
+    given = list(b.node.input)
+    if len(given) != len(xs) + len(zs):
+        raise InvalidModelError(f"{b.where}: has {len(given)} inputs for {len(xs)} xs and {len(zs)} zs")
+    if len(b.node.output) > len(xs):
+        raise InvalidModelError(f"{b.where}: has {len(b.node.output)} outputs for {len(xs)} xs")
+    p = _Pass(b, b.producers)
+    nodes = _forward_nodes(p, y, set(xs) | set(zs))
+    # The values the pass computes with: the node's inputs for xs and zs, and
+    # the forward part computed again from them unless they are xs and zs.
+    value = dict(zip(xs + zs, given))
+    recompute = any(value[k] != k for k in value)
+    for n, name in nodes:
+        if any(a.type in (helper.AttributeProto.GRAPH, helper.AttributeProto.GRAPHS) for a in n.attribute):
+            raise UnsupportedError(f"{b.where}: node {name!r} ({n.op_type}) with a subgraph lies between xs and y")
+        ins = [value.get(i, i) for i in n.input]
+        if recompute:
+            outs = [o and f"{b.prefix}fwd/{o}" for o in n.output]
+            b.nodes.append(helper.make_node(n.op_type, ins, outs, name=f"{b.prefix}fwd/{name}", domain=n.domain,
+                                            **_attrs(n)))
+        else:
+            outs = list(n.output)
+        value.update((o, v) for o, v in zip(n.output, outs) if o)
+    on_x = set(xs)  # the values whose gradient is wanted: those that depend on an x
+    for n, _ in nodes:
+        if any(i in on_x for i in n.input):
+            on_x.update(o for o in n.output if o)
+    yv = value.get(y, y)
+    one = helper.make_tensor("one", b.elem_type(y), [1], [1])
+    p.add_grad(y, b.add("ConstantOfShape", [b.add("Shape", [yv])], value=one))
+    for n, name in reversed(nodes):
+        g = p.grad(n.output[0])
+        if g is None:
+            continue
+        if len(n.output) > 1 and any(p.grads.get(o) for o in n.output[1:] if o):
+            raise UnsupportedError(f"{b.where}: node {name!r} ({n.op_type}): only its first output can be "
+                                   f"differentiated")
+        grads = _backward(p, n, name, [value.get(i, i) for i in n.input], [value.get(o, o) for o in n.output], g)
+        for i, gi in zip(n.input, grads):
+            if gi is not None and i in on_x:
+                p.add_grad(i, gi)
+    for x, out in zip(xs, b.node.output):
+        if not out:
+            continue
+        g = p.grad(x)
+        if g is None:
+            zero = helper.make_tensor("zero", b.elem_type(x), [1], [0])
+            g = b.add("ConstantOfShape", [b.add("Shape", [value[x]])], value=zero)
+        b.add("Identity", [g], output=out)
