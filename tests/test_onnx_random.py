@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto as T
-from onnx import helper
+from onnx import helper, numpy_helper
 
 import pyfw
 import pyfw.format
@@ -250,6 +250,28 @@ def test_dropout_training_ratio_zero_keeps_everything():
     x = np.random.default_rng(2).standard_normal((50, 400)).astype(np.float32)
     (y,), = runs(dropout_model(0.0, True, with_mask=False), [x, np.float32(0), np.array(True)])
     np.testing.assert_array_equal(y, x)
+
+
+@pytest.mark.parametrize("flag, ratio, drops", [(False, 0.5, False), (True, 0.0, False), (True, 0.5, True)])
+def test_dropout_reads_flag_and_ratio_from_constant_nodes(flag, ratio, drops):
+    """training_mode and ratio made by Constant nodes (not initializers)
+    decide at import: a false flag or a zero ratio is the identity (no
+    random op left in the graph), else the mask is drawn."""
+    x = np.random.default_rng(3).standard_normal((50, 400)).astype(np.float32)
+    nodes = [helper.make_node("Constant", [], ["t"], value=numpy_helper.from_array(np.array(flag))),
+             helper.make_node("Constant", [], ["r"], value_float=ratio),
+             helper.make_node("Dropout", ["x", "r", "t"], ["y", "mask"], seed=2)]
+    model = build(nodes, [value_info("x", np.float32, [50, 400])],
+                  [value_info("y", np.float32, [50, 400]), value_info("mask", np.bool_, [50, 400])], opset=13)
+    ops = {n.op_type for n in pyfw.format.load(to_pfw(model)).nodes}
+    assert ("RandomUniformLike" in ops) == drops
+    (y, mask), = runs(model, [x])
+    if drops:
+        np.testing.assert_array_equal(y, np.where(mask, x * np.float32(2), np.float32(0)))
+        assert 0.45 < mask.mean() < 0.55
+    else:
+        np.testing.assert_array_equal(y, x)
+        assert mask.all()
 
 
 def test_random_ops_export_to_onnx():

@@ -9,6 +9,7 @@ node, a name prefix no other value in the model uses, the model's opset and
     STFT              frames gathered by index, windowed, one DFT over them
     MelWeightMatrix   the triangles' bins, then one Where per slope
     BatchNormalization with training_mode=1: batch statistics, blended means
+    Dropout           in training mode: U >= ratio keeps, scaled by 1 / (1 - ratio)
     decompose_scan8   Scan of opset 8 (batch axis): two nested Loops
     decompose_vision  DeformConv, RoiAlign, MaxPool's Indices output
     decompose_ml      TfIdfVectorizer; Adagrad, Momentum, Adam (preview.training);
@@ -34,14 +35,38 @@ from . import decompose_gradient, decompose_linear, decompose_ml, decompose_scan
 I64 = np.int64
 
 
+class GraphView:
+    """What a rule may read of the graph around its node: each value's
+    producer, as (node, name, index in the graph), and the values known at
+    import (Constant nodes here; `constant` answers for the rest, such as
+    initializers, or gives None)."""
+
+    def __init__(self, nodes=(), constant=None):
+        self.producers = {o: (n, name, k) for k, (n, name) in enumerate(nodes) for o in n.output if o}
+        self._constant = constant or (lambda v: None)
+
+    def constant(self, v: str):
+        """v's value as a NumPy array where it is known at import, else None."""
+        if not v:
+            return None
+        made = self.producers.get(v)
+        if made is None:
+            return self._constant(v)
+        n = made[0]
+        if n.op_type != "Constant" or n.domain not in ("", "ai.onnx") or len(n.attribute) != 1:
+            return None
+        value = helper.get_attribute_value(n.attribute[0])
+        return numpy_helper.to_array(value) if isinstance(value, onnx.TensorProto) else \
+            None if n.attribute[0].name.startswith("sparse") else np.asarray(value)
+
+
 class _Builder:
     """Appends ONNX nodes named under a prefix, spelling version-dependent
     forms (axes as attribute or input) for the model's opset."""
 
-    def __init__(self, node: onnx.NodeProto, name: str, opset: int, types, producers=None):
+    def __init__(self, node: onnx.NodeProto, name: str, opset: int, types, graph: GraphView | None = None):
         self.node, self.name, self.opset, self.types = node, name, opset, types
-        # value name -> (node, name, index) of the node's graph, for rules that read the graph (Gradient)
-        self.producers = producers or {}
+        self.graph = graph or GraphView()
         self.prefix = f"{name}/"
         self.nodes: list[onnx.NodeProto] = []
         self.attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -295,6 +320,43 @@ def _training_batchnorm(b: _Builder) -> None:
                           b.add("Mul", [batch, b.const(1 - momentum, dt)])], output=out)
 
 
+def _is_training_dropout(node: onnx.NodeProto, graph: GraphView) -> bool:
+    """Dropout whose training_mode input is given and is not a constant false
+    (a computed flag decides at run time), with a ratio that is not a
+    constant 0 (ONNX: then nothing is dropped). Inference-mode Dropout stays
+    the importer's Identity."""
+    if node.op_type != "Dropout" or node.domain not in ("", "ai.onnx") or len(node.input) < 3 or not node.input[2]:
+        return False
+    flag = graph.constant(node.input[2])
+    if flag is None:
+        return True
+    ratio = graph.constant(node.input[1]) if node.input[1] else 0.5
+    return bool(np.asarray(flag).reshape(-1)[0]) and (ratio is None or float(np.asarray(ratio).reshape(-1)[0]) != 0)
+
+
+def _training_dropout(b: _Builder) -> None:
+    """Dropout drawing its mask, as ONNX defines it: keep = U[0, 1) >= ratio
+    (float32 uniforms from RandomUniformLike, with the node's seed), output =
+    x / (1 - ratio) where kept, else 0. Where training_mode is computed, it
+    chooses between that and x (the mask then all true) at run time."""
+    x, flag = b.input(0), b.input(2)
+    elem, f32 = b.elem_type(x), TensorProto.FLOAT
+    ratio = b.input(1) or b.const(0.5, np.float32)
+    seed = {"seed": float(b.attrs["seed"])} if "seed" in b.attrs else {}
+    keep = b.add("GreaterOrEqual", [b.add("RandomUniformLike", [x], dtype=f32, **seed),
+                                     b.add("Cast", [ratio], to=f32)])
+    one = b.add("Cast", [b.const(1, np.float32)], to=elem)
+    scale = b.add("Div", [one, b.add("Sub", [one, b.add("Cast", [ratio], to=elem)])])
+    zero = b.add("Cast", [b.const(0, np.float32)], to=elem)
+    dynamic = b.graph.constant(flag) is None
+    y, mask = b.node.output[0], (b.node.output[1] if len(b.node.output) > 1 else "")
+    dropped = b.add("Where", [keep, b.add("Mul", [x, scale]), zero], output=None if dynamic else y)
+    if dynamic:
+        b.add("Where", [flag, dropped, x], output=y)
+    if mask:
+        b.add("Or", [keep, b.add("Not", [flag])], output=mask) if dynamic else b.add("Identity", [keep], output=mask)
+
+
 def _bernoulli(b: _Builder) -> None:
     """1 with probability p, as ONNX's spec, ONNX Runtime and PyTorch have it:
     U < p for U uniform in [0, 1). (ONNX's function body tests U > p, and
@@ -337,12 +399,14 @@ def has_rule(node: onnx.NodeProto) -> bool:
     return (domain_of(node), node.op_type) in RULES
 
 
-def _partial_rule(node: onnx.NodeProto, opset: int):
+def _partial_rule(node: onnx.NodeProto, opset: int, graph: GraphView):
     """The rule for an op pyfw has a kernel for, used in a form the kernel
-    lacks (a training-mode BatchNormalization, a MaxPool whose Indices are
-    read, a Scan of opset 8), or None."""
+    lacks (a training-mode BatchNormalization or Dropout, a MaxPool whose
+    Indices are read, a Scan of opset 8), or None."""
     if is_training_batchnorm(node):
         return _training_batchnorm
+    if _is_training_dropout(node, graph):
+        return _training_dropout
     if decompose_vision.is_max_pool_with_indices(node):
         return decompose_vision.max_pool_indices
     if decompose_scan8.is_scan8(node, opset):
@@ -350,16 +414,17 @@ def _partial_rule(node: onnx.NodeProto, opset: int):
     return None
 
 
-def is_partial(node: onnx.NodeProto, opset: int) -> bool:
-    return _partial_rule(node, opset) is not None
+def is_partial(node: onnx.NodeProto, opset: int, graph: GraphView | None = None) -> bool:
+    return _partial_rule(node, opset, graph or GraphView()) is not None
 
 
-def decompose(node: onnx.NodeProto, name: str, opset: int, types, producers=None) -> list[tuple[onnx.NodeProto, str]]:
+def decompose(node: onnx.NodeProto, name: str, opset: int, types,
+              graph: GraphView | None = None) -> list[tuple[onnx.NodeProto, str]]:
     """The standard nodes (with names under `name`) that compute `node`: an op
-    in RULES, or a form is_partial() names. `producers` maps the values of
-    node's graph to their (node, name, index)."""
-    b = _Builder(node, name, opset, types, producers)
-    rule = _partial_rule(node, opset) or RULES[domain_of(node), node.op_type]
+    in RULES, or a form is_partial() names. `graph` is node's graph."""
+    graph = graph or GraphView()
+    b = _Builder(node, name, opset, types, graph)
+    rule = _partial_rule(node, opset, graph) or RULES[domain_of(node), node.op_type]
     try:
         rule(b)
     except (InvalidModelError, UnsupportedError):

@@ -192,8 +192,8 @@ def _forward_nodes(p: _Pass, y: str, leaves: set[str]) -> list:
 
 
 def gradient(b) -> None:
-    """The Gradient node b.node, through b (a decompose._Builder whose
-    `producers` maps each value of the node's graph to its producer)."""
+    """The Gradient node b.node, through b (a decompose._Builder, whose
+    graph view gives each value's producer)."""
     xs, zs = [s.decode() if isinstance(s, bytes) else s for s in b.attr("xs")], \
         [s.decode() if isinstance(s, bytes) else s for s in b.attrs.get("zs", [])]
     y = b.attr("y")
@@ -203,7 +203,7 @@ def gradient(b) -> None:
         raise InvalidModelError(f"{b.where}: has {len(given)} inputs for {len(xs)} xs and {len(zs)} zs")
     if len(b.node.output) > len(xs):
         raise InvalidModelError(f"{b.where}: has {len(b.node.output)} outputs for {len(xs)} xs")
-    p = _Pass(b, b.producers)
+    p = _Pass(b, b.graph.producers)
     nodes = _forward_nodes(p, y, set(xs) | set(zs))
     # The values the pass computes with: the node's inputs for xs and zs, and
     # the forward part computed again from them unless they are xs and zs.

@@ -73,17 +73,20 @@ def supported(node: onnx.NodeProto, opsets: dict[str, int], has_kernel) -> bool:
     return (_domain(node) == "" and has_kernel(node.op_type)) or expandable(node, opsets, has_kernel)
 
 
-def expand_all(nodes, opsets: dict[str, int], types, prefix, has_kernel) -> list[tuple[onnx.NodeProto, str]]:
+def expand_all(nodes, opsets: dict[str, int], types, prefix, has_kernel,
+               constant=None) -> list[tuple[onnx.NodeProto, str]]:
     """`nodes` ((node, name) pairs, in order) with every node pyfw runs as
     other ops (see expandable), and every kernel op in a form its kernel
     lacks (decompose.is_partial), replaced by the ops it stands for,
-    recursively. prefix(name) gives each expansion a prefix of its own."""
+    recursively. prefix(name) gives each expansion a prefix of its own;
+    constant(name) gives the values that no node makes but that are known
+    (initializers), else None."""
     work, out = list(nodes)[::-1], []
-    producers = {o: (n, name, k) for k, (n, name) in enumerate(work[::-1]) for o in n.output if o}
+    graph = decompose.GraphView(work[::-1], constant)
     while work:
         n, name = work.pop()
-        if (decompose.has_rule(n) and expandable(n, opsets, has_kernel)) or decompose.is_partial(n, opsets[""]):
-            work.extend(decompose.decompose(n, prefix(name), opsets[""], types, producers)[::-1])
+        if (decompose.has_rule(n) and expandable(n, opsets, has_kernel)) or decompose.is_partial(n, opsets[""], graph):
+            work.extend(decompose.decompose(n, prefix(name), opsets[""], types, graph)[::-1])
         elif expandable(n, opsets, has_kernel):
             body = expand(n, prefix(name), opsets, types)
             for m, _ in body:

@@ -204,18 +204,7 @@ def _constant(ctx: _Context, node: Node) -> None:
 def _dropout(ctx: _Context, node: Node) -> Node:
     """Dropout at inference is the identity on its first output, with an
     all-true mask; so is training mode with ratio 0 (ONNX: nothing is dropped).
-    In training mode (a training_mode input that is true, or not a constant)
-    it draws its mask: see _dropout_training."""
-    training = False
-    if len(node.inputs) > 2 and node.inputs[2]:
-        flag = ctx.constant(node.inputs[2])
-        if flag is None:
-            return _dropout_training(ctx, node, node.inputs[2])
-        training = bool(np.asarray(flag).reshape(-1)[0])
-    if training:
-        ratio = ctx.constant(node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] else 0.5
-        if ratio is None or float(np.asarray(ratio).reshape(-1)[0]) != 0:
-            return _dropout_training(ctx, node, None)
+    Training mode that draws a mask is decompose.py's (_training_dropout)."""
     if len(node.outputs) > 1 and node.outputs[1] in ctx.used:
         mask, shape = node.outputs[1], fresh_name(set(ctx.graph.tensors), f"{node.outputs[1]}/shape")
         ctx.graph.tensors[shape] = Tensor(shape)
@@ -226,53 +215,6 @@ def _dropout(ctx: _Context, node: Node) -> Node:
                                     f"{node.name}/mask", "", ctx.version("ConstantOfShape")))
     return Node("Identity", node.inputs[:1], node.outputs[:1], {}, node.name, "",
                 ctx.version("Identity"))
-
-
-def _dropout_training(ctx: _Context, node: Node, flag: str | None) -> Node:
-    """Dropout drawing its mask, as ONNX defines it: keep = U[0, 1) >= ratio
-    (float32 uniforms from RandomUniformLike, with the node's seed), output =
-    x / (1 - ratio) where kept, else 0. With a training_mode input `flag`
-    that is not a constant, both the output and the mask are chosen by it."""
-    g, x = ctx.graph, node.inputs[0]
-
-    def value(base: str) -> str:
-        name = fresh_name(set(g.tensors), f"{node.name}/{base}")
-        g.tensors[name] = Tensor(name)
-        return name
-
-    def emit(op: str, inputs: list[str], base: str, out: str | None = None, **attrs) -> str:
-        out = out or value(base)
-        g.tensors.setdefault(out, Tensor(out))
-        g.nodes.append(Node(op, inputs, [out], attrs, f"{node.name}/{base}", "", ctx.version(op)))
-        return out
-
-    def constant(base: str, v) -> str:
-        name = fresh_name(set(g.tensors), f"{node.name}/{base}")
-        g.add_constant(name, v)
-        return name
-
-    t = ctx.types().get(x)
-    elem = t.tensor_type.elem_type if t is not None else 0
-    if not elem:
-        raise _unsupported(ctx, node, f"training mode needs the element type of {x!r}, which shape inference "
-                                      "does not give")
-    ratio = node.inputs[1] if len(node.inputs) > 1 and node.inputs[1] else constant("ratio", np.float32(0.5))
-    seed = {"seed": float(node.attrs["seed"])} if "seed" in node.attrs else {}
-    draws = emit("RandomUniformLike", [x], "uniform", dtype=1, **seed)
-    keep = emit("GreaterOrEqual", [draws, emit("Cast", [ratio], "ratio_f32", to=1)], "keep")
-    one = emit("Cast", [constant("one", np.float32(1))], "one", to=elem)
-    scale = emit("Div", [one, emit("Sub", [one, emit("Cast", [ratio], "ratio_x", to=elem)], "kept_share")], "scale")
-    zero = emit("Cast", [constant("zero", np.float32(0))], "zero", to=elem)
-    y, mask = node.outputs[0], (node.outputs[1] if len(node.outputs) > 1 and node.outputs[1] in ctx.used else None)
-    if flag is None:
-        if mask:
-            emit("Identity", [keep], "mask", mask)
-        return Node("Where", [keep, emit("Mul", [x, scale], "scaled"), zero], [y], {}, node.name, "",
-                    ctx.version("Where"))
-    if mask:
-        emit("Or", [keep, emit("Not", [flag], "inference")], "mask", mask)
-    dropped = emit("Where", [keep, emit("Mul", [x, scale], "scaled"), zero], "dropped")
-    return Node("Where", [flag, dropped, x], [y], {}, node.name, "", ctx.version("Where"))
 
 
 def _batchnorm(ctx: _Context, node: Node) -> Node:
@@ -559,7 +501,8 @@ def _fill(ctx: _Context, g: onnx.GraphProto, graph: Graph) -> None:
             graph.tensors[vi.name] = Tensor(vi.name, **vt)
 
     # An op without a kernel that ONNX defines by other ops becomes those ops.
-    nodes = expand_all(zip(g.node, names), _opsets(ctx.model), ctx.types, ctx.unique_prefix, RULES.__contains__)
+    nodes = expand_all(zip(g.node, names), _opsets(ctx.model), ctx.types, ctx.unique_prefix, RULES.__contains__,
+                       lambda v: t.data if (t := _lookup(ctx, v)) is not None else None)
     ctx.used.update(i for n, _ in nodes for i in n.input)  # what the bodies read, the rules may not drop
     for n, name in nodes:
         where = f"node {name!r} ({n.op_type})"
