@@ -73,6 +73,14 @@ def test_broadcasting_arithmetic():
     check_against_fd(nodes, shapes, feeds, ["a", "b", "c", "d"], "y")
 
 
+def test_broadcast_found_at_run_time():
+    """Symbolic dims: whether b (K, 3) is broadcast along axis 0 of a (N, 3)
+    is only known when run (here K = 1, N = 4)."""
+    nodes = [helper.make_node("Mul", ["a", "b"], ["t"]), helper.make_node("Sub", ["t", "b"], ["y"])]
+    feeds = {"a": rand(4, 3), "b": rand(1, 3, seed=5)}
+    check_against_fd(nodes, {"a": ["N", 3], "b": ["K", 3]}, feeds, ["a", "b"], "y")
+
+
 def test_activations_and_pow():
     n = helper.make_node
     nodes = [n("Relu", ["x"], ["r"]), n("Sigmoid", ["x"], ["s"]), n("Tanh", ["s"], ["t"]), n("Exp", ["t"], ["e"]),

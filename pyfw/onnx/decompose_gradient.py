@@ -46,22 +46,27 @@ class _Pass:
 
     def reduce_to(self, g: str, like: str, value: str, out: str, where: str) -> str:
         """g (of out's shape) summed over the axes along which `like` was
-        broadcast to it, in the shape of `value` (like's value in the pass)."""
+        broadcast to it, in the shape of `value` (like's value in the pass).
+        Where shape inference leaves a dimension unknown, the axes are found
+        at run time (ReduceSum's axes input, opset 13)."""
+        b = self.b
         gd, ld = self.dims(out, where), self.dims(like, where)
         lead = len(gd) - len(ld)
-        axes = list(range(lead))
-        for k, d in enumerate(ld):
-            if d == 1 and gd[lead + k] != 1:
-                axes.append(lead + k)
-            elif d is None or gd[lead + k] is None:
-                if d != gd[lead + k]:
-                    raise UnsupportedError(f"{self.b.where}: differentiating {where} needs to know whether "
-                                           f"{like!r} is broadcast along axis {k}, which shape inference does not "
-                                           f"say")
-        if not axes:
-            return g
-        summed = self.b.with_axes("ReduceSum", g, axes, 13, keepdims=1)
-        return self.b.add("Reshape", [summed, self.b.add("Shape", [value])])
+        if any(d is None for d in gd[lead:] + ld):
+            b.require(13)
+            padded = b.add("Concat", [b.const([1] * lead, I64), b.add("Shape", [value])], axis=0) if lead else \
+                b.add("Shape", [value])
+            one = b.const(1, I64)
+            spread = b.add("And", [b.add("Equal", [padded, one]), b.add("Not", [b.add("Equal", [b.add("Shape", [g]),
+                                                                                              one])])])
+            axes = b.with_axes("Squeeze", b.add("NonZero", [spread]), [0], 13)
+            summed = b.add("ReduceSum", [g, axes], keepdims=1, noop_with_empty_axes=1)
+        else:
+            axes = list(range(lead)) + [lead + k for k, d in enumerate(ld) if d == 1 and gd[lead + k] != 1]
+            if not axes:
+                return g
+            summed = b.with_axes("ReduceSum", g, axes, 13, keepdims=1)
+        return b.add("Reshape", [summed, b.add("Shape", [value])])
 
 
 def _attrs(n) -> dict:
