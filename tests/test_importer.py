@@ -381,3 +381,11 @@ def test_out_of_order_nodes_are_sorted():
     nodes = [helper.make_node("Relu", ["a"], ["y"], name="second"), helper.make_node("Relu", ["x"], ["a"], name="first")]
     g = import_model(model_of(nodes, [vi("x", [2])], [vi("y", [2])]))
     assert [n.name for n in g.nodes] == ["first", "second"]
+
+
+def test_opset_6_prelu_without_the_rank_is_refused():
+    """Per-channel slopes need X's rank to be placed; without it the model is refused, not read as PRelu-7's."""
+    m = model_of([helper.make_node("PRelu", ["x", "s"], ["y"], name="p")], [helper.make_tensor_value_info("x", 1, None)],
+                 [vi("y", [2, 3, 4])], [numpy_helper.from_array(np.ones(3, np.float32), "s")], opset=6)
+    with pytest.raises(pyfw.UnsupportedError, match="PRelu node 'p' \\(opset < 7\\) has one slope per channel"):
+        import_model(m)

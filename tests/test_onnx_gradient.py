@@ -169,3 +169,62 @@ def test_wrong_input_count_is_invalid():
              helper.make_node("Gradient", ["x", "x"], ["dx"], domain=TRAINING, xs=["x"], y="y")]
     with pytest.raises(pyfw.InvalidModelError, match="Gradient.*2 inputs for 1 xs"):
         to_pfw(model(nodes, {"x": [2]}, ["dx"]))
+
+
+def test_at_values_of_another_shape():
+    """Evaluated at b2 of shape (1, 4) for b of (3, 4): b2's gradient sums
+    over the rows it is broadcast along (found at run time)."""
+    nodes = [helper.make_node("Add", ["a", "b"], ["y"]),
+             grad_node(["a", "b"], "y", inputs=["a2", "b2"], outputs=["da", "db"])]
+    feeds = {"a": rand(3, 4), "b": rand(3, 4, seed=1), "a2": rand(3, 4, seed=2), "b2": rand(1, 4, seed=3)}
+    shapes = {"a": [3, 4], "b": [3, 4], "a2": [3, 4], "b2": [1, 4]}
+    da, db = pfw_run(to_pfw(model(nodes, shapes, ["da", "db"])), feeds)
+    np.testing.assert_array_equal(da, np.ones((3, 4)))
+    np.testing.assert_array_equal(db, np.full((1, 4), 3.0))
+
+
+def test_deep_chain_float16_and_empty_dims():
+    """600 nodes deep (no recursion limit); float16 gradients from two paths
+    (added, not Sum, which libpfw runs on float32/float64 only); 0-sized
+    broadcast and reduced axes."""
+    n = helper.make_node
+    nodes = [n("Neg", [f"t{k}"], [f"t{k + 1}"]) for k in range(600)] + [n("Identity", ["t600"], ["y"]),
+                                                                          grad_node(["t0"], "y")]
+    (d,) = pfw_run(to_pfw(model(nodes, {"t0": [2]}, ["d_t0"])), {"t0": rand(2)})
+    np.testing.assert_array_equal(d, np.ones(2))
+    half = model([n("Mul", ["x", "x"], ["y"]), grad_node(["x"], "y")], {"x": [4]}, ["d_x"], elem=TensorProto.FLOAT16)
+    x = np.array([0, 1, 2, 3], np.float16)
+    np.testing.assert_array_equal(pfw_run(to_pfw(half), {"x": x})[0], 2 * x)
+    empty = model([n("Add", ["a", "b"], ["t"]), n("ReduceSum", ["t"], ["y"], axes=[0], keepdims=0),
+                   grad_node(["a", "b"], "y")], {"a": [2, 0], "b": [0]}, ["d_a", "d_b"], )
+    da, db = pfw_run(to_pfw(empty), {"a": np.ones((2, 0)), "b": np.ones(0)})
+    assert da.shape == (2, 0) and db.shape == (0,)
+
+
+@pytest.mark.parametrize("case, error, match", [
+    ("later_output", pyfw.UnsupportedError, "depends on 's1', an output of node 'sp' \\(Split\\) after its first"),
+    ("twice", pyfw.InvalidModelError, "a name appears twice in xs and zs"),
+    ("opset8", pyfw.UnsupportedError, "opset 9 or later"),
+    ("in_branch", pyfw.UnsupportedError, "y 'y' is not computed in the Gradient's own graph"),
+])
+def test_what_it_cannot_do_is_refused(case, error, match):
+    n = helper.make_node
+    if case == "later_output":
+        nodes = [n("Split", ["x"], ["s0", "s1"], name="sp", axis=0), n("Mul", ["s1", "s1"], ["y"]), grad_node(["x"], "y")]
+        m = model(nodes, {"x": [4]}, ["d_x"])
+    elif case == "twice":
+        m = model([n("Neg", ["x"], ["y"]), grad_node(["x", "x"], "y")], {"x": [2]}, ["d_x", "d_x2"])
+        m.graph.node[1].output[1] = "d_x2"
+    elif case == "opset8":
+        m = model([n("Neg", ["x"], ["y"]), grad_node(["x"], "y")], {"x": [2]}, ["d_x"])
+        m.opset_import[0].version = 8
+    else:
+        then = helper.make_graph([grad_node(["x"], "y", outputs=["g"])], "then", [],
+                                 [helper.make_tensor_value_info("g", F64, [2])])
+        other = helper.make_graph([helper.make_node("Identity", ["x"], ["g2"])], "else", [],
+                                  [helper.make_tensor_value_info("g2", F64, [2])])
+        nodes = [n("Mul", ["x", "x"], ["y"]), n("If", ["c"], ["d_x"], then_branch=then, else_branch=other)]
+        m = model(nodes, {"x": [2]}, ["d_x"])
+        m.graph.input.append(helper.make_tensor_value_info("c", TensorProto.BOOL, []))
+    with pytest.raises(error, match=match):
+        to_pfw(m)

@@ -316,3 +316,12 @@ def test_loop_body_draws_at_every_iteration():
     assert len({r.tobytes() for r in rows}) == 6
     assert ks_distance(rows, lambda v: v) < ks_bound(rows.size)
     np.testing.assert_array_equal(runs(model, count=2, threads=3), [first, second])
+
+
+def test_dropout_with_an_empty_training_mode_is_invalid():
+    nodes = [helper.make_node("Constant", [], ["t"], value=numpy_helper.from_array(np.zeros(0, np.bool_))),
+             helper.make_node("Dropout", ["x", "", "t"], ["y"], name="drop")]
+    g = helper.make_graph(nodes, "g", [value_info("x", np.float32, [2])], [value_info("y", np.float32, [2])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(pyfw.InvalidModelError, match="Dropout node 'drop': training_mode holds 0 values, not one"):
+        to_pfw(model)

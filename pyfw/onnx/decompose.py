@@ -330,7 +330,10 @@ def _is_training_dropout(node: onnx.NodeProto, graph: GraphView) -> bool:
     flag = graph.constant(node.input[2])
     if flag is None:
         return True
-    ratio = graph.constant(node.input[1]) if node.input[1] else 0.5
+    ratio = graph.constant(node.input[1]) if len(node.input) > 1 and node.input[1] else 0.5
+    for what, v in (("training_mode", flag), ("ratio", ratio)):
+        if v is not None and np.size(v) != 1:
+            raise InvalidModelError(f"Dropout node {node.name!r}: {what} holds {np.size(v)} values, not one")
     return bool(np.asarray(flag).reshape(-1)[0]) and (ratio is None or float(np.asarray(ratio).reshape(-1)[0]) != 0)
 
 

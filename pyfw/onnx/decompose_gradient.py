@@ -27,6 +27,13 @@ class _Pass:
     def __init__(self, b, producers: dict):
         self.b, self.producers = b, producers
         self.grads: dict[str, list[str]] = {}
+        # True where the pass computes at values whose shapes may not be the
+        # inferred ones (the forward computed again): broadcasts are then found at run time.
+        self.dynamic = False
+
+    def reshape(self, v: str, shape: str) -> str:
+        """v in `shape`, whose zeros are sizes (Reshape's allowzero, opset 14)."""
+        return self.b.add("Reshape", [v, shape], **({"allowzero": 1} if self.b.opset >= 14 else {}))
 
     def add_grad(self, v: str, g: str) -> None:
         self.grads.setdefault(v, []).append(g)
@@ -35,7 +42,10 @@ class _Pass:
         parts = self.grads.get(v)
         if not parts:
             return None
-        return parts[0] if len(parts) == 1 else self.b.add("Sum", parts)
+        total = parts[0]
+        for part in parts[1:]:  # Add, not Sum: Add takes every float type
+            total = self.b.add("Add", [total, part])
+        return total
 
     def dims(self, v: str, where: str) -> list[int | None]:
         t = self.b.types().get(v)
@@ -46,27 +56,24 @@ class _Pass:
 
     def reduce_to(self, g: str, like: str, value: str, out: str, where: str) -> str:
         """g (of out's shape) summed over the axes along which `like` was
-        broadcast to it, in the shape of `value` (like's value in the pass).
-        Where shape inference leaves a dimension unknown, the axes are found
-        at run time (ReduceSum's axes input, opset 13)."""
+        broadcast to it, which leaves value's shape (value is like's value in
+        the pass): the leading axes dropped, the others kept as 1. Where shape
+        inference leaves a dimension unknown, or the pass computes at other
+        shapes, the axes are found at run time (ReduceSum's axes input, opset 13)."""
         b = self.b
         gd, ld = self.dims(out, where), self.dims(like, where)
         lead = len(gd) - len(ld)
-        if any(d is None for d in gd[lead:] + ld):
+        if lead:
+            g = b.with_axes("ReduceSum", g, list(range(lead)), 13, keepdims=0)
+        if self.dynamic or any(d is None for d in gd[lead:] + ld):
             b.require(13)
-            padded = b.add("Concat", [b.const([1] * lead, I64), b.add("Shape", [value])], axis=0) if lead else \
-                b.add("Shape", [value])
             one = b.const(1, I64)
-            spread = b.add("And", [b.add("Equal", [padded, one]), b.add("Not", [b.add("Equal", [b.add("Shape", [g]),
-                                                                                              one])])])
+            spread = b.add("And", [b.add("Equal", [b.add("Shape", [value]), one]),
+                                   b.add("Not", [b.add("Equal", [b.add("Shape", [g]), one])])])
             axes = b.with_axes("Squeeze", b.add("NonZero", [spread]), [0], 13)
-            summed = b.add("ReduceSum", [g, axes], keepdims=1, noop_with_empty_axes=1)
-        else:
-            axes = list(range(lead)) + [lead + k for k, d in enumerate(ld) if d == 1 and gd[lead + k] != 1]
-            if not axes:
-                return g
-            summed = b.with_axes("ReduceSum", g, axes, 13, keepdims=1)
-        return b.add("Reshape", [summed, b.add("Shape", [value])])
+            return b.add("ReduceSum", [g, axes], keepdims=1, noop_with_empty_axes=1)
+        axes = [k for k, d in enumerate(ld) if d == 1 and gd[lead + k] != 1]
+        return b.with_axes("ReduceSum", g, axes, 13, keepdims=1) if axes else g
 
 
 def _attrs(n) -> dict:
@@ -145,24 +152,31 @@ def _backward(p: _Pass, n, name: str, inputs: list[str], outputs: list[str], g: 
             out.append(red(b.add("Mul", [g, const(beta, n.output[0])]), 2))
         return out
     if op == "Reshape":
-        return [b.add("Reshape", [g, b.add("Shape", [a])]), None]
+        return [p.reshape(g, b.add("Shape", [a])), None]
     if op == "Transpose":
         perm = _attrs(n).get("perm") or list(range(len(p.dims(n.input[0], where))))[::-1]
         return [b.add("Transpose", [g], perm=[int(k) for k in np.argsort(perm)])]
     if op in ("ReduceSum", "ReduceMean"):
-        return [_reduce_backward(b, n, inputs, o, g), None]
+        return [_reduce_backward(p, n, inputs, o, g), None]
     if op == "Cast":
         return [b.add("Cast", [g], to=b.elem_type(n.input[0]))]
     raise UnsupportedError(f"{b.where}: {where} lies between xs and y, and pyfw has no gradient for {op} yet")
 
 
-def _reduce_backward(b, n, inputs: list[str], o: str, g: str) -> str:
+def _reduce_backward(p: _Pass, n, inputs: list[str], o: str, g: str) -> str:
     """g spread back over the reduced axes (divided by their size for the
     mean). With keepdims=0 the axes come back from the shape of the same
     reduction with keepdims=1, which holds for axes given as an input too."""
-    if not _attrs(n).get("keepdims", 1):
-        kept = b.add("Shape", [b.add(n.op_type, inputs, **{**_attrs(n), "keepdims": 1})])
-        g = b.add("Reshape", [g, kept])
+    b, at = p.b, _attrs(n)
+    if not at.get("keepdims", 1):
+        axes = at.get("axes")
+        if axes is None and len(n.input) > 1:
+            axes = b.graph.constant(n.input[1])
+        if axes is not None and np.size(axes):
+            rank = len(p.dims(n.input[0], f"node {n.name!r} ({n.op_type})"))
+            g = b.with_axes("Unsqueeze", g, sorted(int(k) % rank for k in np.asarray(axes).reshape(-1)), 13)
+        else:  # all axes, or axes computed at run time
+            g = p.reshape(g, b.add("Shape", [b.add(n.op_type, inputs, **{**at, "keepdims": 1})]))
     g = b.add("Expand", [g, b.add("Shape", [inputs[0]])])
     if n.op_type == "ReduceMean":
         count = b.add("Div", [b.add("Size", [inputs[0]]), b.add("Size", [o])])
@@ -171,29 +185,26 @@ def _reduce_backward(b, n, inputs: list[str], o: str, g: str) -> str:
 
 
 def _forward_nodes(p: _Pass, y: str, leaves: set[str]) -> list:
-    """The nodes on a path from the leaves to y, in graph order."""
+    """The nodes on a path from the leaves to y, in graph order. A depth-first
+    walk with its own stack (graphs may be thousands of nodes deep); every
+    input is visited, so each path to y counts."""
     on_path: dict[str, bool] = {}
-
-    def depends(v: str) -> bool:
-        if v in leaves:
-            return True
-        if v not in on_path:
-            on_path[v] = False  # a cycle (invalid anyway) ends here
-            n = p.producers.get(v)
-            # Every input is visited (no short cut): each path to y counts.
-            on_path[v] = n is not None and any([depends(i) for i in n[0].input if i])
-        return on_path[v]
-
-    if not depends(y):
+    entered: set[str] = set()
+    stack = [(y, False)]
+    while stack:
+        v, done = stack.pop()
+        made = None if v in leaves else p.producers.get(v)
+        inputs = [i for i in made[0].input if i] if made else []
+        if done:  # its inputs are decided (an input still entered is a cycle, invalid anyway: not on the path)
+            on_path[v] = v in leaves or any([on_path.get(i, False) for i in inputs])
+        elif v not in entered:
+            entered.add(v)
+            stack.append((v, True))
+            stack.extend((i, False) for i in inputs if i not in entered)
+    if not on_path.get(y):
         return []
-    seen, order = set(), []
-    for v, ok in on_path.items():
-        if ok and v not in leaves:
-            n, name, _ = p.producers[v]
-            if id(n) not in seen:
-                seen.add(id(n))
-                order.append((p.producers[v][2], n, name))
-    return [(n, name) for _, n, name in sorted(order, key=lambda t: t[0])]
+    order = {p.producers[v][2]: p.producers[v][:2] for v, ok in on_path.items() if ok and v not in leaves}
+    return [order[k] for k in sorted(order)]
 
 
 def gradient(b) -> None:
@@ -203,7 +214,13 @@ def gradient(b) -> None:
         [s.decode() if isinstance(s, bytes) else s for s in b.attrs.get("zs", [])]
     y = b.attr("y")
     y = y.decode() if isinstance(y, bytes) else y
+    b.require(9)  # ConstantOfShape, Where, NonZero
     given = list(b.node.input)
+    if len(set(xs + zs)) != len(xs) + len(zs):
+        raise InvalidModelError(f"{b.where}: a name appears twice in xs and zs: {xs + zs}")
+    if y not in xs + zs and y not in b.graph.producers:
+        raise UnsupportedError(f"{b.where}: y {y!r} is not computed in the Gradient's own graph (pyfw "
+                               f"differentiates within one graph)")
     if len(given) != len(xs) + len(zs):
         raise InvalidModelError(f"{b.where}: has {len(given)} inputs for {len(xs)} xs and {len(zs)} zs")
     if len(b.node.output) > len(xs):
@@ -214,6 +231,12 @@ def gradient(b) -> None:
     # the forward part computed again from them unless they are xs and zs.
     value = dict(zip(xs + zs, given))
     recompute = any(value[k] != k for k in value)
+    if recompute:
+        # Ranks decide MatMul's and Transpose's forms: the given values must have the xs' and zs'.
+        for k, v in value.items():
+            if k != v and len(p.dims(k, f"{k!r}")) != len(p.dims(v, f"{v!r}")):
+                raise UnsupportedError(f"{b.where}: input {v!r} has another rank than {k!r}, which it stands for")
+        p.dynamic = any(b.dims(k) != b.dims(v) or None in b.dims(v) for k, v in value.items() if k != v)
     for n, name in nodes:
         if any(a.type in (helper.AttributeProto.GRAPH, helper.AttributeProto.GRAPHS) for a in n.attribute):
             raise UnsupportedError(f"{b.where}: node {name!r} ({n.op_type}) with a subgraph lies between xs and y")
@@ -233,12 +256,13 @@ def gradient(b) -> None:
     one = helper.make_tensor("one", b.elem_type(y), [1], [1])
     p.add_grad(y, b.add("ConstantOfShape", [b.add("Shape", [yv])], value=one))
     for n, name in reversed(nodes):
+        later = [o for o in n.output[1:] if o and p.grads.get(o)]
+        if later:
+            raise UnsupportedError(f"{b.where}: y depends on {later[0]!r}, an output of node {name!r} "
+                                   f"({n.op_type}) after its first, which pyfw cannot differentiate yet")
         g = p.grad(n.output[0])
         if g is None:
             continue
-        if len(n.output) > 1 and any(p.grads.get(o) for o in n.output[1:] if o):
-            raise UnsupportedError(f"{b.where}: node {name!r} ({n.op_type}): only its first output can be "
-                                   f"differentiated")
         grads = _backward(p, n, name, [value.get(i, i) for i in n.input], [value.get(o, o) for o in n.output], g)
         for i, gi in zip(n.input, grads):
             if gi is not None and i in on_x:

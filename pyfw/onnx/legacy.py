@@ -24,6 +24,14 @@ def _rank(types: dict, name: str) -> int | None:
     return len(t.tensor_type.shape.dim)
 
 
+def _dims(types: dict, name: str) -> list[int | None] | None:
+    """name's dims (None where symbolic), or None without a shape."""
+    t = types.get(name)
+    if t is None or not t.tensor_type.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else None for d in t.tensor_type.shape.dim]
+
+
 def _per_channel_prelu(model: onnx.ModelProto) -> None:
     """PRelu-1/6 shares a slope of size 1 across the channels and otherwise
     has one per channel, along axis 1 (as Caffe2 and PyTorch's early exporter
@@ -40,16 +48,25 @@ def _per_channel_prelu(model: onnx.ModelProto) -> None:
             for a in n.attribute:
                 for sub in subgraphs(a):
                     walk(sub)
-            rank = _rank(types, n.input[0]) if n.op_type == "PRelu" and n.domain in ("", "ai.onnx") else None
-            if rank is not None and rank >= 3 and len(n.input) > 1 and _rank(types, n.input[1]) == 1:
-                k, name = 0, f"{n.input[1]}/per_channel"
-                while name in taken:
-                    k += 1
-                    name = f"{n.input[1]}/per_channel_{k}"
-                taken.add(name)
-                nodes.append(helper.make_node("Unsqueeze", [n.input[1]], [name], name=name,
-                                              axes=list(range(1, rank - 1))))
-                n.input[1] = name
+            if n.op_type != "PRelu" or n.domain not in ("", "ai.onnx") or len(n.input) < 2:
+                nodes.append(n)
+                continue
+            rank, slope = _rank(types, n.input[0]), _dims(types, n.input[1])
+            if slope == [1] or (rank is not None and rank < 3) or (slope is not None and len(slope) != 1):
+                nodes.append(n)  # one shared slope, or PRelu-7's broadcast reads it the same way
+                continue
+            if rank is None or slope is None:
+                raise UnsupportedError(f"PRelu node {n.name!r} (opset < 7) has one slope per channel, and pyfw cannot "
+                                       f"place them without the rank of {n.input[0]!r} and the shape of "
+                                       f"{n.input[1]!r}, which shape inference does not give")
+            k, name = 0, f"{n.input[1]}/per_channel"
+            while name in taken:
+                k += 1
+                name = f"{n.input[1]}/per_channel_{k}"
+            taken.add(name)
+            nodes.append(helper.make_node("Unsqueeze", [n.input[1]], [name], name=name,
+                                          axes=list(range(1, rank - 1))))
+            n.input[1] = name
             nodes.append(n)
         if len(nodes) != len(g.node):
             del g.node[:]
