@@ -331,6 +331,27 @@ def test_rotary_embedding_float64_closed_form():
     np.testing.assert_allclose(got, np.concatenate([c * x1 - s * x2, s * x1 + c * x2], -1), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("absent", [1, 2])
+def test_rotary_absent_cache_with_position_ids_is_named(absent):
+    """A file whose cos or sin cache is left out (found by the fuzzer: with
+    position_ids, the cos cache's rows were read before it was checked)."""
+    import pyfw.format as fmt
+    from pyfw.ir import Graph
+
+    g = Graph("g", opset=23)
+    feeds = {"x": r(1, 2, 3, 6), "cos": caches((4,), 3)[0], "sin": caches((4,), 3)[1],
+             "ids": np.array([[3, 0, 2]], np.int64)}
+    names = ["x", "cos", "sin", "ids"]
+    names[absent] = ""
+    for n in names:
+        if n:
+            g.add_input(n, str(feeds[n].dtype), feeds[n].shape)
+    g.add_node("RotaryEmbedding", names, ["y"], name="rope", version=23)
+    g.outputs = ["y"]
+    with pytest.raises(pyfw.InvalidModelError, match=f"'rope'.*input {absent} is required but absent"):
+        pfw_run(fmt.to_bytes(g), {n: feeds[n] for n in names if n})
+
+
 def test_rotary_position_out_of_range_is_named():
     cos, sin = caches((4,), 4)
     model, feeds = rotary(r(1, 1, 2, 8), cos, sin, np.array([[0, 4]], np.int64))

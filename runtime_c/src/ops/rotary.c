@@ -75,11 +75,12 @@ static pfw_status rope_prepare(pfw_node* node) {
     if (ids->dims[0] != r->batch || ids->dims[1] != r->seq)
       return pfw_error(PFW_ERR_SHAPE, "input 3 (position_ids) has shape (%lld, %lld); expected (%lld, %lld)",
                        (long long)ids->dims[0], (long long)ids->dims[1], (long long)r->batch, (long long)r->seq);
-    r->positions = node->in[1]->rank == 2 ? node->in[1]->dims[0] : 0;
   }
+  /* The caches are checked (present, of their rank) before they are read. */
   s = cache_shape(node, 1, "cos_cache", r, ids != NULL);
   if (s == PFW_OK) s = cache_shape(node, 2, "sin_cache", r, ids != NULL);
   if (s != PFW_OK) return s;
+  if (ids) r->positions = node->in[1]->dims[0];
   return pfw_set_output(node->out[0], x->dtype, x->rank, x->dims);
 }
 
