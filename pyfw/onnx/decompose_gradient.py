@@ -47,21 +47,15 @@ class _Pass:
             total = self.b.add("Add", [total, part])
         return total
 
-    def dims(self, v: str, where: str) -> list[int | None]:
-        t = self.b.types().get(v)
-        if t is None or not t.tensor_type.HasField("shape"):
-            raise UnsupportedError(f"{self.b.where}: differentiating {where} needs the shape of {v!r}, which shape "
-                                   f"inference does not give")
-        return self.b.dims(v)
-
-    def reduce_to(self, g: str, like: str, value: str, out: str, where: str) -> str:
+    def reduce_to(self, g: str, like: str, value: str, out: str) -> str:
         """g (of out's shape) summed over the axes along which `like` was
         broadcast to it, which leaves value's shape (value is like's value in
         the pass): the leading axes dropped, the others kept as 1. Where shape
         inference leaves a dimension unknown, or the pass computes at other
         shapes, the axes are found at run time (ReduceSum's axes input, opset 13)."""
         b = self.b
-        gd, ld = self.dims(out, where), self.dims(like, where)
+        b.rank(out), b.rank(like)  # (a shape is needed: these raise without one)
+        gd, ld = b.dims(out), b.dims(like)
         lead = len(gd) - len(ld)
         if lead:
             g = b.with_axes("ReduceSum", g, list(range(lead)), 13, keepdims=0)
@@ -96,7 +90,7 @@ def _backward(p: _Pass, n, name: str, inputs: list[str], outputs: list[str], g: 
         return b.const(value, helper.tensor_dtype_to_np_dtype(b.elem_type(like)))
 
     def red(v: str, k: int) -> str:
-        return p.reduce_to(v, n.input[k], inputs[k], n.output[0], where)
+        return p.reduce_to(v, n.input[k], inputs[k], n.output[0])
 
     if op == "Identity":
         return [g]
@@ -130,7 +124,7 @@ def _backward(p: _Pass, n, name: str, inputs: list[str], outputs: list[str], g: 
     if op == "Sqrt":
         return [b.add("Div", [g, b.add("Add", [o, o])])]
     if op == "MatMul":
-        ra, rb = len(p.dims(n.input[0], where)), len(p.dims(n.input[1], where))
+        ra, rb = b.rank(n.input[0]), b.rank(n.input[1])
         if ra < 2 or rb < 2:
             raise UnsupportedError(f"{b.where}: differentiating {where} with a 1-D operand is not supported yet")
         ga = b.add("MatMul", [g, b.add("Transpose", [inputs[1]], perm=_last_two(rb))])
@@ -154,7 +148,7 @@ def _backward(p: _Pass, n, name: str, inputs: list[str], outputs: list[str], g: 
     if op == "Reshape":
         return [p.reshape(g, b.add("Shape", [a])), None]
     if op == "Transpose":
-        perm = _attrs(n).get("perm") or list(range(len(p.dims(n.input[0], where))))[::-1]
+        perm = _attrs(n).get("perm") or list(range(b.rank(n.input[0])))[::-1]
         return [b.add("Transpose", [g], perm=[int(k) for k in np.argsort(perm)])]
     if op in ("ReduceSum", "ReduceMean"):
         return [_reduce_backward(p, n, inputs, o, g), None]
@@ -173,7 +167,7 @@ def _reduce_backward(p: _Pass, n, inputs: list[str], o: str, g: str) -> str:
         if axes is None and len(n.input) > 1:
             axes = b.graph.constant(n.input[1])
         if axes is not None and np.size(axes):
-            rank = len(p.dims(n.input[0], f"node {n.name!r} ({n.op_type})"))
+            rank = b.rank(n.input[0])
             g = b.with_axes("Unsqueeze", g, sorted(int(k) % rank for k in np.asarray(axes).reshape(-1)), 13)
         else:  # all axes, or axes computed at run time
             g = p.reshape(g, b.add("Shape", [b.add(n.op_type, inputs, **{**at, "keepdims": 1})]))
@@ -234,7 +228,7 @@ def gradient(b) -> None:
     if recompute:
         # Ranks decide MatMul's and Transpose's forms: the given values must have the xs' and zs'.
         for k, v in value.items():
-            if k != v and len(p.dims(k, f"{k!r}")) != len(p.dims(v, f"{v!r}")):
+            if k != v and b.rank(k) != b.rank(v):
                 raise UnsupportedError(f"{b.where}: input {v!r} has another rank than {k!r}, which it stands for")
         p.dynamic = any(b.dims(k) != b.dims(v) or None in b.dims(v) for k, v in value.items() if k != v)
     for n, name in nodes:

@@ -12,16 +12,10 @@ import onnx
 from onnx import helper
 
 from .. import UnsupportedError
+from ..ir.graph import fresh_name
 from .functions import subgraphs, value_names, value_types
 
 MIN_OPSET = 7
-
-
-def _rank(types: dict, name: str) -> int | None:
-    t = types.get(name)
-    if t is None or not t.tensor_type.HasField("shape"):
-        return None
-    return len(t.tensor_type.shape.dim)
 
 
 def _dims(types: dict, name: str) -> list[int | None] | None:
@@ -51,7 +45,8 @@ def _per_channel_prelu(model: onnx.ModelProto) -> None:
             if n.op_type != "PRelu" or n.domain not in ("", "ai.onnx") or len(n.input) < 2:
                 nodes.append(n)
                 continue
-            rank, slope = _rank(types, n.input[0]), _dims(types, n.input[1])
+            x, slope = _dims(types, n.input[0]), _dims(types, n.input[1])
+            rank = None if x is None else len(x)
             if slope == [1] or (rank is not None and rank < 3) or (slope is not None and len(slope) != 1):
                 nodes.append(n)  # one shared slope, or PRelu-7's broadcast reads it the same way
                 continue
@@ -59,11 +54,7 @@ def _per_channel_prelu(model: onnx.ModelProto) -> None:
                 raise UnsupportedError(f"PRelu node {n.name!r} (opset < 7) has one slope per channel, and pyfw cannot "
                                        f"place them without the rank of {n.input[0]!r} and the shape of "
                                        f"{n.input[1]!r}, which shape inference does not give")
-            k, name = 0, f"{n.input[1]}/per_channel"
-            while name in taken:
-                k += 1
-                name = f"{n.input[1]}/per_channel_{k}"
-            taken.add(name)
+            name = fresh_name(taken, f"{n.input[1]}/per_channel")
             nodes.append(helper.make_node("Unsqueeze", [n.input[1]], [name], name=name,
                                           axes=list(range(1, rank - 1))))
             n.input[1] = name
