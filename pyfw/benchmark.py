@@ -56,6 +56,9 @@ def random_feed(dtype, shape) -> np.ndarray:
     rng = np.random.default_rng(zlib.crc32(f"{dtype}{tuple(shape)}".encode()))
     if dtype.kind == "f":
         return rng.standard_normal(shape).astype(dtype)
+    if dtype.kind == "O":  # strings: short words, spaces and an empty one
+        words = np.array(["", "a", "hello", "Hello World", "x,y,z", "naïve café"], dtype=object)
+        return words[rng.integers(0, len(words), shape)]
     # Integer and bool inputs are often indices or masks: 0 and 1 are valid for any.
     return rng.integers(0, 2, shape).astype(dtype)
 

@@ -115,3 +115,31 @@ def itemsize(name: str) -> int:
     if name == "string":
         return 0
     return storage(name).itemsize
+
+
+def encode_strings(arr: np.ndarray) -> bytes:
+    """A string tensor's buffer in .pfw (schema/pfw.fbs): one little-endian
+    uint64 end offset per element, then the elements' bytes back to back.
+    str elements are written as UTF-8 (surrogate escapes as the bytes they
+    stand for), bytes ones as they are."""
+    items = [v if isinstance(v, bytes) else str(v).encode("utf-8", "surrogateescape")
+             for v in np.asarray(arr, dtype=object).reshape(-1)]
+    ends = np.cumsum([len(b) for b in items], dtype=np.uint64) if items else np.zeros(0, np.uint64)
+    return ends.astype("<u8").tobytes() + b"".join(items)
+
+
+def decode_strings(raw, count: int) -> np.ndarray | None:
+    """The `count` strings of an encode_strings buffer as a flat object array
+    of str, or None when the buffer is not one."""
+    raw = bytes(raw)
+    if count * 8 > len(raw):
+        return None
+    ends = np.frombuffer(raw, "<u8", count).astype(np.int64) if count else np.zeros(0, np.int64)
+    text = raw[8 * count:]
+    if count and (np.any(np.diff(ends) < 0) or ends[0] < 0 or ends[-1] != len(text)) or (not count and text):
+        return None
+    starts = np.concatenate([[0], ends[:-1]]) if count else ends
+    out = np.empty(count, dtype=object)
+    for k in range(count):
+        out[k] = text[starts[k]:ends[k]].decode("utf-8", "surrogateescape")
+    return out

@@ -49,6 +49,15 @@ class _Reader:
             raise InvalidModelError(f"{what}: buffer {index} [{start}, {end}) runs past the end of the file ({len(self.data)} bytes)")
         return memoryview(self.data)[start:end]
 
+    @staticmethod
+    def _numeric(raw, dtype: str, shape, count: int, what: str) -> np.ndarray:
+        np_type = _dt.storage(dtype)
+        if shape is None or len(raw) != count * np_type.itemsize:
+            raise InvalidModelError(f"{what} has {len(raw)} bytes of data but shape {shape} of {dtype} needs "
+                                    f"{count * np_type.itemsize}")
+        data = np.frombuffer(raw, dtype=np_type).reshape(shape)
+        return data if dtype in _dt.RAW_BITS else data.astype(_dt.to_numpy(dtype), copy=False)
+
     def tensor(self, fb, where: str) -> Tensor:
         name = _s(fb.Name())
         dtype = _dt.from_code(fb.Dtype())
@@ -56,15 +65,15 @@ class _Reader:
         data = None
         if fb.Buffer() != 0:
             raw = self.buffer(fb.Buffer(), f"{where}: tensor {name!r}")
-            np_type = _dt.storage(dtype)
             count = int(np.prod(shape)) if shape else 1
-            if shape is None or len(raw) != count * np_type.itemsize:
-                raise InvalidModelError(
-                    f"{where}: tensor {name!r} has {len(raw)} bytes of data but shape {shape} of {dtype} needs "
-                    f"{count * np_type.itemsize}")
-            data = np.frombuffer(raw, dtype=np_type).reshape(shape)
-            if dtype not in _dt.RAW_BITS:
-                data = data.astype(_dt.to_numpy(dtype), copy=False)
+            if dtype == "string":
+                data = None if shape is None else _dt.decode_strings(raw, count)
+                if data is None:
+                    raise InvalidModelError(f"{where}: string tensor {name!r}: its {len(raw)} bytes are not "
+                                            f"{count} end offsets and the strings they delimit")
+                data = data.reshape(shape)
+            else:
+                data = self._numeric(raw, dtype, shape, count, f"{where}: tensor {name!r}")
         quant = None
         q = fb.Quant()
         if q is not None:

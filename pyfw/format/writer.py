@@ -43,7 +43,7 @@ def _align(n: int) -> int:
 def _tensor_bytes(t: Tensor) -> bytes:
     arr = t.data
     if t.dtype == "string":
-        raise InvalidModelError(f"tensor {t.name!r}: string constants are not supported in .pfw yet")
+        return _dt.encode_strings(arr)
     want = _dt.storage(t.dtype)  # bfloat16, float8, int4... are carried as raw bit patterns
     if arr.dtype != want:
         if arr.dtype.kind != want.kind or arr.dtype.itemsize != want.itemsize:

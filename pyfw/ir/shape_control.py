@@ -133,6 +133,21 @@ def _unique(node, ins, c):
     return [_along_axis(node, ins, c)] + [("int64", (-1,))] * (len(node.outputs) - 1)
 
 
+def _string_split(node, ins, c):
+    """Y: X's shape and the most pieces of any element (dynamic); Z: counts."""
+    x = ins[0].shape
+    return [("string", None if x is None else tuple(x) + (-1,)), ("int64", x)][:len(node.outputs)]
+
+
+def _string_normalizer(node, ins, c):
+    """[C] or [1, C] with the stopwords gone: C is dynamic."""
+    x = ins[0].shape
+    if x is not None and not (len(x) == 1 or (len(x) == 2 and x[0] in (1, -1))):
+        raise c.fail(f"input {node.inputs[0]!r} has shape {x}; StringNormalizer takes [C] or [1, C]")
+    return [("string", None if x is None else tuple(x[:-1]) + (-1,))]
+
+
 RULES = {"If": _if, "Loop": _loop, "Scan": _scan, "NonZero": _nonzero,
+         "StringSplit": _string_split, "StringNormalizer": _string_normalizer,
          "Compress": lambda node, ins, c: [_along_axis(node, ins, c)], "Unique": _unique,
          "NonMaxSuppression": lambda node, ins, c: [("int64", (-1, 3))]}

@@ -117,7 +117,7 @@ def _binary(node, ins, c):
 
 
 def _to_bool(node, ins, c):
-    """IsNaN, IsInf, Not: the input's shape, bool elements."""
+    """IsNaN, IsInf, Not, RegexFullMatch: the input's shape, bool elements."""
     _required(c, 1)
     return [("bool", ins[0].shape)]
 
@@ -444,7 +444,8 @@ SHAPE_RULES.update({op: _unary for op in (
     "Erf", "LeakyRelu", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "ThresholdedRelu",
     "Mish", "Softplus", "Softsign", "Gelu",
 )})
-SHAPE_RULES.update({op: _to_bool for op in ("IsNaN", "IsInf", "Not")})
+SHAPE_RULES.update({op: _to_bool for op in ("IsNaN", "IsInf", "Not", "RegexFullMatch")})
+SHAPE_RULES["StringConcat"] = _binary
 SHAPE_RULES.update(Clip=_clip, LogSoftmax=_softmax, Hardmax=_softmax)
 SHAPE_RULES.update({op: _compare for op in ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual",
                                             "And", "Or", "Xor")})

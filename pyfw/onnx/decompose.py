@@ -390,8 +390,9 @@ RULES.update({(ML, "TreeEnsemble"): decompose_trees.tree_ensemble,
               (ML, "FeatureVectorizer"): decompose_linear.feature_vectorizer,
               (ML, "LabelEncoder"): decompose_linear.label_encoder, (ML, "SVMRegressor"): decompose_linear.svm_regressor,
               (ML, "SVMClassifier"): decompose_linear.svm_classifier})
-# The opset the standard ops of a model that imports only other domains are read at.
-DEFAULT_OPSET = 17
+# The opset the standard ops of a model that imports only other domains are read at:
+# 19, the first whose Equal takes strings (LabelEncoder's string keys).
+DEFAULT_OPSET = 19
 
 
 def domain_of(node: onnx.NodeProto) -> str:

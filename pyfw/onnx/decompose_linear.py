@@ -1,7 +1,7 @@
 """Rules (see decompose.py) for ai.onnx.ml's linear models and feature
 transforms, the steps of scikit-learn pipelines as its converters write them:
 LinearRegressor, LinearClassifier, SVMRegressor, SVMClassifier, Scaler,
-Normalizer, Imputer, OneHotEncoder, FeatureVectorizer, LabelEncoder (numbers).
+Normalizer, Imputer, OneHotEncoder, FeatureVectorizer, LabelEncoder (numbers and strings).
 The models compute in float32 (float64 where X is), as ONNX Runtime does, and
 give float32."""
 from __future__ import annotations
@@ -196,16 +196,20 @@ def feature_vectorizer(b) -> None:
 
 
 def label_encoder(b) -> None:
-    """Numbers to numbers: each X equal to a key becomes its value (the last
-    one for a repeated key, as ONNX's reference), others the default."""
+    """Keys to values (numbers or strings): each X equal to a key becomes its
+    value (the last one for a repeated key, as ONNX's reference), others the
+    default."""
     a = b.attrs
-    if any(k in a for k in ("keys_strings", "values_strings", "default_string")):
-        raise UnsupportedError(f"{b.where}: string keys or values need string tensors, which pyfw lacks")
-    keys = (numpy_helper.to_array(a["keys_tensor"]).ravel().tolist() if "keys_tensor" in a
-            else list(a.get("keys_int64s", a.get("keys_floats", []))))
+    if "keys_tensor" in a:
+        keys = numpy_helper.to_array(a["keys_tensor"]).ravel().tolist()
+    else:
+        keys = list(a.get("keys_strings", a.get("keys_int64s", a.get("keys_floats", []))))
     if "values_tensor" in a:
         values = numpy_helper.to_array(a["values_tensor"]).ravel()
-        default = numpy_helper.to_array(a["default_tensor"]).ravel()[0] if "default_tensor" in a else 0
+        default = numpy_helper.to_array(a["default_tensor"]).ravel()[0] if "default_tensor" in a else \
+            ("_Unused" if values.dtype == object else 0)
+    elif "values_strings" in a:
+        values, default = np.asarray(a["values_strings"], object), a.get("default_string", "_Unused")
     elif "values_int64s" in a:
         values, default = np.asarray(a["values_int64s"], np.int64), a.get("default_int64", -1)
     else:

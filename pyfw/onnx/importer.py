@@ -187,8 +187,9 @@ def _constant(ctx: _Context, node: Node) -> None:
     key = given[0]
     value = node.attrs[key]
     if key in ("value_string", "value_strings"):
-        raise _unsupported(ctx, node, f"string constant {node.outputs[0]!r} is not supported")
-    if key == "value":
+        arr = np.empty((), dtype=object) if key == "value_string" else np.empty(len(value), dtype=object)
+        arr[...] = value if key == "value_string" else list(value)
+    elif key == "value":
         arr = value
     elif key in ("value_float", "value_floats"):
         arr = np.asarray(value, dtype=np.float32)
@@ -296,6 +297,7 @@ RULES.update({op: _copy for op in ("LpPool", "GlobalMaxPool", "GlobalLpPool", "T
                                    "BitCast", "Swish", "Shrink", "EyeLike", "HannWindow", "HammingWindow",
                                    "BlackmanWindow", "DepthToSpace", "SpaceToDepth", "ReverseSequence",
                                    "CenterCropPad", "GridSample", "AffineGrid", "GatherND", "DFT", "Det", "Col2Im")})
+RULES.update({op: _copy for op in ("StringConcat", "StringSplit", "StringNormalizer", "RegexFullMatch")})
 # Random draws (libpfw's Philox stream; Bernoulli runs as its ONNX function body).
 RULES.update({op: _copy for op in ("RandomUniform", "RandomUniformLike", "RandomNormal", "RandomNormalLike",
                                    "Multinomial")})
@@ -307,7 +309,7 @@ def _dtype(code: int, what: str) -> str:
         name = _dt.from_code(code)
     except ValueError:
         name = None
-    if name is None or name == "string":
+    if name is None:
         onnx_name = onnx.TensorProto.DataType.Name(code) if code in onnx.TensorProto.DataType.values() else str(code)
         raise UnsupportedError(f"{what} has dtype {onnx_name}, which pyfw does not support")
     return name

@@ -81,10 +81,34 @@ def _info(t) -> TensorInfo:
 
 
 def _array(t, dtype) -> np.ndarray:
-    """A copy of tensor t's current value."""
-    out = np.empty(tuple(lib.pfw_tensor_dim(t, k) for k in range(lib.pfw_tensor_rank(t))), dtype=dtype)
+    """A copy of tensor t's current value (strings as str, decoded from UTF-8;
+    bytes that are not UTF-8 come back as surrogate escapes)."""
+    shape = tuple(lib.pfw_tensor_dim(t, k) for k in range(lib.pfw_tensor_rank(t)))
+    if lib.pfw_tensor_dtype(t) == lib.PFW_STRING:
+        data, size = ffi.new("const char**"), ffi.new("size_t*")
+        out = np.empty(shape, dtype=object)
+        flat = out.reshape(-1)
+        for k in range(flat.size):
+            _check(lib.pfw_tensor_get_string(t, k, data, size))
+            flat[k] = ffi.unpack(data[0], size[0]).decode("utf-8", "surrogateescape")
+        return out
+    out = np.empty(shape, dtype=dtype)
     _check(lib.pfw_tensor_copy_to_buffer(t, ffi.from_buffer(out), out.nbytes))
     return out
+
+
+def _set_strings(t, arr: np.ndarray) -> None:
+    """Feeds a string input: str elements as UTF-8 (surrogate escapes back to
+    their bytes), bytes as they are."""
+    items = [v if isinstance(v, bytes) else str(v).encode("utf-8", "surrogateescape") for v in arr.reshape(-1)]
+    joined = b"".join(items) or b"\0"
+    base = ffi.from_buffer(joined)
+    data, sizes = ffi.new("const char*[]", max(len(items), 1)), ffi.new("size_t[]", max(len(items), 1))
+    at = 0
+    for k, b in enumerate(items):
+        data[k], sizes[k] = base + at, len(b)
+        at += len(b)
+    _check(lib.pfw_tensor_set_strings(t, data, sizes, len(items)))
 
 
 class Interpreter:
@@ -293,6 +317,8 @@ class Interpreter:
     @staticmethod
     def _checked(info: TensorInfo, value, what: str) -> np.ndarray:
         arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if info.dtype == object and arr.dtype.kind in "OUS":  # strings: str or bytes elements
+            arr = arr.astype(object)
         if arr.dtype != info.dtype:
             raise TypeError(f"{what} expects {info.dtype}, got {arr.dtype} "
                             f"(convert it with .astype(np.{info.dtype}))")
@@ -364,7 +390,9 @@ class Interpreter:
         arrays = [None if self._feed_value(i, v) else self._feed(i, v) for i, v in enumerate(values)]
         # Inputs have buffers of their own; invoke plans once for all new shapes.
         for t, arr in zip(self._in, arrays):
-            if arr is not None:
+            if arr is not None and arr.dtype == object:
+                _set_strings(t, arr)
+            elif arr is not None:
                 _check(lib.pfw_tensor_copy_from_buffer(t, ffi.from_buffer(arr), arr.nbytes))
         _check(lib.pfw_interpreter_invoke(self._it))
         return [self._fetch(t, info) for t, info in zip(self._out, self.outputs)]

@@ -78,6 +78,33 @@ static void fill(void* data, size_t nbytes, pfw_dtype dtype, uint64_t seed) {
   }
 }
 
+/* String inputs: short texts with the things string ops look at --
+ * whitespace, delimiters, case, multi-byte and invalid UTF-8, NUL. */
+static const char* const texts[] = {"", "a", "Hello World", " x  y ", "a,b,,c", "\xc3\xa9t\xc3\xa9", "\xff\xfe",
+                                    "MONDAY", "www.example.com", "a\0b"};
+static const size_t text_sizes[] = {0, 1, 11, 6, 6, 6, 2, 6, 15, 3};
+
+static int feed_strings(pfw_tensor* t, uint64_t seed) {
+  int64_t count = pfw_tensor_element_count(t);
+  if (count < 0 || count > max_input_elements) return -1;
+  const char** data = malloc(((size_t)count + 1) * sizeof *data);
+  size_t* sizes = malloc(((size_t)count + 1) * sizeof *sizes);
+  int rc = -1;
+  if (data && sizes) {
+    for (int64_t k = 0; k < count; k++) {
+      size_t pick = (size_t)((seed + (uint64_t)k * 7) % (sizeof texts / sizeof *texts));
+      data[k] = texts[pick];
+      sizes[k] = text_sizes[pick];
+    }
+    pfw_status st = pfw_tensor_set_strings(t, data, sizes, count);
+    check_message(st);
+    rc = st == PFW_OK ? 0 : -1;
+  }
+  free(data);
+  free(sizes);
+  return rc;
+}
+
 /* A sequence input gets 0 to 2 elements shaped as the model declares them
  * (open dims 2, an open rank 1); an optional one no value now and then. */
 static int feed_sequence(pfw_tensor* t, uint64_t seed) {
@@ -111,9 +138,13 @@ static int feed_inputs(pfw_interpreter* it, uint64_t seed) {
     check_message(st);
     if (st != PFW_OK) return -1;
     pfw_dtype dtype = pfw_tensor_dtype(t);
-    if (pfw_dtype_size(dtype) == 0) return -1; /* strings are fed by the bindings only */
+    if (pfw_dtype_size(dtype) == 0) return -1;
     if (pfw_tensor_is_optional(t) && (seed + (uint64_t)i) % 4 == 0) {
       check_message(pfw_tensor_set_has_value(t, 0));
+      continue;
+    }
+    if (dtype == PFW_STRING) { /* strings are set as strings, never as bytes (a sequence of them not at all) */
+      if (pfw_tensor_kind(t) == PFW_KIND_SEQUENCE || feed_strings(t, seed + (uint64_t)i) != 0) return -1;
       continue;
     }
     if (pfw_tensor_kind(t) == PFW_KIND_SEQUENCE) {
@@ -134,8 +165,26 @@ static int feed_inputs(pfw_interpreter* it, uint64_t seed) {
   return 0;
 }
 
+/* Reads every byte of every string, so a dangling one is a sanitizer report. */
+static volatile uint8_t sink;
+static void read_strings(const pfw_tensor* t) {
+  int64_t n = pfw_tensor_element_count(t);
+  for (int64_t k = 0; k < n; k++) {
+    const char* data = NULL;
+    size_t size = 0;
+    pfw_status st = pfw_tensor_get_string(t, k, &data, &size);
+    check_message(st);
+    if (st != PFW_OK) return;
+    for (size_t b = 0; b < size; b++) sink ^= (uint8_t)data[b];
+  }
+}
+
 static void read_tensor(const pfw_tensor* t) {
   for (int32_t d = 0; d < pfw_tensor_rank(t); d++) (void)pfw_tensor_dim(t, d);
+  if (pfw_tensor_dtype(t) == PFW_STRING) {
+    read_strings(t);
+    return;
+  }
   size_t nbytes = pfw_tensor_byte_size(t);
   if (pfw_dtype_size(pfw_tensor_dtype(t)) == 0 || nbytes > ARENA_LIMIT) return;
   void* buf = malloc(nbytes ? nbytes : 1);

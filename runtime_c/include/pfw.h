@@ -122,7 +122,9 @@ PFW_API const char* pfw_last_error(void);
 /* Name of a status ("PFW_ERR_INVALID_MODEL"). Static storage; never free. */
 PFW_API const char* pfw_status_name(pfw_status status);
 
-/* Size in bytes of one element of dtype; 0 for STRING/UNDEFINED/unknown. */
+/* Size in bytes of one element of dtype; 0 for UNDEFINED/unknown. For STRING
+ * it is the size of the runtime's (pointer, size) pair per element: the
+ * strings themselves are read and set through the calls under "strings". */
 PFW_API size_t pfw_dtype_size(pfw_dtype dtype);
 
 /* Name of a dtype as ONNX/NumPy spell it ("float32"). Static storage; never free. */
@@ -340,6 +342,25 @@ PFW_API pfw_status pfw_tensor_copy_from_buffer(pfw_tensor* tensor, const void* s
  * `size` must equal pfw_tensor_byte_size(). Copying out of a non-input tensor
  * fails with PFW_ERR_INVALID_ARGUMENT while a plan is pending. */
 PFW_API pfw_status pfw_tensor_copy_to_buffer(const pfw_tensor* tensor, void* dst, size_t size);
+
+/* ---- strings -------------------------------------------------------------
+ * A PFW_STRING tensor's elements are byte strings (UTF-8 by ONNX's
+ * convention; any bytes, NUL included, are kept). They are read and written
+ * with the two calls below, not as bytes: pfw_tensor_copy_from_buffer and
+ * pfw_tensor_copy_to_buffer refuse them, and pfw_tensor_data points at the
+ * runtime's own (pointer, size) pairs, which callers must not write. */
+
+/* Sets all pfw_tensor_element_count() strings of an input: string i is
+ * sizes[i] bytes at data[i], or, with sizes NULL, the NUL-terminated data[i]
+ * (NULL: the empty string). Everything is copied; the caller keeps its
+ * arrays. count must equal the element count (PFW_ERR_SHAPE otherwise). */
+PFW_API pfw_status pfw_tensor_set_strings(pfw_tensor* tensor, const char* const* data, const size_t* sizes,
+                                          int64_t count);
+/* String `index` (row-major) of a STRING tensor: *data and *size borrow the
+ * interpreter's bytes, which are not NUL-terminated. They stay valid until
+ * the next pfw_interpreter_invoke or resize, the next pfw_tensor_set_strings
+ * on the input they came from, or pfw_interpreter_free. */
+PFW_API pfw_status pfw_tensor_get_string(const pfw_tensor* tensor, int64_t index, const char** data, size_t* size);
 
 /* ---- sequences and optionals -------------------------------------------
  * An input or output may be an ONNX sequence (pfw_tensor_kind() says

@@ -127,6 +127,7 @@ static pfw_status prepare_deferred(pfw_node* n) {
   pfw_status st = n->op->prepare(n);
   n->values_known = false;
   if (st == PFW_DEFER) st = pfw_error(PFW_ERR_INTERNAL, "prepare deferred again with every input known");
+  if (st == PFW_OK) st = pfw_check_strings(n);
   size_t limit = n->mem_limit ? n->mem_limit : SIZE_MAX / 2;
   for (int32_t j = 0; j < n->n_out && st == PFW_OK && !once; j++)
     if (n->out[j]) st = pfw_reserve(n->out[j], n->out[j]->nbytes, 0, limit);

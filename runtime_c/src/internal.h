@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pfw.h"
 #include "op_types.h"
@@ -116,6 +117,31 @@ struct pfw_model {
  * dropped pages come back from the file if read again. */
 void pfw_model_release_pages(const pfw_model* model, const void* data, size_t bytes);
 
+/* ---- strings (strings.c) -----------------------------------------------
+ * A STRING tensor holds one pfw_string per element. The bytes live elsewhere:
+ * in the model (constants), in a graph input's own block (set through
+ * pfw_tensor_set_strings), or in the string heap of the root interpreter
+ * (what ops make, kept until its next invoke). Ops that move elements copy
+ * the pairs; {NULL, 0} is the empty string, so zeroed memory is valid. */
+typedef struct pfw_string {
+  const char* data;     /* not NUL-terminated; NULL when size is 0 */
+  size_t size;
+} pfw_string;
+typedef struct pfw_str_heap pfw_str_heap;
+pfw_str_heap* pfw_str_heap_create(void);
+/* Makes the heap's bytes free for reuse (at the root's invoke) / frees it. */
+void pfw_str_heap_reset(pfw_str_heap* h);
+void pfw_str_heap_free(pfw_str_heap* h);
+struct pfw_node;
+/* n writable bytes from the heap of the node's interpreter, valid until the
+ * next invoke of the root interpreter; NULL (the error set) past the
+ * interpreter's memory limit. */
+char* pfw_str_alloc(struct pfw_node* node, size_t n);
+/* Whether a and b hold the same bytes (elements that ops copied share them). */
+static inline bool pfw_str_equal(pfw_string a, pfw_string b) {
+  return a.size == b.size && (a.size == 0 || a.data == b.data || memcmp(a.data, b.data, a.size) == 0);
+}
+
 /* ---- runtime tensors and nodes (interpreter.c) ------------------------- */
 
 struct pfw_tensor {
@@ -142,6 +168,7 @@ struct pfw_tensor {
    * are its elements' as the model declares them; it has no data of its own. */
   bool none;            /* an optional holding no value (this run) */
   struct pfw_sequence* seq; /* a sequence's elements; NULL for a tensor */
+  char* str_block;      /* a STRING graph input's bytes (pfw_tensor_set_strings) */
 };
 
 /* The elements of a sequence value: tensors of their own (dynamic: heap
@@ -240,6 +267,9 @@ typedef struct pfw_op {
 /* The outputs differ from run to run (random ops): never evaluated while
  * planning, even when every input is known. */
 #define PFW_OPF_RANDOM 64u
+/* The op takes or makes STRING tensors (it moves elements as opaque pairs,
+ * or reads the strings): other ops refuse them while planning (plan.c). */
+#define PFW_OPF_STRINGS 128u
 
 /* A prepare that needs an input's values (or an op whose output shapes come
  * from its run) returns this: the planner then defers the node to invoke, when

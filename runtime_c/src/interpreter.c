@@ -247,6 +247,7 @@ static pfw_status create(const pfw_model* model, int32_t gi, const pfw_options* 
     it->loop_limit = parent->loop_limit;
     it->seed = parent->seed;
     it->runs = parent->runs;
+    it->strings = parent->strings;
     it->pool = parent->pool;
     it->depth = parent->depth + 1;
   } else {
@@ -255,6 +256,7 @@ static pfw_status create(const pfw_model* model, int32_t gi, const pfw_options* 
     it->loop_limit = options ? options->loop_limit : 0;
     it->seed = options ? options->seed : 0;
     it->runs = &it->body_runs;
+    it->strings = pfw_str_heap_create();
     it->pool = pfw_threadpool_create(it->num_threads);
     it->owns_pool = true;
   }
@@ -263,7 +265,7 @@ static pfw_status create(const pfw_model* model, int32_t gi, const pfw_options* 
   it->nodes = calloc((size_t)g->n_nodes + 1, sizeof(pfw_node));
   it->io = calloc((size_t)g->n_inputs + (size_t)g->n_outputs + 1, sizeof(pfw_tensor*));
   pfw_status st = PFW_OK;
-  if (!it->tensors || !it->nodes || !it->io) {
+  if (!it->tensors || !it->nodes || !it->io || !it->strings) {
     st = pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory creating the interpreter");
   } else {
     init_tensors(it);
@@ -369,8 +371,10 @@ void pfw_interpreter_free(pfw_interpreter* it) {
     pfw_free_dynamic(it);
   }
   if (it->tensors)
-    for (int32_t i = 0; i < it->graph->n_tensors; i++)
+    for (int32_t i = 0; i < it->graph->n_tensors; i++) {
       free(it->tensors[i].input_block);
+      free(it->tensors[i].str_block);
+    }
   if (it->nodes) {
     for (int32_t i = 0; i < it->graph->n_nodes; i++) {
       pfw_node_release(&it->nodes[i]);
@@ -378,7 +382,10 @@ void pfw_interpreter_free(pfw_interpreter* it) {
       free(it->nodes[i].out);
     }
   }
-  if (it->owns_pool) pfw_threadpool_free(it->pool);
+  if (it->owns_pool) {
+    pfw_threadpool_free(it->pool);
+    pfw_str_heap_free(it->strings);
+  }
   free(it->nodes);
   free(it->tensors);
   free(it->io);
@@ -464,7 +471,10 @@ pfw_status pfw_interpreter_invoke(pfw_interpreter* it) {
   if (!it) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_interpreter_invoke: interpreter is NULL");
   pfw_status planned = pfw_interpreter_allocate(it); /* a no-op unless inputs changed shape or value */
   if (planned != PFW_OK) return planned;
-  if (it->depth == 0) it->body_runs = 0;
+  if (it->depth == 0) {
+    it->body_runs = 0;
+    pfw_str_heap_reset(it->strings); /* the last run's output strings die here, as documented in pfw.h */
+  }
   if (it->cl) return pfw_cl_invoke(it);
   for (int32_t i = 0; i < it->graph->n_nodes; i++) {
     pfw_status st = pfw_run_node(it, i);

@@ -27,6 +27,7 @@ struct pfw_interpreter {
   uint64_t seed;         /* random ops without a seed attribute draw from it (ops/random.c) */
   int64_t body_runs;     /* this invoke's count, kept by the main interpreter */
   int64_t* runs;         /* &body_runs of the main interpreter (subgraphs count into their root's) */
+  pfw_str_heap* strings; /* bytes of the strings ops make; the root's, shared by its subgraphs */
   size_t folded_bytes;   /* values computed while planning, under arena_limit too */
   bool unplanned;        /* inputs resized since the last successful plan */
   bool profiling;        /* time each node in invoke (profile.c) */
@@ -48,6 +49,9 @@ pfw_status pfw_profile_run(pfw_interpreter* it, int32_t i);
 /* Runs node `i` at invoke: prepares it first when it was deferred (plan.c),
  * skips it when folded or empty. */
 pfw_status pfw_run_node(pfw_interpreter* it, int32_t i);
+/* A node with a STRING input or output must be of an op made for them
+ * (PFW_OPF_STRINGS): the error names the tensor and op (plan.c). */
+pfw_status pfw_check_strings(const pfw_node* n);
 /* Frees what a node's prepare made: its state and subgraph interpreters. */
 void pfw_node_release(pfw_node* n);
 /* Frees dynamic tensors' blocks and deferred nodes' scratch (at free). */

@@ -266,6 +266,35 @@ static pfw_status dec_graph(pfw_model* m, const fb_table* t, int gi, const fb_ve
   return PFW_OK;
 }
 
+/* Once verified, each STRING constant's buffer (end offsets, then bytes)
+ * becomes the (pointer, size) pairs that STRING tensors hold, pointing into
+ * the file's bytes: its data from then on. */
+static pfw_status decode_strings(pfw_model* m) {
+  for (int32_t gi = 0; gi < m->n_graphs; gi++) {
+    pfw_graph_desc* g = &m->graphs[gi];
+    for (int32_t ti = 0; ti < g->n_tensors; ti++) {
+      pfw_tensor_desc* t = &g->tensors[ti];
+      if (t->dtype != PFW_STRING || !t->data) continue;
+      int64_t n = 1;
+      for (int32_t k = 0; k < t->rank; k++) n *= t->dims[k]; /* verified: no overflow, fits the buffer */
+      pfw_string* s = pool_array(m, (size_t)n + 1, sizeof(pfw_string));
+      if (!s) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory decoding string constants");
+      const uint8_t* p = t->data;
+      const char* text = (const char*)p + 8 * n;
+      uint64_t start = 0;
+      for (int64_t i = 0; i < n; i++) {
+        uint64_t end = 0;
+        for (int b = 7; b >= 0; b--) end = end << 8 | p[8 * i + b];
+        s[i] = end > start ? (pfw_string){text + start, (size_t)(end - start)} : (pfw_string){NULL, 0};
+        start = end;
+      }
+      t->data = s;
+      t->data_size = (uint64_t)n * sizeof(pfw_string);
+    }
+  }
+  return PFW_OK;
+}
+
 static pfw_status dec_model(pfw_model* m) {
   if (m->size < 12)
     return pfw_error(PFW_ERR_INVALID_MODEL, "invalid model: file is %zu bytes, too short for a .pfw header", m->size);
@@ -314,7 +343,8 @@ static pfw_status dec_model(pfw_model* m) {
     TRY(fb_vec_table(&gv, i, &gt, "model graph"));
     TRY(dec_graph(m, &gt, (int)i, &bv, data_start));
   }
-  return pfw_verify_model(m);
+  TRY(pfw_verify_model(m));
+  return decode_strings(m);
 }
 
 /* ---- public entry points ----------------------------------------------- */

@@ -63,8 +63,12 @@ static pfw_status fold(pfw_node* n, size_t limit, size_t* used) {
       if (n->in[j] && !n->in[j]->is_const) known = false;
   }
   size_t bytes = 0;
-  for (int32_t j = 0; j < n->n_out; j++)
-    if (n->out[j]) bytes += n->out[j]->nbytes;
+  for (int32_t j = 0; j < n->n_out; j++) {
+    if (!n->out[j]) continue;
+    /* Strings an op makes live in the heap the next invoke resets. */
+    if (n->out[j]->dtype == PFW_STRING) return PFW_OK;
+    bytes += n->out[j]->nbytes;
+  }
   if (!known || bytes > PFW_FOLD_MAX_BYTES || n->scratch_size > PFW_FOLD_MAX_BYTES) return PFW_OK;
   /* Folded values live as long as the plan: together they count against the
    * arena limit, or a file of many small shape nodes could take any amount. */
@@ -135,6 +139,20 @@ static pfw_status check_values(const pfw_node* n, bool* any) {
   return PFW_OK;
 }
 
+pfw_status pfw_check_strings(const pfw_node* n) {
+  if (n->op->flags & PFW_OPF_STRINGS) return PFW_OK;
+  for (int32_t side = 0; side < 2; side++) {
+    int32_t count = side ? n->n_out : n->n_in;
+    for (int32_t j = 0; j < count; j++) {
+      const pfw_tensor* t = side ? n->out[j] : n->in[j];
+      if (t && t->dtype == PFW_STRING)
+        return pfw_error(PFW_ERR_UNSUPPORTED, "%s %d ('%s') is a string tensor, which %s does not take",
+                         side ? "output" : "input", (int)j, t->desc ? t->desc->name : "", pfw_op_name(n->desc->op));
+    }
+  }
+  return PFW_OK;
+}
+
 static pfw_status prepare_node(pfw_interpreter* it, pfw_node* n) {
   pfw_node_release(n);
   free(n->seen);
@@ -157,6 +175,7 @@ static pfw_status prepare_node(pfw_interpreter* it, pfw_node* n) {
       st = PFW_OK;
     }
   }
+  if (st == PFW_OK) st = pfw_check_strings(n);
   for (int32_t j = 0; j < n->n_out; j++)
     if (n->out[j]) pfw_set_dynamic(n->out[j], n->deferred);
   if (st != PFW_OK || n->deferred) return st;

@@ -193,6 +193,8 @@ pfw_status pfw_tensor_sequence_append(pfw_tensor* t, pfw_dtype dtype, const int6
   if (dtype != d->dtype)
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "sequence '%s' holds %s elements, got %s", d->name,
                      pfw_dtype_name(d->dtype), pfw_dtype_name(dtype));
+  if (dtype == PFW_STRING) /* the bytes would be pointers from the caller */
+    return pfw_error(PFW_ERR_UNSUPPORTED, "sequence '%s': strings cannot be appended as bytes", d->name);
   if (d->has_shape && rank != d->rank)
     return pfw_error(PFW_ERR_SHAPE, "sequence '%s' holds elements of rank %d, got rank %d", d->name, (int)d->rank,
                      (int)rank);

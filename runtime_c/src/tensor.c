@@ -1,4 +1,5 @@
 /* Public accessors of interpreter tensors. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "interpreter_internal.h"
@@ -33,9 +34,16 @@ static pfw_status check_planned(const pfw_tensor* t) {
   return PFW_OK;
 }
 
+/* String tensors hold pointers, not bytes: they have calls of their own. */
+static pfw_status not_strings(const pfw_tensor* t, const char* call, const char* instead) {
+  if (t->dtype != PFW_STRING) return PFW_OK;
+  return pfw_error(PFW_ERR_INVALID_ARGUMENT, "%s: '%s' is a string tensor; use %s", call, t->desc->name, instead);
+}
+
 pfw_status pfw_tensor_copy_from_buffer(pfw_tensor* t, const void* src, size_t size) {
   if (!t || (!src && size))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_copy_from_buffer: NULL argument");
+  if (not_strings(t, "pfw_tensor_copy_from_buffer", "pfw_tensor_set_strings") != PFW_OK) return PFW_ERR_INVALID_ARGUMENT;
   if (t->is_const && !t->value_input)
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "tensor '%s' is a constant of the model", t->desc->name);
   if (check_planned(t) != PFW_OK) return PFW_ERR_INVALID_ARGUMENT;
@@ -54,10 +62,64 @@ pfw_status pfw_tensor_copy_from_buffer(pfw_tensor* t, const void* src, size_t si
 pfw_status pfw_tensor_copy_to_buffer(const pfw_tensor* t, void* dst, size_t size) {
   if (!t || (!dst && size))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_copy_to_buffer: NULL argument");
+  if (not_strings(t, "pfw_tensor_copy_to_buffer", "pfw_tensor_get_string") != PFW_OK) return PFW_ERR_INVALID_ARGUMENT;
   if (check_planned(t) != PFW_OK) return PFW_ERR_INVALID_ARGUMENT;
   if (t->none) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "'%s' is an optional holding no value", t->desc->name);
   if (size != t->nbytes)
     return pfw_error(PFW_ERR_SHAPE, "tensor '%s' holds %zu bytes, got a %zu-byte buffer", t->desc->name, t->nbytes, size);
   if (size) memcpy(dst, t->data, size);
+  return PFW_OK;
+}
+
+pfw_status pfw_tensor_set_strings(pfw_tensor* t, const char* const* data, const size_t* sizes, int64_t count) {
+  if (!t || (count > 0 && !data))
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_set_strings: NULL argument");
+  if (t->dtype != PFW_STRING)
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_set_strings: '%s' holds %s, not strings", t->desc->name,
+                     pfw_dtype_name(t->dtype));
+  if (!t->is_input || pfw_is_sequence(t))
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_set_strings: '%s' is not a tensor input", t->desc->name);
+  if (count != pfw_numel(t))
+    return pfw_error(PFW_ERR_SHAPE, "input '%s' holds %lld strings, got %lld", t->desc->name, (long long)pfw_numel(t),
+                     (long long)count);
+  size_t total = 0;
+  for (int64_t i = 0; i < count; i++) {
+    size_t n = sizes ? sizes[i] : data[i] ? strlen(data[i]) : 0;
+    if (n && !data[i])
+      return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_set_strings: string %lld is NULL with size %zu",
+                       (long long)i, n);
+    if (n > SIZE_MAX / 2 - total)
+      return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_set_strings: the strings' sizes overflow");
+    total += n;
+  }
+  char* block = malloc(total ? total : 1);
+  if (!block) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes of strings for '%s'", total, t->desc->name);
+  pfw_string* out = t->data;
+  size_t at = 0;
+  for (int64_t i = 0; i < count; i++) {
+    size_t n = sizes ? sizes[i] : data[i] ? strlen(data[i]) : 0;
+    if (n) memcpy(block + at, data[i], n);
+    out[i] = n ? (pfw_string){block + at, n} : (pfw_string){NULL, 0};
+    at += n;
+  }
+  free(t->str_block); /* outputs that pointed into the old strings were valid until this call */
+  t->str_block = block;
+  t->none = false;
+  return PFW_OK;
+}
+
+pfw_status pfw_tensor_get_string(const pfw_tensor* t, int64_t index, const char** data, size_t* size) {
+  if (!t || !data || !size) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_get_string: NULL argument");
+  if (t->dtype != PFW_STRING)
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_get_string: '%s' holds %s, not strings", t->desc->name,
+                     pfw_dtype_name(t->dtype));
+  if (check_planned(t) != PFW_OK) return PFW_ERR_INVALID_ARGUMENT;
+  if (t->none) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "'%s' is an optional holding no value", t->desc->name);
+  if (index < 0 || index >= pfw_numel(t))
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "string index %lld out of range for '%s' (%lld elements)",
+                     (long long)index, t->desc->name, (long long)pfw_numel(t));
+  const pfw_string* s = (const pfw_string*)t->data + index;
+  *data = s->size ? s->data : "";
+  *size = s->size;
   return PFW_OK;
 }

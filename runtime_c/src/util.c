@@ -29,7 +29,7 @@ PFW_API size_t pfw_dtype_size(pfw_dtype dtype) {
     case PFW_FLOAT8E8M0:
     case PFW_UINT2:
     case PFW_INT2: return 1;
-    case PFW_STRING:
+    case PFW_STRING: return sizeof(pfw_string);
     case PFW_DTYPE_UNDEFINED: return 0;
   }
   return 0;

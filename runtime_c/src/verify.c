@@ -49,6 +49,28 @@ static bool known_dtype(pfw_dtype d) {
   return pfw_dtype_size(d) != 0 || d == PFW_STRING;
 }
 
+/* A STRING constant's buffer: n little-endian uint64 end offsets, then the
+ * bytes of all n strings one after another (schema/pfw.fbs). */
+static pfw_status verify_strings(const pfw_tensor_desc* t, int64_t n, const char* w) {
+  if ((uint64_t)n > t->data_size / 8)
+    return BAD("%s: a string buffer of %llu bytes cannot hold the %lld end offsets of its strings", w,
+               (unsigned long long)t->data_size, (long long)n);
+  const uint8_t* p = t->data;
+  uint64_t text = t->data_size - 8 * (uint64_t)n, prev = 0;
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t end = 0;
+    for (int b = 7; b >= 0; b--) end = end << 8 | p[8 * i + b];
+    if (end < prev || end > text)
+      return BAD("%s: string %lld ends at byte %llu of %llu, before its start or past the end", w, (long long)i,
+                 (unsigned long long)end, (unsigned long long)text);
+    prev = end;
+  }
+  if (prev != text)
+    return BAD("%s: the strings end at byte %llu but the buffer holds %llu", w, (unsigned long long)prev,
+               (unsigned long long)text);
+  return PFW_OK;
+}
+
 static pfw_status verify_tensor(const pfw_tensor_desc* t, int gi, int32_t ti) {
   char w[160];
   snprintf(w, sizeof w, "invalid model: graph %d tensor %d ('%s')", gi, (int)ti, t->name);
@@ -59,9 +81,6 @@ static pfw_status verify_tensor(const pfw_tensor_desc* t, int gi, int32_t ti) {
   if (t->data && (t->kind != PFW_KIND_TENSOR || t->optional))
     return BAD("%s: a constant must be a plain tensor, not a sequence or an optional", w);
   if (t->data) {
-    if (t->dtype == PFW_STRING)
-      return pfw_error(PFW_ERR_UNSUPPORTED, "graph %d tensor %d ('%s'): string constants are not supported",
-                       gi, (int)ti, t->name);
     if (!t->has_shape) return BAD("%s: constant has no shape", w);
     int64_t n = 1, bytes;
     for (int32_t i = 0; i < t->rank; i++) {
@@ -69,6 +88,7 @@ static pfw_status verify_tensor(const pfw_tensor_desc* t, int gi, int32_t ti) {
       if (pfw_mul_overflows(n, t->dims[i], &n)) return BAD("%s: element count overflows", w);
     }
     if (pfw_span_overflows(t->dims, t->rank, 1)) return BAD("%s: dimensions overflow", w);
+    if (t->dtype == PFW_STRING) return verify_strings(t, n, w);
     if (pfw_mul_overflows(n, (int64_t)pfw_dtype_size(t->dtype), &bytes) || (uint64_t)bytes != t->data_size)
       return BAD("%s: buffer holds %llu bytes but shape and dtype need %lld x %zu", w,
                  (unsigned long long)t->data_size, (long long)n, pfw_dtype_size(t->dtype));

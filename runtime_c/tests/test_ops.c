@@ -10,7 +10,8 @@
 
 static void test_util(void) {
   CHECK(pfw_dtype_size(PFW_FLOAT32) == 4 && pfw_dtype_size(PFW_INT64) == 8 && pfw_dtype_size(PFW_BOOL) == 1);
-  CHECK(pfw_dtype_size(PFW_STRING) == 0 && pfw_dtype_size((pfw_dtype)99) == 0);
+  /* A string element is the runtime's (pointer, size) pair. */
+  CHECK(pfw_dtype_size(PFW_STRING) == sizeof(pfw_string) && pfw_dtype_size((pfw_dtype)99) == 0);
   CHECK(strcmp(pfw_dtype_name(PFW_FLOAT32), "float32") == 0 && strcmp(pfw_dtype_name(PFW_BFLOAT16), "bfloat16") == 0);
   CHECK(strcmp(pfw_dtype_name((pfw_dtype)99), "unknown") == 0);
   int64_t p;
@@ -40,7 +41,9 @@ static void test_util(void) {
   CHECK_STATUS(pfw_set_output(&t, PFW_FLOAT32, 1, (int64_t[]){-2}), PFW_ERR_SHAPE);
   CHECK_STATUS(pfw_set_output(&t, PFW_FLOAT32, 2, (int64_t[]){INT64_MAX / 2, 2}), PFW_ERR_SHAPE);
   CHECK_STATUS(pfw_set_output(&t, PFW_FLOAT64, 1, (int64_t[]){INT64_MAX / 4}), PFW_ERR_SHAPE);
-  CHECK_STATUS(pfw_set_output(&t, PFW_STRING, 1, (int64_t[]){2}), PFW_ERR_UNSUPPORTED);
+  CHECK_OK(pfw_set_output(&t, PFW_STRING, 1, (int64_t[]){2}));
+  CHECK(t.nbytes == 2 * sizeof(pfw_string));
+  CHECK_STATUS(pfw_set_output(&t, PFW_DTYPE_UNDEFINED, 1, (int64_t[]){2}), PFW_ERR_UNSUPPORTED);
 
   tnode n;
   tn_init(&n, PFW_OP_Gemm, 13);
@@ -68,7 +71,7 @@ static void test_util(void) {
   CHECK_OK(pfw_check_input(&n.node, 0, PFW_FLOAT32, 1));
 
   CHECK(pfw_find_op(PFW_OP_Conv) != NULL && pfw_find_op(PFW_OP_Custom) == NULL);
-  CHECK(pfw_find_op(PFW_OP_StringNormalizer) == NULL && pfw_find_op(65535) == NULL);
+  CHECK(pfw_find_op(PFW_OP_ImageDecoder) == NULL && pfw_find_op(65535) == NULL);
   CHECK(pfw_find_op(PFW_OP_Relu)->flags & PFW_OPF_INPLACE);
   CHECK(pfw_find_op(PFW_OP_Reshape)->flags & PFW_OPF_ALIAS);
 }

@@ -1,6 +1,6 @@
 /* Comparisons Equal, Less, LessOrEqual, Greater, GreaterOrEqual (float32,
  * float64, float16, bfloat16 and the 8- to 64-bit integers; Equal also bool) and the logical And, Or, Xor
- * (bool), all with a bool output; Where (any dtype). Multidirectional
+ * (bool), all with a bool output; Equal also compares strings (bytes); Where (any dtype). Multidirectional
  * broadcasting through pfw_bcast (elementwise.c). */
 #include <string.h>
 
@@ -40,6 +40,7 @@ PFW_ROW_LOOP(eq_b, uint8_t, bool, (x != 0) == (y != 0))
 PFW_ROW_LOOP(and_b, uint8_t, bool, x != 0 && y != 0)
 PFW_ROW_LOOP(or_b, uint8_t, bool, x != 0 || y != 0)
 PFW_ROW_LOOP(xor_b, uint8_t, bool, (x != 0) != (y != 0))
+PFW_ROW_LOOP(eq_s, pfw_string, bool, pfw_str_equal(x, y))
 
 static const pfw_bcast_row cmp_table[PFW_NUMERIC_TYPES][CMP_COUNT] = {
     {eq_f32, lt_f32, le_f32, gt_f32, ge_f32}, {eq_f64, lt_f64, le_f64, gt_f64, ge_f64},
@@ -74,9 +75,10 @@ static pfw_status same_dtype_inputs(const pfw_node* node, int32_t n_in, bool ok,
 static pfw_status compare_prepare(pfw_node* node) {
   pfw_dtype t = node->in[0] ? node->in[0]->dtype : PFW_DTYPE_UNDEFINED;
   bool is_equal = node->desc->op == PFW_OP_Equal;
-  bool ok = pfw_numeric_index(t) >= 0 || t == PFW_FLOAT16 || t == PFW_BFLOAT16 || (is_equal && t == PFW_BOOL);
+  bool ok = pfw_numeric_index(t) >= 0 || t == PFW_FLOAT16 || t == PFW_BFLOAT16 ||
+            (is_equal && (t == PFW_BOOL || t == PFW_STRING));
   pfw_status st = same_dtype_inputs(node, 2, ok,
-                                    is_equal ? PFW_NUMERIC_NAMES ", float16, bfloat16, bool"
+                                    is_equal ? PFW_NUMERIC_NAMES ", float16, bfloat16, bool, string"
                                              : PFW_NUMERIC_NAMES ", float16, bfloat16");
   return st != PFW_OK ? st : pfw_bcast_prepare(node, 2, PFW_BOOL);
 }
@@ -97,6 +99,7 @@ static pfw_status run_rows(pfw_node* node, int32_t n_in, pfw_bcast_row row, cons
 static pfw_status compare_run(pfw_node* node, int op) {
   pfw_dtype t = node->in[0]->dtype;
   if (t == PFW_FLOAT16 || t == PFW_BFLOAT16) return run_rows(node, 2, half_cmp_table[t == PFW_BFLOAT16][op], NULL);
+  if (t == PFW_STRING) return run_rows(node, 2, eq_s, NULL); /* prepare lets strings reach Equal only */
   return run_rows(node, 2, t == PFW_BOOL ? eq_b : cmp_table[pfw_numeric_index(t)][op], NULL);
 }
 
@@ -110,7 +113,7 @@ static pfw_status or_run(pfw_node* node) { return run_rows(node, 2, or_b, NULL);
 static pfw_status xor_run(pfw_node* node) { return run_rows(node, 2, xor_b, NULL); }
 
 /* The comparisons' output is bool, not their inputs' dtype: never in place. */
-const pfw_op pfw_op_Equal = {PFW_OP_Equal, compare_prepare, equal_run, 0};
+const pfw_op pfw_op_Equal = {PFW_OP_Equal, compare_prepare, equal_run, PFW_OPF_STRINGS};
 const pfw_op pfw_op_Less = {PFW_OP_Less, compare_prepare, less_run, 0};
 const pfw_op pfw_op_LessOrEqual = {PFW_OP_LessOrEqual, compare_prepare, less_equal_run, 0};
 const pfw_op pfw_op_Greater = {PFW_OP_Greater, compare_prepare, greater_run, 0};
@@ -167,4 +170,4 @@ static pfw_status where_run(pfw_node* node) {
   return run_rows(node, 3, where_row, &es);
 }
 
-const pfw_op pfw_op_Where = {PFW_OP_Where, where_prepare, where_run, 0};
+const pfw_op pfw_op_Where = {PFW_OP_Where, where_prepare, where_run, PFW_OPF_STRINGS};

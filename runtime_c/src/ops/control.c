@@ -120,7 +120,7 @@ static pfw_status if_run(pfw_node* node) {
   return st;
 }
 
-const pfw_op pfw_op_If = {PFW_OP_If, if_prepare, if_run, PFW_OPF_RUN_SHAPES | PFW_OPF_VALUES};
+const pfw_op pfw_op_If = {PFW_OP_If, if_prepare, if_run, PFW_OPF_RUN_SHAPES | PFW_OPF_VALUES | PFW_OPF_STRINGS};
 
 /* ---- Loop -------------------------------------------------------------------------- */
 
@@ -218,7 +218,7 @@ static pfw_status loop_run(pfw_node* node) {
   return st;
 }
 
-const pfw_op pfw_op_Loop = {PFW_OP_Loop, loop_prepare, loop_run, PFW_OPF_RUN_SHAPES | PFW_OPF_VALUES};
+const pfw_op pfw_op_Loop = {PFW_OP_Loop, loop_prepare, loop_run, PFW_OPF_RUN_SHAPES | PFW_OPF_VALUES | PFW_OPF_STRINGS};
 
 /* ---- Scan (opset 9 and later) ---------------------------------------------------- */
 
@@ -363,7 +363,7 @@ static pfw_status scan_run(pfw_node* node) {
   return st;
 }
 
-const pfw_op pfw_op_Scan = {PFW_OP_Scan, scan_prepare, scan_run, PFW_OPF_RUN_SHAPES};
+const pfw_op pfw_op_Scan = {PFW_OP_Scan, scan_prepare, scan_run, PFW_OPF_RUN_SHAPES | PFW_OPF_STRINGS};
 
 /* ---- SequenceMap --------------------------------------------------------------------
  * Runs the body once per element of the input sequence: body input k gets
@@ -417,4 +417,4 @@ static pfw_status map_run(pfw_node* node) {
   return st;
 }
 
-const pfw_op pfw_op_SequenceMap = {PFW_OP_SequenceMap, map_prepare, map_run, PFW_OPF_RUN_SHAPES | PFW_OPF_VALUES};
+const pfw_op pfw_op_SequenceMap = {PFW_OP_SequenceMap, map_prepare, map_run, PFW_OPF_RUN_SHAPES | PFW_OPF_VALUES | PFW_OPF_STRINGS};

@@ -34,7 +34,7 @@ static pfw_status shape_run(pfw_node* node) {
   return PFW_OK;
 }
 
-const pfw_op pfw_op_Shape = {PFW_OP_Shape, shape_prepare, shape_run, PFW_OPF_SHAPE_ONLY};
+const pfw_op pfw_op_Shape = {PFW_OP_Shape, shape_prepare, shape_run, PFW_OPF_SHAPE_ONLY | PFW_OPF_STRINGS};
 
 static pfw_status size_prepare(pfw_node* node) {
   pfw_status st = pfw_need_io(node, 1, 1);
@@ -47,7 +47,7 @@ static pfw_status size_run(pfw_node* node) {
   return PFW_OK;
 }
 
-const pfw_op pfw_op_Size = {PFW_OP_Size, size_prepare, size_run, PFW_OPF_SHAPE_ONLY};
+const pfw_op pfw_op_Size = {PFW_OP_Size, size_prepare, size_run, PFW_OPF_SHAPE_ONLY | PFW_OPF_STRINGS};
 
 /* ---- ConstantOfShape ------------------------------------------------------------ */
 

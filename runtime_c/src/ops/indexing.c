@@ -81,7 +81,7 @@ static pfw_status gather_run(pfw_node* node) {
   return PFW_OK;
 }
 
-const pfw_op pfw_op_Gather = {PFW_OP_Gather, gather_prepare, gather_run, 0};
+const pfw_op pfw_op_Gather = {PFW_OP_Gather, gather_prepare, gather_run, PFW_OPF_STRINGS};
 
 /* ---- Slice --------------------------------------------------------------------------
  * Opset 1: starts/ends/axes attributes. Opset 10+: inputs starts, ends, axes,
@@ -177,7 +177,7 @@ static pfw_status slice_run(pfw_node* node) {
   return PFW_OK;
 }
 
-const pfw_op pfw_op_Slice = {PFW_OP_Slice, slice_prepare, slice_run, 0};
+const pfw_op pfw_op_Slice = {PFW_OP_Slice, slice_prepare, slice_run, PFW_OPF_STRINGS};
 
 /* ---- Expand ---------------------------------------------------------------------------- */
 
@@ -206,7 +206,7 @@ static pfw_status expand_run(pfw_node* node) {
   return PFW_OK;
 }
 
-const pfw_op pfw_op_Expand = {PFW_OP_Expand, expand_prepare, expand_run, 0};
+const pfw_op pfw_op_Expand = {PFW_OP_Expand, expand_prepare, expand_run, PFW_OPF_STRINGS};
 
 /* ---- Tile ------------------------------------------------------------------------------ */
 
@@ -244,7 +244,7 @@ static pfw_status tile_run(pfw_node* node) {
   return PFW_OK;
 }
 
-const pfw_op pfw_op_Tile = {PFW_OP_Tile, tile_prepare, tile_run, 0};
+const pfw_op pfw_op_Tile = {PFW_OP_Tile, tile_prepare, tile_run, PFW_OPF_STRINGS};
 
 /* ---- GatherElements ------------------------------------------------------------------
  * out[i] = data[i with axis coordinate replaced by indices[i]]; indices has the
@@ -308,7 +308,7 @@ static pfw_status gather_elements_run(pfw_node* node) {
   return PFW_OK;
 }
 
-const pfw_op pfw_op_GatherElements = {PFW_OP_GatherElements, gather_elements_prepare, gather_elements_run, 0};
+const pfw_op pfw_op_GatherElements = {PFW_OP_GatherElements, gather_elements_prepare, gather_elements_run, PFW_OPF_STRINGS};
 
 /* ---- GatherND ------------------------------------------------------------------ */
 
@@ -361,4 +361,4 @@ static pfw_status gather_nd_run(pfw_node* node) {
   return PFW_OK;
 }
 
-const pfw_op pfw_op_GatherND = {PFW_OP_GatherND, gather_nd_prepare, gather_nd_run, 0};
+const pfw_op pfw_op_GatherND = {PFW_OP_GatherND, gather_nd_prepare, gather_nd_run, PFW_OPF_STRINGS};

@@ -384,6 +384,7 @@ extern const pfw_op pfw_op_MaxPool, pfw_op_AveragePool, pfw_op_GlobalAveragePool
 extern const pfw_op pfw_op_BatchNormalization;
 extern const pfw_op pfw_op_Attention, pfw_op_RotaryEmbedding;
 extern const pfw_op pfw_op_RNN, pfw_op_GRU, pfw_op_LSTM;
+extern const pfw_op pfw_op_StringConcat, pfw_op_StringSplit, pfw_op_StringNormalizer, pfw_op_RegexFullMatch;
 extern const pfw_op pfw_op_Reshape, pfw_op_Flatten, pfw_op_Transpose, pfw_op_Concat, pfw_op_Identity;
 
 #endif

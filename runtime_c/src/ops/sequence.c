@@ -299,7 +299,7 @@ static pfw_status get_element_run(pfw_node* node) {
 }
 
 #define SEQ_OP(name, run) \
-  const pfw_op pfw_op_##name = {PFW_OP_##name, no_prepare, run, PFW_OPF_RUN_SHAPES | PFW_OPF_VALUES}
+  const pfw_op pfw_op_##name = {PFW_OP_##name, no_prepare, run, PFW_OPF_RUN_SHAPES | PFW_OPF_VALUES | PFW_OPF_STRINGS}
 SEQ_OP(SequenceEmpty, empty_run);
 SEQ_OP(SequenceConstruct, construct_run);
 SEQ_OP(SequenceInsert, insert_run);

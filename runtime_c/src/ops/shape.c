@@ -92,7 +92,7 @@ static pfw_status reshape_prepare(pfw_node* node) {
   return pfw_set_output(node->out[0], x->dtype, n, shape);
 }
 
-const pfw_op pfw_op_Reshape = {PFW_OP_Reshape, reshape_prepare, pfw_copy_run, PFW_OPF_ALIAS};
+const pfw_op pfw_op_Reshape = {PFW_OP_Reshape, reshape_prepare, pfw_copy_run, PFW_OPF_ALIAS | PFW_OPF_STRINGS};
 
 /* ---- Flatten ------------------------------------------------------------------- */
 
@@ -110,7 +110,7 @@ static pfw_status flatten_prepare(pfw_node* node) {
   return pfw_set_output(node->out[0], x->dtype, 2, dims);
 }
 
-const pfw_op pfw_op_Flatten = {PFW_OP_Flatten, flatten_prepare, pfw_copy_run, PFW_OPF_ALIAS};
+const pfw_op pfw_op_Flatten = {PFW_OP_Flatten, flatten_prepare, pfw_copy_run, PFW_OPF_ALIAS | PFW_OPF_STRINGS};
 
 /* ---- Identity ------------------------------------------------------------------ */
 
@@ -132,7 +132,7 @@ static pfw_status identity_run(pfw_node* node) {
   return pfw_value_copy(node->out[0], node->in[0], node->mem_limit ? node->mem_limit : SIZE_MAX / 2);
 }
 
-const pfw_op pfw_op_Identity = {PFW_OP_Identity, identity_prepare, identity_run, PFW_OPF_ALIAS | PFW_OPF_VALUES};
+const pfw_op pfw_op_Identity = {PFW_OP_Identity, identity_prepare, identity_run, PFW_OPF_ALIAS | PFW_OPF_VALUES | PFW_OPF_STRINGS};
 
 /* ---- Transpose ----------------------------------------------------------------- */
 
@@ -183,7 +183,10 @@ static void gather(void* dst, const void* src, int64_t n, int64_t s, size_t es) 
     case 1: GATHER(uint8_t); break;
     case 2: GATHER(uint16_t); break;
     case 4: GATHER(uint32_t); break;
-    default: GATHER(uint64_t); break;
+    case 8: GATHER(uint64_t); break;
+    default: /* strings' (pointer, size) pairs */
+      for (int64_t i = 0; i < n; i++) memcpy((char*)dst + (size_t)i * es, (const char*)src + (size_t)(i * s) * es, es);
+      break;
   }
 }
 
@@ -232,7 +235,7 @@ static pfw_status transpose_run(pfw_node* node) {
   return PFW_OK;
 }
 
-const pfw_op pfw_op_Transpose = {PFW_OP_Transpose, transpose_prepare, transpose_run, 0};
+const pfw_op pfw_op_Transpose = {PFW_OP_Transpose, transpose_prepare, transpose_run, PFW_OPF_STRINGS};
 
 /* ---- Concat -------------------------------------------------------------------- */
 
@@ -289,7 +292,7 @@ static pfw_status concat_run(pfw_node* node) {
   return PFW_OK;
 }
 
-const pfw_op pfw_op_Concat = {PFW_OP_Concat, concat_prepare, concat_run, 0};
+const pfw_op pfw_op_Concat = {PFW_OP_Concat, concat_prepare, concat_run, PFW_OPF_STRINGS};
 
 /* ---- Squeeze / Unsqueeze --------------------------------------------------------
  * Axes are an attribute before opset 13 and a (plan-time known) input after. */
@@ -342,7 +345,7 @@ static pfw_status squeeze_prepare(pfw_node* node) {
   return pfw_set_output(node->out[0], x->dtype, rank, dims);
 }
 
-const pfw_op pfw_op_Squeeze = {PFW_OP_Squeeze, squeeze_prepare, pfw_copy_run, PFW_OPF_ALIAS};
+const pfw_op pfw_op_Squeeze = {PFW_OP_Squeeze, squeeze_prepare, pfw_copy_run, PFW_OPF_ALIAS | PFW_OPF_STRINGS};
 
 static pfw_status unsqueeze_prepare(pfw_node* node) {
   pfw_status st = pfw_need_io(node, 1, 2);
@@ -362,7 +365,7 @@ static pfw_status unsqueeze_prepare(pfw_node* node) {
   return pfw_set_output(node->out[0], x->dtype, rank, dims);
 }
 
-const pfw_op pfw_op_Unsqueeze = {PFW_OP_Unsqueeze, unsqueeze_prepare, pfw_copy_run, PFW_OPF_ALIAS};
+const pfw_op pfw_op_Unsqueeze = {PFW_OP_Unsqueeze, unsqueeze_prepare, pfw_copy_run, PFW_OPF_ALIAS | PFW_OPF_STRINGS};
 
 /* ---- Split ----------------------------------------------------------------------
  * Sizes come from the 'split' attribute (before opset 13) or input 1 (after,
@@ -447,4 +450,4 @@ static pfw_status split_run(pfw_node* node) {
   return PFW_OK;
 }
 
-const pfw_op pfw_op_Split = {PFW_OP_Split, split_prepare, split_run, 0};
+const pfw_op pfw_op_Split = {PFW_OP_Split, split_prepare, split_run, PFW_OPF_STRINGS};

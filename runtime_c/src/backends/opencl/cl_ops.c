@@ -161,6 +161,11 @@ static pfw_status view(pfw_cl_setup* c) {
 
 pfw_status pfw_cl_setup_node(pfw_cl_setup* c) {
   const pfw_node* n = c->node;
+  /* Strings are pointers into host memory: they stay with the CPU. */
+  for (int32_t j = 0; j < n->n_in; j++)
+    if (n->in[j] && n->in[j]->dtype == PFW_STRING) return NOT_HERE;
+  for (int32_t j = 0; j < n->n_out; j++)
+    if (n->out[j] && n->out[j]->dtype == PFW_STRING) return NOT_HERE;
   switch (n->desc->op) {
     case PFW_OP_Relu: return unary(c, PFW_ACT_RELU, 0, 0);
     case PFW_OP_LeakyRelu: return unary(c, PFW_ACT_LEAKYRELU, pfw_attr_float(n, "alpha", 0.01f), 0);
