@@ -352,6 +352,15 @@ def test_c_api_string_calls_refuse_misuse():
         assert lib.pfw_tensor_get_string(y[0], 0, ffi.NULL, n) == lib.PFW_ERR_INVALID_ARGUMENT
         assert lib.pfw_tensor_copy_to_buffer(y[0], buf, 32) == lib.PFW_ERR_INVALID_ARGUMENT
         assert "use pfw_tensor_get_string" in error()
+        total, ends = ffi.new("size_t*"), ffi.new("uint64_t[]", 2)
+        assert lib.pfw_tensor_strings_size(y[0], total) == lib.PFW_OK and total[0] == 3
+        assert lib.pfw_tensor_copy_strings(y[0], buf, 2, ends, 2) == lib.PFW_ERR_SHAPE
+        assert "need more than 2 bytes" in error()
+        assert lib.pfw_tensor_copy_strings(y[0], buf, 32, ends, 3) == lib.PFW_ERR_SHAPE
+        assert lib.pfw_tensor_copy_strings(y[0], buf, 3, ends, 2) == lib.PFW_OK
+        assert ffi.unpack(buf, 3) == b"aba" and list(ends) == [3, 3]
+        assert lib.pfw_tensor_strings_size(other[0], total) == lib.PFW_OK and total[0] == 1
+        assert lib.pfw_tensor_copy_strings(ffi.NULL, buf, 3, ends, 2) == lib.PFW_ERR_INVALID_ARGUMENT
     finally:
         lib.pfw_interpreter_free(it[0])
         lib.pfw_model_free(m[0])

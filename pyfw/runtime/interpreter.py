@@ -85,30 +85,45 @@ def _array(t, dtype) -> np.ndarray:
     bytes that are not UTF-8 come back as surrogate escapes)."""
     shape = tuple(lib.pfw_tensor_dim(t, k) for k in range(lib.pfw_tensor_rank(t)))
     if lib.pfw_tensor_dtype(t) == lib.PFW_STRING:
-        data, size = ffi.new("const char**"), ffi.new("size_t*")
-        out = np.empty(shape, dtype=object)
-        flat = out.reshape(-1)
-        for k in range(flat.size):
-            _check(lib.pfw_tensor_get_string(t, k, data, size))
-            flat[k] = ffi.unpack(data[0], size[0]).decode("utf-8", "surrogateescape")
-        return out
+        return _strings(t, shape)
     out = np.empty(shape, dtype=dtype)
     _check(lib.pfw_tensor_copy_to_buffer(t, ffi.from_buffer(out), out.nbytes))
+    return out
+
+
+def _strings(t, shape) -> np.ndarray:
+    out = np.empty(shape, dtype=object)
+    flat = out.reshape(-1)
+    total = ffi.new("size_t*")
+    _check(lib.pfw_tensor_strings_size(t, total))
+    buf = bytearray(total[0])
+    ends = np.empty(flat.size + 1, np.uint64)
+    ends[0] = 0
+    _check(lib.pfw_tensor_copy_strings(t, ffi.from_buffer(buf), len(buf),
+                                       ffi.cast("uint64_t*", ffi.from_buffer(ends)) + 1, flat.size))
+    bounds = ends.tolist()
+    if buf.isascii():  # one decode; each string is a slice of it
+        text = buf.decode("ascii")
+        flat[:] = [text[a:b] for a, b in zip(bounds, bounds[1:])]
+    else:
+        flat[:] = [buf[a:b].decode("utf-8", "surrogateescape") for a, b in zip(bounds, bounds[1:])]
     return out
 
 
 def _set_strings(t, arr: np.ndarray) -> None:
     """Feeds a string input: str elements as UTF-8 (surrogate escapes back to
     their bytes), bytes as they are."""
-    items = [v if isinstance(v, bytes) else str(v).encode("utf-8", "surrogateescape") for v in arr.reshape(-1)]
-    joined = b"".join(items) or b"\0"
-    base = ffi.from_buffer(joined)
-    data, sizes = ffi.new("const char*[]", max(len(items), 1)), ffi.new("size_t[]", max(len(items), 1))
-    at = 0
-    for k, b in enumerate(items):
-        data[k], sizes[k] = base + at, len(b)
-        at += len(b)
-    _check(lib.pfw_tensor_set_strings(t, data, sizes, len(items)))
+    values = arr.reshape(-1).tolist()
+    text = "".join(values) if all(type(v) is str for v in values) else None
+    if text is not None and text.isascii():  # one encode, and sizes are lengths
+        joined, sizes = text.encode("ascii"), np.fromiter(map(len, values), np.uintp, len(values))
+    else:
+        items = [v if isinstance(v, bytes) else str(v).encode("utf-8", "surrogateescape") for v in values]
+        joined, sizes = b"".join(items), np.fromiter(map(len, items), np.uintp, len(items))
+    base = ffi.from_buffer(joined or b"\0")
+    starts = np.cumsum(sizes, dtype=np.uintp) - sizes + np.uintp(int(ffi.cast("uintptr_t", base)))
+    _check(lib.pfw_tensor_set_strings(t, ffi.cast("const char* const*", ffi.from_buffer(starts)),
+                                      ffi.cast("const size_t*", ffi.from_buffer(sizes)), len(values)))
 
 
 class Interpreter:

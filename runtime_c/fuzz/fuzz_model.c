@@ -177,6 +177,15 @@ static void read_strings(const pfw_tensor* t) {
     if (st != PFW_OK) return;
     for (size_t b = 0; b < size; b++) sink ^= (uint8_t)data[b];
   }
+  size_t total = 0; /* and all at once, as the bindings read them */
+  pfw_status st = pfw_tensor_strings_size(t, &total);
+  check_message(st);
+  if (st != PFW_OK || total > ARENA_LIMIT) return;
+  char* buf = malloc(total ? total : 1);
+  uint64_t* ends = malloc(((size_t)n + 1) * sizeof *ends);
+  if (buf && ends) check_message(pfw_tensor_copy_strings(t, buf, total, ends, n));
+  free(buf);
+  free(ends);
 }
 
 static void read_tensor(const pfw_tensor* t) {

@@ -361,6 +361,13 @@ PFW_API pfw_status pfw_tensor_set_strings(pfw_tensor* tensor, const char* const*
  * the next pfw_interpreter_invoke or resize, the next pfw_tensor_set_strings
  * on the input they came from, or pfw_interpreter_free. */
 PFW_API pfw_status pfw_tensor_get_string(const pfw_tensor* tensor, int64_t index, const char** data, size_t* size);
+/* All strings at once: pfw_tensor_strings_size gives their total bytes;
+ * pfw_tensor_copy_strings writes them back to back into dst (caller-owned,
+ * dst_size bytes, at least that total) and each one's end offset into
+ * ends[count] (count = the element count; string i is [ends[i-1], ends[i])). */
+PFW_API pfw_status pfw_tensor_strings_size(const pfw_tensor* tensor, size_t* size);
+PFW_API pfw_status pfw_tensor_copy_strings(const pfw_tensor* tensor, char* dst, size_t dst_size, uint64_t* ends,
+                                           int64_t count);
 
 /* ---- sequences and optionals -------------------------------------------
  * An input or output may be an ONNX sequence (pfw_tensor_kind() says

@@ -108,18 +108,61 @@ pfw_status pfw_tensor_set_strings(pfw_tensor* t, const char* const* data, const 
   return PFW_OK;
 }
 
-pfw_status pfw_tensor_get_string(const pfw_tensor* t, int64_t index, const char** data, size_t* size) {
-  if (!t || !data || !size) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_get_string: NULL argument");
+/* A STRING tensor with a value now, for the calls that read strings. */
+static pfw_status readable_strings(const pfw_tensor* t, const char* call) {
   if (t->dtype != PFW_STRING)
-    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_get_string: '%s' holds %s, not strings", t->desc->name,
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "%s: '%s' holds %s, not strings", call, t->desc->name,
                      pfw_dtype_name(t->dtype));
   if (check_planned(t) != PFW_OK) return PFW_ERR_INVALID_ARGUMENT;
   if (t->none) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "'%s' is an optional holding no value", t->desc->name);
+  return PFW_OK;
+}
+
+pfw_status pfw_tensor_get_string(const pfw_tensor* t, int64_t index, const char** data, size_t* size) {
+  if (!t || !data || !size) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_get_string: NULL argument");
+  pfw_status st = readable_strings(t, "pfw_tensor_get_string");
+  if (st != PFW_OK) return st;
   if (index < 0 || index >= pfw_numel(t))
     return pfw_error(PFW_ERR_INVALID_ARGUMENT, "string index %lld out of range for '%s' (%lld elements)",
                      (long long)index, t->desc->name, (long long)pfw_numel(t));
   const pfw_string* s = (const pfw_string*)t->data + index;
   *data = s->size ? s->data : "";
   *size = s->size;
+  return PFW_OK;
+}
+
+pfw_status pfw_tensor_copy_strings(const pfw_tensor* t, char* dst, size_t dst_size, uint64_t* ends, int64_t count) {
+  if (!t || !ends || (dst_size && !dst)) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_copy_strings: NULL argument");
+  pfw_status st = readable_strings(t, "pfw_tensor_copy_strings");
+  if (st != PFW_OK) return st;
+  if (count != pfw_numel(t))
+    return pfw_error(PFW_ERR_SHAPE, "'%s' holds %lld strings, got room for %lld", t->desc->name,
+                     (long long)pfw_numel(t), (long long)count);
+  const pfw_string* s = t->data;
+  size_t at = 0;
+  for (int64_t i = 0; i < count; i++) { /* every size first: nothing is written past dst_size */
+    if (s[i].size > dst_size - at)
+      return pfw_error(PFW_ERR_SHAPE, "the strings of '%s' need more than %zu bytes (pfw_tensor_strings_size)",
+                       t->desc->name, dst_size);
+    at += s[i].size;
+  }
+  at = 0;
+  for (int64_t i = 0; i < count; i++) {
+    if (s[i].size) memcpy(dst + at, s[i].data, s[i].size);
+    at += s[i].size;
+    ends[i] = at;
+  }
+  return PFW_OK;
+}
+
+pfw_status pfw_tensor_strings_size(const pfw_tensor* t, size_t* size) {
+  if (!t || !size) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "pfw_tensor_strings_size: NULL argument");
+  pfw_status st = readable_strings(t, "pfw_tensor_strings_size");
+  if (st != PFW_OK) return st;
+  const pfw_string* s = t->data;
+  size_t total = 0;
+  for (int64_t i = 0, n = pfw_numel(t); i < n; i++)
+    total = s[i].size > SIZE_MAX - total ? SIZE_MAX : total + s[i].size;
+  *size = total;
   return PFW_OK;
 }
