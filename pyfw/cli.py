@@ -161,7 +161,10 @@ def _load_array_file(path: str) -> dict[str | None, np.ndarray]:
     try:
         data = np.load(path, allow_pickle=False)
     except ValueError as e:
-        raise ValueError(f"cannot read {path!r} as .npy/.npz: {e}") from None
+        # Object arrays need pickle, which could run code from the file: strings go as str arrays.
+        hint = (" (save string inputs as a NumPy str array, e.g. np.array(['a', 'b']), not dtype=object)"
+                if "allow_pickle" in str(e) else "")
+        raise ValueError(f"cannot read {path!r} as .npy/.npz: {e}{hint}") from None
     if isinstance(data, np.lib.npyio.NpzFile):
         with data:
             return {k: data[k] for k in data.files}

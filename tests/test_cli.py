@@ -276,6 +276,29 @@ def test_run_input_errors_are_one_line(tmp_path):
         assert want in line, line
 
 
+def test_run_string_model_from_a_str_npy(tmp_path):
+    """Strings go in as a NumPy str array (an object array would need pickle,
+    which `pyfw run` never loads); the oracle is ONNX Runtime."""
+    nodes = [helper.make_node("StringNormalizer", ["x"], ["n"], case_change_action="LOWER", stopwords=["the"],
+                              locale="C.UTF-8"),
+             helper.make_node("RegexFullMatch", ["n"], ["y"], pattern="[a-z]+")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.STRING, [4])],
+                              [helper.make_tensor_value_info("y", TensorProto.BOOL, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    model.ir_version = 10
+    onnx.save(model, tmp_path / "s.onnx")
+    assert pyfw("convert", "s.onnx", "-o", "s.pfw", cwd=tmp_path).returncode == 0
+    x = np.array(["The", "cat", "x1", "Dog"])
+    np.save(tmp_path / "x.npy", x)
+    want = ort_outputs(model, {"x": x.astype(object)})["y"]
+    proc = pyfw("run", "s.pfw", "--input", "x.npy", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"y: shape (3,), bool, values [{', '.join(f'{v!s:>5}' for v in want)}]"
+    np.save(tmp_path / "obj.npy", x.astype(object), allow_pickle=True)
+    line = one_line_error(pyfw("run", "s.pfw", "--input", "obj.npy", cwd=tmp_path), "run")
+    assert "save string inputs as a NumPy str array" in line
+
+
 def test_usage_errors_exit_2_on_one_line(tmp_path):
     one_line_error(pyfw(cwd=tmp_path), "", status=2)
     line = one_line_error(pyfw("run", "m.pfw", "--threads", "0", cwd=tmp_path), "run", status=2)
