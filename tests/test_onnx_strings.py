@@ -364,3 +364,17 @@ def test_c_api_string_calls_refuse_misuse():
     finally:
         lib.pfw_interpreter_free(it[0])
         lib.pfw_model_free(m[0])
+
+
+def test_string_constant_gets_every_other_constant_check():
+    """A string constant's buffer is checked as strings, and then like any
+    other constant: here its quantization parameters (no scale)."""
+    g = pyfw.ir.Graph("g")
+    k = g.add_constant("k", strings("abc", "de"))
+    k.quant = pyfw.ir.QuantParams([], [], 0)
+    g.add_node("Identity", ["k"], ["y"])
+    g.tensors["y"] = pyfw.ir.Tensor("y", "string", (2,))
+    g.outputs.append("y")
+    from pyfw.runtime import Interpreter
+    with pytest.raises(pyfw.InvalidModelError, match=r"tensor 0 \('k'\): quantization has no scale"):
+        Interpreter(pyfw.format.to_bytes(g))

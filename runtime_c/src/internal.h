@@ -137,6 +137,12 @@ struct pfw_node;
  * next invoke of the root interpreter; NULL (the error set) past the
  * interpreter's memory limit. */
 char* pfw_str_alloc(struct pfw_node* node, size_t n);
+/* String constant i's end offset: the little-endian uint64 at p + 8 i. */
+static inline uint64_t pfw_string_end(const uint8_t* p, int64_t i) {
+  uint64_t end = 0;
+  for (int b = 7; b >= 0; b--) end = end << 8 | p[8 * i + b];
+  return end;
+}
 /* Whether a and b hold the same bytes (elements that ops copied share them). */
 static inline bool pfw_str_equal(pfw_string a, pfw_string b) {
   return a.size == b.size && (a.size == 0 || a.data == b.data || memcmp(a.data, b.data, a.size) == 0);

@@ -283,8 +283,7 @@ static pfw_status decode_strings(pfw_model* m) {
       const char* text = (const char*)p + 8 * n;
       uint64_t start = 0;
       for (int64_t i = 0; i < n; i++) {
-        uint64_t end = 0;
-        for (int b = 7; b >= 0; b--) end = end << 8 | p[8 * i + b];
+        uint64_t end = pfw_string_end(p, i);
         s[i] = end > start ? (pfw_string){text + start, (size_t)(end - start)} : (pfw_string){NULL, 0};
         start = end;
       }

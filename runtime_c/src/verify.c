@@ -46,7 +46,7 @@ pfw_status pfw_bind_buffer(const pfw_model* m, pfw_tensor_desc* t, uint32_t inde
 }
 
 static bool known_dtype(pfw_dtype d) {
-  return pfw_dtype_size(d) != 0 || d == PFW_STRING;
+  return pfw_dtype_size(d) != 0; /* STRING's is its (pointer, size) pair */
 }
 
 /* A STRING constant's buffer: n little-endian uint64 end offsets, then the
@@ -58,8 +58,7 @@ static pfw_status verify_strings(const pfw_tensor_desc* t, int64_t n, const char
   const uint8_t* p = t->data;
   uint64_t text = t->data_size - 8 * (uint64_t)n, prev = 0;
   for (int64_t i = 0; i < n; i++) {
-    uint64_t end = 0;
-    for (int b = 7; b >= 0; b--) end = end << 8 | p[8 * i + b];
+    uint64_t end = pfw_string_end(p, i);
     if (end < prev || end > text)
       return BAD("%s: string %lld ends at byte %llu of %llu, before its start or past the end", w, (long long)i,
                  (unsigned long long)end, (unsigned long long)text);
@@ -88,10 +87,13 @@ static pfw_status verify_tensor(const pfw_tensor_desc* t, int gi, int32_t ti) {
       if (pfw_mul_overflows(n, t->dims[i], &n)) return BAD("%s: element count overflows", w);
     }
     if (pfw_span_overflows(t->dims, t->rank, 1)) return BAD("%s: dimensions overflow", w);
-    if (t->dtype == PFW_STRING) return verify_strings(t, n, w);
-    if (pfw_mul_overflows(n, (int64_t)pfw_dtype_size(t->dtype), &bytes) || (uint64_t)bytes != t->data_size)
+    if (t->dtype == PFW_STRING) {
+      pfw_status st = verify_strings(t, n, w);
+      if (st != PFW_OK) return st;
+    } else if (pfw_mul_overflows(n, (int64_t)pfw_dtype_size(t->dtype), &bytes) || (uint64_t)bytes != t->data_size) {
       return BAD("%s: buffer holds %llu bytes but shape and dtype need %lld x %zu", w,
                  (unsigned long long)t->data_size, (long long)n, pfw_dtype_size(t->dtype));
+    }
   }
   const pfw_quant_desc* q = t->quant;
   if (q) {

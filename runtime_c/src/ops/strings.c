@@ -210,23 +210,28 @@ static pfw_string lowered(pfw_string s, char* buf) {
   return (pfw_string){buf, s.size ? pfw_utf8_case(s.data, s.size, false, buf) : 0};
 }
 
-/* Whether s is a stopword. Case-insensitively both are lower-cased first:
- * into s_buf (pfw_utf8_case_bound(s.size) bytes) and w_buf, which holds
- * pfw_utf8_case_bound(5 * s.size + 8) -- a longer word cannot match, since
- * lower-casing shrinks UTF-8 at most threefold and grows it at most 1.5x. */
-static bool is_stopword(const pfw_node* node, pfw_string s, bool sensitive, char* s_buf, char* w_buf) {
+/* The stopwords as they are compared, made once a run: lower-cased into
+ * *block unless is_case_sensitive (free *words and *block). */
+static pfw_status stopwords(const pfw_node* node, bool sensitive, pfw_string** words, int32_t* count, char** block) {
   const pfw_attr* a = pfw_attr_find(node, "stopwords");
-  if (!a || a->type != PFW_ATTR_STRINGS) return false;
-  pfw_string key = sensitive ? s : lowered(s, s_buf);
+  *words = NULL, *count = 0, *block = NULL;
+  if (!a || a->type != PFW_ATTR_STRINGS || a->n <= 0) return PFW_OK;
+  size_t total = 0; /* the attribute's strings are in memory: their sum cannot overflow */
+  for (int32_t k = 0; k < a->n; k++) total += pfw_utf8_case_bound(strlen(a->strings[k]));
+  *words = malloc((size_t)a->n * sizeof **words);
+  *block = sensitive ? NULL : malloc(total + 1);
+  if (!*words || (!sensitive && !*block)) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory in StringNormalizer");
+  char* at = *block;
   for (int32_t k = 0; k < a->n; k++) {
     pfw_string w = {a->strings[k], strlen(a->strings[k])};
     if (!sensitive) {
-      if (w.size > 5 * s.size + 8) continue;
-      w = lowered(w, w_buf);
+      w = lowered(w, at);
+      at += w.size;
     }
-    if (pfw_str_equal(key, w)) return true;
+    (*words)[k] = w;
   }
-  return false;
+  *count = a->n;
+  return PFW_OK;
 }
 
 static pfw_status normalizer_run(pfw_node* node) {
@@ -242,23 +247,31 @@ static pfw_status normalizer_run(pfw_node* node) {
     if (xs[i].size > longest) longest = xs[i].size;
     bytes = xs[i].size > SIZE_MAX / 4 - bytes ? SIZE_MAX / 4 : bytes + xs[i].size;
   }
-  if (longest > SIZE_MAX / 16) return pfw_error(PFW_ERR_UNSUPPORTED, "a string of %zu bytes is too long", longest);
-  size_t s_bound = pfw_utf8_case_bound(longest), w_bound = pfw_utf8_case_bound(5 * longest + 8);
-  char* buf = sensitive ? NULL : malloc(s_bound + w_bound);
-  bool* keep = malloc((size_t)n + 1);
-  if ((!sensitive && !buf) || !keep) {
-    free(buf);
-    free(keep);
-    return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory in StringNormalizer");
-  }
-  for (int64_t i = 0; i < n; i++) {
-    keep[i] = !is_stopword(node, xs[i], sensitive, buf, buf ? buf + s_bound : NULL);
+  pfw_string* words;
+  int32_t n_words;
+  char* block;
+  pfw_status st = stopwords(node, sensitive, &words, &n_words, &block);
+  /* Case-insensitively each element is lower-cased into buf to be compared. */
+  char* buf = st == PFW_OK && !sensitive && n_words ? malloc(pfw_utf8_case_bound(longest) + 1) : NULL;
+  bool* keep = st == PFW_OK ? malloc((size_t)n + 1) : NULL;
+  if (st == PFW_OK && (!keep || (!sensitive && n_words && !buf)))
+    st = pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory in StringNormalizer");
+  for (int64_t i = 0; i < n && st == PFW_OK; i++) {
+    pfw_string key = buf ? lowered(xs[i], buf) : xs[i];
+    keep[i] = true;
+    for (int32_t k = 0; k < n_words && keep[i]; k++) keep[i] = !pfw_str_equal(key, words[k]);
     kept += keep[i];
   }
   free(buf);
+  free(block);
+  free(words);
+  if (st != PFW_OK) {
+    free(keep);
+    return st;
+  }
   int64_t dims[2] = {1, kept ? kept : 1};
-  pfw_status st = x->rank == 1 ? pfw_dynamic_output(node, 0, PFW_STRING, 1, dims + 1)
-                               : pfw_dynamic_output(node, 0, PFW_STRING, 2, dims);
+  st = x->rank == 1 ? pfw_dynamic_output(node, 0, PFW_STRING, 1, dims + 1)
+                    : pfw_dynamic_output(node, 0, PFW_STRING, 2, dims);
   char* at = NULL;
   if (st == PFW_OK && action != CASE_NONE && !(at = pfw_str_alloc(node, pfw_utf8_case_bound(bytes))))
     st = PFW_ERR_UNSUPPORTED;
