@@ -233,12 +233,13 @@ def test_convert_errors_are_one_line(tmp_path):
         pyfw("convert", "junk.onnx", "-o", "nodir/m.pfw", cwd=tmp_path), "convert")
     (tmp_path / "m.txt").write_text("x")
     assert "cannot convert .txt" in one_line_error(pyfw("convert", "m.txt", cwd=tmp_path), "convert")
-    graph = helper.make_graph([helper.make_node("ImageDecoder", ["x"], ["y"], name="rs")], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.UINT8, [100])],
-                              [helper.make_tensor_value_info("y", TensorProto.UINT8, [None, None, 3])])
+    graph = helper.make_graph([helper.make_node("MaxRoiPool", ["x", "rois"], ["y"], name="rs", pooled_shape=[2, 2])],
+                              "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4]),
+                                    helper.make_tensor_value_info("rois", TensorProto.FLOAT, [1, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 2, 2])])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]), tmp_path / "r.onnx")
     line = one_line_error(pyfw("convert", "r.onnx", cwd=tmp_path), "convert")
-    assert line.endswith("node 'rs' (op ImageDecoder, domain '', opset 20) is not supported yet")
+    assert line.endswith("node 'rs' (op MaxRoiPool, domain '', opset 20) is not supported yet")
     assert not (tmp_path / "r.pfw").exists()
 
 

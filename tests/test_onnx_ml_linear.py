@@ -1,7 +1,9 @@
 """ai.onnx.ml's linear models and feature transforms (LinearRegressor,
 LinearClassifier, Scaler, Normalizer, Imputer), which pyfw imports as
 standard ops (pyfw/onnx/decompose_linear.py), against ONNX Runtime; and a
-scikit-learn-style pipeline of them (impute, scale, classify) in one model."""
+scikit-learn-style pipeline of them (impute, scale, classify) in one model.
+LabelEncoder, a kernel of its own (runtime_c/src/ops/label_encoder.c),
+against ONNX Runtime, ONNX's reference evaluator and Python dicts."""
 import numpy as np
 import onnx
 import pytest
@@ -213,6 +215,83 @@ def test_label_encoder_numbers(keys, values, default, x_dtype):
     np.testing.assert_array_equal(got, ReferenceEvaluator(m).run(None, {"X": x})[0])
     if len(set(k)) == len(k):
         np.testing.assert_array_equal(got, ort_run(m, {"X": x})[0])
+
+
+def label_encoder_model(x, out_dtype, ml_opset=4, opset=19, **attrs):
+    node = helper.make_node("LabelEncoder", ["X"], ["Y"], domain=ML, **attrs)
+    graph = helper.make_graph([node], "g", [value_info("X", x.dtype, list(x.shape))],
+                              [value_info("Y", out_dtype, list(x.shape))])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid(ML, ml_opset), helper.make_opsetid("", opset)])
+    m.ir_version = 10
+    return m
+
+
+@pytest.mark.parametrize("key_dtype,value_dtype", [(np.int32, np.float64), (np.int16, np.int32),
+                                                   (np.float64, np.int16), (np.float32, np.float64)])
+def test_label_encoder_tensor_attributes_of_every_type(key_dtype, value_dtype):
+    """ai.onnx.ml 4's keys_tensor / values_tensor / default_tensor, against
+    ONNX's reference evaluator and a dict."""
+    keys = np.array([4, -2, 9, 0], key_dtype)
+    values = np.array([40, -20, 90, 7], value_dtype)
+    default = np.array([-1], value_dtype)
+    x = np.array([[9, 4, 5], [0, -2, 4]], key_dtype)
+    m = label_encoder_model(x, value_dtype, keys_tensor=onnx.numpy_helper.from_array(keys),
+                            values_tensor=onnx.numpy_helper.from_array(values),
+                            default_tensor=onnx.numpy_helper.from_array(default))
+    got = pfw_run(to_pfw(m), {"X": x})[0]
+    table = dict(zip(keys.tolist(), values.tolist()))
+    want = np.vectorize(lambda t: table.get(t, default[0]))(x).astype(value_dtype)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, ReferenceEvaluator(m).run(None, {"X": x})[0])
+
+
+def test_label_encoder_float_keys_match_nan_and_signed_zero():
+    """ml 4: a NaN key matches any NaN; -0.0 and 0.0 are the same key (IEEE equality)."""
+    x = np.array([np.nan, -0.0, 0.0, 1.5, 2.5, -np.nan], f32)
+    m = label_encoder_model(x, np.int64, keys_floats=[0.0, np.nan, 1.5], values_int64s=[1, 2, 3], default_int64=-9)
+    np.testing.assert_array_equal(pfw_run(to_pfw(m), {"X": x})[0], [2, 1, 1, 3, -9, 2])
+
+
+def test_label_encoder_large_table_matches_a_dict():
+    own = np.random.default_rng(21)  # the module's rng feeds the tests below their data
+    keys = own.choice(10**9, size=20000, replace=False).astype(np.int64)
+    values = own.normal(size=20000).astype(f32)
+    x = np.concatenate([keys[::3], own.integers(0, 10**9, 5000)]).astype(np.int64)
+    m = label_encoder_model(x, f32, ml_opset=2, opset=17, keys_int64s=keys.tolist(), values_floats=values.tolist(),
+                            default_float=0.25)
+    table = dict(zip(keys.tolist(), values.tolist()))
+    want = np.array([table.get(t, 0.25) for t in x.tolist()], f32)
+    np.testing.assert_array_equal(pfw_run(to_pfw(m), {"X": x})[0], want)
+    np.testing.assert_array_equal(pfw_run(to_pfw(m), {"X": x})[0], ort_run(m, {"X": x})[0])
+
+
+def test_label_encoder_exports_as_itself(tmp_path):
+    """A string LabelEncoder at opset 17 exports as ai.onnx.ml LabelEncoder:
+    a model ONNX's full check accepts and ONNX Runtime runs to the same values."""
+    x = np.array(["b", "zz", "a", ""], object)
+    node = helper.make_node("LabelEncoder", ["X"], ["Y"], domain=ML, keys_strings=["a", "b"], values_int64s=[1, 2])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", onnx.TensorProto.STRING, [4])],
+                              [helper.make_tensor_value_info("Y", onnx.TensorProto.INT64, [4])])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid(ML, 2), helper.make_opsetid("", 17)])
+    m.ir_version = 10
+    graph = pyfw.onnx.import_model(m)
+    back = pyfw.onnx.export_model(graph)
+    onnx.checker.check_model(back, full_check=True)
+    assert [(n.op_type, n.domain) for n in back.graph.node] == [("LabelEncoder", ML)]
+    assert {o.domain: o.version for o in back.opset_import} == {"": 17, ML: 2}
+    want = ort_run(m, {"X": x})[0]
+    np.testing.assert_array_equal(ort_run(back, {"X": x})[0], want)
+    np.testing.assert_array_equal(pfw_run(to_pfw(back), {"X": x})[0], want)
+
+
+@pytest.mark.parametrize("attrs,x,match", [
+    ({"keys_int64s": [1, 2], "values_int64s": [1]}, np.array([1], np.int64), "2 keys for 1 values"),
+    ({"keys_strings": ["a"], "values_int64s": [1]}, np.array([1], np.int64), "input 0 has dtype int64 but the keys are string"),
+])
+def test_label_encoder_bad_attributes_are_named(attrs, x, match):
+    m = label_encoder_model(x, np.int64, ml_opset=2, opset=17, **attrs)
+    with pytest.raises(ValueError, match=rf"node 'LabelEncoder_0' \(LabelEncoder\): {match}"):
+        pfw_run(to_pfw(m), {"X": x})
 
 
 def test_one_dimensional_x_is_one_sample():

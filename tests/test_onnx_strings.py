@@ -378,3 +378,127 @@ def test_string_constant_gets_every_other_constant_check():
     from pyfw.runtime import Interpreter
     with pytest.raises(pyfw.InvalidModelError, match=r"tensor 0 \('k'\): quantization has no scale"):
         Interpreter(pyfw.format.to_bytes(g))
+
+
+# ---- Cast to and from strings --------------------------------------------------
+
+def cast_model(x, to):
+    return single_op("Cast", [x], opset=21, out_dtype=helper.tensor_dtype_to_np_dtype(to), to=to)
+
+
+@pytest.mark.parametrize("x", [
+    np.array([0, -5, 7, 2**63 - 1, -2**63], np.int64),
+    np.array([0, 255, 17], np.uint8),
+    np.array([-128, 127, 0], np.int8),
+    np.array([2**64 - 1, 0], np.uint64),
+    np.array([True, False, True]),
+    # floats that 8 significant digits print exactly, where ONNX Runtime's %.8g is the shortest text too
+    np.array([1.5, 0.1, 1e10, 123456789, 1e-7, -0.0, 3.4028235e38, 1 / 3, 100, 0.25, -0.5], np.float32),
+    np.array([np.nan, np.inf, -np.inf], np.float32),
+    np.array([np.nan, -np.inf, 1.5, 1e300, 0.1], np.float64),
+], ids=lambda a: str(a.dtype))
+def test_cast_numbers_to_string_as_onnx_runtime(x):
+    model, feeds = cast_model(x, TensorProto.STRING)
+    check(model, feeds)
+
+
+def shortest_digits(v: np.floating) -> int:
+    """Significant digits of the shortest text that reads back to v (NumPy's Dragon4)."""
+    mantissa = np.format_float_scientific(v, unique=True).split("e")[0].lstrip("-").replace(".", "")
+    return len(mantissa.rstrip("0") or "0")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_cast_float_to_string_is_the_shortest_exact_text(dtype):
+    """Where 8 digits are not exact (ONNX Runtime's %.8g loses float64 and some
+    float32 values) pyfw's text still reads back to the same value, with the
+    fewest digits that do."""
+    rng = np.random.default_rng(3)
+    bits = {np.float32: np.uint32, np.float64: np.uint64, np.float16: np.uint16}[dtype]
+    x = rng.integers(0, np.iinfo(bits).max, 400, dtype=bits, endpoint=True).view(dtype)
+    x = x[np.isfinite(x)]
+    x = np.concatenate([x, np.array([0.3, 0.1, 1 / 3, 2.0**-20, 65504, 1e-4, 123.456], dtype)])
+    model, feeds = cast_model(x, TensorProto.STRING)
+    (got,) = pfw_run(to_pfw(model), feeds)
+    for v, s in zip(x, got):
+        assert dtype(float(s)) == v or (v == 0 and float(s) == 0), (v, s)
+        assert np.signbit(dtype(float(s))) == np.signbit(v), (v, s)
+        digits = s.lstrip("-").split("e")[0].replace(".", "").lstrip("0").rstrip("0") or "0"
+        exp10 = int(np.format_float_scientific(v, unique=True).split("e")[1])  # of the shortest digits
+        plain = -4 <= exp10 < max(shortest_digits(v), 8)
+        assert ("e" not in s) == plain, (v, s)
+        # Plain notation writes an integer part whole (78611688, not 7.861169e+07).
+        assert len(digits) <= max(shortest_digits(v), exp10 + 1 if plain else 0), (v, s, shortest_digits(v))
+
+
+@pytest.mark.parametrize("to,values", [
+    (TensorProto.FLOAT, ["1.5", " 2 ", "1e-5", "1E8", "inf", "+INF", "-Inf", "NaN", "nan", "0x10", "3.4e39",
+                         "1e-50", "-0", ".5", "7."]),
+    (TensorProto.DOUBLE, ["0.1", "-1.7976931348623157e308", "2.5e-308", "INF"]),
+    (TensorProto.INT64, ["100", "-5", "9223372036854775807", "-9223372036854775808", "+7", "  3"]),
+    (TensorProto.INT32, ["2147483647", "-2147483648", "0"]),
+    (TensorProto.UINT8, ["255", "0", "17"]),
+    (TensorProto.UINT64, ["18446744073709551615", "0"]),
+    (TensorProto.FLOAT16, ["0.1", "65504", "-1e-7", "70000"]),
+])
+def test_cast_string_to_numbers_as_onnx_runtime(to, values):
+    model, feeds = cast_model(strings(*values), to)
+    got = check(model, feeds)
+    if to == TensorProto.FLOAT:  # and as NumPy reads them, where it reads them
+        for s, g in zip(values, got[0]):
+            if "x" not in s:
+                with np.errstate(over="ignore"):  # "3.4e39" is inf in float32, as intended
+                    np.testing.assert_array_equal(g, np.float32(float(s.strip())))
+
+
+def test_cast_string_past_the_range_of_double_saturates_as_python_reads_it():
+    """ONNX Runtime's stod throws here; pyfw gives what Python's float() gives."""
+    texts = ["1e400", "-1e400", "4.9e-324", "1e-400", "2.2250738585072011e-308"]
+    model, feeds = cast_model(strings(*texts), TensorProto.DOUBLE)
+    (got,) = pfw_run(to_pfw(model), feeds)
+    np.testing.assert_array_equal(got, np.array([float(t) for t in texts]))
+
+
+def test_cast_string_to_integer_truncates_a_fraction():
+    """ONNX's spec: "100.5" to an integer "may yield 100"; -1e3 is -1000."""
+    model, feeds = cast_model(strings("100.5", "-2.9", "-1e3", "1e18"), TensorProto.INT64)
+    (got,) = pfw_run(to_pfw(model), feeds)
+    np.testing.assert_array_equal(got, np.array([100, -2, -1000, 10**18], np.int64))
+
+
+def test_cast_string_to_bool_takes_numbers_and_words():
+    model, feeds = cast_model(strings("1", "0", "true", "FALSE", "0.5", "-0", "True "), TensorProto.BOOL)
+    (got,) = pfw_run(to_pfw(model), feeds)
+    np.testing.assert_array_equal(got, [True, False, True, False, True, False, True])
+
+
+@pytest.mark.parametrize("to,text,why", [
+    (TensorProto.INT32, "12abc", "is not a number, so cannot become int32"),
+    (TensorProto.FLOAT, "", "is not a number, so cannot become float32"),
+    (TensorProto.FLOAT, "1,5", "is not a number"),
+    (TensorProto.INT8, "128", "is out of the range of int8"),
+    (TensorProto.UINT16, "-1", "is out of the range of uint16"),
+    (TensorProto.INT64, "9223372036854775808", "is out of the range of int64"),
+    (TensorProto.INT64, "nan", "is not a number"),
+    (TensorProto.BOOL, "yes", "is neither a number nor true/false"),
+    (TensorProto.DOUBLE, "1.5\x00", "holds a NUL byte"),
+])
+def test_cast_bad_strings_name_the_element(to, text, why):
+    model, feeds = cast_model(strings("1", text), to)
+    with pytest.raises(ValueError, match=rf"node 'cast_node' \(Cast\): element 1 of input 0, .*{why}"):
+        pfw_run(to_pfw(model), feeds)
+
+
+def test_cast_round_trip_through_strings():
+    x = np.random.default_rng(5).standard_normal(200).astype(np.float32) * 1e3
+    nodes = [helper.make_node("Cast", ["x"], ["s"], to=TensorProto.STRING),
+             helper.make_node("Cast", ["s"], ["y"], to=TensorProto.FLOAT)]
+    model = build(nodes, [value_info("x", np.float32, [200])], [value_info("y", np.float32, [200])], opset=21)
+    (got,) = pfw_run(to_pfw(model), {"x": x})
+    np.testing.assert_array_equal(got, x)
+
+
+def test_cast_like_to_string():
+    x = np.array([1, -2, 3], np.int32)
+    model, feeds = single_op("CastLike", [x, Init(strings("like"))], opset=21, out_dtype=S)
+    check(model, feeds)

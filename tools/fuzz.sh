@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds runtime_c/fuzz/fuzz_model (clang, libFuzzer, ASan + UBSan + LSan),
+# Builds runtime_c/fuzz/fuzz_model and fuzz_image (clang, libFuzzer, ASan + UBSan + LSan),
 # replays the crash corpus (runtime_c/fuzz/crashes: every input that ever
 # crashed it, kept so the bug stays fixed), then fuzzes for SECONDS from the
 # seed corpus (ONNX backend-suite models and the golden models, converted to
 # .pfw) and the growing corpus in build/fuzz/corpus. Exits non-zero on any
 # crash, leak, timeout or out-of-memory; the input is left in
 # build/fuzz/artifacts/ -- add it to runtime_c/fuzz/crashes once fixed.
+# fuzz_image then does the same for the image codecs from the golden images
+# (runtime_c/tests/data/images).
 #
 #   tools/fuzz.sh [SECONDS] [JOBS]     (default 60 s, 1 job)
 #
@@ -23,14 +25,18 @@ bash tools/ensure_tools.sh fuzz
 
 cmake -S runtime_c -B "$OUT" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPFW_FUZZ=ON -DPFW_BUILD_TESTS=OFF > /dev/null
-cmake --build "$OUT" --target fuzz_model -j "$(nproc)" > /dev/null
+cmake --build "$OUT" --target fuzz_model fuzz_image -j "$(nproc)" > /dev/null
 # Seeds are remade when seeds.py changes; a half-written set never survives.
 if [ ! -f "$OUT/seeds/.done" ] || [ runtime_c/fuzz/seeds.py -nt "$OUT/seeds/.done" ]; then
   rm -rf "$OUT/seeds" "$OUT/seeds.tmp"
   "$VPY" runtime_c/fuzz/seeds.py "$OUT/seeds.tmp" --golden build/testdata
   touch "$OUT/seeds.tmp/.done" && mv "$OUT/seeds.tmp" "$OUT/seeds"
 fi
-mkdir -p "$OUT/corpus" "$OUT/artifacts"
+mkdir -p "$OUT/corpus" "$OUT/artifacts" "$OUT/image-corpus"
+# The image codecs' seeds: the golden images alone (not their expected pixels).
+rm -rf "$OUT/image-seeds" && mkdir "$OUT/image-seeds"
+awk '!/^#/ {print $1}' runtime_c/tests/data/images/MANIFEST.txt |
+  while read -r f; do cp "runtime_c/tests/data/images/$f" "$OUT/image-seeds/"; done
 
 # An OpenCL ICD loaded under ASan reports its own leaks; the target is the CPU path.
 export PFW_OPENCL_LIBRARY=/nonexistent
@@ -65,8 +71,24 @@ else
 fi
 runs=$(awk '/stat::number_of_executed_units/ {n += $2} END {print n + 0}' fuzz-[0-9]*.log)
 echo "fuzz: ${runs} executions, exit ${rc}"
+
+# The image codecs (fuzz_image): raw files, no model around them, so the
+# fuzzer reaches deep into each format. As many inputs as above in the
+# fixed-seed modes; a fifth of SECONDS (one job) in a campaign.
+if [ "$rc" -eq 0 ]; then
+  if [ -n "${FUZZ_RUNS:-}" ]; then
+    rm -rf image-smoke-corpus && mkdir image-smoke-corpus
+    ./fuzz_image "${FLAGS[@]}" -seed="${FUZZ_SEED:-1}" -runs="$FUZZ_RUNS" -max_total_time="$SECONDS_TO_RUN" \
+      -print_final_stats=1 image-smoke-corpus image-seeds > fuzz-image.log 2>&1 || rc=$?
+  else
+    ./fuzz_image "${FLAGS[@]}" -max_total_time=$((SECONDS_TO_RUN / 5 + 1)) -print_final_stats=1 \
+      image-corpus image-seeds > fuzz-image.log 2>&1 || rc=$?
+  fi
+  image_runs=$(awk '/stat::number_of_executed_units/ {n += $2} END {print n + 0}' fuzz-image.log)
+  echo "fuzz: image codecs: ${image_runs} executions, exit ${rc}"
+fi
 if [ "$rc" -ne 0 ]; then
-  grep -h -B2 -A40 "ERROR: \|runtime error" fuzz-*.log | head -80
+  grep -h -B2 -A40 "ERROR: \|runtime error\|deadly signal" fuzz-*.log | head -80
   ls artifacts
   exit "$rc"
 fi

@@ -298,6 +298,9 @@ func (it *Interpreter) feed(i int, t Tensor) error {
 			return err
 		}
 	}
+	if t.DType == String {
+		return setStrings(h, t.Data.([]string))
+	}
 	v := reflect.ValueOf(t.Data)
 	size := uintptr(v.Len()) * v.Type().Elem().Size()
 	var src unsafe.Pointer
@@ -333,6 +336,10 @@ func readTensor(h *C.pfw_tensor, info TensorInfo) (Tensor, error) {
 	}
 	n := int(C.pfw_tensor_element_count(h))
 	size := C.pfw_tensor_byte_size(h)
+	if info.DType == String {
+		data, err := readStrings(h, n)
+		return Tensor{DType: String, Shape: shape, Data: data}, err
+	}
 	if info.DType == Bool {
 		// Read as bytes so any non-zero byte becomes a valid Go true.
 		raw := make([]byte, n)

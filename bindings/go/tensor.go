@@ -18,6 +18,7 @@ const (
 	Int16    DType = 5
 	Int32    DType = 6
 	Int64    DType = 7
+	String   DType = 8 // a []string; any bytes, UTF-8 or not
 	Bool     DType = 9
 	Float16  DType = 10 // held as raw IEEE half bits in a []uint16
 	Float64  DType = 11
@@ -48,6 +49,7 @@ var dtypeInfo = map[DType]struct {
 	Int16:          {"int16", reflect.TypeFor[[]int16]()},
 	Int32:          {"int32", reflect.TypeFor[[]int32]()},
 	Int64:          {"int64", reflect.TypeFor[[]int64]()},
+	String:         {"string", reflect.TypeFor[[]string]()},
 	Bool:           {"bool", reflect.TypeFor[[]bool]()},
 	Float16:        {"float16", reflect.TypeFor[[]uint16]()},
 	Float64:        {"float64", reflect.TypeFor[[]float64]()},
@@ -86,7 +88,7 @@ func ParseDType(name string) (DType, error) {
 
 // Element is a Go type a tensor's data slice can hold.
 type Element interface {
-	float32 | float64 | int8 | int16 | int32 | int64 | uint8 | uint16 | uint32 | uint64 | bool
+	float32 | float64 | int8 | int16 | int32 | int64 | uint8 | uint16 | uint32 | uint64 | bool | string
 }
 
 // Tensor is a dense row-major array: Data is a slice whose Go type matches
@@ -125,6 +127,8 @@ func NewTensor[T Element](shape []int64, data []T) (Tensor, error) {
 		d = Uint64
 	case []bool:
 		d = Bool
+	case []string:
+		d = String
 	}
 	t := Tensor{DType: d, Shape: append([]int64(nil), shape...), Data: data}
 	return t, t.validate()
@@ -174,6 +178,9 @@ func (t Tensor) Bytes() ([]byte, error) {
 	if err := t.validate(); err != nil {
 		return nil, err
 	}
+	if t.DType == String {
+		return nil, fmt.Errorf("pfw: a string tensor has no raw byte form; use its []string")
+	}
 	var b bytes.Buffer
 	if err := binary.Write(&b, binary.LittleEndian, t.Data); err != nil {
 		return nil, fmt.Errorf("pfw: encoding %s tensor: %w", t.DType, err)
@@ -185,8 +192,8 @@ func (t Tensor) Bytes() ([]byte, error) {
 // and shape; the byte count must match exactly.
 func TensorFromBytes(dtype DType, shape []int64, raw []byte) (Tensor, error) {
 	info, ok := dtypeInfo[dtype]
-	if !ok {
-		return Tensor{}, fmt.Errorf("pfw: unsupported dtype %s", dtype)
+	if !ok || dtype == String {
+		return Tensor{}, fmt.Errorf("pfw: unsupported dtype %s for raw bytes", dtype)
 	}
 	t := Tensor{DType: dtype, Shape: append([]int64(nil), shape...)}
 	n := t.ElementCount()

@@ -4,6 +4,7 @@ package pfw
 import "C"
 
 import (
+	"fmt"
 	"reflect"
 	"runtime"
 	"unsafe"
@@ -95,6 +96,10 @@ func (it *Interpreter) feedValue(i int, v Value) error {
 	for k, t := range v.Sequence {
 		if err := t.validate(); err != nil {
 			return argError("RunValues", "element %d of input %q: %v", k, info.Name, err)
+		}
+		if t.DType == String {
+			return &Error{Status: StatusUnsupported, Op: "RunValues", Msg: fmt.Sprintf(
+				"element %d of input %q: sequences of strings cannot be fed (libpfw's C API appends raw bytes)", k, info.Name)}
 		}
 		dims := append(append([]int64{}, t.Shape...), 0) // a valid pointer even for rank 0
 		data := reflect.ValueOf(t.Data)

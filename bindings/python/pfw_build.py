@@ -30,7 +30,7 @@ def cdef_from_header(text: str) -> str:
 
 def sources() -> list[str]:
     src = RUNTIME / "src"
-    files = sorted(src.glob("*.c")) + sorted((src / "ops").glob("*.c"))
+    files = sorted(src.glob("*.c")) + sorted((src / "ops").glob("*.c")) + sorted((src / "image").glob("*.c"))
     files += sorted((src / "kernels").glob("*.c")) + sorted((src / "kernels").glob("*/*.c"))
     files += sorted((src / "backends").glob("*/*.c"))
     return [os.path.relpath(f, ROOT) for f in files]

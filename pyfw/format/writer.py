@@ -33,6 +33,8 @@ MIN_RUNTIME_VERSION = "0.1.0"
 ALIGN = 64
 IDENTIFIER = b"PFW1"
 OP_CODES = {k: v for k, v in vars(OpType).items() if not k.startswith("_")}
+# Ops of other domains that have OpType values (pfw.fbs, appended), with their domain.
+OTHER_DOMAIN_OPS = {("ai.onnx.ml", "LabelEncoder")}
 _KINDS = ("tensor", "sequence")  # schema ValueKind, by number
 
 
@@ -193,14 +195,17 @@ class _Writer:
             outs = self.vector(fbNode.StartOutputsVector, [idx(o, f"{n.describe()} output") for o in n.outputs], b.PrependInt32)
             name = self.string(n.name)
             custom = domain = None
-            code = OP_CODES.get(n.op_type) if n.domain in ("", "ai.onnx") else None
+            native = n.domain in ("", "ai.onnx") or (n.domain, n.op_type) in OTHER_DOMAIN_OPS
+            code = OP_CODES.get(n.op_type) if native else None
             if code is None:
                 custom = self.string(n.op_type)
+            if code is None or n.domain:
                 domain = self.string(n.domain)
             fbNode.Start(b)
             fbNode.AddOp(b, code or 0)
             if custom is not None:
                 fbNode.AddCustomOp(b, custom)
+            if domain is not None:
                 fbNode.AddDomain(b, domain)
             fbNode.AddVersion(b, int(n.version))
             fbNode.AddInputs(b, ins)

@@ -147,7 +147,21 @@ def _string_normalizer(node, ins, c):
     return [("string", None if x is None else tuple(x[:-1]) + (-1,))]
 
 
+def _image_decoder(node, ins, c):
+    """[H, W, C]: the image's size is in its bytes; C from pixel_format."""
+    x = ins[0].shape
+    if x is not None and len(x) != 1:
+        raise c.fail(f"input {node.inputs[0]!r} has shape {x}; ImageDecoder takes the encoded bytes as a 1-D tensor")
+    if ins[0].dtype not in (None, "uint8"):
+        raise c.fail(f"input {node.inputs[0]!r} has dtype {ins[0].dtype}; ImageDecoder takes uint8")
+    fmt = node.attr("pixel_format")
+    fmt = fmt.decode() if isinstance(fmt, bytes) else (fmt or "RGB")
+    if fmt not in ("RGB", "BGR", "Grayscale"):
+        raise c.fail(f"pixel_format is {fmt!r}; expected RGB, BGR or Grayscale")
+    return [("uint8", (-1, -1, 1 if fmt == "Grayscale" else 3))]
+
+
 RULES = {"If": _if, "Loop": _loop, "Scan": _scan, "NonZero": _nonzero,
-         "StringSplit": _string_split, "StringNormalizer": _string_normalizer,
+         "StringSplit": _string_split, "StringNormalizer": _string_normalizer, "ImageDecoder": _image_decoder,
          "Compress": lambda node, ins, c: [_along_axis(node, ins, c)], "Unique": _unique,
          "NonMaxSuppression": lambda node, ins, c: [("int64", (-1, 3))]}

@@ -226,7 +226,20 @@ def _pad(node, ins, c):
     return [(ins[0].dtype, tuple(out))]
 
 
+def _label_encoder(node, ins, c):
+    """ai.onnx.ml LabelEncoder: X's shape, the values' dtype."""
+    _required(c, 1)
+    for attr, dtype in (("values_strings", "string"), ("values_int64s", "int64"), ("values_floats", "float32")):
+        if node.attr(attr) is not None:
+            return [(dtype, ins[0].shape)]
+    values = node.attr("values_tensor")
+    if values is None:
+        raise c.fail("LabelEncoder has no values_strings, values_int64s, values_floats or values_tensor")
+    return [(_dt.from_numpy(np.asarray(values).dtype), ins[0].shape)]
+
+
 RULES = {
+    "LabelEncoder": _label_encoder,
     "Shape": _shape, "Size": _size, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Cast": _cast,
     "ConstantOfShape": _constant_of_shape, "Range": _range, "Gather": _gather, "Slice": _slice,
     "Expand": _expand, "Tile": _tile, "CastLike": _cast_like, "GatherElements": _gather_elements,

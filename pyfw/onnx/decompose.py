@@ -18,8 +18,7 @@ node, a name prefix no other value in the model uses, the model's opset and
     decompose_trees   TreeEnsemble, TreeEnsembleRegressor, TreeEnsembleClassifier
     decompose_linear  LinearRegressor, LinearClassifier, SVMRegressor, SVMClassifier,
                       Scaler,
-                      Normalizer, Imputer, OneHotEncoder, FeatureVectorizer,
-                      LabelEncoder
+                      Normalizer, Imputer, OneHotEncoder, FeatureVectorizer
 They are correct first and fast second: bench/decomposed_ops.py measures
 them against ONNX Runtime's own kernels.
 """
@@ -388,10 +387,13 @@ RULES.update({(ML, "TreeEnsemble"): decompose_trees.tree_ensemble,
               (ML, "Scaler"): decompose_linear.scaler, (ML, "Normalizer"): decompose_linear.normalizer,
               (ML, "Imputer"): decompose_linear.imputer, (ML, "OneHotEncoder"): decompose_linear.one_hot_encoder,
               (ML, "FeatureVectorizer"): decompose_linear.feature_vectorizer,
-              (ML, "LabelEncoder"): decompose_linear.label_encoder, (ML, "SVMRegressor"): decompose_linear.svm_regressor,
+              (ML, "SVMRegressor"): decompose_linear.svm_regressor,
               (ML, "SVMClassifier"): decompose_linear.svm_classifier})
+# Ops of other domains that libpfw runs as kernels of their own (OpType values
+# appended to the schema; the node keeps its domain), not as decompositions.
+KERNELS = {(ML, "LabelEncoder")}
 # The opset the standard ops of a model that imports only other domains are read at:
-# 19, the first whose Equal takes strings (LabelEncoder's string keys).
+# 19, the first whose Equal takes strings (OneHotEncoder's string categories).
 DEFAULT_OPSET = 19
 
 

@@ -1,7 +1,8 @@
 """Rules (see decompose.py) for ai.onnx.ml's linear models and feature
 transforms, the steps of scikit-learn pipelines as its converters write them:
 LinearRegressor, LinearClassifier, SVMRegressor, SVMClassifier, Scaler,
-Normalizer, Imputer, OneHotEncoder, FeatureVectorizer, LabelEncoder (numbers and strings).
+Normalizer, Imputer, OneHotEncoder, FeatureVectorizer (LabelEncoder is a kernel:
+runtime_c/src/ops/label_encoder.c).
 The models compute in float32 (float64 where X is), as ONNX Runtime does, and
 give float32."""
 from __future__ import annotations
@@ -193,38 +194,6 @@ def feature_vectorizer(b) -> None:
                                      b.const([1], np.int64)]))
     b.declare(b.node.output[0], F32)
     b.add("Concat", parts, output=b.node.output[0], axis=1)
-
-
-def label_encoder(b) -> None:
-    """Keys to values (numbers or strings): each X equal to a key becomes its
-    value (the last one for a repeated key, as ONNX's reference), others the
-    default."""
-    a = b.attrs
-    if "keys_tensor" in a:
-        keys = numpy_helper.to_array(a["keys_tensor"]).ravel().tolist()
-    else:
-        keys = list(a.get("keys_strings", a.get("keys_int64s", a.get("keys_floats", []))))
-    if "values_tensor" in a:
-        values = numpy_helper.to_array(a["values_tensor"]).ravel()
-        default = numpy_helper.to_array(a["default_tensor"]).ravel()[0] if "default_tensor" in a else \
-            ("_Unused" if values.dtype == object else 0)
-    elif "values_strings" in a:
-        values, default = np.asarray(a["values_strings"], object), a.get("default_string", "_Unused")
-    elif "values_int64s" in a:
-        values, default = np.asarray(a["values_int64s"], np.int64), a.get("default_int64", -1)
-    else:
-        values, default = np.asarray(a.get("values_floats", []), np.float32), a.get("default_float", -0.0)
-    if not keys or len(keys) != len(values):
-        raise InvalidModelError(f"{b.where}: {len(keys)} keys for {len(values)} values")
-    x = b.input(0)
-    key_type = helper.tensor_dtype_to_np_dtype(b.elem_type(x))
-    hits = b.add("Equal", [b.with_axes("Unsqueeze", x, [-1], 13), b.const(keys, key_type)])
-    as_int = b.add("Cast", [hits], to=TensorProto.INT32)
-    which = b.add("ArgMax", [as_int], axis=-1, keepdims=0, select_last_index=1)
-    found = b.add("Cast", [b.with_axes("ReduceMax", as_int, [-1], 18, keepdims=0)], to=TensorProto.BOOL)
-    value = b.add("Gather", [b.const(values, values.dtype), which])
-    b.declare(b.node.output[0], helper.np_dtype_to_tensor_dtype(values.dtype))
-    b.add("Where", [found, value, b.const(default, values.dtype)], output=b.node.output[0])
 
 
 def _svm_kernel(b, x: str, vectors, dtype) -> str:

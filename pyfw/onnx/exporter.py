@@ -22,6 +22,7 @@ from onnx import AttributeProto, helper, numpy_helper
 from .. import InvalidModelError, UnsupportedError, __version__
 from .. import dtypes as _dt
 from ..ir import Graph, Node, Tensor
+from ..format.writer import OTHER_DOMAIN_OPS
 from ..ir.graph import fresh_name
 
 # The newest IR version ONNX Runtime 1.x reads; models are written no newer.
@@ -95,7 +96,7 @@ class _Exporter:
 
     def node(self, n: Node) -> None:
         where = n.describe()
-        if n.domain not in ("", "ai.onnx"):
+        if n.domain not in ("", "ai.onnx") and (n.domain, n.op_type) not in OTHER_DOMAIN_OPS:
             raise UnsupportedError(f"{where}: domain {n.domain!r} cannot be exported to standard ONNX")
         if n.op_type == "Gelu" and self.opset < 20:
             return self.gelu(n)
@@ -110,7 +111,8 @@ class _Exporter:
             attrs["type"] = _type_proto(_dt.from_code(code), None, kind, False)
         act = attrs.pop("activation", None)
         alpha, beta = attrs.pop("activation_alpha", None), attrs.pop("activation_beta", None)
-        schema = _schema(n.op_type, self.opset, where)
+        schema = (_schema(n.op_type, self.opset, where) if n.domain in ("", "ai.onnx")
+                  else onnx.defs.get_schema(n.op_type, n.version, n.domain))  # exported at its own version
         if n.version and n.version != schema.since_version:
             raise InvalidModelError(f"{where}: has {n.op_type} version {n.version} but ONNX opset {self.opset} "
                                     f"means version {schema.since_version}")
@@ -119,6 +121,8 @@ class _Exporter:
             pre = self.fresh(f"{outputs[0]}_before_{act.lower()}")
             final, outputs[0] = outputs[0], pre
         self.nodes.append(self._make(n.op_type, inputs, outputs, n.name, attrs, schema, where))
+        if n.domain not in ("", "ai.onnx"):
+            self.nodes[-1].domain = n.domain
         if act is not None:
             self.activation(n, act, alpha, beta, pre, final)
 
@@ -235,12 +239,25 @@ def _control(n: Node, attrs: dict) -> tuple[list[str], dict]:
     return list(n.inputs[:keep]), attrs
 
 
+def _other_opsets(graph: Graph, out: dict[str, int]) -> dict[str, int]:
+    """{domain: version} for the nodes of other domains (OTHER_DOMAIN_OPS) in
+    graph and its bodies: each domain imported at its nodes' highest version."""
+    for n in graph.nodes:
+        if n.domain not in ("", "ai.onnx"):
+            out[n.domain] = max(out.get(n.domain, 1), n.version or 1)
+        for v in n.attrs.values():
+            if isinstance(v, Graph):
+                _other_opsets(v, out)
+    return out
+
+
 def export_model(graph: Graph) -> onnx.ModelProto:
     """`graph` as a standard ONNX model (opset graph.opset), checked by onnx.checker."""
     graph.validate()
     g = _graph_proto(graph, graph.inputs)
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", graph.opset)],
-                              producer_name="pyfw", producer_version=__version__)
+    opsets = [helper.make_opsetid("", graph.opset)]
+    opsets += [helper.make_opsetid(d, v) for d, v in sorted(_other_opsets(graph, {}).items())]
+    model = helper.make_model(g, opset_imports=opsets, producer_name="pyfw", producer_version=__version__)
     model.ir_version = min(model.ir_version, MAX_IR_VERSION)
     meta = {}
     for key, value in graph.metadata.items():

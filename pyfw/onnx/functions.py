@@ -70,7 +70,9 @@ def expandable(node: onnx.NodeProto, opsets: dict[str, int], has_kernel) -> bool
 
 def supported(node: onnx.NodeProto, opsets: dict[str, int], has_kernel) -> bool:
     """Whether pyfw can run `node`, with a kernel or as other ops."""
-    return (_domain(node) == "" and has_kernel(node.op_type)) or expandable(node, opsets, has_kernel)
+    domain = _domain(node)
+    return ((domain == "" and has_kernel(node.op_type)) or (domain, node.op_type) in decompose.KERNELS
+            or expandable(node, opsets, has_kernel))
 
 
 def expand_all(nodes, opsets: dict[str, int], types, prefix, has_kernel,

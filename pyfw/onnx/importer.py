@@ -69,8 +69,9 @@ class _Context:
             self._types = value_types(self.model)
         return self._types
 
-    def version(self, op_type: str) -> int:
-        return onnx.defs.get_schema(op_type, self.opset, "").since_version
+    def version(self, op_type: str, domain: str = "") -> int:
+        opset = _opsets(self.model)[domain] if domain else self.opset
+        return onnx.defs.get_schema(op_type, opset, domain).since_version
 
     def constant(self, name: str) -> np.ndarray | None:
         t = self.graph.tensors.get(name)
@@ -298,6 +299,8 @@ RULES.update({op: _copy for op in ("LpPool", "GlobalMaxPool", "GlobalLpPool", "T
                                    "BlackmanWindow", "DepthToSpace", "SpaceToDepth", "ReverseSequence",
                                    "CenterCropPad", "GridSample", "AffineGrid", "GatherND", "DFT", "Det", "Col2Im")})
 RULES.update({op: _copy for op in ("StringConcat", "StringSplit", "StringNormalizer", "RegexFullMatch")})
+RULES["ImageDecoder"] = _copy  # PNG, JPEG, BMP, PNM, TIFF in libpfw (runtime_c/src/image/)
+RULES["LabelEncoder"] = _copy  # ai.onnx.ml: a hash table in libpfw (ops/label_encoder.c)
 # Random draws (libpfw's Philox stream; Bernoulli runs as its ONNX function body).
 RULES.update({op: _copy for op in ("RandomUniform", "RandomUniformLike", "RandomNormal", "RandomNormalLike",
                                    "Multinomial")})
@@ -509,11 +512,12 @@ def _fill(ctx: _Context, g: onnx.GraphProto, graph: Graph) -> None:
     for n, name in nodes:
         where = f"node {name!r} ({n.op_type})"
         attrs = {a.name: _attr(a, base_dir, where, ctx) for a in n.attribute}
+        domain = "" if n.domain == "ai.onnx" else n.domain  # another only for a kernel of decompose.KERNELS
         try:
-            version = ctx.version(n.op_type)
+            version = ctx.version(n.op_type, domain)
         except onnx.defs.SchemaError:
             raise InvalidModelError(f"{where}: op {n.op_type} does not exist in ONNX opset {ctx.opset}") from None
-        node = Node(n.op_type, list(n.input), list(n.output), attrs, name, "", version)
+        node = Node(n.op_type, list(n.input), list(n.output), attrs, name, domain, version)
         node = RULES[n.op_type](ctx, node)
         if node is not None:
             # Not graph.add_node(**attrs): an ONNX attribute may be called "name".

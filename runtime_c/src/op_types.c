@@ -208,6 +208,7 @@ static const char* const kNames[PFW_OP_COUNT_] = {
     [201] = "Upsample",
     [202] = "Where",
     [203] = "Xor",
+    [204] = "LabelEncoder",
 };
 
 const char* pfw_op_name(int op_type) {

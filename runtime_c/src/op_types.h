@@ -207,7 +207,8 @@ enum pfw_op_type {
   PFW_OP_Upsample = 201,
   PFW_OP_Where = 202,
   PFW_OP_Xor = 203,
-  PFW_OP_COUNT_ = 204
+  PFW_OP_LabelEncoder = 204,
+  PFW_OP_COUNT_ = 205
 };
 
 /* ONNX name of an op type; NULL when out of range. */

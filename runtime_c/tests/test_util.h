@@ -34,16 +34,12 @@ static int pfw_test_checks = 0;
 
 #define CHECK_OK(call) CHECK_STATUS(call, PFW_OK)
 
-/* The bytes of test data file `name` in $PFW_TEST_DATA (default
- * build/testdata), malloc'ed with a NUL after them (for text); exits when
- * it is missing. */
-static inline void* pfw_test_read_data(const char* name, size_t* size) {
-  const char* dir = getenv("PFW_TEST_DATA");
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", dir ? dir : "build/testdata", name);
+/* The bytes of the file at `path`, malloc'ed with a NUL after them (for
+ * text); exits when it is missing, saying what makes it (`hint`). */
+static inline void* pfw_test_read_file(const char* path, size_t* size, const char* hint) {
   FILE* f = fopen(path, "rb");
   if (!f) {
-    fprintf(stderr, "missing test data %s (run tests/golden/generate.py)\n", path);
+    fprintf(stderr, "missing test data %s (%s)\n", path, hint);
     exit(2);
   }
   fseek(f, 0, SEEK_END);
@@ -54,6 +50,14 @@ static inline void* pfw_test_read_data(const char* name, size_t* size) {
   buf[*size] = '\0';
   fclose(f);
   return buf;
+}
+
+/* Test data file `name` in $PFW_TEST_DATA (default build/testdata). */
+static inline void* pfw_test_read_data(const char* name, size_t* size) {
+  const char* dir = getenv("PFW_TEST_DATA");
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir ? dir : "build/testdata", name);
+  return pfw_test_read_file(path, size, "run tests/golden/generate.py");
 }
 
 /* The golden manifest (tests/golden/generate.py) parsed into *manifest, its

@@ -324,6 +324,54 @@ def sequence_io() -> onnx.ModelProto:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
 
 
+def strings_model() -> tuple[onnx.ModelProto, list[np.ndarray]]:
+    """String inputs and outputs for the bindings (strings.pfw + strings.json,
+    values as JSON lists: the .bin files hold raw numbers only). joined =
+    text + ":" + Cast(x) to string; ids = LabelEncoder(text); word =
+    RegexFullMatch(text, "[a-zé]+"). The texts include multi-byte UTF-8 and
+    an empty string; x's values print alike in ONNX Runtime and pyfw."""
+    s, f = TensorProto.STRING, TensorProto.FLOAT
+    nodes = [helper.make_node("StringConcat", ["text", "colon"], ["labelled"]),
+             helper.make_node("Cast", ["x"], ["x_text"], to=s),
+             helper.make_node("StringConcat", ["labelled", "x_text"], ["joined"]),
+             helper.make_node("LabelEncoder", ["text"], ["ids"], domain="ai.onnx.ml",
+                              keys_strings=["apple", "café", ""], values_int64s=[1, 2, 3], default_int64=-1),
+             helper.make_node("RegexFullMatch", ["text"], ["word"], pattern="[a-zé]+")]
+    g = helper.make_graph(nodes, "strings", [helper.make_tensor_value_info("text", s, ["N"]),
+                                             helper.make_tensor_value_info("x", f, ["N"])],
+                          [helper.make_tensor_value_info("joined", s, ["N"]),
+                           helper.make_tensor_value_info("ids", TensorProto.INT64, ["N"]),
+                           helper.make_tensor_value_info("word", TensorProto.BOOL, ["N"])],
+                          [numpy_helper.from_array(np.array(":", object), "colon")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("ai.onnx.ml", 2)])
+    model.ir_version = 10
+    text = np.array(["apple", "café", "", "Hello World", "naïve-ß"], object)
+    return model, [text, np.array([1.5, -2, 0.25, 100, 0.001], np.float32)]
+
+
+def write_strings_golden(out: Path, ort) -> None:
+    from pyfw import format as pfw_format
+    from pyfw.ir import infer_shapes
+    from pyfw.onnx import import_model
+
+    model, inputs = strings_model()
+    onnx.checker.check_model(model, full_check=True)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    outputs = sess.run(None, dict(zip(names, inputs)))
+    graph = import_model(model)
+    infer_shapes(graph)
+    pfw_format.save(graph, out / "strings.pfw")
+
+    def entry(name, a):
+        return {"name": name, "dtype": "string" if a.dtype == object else str(a.dtype), "shape": list(a.shape),
+                "values": a.tolist()}
+
+    doc = {"inputs": [entry(n, a) for n, a in zip(names, inputs)],
+           "outputs": [entry(o.name, a) for o, a in zip(sess.get_outputs(), outputs)]}
+    (out / "strings.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def philox_uniform(key0: int, key1: int, shape, dtype) -> np.ndarray:
     """NumPy's Philox uniforms for key (key0, key1): libpfw's random ops draw
     this stream word for word."""
@@ -394,6 +442,7 @@ def main() -> int:
     graph = import_model(model)
     infer_shapes(graph)
     pfw_format.save(graph, out / "sequence_io.pfw")
+    write_strings_golden(out, ort)
     return 0
 
 

@@ -1,4 +1,4 @@
-/* Cast between numeric dtypes and bool. Values pass through long double,
+/* Cast between numeric dtypes and bool (to and from STRING: cast_string.c). Values pass through long double,
  * which holds every int64/uint64 and double exactly. Integer-to-integer casts
  * keep the low bits (two's complement), as ONNX says. Float-to-integer casts
  * saturate and NaN becomes 0, so out-of-range values (which ONNX leaves
@@ -129,8 +129,7 @@ static bool is_integer(pfw_dtype d) {
   }
 }
 
-/* The low bits of u as integer dtype d. */
-static void store_wrapped(void* p, pfw_dtype d, uint64_t u) {
+void pfw_store_wrapped(void* p, pfw_dtype d, uint64_t u) {
   uint8_t b = pfw_dtype_is_lowint(d) ? pfw_lowint_wrap(d, u) : (uint8_t)u;
   uint16_t h = (uint16_t)u;
   uint32_t w = (uint32_t)u;
@@ -158,8 +157,7 @@ static pfw_status cast_prepare(pfw_node* node) {
   if (!castable(x->dtype))
     return pfw_error(PFW_ERR_UNSUPPORTED, "input 0 has dtype %s, which Cast does not support", pfw_dtype_name(x->dtype));
   if (to < 0 || to > 255 || !castable((pfw_dtype)to))
-    return pfw_error(to == PFW_STRING ? PFW_ERR_UNSUPPORTED : PFW_ERR_INVALID_MODEL,
-                     "attribute 'to' is %lld, not a dtype Cast supports", (long long)to);
+    return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'to' is %lld, not a dtype Cast supports", (long long)to);
   pfw_round_mode mode;
   if ((st = round_mode_of(node, &mode)) != PFW_OK) return st;
   return pfw_set_output(node->out[0], (pfw_dtype)to, x->rank, x->dims);
@@ -226,6 +224,8 @@ static pfw_status cast_run(pfw_node* node) {
   size_t si = pfw_dtype_size(x->dtype), so = pfw_dtype_size(y->dtype);
   int64_t n = pfw_numel(x);
   if (x->dtype == y->dtype) return pfw_copy_run(node);
+  if (x->dtype == PFW_STRING) return pfw_cast_from_string(node);
+  if (y->dtype == PFW_STRING) return pfw_cast_to_string(node);
   if (cast_common(x, y, n)) return PFW_OK;
   bool saturate = pfw_attr_int(node, "saturate", 1) != 0;
   pfw_round_mode mode;
@@ -242,7 +242,7 @@ static pfw_status cast_run(pfw_node* node) {
     } else if (pfw_dtype_is_lowfloat(y->dtype)) {
       *out = pfw_float_to_lowp(y->dtype, (float)v, saturate);
     } else if (wrap) {
-      store_wrapped(out, y->dtype, v < 0 ? (uint64_t)(int64_t)v : (uint64_t)v);
+      pfw_store_wrapped(out, y->dtype, v < 0 ? (uint64_t)(int64_t)v : (uint64_t)v);
     } else if (float_to_lowint) {
       long double t = truncl(v); /* NaN fails both tests */
       *out = t >= lo && t <= hi ? pfw_lowint_wrap(y->dtype, (uint64_t)(int64_t)t) : 0;
@@ -253,7 +253,7 @@ static pfw_status cast_run(pfw_node* node) {
   return PFW_OK;
 }
 
-const pfw_op pfw_op_Cast = {PFW_OP_Cast, cast_prepare, cast_run, 0};
+const pfw_op pfw_op_Cast = {PFW_OP_Cast, cast_prepare, cast_run, PFW_OPF_STRINGS};
 
 /* CastLike: Cast to the dtype of input 1 (whose values are not read). */
 static pfw_status cast_like_prepare(pfw_node* node) {
@@ -268,7 +268,7 @@ static pfw_status cast_like_prepare(pfw_node* node) {
   return pfw_set_output(node->out[0], like->dtype, x->rank, x->dims);
 }
 
-const pfw_op pfw_op_CastLike = {PFW_OP_CastLike, cast_like_prepare, cast_run, 0};
+const pfw_op pfw_op_CastLike = {PFW_OP_CastLike, cast_like_prepare, cast_run, PFW_OPF_STRINGS};
 
 /* BitCast: the same bytes read as another dtype of the same width. */
 static pfw_status bitcast_prepare(pfw_node* node) {

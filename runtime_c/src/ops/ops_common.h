@@ -222,6 +222,11 @@ pfw_status pfw_bcast_prepare(pfw_node* node, int32_t n_in, pfw_dtype out_dtype);
 /* Writes x as dtype d at p (cast.c): integers saturate and NaN becomes 0,
  * float16/bfloat16 round to nearest even, bool is x != 0. */
 void pfw_store_real(void* p, pfw_dtype d, long double x);
+/* The low bits of u as integer dtype d (two's complement; cast.c). */
+void pfw_store_wrapped(void* p, pfw_dtype d, uint64_t u);
+/* Cast's STRING halves (cast_string.c): input 0 to output 0's dtype. */
+pfw_status pfw_cast_to_string(pfw_node* node);
+pfw_status pfw_cast_from_string(pfw_node* node);
 /* True when an int32/int64 tensor holds a 0 (integer division checks). */
 bool pfw_has_zero(const pfw_tensor* t);
 /* float16 and bfloat16 bits <-> float, rounding to nearest even (cast.c). */
@@ -385,6 +390,7 @@ extern const pfw_op pfw_op_BatchNormalization;
 extern const pfw_op pfw_op_Attention, pfw_op_RotaryEmbedding;
 extern const pfw_op pfw_op_RNN, pfw_op_GRU, pfw_op_LSTM;
 extern const pfw_op pfw_op_StringConcat, pfw_op_StringSplit, pfw_op_StringNormalizer, pfw_op_RegexFullMatch;
+extern const pfw_op pfw_op_ImageDecoder, pfw_op_LabelEncoder;
 extern const pfw_op pfw_op_Reshape, pfw_op_Flatten, pfw_op_Transpose, pfw_op_Concat, pfw_op_Identity;
 
 #endif

@@ -207,3 +207,4 @@ class OpType(object):
     Upsample = 201
     Where = 202
     Xor = 203
+    LabelEncoder = 204

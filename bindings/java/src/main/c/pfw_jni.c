@@ -305,6 +305,79 @@ JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_tensorCopyToBuffer(JNIEnv* env, j
   if (data) check(env, pfw_tensor_copy_to_buffer(ptr(t), data, size));
 }
 
+/* String tensors: byte[] elements, gathered into one C block for the call. */
+JNIEXPORT void JNICALL Java_dev_pyfw_PfwNative_tensorSetStrings(JNIEnv* env, jclass cls, jlong t,
+                                                                jobjectArray data) {
+  if (!data) {
+    throw_message(env, PFW_ERR_INVALID_ARGUMENT, "strings are null");
+    return;
+  }
+  jsize n = (*env)->GetArrayLength(env, data);
+  size_t total = 0;
+  for (jsize i = 0; i < n; i++) {
+    jbyteArray e = (jbyteArray)(*env)->GetObjectArrayElement(env, data, i);
+    if (!e) {
+      throw_message(env, PFW_ERR_INVALID_ARGUMENT, "a string element is null");
+      return;
+    }
+    total += (size_t)(*env)->GetArrayLength(env, e);
+    (*env)->DeleteLocalRef(env, e);
+  }
+  /* pointers, sizes, then the bytes: one block, aligned from malloc's start */
+  size_t head = (size_t)n * (sizeof(char*) + sizeof(size_t));
+  char* block = malloc(head + total + 1);
+  if (!block) {
+    throw_message(env, PFW_ERR_OUT_OF_MEMORY, "out of memory for the strings");
+    return;
+  }
+  const char** ptrs = (const char**)block;
+  size_t* sizes = (size_t*)(block + (size_t)n * sizeof(char*));
+  char* at = block + head;
+  for (jsize i = 0; i < n; i++) {
+    jbyteArray e = (jbyteArray)(*env)->GetObjectArrayElement(env, data, i);
+    jsize len = (*env)->GetArrayLength(env, e);
+    (*env)->GetByteArrayRegion(env, e, 0, len, (jbyte*)at);
+    (*env)->DeleteLocalRef(env, e);
+    ptrs[i] = at;
+    sizes[i] = (size_t)len;
+    at += len;
+  }
+  check(env, pfw_tensor_set_strings(ptr(t), ptrs, sizes, (int64_t)n));
+  free(block);
+}
+
+JNIEXPORT jobjectArray JNICALL Java_dev_pyfw_PfwNative_tensorGetStrings(JNIEnv* env, jclass cls, jlong t) {
+  int64_t n = pfw_tensor_element_count(ptr(t));
+  size_t size = 0;
+  if (check(env, pfw_tensor_strings_size(ptr(t), &size))) return NULL;
+  if (n > INT32_MAX || size > INT32_MAX) {
+    throw_message(env, PFW_ERR_UNSUPPORTED, "the strings are more than a Java array holds");
+    return NULL;
+  }
+  char* bytes = malloc(size + 1);
+  uint64_t* ends = malloc(sizeof(uint64_t) * (size_t)(n + 1));
+  jclass byte_array = (*env)->FindClass(env, "[B");
+  jobjectArray out = NULL;
+  if (!bytes || !ends) {
+    throw_message(env, PFW_ERR_OUT_OF_MEMORY, "out of memory for the strings");
+  } else if (byte_array && !check(env, pfw_tensor_copy_strings(ptr(t), bytes, size, ends, n))) {
+    out = (*env)->NewObjectArray(env, (jsize)n, byte_array, NULL);
+    for (int64_t i = 0, start = 0; out && i < n; start = (int64_t)ends[i], i++) {
+      jbyteArray e = (*env)->NewByteArray(env, (jsize)((int64_t)ends[i] - start));
+      if (!e) {
+        out = NULL; /* OutOfMemoryError pending */
+        break;
+      }
+      (*env)->SetByteArrayRegion(env, e, 0, (jsize)((int64_t)ends[i] - start), (const jbyte*)bytes + start);
+      (*env)->SetObjectArrayElement(env, out, (jsize)i, e);
+      (*env)->DeleteLocalRef(env, e);
+    }
+  }
+  free(bytes);
+  free(ends);
+  return out;
+}
+
 /* ---- sequences and optionals --------------------------------------------- */
 
 JNIEXPORT jint JNICALL Java_dev_pyfw_PfwNative_tensorKind(JNIEnv* env, jclass cls, jlong t) {

@@ -9,6 +9,8 @@ public enum DataType {
   INT16(5, 2, "int16"),
   INT32(6, 4, "int32"),
   INT64(7, 8, "int64"),
+  /** Strings: any bytes each (see {@link Tensor#create(String[], long...)}); no fixed element size. */
+  STRING(8, 0, "string"),
   BOOL(9, 1, "bool"),
   FLOAT16(10, 2, "float16"),
   FLOAT64(11, 8, "float64"),
@@ -42,7 +44,7 @@ public enum DataType {
     return code;
   }
 
-  /** Bytes of one element. */
+  /** Bytes of one element (0 for {@link #STRING}, whose elements vary). */
   public int byteSize() {
     return byteSize;
   }

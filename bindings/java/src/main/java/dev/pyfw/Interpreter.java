@@ -278,6 +278,12 @@ public final class Interpreter implements AutoCloseable {
     if (!want.isSequence()) {
       Tensor t = value.tensor();
       checkDtype(want, t, "input '" + want.name() + "'");
+      if (t.dtype() == DataType.STRING) {
+        byte[][] strings = t.stringBytes();
+        PfwNative.interpreterResizeInput(handle, index, t.shape());
+        PfwNative.tensorSetStrings(h, strings);
+        return;
+      }
       ByteBuffer data = t.buffer();
       PfwNative.interpreterResizeInput(handle, index, t.shape());
       PfwNative.tensorCopyFromBuffer(h, data);
@@ -288,6 +294,10 @@ public final class Interpreter implements AutoCloseable {
     for (int k = 0; k < elements.size(); k++) {
       Tensor t = elements.get(k);
       checkDtype(want, t, "element " + k + " of input '" + want.name() + "'");
+      if (t.dtype() == DataType.STRING) {
+        throw new UnsupportedOperationException("element " + k + " of input '" + want.name()
+            + "': sequences of strings cannot be fed (libpfw's C API appends raw bytes)");
+      }
       PfwNative.tensorSequenceAppend(h, t.dtype().code(), t.shape(), t.buffer());
     }
   }
@@ -318,6 +328,9 @@ public final class Interpreter implements AutoCloseable {
     long[] shape = new long[PfwNative.tensorRank(t)];
     for (int k = 0; k < shape.length; k++) {
       shape[k] = PfwNative.tensorDim(t, k);
+    }
+    if (info.dtype() == DataType.STRING) {
+      return Tensor.ofStringBytes(shape, PfwNative.tensorGetStrings(t));
     }
     long bytes = PfwNative.tensorByteSize(t);
     if (bytes > Integer.MAX_VALUE) {

@@ -175,6 +175,12 @@ final class PfwNative {
   /** Copies the tensor into {@code dst} (a direct buffer; its capacity is the size). */
   static native void tensorCopyToBuffer(long tensor, ByteBuffer dst) throws PfwException;
 
+  /** pfw_tensor_set_strings: element i is data[i]'s bytes (copied). */
+  static native void tensorSetStrings(long tensor, byte[][] data) throws PfwException;
+
+  /** pfw_tensor_strings_size + pfw_tensor_copy_strings: every element's bytes, as new arrays. */
+  static native byte[][] tensorGetStrings(long tensor) throws PfwException;
+
   // ---- sequences and optionals ----------------------------------------------
   static final int KIND_SEQUENCE = 1;
 

@@ -3,6 +3,7 @@ package dev.pyfw;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
@@ -17,12 +18,18 @@ public final class Tensor implements AutoCloseable {
 
   private final DataType dtype;
   private final long[] shape;
-  private ByteBuffer data;
+  private ByteBuffer data;      // numbers; an empty buffer for STRING, null once closed
+  private byte[][] strings;     // STRING: each element's bytes
 
   Tensor(DataType dtype, long[] shape, ByteBuffer data) {
     this.dtype = dtype;
     this.shape = shape;
     this.data = data;
+  }
+
+  private Tensor(long[] shape, byte[][] strings) {
+    this(DataType.STRING, shape, ByteBuffer.allocateDirect(0));
+    this.strings = strings;
   }
 
   // ---- creating ------------------------------------------------------------
@@ -69,6 +76,35 @@ public final class Tensor implements AutoCloseable {
     return t;
   }
 
+  /** A string tensor of {@code data} encoded as UTF-8 (a null element is the empty string). */
+  public static Tensor create(String[] data, long... shape) {
+    byte[][] bytes = new byte[Checks.notNull(data, "data").length][];
+    for (int i = 0; i < data.length; i++) {
+      bytes[i] = data[i] == null ? new byte[0] : data[i].getBytes(StandardCharsets.UTF_8);
+    }
+    return fromStringBytes(bytes, shape);
+  }
+
+  /** A string tensor whose elements are copies of {@code data}'s byte arrays, any bytes (UTF-8 or not). */
+  public static Tensor fromStringBytes(byte[][] data, long... shape) {
+    long[] dims = Checks.notNull(shape, "shape").clone();
+    long count = elementCount(dims);
+    if (count != Checks.notNull(data, "data").length) {
+      throw new IllegalArgumentException("shape " + Arrays.toString(dims) + " holds " + count
+          + " elements, but the data has " + data.length);
+    }
+    byte[][] copy = new byte[data.length][];
+    for (int i = 0; i < data.length; i++) {
+      copy[i] = data[i] == null ? new byte[0] : data[i].clone();
+    }
+    return new Tensor(dims, copy);
+  }
+
+  /** A string tensor that takes {@code strings} as they are (the interpreter's fresh copies). */
+  static Tensor ofStringBytes(long[] shape, byte[][] strings) {
+    return new Tensor(shape, strings);
+  }
+
   /** A bool tensor holding a copy of {@code data}. */
   public static Tensor create(boolean[] data, long... shape) {
     Tensor t = allocate(DataType.BOOL, shape, Checks.notNull(data, "data").length);
@@ -85,6 +121,9 @@ public final class Tensor implements AutoCloseable {
   public static Tensor fromLittleEndian(DataType dtype, byte[] bytes, long... shape) {
     Checks.notNull(dtype, "dtype");
     Checks.notNull(bytes, "bytes");
+    if (dtype == DataType.STRING) {
+      throw new IllegalArgumentException("string tensors have no raw byte form: use create(String[], ...)");
+    }
     if (bytes.length % dtype.byteSize() != 0) {
       throw new IllegalArgumentException(bytes.length + " bytes are not a whole number of "
           + dtype + " elements (" + dtype.byteSize() + " bytes each)");
@@ -209,8 +248,40 @@ public final class Tensor implements AutoCloseable {
     return out;
   }
 
-  /** The data as raw little-endian bytes, whatever the dtype (the golden files' layout). */
+  /** The strings of a string tensor, decoded from UTF-8 (malformed bytes become U+FFFD). */
+  public String[] getStrings() {
+    byte[][] bytes = stringBytes();
+    String[] out = new String[bytes.length];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = new String(bytes[i], StandardCharsets.UTF_8);
+    }
+    return out;
+  }
+
+  /** The bytes of each element of a string tensor, as new arrays. */
+  public byte[][] getStringBytes() {
+    byte[][] bytes = stringBytes();
+    byte[][] out = new byte[bytes.length][];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = bytes[i].clone();
+    }
+    return out;
+  }
+
+  /** The elements for the interpreter to copy from (not copied here: it only reads them). */
+  byte[][] stringBytes() {
+    open();
+    if (dtype != DataType.STRING) {
+      throw new IllegalStateException("this tensor holds " + dtype + ", not string");
+    }
+    return strings;
+  }
+
+  /** The data as raw little-endian bytes, whatever the numeric dtype (the golden files' layout). */
   public byte[] toLittleEndian() {
+    if (dtype == DataType.STRING) {
+      throw new IllegalStateException("a string tensor has no raw byte form: use getStrings()");
+    }
     ByteBuffer src = open();
     byte[] out = new byte[src.capacity()];
     copyReordered(src, ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN), dtype.byteSize());
@@ -241,6 +312,7 @@ public final class Tensor implements AutoCloseable {
   @Override
   public void close() {
     data = null;
+    strings = null;
   }
 
   @Override

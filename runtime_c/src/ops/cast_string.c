@@ -1,0 +1,224 @@
+/* Cast between STRING and the numeric dtypes and bool (cast.c sends these
+ * here).
+ *
+ * To string: integers in decimal; bool as "1"/"0"; floats with the fewest
+ * significant digits that read back to the same value (so float32 0.3 is
+ * "0.3", not "0.30000001"), in plain notation when the decimal exponent is
+ * in [-4, max(digits, 8)) and as d.ddde+XX otherwise, which is what ONNX
+ * Runtime prints (printf's %.8g) wherever 8 digits are exact; NaN, INF and
+ * -INF are the literals ONNX names.
+ * From string: optional surrounding whitespace around one number: decimal
+ * or hexadecimal floats, INF/INFINITY/NaN in any case (C's strtod syntax,
+ * always with '.' whatever the locale); integer targets take integers, or a
+ * number with a fraction truncated toward zero ("100.5" -> 100, as ONNX's
+ * spec suggests); bool also takes true/false. Anything else, or a value out
+ * of the target's range, is an error naming the element. */
+#include <ctype.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ops_common.h"
+
+enum { MAX_TEXT = 40 }; /* longest number written: "-2.2250738585072014e-308" is 24 */
+
+static bool is_float(pfw_dtype d) {
+  return d == PFW_FLOAT32 || d == PFW_FLOAT64 || d == PFW_FLOAT16 || d == PFW_BFLOAT16 || pfw_dtype_is_lowfloat(d);
+}
+
+static bool is_signed(pfw_dtype d) {
+  return d == PFW_INT8 || d == PFW_INT16 || d == PFW_INT32 || d == PFW_INT64 || d == PFW_INT4 || d == PFW_INT2;
+}
+
+static double load_float(const void* p, pfw_dtype d, int64_t i) {
+  if (pfw_dtype_is_lowfloat(d)) return pfw_lowp_to_float(d, ((const uint8_t*)p)[i]);
+  return pfw_load_real(p, d, i);
+}
+
+/* printf and strtod use the locale's decimal point; pyfw's text always has '.'. */
+static char locale_point(void) {
+  const char* p = localeconv()->decimal_point;
+  return p && p[0] ? p[0] : '.';
+}
+
+/* Reads text (already trimmed, NUL-terminated, at most MAX_TEXT bytes or
+ * longer in heap memory) as a double, or a float when `single`; false when
+ * it is not one number. */
+static bool read_float(char* text, bool single, double* out) {
+  char point = locale_point();
+  if (point != '.') {
+    if (strchr(text, point)) return false; /* "1,5" is not a number in pyfw's syntax */
+    for (char* c = text; *c; c++)
+      if (*c == '.') *c = point;
+  }
+  if (!*text || isspace((unsigned char)*text)) return false;
+  char* end;
+  *out = single ? (double)strtof(text, &end) : strtod(text, &end);
+  return end != text && *end == '\0'; /* overflow gives +-inf, underflow 0: both kept, as ONNX Runtime */
+}
+
+/* Writes v with `digits` significant digits in pyfw's style (see above). */
+static int format_float(char* buf, double v, int digits) {
+  char probe[MAX_TEXT];
+  snprintf(probe, sizeof probe, "%.*e", digits - 1, v);
+  int exp10 = atoi(strchr(probe, 'e') + 1);
+  int plain_below = digits > 8 ? digits : 8;
+  int precision = exp10 >= -4 && exp10 < plain_below ? (exp10 + 1 > digits ? exp10 + 1 : digits) : digits;
+  int n = snprintf(buf, MAX_TEXT, "%.*g", precision, v);
+  char point = locale_point();
+  if (point != '.')
+    for (char* c = buf; *c; c++)
+      if (*c == point) *c = '.';
+  return n;
+}
+
+/* The float at element i of x as the shortest text that reads back to it. */
+static int float_text(const pfw_tensor* x, int64_t i, char* buf) {
+  double v = load_float(x->data, x->dtype, i);
+  if (v != v) return snprintf(buf, MAX_TEXT, "NaN");
+  if (isinf(v)) return snprintf(buf, MAX_TEXT, v > 0 ? "INF" : "-INF");
+  size_t size = pfw_dtype_size(x->dtype);
+  const uint8_t* orig = (const uint8_t*)x->data + (size_t)i * size;
+  for (int digits = 1; digits <= 17; digits++) {
+    int n = format_float(buf, v, digits);
+    char copy[MAX_TEXT];
+    memcpy(copy, buf, (size_t)n + 1);
+    double back;
+    uint8_t again[8];
+    if (!read_float(copy, x->dtype == PFW_FLOAT32, &back)) continue;
+    pfw_store_real(again, x->dtype, back);
+    if (!memcmp(again, orig, size)) return n;
+  }
+  return format_float(buf, v, 17); /* not reached: 17 digits are exact for a double */
+}
+
+static int integer_text(const pfw_tensor* x, int64_t i, char* buf) {
+  pfw_dtype d = x->dtype;
+  if (d == PFW_BOOL) return snprintf(buf, MAX_TEXT, "%d", ((const uint8_t*)x->data)[i] != 0);
+  if (pfw_dtype_is_lowint(d)) return snprintf(buf, MAX_TEXT, "%d", (int)pfw_lowint_value(d, ((const uint8_t*)x->data)[i]));
+  if (d == PFW_UINT64) return snprintf(buf, MAX_TEXT, "%llu", (unsigned long long)((const uint64_t*)x->data)[i]);
+  if (d == PFW_INT64) return snprintf(buf, MAX_TEXT, "%lld", (long long)((const int64_t*)x->data)[i]);
+  return snprintf(buf, MAX_TEXT, "%.0f", pfw_load_real(x->data, d, i)); /* the narrower integers: exact in a double */
+}
+
+pfw_status pfw_cast_to_string(pfw_node* node) {
+  const pfw_tensor* x = node->in[0];
+  int64_t n = pfw_numel(x);
+  if (!n) return PFW_OK;
+  if ((uint64_t)n > SIZE_MAX / MAX_TEXT) return pfw_error(PFW_ERR_UNSUPPORTED, "%lld strings exceed memory", (long long)n);
+  char* at = pfw_str_alloc(node, (size_t)n * MAX_TEXT);
+  if (!at) return PFW_ERR_UNSUPPORTED;
+  pfw_string* y = node->out[0]->data;
+  bool floating = is_float(x->dtype);
+  for (int64_t i = 0; i < n; i++) {
+    int len = floating ? float_text(x, i, at) : integer_text(x, i, at);
+    y[i] = (pfw_string){at, (size_t)len};
+    at += len;
+  }
+  return PFW_OK;
+}
+
+/* ---- from string ---------------------------------------------------------- */
+
+static pfw_status not_a_number(int64_t i, pfw_string s, pfw_dtype to, const char* why) {
+  int shown = s.size > 40 ? 40 : (int)s.size;
+  return pfw_error(PFW_ERR_INVALID_ARGUMENT, "element %lld of input 0, \"%.*s\"%s, %s %s", (long long)i, shown,
+                   s.size ? s.data : "", s.size > 40 ? "..." : "", why, pfw_dtype_name(to));
+}
+
+/* Exact integer text: [+-]digits. */
+static bool read_integer(const char* t, bool* negative, uint64_t* magnitude, bool* overflow) {
+  *negative = *t == '-';
+  if (*t == '+' || *t == '-') t++;
+  if (!isdigit((unsigned char)*t)) return false;
+  uint64_t m = 0;
+  *overflow = false;
+  for (; isdigit((unsigned char)*t); t++) {
+    unsigned digit = (unsigned)(*t - '0');
+    if (m > (UINT64_MAX - digit) / 10) *overflow = true;
+    else m = m * 10 + digit;
+  }
+  *magnitude = m;
+  return *t == '\0';
+}
+
+/* Integer dtype d's range as [lo, hi] with lo as a magnitude below zero. */
+static void int_range(pfw_dtype d, uint64_t* neg_max, uint64_t* pos_max) {
+  if (pfw_dtype_is_lowint(d)) {
+    int32_t lo, hi;
+    pfw_lowint_range(d, &lo, &hi);
+    *neg_max = (uint64_t)-(int64_t)lo;
+    *pos_max = (uint64_t)hi;
+    return;
+  }
+  int bits = (int)pfw_dtype_size(d) * 8;
+  if (is_signed(d)) {
+    *pos_max = (UINT64_MAX >> (65 - bits));
+    *neg_max = *pos_max + 1;
+  } else {
+    *pos_max = UINT64_MAX >> (64 - bits);
+    *neg_max = 0;
+  }
+}
+
+static bool same_word(const char* t, const char* word) { /* ASCII case-insensitive */
+  for (; *t && *word; t++, word++)
+    if (tolower((unsigned char)*t) != *word) return false;
+  return !*t && !*word;
+}
+
+/* One element: text (trimmed, NUL-terminated) into out as dtype `to`. */
+static pfw_status from_text(char* t, pfw_string s, int64_t i, pfw_dtype to, void* out) {
+  if (is_float(to)) {
+    double v;
+    if (!read_float(t, to == PFW_FLOAT32, &v)) return not_a_number(i, s, to, "is not a number, so cannot become");
+    pfw_store_real(out, to, v);
+    return PFW_OK;
+  }
+  if (to == PFW_BOOL) {
+    double v;
+    bool yes = same_word(t, "true"), no = same_word(t, "false");
+    if (!yes && !no && !read_float(t, false, &v)) return not_a_number(i, s, to, "is neither a number nor true/false, so cannot become");
+    *(uint8_t*)out = yes || (!no && v != 0);
+    return PFW_OK;
+  }
+  bool negative, overflow;
+  uint64_t m, neg_max, pos_max;
+  int_range(to, &neg_max, &pos_max);
+  if (!read_integer(t, &negative, &m, &overflow)) {
+    double v; /* a number with a fraction or exponent: truncated toward zero */
+    if (!read_float(t, false, &v) || v != v) return not_a_number(i, s, to, "is not a number, so cannot become");
+    double w = trunc(v);
+    negative = w < 0;
+    overflow = fabs(w) >= 18446744073709551616.0;
+    m = overflow ? 0 : (uint64_t)fabs(w);
+  }
+  if (overflow || (negative ? m > neg_max : m > pos_max))
+    return not_a_number(i, s, to, "is out of the range of");
+  pfw_store_wrapped(out, to, negative ? (uint64_t)0 - m : m); /* in range: the value itself */
+  return PFW_OK;
+}
+
+pfw_status pfw_cast_from_string(pfw_node* node) {
+  const pfw_tensor* x = node->in[0];
+  pfw_tensor* y = node->out[0];
+  const pfw_string* xs = x->data;
+  size_t so = pfw_dtype_size(y->dtype);
+  char small[MAX_TEXT * 2];
+  for (int64_t i = 0, n = pfw_numel(x); i < n; i++) {
+    pfw_string s = xs[i];
+    const char* b = s.data;
+    size_t len = s.size;
+    while (len && isspace((unsigned char)b[0])) b++, len--;
+    while (len && isspace((unsigned char)b[len - 1])) len--;
+    if (len && memchr(b, '\0', len)) return not_a_number(i, s, y->dtype, "holds a NUL byte, so cannot become");
+    char* t = len < sizeof small ? small : malloc(len + 1);
+    if (!t) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory reading a %zu-byte string", len);
+    if (len) memcpy(t, b, len);
+    t[len] = '\0';
+    pfw_status st = from_text(t, s, i, y->dtype, (uint8_t*)y->data + (size_t)i * so);
+    if (t != small) free(t);
+    if (st != PFW_OK) return st;
+  }
+  return PFW_OK;
+}
