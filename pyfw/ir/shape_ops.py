@@ -238,8 +238,19 @@ def _label_encoder(node, ins, c):
     return [(_dt.from_numpy(np.asarray(values).dtype), ins[0].shape)]
 
 
+def _max_roi_pool(node, ins, c):
+    """(num_rois, C, pooled_h, pooled_w)."""
+    _required(c, 2)
+    x, rois, pooled = ins[0].shape, ins[1].shape, node.attr("pooled_shape")
+    if pooled is None or len(pooled) != 2:
+        raise c.fail("MaxRoiPool needs pooled_shape, two sizes")
+    if x is not None and len(x) != 4:
+        raise c.fail(f"input {node.inputs[0]!r} has shape {x}; MaxRoiPool takes (N, C, H, W)")
+    return [(ins[0].dtype, ((rois[0] if rois else -1), (x[1] if x else -1), int(pooled[0]), int(pooled[1])))]
+
+
 RULES = {
-    "LabelEncoder": _label_encoder,
+    "LabelEncoder": _label_encoder, "MaxRoiPool": _max_roi_pool,
     "Shape": _shape, "Size": _size, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Cast": _cast,
     "ConstantOfShape": _constant_of_shape, "Range": _range, "Gather": _gather, "Slice": _slice,
     "Expand": _expand, "Tile": _tile, "CastLike": _cast_like, "GatherElements": _gather_elements,

@@ -301,6 +301,7 @@ RULES.update({op: _copy for op in ("LpPool", "GlobalMaxPool", "GlobalLpPool", "T
 RULES.update({op: _copy for op in ("StringConcat", "StringSplit", "StringNormalizer", "RegexFullMatch")})
 RULES["ImageDecoder"] = _copy  # PNG, JPEG, BMP, PNM, TIFF in libpfw (runtime_c/src/image/)
 RULES["LabelEncoder"] = _copy  # ai.onnx.ml: a hash table in libpfw (ops/label_encoder.c)
+RULES["MaxRoiPool"] = _copy
 # Random draws (libpfw's Philox stream; Bernoulli runs as its ONNX function body).
 RULES.update({op: _copy for op in ("RandomUniform", "RandomUniformLike", "RandomNormal", "RandomNormalLike",
                                    "Multinomial")})

@@ -1,7 +1,8 @@
 """Writes the fuzzer's seed corpus: every model of ONNX's backend suite
 (node, simple and pytorch kinds) that pyfw converts, as .pfw files, the
 golden models, and models of the ops the suite has no test model for (the
-random ops). Small models that together reach every op's kernel, so the
+random ops, MaxRoiPool, Cast to and from strings, LabelEncoder's forms, and
+ImageDecoder on constant images from runtime_c/tests/data/images). Small models that together reach every op's kernel, so the
 campaign starts from files that get past the verifier.
 
     python runtime_c/fuzz/seeds.py OUT_DIR [--golden DIR] [--max-bytes N]
@@ -13,6 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import onnx
 from onnx import TensorProto, helper
 from onnx.backend.test.loader import load_model_tests
@@ -51,9 +53,40 @@ def extra_models():
         "multinomial": ([helper.make_node("Multinomial", ["x"], ["y"], sample_size=4, dtype=i64)],
                         [vi("x", f, [2, 3])], [vi("y", i64, [2, 4])]),
     }
+    s, u8, b = TensorProto.STRING, TensorProto.UINT8, TensorProto.BOOL
+    cases.update({
+        "max_roi_pool": ([helper.make_node("MaxRoiPool", ["x", "r"], ["y"], pooled_shape=[2, 3], spatial_scale=0.5)],
+                         [vi("x", f, [2, 3, 6, 7]), vi("r", f, [4, 5])], [vi("y", f, [4, 3, 2, 3])]),
+        "cast_to_string": ([helper.make_node("Cast", ["x"], ["y"], to=s)], [vi("x", f, [6])], [vi("y", s, [6])]),
+        "cast_from_string": ([helper.make_node("Cast", ["x"], ["y"], to=i64)], [vi("x", s, [4])], [vi("y", i64, [4])]),
+        "cast_string_bool": ([helper.make_node("Cast", ["x"], ["y"], to=b)], [vi("x", s, [4])], [vi("y", b, [4])]),
+    })
     for name, (nodes, ins, outs) in cases.items():
         yield name, helper.make_model(helper.make_graph(nodes, name, ins, outs),
-                                      opset_imports=[helper.make_opsetid("", 17)])
+                                      opset_imports=[helper.make_opsetid("", 20)])
+    ml = [helper.make_opsetid("", 19), helper.make_opsetid("ai.onnx.ml", 4)]
+    for name, attrs, x, y in (
+            ("label_encoder_ints", {"keys_int64s": [1, -3, 7], "values_floats": [0.5, 2, -1]}, i64, f),
+            ("label_encoder_floats", {"keys_floats": [0.5, float("nan")], "values_strings": ["a", "b"]}, f, s),
+            ("label_encoder_tensors", {"keys_tensor": onnx.numpy_helper.from_array(np.array([2, 4], np.int32)),
+                                       "values_tensor": onnx.numpy_helper.from_array(np.array([1.5, 2.5])),
+                                       "default_tensor": onnx.numpy_helper.from_array(np.array([9.0]))},
+             TensorProto.INT32, TensorProto.DOUBLE)):
+        node = helper.make_node("LabelEncoder", ["x"], ["y"], domain="ai.onnx.ml", **attrs)
+        yield name, helper.make_model(helper.make_graph([node], name, [vi("x", x, [5])], [vi("y", y, [5])]),
+                                      opset_imports=ml)
+    # ImageDecoder on small images: as a constant (decoded while planning) and fed (decoded at invoke).
+    images = Path(__file__).resolve().parents[1] / "tests" / "data" / "images"
+    for file in ("rgb_3x5.png", "interlaced_17x9.png", "progressive_420_17x9.jpg", "q50_422_3x5.jpg",
+                 "palette_3x5.bmp", "rgb_3x5.ppm", "lzw_3x5.tif", "deflate_3x5.tif"):
+        data = np.frombuffer((images / file).read_bytes(), np.uint8)
+        tag = file.replace(".", "_")
+        node = helper.make_node("ImageDecoder", ["x"], ["y"], pixel_format="BGR")
+        fed = helper.make_graph([node], tag, [vi("x", u8, [len(data)])], [vi("y", u8, [None, None, 3])])
+        const = helper.make_graph([node], tag, [], [vi("y", u8, [None, None, 3])],
+                                  [onnx.numpy_helper.from_array(data, "x")])
+        for kind, g in (("fed", fed), ("const", const)):
+            yield f"image_{kind}_{tag}", helper.make_model(g, opset_imports=[helper.make_opsetid("", 20)])
 
 
 def main(argv=None):

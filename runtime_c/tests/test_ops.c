@@ -71,7 +71,7 @@ static void test_util(void) {
   CHECK_OK(pfw_check_input(&n.node, 0, PFW_FLOAT32, 1));
 
   CHECK(pfw_find_op(PFW_OP_Conv) != NULL && pfw_find_op(PFW_OP_Custom) == NULL);
-  CHECK(pfw_find_op(PFW_OP_MaxRoiPool) == NULL && pfw_find_op(65535) == NULL); /* no kernel: imported as other ops */
+  CHECK(pfw_find_op(PFW_OP_RoiAlign) == NULL && pfw_find_op(65535) == NULL); /* no kernel: imported as other ops */
   CHECK(pfw_find_op(PFW_OP_Relu)->flags & PFW_OPF_INPLACE);
   CHECK(pfw_find_op(PFW_OP_Reshape)->flags & PFW_OPF_ALIAS);
 }

@@ -390,7 +390,7 @@ extern const pfw_op pfw_op_BatchNormalization;
 extern const pfw_op pfw_op_Attention, pfw_op_RotaryEmbedding;
 extern const pfw_op pfw_op_RNN, pfw_op_GRU, pfw_op_LSTM;
 extern const pfw_op pfw_op_StringConcat, pfw_op_StringSplit, pfw_op_StringNormalizer, pfw_op_RegexFullMatch;
-extern const pfw_op pfw_op_ImageDecoder, pfw_op_LabelEncoder;
+extern const pfw_op pfw_op_ImageDecoder, pfw_op_LabelEncoder, pfw_op_MaxRoiPool;
 extern const pfw_op pfw_op_Reshape, pfw_op_Flatten, pfw_op_Transpose, pfw_op_Concat, pfw_op_Identity;
 
 #endif

@@ -138,6 +138,7 @@ static const pfw_op* const g_ops[] = {
     [PFW_OP_RegexFullMatch] = &pfw_op_RegexFullMatch,
     [PFW_OP_ImageDecoder] = &pfw_op_ImageDecoder,
     [PFW_OP_LabelEncoder] = &pfw_op_LabelEncoder,
+    [PFW_OP_MaxRoiPool] = &pfw_op_MaxRoiPool,
     [PFW_OP_Relu] = &pfw_op_Relu,
     [PFW_OP_Reshape] = &pfw_op_Reshape,
     [PFW_OP_Resize] = &pfw_op_Resize,
