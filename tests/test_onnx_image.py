@@ -318,3 +318,33 @@ def test_export_round_trip(tmp_path):
     from pyfw.runtime import Interpreter
     with Interpreter(to_pfw(onnx_back)) as it:
         np.testing.assert_array_equal(it.run({"encoded": np.frombuffer(data, np.uint8)})[0], rgb[..., ::-1])
+
+
+def test_jpeg_fill_bytes_before_restart_markers():
+    """T.81 lets any number of 0xFF fill bytes precede a marker, RSTn included."""
+    data = (IMAGES / "restart_61x47.jpg").read_bytes()
+    sos = data.index(b"\xff\xda")
+    head, body = data[:sos], data[sos:]
+    for n in range(8):
+        body = body.replace(bytes([0xFF, 0xD0 + n]), bytes([0xFF, 0xFF, 0xFF, 0xD0 + n]))
+    assert body.count(b"\xff\xff\xff") >= 3
+    rgb = np.frombuffer((IMAGES / "restart_61x47.jpg.rgb").read_bytes(), np.uint8).reshape(47, 61, 3)
+    np.testing.assert_array_equal(decode(head + body), rgb)
+
+
+def test_jpeg_with_endless_scans_is_refused():
+    """A small file cannot make the decoder walk the image without end: the
+    scans may visit each block at most 64 times (a progressive file's dozen
+    scans visit each about 10 times), and there are at most 1000 scans."""
+    data = (IMAGES / "progressive_420_40x24.jpg").read_bytes()
+    # A first AC scan (Ss > 0, Ah = 0) may be repeated: each copy decodes the band again.
+    starts = [i for i in range(len(data) - 1) if data[i:i + 2] == b"\xff\xda"]
+    for at, end in zip(starts, starts[1:] + [len(data) - 2]):
+        ns = data[at + 4]
+        ss, ah = data[at + 5 + 2 * ns], data[at + 7 + 2 * ns] >> 4
+        if ss > 0 and ah == 0:
+            scan = data[at:end]
+            break
+    np.testing.assert_array_equal(decode(data[:end] + scan * 10 + data[end:]), decode(data))
+    msg = error_of(data[:end] + scan * 1000 + data[end:])
+    assert "JPEG" in msg and "the scans decode each block more than 64 times" in msg

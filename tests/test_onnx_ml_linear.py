@@ -287,9 +287,12 @@ def test_label_encoder_exports_as_itself(tmp_path):
 @pytest.mark.parametrize("attrs,x,match", [
     ({"keys_int64s": [1, 2], "values_int64s": [1]}, np.array([1], np.int64), "2 keys for 1 values"),
     ({"keys_strings": ["a"], "values_int64s": [1]}, np.array([1], np.int64), "input 0 has dtype int64 but the keys are string"),
+    ({"keys_int64s": [1], "values_int64s": [1], "default_tensor": onnx.numpy_helper.from_array(np.zeros(0, np.int64))},
+     np.array([1], np.int64), "default_tensor must be one int64 .* it is 0 bytes of int64"),
 ])
 def test_label_encoder_bad_attributes_are_named(attrs, x, match):
-    m = label_encoder_model(x, np.int64, ml_opset=2, opset=17, **attrs)
+    m = label_encoder_model(x, np.int64, ml_opset=4 if "default_tensor" in attrs else 2,
+                            opset=19 if "default_tensor" in attrs else 17, **attrs)
     with pytest.raises(ValueError, match=rf"node 'LabelEncoder_0' \(LabelEncoder\): {match}"):
         pfw_run(to_pfw(m), {"X": x})
 

@@ -502,3 +502,21 @@ def test_cast_like_to_string():
     x = np.array([1, -2, 3], np.int32)
     model, feeds = single_op("CastLike", [x, Init(strings("like"))], opset=21, out_dtype=S)
     check(model, feeds)
+
+
+@pytest.mark.parametrize("saturate", [0, 1])
+def test_cast_string_to_float8_honours_saturate(saturate):
+    """Past float8's range: saturate=1 gives its largest value, 0 gives inf/NaN,
+    the same as Cast from the float32 number (ONNX Runtime as the oracle)."""
+    texts = ["1000", "-1e9", "0.3", "nan", "1e-12"]
+
+    def through_float8(x_type, x_dtype):  # x -> float8 E4M3FN -> float32
+        nodes = [helper.make_node("Cast", ["x"], ["q"], to=TensorProto.FLOAT8E4M3FN, saturate=saturate),
+                 helper.make_node("Cast", ["q"], ["y"], to=TensorProto.FLOAT)]
+        return build(nodes, [helper.make_tensor_value_info("x", x_type, [5])], [value_info("y", np.float32, [5])],
+                     opset=21)
+
+    (got,) = pfw_run(to_pfw(through_float8(TensorProto.STRING, S)), {"x": strings(*texts)})
+    numbers = np.array([float(t) for t in texts], np.float32)
+    (want,) = ort_run(through_float8(TensorProto.FLOAT, np.float32), {"x": numbers})
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))

@@ -110,6 +110,17 @@ def main() -> None:
     save("q10_61x47.jpg", big, "JPEG", quality=10)
     save("progressive_444_61x47.jpg", big, "JPEG", progressive=True, subsampling=0, quality=90)
     save("optimized_61x47.jpg", big, "JPEG", optimize=True)
+    # IDCT overshoot past what the encoder wrote: a DC quantizer raised after
+    # encoding takes samples to 2.5-4x white, where libjpeg's C table would
+    # wrap; Pillow's SIMD IDCT (and pyfw) saturate.
+    for dc_q in (4, 5, 7):
+        flat = np.full((16, 24), 255, np.uint8)
+        flat[:8, :8] = 200
+        f = io.BytesIO()
+        Image.fromarray(flat).save(f, format="JPEG", qtables=[[1] * 64])
+        data = bytearray(f.getvalue())
+        data[data.index(b"\xff\xdb") + 5] = dc_q  # DQT: length (2), Pq/Tq, then Q[0]
+        add(f"overshoot_dc{dc_q}_24x16.jpg", bytes(data))
     # 16-bit samples: pyfw's rule, not Pillow's clamp (see the docstring).
     rng = np.random.default_rng(16)
     g16 = rng.integers(0, 65536, (7, 13), dtype=np.uint16)

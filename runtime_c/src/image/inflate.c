@@ -26,7 +26,8 @@ typedef struct bits {
 
 static pfw_status bad(const bits* b, const char* why) {
   size_t at = b->pos - (size_t)(b->n / 8);
-  return pfw_error(PFW_ERR_INVALID_ARGUMENT, "%s: deflate data %s (byte offset %zu)", b->what, why, b->start + at);
+  return pfw_error(PFW_ERR_INVALID_ARGUMENT, "%s: deflate data %s (byte offset %zu of the zlib stream)", b->what, why,
+                   b->start + at);
 }
 
 static void refill(bits* b) {
@@ -226,7 +227,7 @@ pfw_status pfw_zlib_inflate(const char* what, const uint8_t* in, size_t in_size,
   *written = 0;
   if (in_size < 6) return pfw_error(PFW_ERR_INVALID_ARGUMENT, "%s: a zlib stream of %zu bytes is too short", what, in_size);
   if ((in[0] & 15) != 8 || (in[0] >> 4) > 7 || ((in[0] << 8) | in[1]) % 31 != 0)
-    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "%s: not a zlib deflate stream (header bytes 0x%02x 0x%02x at byte offset 0)",
+    return pfw_error(PFW_ERR_INVALID_ARGUMENT, "%s: not a zlib deflate stream (header bytes 0x%02x 0x%02x at its start)",
                      what, in[0], in[1]);
   if (in[1] & 0x20) return pfw_error(PFW_ERR_UNSUPPORTED, "%s: zlib stream with a preset dictionary", what);
   bits b = {what, in + 2, in_size - 2, 0, 0, 0, 2};

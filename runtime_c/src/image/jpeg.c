@@ -48,7 +48,14 @@ typedef struct decoder {
   int ns, ss, se, ah, al;
   jpeg_component* sc[3];
   int eobrun;
+  int scans;
+  uint64_t visits, blocks; /* blocks decoded over all scans; blocks of the frame */
 } decoder;
+
+/* A progressive file has a scan per band and bit of each component, a dozen
+ * or so; these bounds keep a small hostile file from making billions of
+ * block visits (each EOB run of a few bytes covers 32K blocks). */
+enum { MAX_SCANS = 1000, MAX_VISITS_PER_BLOCK = 64 };
 
 static pfw_status bad(const char* why, size_t at) {
   return pfw_error(PFW_ERR_INVALID_ARGUMENT, "JPEG: %s (byte offset %zu)", why, at);
@@ -249,6 +256,7 @@ static pfw_status restart(decoder* d, int* expect) {
   reader* r = &d->r;
   r->buf = 0;
   r->n = r->fake = 0;
+  while (r->pos + 2 < r->size && r->data[r->pos] == 0xff && r->data[r->pos + 1] == 0xff) r->pos++; /* fill bytes */
   if (r->pos + 1 >= r->size || r->data[r->pos] != 0xff || r->data[r->pos + 1] != 0xd0 + *expect) {
     char why[64];
     snprintf(why, sizeof why, "restart marker RST%d is missing", *expect);
@@ -271,6 +279,11 @@ static pfw_status decode_scan(decoder* d) {
     mcux = (f->width + 8 * f->hmax - 1) / (8 * f->hmax);
     mcuy = (f->height + 8 * f->vmax - 1) / (8 * f->vmax);
   }
+  uint64_t scan_blocks = 0;
+  for (int i = 0; i < d->ns; i++) scan_blocks += (uint64_t)(mcux * mcuy) * (uint64_t)(d->ns == 1 ? 1 : d->sc[i]->h * d->sc[i]->v);
+  if (++d->scans > MAX_SCANS) return bad("more than 1000 scans", d->r.pos);
+  if ((d->visits += scan_blocks) > MAX_VISITS_PER_BLOCK * d->blocks)
+    return bad("the scans decode each block more than 64 times", d->r.pos);
   int expect = 0;
   int64_t left = d->restart;
   for (int i = 0; i < d->ns; i++) d->sc[i]->dc_pred = 0;
@@ -345,13 +358,15 @@ static pfw_status read_frame(decoder* d, const uint8_t* p, unsigned len, size_t 
     c->hgt = (f->height * c->v + f->vmax - 1) / f->vmax;
     c->bw = mcux * c->h;
     c->bh = mcuy * c->v;
-    size_t bytes = (size_t)c->bw * (size_t)c->bh * 64 * sizeof(int16_t); /* < 2^16 * 2^16 * 128: no overflow */
+    uint64_t bytes = (uint64_t)c->bw * (uint64_t)c->bh * 64 * sizeof(int16_t); /* < 2^41: exact in 64 bits */
+    d->blocks += (uint64_t)c->bw * (uint64_t)c->bh;
     if (bytes > limit - total)
       return pfw_error(PFW_ERR_UNSUPPORTED, "JPEG: the coefficients of a %lld x %lld image exceed the memory limit of %zu bytes",
                        (long long)f->width, (long long)f->height, limit);
-    total += bytes;
-    if (!(c->coef = calloc(bytes, 1))) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "JPEG: out of memory");
+    total += (size_t)bytes;
+    if (!(c->coef = calloc((size_t)bytes, 1))) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "JPEG: out of memory");
   }
+  f->used = total;
   d->frame_seen = true;
   return PFW_OK;
 }
@@ -415,6 +430,10 @@ static pfw_status read_scan(decoder* d, const uint8_t* p, unsigned len, size_t a
     bool dc = !d->progressive || (d->ss == 0 && d->ah == 0), ac = !d->progressive || d->ss > 0;
     if ((dc && !d->dc[c->td].set) || (ac && !d->ac[c->ta].set)) return bad("a scan uses a Huffman table never defined", at);
     if (!f->quant_set[c->tq]) return bad("a component's quantization table is never defined", at);
+    if (!c->quant_latched) {
+      memcpy(c->quant, f->quant[c->tq], sizeof c->quant);
+      c->quant_latched = true;
+    }
   }
   if (blocks > 10) return bad("an MCU of more than 10 blocks", at);
   return PFW_OK;
@@ -456,7 +475,7 @@ static pfw_status parse(decoder* d, const uint8_t* data, size_t size, pfw_image*
       st = read_quant(d, p, len, seg);
     } else if (m == 0xdd) {
       d->restart = len >= 2 ? (int)be16(p) : 0;
-    } else if (m == 0xe0 && len >= 5 && !memcmp(p, "JFIF", 5)) {
+    } else if (m == 0xe0 && len >= 14 && !memcmp(p, "JFIF", 5)) { /* libjpeg's APP0_DATA_LEN */
       d->jfif = true;
     } else if (m == 0xee && len >= 12 && !memcmp(p, "Adobe", 5)) {
       d->adobe = true;
@@ -485,7 +504,8 @@ static pfw_status parse(decoder* d, const uint8_t* data, size_t size, pfw_image*
 
 pfw_status pfw_decode_jpeg(const uint8_t* data, size_t size, size_t limit, pfw_image* img) {
   memset(img, 0, sizeof *img);
-  if (size < 4 || data[0] != 0xff || data[1] != 0xd8) return bad("the stream does not start with SOI", 0);
+  if (size < 4) return bad("the stream is too short to hold an image", 0);
+  if (data[0] != 0xff || data[1] != 0xd8) return bad("the stream does not start with SOI", 0);
   decoder* d = calloc(1, sizeof *d);
   if (!d) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "JPEG: out of memory");
   d->limit = limit;

@@ -12,6 +12,8 @@ typedef struct jpeg_component {
   int64_t bw, bh;      /* blocks across and down the coefficient array (whole MCUs) */
   int16_t* coef;       /* bw * bh blocks of 64, natural order, not yet dequantized */
   int dc_pred;
+  uint16_t quant[64];  /* its table as at its first scan (a later DQT may redefine the slot, as libjpeg allows) */
+  bool quant_latched;
 } jpeg_component;
 
 typedef struct jpeg_frame {
@@ -21,6 +23,7 @@ typedef struct jpeg_frame {
   jpeg_component comp[3];
   uint16_t quant[4][64]; /* natural order */
   bool quant_set[4];
+  size_t used;           /* bytes of the coefficient arrays, counted against the decode's memory limit */
 } jpeg_frame;
 
 /* Turns the coefficients into img's pixels (allocated here) as libjpeg-turbo

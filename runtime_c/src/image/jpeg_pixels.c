@@ -24,11 +24,12 @@ enum { CONST_BITS = 13, PASS1_BITS = 2 };
 
 static int64_t descale(int64_t x, int n) { return (x + ((int64_t)1 << (n - 1))) >> n; }
 
-/* libjpeg's range limit: the value plus 128, masked to 10 bits, then
- * clamped; values past the clamp's reach wrap as libjpeg's table does. */
+/* The sample: the IDCT's value plus 128, clamped to [0, 255]. libjpeg's C
+ * code masks the value to 10 bits and looks it up in a table that wraps
+ * beyond [-384, 383]; its SIMD IDCTs (what Pillow runs on x86 and ARM)
+ * saturate instead, and that is what this does (golden overshoot_*.jpg). */
 static uint8_t range_limit(int64_t x) {
-  int i = (int)(x & 1023);
-  return (uint8_t)(i < 128 ? i + 128 : i < 384 ? 255 : i < 896 ? 0 : i - 896);
+  return (uint8_t)(x < -128 ? 0 : x > 127 ? 255 : x + 128);
 }
 
 /* The even and odd halves of the 8-point transform shared by both passes:
@@ -104,7 +105,7 @@ static uint8_t* component_plane(const jpeg_frame* f, const jpeg_component* c) {
   if (!p) return NULL;
   for (int64_t by = 0; by < c->bh; by++)
     for (int64_t bx = 0; bx < c->bw; bx++)
-      idct_block(c->coef + (by * c->bw + bx) * 64, f->quant[c->tq], p + by * 8 * stride + bx * 8, stride);
+      idct_block(c->coef + (by * c->bw + bx) * 64, c->quant, p + by * 8 * stride + bx * 8, stride);
   return p;
 }
 
@@ -156,19 +157,27 @@ static void upsample_row(const jpeg_frame* f, const jpeg_component* c, const uin
 
 pfw_status pfw_jpeg_pixels(const jpeg_frame* f, size_t limit, pfw_image* img) {
   int ch = f->ncomp == 1 ? 1 : 3;
-  pfw_status st = pfw_image_alloc(img, "JPEG", f->width, f->height, ch, limit);
+  /* One budget for the whole decode: the coefficients (f->used), the image,
+   * a row of each component and the component planes. */
+  size_t used = f->used;
+  pfw_status st = pfw_image_alloc(img, "JPEG", f->width, f->height, ch, limit - used);
   if (st != PFW_OK) return st;
+  used += (size_t)(f->width * f->height * ch);
   uint8_t* plane[3] = {NULL, NULL, NULL};
-  uint8_t* rows = malloc((size_t)f->width * 3);
-  size_t used = (size_t)f->width * 3;
-  for (int i = 0; i < f->ncomp && rows; i++) {
-    size_t bytes = (size_t)f->comp[i].bw * (size_t)f->comp[i].bh * 64;
+  uint8_t* rows = NULL;
+  if ((uint64_t)f->width * 3 > limit - used)
+    st = pfw_error(PFW_ERR_UNSUPPORTED, "JPEG: decoding a %lld x %lld image exceeds the memory limit of %zu bytes",
+                   (long long)f->width, (long long)f->height, limit);
+  else if ((rows = malloc((size_t)f->width * 3)))
+    used += (size_t)f->width * 3;
+  for (int i = 0; i < f->ncomp && rows && st == PFW_OK; i++) {
+    uint64_t bytes = (uint64_t)f->comp[i].bw * (uint64_t)f->comp[i].bh * 64;
     if (bytes > limit - used) {
       st = pfw_error(PFW_ERR_UNSUPPORTED, "JPEG: decoding a %lld x %lld image exceeds the memory limit of %zu bytes",
                      (long long)f->width, (long long)f->height, limit);
       break;
     }
-    used += bytes;
+    used += (size_t)bytes;
     if (!(plane[i] = component_plane(f, &f->comp[i]))) break;
   }
   if (st == PFW_OK && (!rows || !plane[f->ncomp - 1])) st = pfw_error(PFW_ERR_OUT_OF_MEMORY, "JPEG: out of memory");

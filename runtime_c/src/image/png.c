@@ -114,9 +114,10 @@ static pfw_status place(const png* g, const uint8_t* raw, size_t stride, uint32_
   return PFW_OK;
 }
 
-/* Bytes of one row of w pixels, without its filter byte. */
-static size_t row_bytes(const png* g, uint32_t w) {
-  return ((size_t)w * (size_t)g->samples * (size_t)g->depth + 7) / 8;
+/* Bytes of one row of w pixels, without its filter byte (< 2^35: 64-bit
+ * arithmetic, so a 32-bit size_t never wraps; callers check the limit). */
+static uint64_t row_bytes(const png* g, uint32_t w) {
+  return ((uint64_t)w * (uint64_t)g->samples * (uint64_t)g->depth + 7) / 8;
 }
 
 static const uint8_t ADAM7[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
@@ -219,21 +220,26 @@ pfw_status pfw_decode_png(const uint8_t* data, size_t size, size_t limit, pfw_im
   if (st == PFW_OK && !idat) st = bad("no IDAT chunk holds image data", 8);
   if (st == PFW_OK && g.color == 3 && !g.palette_size) st = bad("a palette image has no PLTE chunk", 8);
   int channels = g.color == 0 || g.color == 4 ? 1 : 3;
-  if (st == PFW_OK) st = pfw_image_alloc(img, "PNG", g.width, g.height, channels, limit);
+  /* One budget for the decode: the gathered IDAT data (at most the file),
+   * the image and the inflated rows. */
+  if (st == PFW_OK) st = pfw_image_alloc(img, "PNG", g.width, g.height, channels, limit - size);
+  size_t budget = st == PFW_OK ? limit - size - (size_t)(img->width * img->height * channels) : 0;
   /* Raw size: every pass's rows, each with its filter byte. */
   size_t raw_size = 0;
   for (int p = 0; st == PFW_OK && p < (g.interlace ? 7 : 1); p++) {
     uint32_t w, h;
     pass_size(&g, p, &w, &h);
     if (!w || !h) continue;
-    size_t rb = row_bytes(&g, w) + 1;
-    if (rb > (limit - raw_size) / h) st = pfw_error(PFW_ERR_UNSUPPORTED, "PNG: the image data exceeds the memory limit");
-    else raw_size += rb * h;
+    uint64_t rb = row_bytes(&g, w) + 1;
+    if (rb > (budget - raw_size) / h)
+      st = pfw_error(PFW_ERR_UNSUPPORTED, "PNG: the image data of a %u x %u image exceeds the memory limit of %zu bytes",
+                     (unsigned)g.width, (unsigned)g.height, limit);
+    else raw_size += (size_t)(rb * h);
   }
   uint8_t* raw = NULL;
   if (st == PFW_OK && !(raw = malloc(raw_size))) st = pfw_error(PFW_ERR_OUT_OF_MEMORY, "PNG: out of memory");
   size_t got = 0;
-  if (st == PFW_OK) st = pfw_zlib_inflate("PNG IDAT", idat, idat_size, raw, raw_size, &got);
+  if (st == PFW_OK) st = pfw_zlib_inflate("PNG IDAT (the IDAT chunks' data joined)", idat, idat_size, raw, raw_size, &got);
   if (st == PFW_OK && got != raw_size) {
     char why[96];
     snprintf(why, sizeof why, "the image data inflates to %zu bytes where the image needs %zu", got, raw_size);
@@ -245,7 +251,7 @@ pfw_status pfw_decode_png(const uint8_t* data, size_t size, size_t limit, pfw_im
     uint32_t w, h;
     pass_size(&g, p, &w, &h);
     if (!w || !h) continue;
-    size_t stride = row_bytes(&g, w);
+    size_t stride = (size_t)row_bytes(&g, w); /* fits: the whole pass fit the budget */
     const uint8_t* a = g.interlace ? ADAM7[p] : (const uint8_t[4]){0, 0, 1, 1};
     st = unfilter(pass, stride, h, bpp, idat_at);
     if (st == PFW_OK) st = place(&g, pass, stride, w, h, a[0], a[1], a[2], a[3], img, idat_at);

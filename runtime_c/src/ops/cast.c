@@ -141,7 +141,7 @@ void pfw_store_wrapped(void* p, pfw_dtype d, uint64_t u) {
   }
 }
 
-static pfw_status round_mode_of(const pfw_node* node, pfw_round_mode* mode) {
+pfw_status pfw_cast_round_mode(const pfw_node* node, pfw_round_mode* mode) {
   const char* s = pfw_attr_string(node, "round_mode", "up");
   *mode = strcmp(s, "up") == 0 ? PFW_ROUND_UP : strcmp(s, "down") == 0 ? PFW_ROUND_DOWN : PFW_ROUND_NEAREST;
   if (*mode == PFW_ROUND_NEAREST && strcmp(s, "nearest") != 0)
@@ -159,7 +159,7 @@ static pfw_status cast_prepare(pfw_node* node) {
   if (to < 0 || to > 255 || !castable((pfw_dtype)to))
     return pfw_error(PFW_ERR_INVALID_MODEL, "attribute 'to' is %lld, not a dtype Cast supports", (long long)to);
   pfw_round_mode mode;
-  if ((st = round_mode_of(node, &mode)) != PFW_OK) return st;
+  if ((st = pfw_cast_round_mode(node, &mode)) != PFW_OK) return st;
   return pfw_set_output(node->out[0], (pfw_dtype)to, x->rank, x->dims);
 }
 
@@ -229,7 +229,7 @@ static pfw_status cast_run(pfw_node* node) {
   if (cast_common(x, y, n)) return PFW_OK;
   bool saturate = pfw_attr_int(node, "saturate", 1) != 0;
   pfw_round_mode mode;
-  round_mode_of(node, &mode); /* checked at prepare */
+  pfw_cast_round_mode(node, &mode); /* checked at prepare */
   bool wrap = is_integer(x->dtype) && is_integer(y->dtype);
   bool float_to_lowint = pfw_dtype_is_lowint(y->dtype) && !is_integer(x->dtype) && x->dtype != PFW_BOOL;
   int32_t lo = 0, hi = 0;
@@ -264,7 +264,7 @@ static pfw_status cast_like_prepare(pfw_node* node) {
     return pfw_error(PFW_ERR_UNSUPPORTED, "CastLike from %s to %s is not supported", pfw_dtype_name(x->dtype),
                      pfw_dtype_name(like->dtype));
   pfw_round_mode mode;
-  if ((st = round_mode_of(node, &mode)) != PFW_OK) return st;
+  if ((st = pfw_cast_round_mode(node, &mode)) != PFW_OK) return st;
   return pfw_set_output(node->out[0], like->dtype, x->rank, x->dims);
 }
 

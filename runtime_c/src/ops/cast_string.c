@@ -20,7 +20,25 @@
 
 #include "ops_common.h"
 
-enum { MAX_TEXT = 40 }; /* longest number written: "-2.2250738585072014e-308" is 24 */
+enum { MAX_TEXT = 40 }; /* scratch for one number; the longest written, "-2.2250738585072014e-308", is 24 */
+
+/* Most bytes one element of d can take as text (the string heap is sized
+ * by it): float64 24, float32 "-1.17549435e-38" 15, int64 20... */
+static size_t text_bound(pfw_dtype d) {
+  switch (d) {
+    case PFW_FLOAT64: return 24;
+    case PFW_FLOAT32: return 15;
+    case PFW_INT64: case PFW_UINT64: return 20;
+    case PFW_INT32: return 11;
+    case PFW_UINT32: return 10;
+    case PFW_INT16: return 6;
+    case PFW_UINT16: return 5;
+    case PFW_INT8: return 4;
+    case PFW_UINT8: return 3;
+    case PFW_BOOL: return 1;
+    default: return 12; /* float16, bfloat16 ("-6.1035e-05"), the 8- and 4-bit types */
+  }
+}
 
 static bool is_float(pfw_dtype d) {
   return d == PFW_FLOAT32 || d == PFW_FLOAT64 || d == PFW_FLOAT16 || d == PFW_BFLOAT16 || pfw_dtype_is_lowfloat(d);
@@ -105,13 +123,17 @@ pfw_status pfw_cast_to_string(pfw_node* node) {
   const pfw_tensor* x = node->in[0];
   int64_t n = pfw_numel(x);
   if (!n) return PFW_OK;
-  if ((uint64_t)n > SIZE_MAX / MAX_TEXT) return pfw_error(PFW_ERR_UNSUPPORTED, "%lld strings exceed memory", (long long)n);
-  char* at = pfw_str_alloc(node, (size_t)n * MAX_TEXT);
-  if (!at) return PFW_ERR_UNSUPPORTED;
+  size_t bound = text_bound(x->dtype);
+  if ((uint64_t)n > SIZE_MAX / 2 / bound) return pfw_error(PFW_ERR_UNSUPPORTED, "%lld strings exceed memory", (long long)n);
+  char* at = pfw_str_alloc(node, (size_t)n * bound);
+  if (!at) return PFW_ERR_UNSUPPORTED; /* the error is set */
   pfw_string* y = node->out[0]->data;
   bool floating = is_float(x->dtype);
+  char buf[MAX_TEXT];
   for (int64_t i = 0; i < n; i++) {
-    int len = floating ? float_text(x, i, at) : integer_text(x, i, at);
+    int len = floating ? float_text(x, i, buf) : integer_text(x, i, buf);
+    if (len < 0 || (size_t)len > bound) len = (int)bound; /* never: text_bound covers every value */
+    memcpy(at, buf, (size_t)len);
     y[i] = (pfw_string){at, (size_t)len};
     at += len;
   }
@@ -167,12 +189,20 @@ static bool same_word(const char* t, const char* word) { /* ASCII case-insensiti
   return !*t && !*word;
 }
 
+/* How Cast stores a float in the 8- and 4-bit float types. */
+typedef struct lowp_rule {
+  bool saturate;
+  pfw_round_mode mode;
+} lowp_rule;
+
 /* One element: text (trimmed, NUL-terminated) into out as dtype `to`. */
-static pfw_status from_text(char* t, pfw_string s, int64_t i, pfw_dtype to, void* out) {
+static pfw_status from_text(char* t, pfw_string s, int64_t i, pfw_dtype to, const lowp_rule* rule, void* out) {
   if (is_float(to)) {
     double v;
     if (!read_float(t, to == PFW_FLOAT32, &v)) return not_a_number(i, s, to, "is not a number, so cannot become");
-    pfw_store_real(out, to, v);
+    if (to == PFW_FLOAT8E8M0) *(uint8_t*)out = pfw_float_to_e8m0((float)v, rule->saturate, rule->mode);
+    else if (pfw_dtype_is_lowfloat(to)) *(uint8_t*)out = pfw_float_to_lowp(to, (float)v, rule->saturate);
+    else pfw_store_real(out, to, v);
     return PFW_OK;
   }
   if (to == PFW_BOOL) {
@@ -204,6 +234,8 @@ pfw_status pfw_cast_from_string(pfw_node* node) {
   pfw_tensor* y = node->out[0];
   const pfw_string* xs = x->data;
   size_t so = pfw_dtype_size(y->dtype);
+  lowp_rule rule = {pfw_attr_int(node, "saturate", 1) != 0, PFW_ROUND_UP};
+  pfw_cast_round_mode(node, &rule.mode); /* checked at prepare */
   char small[MAX_TEXT * 2];
   for (int64_t i = 0, n = pfw_numel(x); i < n; i++) {
     pfw_string s = xs[i];
@@ -216,7 +248,7 @@ pfw_status pfw_cast_from_string(pfw_node* node) {
     if (!t) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory reading a %zu-byte string", len);
     if (len) memcpy(t, b, len);
     t[len] = '\0';
-    pfw_status st = from_text(t, s, i, y->dtype, (uint8_t*)y->data + (size_t)i * so);
+    pfw_status st = from_text(t, s, i, y->dtype, &rule, (uint8_t*)y->data + (size_t)i * so);
     if (t != small) free(t);
     if (st != PFW_OK) return st;
   }

@@ -99,9 +99,9 @@ static bool supported_type(pfw_dtype d) {
 static pfw_status read_default(const pfw_node* node, table* t) {
   const pfw_tensor_desc* d = pfw_attr_tensor(node, "default_tensor");
   if (d) {
-    if (d->dtype != t->value_type || !d->data)
-      return pfw_error(PFW_ERR_INVALID_MODEL, "default_tensor has dtype %s; the values are %s",
-                       pfw_dtype_name(d->dtype), pfw_dtype_name(t->value_type));
+    if (d->dtype != t->value_type || !d->data || d->data_size != pfw_dtype_size(t->value_type))
+      return pfw_error(PFW_ERR_INVALID_MODEL, "default_tensor must be one %s (the values' dtype); it is %llu bytes of %s",
+                       pfw_dtype_name(t->value_type), (unsigned long long)d->data_size, pfw_dtype_name(d->dtype));
     memcpy(t->fallback, d->data, pfw_dtype_size(t->value_type));
   } else if (t->value_type == PFW_STRING) {
     const char* s = pfw_attr_string(node, "default_string", "_Unused");

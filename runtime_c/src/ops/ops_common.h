@@ -278,6 +278,8 @@ bool pfw_dtype_is_lowint(pfw_dtype d);
 float pfw_lowp_to_float(pfw_dtype d, uint8_t b);
 uint8_t pfw_float_to_lowp(pfw_dtype d, float x, bool saturate);
 uint8_t pfw_float_to_e8m0(float x, bool saturate, pfw_round_mode mode);
+/* Cast's round_mode attribute (up, down, nearest; cast.c). */
+pfw_status pfw_cast_round_mode(const pfw_node* node, pfw_round_mode* mode);
 int32_t pfw_lowint_value(pfw_dtype d, uint8_t b);
 void pfw_lowint_range(pfw_dtype d, int32_t* lo, int32_t* hi);
 uint8_t pfw_lowint_wrap(pfw_dtype d, uint64_t v);
