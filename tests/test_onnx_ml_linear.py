@@ -168,6 +168,51 @@ def test_one_hot_encoder(dtype):
     np.testing.assert_array_equal(got[0], (x[..., None] == np.array([3, 0, 1, 2])).astype(f32))
 
 
+def string_model(node, x_type, x_shape, y_type, y_shape, ml_opset):
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", x_type, x_shape)],
+                              [helper.make_tensor_value_info("Y", y_type, y_shape)])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid(ML, ml_opset), helper.make_opsetid("", 17)])
+    m.ir_version = 10
+    return m
+
+
+def exported_still_agrees(m, feeds, want):
+    """The model exported back to ONNX passes the full check and ONNX Runtime
+    runs it to `want` (at opset 17, where Equal takes no strings)."""
+    graph = pyfw.onnx.import_model(m)
+    back = pyfw.onnx.export_model(graph)
+    onnx.checker.check_model(back, full_check=True)
+    np.testing.assert_array_equal(ort_run(back, feeds)[0], want)
+
+
+@pytest.mark.parametrize("ml_opset", [1, 2])
+def test_one_hot_encoder_string_categories(ml_opset):
+    """Through LabelEncoder to each category's index (ml opset 1: classes_strings)."""
+    x = np.array([["b", "zz", "a"], ["", "c", "b"]], object)
+    node = helper.make_node("OneHotEncoder", ["X"], ["Y"], domain=ML, cats_strings=["a", "b", "c"], zeros=1)
+    m = string_model(node, onnx.TensorProto.STRING, [2, 3], onnx.TensorProto.FLOAT, [2, 3, 3], ml_opset)
+    want = ort_run(m, {"X": x})[0]
+    np.testing.assert_array_equal(want, (x[..., None] == np.array(["a", "b", "c"], object)).astype(f32))
+    np.testing.assert_array_equal(pfw_run(to_pfw(m), {"X": x})[0], want)
+    exported_still_agrees(m, {"X": x}, want)
+
+
+@pytest.mark.parametrize("x", [np.array(["b", "zz", "a", ""], object), np.array([2, 0, 5, -1], np.int64)],
+                         ids=["strings_to_index", "index_to_strings"])
+def test_label_encoder_version_1_classes(x):
+    """ai.onnx.ml 1: a string becomes its index in classes_strings (default_int64
+    otherwise), an int64 the class it indexes (default_string otherwise)."""
+    strings_in = x.dtype == object
+    node = helper.make_node("LabelEncoder", ["X"], ["Y"], domain=ML, classes_strings=["a", "b", "c"],
+                            default_int64=-7, default_string="?")
+    m = string_model(node, onnx.TensorProto.STRING if strings_in else onnx.TensorProto.INT64, [4],
+                     onnx.TensorProto.INT64 if strings_in else onnx.TensorProto.STRING, [4], 1)
+    want = ort_run(m, {"X": x})[0]
+    np.testing.assert_array_equal(want, [1, -7, 0, -7] if strings_in else np.array(["c", "a", "?", "?"], object))
+    np.testing.assert_array_equal(pfw_run(to_pfw(m), {"X": x})[0], want)
+    exported_still_agrees(m, {"X": x}, want)
+
+
 def test_one_hot_encoder_zeros_0_is_refused():
     x = np.zeros((2, 3), np.int64)
     node = helper.make_node("OneHotEncoder", ["X"], ["Y"], domain=ML, cats_int64s=[0, 1], zeros=0)

@@ -17,6 +17,7 @@ from .. import InvalidModelError, __version__
 from .. import dtypes as _dt
 from .._io import atomic_open
 from ..ir import Graph, Tensor
+from ..ir.graph import OTHER_DOMAIN_OPS
 from .generated.pfw import Attr as fbAttr
 from .generated.pfw import Graph as fbGraph
 from .generated.pfw import KeyValue as fbKeyValue
@@ -33,8 +34,6 @@ MIN_RUNTIME_VERSION = "0.1.0"
 ALIGN = 64
 IDENTIFIER = b"PFW1"
 OP_CODES = {k: v for k, v in vars(OpType).items() if not k.startswith("_")}
-# Ops of other domains that have OpType values (pfw.fbs, appended), with their domain.
-OTHER_DOMAIN_OPS = {("ai.onnx.ml", "LabelEncoder")}
 _KINDS = ("tensor", "sequence")  # schema ValueKind, by number
 
 

@@ -26,6 +26,9 @@ def fresh_name(taken: set[str], base: str) -> str:
 
 
 KINDS = ("tensor", "sequence")
+# Ops of ONNX domains other than the default one that are nodes of the IR (and
+# .pfw OpType values, libpfw kernels) as they are, their Node.domain kept.
+OTHER_DOMAIN_OPS = {("ai.onnx.ml", "LabelEncoder")}
 
 
 @dataclass

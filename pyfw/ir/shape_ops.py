@@ -227,8 +227,11 @@ def _pad(node, ins, c):
 
 
 def _label_encoder(node, ins, c):
-    """ai.onnx.ml LabelEncoder: X's shape, the values' dtype."""
+    """ai.onnx.ml LabelEncoder: X's shape, the values' dtype (version 1's
+    classes_strings: int64 indices for a string X, strings for an int64 X)."""
     _required(c, 1)
+    if node.attr("classes_strings") is not None:
+        return [("int64" if ins[0].dtype == "string" else "string", ins[0].shape)]
     for attr, dtype in (("values_strings", "string"), ("values_int64s", "int64"), ("values_floats", "float32")):
         if node.attr(attr) is not None:
             return [(dtype, ins[0].shape)]

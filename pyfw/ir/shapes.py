@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import InvalidModelError
-from .graph import Graph, Node, Tensor
+from .graph import OTHER_DOMAIN_OPS, Graph, Node, Tensor
 
 Shape = "tuple[int, ...] | None"
 Result = "list[tuple[str, tuple[int, ...] | None]]"
@@ -473,7 +473,8 @@ def infer_shapes(graph: Graph) -> Graph:
     """Sets dtype and shape of every tensor produced by a node, in place, and
     returns the graph. Ops without a rule keep what the graph already says."""
     for node in graph.nodes:
-        rule = SHAPE_RULES.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        native = node.domain in ("", "ai.onnx") or (node.domain, node.op_type) in OTHER_DOMAIN_OPS
+        rule = SHAPE_RULES.get(node.op_type) if native else None
         if rule is None:
             continue
         ins = [graph.tensor(i) if i else None for i in node.inputs]

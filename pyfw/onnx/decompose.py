@@ -29,6 +29,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .. import InvalidModelError, UnsupportedError
+from ..ir.graph import OTHER_DOMAIN_OPS
 from . import decompose_gradient, decompose_linear, decompose_ml, decompose_scan8, decompose_trees, decompose_vision
 
 I64 = np.int64
@@ -391,7 +392,7 @@ RULES.update({(ML, "TreeEnsemble"): decompose_trees.tree_ensemble,
               (ML, "SVMClassifier"): decompose_linear.svm_classifier})
 # Ops of other domains that libpfw runs as kernels of their own (OpType values
 # appended to the schema; the node keeps its domain), not as decompositions.
-KERNELS = {(ML, "LabelEncoder")}
+KERNELS = OTHER_DOMAIN_OPS
 # The opset the standard ops of a model that imports only other domains are read at:
 # 19, the first whose Equal takes strings (OneHotEncoder's string categories).
 DEFAULT_OPSET = 19
@@ -425,11 +426,13 @@ def is_partial(node: onnx.NodeProto, opset: int, graph: GraphView | None = None)
 
 
 def decompose(node: onnx.NodeProto, name: str, opset: int, types,
-              graph: GraphView | None = None) -> list[tuple[onnx.NodeProto, str]]:
+              graph: GraphView | None = None, opsets: dict[str, int] | None = None) -> list[tuple[onnx.NodeProto, str]]:
     """The standard nodes (with names under `name`) that compute `node`: an op
-    in RULES, or a form is_partial() names. `graph` is node's graph."""
+    in RULES, or a form is_partial() names. `graph` is node's graph; `opsets`
+    the model's opset of each domain (for a kernel of KERNELS a rule uses)."""
     graph = graph or GraphView()
     b = _Builder(node, name, opset, types, graph)
+    b.opsets = dict(opsets or {})
     rule = _partial_rule(node, opset, graph) or RULES[domain_of(node), node.op_type]
     try:
         rule(b)

@@ -15,6 +15,7 @@ from .decompose_trees import post_transform
 
 F32 = TensorProto.FLOAT
 I64 = np.int64
+ML = "ai.onnx.ml"
 
 
 def _features(b, rows: bool = True) -> tuple[str, type]:
@@ -159,15 +160,27 @@ def imputer(b) -> None:
 def one_hot_encoder(b) -> None:
     """(..., C) -> (..., C, categories) float: 1 where X equals the category.
     An unseen category gives a row of zeros (zeros=1); zeros=0 asks for an
-    error on one, which standard ops cannot raise, so it is refused."""
-    if "cats_strings" in b.attrs:
-        raise UnsupportedError(f"{b.where}: string categories need string tensors, which pyfw lacks")
-    cats = list(b.attrs.get("cats_int64s", []))
-    if not cats:
-        raise InvalidModelError(f"{b.where}: no cats_int64s")
+    error on one, which standard ops cannot raise, so it is refused. String
+    categories go through LabelEncoder (a kernel) to their index first: an
+    Equal on strings is ONNX only from opset 19, LabelEncoder at any."""
     if int(b.attrs.get("zeros", 1)) == 0:
         raise UnsupportedError(f"{b.where}: zeros=0 (an error for an unseen category) is not supported")
     x = b.input(0)
+    if "cats_strings" in b.attrs:
+        cats = [c.decode() if isinstance(c, bytes) else c for c in b.attrs["cats_strings"]]
+        if not cats:
+            raise InvalidModelError(f"{b.where}: no cats_strings")
+        ml = b.opsets.get(ML, 1)
+        table = {"keys_strings": cats, "values_int64s": list(range(len(cats)))} if ml >= 2 else \
+            {"classes_strings": cats}  # ai.onnx.ml 1: a string becomes its index
+        index = b.add("LabelEncoder", [x], domain=ML, default_int64=-1, **table)
+        hit = b.add("Equal", [b.with_axes("Unsqueeze", index, [-1], 13), b.const(list(range(len(cats))), np.int64)])
+        b.declare(b.node.output[0], F32)
+        b.add("Cast", [hit], output=b.node.output[0], to=F32)
+        return
+    cats = list(b.attrs.get("cats_int64s", []))
+    if not cats:
+        raise InvalidModelError(f"{b.where}: no cats_int64s")
     elem = b.elem_type(x)
     dtype = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64, TensorProto.INT32: np.int32}.get(
         elem, np.int64)

@@ -22,8 +22,7 @@ from onnx import AttributeProto, helper, numpy_helper
 from .. import InvalidModelError, UnsupportedError, __version__
 from .. import dtypes as _dt
 from ..ir import Graph, Node, Tensor
-from ..format.writer import OTHER_DOMAIN_OPS
-from ..ir.graph import fresh_name
+from ..ir.graph import OTHER_DOMAIN_OPS, fresh_name
 
 # The newest IR version ONNX Runtime 1.x reads; models are written no newer.
 MAX_IR_VERSION = 10

@@ -88,7 +88,7 @@ def expand_all(nodes, opsets: dict[str, int], types, prefix, has_kernel,
     while work:
         n, name = work.pop()
         if (decompose.has_rule(n) and expandable(n, opsets, has_kernel)) or decompose.is_partial(n, opsets[""], graph):
-            work.extend(decompose.decompose(n, prefix(name), opsets[""], types, graph)[::-1])
+            work.extend(decompose.decompose(n, prefix(name), opsets[""], types, graph, opsets)[::-1])
         elif expandable(n, opsets, has_kernel):
             body = expand(n, prefix(name), opsets, types)
             for m, _ in body:

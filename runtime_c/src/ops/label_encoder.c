@@ -1,7 +1,8 @@
 /* LabelEncoder (ai.onnx.ml 1-4): each element of X equal to a key becomes
  * that key's value, the others the default. Keys and values come from the
  * attributes keys_strings / keys_int64s / keys_floats / keys_tensor and
- * values_* / default_* alike. A key repeated takes its last value (ONNX's
+ * values_* / default_* alike, or (version 1) from classes_strings: a string
+ * becomes its index there, an int64 the string it indexes. A key repeated takes its last value (ONNX's
  * reference). Float keys match by value (-0 is 0) and a NaN key matches
  * every NaN. The keys go into an open-addressing hash table at prepare, so a
  * lookup costs the same for 2 keys or 2 million. */
@@ -127,8 +128,18 @@ static pfw_string* own_strings(const list* l, pfw_string* out, const void** data
  * the struct, the slots, then any attribute strings. */
 static pfw_status build(pfw_node* node, table** out) {
   list keys, values;
-  pfw_status st = find_list(node, "keys", &keys);
-  if (st == PFW_OK) st = find_list(node, "values", &values);
+  pfw_status st = PFW_OK;
+  const pfw_attr* classes = pfw_attr_find(node, "classes_strings");
+  if (classes && classes->type == PFW_ATTR_STRINGS) {
+    /* ai.onnx.ml 1: a string X becomes its index in classes_strings, an int64 X the class it indexes. */
+    list names = {PFW_STRING, classes->n, classes, NULL}, index = {PFW_INT64, classes->n, NULL, NULL};
+    bool to_index = node->in[0]->dtype == PFW_STRING;
+    keys = to_index ? names : index;
+    values = to_index ? index : names;
+  } else {
+    st = find_list(node, "keys", &keys);
+    if (st == PFW_OK) st = find_list(node, "values", &values);
+  }
   if (st != PFW_OK) return st;
   if (!supported_type(keys.type) || !supported_type(values.type))
     return pfw_error(PFW_ERR_UNSUPPORTED, "keys of %s to values of %s: LabelEncoder takes string, int64, int32, "
@@ -140,8 +151,10 @@ static pfw_status build(pfw_node* node, table** out) {
   while (cap < (uint64_t)keys.n * 2) cap <<= 1;
   size_t limit = node->mem_limit ? node->mem_limit : SIZE_MAX / 2;
   size_t strings = (size_t)(keys.strings ? keys.n : 0) + (size_t)(values.strings ? values.n : 0);
-  if (cap > limit / 32) return pfw_error(PFW_ERR_UNSUPPORTED, "a table of %lld keys exceeds the memory limit", (long long)keys.n);
-  size_t bytes = sizeof(table) + cap * sizeof(int64_t) + strings * sizeof(pfw_string);
+  bool indices = (keys.type == PFW_INT64 && !keys.data) || (values.type == PFW_INT64 && !values.data);
+  if (cap > limit / 48) return pfw_error(PFW_ERR_UNSUPPORTED, "a table of %lld keys exceeds the memory limit", (long long)keys.n);
+  size_t bytes = sizeof(table) + cap * sizeof(int64_t) + strings * sizeof(pfw_string) +
+                 (indices ? (size_t)keys.n * sizeof(int64_t) : 0);
   table* t = calloc(1, bytes);
   if (!t) return pfw_error(PFW_ERR_OUT_OF_MEMORY, "out of memory for a table of %lld keys", (long long)keys.n);
   t->key_type = keys.type;
@@ -152,7 +165,13 @@ static pfw_status build(pfw_node* node, table** out) {
   t->keys = keys.data;
   t->values = values.data;
   pfw_string* next = own_strings(&keys, (pfw_string*)(t->slot + cap), &t->keys);
-  own_strings(&values, next, &t->values);
+  next = own_strings(&values, next, &t->values);
+  if (indices) { /* the 0..n-1 side of classes_strings */
+    int64_t* index = (int64_t*)next;
+    for (int64_t i = 0; i < keys.n; i++) index[i] = i;
+    if (!keys.data && !keys.strings) t->keys = index;
+    else t->values = index;
+  }
   if ((st = read_default(node, t)) != PFW_OK) {
     free(t);
     return st;
