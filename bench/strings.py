@@ -60,6 +60,13 @@ def cases(rows):
             pattern=r"(\W|^)[\w.\-]{0,25}@(yahoo|gmail)\.com(\W|$)")),
         ("Equal", lambda: single_op("Equal", [words(rows), words(rows)], opset=19, out_dtype=bool)),
         ("LabelEncoder, 100 string keys", lambda: label_encoder(rows, 100)),
+        ("LabelEncoder, 10,000 string keys", lambda: label_encoder(rows, 10000)),
+        ("Cast float32 -> string", lambda: single_op(
+            "Cast", [(np.round(rng.standard_normal(rows) * 400) / 4).astype(np.float32)], opset=21, out_dtype=object,
+            to=TensorProto.STRING)),
+        ("Cast string -> float32", lambda: single_op(
+            "Cast", [np.array([f"{v:.6g}" for v in rng.standard_normal(rows) * 100], object)], opset=21,
+            out_dtype=np.float32, to=TensorProto.FLOAT)),
     ]
 
 

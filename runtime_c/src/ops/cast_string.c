@@ -75,39 +75,68 @@ static bool read_float(char* text, bool single, double* out) {
   return end != text && *end == '\0'; /* overflow gives +-inf, underflow 0: both kept, as ONNX Runtime */
 }
 
-/* Writes v with `digits` significant digits in pyfw's style (see above). */
-static int format_float(char* buf, double v, int digits) {
-  char probe[MAX_TEXT];
-  snprintf(probe, sizeof probe, "%.*e", digits - 1, v);
-  int exp10 = atoi(strchr(probe, 'e') + 1);
-  int plain_below = digits > 8 ? digits : 8;
-  int precision = exp10 >= -4 && exp10 < plain_below ? (exp10 + 1 > digits ? exp10 + 1 : digits) : digits;
-  int n = snprintf(buf, MAX_TEXT, "%.*g", precision, v);
-  char point = locale_point();
-  if (point != '.')
-    for (char* c = buf; *c; c++)
-      if (*c == point) *c = '.';
-  return n;
+/* Whether v written with `digits` significant digits ("%.*e", the C
+ * locale's point or not: strtod reads what printf wrote) reads back to the
+ * bits at orig; the text is left in probe. */
+static bool round_trips(double v, int digits, pfw_dtype d, const uint8_t* orig, char* probe) {
+  snprintf(probe, MAX_TEXT, "%.*e", digits - 1, v);
+  char* end;
+  double back = d == PFW_FLOAT32 ? (double)strtof(probe, &end) : strtod(probe, &end);
+  uint8_t again[8];
+  pfw_store_real(again, d, back);
+  return !memcmp(again, orig, pfw_dtype_size(d));
 }
 
-/* The float at element i of x as the shortest text that reads back to it. */
+/* The float at element i of x as the shortest text that reads back to it:
+ * the fewest digits by bisection (if p digits read back, so do p + 1), then
+ * written out from those digits: plain for decimal exponents in
+ * [-4, max(digits, 8)), else d.ddde+XX -- what printf's %g gives at that
+ * precision, without a second printf. */
 static int float_text(const pfw_tensor* x, int64_t i, char* buf) {
   double v = load_float(x->data, x->dtype, i);
   if (v != v) return snprintf(buf, MAX_TEXT, "NaN");
   if (isinf(v)) return snprintf(buf, MAX_TEXT, v > 0 ? "INF" : "-INF");
-  size_t size = pfw_dtype_size(x->dtype);
-  const uint8_t* orig = (const uint8_t*)x->data + (size_t)i * size;
-  for (int digits = 1; digits <= 17; digits++) {
-    int n = format_float(buf, v, digits);
-    char copy[MAX_TEXT];
-    memcpy(copy, buf, (size_t)n + 1);
-    double back;
-    uint8_t again[8];
-    if (!read_float(copy, x->dtype == PFW_FLOAT32, &back)) continue;
-    pfw_store_real(again, x->dtype, back);
-    if (!memcmp(again, orig, size)) return n;
+  const uint8_t* orig = (const uint8_t*)x->data + (size_t)i * pfw_dtype_size(x->dtype);
+  char probe[MAX_TEXT], best[MAX_TEXT];
+  int lo = 1, hi = x->dtype == PFW_FLOAT64 ? 17 : x->dtype == PFW_FLOAT32 ? 9 : 6; /* hi always reads back */
+  snprintf(best, sizeof best, "%.*e", hi - 1, v);
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (round_trips(v, mid, x->dtype, orig, probe)) {
+      hi = mid;
+      memcpy(best, probe, sizeof best);
+    } else {
+      lo = mid + 1;
+    }
   }
-  return format_float(buf, v, 17); /* not reached: 17 digits are exact for a double */
+  /* best is [-]d[<point>ddd]e<sign>dd: its digits, trailing zeros dropped, and exponent. */
+  const char* e = strchr(best, 'e');
+  int exp10 = atoi(e + 1), nd = 0;
+  char digits[MAX_TEXT];
+  for (const char* c = best; c < e; c++)
+    if (*c >= '0' && *c <= '9') digits[nd++] = *c;
+  while (nd > 1 && digits[nd - 1] == '0') nd--;
+  int n = 0;
+  if (best[0] == '-') buf[n++] = '-';
+  if (exp10 >= -4 && exp10 < (lo > 8 ? lo : 8)) {
+    if (exp10 < 0) {
+      buf[n++] = '0';
+      buf[n++] = '.';
+      for (int k = 0; k < -exp10 - 1; k++) buf[n++] = '0';
+      for (int k = 0; k < nd; k++) buf[n++] = digits[k];
+    } else {
+      for (int k = 0; k <= exp10; k++) buf[n++] = k < nd ? digits[k] : '0';
+      if (nd > exp10 + 1) buf[n++] = '.';
+      for (int k = exp10 + 1; k < nd; k++) buf[n++] = digits[k];
+    }
+  } else {
+    buf[n++] = digits[0];
+    if (nd > 1) buf[n++] = '.';
+    for (int k = 1; k < nd; k++) buf[n++] = digits[k];
+    n += snprintf(buf + n, (size_t)(MAX_TEXT - n), "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+  }
+  buf[n] = '\0';
+  return n;
 }
 
 static int integer_text(const pfw_tensor* x, int64_t i, char* buf) {
