@@ -155,9 +155,16 @@ def _cmd_inspect(args) -> int:
 
 # ---- run -------------------------------------------------------------------------
 def _load_array_file(path: str) -> dict[str | None, np.ndarray]:
-    """{None: array} for .npy, {name: array} for .npz."""
+    """{None: array} for .npy, {name: array} for .npz; any other file (one
+    that is neither by name nor by its first bytes) is its raw bytes as a 1-D
+    uint8 array, the encoded image an ImageDecoder input takes."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such input file: {path!r}")
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if not path.lower().endswith((".npy", ".npz")) and head[:6] != b"\x93NUMPY" and head[:4] != b"PK\x03\x04":
+        with open(path, "rb") as f:
+            return {None: np.frombuffer(f.read(), np.uint8)}
     try:
         data = np.load(path, allow_pickle=False)
     except ValueError as e:
@@ -487,7 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("model", help="model file (.pfw)")
     r.add_argument("-i", "--input", action="append", default=[], metavar="[NAME=]FILE",
                    help="an input: FILE.npy goes to the next input in order, NAME=FILE.npy to that "
-                        "input, FILE.npz supplies inputs by array name (repeatable)")
+                        "input, FILE.npz supplies inputs by array name (repeatable); any other file "
+                        "goes in as its bytes, a 1-D uint8 tensor (an image for ImageDecoder)")
     r.add_argument("-o", "--output", metavar="FILE.npz", help="save every output, keyed by output name")
     r.add_argument("-t", "--threads", type=_positive_int, default=1, help="intra-op threads (default 1)")
     r.add_argument("--backend", choices=("cpu", "opencl", "auto"), default="cpu", help="default: cpu")

@@ -233,13 +233,15 @@ def test_convert_errors_are_one_line(tmp_path):
         pyfw("convert", "junk.onnx", "-o", "nodir/m.pfw", cwd=tmp_path), "convert")
     (tmp_path / "m.txt").write_text("x")
     assert "cannot convert .txt" in one_line_error(pyfw("convert", "m.txt", cwd=tmp_path), "convert")
-    graph = helper.make_graph([helper.make_node("MaxRoiPool", ["x", "rois"], ["y"], name="rs", pooled_shape=[2, 2])],
-                              "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4]),
-                                    helper.make_tensor_value_info("rois", TensorProto.FLOAT, [1, 5])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 2, 2])])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]), tmp_path / "r.onnx")
+    # Every default-domain op of opsets 7-21 converts, so the unsupported op is a custom one.
+    graph = helper.make_graph([helper.make_node("Fancy", ["x"], ["y"], name="rs", domain="com.example")],
+                              "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("com.example", 1)]),
+              tmp_path / "r.onnx")
     line = one_line_error(pyfw("convert", "r.onnx", cwd=tmp_path), "convert")
-    assert line.endswith("node 'rs' (op MaxRoiPool, domain '', opset 20) is not supported yet")
+    assert line.endswith("node 'rs' (op Fancy, domain 'com.example', opset 1) uses custom domain 'com.example', "
+                         "which pyfw does not support")
     assert not (tmp_path / "r.pfw").exists()
 
 
@@ -298,6 +300,26 @@ def test_run_string_model_from_a_str_npy(tmp_path):
     np.save(tmp_path / "obj.npy", x.astype(object), allow_pickle=True)
     line = one_line_error(pyfw("run", "s.pfw", "--input", "obj.npy", cwd=tmp_path), "run")
     assert "save string inputs as a NumPy str array" in line
+
+
+def test_run_an_image_file_goes_in_as_its_bytes(tmp_path):
+    """A file that is not .npy/.npz feeds a uint8 [N] input its raw bytes:
+    an ImageDecoder model runs on a JPEG as it is; the oracle is Pillow's
+    pixels (runtime_c/tests/data/images)."""
+    images = Path(__file__).resolve().parent.parent / "runtime_c" / "tests" / "data" / "images"
+    node = helper.make_node("ImageDecoder", ["encoded"], ["image"], pixel_format="RGB")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("encoded", TensorProto.UINT8, [None])],
+                              [helper.make_tensor_value_info("image", TensorProto.UINT8, [None, None, 3])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]), tmp_path / "d.onnx")
+    assert pyfw("convert", "d.onnx", "-o", "d.pfw", cwd=tmp_path).returncode == 0
+    (tmp_path / "photo.jpg").write_bytes((images / "progressive_420_33x31.jpg").read_bytes())
+    proc = pyfw("run", "d.pfw", "--input", "photo.jpg", "-o", "out.npz", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    want = np.frombuffer((images / "progressive_420_33x31.jpg.rgb").read_bytes(), np.uint8).reshape(31, 33, 3)
+    with np.load(tmp_path / "out.npz") as out:
+        np.testing.assert_array_equal(out["image"], want)
+    (tmp_path / "broken.npy").write_bytes(b"not numpy")  # a .npy name is still read as NumPy, and says so
+    assert "cannot read" in one_line_error(pyfw("run", "d.pfw", "--input", "broken.npy", cwd=tmp_path), "run")
 
 
 def test_usage_errors_exit_2_on_one_line(tmp_path):
