@@ -198,31 +198,73 @@ def test_pnm_ascii_and_binary_with_any_maxval(maxval):
     np.testing.assert_array_equal(decode(binary), want)
 
 
-def tiff_encode(rgb: np.ndarray, big_endian=False, rows_per_strip=2) -> bytes:
-    """Uncompressed chunky RGB in strips of `rows_per_strip` rows."""
+def tiff_encode(rgb: np.ndarray, big_endian=False, rows_per_strip=2, tile=None, planar=False,
+                deflate_predictor=False) -> bytes:
+    """RGB as a baseline TIFF: strips of `rows_per_strip` rows or (w, h)
+    tiles (edge tiles padded), chunky or planar, raw or Deflate with the
+    horizontal-differencing predictor."""
     e = ">" if big_endian else "<"
     h, w = rgb.shape[:2]
-    strips = [rgb[y:y + rows_per_strip].tobytes() for y in range(0, h, rows_per_strip)]
-    data_at = 8
-    offsets, at = [], data_at
-    for s in strips:
-        offsets.append(at)
-        at += len(s)
-    bps_at, off_at, cnt_at = at, at + 6, at + 6 + 4 * len(strips)
-    ifd_at = cnt_at + 4 * len(strips)
-    extra = struct.pack(e + "3H", 8, 8, 8) + struct.pack(e + f"{len(strips)}I", *offsets) \
-        + struct.pack(e + f"{len(strips)}I", *map(len, strips))
-    tags = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, 3, bps_at), (259, 3, 1, 1), (262, 3, 1, 2),
-            (273, 4, len(strips), off_at if len(strips) > 1 else offsets[0]), (277, 3, 1, 3),
-            (278, 4, 1, rows_per_strip), (279, 4, len(strips), cnt_at if len(strips) > 1 else len(strips[0]))]
-    ifd = struct.pack(e + "H", len(tags))
-    for tag, typ, count, value in tags:
-        packed = struct.pack(e + ("HH" if typ == 3 and count == 1 else "I"), value, 0) if typ == 3 and count == 1 \
-            else struct.pack(e + "I", value)
-        ifd += struct.pack(e + "HHI", tag, typ, count) + packed
-    ifd += struct.pack(e + "I", 0)
-    head = (b"MM\0*" if big_endian else b"II*\0") + struct.pack(e + "I", ifd_at)
-    return head + b"".join(strips) + extra + ifd
+    planes = [rgb[..., k:k + 1] for k in range(3)] if planar else [rgb]
+    chunks = []
+    for p in planes:
+        if tile:
+            tw, th = tile
+            for ty in range(0, h, th):
+                for tx in range(0, w, tw):
+                    block = np.zeros((th, tw, p.shape[2]), np.uint8)
+                    part = p[ty:ty + th, tx:tx + tw]
+                    block[:part.shape[0], :part.shape[1]] = part
+                    chunks.append(block)
+        else:
+            chunks += [p[y:y + rows_per_strip] for y in range(0, h, rows_per_strip)]
+    if deflate_predictor:  # each sample minus the same sample of the pixel to its left, per row
+        flat = [c.reshape(c.shape[0], -1).astype(np.int64) for c in chunks]
+        spp = chunks[0].shape[2]
+        chunks = [zlib.compress((np.concatenate([f[:, :spp], f[:, spp:] - f[:, :-spp]], axis=1) % 256)
+                                .astype(np.uint8).tobytes()) for f in flat]
+    else:
+        chunks = [c.tobytes() for c in chunks]
+    tags = {256: (4, [w]), 257: (4, [h]), 258: (3, [8, 8, 8]), 259: (3, [8 if deflate_predictor else 1]),
+            262: (3, [2]), 277: (3, [3]), 284: (3, [2 if planar else 1])}
+    if deflate_predictor:
+        tags[317] = (3, [2])
+    offsets_tag, counts_tag = (324, 325) if tile else (273, 279)
+    if tile:
+        tags[322], tags[323] = (3, [tile[0]]), (3, [tile[1]])
+    else:
+        tags[278] = (4, [rows_per_strip])
+    out = bytearray((b"MM\0*" if big_endian else b"II*\0") + b"\0\0\0\0")
+    offsets = []
+    for c in chunks:
+        offsets.append(len(out))
+        out += c
+    tags[offsets_tag], tags[counts_tag] = (4, offsets), (4, [len(c) for c in chunks])
+    values = {}
+    for tag, (typ, vals) in tags.items():  # values over 4 bytes go out of line
+        packed = struct.pack(e + ("H" if typ == 3 else "I") * len(vals), *vals)
+        if len(packed) > 4:
+            out += b"\0" * (len(out) % 2)
+            values[tag] = struct.pack(e + "I", len(out))
+            out += packed
+        else:
+            values[tag] = packed.ljust(4, b"\0")
+    out += b"\0" * (len(out) % 2)
+    ifd = len(out)
+    out += struct.pack(e + "H", len(tags))
+    for tag in sorted(tags):
+        out += struct.pack(e + "HHI", tag, tags[tag][0], len(tags[tag][1])) + values[tag]
+    out += struct.pack(e + "I", 0)
+    out[4:8] = struct.pack(e + "I", ifd)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("tile,planar,predictor", [(None, True, False), ((16, 16), False, False),
+                                                   ((16, 32), True, True), (None, False, True)])
+def test_tiff_tiles_planes_and_predictor(tile, planar, predictor):
+    rgb = RNG.integers(0, 256, (37, 21, 3), dtype=np.uint8)
+    data = tiff_encode(rgb, big_endian=planar, rows_per_strip=5, tile=tile, planar=planar, deflate_predictor=predictor)
+    np.testing.assert_array_equal(decode(data), rgb)
 
 
 @pytest.mark.parametrize("big_endian", [False, True])
