@@ -110,6 +110,8 @@ def main() -> None:
     save("q10_61x47.jpg", big, "JPEG", quality=10)
     save("progressive_444_61x47.jpg", big, "JPEG", progressive=True, subsampling=0, quality=90)
     save("optimized_61x47.jpg", big, "JPEG", optimize=True)
+    save("progressive_restart_61x47.jpg", big, "JPEG", progressive=True, restart_marker_blocks=1)
+    save("progressive_restart_gray_61x47.jpg", big.convert("L"), "JPEG", progressive=True, restart_marker_rows=1)
     # IDCT overshoot past what the encoder wrote: a DC quantizer raised after
     # encoding takes samples to 2.5-4x white, where libjpeg's C table would
     # wrap; Pillow's SIMD IDCT (and pyfw) saturate.
