@@ -190,6 +190,11 @@ static pfw_status check_scales(const pfw_tensor* s, const char* what) {
 static pfw_status qdq_prepare(pfw_node* node, bool quantize) {
   pfw_status st = pfw_need_io(node, 2, 3);
   if (st != PFW_OK) return st;
+  /* The file may mark any input absent: x and the scale may not be. */
+  for (int32_t i = 0; i < 2; i++)
+    if (!node->in[i])
+      return pfw_error(PFW_ERR_INVALID_MODEL, "input %d (%s) is required but absent", (int)i,
+                       i ? (quantize ? "y_scale" : "x_scale") : "x");
   const pfw_tensor* x = node->in[0];
   pfw_dtype out;
   if (quantize) {
