@@ -403,6 +403,9 @@ static pfw_status split_sizes(const pfw_node* node, int32_t axis, int64_t* sizes
   int64_t total = 0;
   for (int32_t i = 0; i < n; i++) {
     if (sizes[i] < 0) return pfw_error(PFW_ERR_INVALID_MODEL, "split[%d] is negative", (int)i);
+    if (sizes[i] > d - total) /* also keeps the sum from overflowing: it never passes d */
+      return pfw_error(PFW_ERR_SHAPE, "split sizes add up to more than axis %d's %lld (at split[%d] = %lld)",
+                       (int)axis, (long long)d, (int)i, (long long)sizes[i]);
     total += sizes[i];
   }
   if (total != d)
