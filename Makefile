@@ -120,8 +120,9 @@ c-test-valgrind: c-build golden | checkers
 # ---- fuzzing -------------------------------------------------------------
 # libFuzzer on load -> verify -> create -> invoke (runtime_c/fuzz, clang with
 # ASan + UBSan + LSan; clang comes through apt when missing). make test
-# runs fuzz-smoke: the crash corpus, the 1,800 seeds, then 300,000 new
-# inputs from a fixed random seed (about a minute) -- a real campaign whose
+# runs fuzz-smoke: the crash corpus, the 2,053 seeds, then 300,000 new
+# inputs from a fixed random seed (about a minute), and the same for the image
+# codecs' target fuzz_image from the golden images -- a real campaign whose
 # inputs are the same on every machine, so CI cannot fail at random: what it
 # finds, it finds here first. fuzz-replay is the corpus and seeds alone;
 # make fuzz runs a long random campaign (SECURITY.md).
