@@ -142,11 +142,18 @@ static int decode(reader* r, const huff* h) {
 
 /* ---- one block of each kind of scan ----------------------------------------- */
 
+/* The next DC difference, added to the component's prediction. */
+static pfw_status next_dc(decoder* d, jpeg_component* c) {
+  int t = decode(&d->r, &d->dc[c->td]);
+  if (t < 0 || t > 11) return bad("a DC difference has an invalid Huffman code", d->r.pos);
+  c->dc_pred = (int16_t)(c->dc_pred + receive_extend(&d->r, t)); /* wraps on corrupt data instead of overflowing */
+  return PFW_OK;
+}
+
 static pfw_status block_sequential(decoder* d, jpeg_component* c, int16_t* b) {
   reader* r = &d->r;
-  int t = decode(r, &d->dc[c->td]);
-  if (t < 0 || t > 11) return bad("a DC difference has an invalid Huffman code", r->pos);
-  c->dc_pred = (int16_t)(c->dc_pred + receive_extend(r, t)); /* wraps on corrupt data instead of overflowing */
+  pfw_status st = next_dc(d, c);
+  if (st != PFW_OK) return st;
   b[0] = (int16_t)c->dc_pred;
   for (int k = 1; k < 64;) {
     int rs = decode(r, &d->ac[c->ta]);
@@ -170,9 +177,8 @@ static pfw_status block_dc_progressive(decoder* d, jpeg_component* c, int16_t* b
     if (bits(r, 1)) b[0] = (int16_t)(b[0] | (1 << d->al));
     return PFW_OK;
   }
-  int t = decode(r, &d->dc[c->td]);
-  if (t < 0 || t > 11) return bad("a DC difference has an invalid Huffman code", r->pos);
-  c->dc_pred = (int16_t)(c->dc_pred + receive_extend(r, t));
+  pfw_status st = next_dc(d, c);
+  if (st != PFW_OK) return st;
   b[0] = (int16_t)(int)((unsigned)c->dc_pred << d->al);
   return PFW_OK;
 }

@@ -212,12 +212,6 @@ static void int_range(pfw_dtype d, uint64_t* neg_max, uint64_t* pos_max) {
   }
 }
 
-static bool same_word(const char* t, const char* word) { /* ASCII case-insensitive */
-  for (; *t && *word; t++, word++)
-    if (tolower((unsigned char)*t) != *word) return false;
-  return !*t && !*word;
-}
-
 /* How Cast stores a float in the 8- and 4-bit float types. */
 typedef struct lowp_rule {
   bool saturate;
@@ -236,7 +230,7 @@ static pfw_status from_text(char* t, pfw_string s, int64_t i, pfw_dtype to, cons
   }
   if (to == PFW_BOOL) {
     double v;
-    bool yes = same_word(t, "true"), no = same_word(t, "false");
+    bool yes = pfw_equals_lower(t, "true"), no = pfw_equals_lower(t, "false");
     if (!yes && !no && !read_float(t, false, &v)) return not_a_number(i, s, to, "is neither a number nor true/false, so cannot become");
     *(uint8_t*)out = yes || (!no && v != 0);
     return PFW_OK;

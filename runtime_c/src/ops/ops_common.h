@@ -2,6 +2,7 @@
 #ifndef PFW_OPS_COMMON_H
 #define PFW_OPS_COMMON_H
 
+#include <ctype.h>
 #include <math.h>
 #include <string.h>
 
@@ -146,6 +147,14 @@ void pfw_conv_gemm_run(pfw_node* node, const pfw_spatial* g);
 bool pfw_conv_winograd_applies(const pfw_node* node, const pfw_spatial* g);
 pfw_status pfw_conv_winograd_prepare(pfw_node* node, const pfw_spatial* g);
 void pfw_conv_winograd_run(pfw_node* node, const pfw_spatial* g);
+
+/* Whether s equals `lower` (a lower-case ASCII word) in any case: RNN
+ * activation names, Cast's true/false. */
+static inline bool pfw_equals_lower(const char* s, const char* lower) {
+  for (; *s && *lower; s++, lower++)
+    if (tolower((unsigned char)*s) != *lower) return false;
+  return !*s && !*lower;
+}
 
 /* Row-major element strides of t's current shape. */
 static inline void pfw_contiguous_strides(const pfw_tensor* t, int64_t* s) {

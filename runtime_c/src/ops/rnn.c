@@ -11,7 +11,6 @@
  * peepholes P i, o, f. `clip` bounds every gate's input. Steps past a
  * row's length give Y = 0; Y_h/Y_c hold the state after its last step
  * (0 for an empty row). */
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,12 +78,6 @@ static double act_apply(const act* a, double x) {
   return x;
 }
 
-static bool name_is(const char* s, const char* lower) {
-  for (; *s && *lower; s++, lower++)
-    if (tolower((unsigned char)*s) != *lower) return false;
-  return !*s && !*lower;
-}
-
 /* Reads `activations` (per direction, defaults `dflt`) with activation_alpha
  * and activation_beta consumed in order by the functions that take them. */
 static pfw_status read_acts(const pfw_node* node, rnn_state* s, int32_t per_dir, const char* const* dflt) {
@@ -99,7 +92,7 @@ static pfw_status read_acts(const pfw_node* node, rnn_state* s, int32_t per_dir,
   for (int32_t k = 0; k < per_dir * s->dirs; k++) {
     const char* name = names ? names->strings[k] : dflt[k % per_dir];
     size_t j = 0, count = sizeof g_acts / sizeof g_acts[0];
-    while (j < count && !name_is(name, g_acts[j].name)) j++;
+    while (j < count && !pfw_equals_lower(name, g_acts[j].name)) j++;
     if (j == count) return pfw_error(PFW_ERR_UNSUPPORTED, "activation '%s' is not supported", name);
     act* a = &s->acts[k / per_dir][k % per_dir];
     a->kind = g_acts[j].kind, a->alpha = g_acts[j].a, a->beta = g_acts[j].b;
