@@ -85,6 +85,10 @@ CONV_CASES = [
     (np.uint8, np.int8, (1, 24, 7, 7), (24, 1, 3, 3), dict(group=24, pads=[1, 1, 1, 1]), True, True),
     (np.uint8, np.int8, (2, 20, 15, 13), (20, 1, 3, 3), dict(group=20, strides=[2, 2], pads=[1, 0, 0, 1]), True, True),
     (np.int8, np.int8, (1, 4, 1, 1), (4, 1, 3, 3), dict(group=4, pads=[1, 1, 1, 1]), True, True),
+    # the direct path (no im2col, phase planes): stride 2 over two images, and a 5x5 stride-2 Conv whose
+    # right padding makes runs of columns start past the input (im2col once read a column too far there)
+    (np.uint8, np.int8, (2, 12, 15, 13), (33, 12, 3, 3), dict(strides=[2, 2], pads=[1, 1, 1, 1]), True, True),
+    (np.int8, np.int8, (1, 6, 30, 30), (8, 6, 5, 5), dict(strides=[2, 2], pads=[2, 2, 2, 2]), True, True),
 ]
 
 

@@ -10,7 +10,7 @@
 #include "internal.h"
 #include "test_util.h"
 
-#define H_MAX_IO 8
+#define H_MAX_IO 10
 #define H_MAX_ATTRS 12
 #define H_MAX_OUT 4
 

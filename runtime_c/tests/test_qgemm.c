@@ -167,6 +167,39 @@ static int check_case(const pfw_qgemm_kernel* k, const qcase* c) {
   return bad;
 }
 
+/* micro_u8_taps (the direct convolution's tile) against a direct loop:
+ * tap offsets that overlap and go backwards, quads bstride apart, int8 A
+ * over the whole range (the kernels that have it do not saturate). */
+static int check_taps(const pfw_qgemm_kernel* k, int32_t taps, int64_t cq) {
+  int64_t mr = k->mr, nr = k->nr, bstride = nr * 4 + 52, ldc = nr + 3;
+  int64_t boff[9];
+  for (int32_t t = 0; t < taps; t++) boff[t] = (int64_t)((t * 5) % 7) * 4 + (t % 2) * 64;
+  size_t bbytes = (size_t)((cq - 1) * bstride + 7 * 4 + 64 + nr * 4);
+  int8_t* a = malloc((size_t)(taps * cq * mr * 4));
+  uint8_t* b = malloc(bbytes);
+  int32_t* c = malloc((size_t)(mr * ldc) * sizeof(int32_t));
+  for (int64_t i = 0; i < taps * cq * mr * 4; i++) a[i] = (int8_t)urand();
+  for (size_t i = 0; i < bbytes; i++) b[i] = (uint8_t)urand();
+  k->micro_u8_taps(taps, boff, cq, bstride, a, b, c, ldc);
+  int bad = 0;
+  for (int64_t r = 0; r < mr && !bad; r++)
+    for (int64_t j = 0; j < nr && !bad; j++) {
+      int64_t s = 0;
+      for (int32_t t = 0; t < taps; t++)
+        for (int64_t q = 0; q < cq; q++)
+          for (int e = 0; e < 4; e++)
+            s += (int64_t)a[((t * cq + q) * mr + r) * 4 + e] *
+                 ((int32_t)b[boff[t] + q * bstride + j * 4 + e] - k->u8_offset);
+      if (c[r * ldc + j] != (int32_t)s) {
+        fprintf(stderr, "%s taps=%d cq=%lld: c[%lld][%lld] = %d, expected %lld\n", k->name, (int)taps,
+                (long long)cq, (long long)r, (long long)j, c[r * ldc + j], (long long)s);
+        bad = 1;
+      }
+    }
+  free(a), free(b), free(c);
+  return bad;
+}
+
 int main(void) {
   const pfw_qgemm_kernel* kernels[8];
   int count = pfw_qgemm_kernels(kernels, 8);
@@ -198,6 +231,14 @@ int main(void) {
     CHECK(!k->micro_u8 || k->u8_exact || cut_pairs > 0);
     printf("%s: byte path in %lld runs, %lld pairs cut\n", k->name, (long long)byte_runs, (long long)cut_pairs);
     byte_runs = cut_pairs = 0;
+    if (k->micro_u8_taps) {
+      CHECK(k->u8_exact);
+      int32_t taps[] = {1, 2, 9};
+      int64_t cqs[] = {1, 3, 40};
+      for (int t = 0; t < 3; t++)
+        for (int q = 0; q < 3; q++) CHECK(check_taps(k, taps[t], cqs[q]) == 0);
+      printf("%s: micro_u8_taps 9 cases\n", k->name);
+    }
     qcase empty_k = {5, 9, 0, 2, false, true, false, false, false};
     CHECK(check_case(k, &empty_k) == 0);
     printf("%s: %d cases\n", k->name, cases + 1);

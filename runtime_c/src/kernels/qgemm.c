@@ -242,9 +242,9 @@ static void micro_u8_generic(int64_t kq, const int8_t* a, const uint8_t* b, int3
     for (int32_t j = 0; j < GNR; j++) c[r * ldc + j] = (int32_t)acc[r][j];
 }
 
-const pfw_qgemm_kernel pfw_qgemm_s16_generic = {"qgemm_generic_4x8", GMR, GNR, micro_generic, NULL, false, 0};
+const pfw_qgemm_kernel pfw_qgemm_s16_generic = {"qgemm_generic_4x8", GMR, GNR, micro_generic, NULL, false, 0, NULL};
 /* Only for tests: the byte path's packing and corrections on any CPU. */
-const pfw_qgemm_kernel pfw_qgemm_u8_generic = {"qgemm_u8_generic_4x8", GMR, GNR, micro_generic, micro_u8_generic, false, 0};
+const pfw_qgemm_kernel pfw_qgemm_u8_generic = {"qgemm_u8_generic_4x8", GMR, GNR, micro_generic, micro_u8_generic, false, 0, NULL};
 
 /* ---- requantisation ------------------------------------------------------------ */
 

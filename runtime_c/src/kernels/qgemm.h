@@ -37,6 +37,12 @@ typedef struct pfw_qgemm_kernel {
   void (*micro_u8)(int64_t kq, const int8_t* a, const uint8_t* b, int32_t* c, int64_t ldc);
   bool u8_exact;     /* micro_u8 never saturates (VNNI vpdpbusd, NEON sdot): A's pairs need no cut */
   int32_t u8_offset; /* micro_u8 multiplies b - u8_offset (128 for sdot's signed bytes), else 0 */
+  /* Direct convolution on the byte path (ops/qconv_direct.c), or NULL
+   * (kernels whose byte path is not exact): micro_u8 with A's kq = taps *
+   * cq quads in order, and B read in place, not packed: quad q of tap t is
+   * the nr * 4 bytes at b + boff[t] + q * bstride. */
+  void (*micro_u8_taps)(int32_t taps, const int64_t* boff, int64_t cq, int64_t bstride, const int8_t* a,
+                        const uint8_t* b, int32_t* c, int64_t ldc);
 } pfw_qgemm_kernel;
 
 /* The kernel for an ISA level; NULL at the scalar level (the ops run their

@@ -37,7 +37,8 @@ static bool run_span(const pfw_spatial* g, const qrun* u, int64_t tz, int64_t ty
   int64_t iz = u->iz0 + tz, iy = u->iy0 + ty, ix = u->ix0 + tx;
   if (iz < 0 || iz >= g->in[0] || iy < 0 || iy >= H) return false;
   *lo = ix >= 0 ? 0 : (-ix + sx - 1) / sx;
-  *hi = ix + (int64_t)(u->len - 1) * sx < W ? u->len : (W - 1 - ix) / sx + 1;
+  /* a run that starts right of the input reads nothing (W - 1 - ix < 0 would truncate to 0, not below) */
+  *hi = ix + (int64_t)(u->len - 1) * sx < W ? u->len : ix >= W ? 0 : (W - 1 - ix) / sx + 1;
   *at = (iz * H + iy) * W + ix;
   return true;
 }

@@ -238,6 +238,7 @@ typedef struct qstate {
   int32_t* wz;
   int16_t* a;
   const pfw_qgemm_a8* a8; /* instead of a: the byte path's packing (one weight set that fits int8) */
+  bool direct;            /* QLinearConv on a8 without im2col (qconv_direct.c) */
 } qstate;
 
 /* The weights for the byte path: int8 rows of W minus its zero point in
@@ -343,8 +344,12 @@ static pfw_status qprod_prepare(pfw_node* node, const qsig* sig, int32_t min_in,
   }
   size_t scratch = pfw_align_size((size_t)q.cols * sizeof(int32_t)) +
                    pfw_align_size((size_t)q.out_rows * (sizeof(pfw_requant) + sizeof(double) + sizeof(int32_t)));
+  /* the direct Conv folds the x zero point into the bias: QLinearConv only */
+  s->direct = a8 && sig->xs >= 0 && pfw_qconv_direct_applies(&q, k);
   if (dw) {
     scratch += pfw_qconv_depthwise_scratch(&q, node->num_threads);
+  } else if (s->direct) {
+    scratch += pfw_qconv_direct_scratch(&q, k, node->num_threads);
   } else if (k) {
     pfw_qgemm_args a = {.M = q.rows, .N = q.cols, .K = a8 ? K8 : q.K, .batch = q.batch};
     if (!pack_now) scratch += pfw_align_size(per * sets * sizeof(int16_t));
@@ -440,6 +445,10 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
   if (pfw_qconv_depthwise_applies(&q)) {
     zeros_of(opt_in(node, sig->wz), q.out_rows, s->wz);
     pfw_qconv_depthwise_run(node, &q, &in, s->wz, &st, rest);
+    return PFW_OK;
+  }
+  if (s->direct) {
+    pfw_qconv_direct_run(node, &q, &in, s->a8, &st, k, rest);
     return PFW_OK;
   }
   const int16_t* a = s->a;

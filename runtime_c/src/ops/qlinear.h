@@ -72,4 +72,13 @@ size_t pfw_qconv_depthwise_scratch(const qgeom* q, int32_t threads);
 void pfw_qconv_depthwise_run(const pfw_node* node, const qgeom* q, const qinput* in, const int32_t* wz,
                              const qstore* st, void* scratch);
 
+/* QLinearConv without im2col (qconv_direct.c): one group, 1-D or 2-D,
+ * the byte path's packed weights with the x zero point folded into the
+ * bias, on kernels with micro_u8_taps; each image interleaved once into
+ * zero-point padded channel quads that the kernel reads in place. */
+bool pfw_qconv_direct_applies(const qgeom* q, const pfw_qgemm_kernel* k);
+size_t pfw_qconv_direct_scratch(const qgeom* q, const pfw_qgemm_kernel* k, int32_t threads);
+void pfw_qconv_direct_run(const pfw_node* node, const qgeom* q, const qinput* in, const pfw_qgemm_a8* a8,
+                          const qstore* st, const pfw_qgemm_kernel* k, void* scratch);
+
 #endif

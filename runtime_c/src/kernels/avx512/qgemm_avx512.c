@@ -45,18 +45,28 @@ static inline __m512i lane_of(const void* p) {
   _mm512_storeu_si512((void*)(c + (r) * ldc), c##r##0); \
   _mm512_storeu_si512((void*)(c + (r) * ldc + 16), c##r##1);
 
-#define MICRO(name, DOT, TA, TB, G, attr)                                                                 \
-  attr void name(int64_t groups, const TA* a, const TB* b, int32_t* c, int64_t ldc) {                     \
-    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;            \
-    __m512i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00;          \
-    __m512i c70 = c00, c71 = c00;                                                                         \
-    for (int64_t p = 0; p < groups; p++, a += MR * (G), b += 32 * (G)) {                                  \
-      __m512i b0 = _mm512_loadu_si512((const void*)b);                                                    \
-      __m512i b1 = _mm512_loadu_si512((const void*)(b + 16 * (G)));                                       \
-      ROW(DOT, G, 0) ROW(DOT, G, 1) ROW(DOT, G, 2) ROW(DOT, G, 3) ROW(DOT, G, 4) ROW(DOT, G, 5) ROW(DOT, G, 6) \
-      ROW(DOT, G, 7)                                                                                      \
-    }                                                                                                     \
-    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)                               \
+#define ZERO_ALL                                                                                  \
+  __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;     \
+  __m512i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00;   \
+  __m512i c70 = c00, c71 = c00;
+/* One K group: B's 32 columns at bp, A's MR rows at a. */
+#define STEP(DOT, G, bp)                                                                                  \
+  {                                                                                                       \
+    __m512i b0 = _mm512_loadu_si512((const void*)(bp));                                                   \
+    __m512i b1 = _mm512_loadu_si512((const void*)((bp) + 16 * (G)));                                      \
+    ROW(DOT, G, 0) ROW(DOT, G, 1) ROW(DOT, G, 2) ROW(DOT, G, 3) ROW(DOT, G, 4) ROW(DOT, G, 5) ROW(DOT, G, 6) \
+    ROW(DOT, G, 7)                                                                                        \
+  }
+#define STORE_ALL STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
+
+#define MICRO(name, DOT, TA, TB, G, attr)                                                \
+  attr void name(int64_t groups, const TA* a, const TB* b, int32_t* c, int64_t ldc) {    \
+    ZERO_ALL                                                                             \
+    for (int64_t p = 0; p < groups; p++, a += MR * (G), b += 32 * (G)) {                 \
+      _mm_prefetch((const char*)(a + 1024 / sizeof(TA)), _MM_HINT_T0);                    \
+      STEP(DOT, G, b)                                                                    \
+    }                                                                                    \
+    STORE_ALL                                                                            \
   }
 
 MICRO(micro_madd, DOT_MADD, int16_t, int16_t, 2, static)
@@ -64,6 +74,22 @@ MICRO(micro_vnni, DOT_S16_VNNI, int16_t, int16_t, 2, VNNI static)
 MICRO(micro_u8_maddubs, DOT_MADDUBS, int8_t, uint8_t, 4, static)
 MICRO(micro_u8_vnni, DOT_U8_VNNI, int8_t, uint8_t, 4, VNNI static)
 
-const pfw_qgemm_kernel pfw_qgemm_avx512 = {"qgemm_avx512_8x32", MR, 32, micro_madd, micro_u8_maddubs, false, 0};
-const pfw_qgemm_kernel pfw_qgemm_avx512vnni = {"qgemm_avx512vnni_8x32", MR, 32, micro_vnni, micro_u8_vnni, true, 0};
+/* The direct convolution's tile: tap t's quads start at b + boff[t], one
+ * input channel quad plane (bstride bytes) apart. */
+VNNI static void micro_u8_taps_vnni(int32_t taps, const int64_t* boff, int64_t cq, int64_t bstride, const int8_t* a,
+                                    const uint8_t* b, int32_t* c, int64_t ldc) {
+  ZERO_ALL
+  for (int32_t t = 0; t < taps; t++) {
+    const uint8_t* bt = b + boff[t];
+    for (int64_t q = 0; q < cq; q++, a += MR * 4, bt += bstride) {
+      _mm_prefetch((const char*)(a + 1024), _MM_HINT_T0);
+      STEP(DOT_U8_VNNI, 4, bt)
+    }
+  }
+  STORE_ALL
+}
+
+const pfw_qgemm_kernel pfw_qgemm_avx512 = {"qgemm_avx512_8x32", MR, 32, micro_madd, micro_u8_maddubs, false, 0, NULL};
+const pfw_qgemm_kernel pfw_qgemm_avx512vnni = {"qgemm_avx512vnni_8x32", MR, 32, micro_vnni, micro_u8_vnni, true, 0,
+                                                micro_u8_taps_vnni};
 #endif

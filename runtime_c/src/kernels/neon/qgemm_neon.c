@@ -47,27 +47,42 @@ static void micro_s16(int64_t kp, const int16_t* a, const int16_t* b16, int32_t*
   STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5); STORE(6); STORE(7);
 }
 
-const pfw_qgemm_kernel pfw_qgemm_neon = {"qgemm_neon_8x8", MR, NR, micro_s16, NULL, false, 0};
+const pfw_qgemm_kernel pfw_qgemm_neon = {"qgemm_neon_8x8", MR, NR, micro_s16, NULL, false, 0, NULL};
 
 #define SDOT(r, av, lane)                               \
   c##r##0 = vdotq_laneq_s32(c##r##0, b0, av, lane); \
   c##r##1 = vdotq_laneq_s32(c##r##1, b1, av, lane)
+/* One quad: columns 0-3 in b0, 4-7 in b1, each lane one column's 4 K
+ * rows (read as b ^ 0x80 = b - 128); rows 0-3 of A in a0, 4-7 in a1. */
+#define SDOT_STEP(bp)                                                   \
+  {                                                                     \
+    int8x16_t b0 = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(bp), flip));      \
+    int8x16_t b1 = vreinterpretq_s8_u8(veorq_u8(vld1q_u8((bp) + 16), flip)); \
+    int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16);                   \
+    SDOT(0, a0, 0); SDOT(1, a0, 1); SDOT(2, a0, 2); SDOT(3, a0, 3);      \
+    SDOT(4, a1, 0); SDOT(5, a1, 1); SDOT(6, a1, 2); SDOT(7, a1, 3);      \
+  }
+#define DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 
-__attribute__((target("arch=armv8.2-a+dotprod"))) static void micro_sdot(int64_t kq, const int8_t* a,
-                                                                          const uint8_t* b, int32_t* c,
-                                                                          int64_t ldc) {
+DOTPROD static void micro_sdot(int64_t kq, const int8_t* a, const uint8_t* b, int32_t* c, int64_t ldc) {
   const uint8x16_t flip = vdupq_n_u8(0x80);
   ACC(0); ACC(1); ACC(2); ACC(3); ACC(4); ACC(5); ACC(6); ACC(7);
-  for (int64_t q = 0; q < kq; q++, a += MR * 4, b += NR * 4) {
-    /* b0: columns 0-3, b1: 4-7, each lane one column's 4 K rows; a0: rows 0-3, a1: rows 4-7 */
-    int8x16_t b0 = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(b), flip));
-    int8x16_t b1 = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(b + 16), flip));
-    int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16);
-    SDOT(0, a0, 0); SDOT(1, a0, 1); SDOT(2, a0, 2); SDOT(3, a0, 3);
-    SDOT(4, a1, 0); SDOT(5, a1, 1); SDOT(6, a1, 2); SDOT(7, a1, 3);
+  for (int64_t q = 0; q < kq; q++, a += MR * 4, b += NR * 4) SDOT_STEP(b)
+  STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5); STORE(6); STORE(7);
+}
+
+/* The direct convolution's tile (qgemm.h micro_u8_taps). */
+DOTPROD static void micro_sdot_taps(int32_t taps, const int64_t* boff, int64_t cq, int64_t bstride, const int8_t* a,
+                                    const uint8_t* b, int32_t* c, int64_t ldc) {
+  const uint8x16_t flip = vdupq_n_u8(0x80);
+  ACC(0); ACC(1); ACC(2); ACC(3); ACC(4); ACC(5); ACC(6); ACC(7);
+  for (int32_t t = 0; t < taps; t++) {
+    const uint8_t* bt = b + boff[t];
+    for (int64_t q = 0; q < cq; q++, a += MR * 4, bt += bstride) SDOT_STEP(bt)
   }
   STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5); STORE(6); STORE(7);
 }
 
-const pfw_qgemm_kernel pfw_qgemm_neon_dotprod = {"qgemm_neon_dotprod_8x8", MR, NR, micro_s16, micro_sdot, true, 128};
+const pfw_qgemm_kernel pfw_qgemm_neon_dotprod = {"qgemm_neon_dotprod_8x8", MR, NR, micro_s16, micro_sdot, true, 128,
+                                                 micro_sdot_taps};
 #endif
