@@ -245,6 +245,17 @@ def test_maxpool_on_quantized_data(monkeypatch, dt, attrs):
     check(monkeypatch, model, feeds, ort_ok=True)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")  # the reference's NaN padding of uint8
+@pytest.mark.parametrize("strides", [[1, 1], [2, 5]])
+def test_maxpool_quantized_long_rows(monkeypatch, strides):
+    """Rows longer than one 1,024-output chunk: the window rows' column max
+    is taken over each chunk's span of input columns (at stride 5 the span
+    passes the 4,096-column buffer and the row-at-a-time walk serves)."""
+    model, feeds = single_op("MaxPool", [q_data(np.uint8, (1, 2, 4, 6000))], opset=12, kernel_shape=[2, 3],
+                             strides=strides, pads=[0, 1, 1, 1])
+    check(monkeypatch, model, feeds, ort_ok=True)
+
+
 @pytest.mark.parametrize("isa", ["scalar", None])
 @pytest.mark.parametrize("dt", [np.uint8, np.int8])
 @pytest.mark.parametrize("pads", [[0, 6, 0, 0], [1, 7, 0, 5], [0, 0, 2, 9], [4, 3, 4, 3]])

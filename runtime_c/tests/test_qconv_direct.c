@@ -24,8 +24,8 @@ static const dcase CASES[] = {
     {1, 6, 8, 30, 30, 5, 2, 1, {2, 2, 2, 2}, true, true, false},
     /* im2col with runs of columns that start right of the input (pads past a stride) */
     {1, 6, 8, 30, 30, 5, 2, 1, {2, 2, 2, 2}, true, false, true},
-    {1, 8, 16, 12, 12, 3, 1, 2, {2, 1, 2, 3}, true, true, false},
-    {1, 3, 16, 23, 23, 7, 2, 1, {3, 3, 3, 3}, false, true, false},
+    {1, 8, 16, 20, 20, 3, 1, 2, {2, 1, 2, 3}, true, true, false},
+    {1, 3, 16, 40, 40, 7, 2, 1, {3, 3, 3, 3}, false, true, false},
     {1, 64, 70, 7, 7, 3, 1, 1, {1, 1, 1, 1}, false, true, false},
     {1, 24, 16, 8, 8, 1, 1, 1, {0, 0, 0, 0}, true, true, false},
     {1, 8, 12, 0, 30, 3, 3, 1, {0, 1, 0, 2}, false, true, false},

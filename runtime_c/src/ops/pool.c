@@ -175,6 +175,8 @@ static inline void q8_max_into(uint8_t* row, const uint8_t* x, int64_t s, int64_
   }
 }
 
+#define Q8_SPAN 4096 /* input columns q8_row_by_tap reduces over window rows first */
+
 /* Output row (oz, oy), columns [j0, j0 + n), as running maxima in row
  * (values compared as uint8 after int8 ^ 0x80, which keeps their order).
  * Tap-major: for each column tap in [ta, tb), the outputs whose input column
@@ -186,16 +188,31 @@ static void q8_row_by_tap(const q8_ctx* c, const uint8_t* x, int64_t oz, int64_t
   uint8_t flip = c->is_signed ? 0x80 : 0;
   pfw_spatial_taps(g, 0, oz, &z0, &z1);
   pfw_spatial_taps(g, 1, oy, &y0, &y1);
+  /* Several window rows: their column-wise max first (contiguous, so it
+   * vectorises), then the strided taps once over it instead of per row. */
+  int64_t c0 = j0 * s + ta * g->d[2] - g->pb[2], c1 = (j0 + n - 1) * s + (tb - 1) * g->d[2] - g->pb[2] + 1;
+  c0 = c0 < 0 ? 0 : c0;
+  c1 = c1 > Win ? Win : c1;
+  uint8_t v[Q8_SPAN];
+  bool merged = (z1 - z0) * (y1 - y0) > 1 && c1 > c0 && c1 - c0 <= Q8_SPAN;
+  if (merged) {
+    memset(v, 0, (size_t)(c1 - c0));
+    for (int64_t tz = z0; tz < z1; tz++)
+      for (int64_t ty = y0; ty < y1; ty++) q8_max_into(v, q8_input_row(g, x, oz, oy, tz, ty) + c0, 1, c1 - c0, flip);
+    z1 = z0 + 1, y1 = y0 + 1; /* one pass over v, whose values are flipped already */
+  }
   for (int64_t tz = z0; tz < z1; tz++)
     for (int64_t ty = y0; ty < y1; ty++) {
-      const uint8_t* xr = q8_input_row(g, x, oz, oy, tz, ty);
+      const uint8_t* xr = merged ? NULL : q8_input_row(g, x, oz, oy, tz, ty);
       for (int64_t tx = ta; tx < tb; tx++) {
         int64_t off = tx * g->d[2] - g->pb[2]; /* input column of output ox: ox*s + off */
         int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
         int64_t hi = Win - 1 - off < 0 ? 0 : (Win - 1 - off) / s + 1;
         if (lo < j0) lo = j0;
         if (hi > j0 + n) hi = j0 + n;
-        q8_max_into(row + (lo - j0), xr + lo * s + off, s, hi - lo, flip);
+        if (hi <= lo) continue;
+        if (merged) q8_max_into(row + (lo - j0), v + (lo * s + off - c0), s, hi - lo, 0);
+        else q8_max_into(row + (lo - j0), xr + lo * s + off, s, hi - lo, flip);
       }
     }
 }
