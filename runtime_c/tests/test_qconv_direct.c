@@ -5,7 +5,10 @@
  * dilation, 1-D, channels that do not fill a quad, several images, int8
  * and uint8 x, 7x7 planes with many output channels (threads split rows),
  * and a 1x1 stride-2 Conv, which must leave the path (it would interleave
- * three phases for nothing) and still agree. */
+ * three phases for nothing) and still agree. Also the depthwise path
+ * (ops/qconv_depthwise.c) on bytes (AVX512-VNNI) or int16: short rows
+ * requantised as one run and copied out in words, a 1x1 plane, stride-2
+ * phases, weights given per run. */
 #include <stdint.h>
 
 #include "kernels/qgemm.h"
@@ -16,20 +19,28 @@ typedef struct dcase {
   int64_t N, C, M, H, W, k, stride, dil, pads[4]; /* H = 0: 1-D over W; pads top, left, bottom, right */
   bool x_signed, direct; /* direct: the path must apply (where a kernel has it) */
   bool wz_input;         /* w's zero point an input, not a constant: weights packed per run, im2col */
+  bool depthwise;        /* group = C = M: the depthwise path (ops/qconv_depthwise.c) instead */
 } dcase;
 
 static const dcase CASES[] = {
-    {1, 16, 20, 9, 11, 3, 1, 1, {1, 1, 1, 1}, false, true, false},
-    {2, 12, 33, 15, 13, 3, 2, 1, {1, 1, 1, 1}, false, true, false},
-    {1, 6, 8, 30, 30, 5, 2, 1, {2, 2, 2, 2}, true, true, false},
+    {1, 16, 20, 9, 11, 3, 1, 1, {1, 1, 1, 1}, false, true, false, false},
+    {2, 12, 33, 15, 13, 3, 2, 1, {1, 1, 1, 1}, false, true, false, false},
+    {1, 6, 8, 30, 30, 5, 2, 1, {2, 2, 2, 2}, true, true, false, false},
     /* im2col with runs of columns that start right of the input (pads past a stride) */
-    {1, 6, 8, 30, 30, 5, 2, 1, {2, 2, 2, 2}, true, false, true},
-    {1, 8, 16, 20, 20, 3, 1, 2, {2, 1, 2, 3}, true, true, false},
-    {1, 3, 16, 40, 40, 7, 2, 1, {3, 3, 3, 3}, false, true, false},
-    {1, 64, 70, 7, 7, 3, 1, 1, {1, 1, 1, 1}, false, true, false},
-    {1, 24, 16, 8, 8, 1, 1, 1, {0, 0, 0, 0}, true, true, false},
-    {1, 8, 12, 0, 30, 3, 3, 1, {0, 1, 0, 2}, false, true, false},
-    {1, 24, 16, 8, 8, 1, 2, 1, {0, 0, 0, 0}, false, false, false},
+    {1, 6, 8, 30, 30, 5, 2, 1, {2, 2, 2, 2}, true, false, true, false},
+    {1, 8, 16, 20, 20, 3, 1, 2, {2, 1, 2, 3}, true, true, false, false},
+    {1, 3, 16, 40, 40, 7, 2, 1, {3, 3, 3, 3}, false, true, false, false},
+    {1, 64, 70, 7, 7, 3, 1, 1, {1, 1, 1, 1}, false, true, false, false},
+    {1, 24, 16, 8, 8, 1, 1, 1, {0, 0, 0, 0}, true, true, false, false},
+    {1, 8, 12, 0, 30, 3, 3, 1, {0, 1, 0, 2}, false, true, false, false},
+    {1, 24, 16, 8, 8, 1, 2, 1, {0, 0, 0, 0}, false, false, false, false},
+    /* depthwise: short rows (the whole run requantised, then copied in words), a 1 x 1 plane, stride 2
+     * phases over two images, rows long enough to requantise in place, int8 x */
+    {1, 24, 24, 7, 7, 3, 1, 1, {1, 1, 1, 1}, false, false, false, true},
+    {1, 4, 4, 1, 1, 3, 1, 1, {1, 1, 1, 1}, true, false, false, true},
+    {2, 20, 20, 15, 13, 3, 2, 1, {1, 0, 0, 1}, false, false, false, true},
+    {1, 16, 16, 40, 37, 3, 1, 1, {1, 1, 1, 1}, true, false, false, true},
+    {1, 12, 12, 20, 61, 5, 2, 2, {2, 1, 2, 3}, false, false, true, true},
 };
 
 typedef struct ddata {
@@ -49,13 +60,15 @@ static void build(tnode* t, const dcase* c, const ddata* d, uint8_t* xz) {
   else tn_in(t, xdt, d->x, SH(c->N, c->C, c->W));
   tn_in(t, PFW_FLOAT32, &xs, 0, NULL);
   tn_in(t, xdt, xz, 0, NULL);
-  pfw_tensor* w = c->H ? tn_in(t, PFW_INT8, d->w, SH(c->M, c->C, c->k, c->k)) : tn_in(t, PFW_INT8, d->w, SH(c->M, c->C, c->k));
+  int64_t cg = c->depthwise ? 1 : c->C;
+  pfw_tensor* w = c->H ? tn_in(t, PFW_INT8, d->w, SH(c->M, cg, c->k, c->k)) : tn_in(t, PFW_INT8, d->w, SH(c->M, cg, c->k));
   w->is_const = true;
   tn_in(t, PFW_FLOAT32, d->ws, SH(c->M));
   tn_in(t, PFW_INT8, wz, SH(c->M))->is_const = !c->wz_input;
   tn_in(t, PFW_FLOAT32, &ys, 0, NULL);
   tn_in(t, xdt, &yz, 0, NULL);
   tn_in(t, PFW_INT32, d->b, SH(c->M));
+  if (c->depthwise) tn_int(t, "group", c->C);
   if (c->H) {
     tn_ints(t, "pads", 4, c->pads);
     INTS(t, "strides", c->stride, c->stride);

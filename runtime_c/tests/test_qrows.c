@@ -9,7 +9,10 @@
  * - the byte path's im2col step (interleave4_u8): quads of four rows at
  *   strides 1, 2 and 3, any span, bytes outside the span untouched;
  * - the depthwise input row widened to int16 (qwiden_row), whole and split
- *   by column parity, every width to 130, nothing written past it. */
+ *   by column parity, every width to 130, nothing written past it; the
+ *   same as bytes (qsplit_row), every width to 260;
+ * - the byte depthwise run (qdw_u8_row, AVX512-VNNI): 1 to 64 taps at
+ *   scattered offsets against the sum written out. */
 #include <stdlib.h>
 
 #include "kernels/qgemm.h"
@@ -72,7 +75,7 @@ static int check_requant(pfw_isa isa) {
       c[j] = (int32_t)(x - bias);
     }
     memset(y, 0xA5, sizeof y);
-    row(c, n, bias, m, zero, lo, hi, y, is_signed);
+    row(c, n, 1, n, bias, m, zero, lo, hi, y, n, is_signed);
     for (int64_t j = 0; j < n && !bad; j++) {
       int32_t want = oracle(c[j] + bias, mant, shift, zero, lo, hi);
       int32_t got = is_signed ? (int8_t)y[j] : y[j];
@@ -87,6 +90,23 @@ static int check_requant(pfw_isa isa) {
         fprintf(stderr, "requant %s: wrote past n = %lld\n", pfw_isa_name(isa), (long long)n);
         bad = 1;
       }
+    /* the same values as rows: cols of every ldc = cols + 1 to ldy = cols + 2, the gaps untouched */
+    int64_t cols = n / 3, ldc = cols + 1, ldy = cols + 2;
+    if (cols == 0 || bad) continue;
+    uint8_t y2[3 * (43 + 2)];
+    memset(y2, 0xA5, sizeof y2);
+    row(c, ldc, n / ldc, cols, bias, m, zero, lo, hi, y2, ldy, is_signed);
+    for (int64_t j = 0; j < (int64_t)sizeof y2 && !bad; j++) {
+      int64_t r = j / ldy, k = j % ldy;
+      bool kept = r < n / ldc && k < cols;
+      int32_t want = kept ? oracle(c[r * ldc + k] + bias, mant, shift, zero, lo, hi) : 0xA5;
+      int32_t got = kept && is_signed ? (int8_t)y2[j] : y2[j];
+      if (got != want) {
+        fprintf(stderr, "requant %s: %lld rows of %lld, byte %lld: got %d, want %d\n", pfw_isa_name(isa),
+                (long long)(n / ldc), (long long)cols, (long long)j, (int)got, (int)want);
+        bad = 1;
+      }
+    }
   }
   return bad;
 }
@@ -155,6 +175,65 @@ static int check_widen(pfw_isa isa) {
   return bad;
 }
 
+/* qsplit_row: the same rows as bytes, nothing written past them. */
+static int check_split(pfw_isa isa) {
+  pfw_qsplit_row_fn fn = pfw_qsplit_row_for(isa);
+  uint8_t s[260], got[2][140], want[2][140];
+  int bad = 0;
+  for (int trial = 0; trial < 1040 && !bad; trial++) {
+    int64_t w = 1 + trial % 260;
+    bool split = trial / 260 % 2;
+    uint8_t flip = trial / 520 % 2 ? 0x80 : 0;
+    for (int64_t i = 0; i < w; i++) s[i] = (uint8_t)urand();
+    uint8_t* e = split ? got[0] : malloc((size_t)w + 8);
+    uint8_t* we = split ? want[0] : malloc((size_t)w + 8);
+    memset(got, 0xA5, sizeof got), memset(want, 0xA5, sizeof want);
+    if (!split) memset(e, 0xA5, (size_t)w + 8), memset(we, 0xA5, (size_t)w + 8);
+    for (int64_t i = 0; i < w; i++) {
+      if (!split) we[i] = s[i] ^ flip;
+      else want[i % 2][i / 2] = s[i] ^ flip;
+    }
+    fn(e, split ? got[1] : NULL, s, w, flip);
+    if (split ? memcmp(got, want, sizeof got) != 0 : memcmp(e, we, (size_t)w + 8) != 0) {
+      fprintf(stderr, "split %s: width %lld%s differs\n", pfw_isa_name(isa), (long long)w, split ? " (split)" : "");
+      bad = 1;
+    }
+    if (!split) free(e), free(we);
+  }
+  return bad;
+}
+
+/* qdw_u8_row where the ISA has it: 1 to 64 taps at scattered offsets,
+ * against the sum written out (uint8 times int8 over the whole ranges). */
+static int check_dw_u8(pfw_isa isa) {
+  pfw_qdw_u8_row_fn fn = pfw_qdw_u8_row_for(isa);
+  if (!fn) return 0;
+  enum { SPAN = 4096 };
+  uint8_t* u = malloc(SPAN + 256);
+  int32_t out[256];
+  int bad = 0;
+  for (int64_t i = 0; i < SPAN + 256; i++) u[i] = (uint8_t)urand();
+  for (int trial = 0; trial < 200 && !bad; trial++) {
+    int32_t taps = 1 + trial % 64;
+    int64_t n = 64 * (1 + trial % 4), off[64];
+    int8_t w[64];
+    for (int32_t t = 0; t < taps; t++) off[t] = urand() % (SPAN - 256), w[t] = (int8_t)urand();
+    int32_t init = (int32_t)urand() % 100000;
+    fn(out, u, off, w, taps, init, n);
+    for (int64_t j = 0; j < n && !bad; j++) {
+      int32_t want = init;
+      for (int32_t t = 0; t < taps; t++) want += w[t] * u[off[t] + j];
+      if (out[j] != want) {
+        fprintf(stderr, "dw_u8 %s: taps %d, out[%lld] = %d, want %d\n", pfw_isa_name(isa), (int)taps, (long long)j,
+                out[j], want);
+        bad = 1;
+      }
+    }
+  }
+  free(u);
+  return bad;
+}
+
 /* pfw_requant_apply where acc * mant leaves int64 (accumulators a fuzzed
  * model made): closed forms, rounding half to even, cut at +-2^40. */
 static void check_requant_wide(void) {
@@ -190,7 +269,10 @@ int main(void) {
     CHECK(check_requant(ISAS[i]) == 0);
     CHECK(check_interleave(ISAS[i]) == 0);
     CHECK(check_widen(ISAS[i]) == 0);
-    printf("%s: requant, interleave and widen rows checked\n", pfw_isa_name(ISAS[i]));
+    CHECK(check_split(ISAS[i]) == 0);
+    CHECK(check_dw_u8(ISAS[i]) == 0);
+    printf("%s: requant, interleave, widen, split rows%s checked\n", pfw_isa_name(ISAS[i]),
+           pfw_qdw_u8_row_for(ISAS[i]) ? " and the byte depthwise row" : "");
   }
   TEST_MAIN_END();
 }

@@ -248,14 +248,15 @@ const pfw_qgemm_kernel pfw_qgemm_u8_generic = {"qgemm_u8_generic_4x8", GMR, GNR,
 
 /* ---- requantisation ------------------------------------------------------------ */
 
-static void requant_row(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo, int32_t hi,
-                        void* y, bool is_signed) {
-  for (int64_t j = 0; j < n; j++) {
-    double v = rint((double)(c[j] + bias) * m) + zero;
-    int32_t o = (int32_t)(v < lo ? lo : v > hi ? hi : v);
-    if (is_signed) ((int8_t*)y)[j] = (int8_t)o;
-    else ((uint8_t*)y)[j] = (uint8_t)o;
-  }
+static void requant_row(const int32_t* c, int64_t ldc, int64_t rows, int64_t n, int32_t bias, double m,
+                        int32_t zero, int32_t lo, int32_t hi, void* y, int64_t ldy, bool is_signed) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t j = 0; j < n; j++) {
+      double v = rint((double)(c[r * ldc + j] + bias) * m) + zero;
+      int32_t o = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+      if (is_signed) ((int8_t*)y)[r * ldy + j] = (int8_t)o;
+      else ((uint8_t*)y)[r * ldy + j] = (uint8_t)o;
+    }
 }
 
 pfw_requant_row_fn pfw_requant_row_for(pfw_isa isa) {
@@ -314,6 +315,30 @@ static void qwiden_row(int16_t* even, int16_t* odd, const uint8_t* s, int64_t w,
     return;
   }
   for (int64_t i = 0; i < w; i++) (i & 1 ? odd : even)[i / 2] = (int16_t)((s[i] ^ flip) - zero);
+}
+
+pfw_qdw_u8_row_fn pfw_qdw_u8_row_for(pfw_isa isa) {
+#if defined(__x86_64__)
+  if (isa == PFW_ISA_AVX512 && __builtin_cpu_supports("avx512vnni")) return pfw_qdw_u8_row_avx512vnni;
+#endif
+  (void)isa;
+  return NULL;
+}
+
+static void qsplit_row(uint8_t* even, uint8_t* odd, const uint8_t* s, int64_t w, uint8_t flip) {
+  if (!odd) {
+    for (int64_t i = 0; i < w; i++) even[i] = s[i] ^ flip;
+    return;
+  }
+  for (int64_t i = 0; i < w; i++) (i & 1 ? odd : even)[i / 2] = s[i] ^ flip;
+}
+
+pfw_qsplit_row_fn pfw_qsplit_row_for(pfw_isa isa) {
+#if defined(__x86_64__)
+  if (isa == PFW_ISA_AVX512) return pfw_qsplit_row_avx512;
+#endif
+  (void)isa;
+  return qsplit_row;
 }
 
 pfw_qwiden_row_fn pfw_qwiden_row_for(pfw_isa isa) {

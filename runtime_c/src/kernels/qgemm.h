@@ -140,18 +140,20 @@ size_t pfw_qgemm_scratch_size(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g
 void pfw_qgemm(const pfw_qgemm_kernel* k, const pfw_qgemm_args* g, void* scratch, pfw_threadpool* pool,
                int32_t threads);
 
-/* Requantisation of one output row: y[j] = clamp(rint((c[j] + bias) * m)
- * + zero, lo, hi) stored as uint8, or int8 when is_signed, for j < n. The
- * caller guarantees |c[j] + bias| < 2^29: then the double product (a
- * 24-bit float multiplier times a 29-bit integer) is exact and rint rounds
- * it half to even exactly, so every ISA gives the same bytes. */
-typedef void (*pfw_requant_row_fn)(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo,
-                                   int32_t hi, void* y, bool is_signed);
+/* Requantisation of `rows` rows of one output channel: y[r*ldy + j] =
+ * clamp(rint((c[r*ldc + j] + bias) * m) + zero, lo, hi) stored as uint8,
+ * or int8 when is_signed, for j < n (the depthwise path's rows are its wide
+ * run's, ldc apart). The caller guarantees |c + bias| < 2^29: then the
+ * double product (a 24-bit float multiplier times a 29-bit integer) is
+ * exact and rint rounds it half to even exactly, so every ISA gives the
+ * same bytes. */
+typedef void (*pfw_requant_row_fn)(const int32_t* c, int64_t ldc, int64_t rows, int64_t n, int32_t bias, double m,
+                                   int32_t zero, int32_t lo, int32_t hi, void* y, int64_t ldy, bool is_signed);
 pfw_requant_row_fn pfw_requant_row_for(pfw_isa isa);
-void pfw_requant_row_avx2(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo, int32_t hi,
-                          void* y, bool is_signed);
-void pfw_requant_row_avx512(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo, int32_t hi,
-                            void* y, bool is_signed);
+void pfw_requant_row_avx2(const int32_t* c, int64_t ldc, int64_t rows, int64_t n, int32_t bias, double m,
+                          int32_t zero, int32_t lo, int32_t hi, void* y, int64_t ldy, bool is_signed);
+void pfw_requant_row_avx512(const int32_t* c, int64_t ldc, int64_t rows, int64_t n, int32_t bias, double m,
+                            int32_t zero, int32_t lo, int32_t hi, void* y, int64_t ldy, bool is_signed);
 
 /* y[j] = clamp(rintf(x[j] / scale) + zero, lo, hi) as uint8 (int8 when
  * is_signed), NaN to lo: QuantizeLinear per tensor, in float32 as ONNX's
@@ -174,6 +176,23 @@ typedef void (*pfw_qdw_row_fn)(int32_t* out, const int16_t* const* src, const in
 pfw_qdw_row_fn pfw_qdw_row_for(pfw_isa isa);
 void pfw_qdw_row_avx2(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n);
 void pfw_qdw_row_avx512(int32_t* out, const int16_t* const* src, const int16_t* w, int32_t taps, int64_t n);
+
+/* out[j] = init + sum over taps t of w[t] * u[off[t] + j] for j < n, n a
+ * multiple of 64: the depthwise run on bytes (uint8 input, int8 weights,
+ * taps <= 64; the zero points are the caller's, in init and the padding),
+ * four taps per vpdpbusd. AVX512-VNNI only: NULL elsewhere, where the
+ * int16 qdw_row serves. */
+typedef void (*pfw_qdw_u8_row_fn)(int32_t* out, const uint8_t* u, const int64_t* off, const int8_t* w, int32_t taps,
+                                  int32_t init, int64_t n);
+pfw_qdw_u8_row_fn pfw_qdw_u8_row_for(pfw_isa isa);
+void pfw_qdw_u8_row_avx512vnni(int32_t* out, const uint8_t* u, const int64_t* off, const int8_t* w, int32_t taps,
+                               int32_t init, int64_t n);
+
+/* A depthwise input row as bytes for qdw_u8_row: with odd == NULL,
+ * even[i] = s[i] ^ flip for i < w; else split by parity as qwiden_row. */
+typedef void (*pfw_qsplit_row_fn)(uint8_t* even, uint8_t* odd, const uint8_t* s, int64_t w, uint8_t flip);
+pfw_qsplit_row_fn pfw_qsplit_row_for(pfw_isa isa);
+void pfw_qsplit_row_avx512(uint8_t* even, uint8_t* odd, const uint8_t* s, int64_t w, uint8_t flip);
 
 /* A depthwise input row as int16 (ops/qconv_depthwise.c): with odd ==
  * NULL, even[i] = (s[i] ^ flip) - zero for i < w; else the columns split

@@ -33,7 +33,7 @@ static dw_layout dw_plan(const pfw_spatial* g) {
   d.Hph = (g->in[1] + g->pb[1] + g->pe[1] + sy - 1) / sy;
   d.L = (g->in[2] + g->pb[2] + g->pe[2] + sx - 1) / sx;
   d.sub = d.Hph * d.L;
-  d.n = (g->out[1] * d.L + 15) / 16 * 16;
+  d.n = (g->out[1] * d.L + 63) / 64 * 64; /* whole vectors: 64 outputs for the byte path */
   int64_t last = sy * sx * d.sub;
   for (int64_t k = 0; k < g->k[1] * g->k[2]; k++) {
     int64_t r = k / g->k[2] * g->d[1], c = k % g->k[2] * g->d[2];
@@ -45,10 +45,11 @@ static dw_layout dw_plan(const pfw_spatial* g) {
 }
 
 
-/* Per thread: the sub-planes, then the int32 output run. */
+/* Per thread: the sub-planes (int16, or bytes), the int32 output run, its bytes. */
 static size_t slot_bytes(const qgeom* q) {
   dw_layout d = dw_plan(&q->g);
-  return pfw_align_size((size_t)d.total * sizeof(int16_t)) + (size_t)d.n * sizeof(int32_t) + PFW_ALIGN;
+  return pfw_align_size((size_t)d.total * sizeof(int16_t)) + pfw_align_size((size_t)d.n * sizeof(int32_t)) +
+         (size_t)d.n + 8 + PFW_ALIGN;
 }
 
 size_t pfw_qconv_depthwise_scratch(const qgeom* q, int32_t threads) {
@@ -60,25 +61,59 @@ typedef struct dw_ctx {
   const qgeom* q;
   const qinput* in;
   const int32_t* wz;
+  const int8_t* w8; /* the byte path's weights (w - w_zero per channel and tap), or NULL */
   const qstore* st;
   pfw_qdw_row_fn dw_row;
   pfw_qwiden_row_fn widen;
+  pfw_qdw_u8_row_fn u8_row;
+  pfw_qsplit_row_fn split;
   dw_layout d;
   uint8_t* scratch;
   size_t slot;
   atomic_llong next;
 } dw_ctx;
 
-/* Plane t = channel * images + image, which is also its batch index in the
- * store's (group, image) order. */
-static void dw_plane(const dw_ctx* x, int64_t t, uint8_t* ws) {
+/* The byte path of plane t: the input as uint8 (int8 flipped) in
+ * sub-planes padded with its zero point, whose products init takes back
+ * out (zero times the taps' sum), so the sums are the int16 path's. */
+static void dw_plane_u8(const dw_ctx* x, int64_t t, uint8_t* ws, int32_t* acc) {
   const qgeom* q = x->q;
   const pfw_spatial* g = &q->g;
   const dw_layout* d = &x->d;
   int64_t ch = t / q->images, img = t % q->images;
-  int64_t H = g->in[1], W = g->in[2], Ho = g->out[1], Wo = g->out[2], sy = g->s[1], sx = g->s[2];
+  int64_t H = g->in[1], W = g->in[2], sy = g->s[1], sx = g->s[2];
+  const uint8_t* xu = (const uint8_t*)x->in->x + (img * q->C + ch) * H * W;
+  uint8_t flip = qinput_flip(x->in);
+  for (int64_t iy = 0, rp = g->pb[1] % sy, ri = g->pb[1] / sy; iy < H; iy++, rp = rp + 1 == sy ? (ri++, 0) : rp + 1) {
+    const uint8_t* s = xu + iy * W;
+    uint8_t* row = ws + rp * sx * d->sub + ri * d->L;
+    if (sx <= 2) {
+      int64_t pb = g->pb[2];
+      x->split(row + (sx == 1 ? pb : pb % 2 * d->sub + pb / 2), sx == 1 ? NULL : row + (pb + 1) % 2 * d->sub + (pb + 1) / 2,
+               s, W, flip);
+      continue;
+    }
+    for (int64_t cp = 0; cp < sx; cp++) {
+      int64_t ix = ((cp - g->pb[2]) % sx + sx) % sx;
+      for (int64_t ci = (ix + g->pb[2]) / sx; ix < W; ix += sx, ci++) row[cp * d->sub + ci] = s[ix] ^ flip;
+    }
+  }
+  int32_t taps = (int32_t)(g->k[1] * g->k[2]);
+  const int8_t* w = x->w8 + ch * taps;
+  uint32_t sum = 0;
+  for (int32_t k = 0; k < taps; k++) sum += (uint32_t)w[k];
+  x->u8_row(acc, ws, d->off, w, taps, (int32_t)(0u - (uint32_t)qinput_zero_u8(x->in) * sum), d->n);
+}
+
+/* Plane t = channel * images + image, which is also its batch index in the
+ * store's (group, image) order. */
+static void dw_plane(const dw_ctx* x, int64_t t, uint8_t* ws, int32_t* acc) {
+  const qgeom* q = x->q;
+  const pfw_spatial* g = &q->g;
+  const dw_layout* d = &x->d;
+  int64_t ch = t / q->images, img = t % q->images;
+  int64_t H = g->in[1], W = g->in[2], sy = g->s[1], sx = g->s[2];
   int16_t* xp = (int16_t*)ws;
-  int32_t* acc = (int32_t*)(ws + pfw_align_size((size_t)d->total * sizeof(int16_t)));
   const uint8_t* xu = (const uint8_t*)x->in->x + (img * q->C + ch) * H * W;
   int32_t bias = qinput_zero_u8(x->in);
   uint8_t flip = qinput_flip(x->in);
@@ -109,26 +144,33 @@ static void dw_plane(const dw_ctx* x, int64_t t, uint8_t* ws) {
     src[k] = xp + d->off[k];
   }
   x->dw_row(acc, src, w, taps, d->n);
-  for (int64_t oy = 1; oy < Ho; oy++) memmove(acc + oy * Wo, acc + oy * d->L, (size_t)Wo * sizeof(int32_t));
-  pfw_qstore_tile(x->st, t, 0, 1, 0, (int32_t)(Ho * Wo), acc, Ho * Wo);
 }
 
 static void dw_slots(void* p, int64_t begin, int64_t end) {
   dw_ctx* x = p;
+  const dw_layout* d = &x->d;
   int64_t planes = x->q->images * x->q->groups;
   for (int64_t s = begin; s < end; s++) {
     uint8_t* ws = x->scratch + (size_t)s * x->slot;
+    int32_t* acc = (int32_t*)(ws + pfw_align_size((size_t)d->total * sizeof(int16_t)));
+    uint8_t* bytes = (uint8_t*)acc + pfw_align_size((size_t)d->n * sizeof(int32_t));
     /* The padding: every plane writes the same interior positions, so the
-     * rest stays zero from here on. */
-    memset(ws, 0, (size_t)x->d.total * sizeof(int16_t));
-    for (int64_t t; (t = atomic_fetch_add(&x->next, 1)) < planes;) dw_plane(x, t, ws);
+     * rest keeps the zero point (bytes) or 0 (int16) from here on. */
+    if (x->w8) memset(ws, qinput_zero_u8(x->in), (size_t)d->total);
+    else memset(ws, 0, (size_t)d->total * sizeof(int16_t));
+    for (int64_t t; (t = atomic_fetch_add(&x->next, 1)) < planes;) {
+      if (x->w8) dw_plane_u8(x, t, ws, acc);
+      else dw_plane(x, t, ws, acc);
+      pfw_qstore_wide(x->st, t, 0, acc, x->q->g.out[1], x->q->g.out[2], d->L, bytes);
+    }
   }
 }
 
 void pfw_qconv_depthwise_run(const pfw_node* node, const qgeom* q, const qinput* in, const int32_t* wz,
-                             const qstore* st, void* scratch) {
-  dw_ctx x = {node, q, in, wz, st, pfw_qdw_row_for(node->isa), pfw_qwiden_row_for(node->isa), dw_plan(&q->g),
-              NULL, slot_bytes(q), 0};
+                             const int8_t* w8, const qstore* st, void* scratch) {
+  pfw_qdw_u8_row_fn u8_row = pfw_qdw_u8_row_for(node->isa);
+  dw_ctx x = {node,   q, in, wz, u8_row ? w8 : NULL, st, pfw_qdw_row_for(node->isa), pfw_qwiden_row_for(node->isa),
+              u8_row, pfw_qsplit_row_for(node->isa), dw_plan(&q->g), NULL, slot_bytes(q), 0};
   x.scratch = pfw_align_ptr(scratch);
   atomic_init(&x.next, 0);
   int64_t planes = q->images * q->groups, threads = node->num_threads < 1 ? 1 : node->num_threads;

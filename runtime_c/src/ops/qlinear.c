@@ -148,7 +148,8 @@ void pfw_qstore_tile(const void* ctx, int64_t b, int64_t i0, int32_t m, int64_t 
     }
     uint32_t bias = s->bias ? (uint32_t)s->bias[ch] : 0;
     if (s->row) {
-      s->row(cr, n, (int32_t)bias, s->dmult[ch], s->yz, s->lo, s->hi, (int8_t*)s->y + base, s->ydt == PFW_INT8);
+      s->row(cr, ldc, 1, n, (int32_t)bias, s->dmult[ch], s->yz, s->lo, s->hi, (int8_t*)s->y + base, n,
+             s->ydt == PFW_INT8);
       continue;
     }
     pfw_requant mu = s->mult[ch];
@@ -159,6 +160,33 @@ void pfw_qstore_tile(const void* ctx, int64_t b, int64_t i0, int32_t m, int64_t 
       else ((int8_t*)s->y)[base + j * step] = (int8_t)o;
     }
   }
+}
+
+void pfw_qstore_wide(const qstore* s, int64_t b, int64_t row, int32_t* c, int64_t rows, int64_t cols, int64_t ld,
+                     uint8_t* tmp) {
+  const qgeom* q = s->q;
+  if (s->row && s->mult && q->sig->conv) {
+    int64_t ch = b / q->images * q->rows + row;
+    uint8_t* y = (uint8_t*)s->y + ((b % q->images) * q->out_rows + ch) * q->out_plane;
+    int32_t bias = s->bias ? s->bias[ch] : 0;
+    bool is_signed = s->ydt == PFW_INT8;
+    if (cols >= 32) { /* rows long enough to fill the vectors */
+      s->row(c, ld, rows, cols, bias, s->dmult[ch], s->yz, s->lo, s->hi, y, cols, is_signed);
+      return;
+    }
+    /* Short rows (7 x 7, 14 x 14 planes): the run whole, then each row's
+     * bytes in 8-byte words; a word past a row lands in the rows after it,
+     * written later, and none passes the plane's end. */
+    s->row(c, rows * ld, 1, rows * ld, bias, s->dmult[ch], s->yz, s->lo, s->hi, tmp, rows * ld, is_signed);
+    for (int64_t r = 0; r < rows; r++) {
+      int64_t k = 0;
+      for (; k < cols && r * cols + k + 8 <= rows * cols; k += 8) memcpy(y + r * cols + k, tmp + r * ld + k, 8);
+      if (k < cols) memcpy(y + r * cols + k, tmp + r * ld + k, (size_t)(cols - k));
+    }
+    return;
+  }
+  for (int64_t r = 1; r < rows; r++) memmove(c + r * cols, c + r * ld, (size_t)cols * sizeof(int32_t));
+  pfw_qstore_tile(s, b, row, 1, 0, (int32_t)(rows * cols), c, rows * cols);
 }
 
 /* ---- the reference --------------------------------------------------------------- */
@@ -239,6 +267,9 @@ typedef struct qstate {
   int16_t* a;
   const pfw_qgemm_a8* a8; /* instead of a: the byte path's packing (one weight set that fits int8) */
   bool direct;            /* QLinearConv on a8 without im2col (qconv_direct.c) */
+  pfw_requant* mult;      /* the multipliers per output row when the scales are constant, else NULL, */
+  double* dmult;          /* and as doubles */
+  int8_t* dw_w8;          /* depthwise: constant weights minus their zero points, when all fit int8 */
 } qstate;
 
 /* The weights for the byte path: int8 rows of W minus its zero point in
@@ -301,6 +332,30 @@ static pfw_status check_operands(const pfw_node* node, const qsig* sig, const qg
   return PFW_OK;
 }
 
+/* The multiplier x_scale * w_scale / y_scale per output row, in the scales'
+ * precision as the reference computes it: float32, or float16 steps when
+ * all three are float16 (an exact float product of two halves rounded
+ * once, and a float quotient rounded once more: both correctly rounded). */
+static pfw_status multipliers(const pfw_node* node, const qsig* sig, int64_t n, pfw_requant* out) {
+  const pfw_tensor *xs = node->in[sig->xs], *ws = node->in[sig->ws], *ys = node->in[sig->ys];
+  bool half = xs->dtype == PFW_FLOAT16 && ws->dtype == PFW_FLOAT16 && ys->dtype == PFW_FLOAT16;
+  float a = pfw_quant_scale_at(xs, 0), c = pfw_quant_scale_at(ys, 0);
+  pfw_status st = pfw_quant_scale_ok(a, "x scale", 0, xs->is_const ? PFW_ERR_INVALID_MODEL : PFW_ERR_INVALID_ARGUMENT);
+  if (st == PFW_OK)
+    st = pfw_quant_scale_ok(c, "y scale", 0, ys->is_const ? PFW_ERR_INVALID_MODEL : PFW_ERR_INVALID_ARGUMENT);
+  for (int64_t i = 0; i < n && st == PFW_OK; i++) {
+    int64_t wi = pfw_numel(ws) > 1 ? i : 0;
+    float b = pfw_quant_scale_at(ws, wi);
+    if ((st = pfw_quant_scale_ok(b, "w scale", wi, ws->is_const ? PFW_ERR_INVALID_MODEL : PFW_ERR_INVALID_ARGUMENT)))
+      break;
+    float m = half ? pfw_half_to_float(pfw_float_to_half(
+                         pfw_half_to_float(pfw_float_to_half(a * b)) / c))
+                   : a * b / c;
+    out[i] = pfw_requant_of(m);
+  }
+  return st;
+}
+
 static pfw_status qprod_prepare(pfw_node* node, const qsig* sig, int32_t min_in, int32_t max_in) {
   pfw_status st = pfw_need_io(node, min_in, max_in);
   if (st != PFW_OK) return st;
@@ -322,8 +377,13 @@ static pfw_status qprod_prepare(pfw_node* node, const qsig* sig, int32_t min_in,
   int8_t* w8 = pack_now ? weights_i8(node, &q, k, &K8) : NULL;
   pfw_qmat m8 = {w8, true, K8, 1, NULL, 0};
   size_t a8 = w8 ? pfw_qgemm_a8_size(k, &m8, q.rows, K8) : 0;
-  size_t bytes = pfw_align_size(sizeof(qstate)) + pfw_align_size((size_t)q.out_rows * sizeof(int32_t)) +
-                 (a8 ? a8 : pack_now ? per * sets * sizeof(int16_t) : 0);
+  const pfw_tensor *xs = opt_in(node, sig->xs), *ws = opt_in(node, sig->ws), *ys = opt_in(node, sig->ys);
+  bool const_scales = xs && xs->is_const && ws->is_const && ys->is_const;
+  size_t mult_bytes = const_scales ? pfw_align_size((size_t)q.out_rows * (sizeof(pfw_requant) + sizeof(double))) : 0;
+  bool dw8 = dw && pfw_qdw_u8_row_for(node->isa) && W->is_const && (!wz || wz->is_const);
+  size_t dw8_bytes = dw8 ? pfw_align_size((size_t)pfw_numel(W)) : 0;
+  size_t bytes = pfw_align_size(sizeof(qstate)) + pfw_align_size((size_t)q.out_rows * sizeof(int32_t)) + mult_bytes +
+                 dw8_bytes + (a8 ? a8 : pack_now ? per * sets * sizeof(int16_t) : 0);
   qstate* s = calloc(1, bytes);
   if (!s) {
     free(w8);
@@ -331,7 +391,27 @@ static pfw_status qprod_prepare(pfw_node* node, const qsig* sig, int32_t min_in,
   }
   node->state = s;
   s->wz = (int32_t*)((uint8_t*)s + pfw_align_size(sizeof(qstate)));
-  s->a = (int16_t*)((uint8_t*)s->wz + pfw_align_size((size_t)q.out_rows * sizeof(int32_t)));
+  s->a = (int16_t*)((uint8_t*)s->wz + pfw_align_size((size_t)q.out_rows * sizeof(int32_t)) + mult_bytes + dw8_bytes);
+  if (dw8) { /* per channel, its taps minus its zero point; any that leaves int8 keeps the int16 path */
+    s->dw_w8 = (int8_t*)s->a - dw8_bytes;
+    zeros_of(wz, q.out_rows, s->wz);
+    int64_t taps = pfw_numel(W) / (q.out_rows ? q.out_rows : 1);
+    for (int64_t i = 0; i < pfw_numel(W) && s->dw_w8; i++) {
+      int32_t v = (W->dtype == PFW_INT8 ? ((const int8_t*)W->data)[i] : ((const uint8_t*)W->data)[i]) - s->wz[i / taps];
+      if (v < -128 || v > 127) s->dw_w8 = NULL;
+      else s->dw_w8[i] = (int8_t)v;
+    }
+  }
+  /* Constant scales: the multipliers once (an invalid scale is left for run to report) */
+  if (const_scales) {
+    s->mult = (pfw_requant*)((uint8_t*)s->wz + pfw_align_size((size_t)q.out_rows * sizeof(int32_t)));
+    s->dmult = (double*)(s->mult + q.out_rows);
+    if (multipliers(node, sig, q.out_rows, s->mult) != PFW_OK) {
+      pfw_error_clear();
+      s->mult = NULL;
+    }
+    for (int64_t i = 0; s->mult && i < q.out_rows; i++) s->dmult[i] = ldexp((double)s->mult[i].mant, -s->mult[i].shift);
+  }
   if (a8) {
     zeros_of(opt_in(node, sig->wz), q.out_rows, s->wz);
     s->a8 = pfw_qgemm_pack_a8(k, &m8, q.rows, K8, s->a);
@@ -360,30 +440,6 @@ static pfw_status qprod_prepare(pfw_node* node, const qsig* sig, int32_t min_in,
   return PFW_OK;
 }
 
-/* The multiplier x_scale * w_scale / y_scale per output row, in the scales'
- * precision as the reference computes it: float32, or float16 steps when
- * all three are float16 (an exact float product of two halves rounded
- * once, and a float quotient rounded once more: both correctly rounded). */
-static pfw_status multipliers(const pfw_node* node, const qsig* sig, int64_t n, pfw_requant* out) {
-  const pfw_tensor *xs = node->in[sig->xs], *ws = node->in[sig->ws], *ys = node->in[sig->ys];
-  bool half = xs->dtype == PFW_FLOAT16 && ws->dtype == PFW_FLOAT16 && ys->dtype == PFW_FLOAT16;
-  float a = pfw_quant_scale_at(xs, 0), c = pfw_quant_scale_at(ys, 0);
-  pfw_status st = pfw_quant_scale_ok(a, "x scale", 0, xs->is_const ? PFW_ERR_INVALID_MODEL : PFW_ERR_INVALID_ARGUMENT);
-  if (st == PFW_OK)
-    st = pfw_quant_scale_ok(c, "y scale", 0, ys->is_const ? PFW_ERR_INVALID_MODEL : PFW_ERR_INVALID_ARGUMENT);
-  for (int64_t i = 0; i < n && st == PFW_OK; i++) {
-    int64_t wi = pfw_numel(ws) > 1 ? i : 0;
-    float b = pfw_quant_scale_at(ws, wi);
-    if ((st = pfw_quant_scale_ok(b, "w scale", wi, ws->is_const ? PFW_ERR_INVALID_MODEL : PFW_ERR_INVALID_ARGUMENT)))
-      break;
-    float m = half ? pfw_half_to_float(pfw_float_to_half(
-                         pfw_half_to_float(pfw_float_to_half(a * b)) / c))
-                   : a * b / c;
-    out[i] = pfw_requant_of(m);
-  }
-  return st;
-}
-
 static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
   qgeom q;
   int32_t rank;
@@ -401,9 +457,9 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
   const pfw_tensor *X = node->in[sig->x], *xz = opt_in(node, sig->xz), *yz = opt_in(node, sig->yz);
   qstore st = {&q, node->out[0]->data, node->out[0]->dtype, NULL, NULL, NULL, NULL, 0, 0, 0};
   if (sig->xs >= 0) {
-    pfw_status e = multipliers(node, sig, q.out_rows, mult);
+    pfw_status e = s->mult ? PFW_OK : multipliers(node, sig, q.out_rows, mult);
     if (e != PFW_OK) return e;
-    st.mult = mult;
+    st.mult = s->mult ? s->mult : mult;
     st.yz = pfw_quant_zero_at(yz, 0);
     pfw_quant_range(st.ydt, &st.lo, &st.hi);
     const pfw_tensor* B = opt_in(node, sig->b);
@@ -415,8 +471,8 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
       bmax = v > bmax ? v : bmax;
     }
     if (sig->conv && q.K * 255 * 255 + bmax < (INT64_C(1) << 29)) {
-      for (int64_t i = 0; i < q.out_rows; i++) dmult[i] = ldexp((double)mult[i].mant, -mult[i].shift);
-      st.dmult = dmult;
+      for (int64_t i = 0; !s->mult && i < q.out_rows; i++) dmult[i] = ldexp((double)mult[i].mant, -mult[i].shift);
+      st.dmult = s->mult ? s->dmult : dmult;
       st.row = pfw_requant_row_for(node->isa);
     }
   }
@@ -444,7 +500,7 @@ static pfw_status qprod_run(pfw_node* node, const qsig* sig) {
   }
   if (pfw_qconv_depthwise_applies(&q)) {
     zeros_of(opt_in(node, sig->wz), q.out_rows, s->wz);
-    pfw_qconv_depthwise_run(node, &q, &in, s->wz, &st, rest);
+    pfw_qconv_depthwise_run(node, &q, &in, s->wz, s->dw_w8, &st, rest);
     return PFW_OK;
   }
   if (s->direct) {

@@ -41,6 +41,13 @@ typedef struct qstore {
 void pfw_qstore_tile(const void* ctx, int64_t b, int64_t i0, int32_t m, int64_t j0, int32_t n, const int32_t* c,
                      int64_t ldc);
 
+/* Writes output row `row` of Conv batch b (one channel's plane) from c
+ * laid out as `rows` runs of `ld` values of which the first `cols` are
+ * kept (the depthwise path's wide rows); tmp: rows * ld + 8 bytes.
+ * Overwrites c where it must compact it (no vector requantisation). */
+void pfw_qstore_wide(const qstore* s, int64_t b, int64_t row, int32_t* c, int64_t rows, int64_t cols, int64_t ld,
+                     uint8_t* tmp);
+
 /* The activations (x) and their zero point. */
 typedef struct qinput {
   const qgeom* q;
@@ -69,8 +76,11 @@ int64_t pfw_qconv_k8(const qgeom* q);
  * Exact like the GEMM path, so it serves every level above scalar. */
 bool pfw_qconv_depthwise_applies(const qgeom* q);
 size_t pfw_qconv_depthwise_scratch(const qgeom* q, int32_t threads);
+/* w8: the weights minus their zero points as int8, taps per channel, for
+ * the byte path where the ISA has one (qgemm.h qdw_u8_row); NULL when
+ * they are not constant or do not fit. */
 void pfw_qconv_depthwise_run(const pfw_node* node, const qgeom* q, const qinput* in, const int32_t* wz,
-                             const qstore* st, void* scratch);
+                             const int8_t* w8, const qstore* st, void* scratch);
 
 /* QLinearConv without im2col (qconv_direct.c): one group, 1-D or 2-D,
  * the byte path's packed weights with the x zero point folded into the

@@ -168,29 +168,32 @@ void pfw_quantize_row_avx2(const float* x, int64_t n, float scale, float zero, f
 
 /* The scalar requant_row (qgemm.c) 8 lanes at a time: the same double
  * multiply, round-to-nearest-even and clamp, so the same bytes. */
-void pfw_requant_row_avx2(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo, int32_t hi,
-                          void* y, bool is_signed) {
+void pfw_requant_row_avx2(const int32_t* c, int64_t ldc, int64_t rows, int64_t n, int32_t bias, double m,
+                          int32_t zero, int32_t lo, int32_t hi, void* y, int64_t ldy, bool is_signed) {
   const __m256d vm = _mm256_set1_pd(m), vz = _mm256_set1_pd(zero), vlo = _mm256_set1_pd(lo),
                 vhi = _mm256_set1_pd(hi);
   const __m128i vb = _mm_set1_epi32(bias);
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    __m128i q[2];
-    for (int h = 0; h < 2; h++) {
-      __m128i a = _mm_add_epi32(_mm_loadu_si128((const __m128i*)(c + j + 4 * h)), vb);
-      __m256d v = _mm256_round_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(a), vm), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      v = _mm256_min_pd(_mm256_max_pd(_mm256_add_pd(v, vz), vlo), vhi);
-      q[h] = _mm256_cvtpd_epi32(v); /* exact: an integer in [lo, hi] */
+  for (int64_t r = 0; r < rows; r++, c += ldc, y = (uint8_t*)y + ldy) {
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+      __m128i q[2];
+      for (int h = 0; h < 2; h++) {
+        __m128i a = _mm_add_epi32(_mm_loadu_si128((const __m128i*)(c + j + 4 * h)), vb);
+        __m256d v =
+            _mm256_round_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(a), vm), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        v = _mm256_min_pd(_mm256_max_pd(_mm256_add_pd(v, vz), vlo), vhi);
+        q[h] = _mm256_cvtpd_epi32(v); /* exact: an integer in [lo, hi] */
+      }
+      __m128i w = _mm_packs_epi32(q[0], q[1]); /* int16, exact in range */
+      __m128i b8 = is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+      _mm_storel_epi64((__m128i*)((uint8_t*)y + j), b8);
     }
-    __m128i w = _mm_packs_epi32(q[0], q[1]); /* int16, exact in range */
-    __m128i b8 = is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
-    _mm_storel_epi64((__m128i*)((uint8_t*)y + j), b8);
-  }
-  for (; j < n; j++) {
-    double v = rint((double)(c[j] + bias) * m) + zero;
-    int32_t o = (int32_t)(v < lo ? lo : v > hi ? hi : v);
-    if (is_signed) ((int8_t*)y)[j] = (int8_t)o;
-    else ((uint8_t*)y)[j] = (uint8_t)o;
+    for (; j < n; j++) {
+      double v = rint((double)(c[j] + bias) * m) + zero;
+      int32_t o = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+      if (is_signed) ((int8_t*)y)[j] = (int8_t)o;
+      else ((uint8_t*)y)[j] = (uint8_t)o;
+    }
   }
 }
 #endif

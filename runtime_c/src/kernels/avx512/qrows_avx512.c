@@ -23,8 +23,8 @@ static inline __m512i requant16_double(__m512i a, __m512d vm, __m512d vlo, __m51
   return _mm512_inserti64x4(_mm512_castsi256_si512(h[0]), h[1], 1);
 }
 
-void pfw_requant_row_avx512(const int32_t* c, int64_t n, int32_t bias, double m, int32_t zero, int32_t lo,
-                            int32_t hi, void* y, bool is_signed) {
+void pfw_requant_row_avx512(const int32_t* c, int64_t ldc, int64_t rows, int64_t n, int32_t bias, double m,
+                            int32_t zero, int32_t lo, int32_t hi, void* y, int64_t ldy, bool is_signed) {
   const __m512d vm = _mm512_set1_pd(m), vlo = _mm512_set1_pd((double)lo - zero - 1),
                 vhi = _mm512_set1_pd((double)hi - zero + 1);
   const __m512i vb = _mm512_set1_epi32(bias), vz = _mm512_set1_epi32(zero), ilo = _mm512_set1_epi32(lo),
@@ -33,36 +33,45 @@ void pfw_requant_row_avx512(const int32_t* c, int64_t n, int32_t bias, double m,
    * same integer unless the exact one is near a half: its error is at most
    * |x m| 2^-23, under 2^-14 while |x m| <= 2^9, and past that the output
    * saturates either way (the clamp bounds lie within 256 of the zero
-   * point). So a block of 16 whose float products all lie more than 2^-13
-   * from a half keeps them; any other goes through double. */
+   * point). So a block of 64 whose float products all lie more than 2^-13
+   * from a half keeps them; any other goes through double. With m < 4 the
+   * products stay inside int32 (|x| < 2^29), so they need no clamp before
+   * the conversion. */
   const float mf = (float)m;
-  const bool fast = (double)mf == m;
-  const __m512 fm = _mm512_set1_ps(mf), flo = _mm512_set1_ps((float)(lo - zero - 1)),
-               fhi = _mm512_set1_ps((float)(hi - zero + 1)), near = _mm512_set1_ps(0.5f - 1.0f / 8192);
+  const bool fast = (double)mf == m && m < 4.0;
+  const __m512 fm = _mm512_set1_ps(mf), near = _mm512_set1_ps(0.5f - 1.0f / 8192);
   /* packs work within 128-bit lanes: dword 4L + s of the packed vector is
    * lane L of block s */
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  for (int64_t j = 0; j < n; j += 64) {
-    __m512i q[4];
-    for (int s = 0; s < 4; s++) {
-      int64_t left = n - j - s * 16;
-      __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-      __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, c + j + s * 16), vb), r;
-      __m512 p = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), fm), flo), fhi);
-      __m512 pr = _mm512_roundscale_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      if (fast && !_mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(p, pr)), near, _CMP_GT_OQ))
-        r = _mm512_cvtps_epi32(pr); /* an integer in range: exact */
-      else
-        r = requant16_double(a, vm, vlo, vhi);
-      q[s] = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, vz), ilo), ihi);
+  for (int64_t row = 0; row < rows; row++, c += ldc, y = (uint8_t*)y + ldy) {
+    for (int64_t j = 0; j < n; j += 64) {
+      __m512i a[4], q[4];
+      __m512 pr[4];
+      int blocks = n - j >= 64 ? 4 : (int)((n - j + 15) / 16); /* a short row's unused lanes: nothing to compute */
+      __mmask16 near_half = fast ? 0 : 1;
+      for (int s = 0; s < blocks; s++) {
+        int64_t left = n - j - s * 16;
+        __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        a[s] = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, c + j + s * 16), vb);
+        if (!fast) continue;
+        __m512 p = _mm512_mul_ps(_mm512_cvtepi32_ps(a[s]), fm);
+        pr[s] = _mm512_roundscale_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        near_half |= _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(p, pr[s])), near, _CMP_GT_OQ);
+      }
+      for (int s = 0; s < 4; s++) {
+        __m512i r = s >= blocks ? _mm512_setzero_si512()
+                    : near_half ? requant16_double(a[s], vm, vlo, vhi)
+                                : _mm512_cvtps_epi32(pr[s]); /* an integer: exact */
+        q[s] = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, vz), ilo), ihi);
+      }
+      /* to bytes with saturating packs (exact: the values are in range) and
+       * one store; vpmovdb's store form is slow on some cores (Zen 4) */
+      __m512i w0 = _mm512_packs_epi32(q[0], q[1]), w1 = _mm512_packs_epi32(q[2], q[3]);
+      __m512i b = is_signed ? _mm512_packs_epi16(w0, w1) : _mm512_packus_epi16(w0, w1);
+      int64_t left = n - j;
+      __mmask64 k = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+      _mm512_mask_storeu_epi8((uint8_t*)y + j, k, _mm512_permutexvar_epi32(order, b));
     }
-    /* to bytes with saturating packs (exact: the values are in range) and
-     * one store; vpmovdb's store form is slow on some cores (Zen 4) */
-    __m512i w0 = _mm512_packs_epi32(q[0], q[1]), w1 = _mm512_packs_epi32(q[2], q[3]);
-    __m512i b = is_signed ? _mm512_packs_epi16(w0, w1) : _mm512_packus_epi16(w0, w1);
-    int64_t left = n - j;
-    __mmask64 k = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
-    _mm512_mask_storeu_epi8((uint8_t*)y + j, k, _mm512_permutexvar_epi32(order, b));
   }
 }
 
@@ -117,6 +126,75 @@ void pfw_qwiden_row_avx512(int16_t* even, int16_t* odd, const uint8_t* s, int64_
                              _mm512_sub_epi16(_mm512_and_si512(v, low), vz));
     _mm512_mask_storeu_epi16(odd + i / 2, (__mmask32)((UINT64_C(1) << no) - 1),
                              _mm512_sub_epi16(_mm512_srli_epi16(v, 8), vz));
+  }
+}
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,avx512vnni")))
+
+/* qdw_u8_row: for each group of four taps, the four shifted input runs
+ * are interleaved into byte quads (unpack works within 128-bit lanes, so
+ * accumulator i holds outputs 16L + 4i .. 16L + 4i + 3 of lane L) and
+ * multiplied by the group's four weights in one vpdpbusd; a 4 x 4
+ * transpose of lanes puts the 64 outputs back in order. A group past the
+ * last tap reads the group's first run again with weight 0. */
+VNNI void pfw_qdw_u8_row_avx512vnni(int32_t* out, const uint8_t* u, const int64_t* off, const int8_t* w, int32_t taps,
+                                    int32_t init, int64_t n) {
+  __m512i wq[16];
+  int32_t groups = (taps + 3) / 4;
+  for (int32_t g = 0; g < groups; g++) {
+    uint32_t v = 0;
+    for (int32_t e = 0; e < 4; e++) v |= (uint32_t)(uint8_t)(g * 4 + e < taps ? w[g * 4 + e] : 0) << (8 * e);
+    wq[g] = _mm512_set1_epi32((int32_t)v);
+  }
+  const __m512i vi = _mm512_set1_epi32(init);
+  for (int64_t j = 0; j < n; j += 64) {
+    __m512i a0 = vi, a1 = vi, a2 = vi, a3 = vi;
+    for (int32_t g = 0; g < groups; g++) {
+      int32_t t = g * 4;
+      __m512i x0 = _mm512_loadu_si512((const void*)(u + off[t] + j));
+      __m512i x1 = t + 1 < taps ? _mm512_loadu_si512((const void*)(u + off[t + 1] + j)) : x0;
+      __m512i x2 = t + 2 < taps ? _mm512_loadu_si512((const void*)(u + off[t + 2] + j)) : x0;
+      __m512i x3 = t + 3 < taps ? _mm512_loadu_si512((const void*)(u + off[t + 3] + j)) : x0;
+      __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
+      __m512i l23 = _mm512_unpacklo_epi8(x2, x3), h23 = _mm512_unpackhi_epi8(x2, x3);
+      a0 = _mm512_dpbusd_epi32(a0, _mm512_unpacklo_epi16(l01, l23), wq[g]);
+      a1 = _mm512_dpbusd_epi32(a1, _mm512_unpackhi_epi16(l01, l23), wq[g]);
+      a2 = _mm512_dpbusd_epi32(a2, _mm512_unpacklo_epi16(h01, h23), wq[g]);
+      a3 = _mm512_dpbusd_epi32(a3, _mm512_unpackhi_epi16(h01, h23), wq[g]);
+    }
+    __m512i t0 = _mm512_shuffle_i32x4(a0, a1, 0x44), t1 = _mm512_shuffle_i32x4(a2, a3, 0x44);
+    __m512i t2 = _mm512_shuffle_i32x4(a0, a1, 0xEE), t3 = _mm512_shuffle_i32x4(a2, a3, 0xEE);
+    _mm512_storeu_si512((void*)(out + j), _mm512_shuffle_i32x4(t0, t1, 0x88));
+    _mm512_storeu_si512((void*)(out + j + 16), _mm512_shuffle_i32x4(t0, t1, 0xDD));
+    _mm512_storeu_si512((void*)(out + j + 32), _mm512_shuffle_i32x4(t2, t3, 0x88));
+    _mm512_storeu_si512((void*)(out + j + 48), _mm512_shuffle_i32x4(t2, t3, 0xDD));
+  }
+}
+
+/* qsplit_row 64 bytes (stride 1) or 128 (two phases) at a time, masked
+ * at the end; the parity split packs each word's low and high byte, and
+ * vpermq undoes the packs' lane order. */
+void pfw_qsplit_row_avx512(uint8_t* even, uint8_t* odd, const uint8_t* s, int64_t w, uint8_t flip) {
+  const __m512i vf = _mm512_set1_epi8((char)flip);
+  if (!odd) {
+    for (int64_t i = 0; i < w; i += 64) {
+      __mmask64 k = w - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (w - i)) - 1;
+      _mm512_mask_storeu_epi8(even + i, k, _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, s + i), vf));
+    }
+    return;
+  }
+  const __m512i low = _mm512_set1_epi16(0xFF), order = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
+  for (int64_t i = 0; i < w; i += 128) {
+    int64_t left = w - i;
+    __mmask64 k0 = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
+    __mmask64 k1 = left >= 128 ? ~(__mmask64)0 : left <= 64 ? 0 : ((__mmask64)1 << (left - 64)) - 1;
+    __m512i v0 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(k0, s + i), vf);
+    __m512i v1 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(k1, s + i + 64), vf);
+    __m512i e = _mm512_permutexvar_epi64(order, _mm512_packus_epi16(_mm512_and_si512(v0, low), _mm512_and_si512(v1, low)));
+    __m512i o = _mm512_permutexvar_epi64(order, _mm512_packus_epi16(_mm512_srli_epi16(v0, 8), _mm512_srli_epi16(v1, 8)));
+    int64_t ne = left >= 128 ? 64 : (left + 1) / 2, no = left >= 128 ? 64 : left / 2;
+    _mm512_mask_storeu_epi8(even + i / 2, ne >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << ne) - 1, e);
+    if (no > 0) _mm512_mask_storeu_epi8(odd + i / 2, no >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << no) - 1, o);
   }
 }
 #endif
