@@ -73,36 +73,46 @@ typedef struct dw_ctx {
   atomic_llong next;
 } dw_ctx;
 
-/* The byte path of plane t: the input as uint8 (int8 flipped) in
- * sub-planes padded with its zero point, whose products init takes back
- * out (zero times the taps' sum), so the sums are the int16 path's. */
-static void dw_plane_u8(const dw_ctx* x, int64_t t, uint8_t* ws, int32_t* acc) {
+/* Plane t's input into the sub-planes: int16 x - x_zero, or for the byte
+ * path uint8 (int8 flipped). Padded row r = iy + pb goes to row phase
+ * r % sy, index r / sy: stepped, not divided, per row. */
+static void fill_plane(const dw_ctx* x, int64_t t, uint8_t* ws, bool bytes) {
   const qgeom* q = x->q;
   const pfw_spatial* g = &q->g;
   const dw_layout* d = &x->d;
-  int64_t ch = t / q->images, img = t % q->images;
-  int64_t H = g->in[1], W = g->in[2], sy = g->s[1], sx = g->s[2];
-  const uint8_t* xu = (const uint8_t*)x->in->x + (img * q->C + ch) * H * W;
+  int64_t H = g->in[1], W = g->in[2], sy = g->s[1], sx = g->s[2], pb = g->pb[2];
+  const uint8_t* xu = (const uint8_t*)x->in->x + (t % q->images * q->C + t / q->images) * H * W;
+  int32_t zero = qinput_zero_u8(x->in);
   uint8_t flip = qinput_flip(x->in);
   for (int64_t iy = 0, rp = g->pb[1] % sy, ri = g->pb[1] / sy; iy < H; iy++, rp = rp + 1 == sy ? (ri++, 0) : rp + 1) {
     const uint8_t* s = xu + iy * W;
-    uint8_t* row = ws + rp * sx * d->sub + ri * d->L;
-    if (sx <= 2) {
-      int64_t pb = g->pb[2];
-      x->split(row + (sx == 1 ? pb : pb % 2 * d->sub + pb / 2), sx == 1 ? NULL : row + (pb + 1) % 2 * d->sub + (pb + 1) / 2,
-               s, W, flip);
+    int64_t row = rp * sx * d->sub + ri * d->L; /* in elements */
+    if (sx <= 2) { /* one phase, or both in one pass: e0 takes the even columns for sx = 2 */
+      int64_t e0 = row + (sx == 1 ? pb : pb % 2 * d->sub + pb / 2), e1 = row + (pb + 1) % 2 * d->sub + (pb + 1) / 2;
+      if (bytes) x->split(ws + e0, sx == 1 ? NULL : ws + e1, s, W, flip);
+      else x->widen((int16_t*)ws + e0, sx == 1 ? NULL : (int16_t*)ws + e1, s, W, flip, zero);
       continue;
     }
     for (int64_t cp = 0; cp < sx; cp++) {
-      int64_t ix = ((cp - g->pb[2]) % sx + sx) % sx;
-      for (int64_t ci = (ix + g->pb[2]) / sx; ix < W; ix += sx, ci++) row[cp * d->sub + ci] = s[ix] ^ flip;
+      int64_t ix = ((cp - pb) % sx + sx) % sx; /* the first column of this phase */
+      for (int64_t at = row + cp * d->sub + (ix + pb) / sx; ix < W; ix += sx, at++) {
+        if (bytes) ws[at] = s[ix] ^ flip;
+        else ((int16_t*)ws)[at] = (int16_t)((s[ix] ^ flip) - zero);
+      }
     }
   }
-  int32_t taps = (int32_t)(g->k[1] * g->k[2]);
-  const int8_t* w = x->w8 + ch * taps;
+}
+
+/* The byte path of plane t: sub-planes padded with the zero point, whose
+ * products init takes back out (zero times the taps' sum), so the sums
+ * are the int16 path's. */
+static void dw_plane_u8(const dw_ctx* x, int64_t t, uint8_t* ws, int32_t* acc) {
+  fill_plane(x, t, ws, true);
+  int32_t taps = (int32_t)(x->q->g.k[1] * x->q->g.k[2]);
+  const int8_t* w = x->w8 + t / x->q->images * taps;
   uint32_t sum = 0;
   for (int32_t k = 0; k < taps; k++) sum += (uint32_t)w[k];
-  x->u8_row(acc, ws, d->off, w, taps, (int32_t)(0u - (uint32_t)qinput_zero_u8(x->in) * sum), d->n);
+  x->u8_row(acc, ws, x->d.off, w, taps, (int32_t)(0u - (uint32_t)qinput_zero_u8(x->in) * sum), x->d.n);
 }
 
 /* Plane t = channel * images + image, which is also its batch index in the
@@ -111,28 +121,9 @@ static void dw_plane(const dw_ctx* x, int64_t t, uint8_t* ws, int32_t* acc) {
   const qgeom* q = x->q;
   const pfw_spatial* g = &q->g;
   const dw_layout* d = &x->d;
-  int64_t ch = t / q->images, img = t % q->images;
-  int64_t H = g->in[1], W = g->in[2], sy = g->s[1], sx = g->s[2];
+  int64_t ch = t / q->images;
   int16_t* xp = (int16_t*)ws;
-  const uint8_t* xu = (const uint8_t*)x->in->x + (img * q->C + ch) * H * W;
-  int32_t bias = qinput_zero_u8(x->in);
-  uint8_t flip = qinput_flip(x->in);
-  /* padded row r = iy + pb goes to row phase r % sy, index r / sy: stepped, not divided, per row */
-  for (int64_t iy = 0, rp = g->pb[1] % sy, ri = g->pb[1] / sy; iy < H; iy++, rp = rp + 1 == sy ? (ri++, 0) : rp + 1) {
-    const uint8_t* s = xu + iy * W;
-    int16_t* row = xp + rp * sx * d->sub + ri * d->L;
-    if (sx <= 2) { /* one phase, or both in one pass */
-      int64_t pb = g->pb[2];
-      int16_t* d0 = row + (sx == 1 ? pb : pb % 2 * d->sub + pb / 2); /* the input's even columns for sx = 2 */
-      x->widen(d0, sx == 1 ? NULL : row + (pb + 1) % 2 * d->sub + (pb + 1) / 2, s, W, flip, bias);
-      continue;
-    }
-    for (int64_t cp = 0; cp < sx; cp++) {
-      int16_t* dst = row + cp * d->sub;
-      int64_t ix = ((cp - g->pb[2]) % sx + sx) % sx; /* the first column of this phase */
-      for (int64_t ci = (ix + g->pb[2]) / sx; ix < W; ix += sx, ci++) dst[ci] = (int16_t)((s[ix] ^ flip) - bias);
-    }
-  }
+  fill_plane(x, t, ws, false);
   const pfw_tensor* Wt = x->node->in[q->sig->w];
   int32_t taps = (int32_t)(g->k[1] * g->k[2]);
   int16_t w[64]; /* taps of this channel minus the zero point (kh * kw <= 64, see applies) */
