@@ -34,17 +34,37 @@ void pfw_requant_row_avx512(const int32_t* c, int64_t ldc, int64_t rows, int64_t
    * |x m| 2^-23, under 2^-14 while |x m| <= 2^9, and past that the output
    * saturates either way (the clamp bounds lie within 256 of the zero
    * point). So a block of 64 whose float products all lie more than 2^-13
-   * from a half keeps them; any other goes through double. With m < 4 the
-   * products stay inside int32 (|x| < 2^29), so they need no clamp before
-   * the conversion. */
+   * from a half keeps them; any other goes through double. With m < 2 the
+   * products stay within 2^30 (|x| < 2^29), so they need no clamp before
+   * the conversion, nor after it before the zero point is added: the
+   * saturating packs and a byte clamp finish the job. */
   const float mf = (float)m;
-  const bool fast = (double)mf == m && m < 4.0;
+  const bool fast = (double)mf == m && m < 2.0;
   const __m512 fm = _mm512_set1_ps(mf), near = _mm512_set1_ps(0.5f - 1.0f / 8192);
   /* packs work within 128-bit lanes: dword 4L + s of the packed vector is
    * lane L of block s */
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512i blo = _mm512_set1_epi8((char)lo), bhi = _mm512_set1_epi8((char)hi);
   for (int64_t row = 0; row < rows; row++, c += ldc, y = (uint8_t*)y + ldy) {
-    for (int64_t j = 0; j < n; j += 64) {
+    int64_t j = 0;
+    for (; fast && j + 64 <= n; j += 64) { /* whole blocks, straight through */
+      __m512i a[4], r[4];
+      __m512 pr[4];
+      __mmask16 near_half = 0;
+      for (int s = 0; s < 4; s++) {
+        a[s] = _mm512_add_epi32(_mm512_loadu_si512((const void*)(c + j + s * 16)), vb);
+        __m512 p = _mm512_mul_ps(_mm512_cvtepi32_ps(a[s]), fm);
+        pr[s] = _mm512_roundscale_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        near_half |= _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(p, pr[s])), near, _CMP_GT_OQ);
+      }
+      for (int s = 0; s < 4; s++)
+        r[s] = _mm512_add_epi32(near_half ? requant16_double(a[s], vm, vlo, vhi) : _mm512_cvtps_epi32(pr[s]), vz);
+      __m512i w0 = _mm512_packs_epi32(r[0], r[1]), w1 = _mm512_packs_epi32(r[2], r[3]), b;
+      if (is_signed) b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w0, w1), blo), bhi);
+      else b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w0, w1), blo), bhi);
+      _mm512_storeu_si512((void*)((uint8_t*)y + j), _mm512_permutexvar_epi32(order, b));
+    }
+    for (; j < n; j += 64) {
       __m512i a[4], q[4];
       __m512 pr[4];
       int blocks = n - j >= 64 ? 4 : (int)((n - j + 15) / 16); /* a short row's unused lanes: nothing to compute */
