@@ -7,7 +7,8 @@
  *   half, every length to 130 (the 16- and 64-lane tails), uint8 and int8
  *   outputs, zero points and clamps as Relu fusion sets them;
  * - the byte path's im2col step (interleave4_u8): quads of four rows at
- *   strides 1, 2 and 3, any span, bytes outside the span untouched;
+ *   strides 1, 2 and 3, any span (to 190 columns at stride 1), bytes
+ *   outside the span untouched;
  * - the depthwise input row widened to int16 (qwiden_row), whole and split
  *   by column parity, every width to 130, nothing written past it; the
  *   same as bytes (qsplit_row), every width to 260;
@@ -120,10 +121,11 @@ static int check_interleave(pfw_isa isa) {
     for (int i = 0; i < W; i++) rows[t][i] = (uint8_t)urand();
   }
   int bad = 0;
-  uint8_t d[64 * 4], want[64 * 4];
+  uint8_t d[190 * 4], want[190 * 4];
   for (int trial = 0; trial < 3000 && !bad; trial++) {
     int64_t sx = 1 + trial % 3;
-    int64_t hi = 1 + (int64_t)(urand() % 64), lo = (int64_t)(urand() % (uint32_t)hi);
+    /* stride 1 past 64 columns: the 64-column steps, then the 16-column tail */
+    int64_t hi = 1 + (int64_t)(urand() % (sx == 1 ? 190 : 64)), lo = (int64_t)(urand() % (uint32_t)hi);
     int64_t room = W - (hi - 1) * sx; /* the last column read stays in the row */
     const uint8_t* s[4];
     for (int t = 0; t < 4; t++) s[t] = rows[t] + urand() % (uint32_t)room;
@@ -193,12 +195,30 @@ static int check_split(pfw_isa isa) {
       if (!split) we[i] = s[i] ^ flip;
       else want[i % 2][i / 2] = s[i] ^ flip;
     }
-    fn(e, split ? got[1] : NULL, s, w, flip);
+    fn(e, split ? got[1] : NULL, 0, s, 0, 1, w, flip);
     if (split ? memcmp(got, want, sizeof got) != 0 : memcmp(e, we, (size_t)w + 8) != 0) {
       fprintf(stderr, "split %s: width %lld%s differs\n", pfw_isa_name(isa), (long long)w, split ? " (split)" : "");
       bad = 1;
     }
     if (!split) free(e), free(we);
+  }
+  /* three rows at once: sources w + 5 apart, destinations ld apart, the gaps untouched */
+  for (int trial = 0; trial < 260 && !bad; trial++) {
+    int64_t w = 1 + trial % 130, ld = w + 3, lds = w + 5;
+    bool split = trial >= 130;
+    uint8_t src[3 * 135], out[2][3 * 133], ref[2][3 * 133];
+    for (int64_t i = 0; i < 3 * lds; i++) src[i] = (uint8_t)urand();
+    memset(out, 0xA5, sizeof out), memset(ref, 0xA5, sizeof ref);
+    for (int64_t r = 0; r < 3; r++)
+      for (int64_t i = 0; i < w; i++) {
+        if (split) ref[i % 2][r * ld + i / 2] = src[r * lds + i] ^ 0x80;
+        else ref[0][r * ld + i] = src[r * lds + i] ^ 0x80;
+      }
+    fn(out[0], split ? out[1] : NULL, ld, src, lds, 3, w, 0x80);
+    if (memcmp(out, ref, sizeof out) != 0) {
+      fprintf(stderr, "split %s: 3 rows of width %lld%s differ\n", pfw_isa_name(isa), (long long)w, split ? " (split)" : "");
+      bad = 1;
+    }
   }
   return bad;
 }

@@ -325,12 +325,13 @@ pfw_qdw_u8_row_fn pfw_qdw_u8_row_for(pfw_isa isa) {
   return NULL;
 }
 
-static void qsplit_row(uint8_t* even, uint8_t* odd, const uint8_t* s, int64_t w, uint8_t flip) {
-  if (!odd) {
-    for (int64_t i = 0; i < w; i++) even[i] = s[i] ^ flip;
-    return;
-  }
-  for (int64_t i = 0; i < w; i++) (i & 1 ? odd : even)[i / 2] = s[i] ^ flip;
+static void qsplit_row(uint8_t* even, uint8_t* odd, int64_t ld, const uint8_t* s, int64_t lds, int64_t rows,
+                       int64_t w, uint8_t flip) {
+  for (int64_t r = 0; r < rows; r++, even += ld, odd = odd ? odd + ld : NULL, s += lds)
+    for (int64_t i = 0; i < w; i++) {
+      if (!odd) even[i] = s[i] ^ flip;
+      else (i & 1 ? odd : even)[i / 2] = s[i] ^ flip;
+    }
 }
 
 pfw_qsplit_row_fn pfw_qsplit_row_for(pfw_isa isa) {

@@ -188,11 +188,14 @@ pfw_qdw_u8_row_fn pfw_qdw_u8_row_for(pfw_isa isa);
 void pfw_qdw_u8_row_avx512vnni(int32_t* out, const uint8_t* u, const int64_t* off, const int8_t* w, int32_t taps,
                                int32_t init, int64_t n);
 
-/* A depthwise input row as bytes for qdw_u8_row: with odd == NULL,
- * even[i] = s[i] ^ flip for i < w; else split by parity as qwiden_row. */
-typedef void (*pfw_qsplit_row_fn)(uint8_t* even, uint8_t* odd, const uint8_t* s, int64_t w, uint8_t flip);
+/* Depthwise input rows as bytes for qdw_u8_row: for each of `rows` rows
+ * (s lds apart, even and odd ld apart), with odd == NULL, even[i] = s[i]
+ * ^ flip for i < w; else split by parity as qwiden_row. */
+typedef void (*pfw_qsplit_row_fn)(uint8_t* even, uint8_t* odd, int64_t ld, const uint8_t* s, int64_t lds, int64_t rows,
+                                  int64_t w, uint8_t flip);
 pfw_qsplit_row_fn pfw_qsplit_row_for(pfw_isa isa);
-void pfw_qsplit_row_avx512(uint8_t* even, uint8_t* odd, const uint8_t* s, int64_t w, uint8_t flip);
+void pfw_qsplit_row_avx512(uint8_t* even, uint8_t* odd, int64_t ld, const uint8_t* s, int64_t lds, int64_t rows,
+                           int64_t w, uint8_t flip);
 
 /* A depthwise input row as int16 (ops/qconv_depthwise.c): with odd ==
  * NULL, even[i] = (s[i] ^ flip) - zero for i < w; else the columns split

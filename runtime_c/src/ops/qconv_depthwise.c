@@ -84,13 +84,22 @@ static void fill_plane(const dw_ctx* x, int64_t t, uint8_t* ws, bool bytes) {
   const uint8_t* xu = (const uint8_t*)x->in->x + (t % q->images * q->C + t / q->images) * H * W;
   int32_t zero = qinput_zero_u8(x->in);
   uint8_t flip = qinput_flip(x->in);
+  if (bytes && sx <= 2) { /* the rows of each row phase in one call: L apart there, sy input rows apart here */
+    for (int64_t rp = 0; rp < sy; rp++) {
+      int64_t iy = ((rp - g->pb[1]) % sy + sy) % sy; /* the first input row of this phase */
+      if (iy >= H) continue;
+      int64_t row = rp * sx * d->sub + (iy + g->pb[1]) / sy * d->L;
+      int64_t e0 = row + (sx == 1 ? pb : pb % 2 * d->sub + pb / 2), e1 = row + (pb + 1) % 2 * d->sub + (pb + 1) / 2;
+      x->split(ws + e0, sx == 1 ? NULL : ws + e1, d->L, xu + iy * W, sy * W, (H - 1 - iy) / sy + 1, W, flip);
+    }
+    return;
+  }
   for (int64_t iy = 0, rp = g->pb[1] % sy, ri = g->pb[1] / sy; iy < H; iy++, rp = rp + 1 == sy ? (ri++, 0) : rp + 1) {
     const uint8_t* s = xu + iy * W;
     int64_t row = rp * sx * d->sub + ri * d->L; /* in elements */
     if (sx <= 2) { /* one phase, or both in one pass: e0 takes the even columns for sx = 2 */
       int64_t e0 = row + (sx == 1 ? pb : pb % 2 * d->sub + pb / 2), e1 = row + (pb + 1) % 2 * d->sub + (pb + 1) / 2;
-      if (bytes) x->split(ws + e0, sx == 1 ? NULL : ws + e1, s, W, flip);
-      else x->widen((int16_t*)ws + e0, sx == 1 ? NULL : (int16_t*)ws + e1, s, W, flip, zero);
+      x->widen((int16_t*)ws + e0, sx == 1 ? NULL : (int16_t*)ws + e1, s, W, flip, zero);
       continue;
     }
     for (int64_t cp = 0; cp < sx; cp++) {

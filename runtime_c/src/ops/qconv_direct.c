@@ -110,13 +110,20 @@ static void interleave_quads(void* p, int64_t begin, int64_t end) {
   int64_t H = g->in[1], W = g->in[2], sy = g->s[1], sx = g->s[2], plane = H * W;
   const uint8_t* xu = (const uint8_t*)x->in->x + x->img * q->C * plane;
   uint8_t flip = qinput_flip(x->in);
+  /* No padding and stride 1 (a 1x1 Conv): the plane is the input's, one run */
+  bool same = sy == 1 && sx == 1 && d->P == plane;
   for (int64_t c4 = begin; c4 < end; c4++) {
     uint8_t* dst = x->xq + c4 * d->P * 4;
-    /* the last quad's plane also covers the reads past it */
-    memset(dst, qinput_zero_u8(x->in), (size_t)(c4 + 1 < d->cq ? d->P * 4 : x->d.bytes - c4 * d->P * 4));
+    /* the zero point in the padding; the last quad's plane also covers the reads past it */
+    size_t at = same ? (size_t)plane * 4 : 0;
+    memset(dst + at, qinput_zero_u8(x->in), (size_t)(c4 + 1 < d->cq ? d->P * 4 : x->d.bytes - c4 * d->P * 4) - at);
     const uint8_t* src[4];
     for (int64_t i = 0; i < 4; i++) /* a channel past Cg reads the quad's first again: its weights are 0 */
       src[i] = xu + (c4 * 4 + (c4 * 4 + i < q->Cg ? i : 0)) * plane;
+    if (same) {
+      x->in->interleave(dst, src, 0, plane, 1, flip);
+      continue;
+    }
     for (int64_t iy = 0; iy < H; iy++) {
       int64_t r = iy + g->pb[1];
       uint8_t* row = dst + ((r % sy) * sx * d->sub + r / sy * d->L) * 4;

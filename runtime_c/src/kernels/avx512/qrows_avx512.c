@@ -192,29 +192,34 @@ VNNI void pfw_qdw_u8_row_avx512vnni(int32_t* out, const uint8_t* u, const int64_
 }
 
 /* qsplit_row 64 bytes (stride 1) or 128 (two phases) at a time, masked
- * at the end; the parity split packs each word's low and high byte, and
- * vpermq undoes the packs' lane order. */
-void pfw_qsplit_row_avx512(uint8_t* even, uint8_t* odd, const uint8_t* s, int64_t w, uint8_t flip) {
+ * at each row's end; the parity split packs each word's low and high
+ * byte, and vpermq undoes the packs' lane order. */
+void pfw_qsplit_row_avx512(uint8_t* even, uint8_t* odd, int64_t ld, const uint8_t* s, int64_t lds, int64_t rows,
+                           int64_t w, uint8_t flip) {
   const __m512i vf = _mm512_set1_epi8((char)flip);
-  if (!odd) {
-    for (int64_t i = 0; i < w; i += 64) {
-      __mmask64 k = w - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (w - i)) - 1;
-      _mm512_mask_storeu_epi8(even + i, k, _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, s + i), vf));
-    }
-    return;
-  }
   const __m512i low = _mm512_set1_epi16(0xFF), order = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
-  for (int64_t i = 0; i < w; i += 128) {
-    int64_t left = w - i;
-    __mmask64 k0 = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
-    __mmask64 k1 = left >= 128 ? ~(__mmask64)0 : left <= 64 ? 0 : ((__mmask64)1 << (left - 64)) - 1;
-    __m512i v0 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(k0, s + i), vf);
-    __m512i v1 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(k1, s + i + 64), vf);
-    __m512i e = _mm512_permutexvar_epi64(order, _mm512_packus_epi16(_mm512_and_si512(v0, low), _mm512_and_si512(v1, low)));
-    __m512i o = _mm512_permutexvar_epi64(order, _mm512_packus_epi16(_mm512_srli_epi16(v0, 8), _mm512_srli_epi16(v1, 8)));
-    int64_t ne = left >= 128 ? 64 : (left + 1) / 2, no = left >= 128 ? 64 : left / 2;
-    _mm512_mask_storeu_epi8(even + i / 2, ne >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << ne) - 1, e);
-    if (no > 0) _mm512_mask_storeu_epi8(odd + i / 2, no >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << no) - 1, o);
+  for (int64_t r = 0; r < rows; r++, even += ld, odd = odd ? odd + ld : NULL, s += lds) {
+    if (!odd) {
+      for (int64_t i = 0; i < w; i += 64) {
+        __mmask64 k = w - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (w - i)) - 1;
+        _mm512_mask_storeu_epi8(even + i, k, _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, s + i), vf));
+      }
+      continue;
+    }
+    for (int64_t i = 0; i < w; i += 128) {
+      int64_t left = w - i;
+      __mmask64 k0 = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
+      __mmask64 k1 = left >= 128 ? ~(__mmask64)0 : left <= 64 ? 0 : ((__mmask64)1 << (left - 64)) - 1;
+      __m512i v0 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(k0, s + i), vf);
+      __m512i v1 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(k1, s + i + 64), vf);
+      __m512i e =
+          _mm512_permutexvar_epi64(order, _mm512_packus_epi16(_mm512_and_si512(v0, low), _mm512_and_si512(v1, low)));
+      __m512i o =
+          _mm512_permutexvar_epi64(order, _mm512_packus_epi16(_mm512_srli_epi16(v0, 8), _mm512_srli_epi16(v1, 8)));
+      int64_t ne = left >= 128 ? 64 : (left + 1) / 2, no = left >= 128 ? 64 : left / 2;
+      _mm512_mask_storeu_epi8(even + i / 2, ne >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << ne) - 1, e);
+      if (no > 0) _mm512_mask_storeu_epi8(odd + i / 2, no >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << no) - 1, o);
+    }
   }
 }
 #endif
