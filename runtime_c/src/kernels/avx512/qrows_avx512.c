@@ -1,9 +1,11 @@
 /* Integer-op rows, AVX-512: requantisation (qgemm.h requant_row), 64
  * outputs at a time, the scalar reference's integers (float32 where that
  * provably rounds the same, else its exact double product), and masked
- * loads and stores for the tail instead of a scalar loop (rows are often short: 7 x 7 planes, 49
- * outputs); the depthwise row (qdw_row) 32 outputs at a time, and its
- * input rows widened to int16 (qwiden_row). */
+ * loads and stores for the tail instead of a scalar loop (rows are often
+ * short: 7 x 7 planes, 49 outputs); the depthwise rows: int16 (qdw_row)
+ * 32 outputs at a time with its input widened (qwiden_row), and bytes
+ * with VNNI (qdw_u8_row) 64 at a time with its input split by phase
+ * (qsplit_row). */
 #include "../target_avx512.h"
 #include "../qgemm.h"
 #ifdef PFW_HAVE_AVX512_KERNELS
@@ -47,12 +49,14 @@ void pfw_requant_row_avx512(const int32_t* c, int64_t ldc, int64_t rows, int64_t
   const __m512i blo = _mm512_set1_epi8((char)lo), bhi = _mm512_set1_epi8((char)hi);
   for (int64_t row = 0; row < rows; row++, c += ldc, y = (uint8_t*)y + ldy) {
     int64_t j = 0;
-    for (; fast && j + 64 <= n; j += 64) { /* whole blocks, straight through */
+    for (; fast && j < n; j += 64) { /* straight through, the last block masked */
       __m512i a[4], r[4];
       __m512 pr[4];
       __mmask16 near_half = 0;
+      int64_t left = n - j;
+      __mmask64 k = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
       for (int s = 0; s < 4; s++) {
-        a[s] = _mm512_add_epi32(_mm512_loadu_si512((const void*)(c + j + s * 16)), vb);
+        a[s] = _mm512_add_epi32(_mm512_maskz_loadu_epi32((__mmask16)(k >> (16 * s)), c + j + s * 16), vb);
         __m512 p = _mm512_mul_ps(_mm512_cvtepi32_ps(a[s]), fm);
         pr[s] = _mm512_roundscale_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         near_half |= _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(p, pr[s])), near, _CMP_GT_OQ);
@@ -62,34 +66,20 @@ void pfw_requant_row_avx512(const int32_t* c, int64_t ldc, int64_t rows, int64_t
       __m512i w0 = _mm512_packs_epi32(r[0], r[1]), w1 = _mm512_packs_epi32(r[2], r[3]), b;
       if (is_signed) b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w0, w1), blo), bhi);
       else b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w0, w1), blo), bhi);
-      _mm512_storeu_si512((void*)((uint8_t*)y + j), _mm512_permutexvar_epi32(order, b));
+      _mm512_mask_storeu_epi8((uint8_t*)y + j, k, _mm512_permutexvar_epi32(order, b));
     }
-    for (; j < n; j += 64) {
-      __m512i a[4], q[4];
-      __m512 pr[4];
-      int blocks = n - j >= 64 ? 4 : (int)((n - j + 15) / 16); /* a short row's unused lanes: nothing to compute */
-      __mmask16 near_half = fast ? 0 : 1;
-      for (int s = 0; s < blocks; s++) {
-        int64_t left = n - j - s * 16;
-        __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        a[s] = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, c + j + s * 16), vb);
-        if (!fast) continue;
-        __m512 p = _mm512_mul_ps(_mm512_cvtepi32_ps(a[s]), fm);
-        pr[s] = _mm512_roundscale_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        near_half |= _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(p, pr[s])), near, _CMP_GT_OQ);
-      }
+    for (; j < n; j += 64) { /* m >= 2, or not a float: double throughout */
+      __m512i q[4];
+      int64_t left = n - j;
+      __mmask64 k = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
       for (int s = 0; s < 4; s++) {
-        __m512i r = s >= blocks ? _mm512_setzero_si512()
-                    : near_half ? requant16_double(a[s], vm, vlo, vhi)
-                                : _mm512_cvtps_epi32(pr[s]); /* an integer: exact */
-        q[s] = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, vz), ilo), ihi);
+        __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32((__mmask16)(k >> (16 * s)), c + j + s * 16), vb);
+        q[s] = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(requant16_double(a, vm, vlo, vhi), vz), ilo), ihi);
       }
       /* to bytes with saturating packs (exact: the values are in range) and
        * one store; vpmovdb's store form is slow on some cores (Zen 4) */
       __m512i w0 = _mm512_packs_epi32(q[0], q[1]), w1 = _mm512_packs_epi32(q[2], q[3]);
       __m512i b = is_signed ? _mm512_packs_epi16(w0, w1) : _mm512_packus_epi16(w0, w1);
-      int64_t left = n - j;
-      __mmask64 k = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
       _mm512_mask_storeu_epi8((uint8_t*)y + j, k, _mm512_permutexvar_epi32(order, b));
     }
   }
