@@ -12,6 +12,7 @@ node, a name prefix no other value in the model uses, the model's opset and
     Dropout           in training mode: U >= ratio keeps, scaled by 1 / (1 - ratio)
     decompose_scan8   Scan of opset 8 (batch axis): two nested Loops
     decompose_vision  DeformConv, RoiAlign, MaxPool's Indices output
+    decompose_contrib ONNX Runtime's quantized ops (com.microsoft: QLinearAdd, QGemm...)
     decompose_ml      TfIdfVectorizer; Adagrad, Momentum, Adam (preview.training);
     decompose_gradient  Gradient (preview.training): reverse-mode differentiation
                       Binarizer, ArrayFeatureExtractor (ai.onnx.ml)
@@ -30,7 +31,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from .. import InvalidModelError, UnsupportedError
 from ..ir.graph import OTHER_DOMAIN_OPS
-from . import decompose_gradient, decompose_linear, decompose_ml, decompose_scan8, decompose_trees, decompose_vision
+from . import (decompose_contrib, decompose_gradient, decompose_linear, decompose_ml, decompose_scan8, decompose_trees,
+               decompose_vision)
 
 I64 = np.int64
 
@@ -378,6 +380,7 @@ def _bernoulli(b: _Builder) -> None:
 RULES = {("", "Bernoulli"): _bernoulli, ("", "MaxUnpool"): _max_unpool, ("", "STFT"): _stft, ("", "MelWeightMatrix"): _mel_weight_matrix,
          ("", "DeformConv"): decompose_vision.deform_conv, ("", "RoiAlign"): decompose_vision.roi_align}
 RULES.update(decompose_ml.RULES)
+RULES.update(decompose_contrib.RULES)
 RULES[decompose_ml.TRAINING, "Gradient"] = decompose_gradient.gradient
 ML = decompose_ml.ML
 RULES.update({(ML, "TreeEnsemble"): decompose_trees.tree_ensemble,
