@@ -43,11 +43,9 @@ def build(nodes, inputs, outputs, inits=None, opset=OPSET, name="g", **model_kw)
     return model
 
 
-def single_op(op, args, opset=OPSET, out_dtype=None, n_outputs=1, out_shape=None, **attrs):
-    """A one-node model. `args` are the node's inputs in order: an array is
-    fed as a graph input (fixed shape), Init(array) is an initializer, None is
-    an absent optional input. `out_shape` states the outputs' shape where
-    ONNX's inference cannot. Returns (model, feeds)."""
+def operands(args):
+    """A node's inputs from `args` (see single_op): (input names, graph input
+    ValueInfos, {name: initializer array}, feeds)."""
     names, inputs, inits, feeds = [], [], {}, {}
     for i, a in enumerate(args):
         if a is None:
@@ -61,6 +59,15 @@ def single_op(op, args, opset=OPSET, out_dtype=None, n_outputs=1, out_shape=None
             arr = np.asarray(a)
             inputs.append(value_info(name, arr.dtype, arr.shape))
             feeds[name] = arr
+    return names, inputs, inits, feeds
+
+
+def single_op(op, args, opset=OPSET, out_dtype=None, n_outputs=1, out_shape=None, **attrs):
+    """A one-node model. `args` are the node's inputs in order: an array is
+    fed as a graph input (fixed shape), Init(array) is an initializer, None is
+    an absent optional input. `out_shape` states the outputs' shape where
+    ONNX's inference cannot. Returns (model, feeds)."""
+    names, inputs, inits, feeds = operands(args)
     first = next(a.value if isinstance(a, Init) else np.asarray(a) for a in args if a is not None)
     dtype = out_dtype or first.dtype
     outs = [f"out{k}" for k in range(n_outputs)]

@@ -15,7 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import pyfw.format
 import pyfw.onnx
-from onnx_util import ort_run, pfw_run, to_pfw
+from onnx_util import Init, operands, ort_run, pfw_run, to_pfw
 
 RNG = np.random.default_rng(11)
 MS = "com.microsoft"
@@ -23,24 +23,11 @@ MS = "com.microsoft"
 
 def model_of(op, args, out_dtype, out_shape, domain=MS, **attrs):
     """A one-node model of a com.microsoft op (ONNX's checker has no schema
-    for it, so the model is built unchecked): arrays are graph inputs,
-    ("init", array) initializers, None an absent input."""
-    names, inputs, inits, feeds = [], [], [], {}
-    for i, a in enumerate(args):
-        if a is None:
-            names.append("")
-            continue
-        name = f"in{i}"
-        names.append(name)
-        if isinstance(a, tuple):
-            inits.append(numpy_helper.from_array(np.asarray(a[1]), name))
-        else:
-            a = np.asarray(a)
-            inputs.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape))
-            feeds[name] = a
+    for it, so the model is built unchecked); args as onnx_util.single_op's."""
+    names, inputs, inits, feeds = operands(args)
     node = helper.make_node(op, names, ["y"], name="n", domain=domain, **attrs)
     out = helper.make_tensor_value_info("y", helper.np_dtype_to_tensor_dtype(np.dtype(out_dtype)), out_shape)
-    graph = helper.make_graph([node], "g", inputs, [out], inits)
+    graph = helper.make_graph([node], "g", inputs, [out], [numpy_helper.from_array(v, k) for k, v in inits.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)])
     model.ir_version = 8
     return model, feeds
@@ -52,11 +39,11 @@ def q(dtype, shape):
 
 
 def sc(v):
-    return ("init", np.float32(v))
+    return Init(np.float32(v))
 
 
 def zp(dtype, v):
-    return ("init", np.array(v, dtype))
+    return Init(np.array(v, dtype))
 
 
 def compare(model, feeds, steps=1):
@@ -142,7 +129,7 @@ def test_qgemm(quantized_out, trans, per_column):
     b_scale = RNG.uniform(0.001, 0.01, n).astype(np.float32) if per_column else np.float32(0.004)
     b_zp = np.zeros(n, np.int8) if per_column else np.int8(0)
     c = RNG.integers(-3000, 3000, n).astype(np.int32)
-    args = [a, sc(0.02), zp(np.uint8, 110), ("init", w), ("init", b_scale), ("init", b_zp), ("init", c)]
+    args = [a, sc(0.02), zp(np.uint8, 110), Init(w), Init(b_scale), Init(b_zp), Init(c)]
     if quantized_out:
         args += [sc(0.3), zp(np.uint8, 128)]
     compare(*model_of("QGemm", args, np.uint8 if quantized_out else np.float32, (m, n), transA=trans[0],
@@ -152,16 +139,16 @@ def test_qgemm(quantized_out, trans, per_column):
 def test_matmul_integer_to_float():
     a, w = q(np.uint8, (2, 3, 16)), q(np.int8, (16, 5))
     bias = RNG.standard_normal(5).astype(np.float32)
-    args = [a, ("init", w), sc(0.03), ("init", RNG.uniform(0.001, 0.01, 5).astype(np.float32)), zp(np.uint8, 120),
-            None, ("init", bias)]
+    args = [a, Init(w), sc(0.03), Init(RNG.uniform(0.001, 0.01, 5).astype(np.float32)), zp(np.uint8, 120),
+            None, Init(bias)]
     compare(*model_of("MatMulIntegerToFloat", args, np.float32, (2, 3, 5)))
 
 
 def test_dynamic_quantize_matmul():
     x = RNG.standard_normal((4, 16)).astype(np.float32)
     w = q(np.int8, (16, 6))
-    args = [x, ("init", w), ("init", RNG.uniform(0.001, 0.01, 6).astype(np.float32)), None,
-            ("init", RNG.standard_normal(6).astype(np.float32))]
+    args = [x, Init(w), Init(RNG.uniform(0.001, 0.01, 6).astype(np.float32)), None,
+            Init(RNG.standard_normal(6).astype(np.float32))]
     compare(*model_of("DynamicQuantizeMatMul", args, np.float32, (4, 6)))
 
 
