@@ -15,7 +15,9 @@ Top-1 agreement is the rate of argmax equality of each int8 model with its
 own runtime's fp32 model; with random weights few classes may win at all, so
 the table also gives the number of distinct fp32 top-1 classes and the median
 relative L2 error of the int8 outputs. "pyfw on ORT int8" runs ORT's QDQ
-file converted by pyfw (its QDQ layers fused into QLinearConv/QLinearMatMul).
+file converted by pyfw (its QDQ layers fused into QLinearConv/QLinearMatMul);
+"ORT QOp" / "pyfw on ORT QOp" time ORT's QOperator file (com.microsoft
+QLinearAdd, QGemm...) in ORT and converted by pyfw.
 Latency pairs (pyfw fp32, ORT fp32) and (pyfw int8,
 ORT int8) are timed in alternating blocks, as in bench/run.py. Progress goes
 to stderr; --quick: 96x96 input, 1 run, no minimum time.
@@ -74,7 +76,8 @@ def samples(model: onnx.ModelProto, n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal([n] + shape).astype(np.float32)
 
 
-def ort_quantize(fp32_path: str, out_path: str, calib: np.ndarray, input_name: str, tmp: str) -> None:
+def ort_quantize(fp32_path: str, out_path: str, calib: np.ndarray, input_name: str, tmp: str,
+                 qoperator: bool = False) -> None:
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -90,7 +93,8 @@ def ort_quantize(fp32_path: str, out_path: str, calib: np.ndarray, input_name: s
     pre = os.path.join(tmp, "pre.onnx")
     # The shapes are static, so ONNX's shape inference is enough; the symbolic one would need sympy.
     quant_pre_process(fp32_path, pre, skip_symbolic_shape=True)
-    quantize_static(pre, out_path, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+    quantize_static(pre, out_path, Reader(), quant_format=QuantFormat.QOperator if qoperator else QuantFormat.QDQ,
+                    per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                     calibrate_method=CalibrationMethod.MinMax)
 
@@ -119,6 +123,10 @@ def bench_model(name: str, size: int, threads: int, runs: int, min_time: float) 
         sizes = [os.path.getsize(p) for p in (pfw_fp32, pfw_int8, onnx_int8)]
         pfw_qdq = os.path.join(tmp, "ort_qdq.pfw")  # ORT's QDQ model as `pyfw convert` writes it (QDQ fused)
         pyfw.format.save(onnx_to_graph(onnx_int8), pfw_qdq)
+        # and its QOperator model (com.microsoft QLinearAdd, QGemm...), which pyfw imports as standard ops
+        onnx_qop, pfw_qop = os.path.join(tmp, "int8_qop.onnx"), os.path.join(tmp, "ort_qop.pfw")
+        ort_quantize(onnx_fp32, onnx_qop, calib, input_name, tmp, qoperator=True)
+        pyfw.format.save(onnx_to_graph(onnx_qop), pfw_qop)
 
         s32, s8 = bm.ort_session(onnx_fp32, threads), bm.ort_session(onnx_int8, threads)
         with Interpreter(pfw_fp32, threads=threads) as p32, Interpreter(pfw_int8, threads=threads) as p8:
@@ -149,8 +157,17 @@ def bench_model(name: str, size: int, threads: int, runs: int, min_time: float) 
             qdq_err = float(np.max(np.abs(yq - y["ort8"])))
             qdq_pf, _, _ = paired_medians(lambda: pq.run([x]), lambda: s8.run(None, {input_name: x}), runs, min_time)
             progress(f"[{name}] ORT's QDQ model in pyfw: {qdq_pf:.2f} ms, max |diff| to ORT {qdq_err:.4g}")
+        sq = bm.ort_session(onnx_qop, threads)
+        with Interpreter(pfw_qop, threads=threads) as pq:
+            yq = np.stack([pq.run([x])[0] for x in test])
+            yo = np.stack([sq.run(None, {input_name: x})[0] for x in test])
+            qop_err = float(np.max(np.abs(yq - yo)))
+            qop_pf, qop_ort, _ = paired_medians(lambda: pq.run([x]), lambda: sq.run(None, {input_name: x}), runs,
+                                                min_time)
+            progress(f"[{name}] ORT's QOperator model: pyfw {qop_pf:.2f} ms, ORT {qop_ort:.2f} ms, "
+                     f"max |diff| {qop_err:.4g}")
     return dict(name=name, agree_pf=agree_pf, agree_ort=agree_ort, classes=classes, err_pf=err_pf, err_ort=err_ort,
-                fp32_pf=fp32_pf, int8_pf=int8_pf, qdq_pf=qdq_pf, qdq_err=qdq_err,
+                fp32_pf=fp32_pf, int8_pf=int8_pf, qdq_pf=qdq_pf, qdq_err=qdq_err, qop_pf=qop_pf, qop_ort=qop_ort,
                 fp32_ort=fp32_ort, int8_ort=int8_ort, sizes=sizes)
 
 
@@ -209,12 +226,13 @@ def print_table(rows: list[dict], size: int, threads: int) -> None:
           f"and median relative L2 error of int8 against fp32 in the same runtime on {N_TEST} random inputs "
           f"(calibration: {N_CALIB} others), classes: distinct fp32 top-1 classes among them; sizes in MiB")
     headers = ["model", "top1 pyfw", "top1 ORT", "classes", "err pyfw", "err ORT", "pyfw fp32", "pyfw int8",
-               "fp32/int8", "ORT fp32", "ORT int8", "pyfw/ORT int8", "pyfw on ORT int8", "fp32.pfw", "int8.pfw",
-               "ORT int8.onnx"]
+               "fp32/int8", "ORT fp32", "ORT int8", "pyfw/ORT int8", "pyfw on ORT int8", "ORT QOp", "pyfw on ORT QOp",
+               "fp32.pfw", "int8.pfw", "ORT int8.onnx"]
     out = [[r["name"], f"{r['agree_pf']:.3f}", f"{r['agree_ort']:.3f}", str(r["classes"]),
             f"{r['err_pf']:.3f}", f"{r['err_ort']:.3f}", f"{r['fp32_pf']:.2f}", f"{r['int8_pf']:.2f}",
             f"{r['fp32_pf'] / r['int8_pf']:.2f}", f"{r['fp32_ort']:.2f}", f"{r['int8_ort']:.2f}",
-            f"{r['int8_pf'] / r['int8_ort']:.2f}", f"{r['qdq_pf']:.2f}", *map(mb, r["sizes"])] for r in rows]
+            f"{r['int8_pf'] / r['int8_ort']:.2f}", f"{r['qdq_pf']:.2f}", f"{r['qop_ort']:.2f}", f"{r['qop_pf']:.2f}",
+            *map(mb, r["sizes"])] for r in rows]
     print("\n".join(_table(headers, out, set(range(1, len(headers))))))
 
 
