@@ -75,6 +75,23 @@ def extra_models():
         node = helper.make_node("LabelEncoder", ["x"], ["y"], domain="ai.onnx.ml", **attrs)
         yield name, helper.make_model(helper.make_graph([node], name, [vi("x", x, [5])], [vi("y", y, [5])]),
                                       opset_imports=ml)
+    # QLinearConv's direct path (one group: stride phases, padding, a 1x1 plane run) and the depthwise
+    # byte path (stride 2, short rows), with constant int8 weights as quantizers write them.
+    rng = np.random.default_rng(3)
+    for name, c, m, hw, k, attrs in (("qconv_direct_3x3", 8, 8, 9, 3, dict(pads=[1, 1, 1, 1])),
+                                     ("qconv_direct_5x5_s2", 6, 4, 12, 5, dict(pads=[2, 2, 2, 2], strides=[2, 2])),
+                                     ("qconv_direct_1x1", 8, 12, 7, 1, {}),
+                                     ("qconv_depthwise_s2", 4, 4, 11, 3, dict(pads=[1, 1, 1, 1], strides=[2, 2],
+                                                                               group=4)),
+                                     ("qconv_depthwise_7x7", 4, 4, 7, 3, dict(pads=[1, 1, 1, 1], group=4))):
+        w = rng.integers(-128, 128, (m, c // attrs.get("group", 1), k, k)).astype(np.int8)
+        inits = [onnx.numpy_helper.from_array(v, n) for v, n in (
+            (np.float32(0.02), "xs"), (np.uint8(100), "xz"), (w, "w"), (np.full(m, 0.004, np.float32), "ws"),
+            (np.zeros(m, np.int8), "wz"), (np.float32(0.1), "ys"), (np.uint8(120), "yz"),
+            (rng.integers(-999, 999, m).astype(np.int32), "b"))]
+        node = helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["y"], **attrs)
+        g = helper.make_graph([node], name, [vi("x", u8, [1, c, hw, hw])], [vi("y", u8, None)], inits)
+        yield name, helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     # ImageDecoder on small images: as a constant (decoded while planning) and fed (decoded at invoke).
     images = Path(__file__).resolve().parents[1] / "tests" / "data" / "images"
     for file in ("rgb_3x5.png", "interlaced_17x9.png", "progressive_420_17x9.jpg", "q50_422_3x5.jpg",
