@@ -145,7 +145,9 @@ static void run_bytes(const qgemm_ctx* x, int64_t batch, int64_t j0, int64_t n, 
   }
   for (int64_t i0 = r0; i0 < r1; i0 += k->mr) {
     const int8_t* ap = a->quads + (i0 / k->mr) * a->kq * k->mr * 4;
-    for (int64_t j = 0; j < n; j += k->nr) k->micro_u8(a->kq, ap, bu + (j / k->nr) * a->kq * k->nr * 4, c + j, ldc);
+    if (n == 1 && k->gemv_u8) k->gemv_u8(a->kq, ap, bu, k->nr * 4, c, ldc); /* B's quads are nr columns apart */
+    else
+      for (int64_t j = 0; j < n; j += k->nr) k->micro_u8(a->kq, ap, bu + (j / k->nr) * a->kq * k->nr * 4, c + j, ldc);
     int32_t m = (int32_t)min64(k->mr, g->M - i0);
     pfw_qgemm_fix_tile(a, k->mr, i0, m, bu, k->nr, n, zero, fix, c, ldc);
     g->store(g->store_ctx, batch, i0, m, j0, (int32_t)n, c, ldc);
@@ -242,9 +244,9 @@ static void micro_u8_generic(int64_t kq, const int8_t* a, const uint8_t* b, int3
     for (int32_t j = 0; j < GNR; j++) c[r * ldc + j] = (int32_t)acc[r][j];
 }
 
-const pfw_qgemm_kernel pfw_qgemm_s16_generic = {"qgemm_generic_4x8", GMR, GNR, micro_generic, NULL, false, 0, NULL};
+const pfw_qgemm_kernel pfw_qgemm_s16_generic = {"qgemm_generic_4x8", GMR, GNR, micro_generic, NULL, false, 0, NULL, NULL};
 /* Only for tests: the byte path's packing and corrections on any CPU. */
-const pfw_qgemm_kernel pfw_qgemm_u8_generic = {"qgemm_u8_generic_4x8", GMR, GNR, micro_generic, micro_u8_generic, false, 0, NULL};
+const pfw_qgemm_kernel pfw_qgemm_u8_generic = {"qgemm_u8_generic_4x8", GMR, GNR, micro_generic, micro_u8_generic, false, 0, NULL, NULL};
 
 /* ---- requantisation ------------------------------------------------------------ */
 

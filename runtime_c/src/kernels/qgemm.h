@@ -43,6 +43,11 @@ typedef struct pfw_qgemm_kernel {
    * the nr * 4 bytes at b + boff[t] + q * bstride. */
   void (*micro_u8_taps)(int32_t taps, const int64_t* boff, int64_t cq, int64_t bstride, const int8_t* a,
                         const uint8_t* b, int32_t* c, int64_t ldc);
+  /* micro_u8 for one column of B (a matrix-vector product: a fully
+   * connected layer on one input), or NULL: c[r*ldc] = sum over quads q of
+   * A's row r times B's quad at b + q * bstride, without the nr - 1 idle
+   * columns the tile kernel would multiply. Exact kernels only. */
+  void (*gemv_u8)(int64_t kq, const int8_t* a, const uint8_t* b, int64_t bstride, int32_t* c, int64_t ldc);
 } pfw_qgemm_kernel;
 
 /* The kernel for an ISA level; NULL at the scalar level (the ops run their

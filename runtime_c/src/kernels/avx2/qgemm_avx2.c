@@ -57,7 +57,7 @@ static inline __m256i lane_of(const void* p) {
 MICRO(micro, DOT_MADD, int16_t, int16_t, 2)
 MICRO(micro_u8, DOT_MADDUBS, int8_t, uint8_t, 4)
 
-const pfw_qgemm_kernel pfw_qgemm_avx2 = {"qgemm_avx2_6x16", MR, 16, micro, micro_u8, false, 0, NULL};
+const pfw_qgemm_kernel pfw_qgemm_avx2 = {"qgemm_avx2_6x16", MR, 16, micro, micro_u8, false, 0, NULL, NULL};
 
 /* Sixteen outputs at a time, two taps per vpmaddwd: the taps' rows are
  * interleaved into pairs (unpack works within 128-bit lanes, so the two

@@ -89,7 +89,30 @@ VNNI static void micro_u8_taps_vnni(int32_t taps, const int64_t* boff, int64_t c
   STORE_ALL
 }
 
-const pfw_qgemm_kernel pfw_qgemm_avx512 = {"qgemm_avx512_8x32", MR, 32, micro_madd, micro_u8_maddubs, false, 0, NULL};
+/* One column: the MR rows of a quad are one 256-bit vector, B's quad is
+ * broadcast; four accumulators keep four quads in flight. */
+VNNI static void gemv_u8_vnni(int64_t kq, const int8_t* a, const uint8_t* b, int64_t bstride, int32_t* c,
+                              int64_t ldc) {
+  __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+  int64_t q = 0;
+  for (; q + 4 <= kq; q += 4)
+    for (int u = 0; u < 4; u++) {
+      int32_t v;
+      memcpy(&v, b + (q + u) * bstride, sizeof v);
+      acc[u] = _mm256_dpbusd_epi32(acc[u], _mm256_set1_epi32(v), _mm256_loadu_si256((const __m256i*)(a + (q + u) * MR * 4)));
+    }
+  for (; q < kq; q++) {
+    int32_t v;
+    memcpy(&v, b + q * bstride, sizeof v);
+    acc[0] = _mm256_dpbusd_epi32(acc[0], _mm256_set1_epi32(v), _mm256_loadu_si256((const __m256i*)(a + q * MR * 4)));
+  }
+  int32_t sum[MR];
+  _mm256_storeu_si256((__m256i*)sum, _mm256_add_epi32(_mm256_add_epi32(acc[0], acc[1]), _mm256_add_epi32(acc[2], acc[3])));
+  for (int r = 0; r < MR; r++) c[r * ldc] = sum[r];
+}
+
+const pfw_qgemm_kernel pfw_qgemm_avx512 = {"qgemm_avx512_8x32", MR, 32, micro_madd, micro_u8_maddubs, false, 0, NULL,
+                                           NULL};
 const pfw_qgemm_kernel pfw_qgemm_avx512vnni = {"qgemm_avx512vnni_8x32", MR, 32, micro_vnni, micro_u8_vnni, true, 0,
-                                                micro_u8_taps_vnni};
+                                                micro_u8_taps_vnni, gemv_u8_vnni};
 #endif

@@ -47,7 +47,7 @@ static void micro_s16(int64_t kp, const int16_t* a, const int16_t* b16, int32_t*
   STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5); STORE(6); STORE(7);
 }
 
-const pfw_qgemm_kernel pfw_qgemm_neon = {"qgemm_neon_8x8", MR, NR, micro_s16, NULL, false, 0, NULL};
+const pfw_qgemm_kernel pfw_qgemm_neon = {"qgemm_neon_8x8", MR, NR, micro_s16, NULL, false, 0, NULL, NULL};
 
 #define SDOT(r, av, lane)                               \
   c##r##0 = vdotq_laneq_s32(c##r##0, b0, av, lane); \
@@ -84,5 +84,5 @@ DOTPROD static void micro_sdot_taps(int32_t taps, const int64_t* boff, int64_t c
 }
 
 const pfw_qgemm_kernel pfw_qgemm_neon_dotprod = {"qgemm_neon_dotprod_8x8", MR, NR, micro_s16, micro_sdot, true, 128,
-                                                 micro_sdot_taps};
+                                                 micro_sdot_taps, NULL};
 #endif
