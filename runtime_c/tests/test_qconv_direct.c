@@ -41,6 +41,9 @@ static const dcase CASES[] = {
     {2, 20, 20, 15, 13, 3, 2, 1, {1, 0, 0, 1}, false, false, false, true},
     {1, 16, 16, 40, 37, 3, 1, 1, {1, 1, 1, 1}, true, false, false, true},
     {1, 12, 12, 20, 61, 5, 2, 2, {2, 1, 2, 3}, false, false, true, true},
+    /* pads and dilations near 2^31 on a 1x1 input: the phase-plane layout would pass 2^63 bytes (its size
+     * wrapped to a small scratch once); the depthwise path refuses it and the GEMM path runs */
+    {1, 8, 8, 1, 1, 2, 1 << 16, INT32_MAX, {1 << 30, 1 << 30, (1 << 30) - 1, (1 << 30) - 1}, false, false, false, true},
 };
 
 typedef struct ddata {
@@ -112,6 +115,38 @@ static bool takes_direct(const dcase* c, const ddata* d, pfw_isa isa) {
   return pfw_qconv_direct_applies(&q, pfw_qgemm_kernel_for(isa));
 }
 
+/* The direct path's layout past any buffer (dilation 2^31 - 1 down,
+ * stride 64 across, pads 2^30 around a 1 x 1 input: phase planes of 2^56
+ * positions, whose byte size wrapped to a small scratch once) is refused;
+ * the GEMM path takes it (not run here: its output is 2^25 bytes). */
+static void check_huge_layout(pfw_isa isa) {
+  static int8_t w[4 * 2 * 64];
+  uint8_t x[4] = {1, 2, 3, 4}, xz = 3;
+  float ws = 0.01f;
+  int32_t b = 7;
+  tnode t;
+  tn_init(&t, PFW_OP_QLinearConv, 10);
+  tn_in(&t, PFW_UINT8, x, SH(1, 4, 1, 1));
+  tn_in(&t, PFW_FLOAT32, &xs, 0, NULL);
+  tn_in(&t, PFW_UINT8, &xz, 0, NULL);
+  tn_in(&t, PFW_INT8, w, SH(1, 4, 2, 64))->is_const = true;
+  tn_in(&t, PFW_FLOAT32, &ws, SH(1));
+  tn_in(&t, PFW_INT8, wz, SH(1))->is_const = true; /* the zeros of the cases' table */
+  tn_in(&t, PFW_FLOAT32, &ys, 0, NULL);
+  tn_in(&t, PFW_UINT8, &yz, 0, NULL);
+  tn_in(&t, PFW_INT32, &b, SH(1));
+  INTS(&t, "pads", 1 << 30, 1 << 30, (1 << 30) - 1, (1 << 30) - 1);
+  INTS(&t, "dilations", INT32_MAX, 1);
+  INTS(&t, "strides", 1, 64);
+  static const qsig sig = {0, 1, 2, 3, 4, 5, 6, 7, 8, true};
+  qgeom q = {.sig = &sig, .images = 1, .C = 4, .Cg = 4, .rows = 1};
+  int64_t dims[PFW_MAX_RANK];
+  CHECK_OK(pfw_conv_shape(&t.node, 0, 3, &q.g, &q.groups, dims));
+  q.out_plane = dims[2] * dims[3];
+  CHECK(dims[2] == 1 && dims[3] == INT64_C(1) << 25);
+  CHECK(!pfw_qconv_direct_applies(&q, pfw_qgemm_kernel_for(isa)));
+}
+
 static void check_level(pfw_isa isa) {
   const pfw_qgemm_kernel* k = pfw_qgemm_kernel_for(isa);
   bool has_taps = k && k->micro_u8_taps;
@@ -144,6 +179,9 @@ static void check_level(pfw_isa isa) {
 
 int main(void) {
   for (int isa = PFW_ISA_SCALAR + 1; isa <= (int)pfw_cpu_best_isa(); isa++)
-    if (pfw_cpu_supports((pfw_isa)isa)) check_level((pfw_isa)isa);
+    if (pfw_cpu_supports((pfw_isa)isa)) {
+      check_level((pfw_isa)isa);
+      check_huge_layout((pfw_isa)isa);
+    }
   TEST_MAIN_END();
 }

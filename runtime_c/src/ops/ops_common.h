@@ -12,6 +12,20 @@
  * loop nest serves 1-D, 2-D and 3-D: slots before 3-n hold in = k = out = 1,
  * s = d = 1 and no padding. */
 #define PFW_SPATIAL_MAX 3
+/* Buffer sizes a kernel plans from what a model sets (pads or dilations
+ * near INT64_MAX): a + b and a * b of non-negative values, saturating just
+ * past PFW_SIZE_LIMIT (2^48 elements, more than any buffer), so a plan that
+ * overflows is seen as too big instead of wrapping. */
+#define PFW_SIZE_LIMIT (INT64_C(1) << 48)
+static inline int64_t pfw_size_add(int64_t a, int64_t b) {
+  int64_t r;
+  return a < 0 || b < 0 || __builtin_add_overflow(a, b, &r) || r > PFW_SIZE_LIMIT ? PFW_SIZE_LIMIT + 1 : r;
+}
+static inline int64_t pfw_size_mul(int64_t a, int64_t b) {
+  int64_t r;
+  return a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r) || r > PFW_SIZE_LIMIT ? PFW_SIZE_LIMIT + 1 : r;
+}
+
 typedef struct pfw_spatial {
   int32_t n; /* spatial dims of the tensor, 1..3 */
   int64_t in[PFW_SPATIAL_MAX], k[PFW_SPATIAL_MAX], s[PFW_SPATIAL_MAX], d[PFW_SPATIAL_MAX];

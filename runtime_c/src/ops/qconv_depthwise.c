@@ -15,9 +15,6 @@
 
 #include "qlinear.h"
 
-bool pfw_qconv_depthwise_applies(const qgeom* q) {
-  return q->sig->conv && q->Cg == 1 && q->rows == 1 && q->g.n == 2 && q->g.k[1] * q->g.k[2] <= 64;
-}
 
 /* The plane layout: sub-planes of Hph rows of L, the output run of n
  * (Ho * L rounded up to whole vectors) and the buffer's elements (up to
@@ -27,29 +24,38 @@ typedef struct dw_layout {
   int64_t off[64];
 } dw_layout;
 
+/* In saturating size arithmetic (ops_common.h): a total past
+ * PFW_SIZE_LIMIT (pads and dilations a model may set near INT64_MAX) is a
+ * layout applies() refuses. */
 static dw_layout dw_plan(const pfw_spatial* g) {
   dw_layout d;
   int64_t sy = g->s[1], sx = g->s[2];
-  d.Hph = (g->in[1] + g->pb[1] + g->pe[1] + sy - 1) / sy;
-  d.L = (g->in[2] + g->pb[2] + g->pe[2] + sx - 1) / sx;
-  d.sub = d.Hph * d.L;
-  d.n = (g->out[1] * d.L + 63) / 64 * 64; /* whole vectors: 64 outputs for the byte path */
-  int64_t last = sy * sx * d.sub;
+  d.Hph = pfw_size_add(pfw_size_add(g->in[1], pfw_size_add(g->pb[1], g->pe[1])), sy - 1) / sy;
+  d.L = pfw_size_add(pfw_size_add(g->in[2], pfw_size_add(g->pb[2], g->pe[2])), sx - 1) / sx;
+  d.sub = pfw_size_mul(d.Hph, d.L);
+  d.n = pfw_size_add(pfw_size_mul(g->out[1], d.L), 63) / 64 * 64; /* whole vectors: 64 outputs for the byte path */
+  int64_t last = pfw_size_mul(pfw_size_mul(sy, sx), d.sub);
   for (int64_t k = 0; k < g->k[1] * g->k[2]; k++) {
-    int64_t r = k / g->k[2] * g->d[1], c = k % g->k[2] * g->d[2];
-    d.off[k] = (r % sy * sx + c % sx) * d.sub + r / sy * d.L + c / sx;
-    if (d.off[k] + d.n > last) last = d.off[k] + d.n;
+    int64_t r = pfw_size_mul(k / g->k[2], g->d[1]), c = pfw_size_mul(k % g->k[2], g->d[2]);
+    int64_t phase = pfw_size_add(pfw_size_mul(r % sy, sx), c % sx);
+    d.off[k] = pfw_size_add(pfw_size_add(pfw_size_mul(phase, d.sub), pfw_size_mul(r / sy, d.L)), c / sx);
+    if (pfw_size_add(d.off[k], d.n) > last) last = pfw_size_add(d.off[k], d.n);
   }
   d.total = last;
   return d;
+}
+
+bool pfw_qconv_depthwise_applies(const qgeom* q) {
+  return q->sig->conv && q->Cg == 1 && q->rows == 1 && q->g.n == 2 && q->g.k[1] * q->g.k[2] <= 64 &&
+         dw_plan(&q->g).total <= PFW_SIZE_LIMIT;
 }
 
 
 /* Per thread: the sub-planes (int16, or bytes), the int32 output run, its bytes. */
 static size_t slot_bytes(const qgeom* q) {
   dw_layout d = dw_plan(&q->g);
-  return pfw_align_size((size_t)d.total * sizeof(int16_t)) + pfw_align_size((size_t)d.n * sizeof(int32_t)) +
-         (size_t)d.n + 8 + PFW_ALIGN;
+  return pfw_align_size(pfw_align_size((size_t)d.total * sizeof(int16_t)) + pfw_align_size((size_t)d.n * sizeof(int32_t)) +
+                        (size_t)d.n + 8) + PFW_ALIGN;
 }
 
 size_t pfw_qconv_depthwise_scratch(const qgeom* q, int32_t threads) {

@@ -31,26 +31,30 @@ typedef struct dc_layout {
   int64_t off[MAX_TAPS]; /* bytes from a wide column's position to its tap's */
 } dc_layout;
 
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t ceil_div(int64_t a, int64_t b) { return pfw_size_add(a, b - 1) / b; }
 
+/* In saturating size arithmetic (ops_common.h): bytes past PFW_SIZE_LIMIT
+ * means a layout too big to take (pads and dilations a model may set near
+ * INT64_MAX), and applies() refuses it. */
 static dc_layout dc_plan(const qgeom* q, int32_t nr) {
   const pfw_spatial* g = &q->g;
   dc_layout d;
   int64_t sy = g->s[1], sx = g->s[2];
-  d.L = ceil_div(g->in[2] + g->pb[2] + g->pe[2], sx);
-  d.sub = ceil_div(g->in[1] + g->pb[1] + g->pe[1], sy) * d.L;
-  d.P = sy * sx * d.sub;
+  d.L = ceil_div(pfw_size_add(g->in[2], pfw_size_add(g->pb[2], g->pe[2])), sx);
+  d.sub = pfw_size_mul(ceil_div(pfw_size_add(g->in[1], pfw_size_add(g->pb[1], g->pe[1])), sy), d.L);
+  d.P = pfw_size_mul(pfw_size_mul(sy, sx), d.sub);
   d.cq = ceil_div(q->Cg, 4);
-  d.wide = g->out[1] * d.L;
+  d.wide = pfw_size_mul(g->out[1], d.L);
   d.taps = (int32_t)(g->k[1] * g->k[2]);
-  int64_t last = d.P;
+  int64_t last = d.P, cols = pfw_size_add(d.wide, nr);
   for (int32_t t = 0; t < d.taps; t++) {
-    int64_t r = t / g->k[2] * g->d[1], c = t % g->k[2] * g->d[2];
-    int64_t at = (r % sy * sx + c % sx) * d.sub + r / sy * d.L + c / sx;
-    d.off[t] = at * 4;
-    if (at + pfw_round_up(d.wide, nr) > last) last = at + pfw_round_up(d.wide, nr);
+    int64_t r = pfw_size_mul(t / g->k[2], g->d[1]), c = pfw_size_mul(t % g->k[2], g->d[2]);
+    int64_t phase = pfw_size_add(pfw_size_mul(r % sy, sx), c % sx);
+    int64_t at = pfw_size_add(pfw_size_add(pfw_size_mul(phase, d.sub), pfw_size_mul(r / sy, d.L)), c / sx);
+    d.off[t] = pfw_size_mul(at, 4);
+    if (pfw_size_add(at, cols) > last) last = pfw_size_add(at, cols);
   }
-  d.bytes = ((d.cq - 1) * d.P + last) * 4;
+  d.bytes = pfw_size_mul(pfw_size_add(pfw_size_mul(d.cq - 1, d.P), last), 4);
   return d;
 }
 
@@ -65,9 +69,9 @@ bool pfw_qconv_direct_applies(const qgeom* q, const pfw_qgemm_kernel* k) {
     for (int64_t t = 0; t < g->k[dim] && g->s[dim] <= 64; t++) seen |= UINT64_C(1) << (t * g->d[dim] % g->s[dim]);
     if (g->s[dim] > 64 || seen != (g->s[dim] == 64 ? ~UINT64_C(0) : (UINT64_C(1) << g->s[dim]) - 1)) return false;
   }
-  /* The dropped columns cost at most a quarter more tiles than im2col's. */
+  /* A layout that fits, and the dropped columns cost at most a quarter more tiles than im2col's. */
   dc_layout d = dc_plan(q, k->nr);
-  return pfw_round_up(d.wide, k->nr) * 4 <= pfw_round_up(q->out_plane, k->nr) * 5;
+  return d.bytes <= PFW_SIZE_LIMIT && pfw_round_up(d.wide, k->nr) * 4 <= pfw_round_up(q->out_plane, k->nr) * 5;
 }
 
 static int64_t chunk_cols(const dc_layout* d, int32_t nr) {
