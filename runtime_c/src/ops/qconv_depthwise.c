@@ -16,32 +16,32 @@
 #include "qlinear.h"
 
 
-/* The plane layout: sub-planes of Hph rows of L, the output run of n
- * (Ho * L rounded up to whole vectors) and the buffer's elements (up to
- * the last tap's last read), with each tap's offset. */
+void pfw_qphase_plan(const pfw_spatial* g, int64_t* L, int64_t* sub, int64_t* off) {
+  int64_t sy = g->s[1], sx = g->s[2];
+  *L = pfw_size_add(pfw_size_add(g->in[2], pfw_size_add(g->pb[2], g->pe[2])), sx - 1) / sx;
+  *sub = pfw_size_mul(pfw_size_add(pfw_size_add(g->in[1], pfw_size_add(g->pb[1], g->pe[1])), sy - 1) / sy, *L);
+  for (int64_t t = 0; t < g->k[1] * g->k[2]; t++) {
+    int64_t r = pfw_size_mul(t / g->k[2], g->d[1]), c = pfw_size_mul(t % g->k[2], g->d[2]);
+    int64_t phase = pfw_size_add(pfw_size_mul(r % sy, sx), c % sx);
+    off[t] = pfw_size_add(pfw_size_add(pfw_size_mul(phase, *sub), pfw_size_mul(r / sy, *L)), c / sx);
+  }
+}
+
+/* The plane layout (pfw_qphase_plan), the output run of n (Ho * L rounded
+ * up to whole vectors) and the buffer's elements (up to the last tap's
+ * last read); a total past PFW_SIZE_LIMIT is a layout applies() refuses. */
 typedef struct dw_layout {
-  int64_t Hph, L, sub, n, total;
+  int64_t L, sub, n, total;
   int64_t off[64];
 } dw_layout;
 
-/* In saturating size arithmetic (ops_common.h): a total past
- * PFW_SIZE_LIMIT (pads and dilations a model may set near INT64_MAX) is a
- * layout applies() refuses. */
 static dw_layout dw_plan(const pfw_spatial* g) {
   dw_layout d;
-  int64_t sy = g->s[1], sx = g->s[2];
-  d.Hph = pfw_size_add(pfw_size_add(g->in[1], pfw_size_add(g->pb[1], g->pe[1])), sy - 1) / sy;
-  d.L = pfw_size_add(pfw_size_add(g->in[2], pfw_size_add(g->pb[2], g->pe[2])), sx - 1) / sx;
-  d.sub = pfw_size_mul(d.Hph, d.L);
+  pfw_qphase_plan(g, &d.L, &d.sub, d.off);
   d.n = pfw_size_add(pfw_size_mul(g->out[1], d.L), 63) / 64 * 64; /* whole vectors: 64 outputs for the byte path */
-  int64_t last = pfw_size_mul(pfw_size_mul(sy, sx), d.sub);
-  for (int64_t k = 0; k < g->k[1] * g->k[2]; k++) {
-    int64_t r = pfw_size_mul(k / g->k[2], g->d[1]), c = pfw_size_mul(k % g->k[2], g->d[2]);
-    int64_t phase = pfw_size_add(pfw_size_mul(r % sy, sx), c % sx);
-    d.off[k] = pfw_size_add(pfw_size_add(pfw_size_mul(phase, d.sub), pfw_size_mul(r / sy, d.L)), c / sx);
-    if (pfw_size_add(d.off[k], d.n) > last) last = pfw_size_add(d.off[k], d.n);
-  }
-  d.total = last;
+  d.total = pfw_size_mul(pfw_size_mul(g->s[1], g->s[2]), d.sub);
+  for (int64_t k = 0; k < g->k[1] * g->k[2]; k++)
+    if (pfw_size_add(d.off[k], d.n) > d.total) d.total = pfw_size_add(d.off[k], d.n);
   return d;
 }
 
@@ -92,7 +92,7 @@ static void fill_plane(const dw_ctx* x, int64_t t, uint8_t* ws, bool bytes) {
   uint8_t flip = qinput_flip(x->in);
   if (bytes && sx <= 2) { /* the rows of each row phase in one call: L apart there, sy input rows apart here */
     for (int64_t rp = 0; rp < sy; rp++) {
-      int64_t iy = ((rp - g->pb[1]) % sy + sy) % sy; /* the first input row of this phase */
+      int64_t iy = pfw_qphase_first(rp, g->pb[1], sy);
       if (iy >= H) continue;
       int64_t row = rp * sx * d->sub + (iy + g->pb[1]) / sy * d->L;
       int64_t e0 = row + (sx == 1 ? pb : pb % 2 * d->sub + pb / 2), e1 = row + (pb + 1) % 2 * d->sub + (pb + 1) / 2;
@@ -109,7 +109,7 @@ static void fill_plane(const dw_ctx* x, int64_t t, uint8_t* ws, bool bytes) {
       continue;
     }
     for (int64_t cp = 0; cp < sx; cp++) {
-      int64_t ix = ((cp - pb) % sx + sx) % sx; /* the first column of this phase */
+      int64_t ix = pfw_qphase_first(cp, pb, sx);
       for (int64_t at = row + cp * d->sub + (ix + pb) / sx; ix < W; ix += sx, at++) {
         if (bytes) ws[at] = s[ix] ^ flip;
         else ((int16_t*)ws)[at] = (int16_t)((s[ix] ^ flip) - zero);

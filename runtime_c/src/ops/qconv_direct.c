@@ -33,26 +33,21 @@ typedef struct dc_layout {
 
 static int64_t ceil_div(int64_t a, int64_t b) { return pfw_size_add(a, b - 1) / b; }
 
-/* In saturating size arithmetic (ops_common.h): bytes past PFW_SIZE_LIMIT
- * means a layout too big to take (pads and dilations a model may set near
- * INT64_MAX), and applies() refuses it. */
+/* The phase planes (pfw_qphase_plan) of every channel quad, offsets in
+ * bytes; bytes past PFW_SIZE_LIMIT means a layout too big to take (pads
+ * and dilations a model may set near INT64_MAX), and applies() refuses it. */
 static dc_layout dc_plan(const qgeom* q, int32_t nr) {
   const pfw_spatial* g = &q->g;
   dc_layout d;
-  int64_t sy = g->s[1], sx = g->s[2];
-  d.L = ceil_div(pfw_size_add(g->in[2], pfw_size_add(g->pb[2], g->pe[2])), sx);
-  d.sub = pfw_size_mul(ceil_div(pfw_size_add(g->in[1], pfw_size_add(g->pb[1], g->pe[1])), sy), d.L);
-  d.P = pfw_size_mul(pfw_size_mul(sy, sx), d.sub);
+  pfw_qphase_plan(g, &d.L, &d.sub, d.off);
+  d.P = pfw_size_mul(pfw_size_mul(g->s[1], g->s[2]), d.sub);
   d.cq = ceil_div(q->Cg, 4);
   d.wide = pfw_size_mul(g->out[1], d.L);
   d.taps = (int32_t)(g->k[1] * g->k[2]);
   int64_t last = d.P, cols = pfw_size_add(d.wide, nr);
   for (int32_t t = 0; t < d.taps; t++) {
-    int64_t r = pfw_size_mul(t / g->k[2], g->d[1]), c = pfw_size_mul(t % g->k[2], g->d[2]);
-    int64_t phase = pfw_size_add(pfw_size_mul(r % sy, sx), c % sx);
-    int64_t at = pfw_size_add(pfw_size_add(pfw_size_mul(phase, d.sub), pfw_size_mul(r / sy, d.L)), c / sx);
-    d.off[t] = pfw_size_mul(at, 4);
-    if (pfw_size_add(at, cols) > last) last = pfw_size_add(at, cols);
+    if (pfw_size_add(d.off[t], cols) > last) last = pfw_size_add(d.off[t], cols);
+    d.off[t] = pfw_size_mul(d.off[t], 4);
   }
   d.bytes = pfw_size_mul(pfw_size_add(pfw_size_mul(d.cq - 1, d.P), last), 4);
   return d;
@@ -132,7 +127,7 @@ static void interleave_quads(void* p, int64_t begin, int64_t end) {
       int64_t r = iy + g->pb[1];
       uint8_t* row = dst + ((r % sy) * sx * d->sub + r / sy * d->L) * 4;
       for (int64_t cp = 0; cp < sx; cp++) {
-        int64_t ix0 = ((cp - g->pb[2]) % sx + sx) % sx; /* the first input column of this phase */
+        int64_t ix0 = pfw_qphase_first(cp, g->pb[2], sx);
         if (ix0 >= W) continue;
         const uint8_t* s[4] = {src[0] + iy * W + ix0, src[1] + iy * W + ix0, src[2] + iy * W + ix0,
                                src[3] + iy * W + ix0};

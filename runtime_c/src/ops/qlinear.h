@@ -71,6 +71,16 @@ void pfw_qconv_im2col(const void* ctx, int64_t b, int64_t j0, int64_t nc, int32_
 void pfw_qconv_im2col_u8(const void* ctx, int64_t b, int64_t j0, int64_t nc, int32_t nr, uint8_t* dst);
 int64_t pfw_qconv_k8(const qgeom* q);
 
+/* The stride-phase layout the direct and depthwise paths copy their input
+ * into (2-D, or 1-D as one row): padded position (r, c) goes to phase
+ * plane (r % sy, c % sx) at (r / sy, c / sx); planes have rows of *L and
+ * *sub positions, and output (oy, ox) reads tap t at position
+ * oy * L + ox + off[t]. In saturating size arithmetic (ops_common.h), so a
+ * layout past PFW_SIZE_LIMIT shows as too big (qconv_depthwise.c). */
+void pfw_qphase_plan(const pfw_spatial* g, int64_t* L, int64_t* sub, int64_t* off);
+/* The first input index (row or column) of phase p, for pad `pad` and stride s. */
+static inline int64_t pfw_qphase_first(int64_t p, int64_t pad, int64_t s) { return ((p - pad) % s + s) % s; }
+
 /* Depthwise QLinearConv / ConvInteger (qconv_depthwise.c): one channel per
  * group, 2-D; a direct loop over a zero-bordered int16 copy of each plane.
  * Exact like the GEMM path, so it serves every level above scalar. */

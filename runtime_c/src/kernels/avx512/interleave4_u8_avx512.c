@@ -7,6 +7,7 @@
 #include "../target_avx512.h"
 #include "../qgemm.h"
 #ifdef PFW_HAVE_AVX512_KERNELS
+#include "quads_avx512.h"
 
 void pfw_interleave4_u8_avx512(uint8_t* d, const uint8_t* const s[4], int64_t lo, int64_t hi, int64_t sx,
                                uint8_t flip) {
@@ -18,19 +19,10 @@ void pfw_interleave4_u8_avx512(uint8_t* d, const uint8_t* const s[4], int64_t lo
   if (sx == 1) { /* long runs (a 1x1 Conv's whole plane): 64 columns per step, in 512-bit registers */
     const __m512i vf64 = _mm512_set1_epi8((char)flip);
     for (; lo + 64 <= hi; lo += 64) {
-      __m512i r[4];
+      __m512i r[4], q[4];
       for (int t = 0; t < 4; t++) r[t] = _mm512_xor_si512(_mm512_loadu_si512((const void*)(s[t] + lo)), vf64);
-      __m512i l01 = _mm512_unpacklo_epi8(r[0], r[1]), h01 = _mm512_unpackhi_epi8(r[0], r[1]);
-      __m512i l23 = _mm512_unpacklo_epi8(r[2], r[3]), h23 = _mm512_unpackhi_epi8(r[2], r[3]);
-      /* q_i's 128-bit lane L holds the quads of columns 16 L + 4 i .. 16 L + 4 i + 3 */
-      __m512i q0 = _mm512_unpacklo_epi16(l01, l23), q1 = _mm512_unpackhi_epi16(l01, l23);
-      __m512i q2 = _mm512_unpacklo_epi16(h01, h23), q3 = _mm512_unpackhi_epi16(h01, h23);
-      __m512i t0 = _mm512_shuffle_i32x4(q0, q1, 0x44), t1 = _mm512_shuffle_i32x4(q2, q3, 0x44);
-      __m512i t2 = _mm512_shuffle_i32x4(q0, q1, 0xEE), t3 = _mm512_shuffle_i32x4(q2, q3, 0xEE);
-      _mm512_storeu_si512((void*)(d + lo * 4), _mm512_shuffle_i32x4(t0, t1, 0x88));
-      _mm512_storeu_si512((void*)(d + lo * 4 + 64), _mm512_shuffle_i32x4(t0, t1, 0xDD));
-      _mm512_storeu_si512((void*)(d + lo * 4 + 128), _mm512_shuffle_i32x4(t2, t3, 0x88));
-      _mm512_storeu_si512((void*)(d + lo * 4 + 192), _mm512_shuffle_i32x4(t2, t3, 0xDD));
+      pfw_quads4_avx512(r[0], r[1], r[2], r[3], q);
+      pfw_store_lanes_t_avx512(d + lo * 4, q[0], q[1], q[2], q[3]);
     }
   }
   for (int64_t c = lo; c < hi; c += 16) {

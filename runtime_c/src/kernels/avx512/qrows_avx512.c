@@ -9,6 +9,7 @@
 #include "../target_avx512.h"
 #include "../qgemm.h"
 #ifdef PFW_HAVE_AVX512_KERNELS
+#include "quads_avx512.h"
 
 /* Sixteen outputs of requant_row in double, exactly as the scalar one:
  * the product is clamped to one step past the output range before the
@@ -142,10 +143,10 @@ void pfw_qwiden_row_avx512(int16_t* even, int16_t* odd, const uint8_t* s, int64_
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,avx512vnni")))
 
 /* qdw_u8_row: for each group of four taps, the four shifted input runs
- * are interleaved into byte quads (unpack works within 128-bit lanes, so
- * accumulator i holds outputs 16L + 4i .. 16L + 4i + 3 of lane L) and
- * multiplied by the group's four weights in one vpdpbusd; a 4 x 4
- * transpose of lanes puts the 64 outputs back in order. A group past the
+ * are interleaved into byte quads (quads_avx512.h: accumulator i holds
+ * outputs 16L + 4i .. 16L + 4i + 3 of lane L) and multiplied by the
+ * group's four weights in one vpdpbusd; the lane transpose puts the 64
+ * outputs back in order. A group past the
  * last tap reads the group's first run again with weight 0. */
 VNNI void pfw_qdw_u8_row_avx512vnni(int32_t* out, const uint8_t* u, const int64_t* off, const int8_t* w, int32_t taps,
                                     int32_t init, int64_t n) {
@@ -165,19 +166,14 @@ VNNI void pfw_qdw_u8_row_avx512vnni(int32_t* out, const uint8_t* u, const int64_
       __m512i x1 = t + 1 < taps ? _mm512_loadu_si512((const void*)(u + off[t + 1] + j)) : x0;
       __m512i x2 = t + 2 < taps ? _mm512_loadu_si512((const void*)(u + off[t + 2] + j)) : x0;
       __m512i x3 = t + 3 < taps ? _mm512_loadu_si512((const void*)(u + off[t + 3] + j)) : x0;
-      __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
-      __m512i l23 = _mm512_unpacklo_epi8(x2, x3), h23 = _mm512_unpackhi_epi8(x2, x3);
-      a0 = _mm512_dpbusd_epi32(a0, _mm512_unpacklo_epi16(l01, l23), wq[g]);
-      a1 = _mm512_dpbusd_epi32(a1, _mm512_unpackhi_epi16(l01, l23), wq[g]);
-      a2 = _mm512_dpbusd_epi32(a2, _mm512_unpacklo_epi16(h01, h23), wq[g]);
-      a3 = _mm512_dpbusd_epi32(a3, _mm512_unpackhi_epi16(h01, h23), wq[g]);
+      __m512i q[4];
+      pfw_quads4_avx512(x0, x1, x2, x3, q);
+      a0 = _mm512_dpbusd_epi32(a0, q[0], wq[g]);
+      a1 = _mm512_dpbusd_epi32(a1, q[1], wq[g]);
+      a2 = _mm512_dpbusd_epi32(a2, q[2], wq[g]);
+      a3 = _mm512_dpbusd_epi32(a3, q[3], wq[g]);
     }
-    __m512i t0 = _mm512_shuffle_i32x4(a0, a1, 0x44), t1 = _mm512_shuffle_i32x4(a2, a3, 0x44);
-    __m512i t2 = _mm512_shuffle_i32x4(a0, a1, 0xEE), t3 = _mm512_shuffle_i32x4(a2, a3, 0xEE);
-    _mm512_storeu_si512((void*)(out + j), _mm512_shuffle_i32x4(t0, t1, 0x88));
-    _mm512_storeu_si512((void*)(out + j + 16), _mm512_shuffle_i32x4(t0, t1, 0xDD));
-    _mm512_storeu_si512((void*)(out + j + 32), _mm512_shuffle_i32x4(t2, t3, 0x88));
-    _mm512_storeu_si512((void*)(out + j + 48), _mm512_shuffle_i32x4(t2, t3, 0xDD));
+    pfw_store_lanes_t_avx512(out + j, a0, a1, a2, a3);
   }
 }
 
