@@ -176,3 +176,24 @@ def check_or_reference(model, feeds, threads=1):
     got = pfw_run(to_pfw(model), feeds, threads)
     assert_match(got, want, exact=lambda: reference64(model, feeds))
     return got
+
+
+def ort_quantize_static(model, tmp_path, feeds, qoperator=False, per_channel=True):
+    """ONNX Runtime's quantize_static of `model` (uint8 activations, int8
+    weights, MinMax) calibrated on `feeds`, a list of {input: array}: its QDQ
+    file, or its QOperator one (com.microsoft ops). Returns the ModelProto."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    src, dst = tmp_path / "ort_fp32.onnx", tmp_path / "ort_int8.onnx"
+    onnx.save(model, src)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter(feeds)
+
+        def get_next(self):
+            return next(self._it, None)
+
+    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QOperator if qoperator else QuantFormat.QDQ,
+                    per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    return onnx.load(dst)

@@ -15,7 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import pyfw.format
 import pyfw.onnx
-from onnx_util import Init, operands, ort_run, pfw_run, to_pfw
+from onnx_util import Init, operands, ort_quantize_static, ort_run, pfw_run, to_pfw
 
 RNG = np.random.default_rng(11)
 MS = "com.microsoft"
@@ -181,22 +181,8 @@ def small_cnn():
 
 
 def test_quantize_static_qoperator_model(tmp_path):
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    fp32, int8 = tmp_path / "fp32.onnx", tmp_path / "int8.onnx"
-    onnx.save(small_cnn(), fp32)
     calib = np.random.default_rng(6).standard_normal((8, 1, 3, 12, 12)).astype(np.float32)
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.it = iter(calib)
-
-        def get_next(self):
-            x = next(self.it, None)
-            return None if x is None else {"x": x}
-
-    quantize_static(str(fp32), str(int8), Reader(), quant_format=QuantFormat.QOperator, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    model = onnx.load(int8)
+    model = ort_quantize_static(small_cnn(), tmp_path, [{"x": x} for x in calib], qoperator=True)
     ops = {(n.domain, n.op_type) for n in model.graph.node}
     assert {(MS, "QLinearAdd"), (MS, "QLinearGlobalAveragePool"), ("", "QLinearConv")} <= ops, ops
     x = np.random.default_rng(7).standard_normal((1, 3, 12, 12)).astype(np.float32)

@@ -12,7 +12,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnx_util import ort_run
+from onnx_util import ort_quantize_static, ort_run
 from pyfw.ir.passes import fuse_qdq, optimize
 from pyfw.onnx import import_model
 from pyfw.runtime import Interpreter
@@ -41,23 +41,8 @@ def _float_model() -> onnx.ModelProto:
 
 
 def _ort_qdq(tmp_path, per_channel: bool) -> onnx.ModelProto:
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_static)
-
-    src, dst = tmp_path / "fp32.onnx", tmp_path / "qdq.onnx"
-    onnx.save(_float_model(), src)
-    calib = [RNG.standard_normal((1, 3, 8, 8)).astype(np.float32) for _ in range(8)]
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self._it = iter(calib)
-
-        def get_next(self):
-            x = next(self._it, None)
-            return None if x is None else {"x": x}
-
-    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    return onnx.load(dst)
+    calib = [{"x": RNG.standard_normal((1, 3, 8, 8)).astype(np.float32)} for _ in range(8)]
+    return ort_quantize_static(_float_model(), tmp_path, calib, per_channel=per_channel)
 
 
 @pytest.mark.parametrize("per_channel", [True, False], ids=["per-channel", "per-tensor"])

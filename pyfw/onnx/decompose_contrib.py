@@ -121,6 +121,13 @@ def _scaled_product(b, a: str, a_scale: str, a_zp: str, w: str, w_scale: str, w_
     return b.add("Mul", [b.add("Cast", [acc], to=TensorProto.FLOAT), scale])
 
 
+def _float_out(b, y: str, bias: str = "") -> None:
+    """The node's float32 output: y, plus the bias where the model gives one."""
+    out = b.node.output[0]
+    b.declare(out, TensorProto.FLOAT)
+    b.add("Add", [y, bias], output=out) if bias else b.add("Identity", [y], output=out)
+
+
 def _qgemm(b) -> None:
     """QGemm(A, a_scale, a_zp, B, b_scale, b_zp, C?, y_scale?, y_zp?): the
     int32 sums of A'B' (transA/transB) plus C (int32, at scale a_scale
@@ -130,21 +137,18 @@ def _qgemm(b) -> None:
     w = _transposed(b, b.input(3), "transB")
     y = _scaled_product(b, a, b.input(1), b.input(2), w, b.input(4), b.input(5), b.input(6),
                         float(b.attrs.get("alpha", 1.0)))
-    out = b.node.output[0]
     if b.input(7):
-        _quantize(b, y, b.input(7), b.input(8), b.elem_type(b.input(8)) if b.input(8) else TensorProto.UINT8, out)
+        elem = b.elem_type(b.input(8)) if b.input(8) else TensorProto.UINT8
+        _quantize(b, y, b.input(7), b.input(8), elem, b.node.output[0])
     else:
-        b.declare(out, TensorProto.FLOAT)
-        b.add("Identity", [y], output=out)
+        _float_out(b, y)
 
 
 def _matmul_integer_to_float(b) -> None:
     """MatMulIntegerToFloat(A, B, a_scale, b_scale, a_zp?, b_zp?, bias?):
     (A - a_zp)(B - b_zp) a_scale b_scale + bias, in float32."""
-    y = _scaled_product(b, b.input(0), b.input(2), b.input(4), b.input(1), b.input(3), b.input(5))
-    out = b.node.output[0]
-    b.declare(out, TensorProto.FLOAT)
-    b.add("Add", [y, b.input(6)], output=out) if b.input(6) else b.add("Identity", [y], output=out)
+    _float_out(b, _scaled_product(b, b.input(0), b.input(2), b.input(4), b.input(1), b.input(3), b.input(5)),
+               b.input(6))
 
 
 def _dynamic_quantize_matmul(b) -> None:
@@ -154,10 +158,7 @@ def _dynamic_quantize_matmul(b) -> None:
     dq = b.nodes[-1]
     a_scale, a_zp = f"{q}_scale", f"{q}_zero_point"
     dq.output.extend([a_scale, a_zp])
-    y = _scaled_product(b, q, a_scale, a_zp, b.input(1), b.input(2), b.input(3))
-    out = b.node.output[0]
-    b.declare(out, TensorProto.FLOAT)
-    b.add("Add", [y, b.input(4)], output=out) if b.input(4) else b.add("Identity", [y], output=out)
+    _float_out(b, _scaled_product(b, q, a_scale, a_zp, b.input(1), b.input(2), b.input(3)), b.input(4))
 
 
 RULES = {(MS, "QLinearAdd"): _binary("Add"), (MS, "QLinearMul"): _binary("Mul"),
